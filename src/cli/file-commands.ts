@@ -1,0 +1,109 @@
+import type { StrongHashName } from '../core/params.js';
+import type { WireFormat } from '../format/operations-options.js';
+import { deltaChunks } from '../stream/delta-stream.js';
+import { diffChunks } from '../stream/diff-stream.js';
+import { FileBasis } from '../stream/file-basis.js';
+import { patchChunks } from '../stream/patch-stream.js';
+import { signatureChunks } from '../stream/signature-stream.js';
+import { expectPositionals, type OptionSpec, type ParsedArgs } from './args.js';
+import { inputSize, openInput, readInput, writeOutput } from './io.js';
+import { formatBytes, progressBar } from './progress-bar.js';
+import { UsageError } from './usage-error.js';
+
+const common: Record<string, OptionSpec> = {
+  progress: { kind: 'boolean' },
+  help: { kind: 'boolean', short: 'h' },
+};
+
+export const signatureSpec: Record<string, OptionSpec> = {
+  ...common,
+  format: { kind: 'string', choices: ['native', 'rdiff'] },
+  'block-size': { kind: 'integer', short: 'b' },
+  'sum-size': { kind: 'integer', short: 'S' },
+  hash: { kind: 'string', short: 'H', choices: ['blake2', 'md4'] },
+  rollsum: { kind: 'string', short: 'R', choices: ['rabinkarp', 'rollsum'] },
+};
+export const deltaSpec: Record<string, OptionSpec> = {
+  ...common,
+  format: { kind: 'string', choices: ['native', 'rdiff'] },
+  level: { kind: 'integer' },
+};
+export const diffSpec: Record<string, OptionSpec> = { ...common, level: { kind: 'integer' } };
+export const patchSpec: Record<string, OptionSpec> = common;
+
+function say(line: string): void {
+  process.stderr.write(`${line}\n`);
+}
+
+function hashName(v: unknown): StrongHashName | undefined {
+  return v === undefined ? undefined : v === 'md4' ? 'md4' : 'blake2b';
+}
+
+/** `rolldelta signature BASIS SIG` */
+export async function signatureCommand(args: ParsedArgs): Promise<void> {
+  const [basis, sig] = expectPositionals(args, ['BASIS', 'SIG'], 'signature');
+  const v = args.values;
+  const bar = progressBar(v.progress === true, 'signature');
+  const size = await inputSize(basis);
+  const written = await writeOutput(
+    sig,
+    signatureChunks(openInput(basis), {
+      size,
+      format: (v.format as WireFormat | undefined) ?? 'native',
+      blockLength: v['block-size'] as number | undefined,
+      strongLength: v['sum-size'] as number | undefined,
+      hash: hashName(v.hash),
+      rollsum: v.rollsum as 'rabinkarp' | 'rollsum' | undefined,
+      onProgress: bar.onProgress,
+    }),
+  );
+  bar.done();
+  if (v.progress) say(`signature: ${formatBytes(written)}`);
+}
+
+/** `rolldelta delta SIG NEW DELTA` */
+export async function deltaCommand(args: ParsedArgs): Promise<void> {
+  const [sigPath, target, out] = expectPositionals(args, ['SIG', 'NEW', 'DELTA'], 'delta');
+  if (sigPath === '-' && target === '-') throw new UsageError('only one of SIG and NEW can be standard input');
+  const v = args.values;
+  const sig = await readInput(sigPath);
+  const size = await inputSize(target);
+  const bar = progressBar(v.progress === true, 'delta');
+  const written = await writeOutput(
+    out,
+    deltaChunks(sig, openInput(target), { size, format: (v.format as WireFormat | undefined) ?? 'native', level: v.level as number | undefined, onProgress: bar.onProgress }),
+  );
+  bar.done();
+  if (v.progress) say(`delta: ${formatBytes(written)} for ${formatBytes(size ?? 0)} of target`);
+}
+
+/** `rolldelta diff BASIS NEW DELTA` */
+export async function diffCommand(args: ParsedArgs): Promise<void> {
+  const [basisPath, target, out] = expectPositionals(args, ['BASIS', 'NEW', 'DELTA'], 'diff');
+  if (basisPath === '-' && target === '-') throw new UsageError('only one of BASIS and NEW can be standard input');
+  const v = args.values;
+  const basis = await readInput(basisPath);
+  const size = await inputSize(target);
+  const bar = progressBar(v.progress === true, 'diff');
+  const written = await writeOutput(out, diffChunks(basis, openInput(target), { size, level: v.level as number | undefined, onProgress: bar.onProgress }));
+  bar.done();
+  if (v.progress) say(`delta: ${formatBytes(written)} for ${formatBytes(size ?? 0)} of target`);
+}
+
+/** `rolldelta patch BASIS DELTA OUT` */
+export async function patchCommand(args: ParsedArgs): Promise<void> {
+  const [basisPath, deltaPath, out] = expectPositionals(args, ['BASIS', 'DELTA', 'OUT'], 'patch');
+  if (basisPath === '-') throw new UsageError('BASIS must be a file: patch reads it at random positions');
+  const v = args.values;
+  const basis = await FileBasis.open(basisPath);
+  const bar = progressBar(v.progress === true, 'patch');
+  try {
+    const size = await inputSize(deltaPath);
+    const written = await writeOutput(out, patchChunks(basis, openInput(deltaPath), { size, onProgress: bar.onProgress }));
+    bar.done();
+    if (v.progress) say(`patched: ${formatBytes(written)}`);
+  } finally {
+    await basis.close();
+  }
+}
+

@@ -1,0 +1,98 @@
+import { createRequire } from 'node:module';
+import { isRolldeltaError } from '../core/errors.js';
+import { parseArgs, type OptionSpec, type ParsedArgs } from './args.js';
+import {
+  deltaCommand,
+  deltaSpec,
+  diffCommand,
+  diffSpec,
+  patchCommand,
+  patchSpec,
+  signatureCommand,
+  signatureSpec,
+} from './file-commands.js';
+import { UsageError } from './usage-error.js';
+
+const HELP = `rolldelta — binary deltas for files and container images
+
+Usage:
+  rolldelta signature [options] BASIS SIG     signature of BASIS (rsync model)
+  rolldelta delta [options] SIG NEW DELTA     delta of NEW against the basis SIG describes
+  rolldelta diff [options] BASIS NEW DELTA    two-sided delta (both files at hand: smallest)
+  rolldelta patch [options] BASIS DELTA OUT   rebuild NEW from BASIS and DELTA (format detected)
+
+Any path may be - for standard input/output (but patch needs BASIS as a file).
+
+Options:
+  --format native|rdiff   signature/delta format (default native; rdiff = librsync's)
+  -b, --block-size N      signature block length (default: rdiff's choice from the size)
+  -S, --sum-size N        strong sum bytes (default: the hash's full length; -1: minimum safe)
+  -H, --hash blake2|md4   strong hash (default blake2)
+  -R, --rollsum rabinkarp|rollsum   weak rolling sum (default rabinkarp)
+  --level N               deflate level of literals, 0-9 (default 6)
+  --progress              progress bar on stderr (when it is a terminal)
+  -h, --help              this help
+  --version               the version
+
+Exit codes: 0 success, 1 failure (one-line reason on stderr), 2 bad usage.
+`;
+
+interface Command {
+  spec: Record<string, OptionSpec>;
+  run(args: ParsedArgs): Promise<void>;
+}
+
+const commands: Record<string, Command> = {
+  signature: { spec: signatureSpec, run: signatureCommand },
+  delta: { spec: deltaSpec, run: deltaCommand },
+  diff: { spec: diffSpec, run: diffCommand },
+  patch: { spec: patchSpec, run: patchCommand },
+};
+
+function version(): string {
+  return (createRequire(import.meta.url)('../package.json') as { version: string }).version;
+}
+
+/** Runs the CLI with `argv` (without node and script) and returns the exit code. */
+export async function main(argv: readonly string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  try {
+    if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+      process.stdout.write(HELP);
+      return name === undefined ? 2 : 0;
+    }
+    if (name === '--version' || name === '-V') {
+      process.stdout.write(`${version()}\n`);
+      return 0;
+    }
+    const cmd = commands[name];
+    if (!cmd) throw new UsageError(`unknown command ${JSON.stringify(name)}`);
+    const args = parseArgs(rest, cmd.spec);
+    if (args.values.help) {
+      process.stdout.write(HELP);
+      return 0;
+    }
+    await cmd.run(args);
+    return 0;
+  } catch (e) {
+    if (e instanceof UsageError) {
+      process.stderr.write(`rolldelta: ${e.message}\nTry 'rolldelta --help'.\n`);
+      return 2;
+    }
+    if (isRolldeltaError(e)) {
+      process.stderr.write(`rolldelta: ${e.message} (${e.code})\n`);
+      return 1;
+    }
+    process.stderr.write(`rolldelta: unexpected failure: ${(e as Error)?.stack ?? e}\n`);
+    return 1;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  () => {
+    process.exitCode = 1;
+  },
+);

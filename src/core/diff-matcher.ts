@@ -1,0 +1,317 @@
+import { forwardMatch } from './_diff-extend.js';
+import { BUCKET_MIX, seedCheck, seedHashPow, seedOutWeight, seedPowers, SEED_BASE } from './_diff-hash.js';
+import { assertBytes } from './bytes.js';
+import { DiffIndex } from './diff-index.js';
+import { type DiffOptions, resolveDiffOptions } from './diff-options.js';
+import { ErrorCode, RolldeltaError } from './errors.js';
+import type { OpSink } from './ops.js';
+
+/** Longest forward extension per step, and the look-ahead a position waits for before it is decided. */
+const MAX_EXTEND = 1 << 16;
+/** A pending literal longer than this is emitted; backward extension never reaches past it. */
+const LITERAL_CAP = 1 << 18;
+/** Target bytes copied into the window per step, which bounds the window whatever the chunk size. */
+const PUSH_SLICE = 1 << 20;
+/** Shortest copy at a recent displacement: such copies cost about two bytes. */
+const REP_MIN = 8;
+/** Target positions hashed (and their buckets touched) ahead at once. */
+const BATCH = 64;
+/** Keeps the bucket-touching loads from being optimised away. */
+let touchSink = 0;
+
+/**
+ * Streaming two-sided diff: the basis in memory (indexed once by {@link DiffIndex}), the target
+ * pushed in chunks of any size, COPY/LITERAL ops out to an {@link OpSink}. Matches start at any basis
+ * byte: strided seeds are found by a rolling hash at every target position, verified, extended
+ * forward and backward into the pending literal; after each copy the last three basis-target
+ * displacements are tried first, which catches substitutions, insertions and deletions without
+ * hashing. The ops depend only on the bytes, never on how the target was cut into chunks.
+ *
+ * Memory: basis + index + a target window of at most ~1.4 MiB (256 KiB pending literal, 64 KiB
+ * look-ahead, 1 MiB push slice). Work per target byte is bounded by `maxCandidates` verifications.
+ * @example
+ * const m = new DiffMatcher(basis, sink);
+ * for (const chunk of targetChunks) m.push(chunk);
+ * m.finish();
+ */
+export class DiffMatcher {
+  /** Positions examined plus bytes compared so far (a cost counter for complexity tests). */
+  work = 0;
+  private readonly index: DiffIndex;
+  private readonly sink: OpSink;
+  private readonly minMatch: number;
+  private readonly maxCandidates: number;
+  private readonly outWeight: number;
+  private readonly pw: Int32Array;
+  /** Bucket and check bits of the batch of positions [batchStart, batchEnd). */
+  private readonly hb = new Int32Array(BATCH);
+  private readonly hc = new Int32Array(BATCH);
+  private batchStart = 0;
+  private batchEnd = 0;
+  private buf: Uint8Array;
+  private view: DataView;
+  /** Absolute target position of buf[0]. */
+  private base = 0;
+  /** Bytes of buf in use. */
+  private end = 0;
+  /** Next position to decide (index into buf). */
+  private pos = 0;
+  /** Start of the pending literal (index into buf). */
+  private lit = 0;
+  /** Seed hash of buf[hashPos .. hashPos+L), valid when hashPos >= 0. */
+  private hash = 0;
+  private hashPos = -1;
+  /** Recent displacements (basis position minus target position), most recent first. */
+  private rep0 = 0;
+  private rep1 = 0;
+  private rep2 = 0;
+  /** A copy held back so that a copy continuing it is merged into one op. */
+  private copyOffset = 0;
+  private copyLength = 0;
+  private finished = false;
+
+  constructor(basis: Uint8Array | DiffIndex, sink: OpSink, opts: DiffOptions = {}) {
+    if (basis instanceof DiffIndex) {
+      this.index = basis;
+      const o = resolveDiffOptions(basis.basis.length, opts);
+      this.minMatch = o.minMatch;
+      this.maxCandidates = Math.min(o.maxCandidates, basis.slots);
+    } else {
+      assertBytes(basis, 'basis');
+      this.index = DiffIndex.build(basis, opts);
+      const o = resolveDiffOptions(basis.length, opts);
+      this.minMatch = o.minMatch;
+      this.maxCandidates = o.maxCandidates;
+    }
+    if (sink === null || typeof sink !== 'object' || typeof sink.copy !== 'function' || typeof sink.literal !== 'function') {
+      throw new RolldeltaError(ErrorCode.INVALID_ARGUMENT, 'sink must be an OpSink with copy() and literal() methods');
+    }
+    this.sink = sink;
+    this.outWeight = seedOutWeight(this.index.seedLength);
+    // Distinct impossible displacements so that only rep0 = 0 ("same position") is tried at first.
+    this.rep1 = -0x100000000;
+    this.rep2 = -0x200000000;
+    this.pw = seedPowers(this.index.seedLength);
+    this.buf = new Uint8Array(1 << 16);
+    this.view = new DataView(this.buf.buffer);
+  }
+
+  /**
+   * Adds target bytes (any chunk size, including empty). The chunk is copied; the caller may reuse it.
+   * @example
+   * m.push(chunk);
+   */
+  push(chunk: Uint8Array): void {
+    assertBytes(chunk, 'chunk');
+    if (this.finished) throw new RolldeltaError(ErrorCode.INVALID_ARGUMENT, 'push() after finish(): create a new DiffMatcher per target');
+    for (let o = 0; o < chunk.length; o += PUSH_SLICE) {
+      const part = chunk.subarray(o, Math.min(chunk.length, o + PUSH_SLICE));
+      this.makeRoom(part.length);
+      this.buf.set(part, this.end);
+      this.end += part.length;
+      this.process(this.end - MAX_EXTEND);
+    }
+  }
+
+  /**
+   * Decides the rest of the target and emits the last ops. Call once, after the last push.
+   * @example
+   * m.finish();
+   */
+  finish(): void {
+    if (this.finished) throw new RolldeltaError(ErrorCode.INVALID_ARGUMENT, 'finish() called twice: create a new DiffMatcher per target');
+    this.finished = true;
+    this.process(this.end);
+    if (this.end > this.lit) this.emitLiteral(this.lit, this.end);
+    this.lit = this.end;
+    this.flushCopy();
+  }
+
+  /** Ensures `extra` free bytes after `end`, dropping bytes no decision can look at again. */
+  private makeRoom(extra: number): void {
+    if (this.end + extra <= this.buf.length) return;
+    let keep = Math.min(this.lit, this.pos);
+    if (this.hashPos >= 0 && this.hashPos < keep) keep = this.hashPos;
+    const live = this.end - keep;
+    let cap = this.buf.length;
+    while (live + extra > cap) cap *= 2;
+    if (cap !== this.buf.length) {
+      const next = new Uint8Array(cap);
+      next.set(this.buf.subarray(keep, this.end));
+      this.buf = next;
+      this.view = new DataView(next.buffer);
+    } else {
+      this.buf.copyWithin(0, keep, this.end);
+    }
+    this.base += keep;
+    this.end -= keep;
+    this.pos -= keep;
+    this.lit -= keep;
+    if (this.hashPos >= 0) this.hashPos -= keep;
+    this.batchStart = this.batchEnd = 0;
+  }
+
+  /** Decides every position before `limit` (a buffer index). */
+  private process(limit: number): void {
+    const { buf, view, index, minMatch, maxCandidates, outWeight, pw, hb, hc } = this;
+    const { basis, seedLength: L, stride: S, slots, table, posBits, checkBits } = index;
+    const bview = index.view;
+    const n = basis.length;
+    const end = this.end;
+    const shift = 32 - index.bucketBits;
+    const posMask = posBits >= 31 ? 0x7fffffff : (1 << posBits) - 1;
+    const hashLimit = n >= L ? Math.min(limit, end - L + 1) : 0;
+    let i = this.pos;
+    let lit = this.lit;
+    let h = this.hash;
+    let hpos = this.hashPos;
+    let bStart = this.batchStart;
+    let bEnd = this.batchEnd;
+    let rep0 = this.rep0;
+    let rep1 = this.rep1;
+    let rep2 = this.rep2;
+    let work = 0;
+    let touched = 0;
+    while (i < limit) {
+      work++;
+      if (i - lit >= LITERAL_CAP) {
+        this.emitLiteral(lit, i);
+        lit = i;
+      }
+      const maxLen = Math.min(MAX_EXTEND, end - i);
+      const abs = this.base + i;
+      // 1. Recent displacements: cheap, and the usual way an edited region resumes.
+      let bestC = -1;
+      let bestLen = 0;
+      let bestBack = 0;
+      for (let r = 0; r < 3; r++) {
+        const c0 = abs + (r === 0 ? rep0 : r === 1 ? rep1 : rep2);
+        if (c0 < 0 || c0 >= n) continue;
+        const c = c0 | 0;
+        if (basis[c] !== buf[i]) continue;
+        const k = forwardMatch(bview, c, view, i, Math.min(maxLen, n - c));
+        work += k;
+        if (k > bestLen) {
+          bestLen = k;
+          bestC = c;
+        }
+      }
+      if (bestLen < REP_MIN && !(bestLen > 0 && bestLen === maxLen)) {
+        bestLen = 0;
+        bestC = -1;
+        // 2. Seeds from the index.
+        if (i < hashLimit) {
+          if (i < bStart || i >= bEnd) {
+            // Hash a batch of positions ahead and touch their buckets: the loads overlap in the
+            // CPU, so the table's cache misses are paid once per batch rather than per position.
+            const cnt = Math.min(BATCH, hashLimit - i);
+            if (hpos === i - 1) h = (Math.imul((h - Math.imul(buf[hpos], outWeight)) | 0, SEED_BASE) + buf[i + L - 1]) | 0;
+            else h = seedHashPow(buf, i, pw);
+            for (let j = 0; ; j++) {
+              hb[j] = (Math.imul(h, BUCKET_MIX) >>> shift) * slots;
+              hc[j] = seedCheck(h, checkBits);
+              if (j + 1 === cnt) break;
+              const q = i + j;
+              h = (Math.imul((h - Math.imul(buf[q], outWeight)) | 0, SEED_BASE) + buf[q + L]) | 0;
+            }
+            for (let j = 0; j < cnt; j++) touched ^= table[hb[j]];
+            hpos = i + cnt - 1;
+            bStart = i;
+            bEnd = i + cnt;
+          }
+          const b = hb[i - bStart];
+          const check = hc[i - bStart];
+          for (let s = 0; s < maxCandidates; s++) {
+            const e = table[b + s];
+            if (e === -1) break;
+            if (e >>> posBits !== check) continue;
+            const c = (e & posMask) * S;
+            const k = forwardMatch(bview, c, view, i, Math.min(maxLen, n - c));
+            if (k < L) {
+              work += k + 1;
+              continue;
+            }
+            let back = 0;
+            const backLim = Math.min(i - lit, c);
+            while (back < backLim && basis[c - back - 1] === buf[i - back - 1]) back++;
+            work += k + back;
+            if (k + back > bestLen + bestBack) {
+              bestLen = k;
+              bestBack = back;
+              bestC = c;
+              if (k === maxLen) break;
+            }
+          }
+          if (bestLen + bestBack < minMatch && bestLen !== maxLen) bestC = -1;
+        }
+      }
+      if (bestC < 0) {
+        i++;
+        continue;
+      }
+      // Emit the literal before the match, then the copy; remember the displacement.
+      const start = i - bestBack;
+      if (start > lit) this.emitLiteral(lit, start);
+      this.emitCopy(bestC - bestBack, bestBack + bestLen);
+      const d = bestC - abs;
+      if (d !== rep0) {
+        if (d === rep1) {
+          rep1 = rep0;
+        } else {
+          rep2 = rep1;
+          rep1 = rep0;
+        }
+        rep0 = d;
+      }
+      i += bestLen;
+      lit = i;
+    }
+    this.pos = i;
+    this.lit = lit;
+    this.hash = h;
+    this.hashPos = hpos;
+    this.batchStart = bStart;
+    this.batchEnd = bEnd;
+    this.rep0 = rep0;
+    this.rep1 = rep1;
+    this.rep2 = rep2;
+    this.work += work;
+    touchSink ^= touched;
+  }
+
+  private emitLiteral(from: number, to: number): void {
+    this.flushCopy();
+    this.sink.literal(this.buf.subarray(from, to));
+  }
+
+  private emitCopy(offset: number, length: number): void {
+    if (this.copyLength > 0 && this.copyOffset + this.copyLength === offset) {
+      this.copyLength += length;
+      return;
+    }
+    this.flushCopy();
+    this.copyOffset = offset;
+    this.copyLength = length;
+  }
+
+  private flushCopy(): void {
+    if (this.copyLength === 0) return;
+    const len = this.copyLength;
+    this.copyLength = 0;
+    this.sink.copy(this.copyOffset, len);
+  }
+}
+
+/**
+ * Diffs a whole target against a basis (or a prebuilt {@link DiffIndex}) into `sink`.
+ * @example
+ * const ops = new OpCollector();
+ * diffOps(oldBytes, newBytes, ops);
+ * ops.finish(); // [{ type: 'copy', ... }, { type: 'literal', ... }, ...]
+ */
+export function diffOps(basis: Uint8Array | DiffIndex, target: Uint8Array, sink: OpSink, opts?: DiffOptions): void {
+  assertBytes(target, 'target');
+  const m = new DiffMatcher(basis, sink, opts);
+  m.push(target);
+  m.finish();
+}

@@ -1,0 +1,79 @@
+import { ErrorCode, RolldeltaError } from '../core/errors.js';
+import type { OpSink } from '../core/ops.js';
+import type { DeltaHeader } from './delta-header.js';
+import { detectFormat } from './detect.js';
+import { resolveLimits, type DecodeLimits } from './limits.js';
+import { NativeDeltaDecoder } from './native-delta-decoder.js';
+import { RdiffDeltaDecoder } from './rdiff-delta-decoder.js';
+
+/** What a delta's trailer promises about the target (native format only). */
+export interface DeltaTrailer {
+  targetLength: number;
+  targetSha256: Uint8Array;
+}
+
+/**
+ * Decodes a delta of either format, chosen by its magic, chunk by chunk into an OpSink.
+ * `onheader` fires before the first op (native format: with the basis identity to check).
+ * @example
+ * const d = new AnyDeltaDecoder(sink, { onheader: (h) => checkBasis(h, basis.length, sha) });
+ * d.push(chunk); d.push(new Uint8Array(0), true);
+ */
+export class AnyDeltaDecoder {
+  /** 'native' or 'rdiff' once the magic has been seen. */
+  format: 'native' | 'rdiff' | undefined;
+  header: DeltaHeader | undefined;
+  trailer: DeltaTrailer | undefined;
+  private inner: NativeDeltaDecoder | RdiffDeltaDecoder | undefined;
+  private head = new Uint8Array(0);
+  private readonly limits: DecodeLimits;
+
+  constructor(
+    private readonly sink: OpSink,
+    private readonly opts: { limits?: Partial<DecodeLimits>; onheader?: (h: DeltaHeader) => void } = {},
+  ) {
+    this.limits = resolveLimits(opts.limits);
+  }
+
+  push(chunk: Uint8Array, final = false): void {
+    if (!this.inner) {
+      const joined = new Uint8Array(this.head.length + chunk.length);
+      joined.set(this.head);
+      joined.set(chunk, this.head.length);
+      if (joined.length < 4 && !final) {
+        this.head = joined;
+        return;
+      }
+      this.head = new Uint8Array(0);
+      this.inner = this.open(joined);
+      chunk = joined;
+    }
+    this.inner.push(chunk, final);
+  }
+
+  private open(first: Uint8Array): NativeDeltaDecoder | RdiffDeltaDecoder {
+    if (first.length < 4) {
+      throw new RolldeltaError(ErrorCode.TRUNCATED, `a delta needs at least 4 bytes of magic, got ${first.length}; the file is truncated or empty`);
+    }
+    const kind = detectFormat(first);
+    if (kind === 'native-delta') {
+      this.format = 'native';
+      return new NativeDeltaDecoder(this.sink, {
+        limits: this.limits,
+        onheader: (h) => {
+          this.header = h;
+          this.opts.onheader?.(h);
+        },
+        onend: (t) => {
+          this.trailer = t;
+        },
+      });
+    }
+    if (kind === 'rdiff-delta') {
+      this.format = 'rdiff';
+      return new RdiffDeltaDecoder(this.sink, { limits: this.limits });
+    }
+    const what = kind ? `a ${kind.replace('-', ' ')} file` : 'an unknown format';
+    throw new RolldeltaError(ErrorCode.BAD_MAGIC, `expected a delta (rolldelta or rdiff), but this is ${what}; check the order of the arguments`);
+  }
+}

@@ -1,0 +1,55 @@
+import { DiffIndex } from '../core/diff-index.js';
+import { DiffMatcher } from '../core/diff-matcher.js';
+import type { Hasher } from '../core/hash.js';
+import { Sha256 } from '../core/sha256.js';
+import { DeltaWriter } from './delta-writer.js';
+import type { DiffDeltaOptions } from './operations-options.js';
+
+/**
+ * Incremental two-sided diff: the whole basis in memory (indexed once), the target streamed in,
+ * native delta bytes out. Pass a prebuilt `DiffIndex` and the basis hash to diff many targets
+ * against one basis without re-indexing it.
+ * @example
+ * const d = new DiffDelta(basis, (c) => out.push(c));
+ * d.push(target); d.finish();
+ */
+export class DiffDelta {
+  private readonly writer: DeltaWriter;
+  private readonly matcher: DiffMatcher;
+
+  constructor(
+    basis: Uint8Array | DiffIndex,
+    ondata: (chunk: Uint8Array) => void,
+    opts: DiffDeltaOptions & { basisSha256?: Uint8Array } = {},
+  ) {
+    const bytes = basis instanceof DiffIndex ? basis.basis : basis;
+    const basisSha256 = opts.basisSha256 ?? hashAll(bytes, opts.sha256 ? opts.sha256() : new Sha256());
+    this.writer = new DeltaWriter(
+      'native',
+      {
+        mode: 'diff',
+        basisLength: bytes.length,
+        basisSha256,
+        codec: opts.level === 0 ? 'stored' : 'deflate',
+        level: opts.level,
+      },
+      ondata,
+      opts,
+    );
+    this.matcher = new DiffMatcher(basis, this.writer.sink, opts);
+  }
+
+  push(chunk: Uint8Array): void {
+    this.writer.target(chunk);
+    this.matcher.push(chunk);
+  }
+
+  finish(): void {
+    this.matcher.finish();
+    this.writer.finish();
+  }
+}
+
+function hashAll(bytes: Uint8Array, h: Hasher): Uint8Array {
+  return h.update(bytes).digest();
+}

@@ -1,0 +1,16 @@
+export { signature, delta, diff, patch, buildSignatureOf } from './operations.js';
+export type { WireFormat, SignatureOptions, DeltaOptions, DiffDeltaOptions, PatchOptions } from './operations-options.js';
+export { RsyncDelta } from './rsync-delta.js';
+export { DiffDelta } from './diff-delta.js';
+export { DeltaApplier } from './delta-applier.js';
+export { AnyDeltaDecoder, type DeltaTrailer } from './delta-decoder.js';
+export { encodeSignature, decodeSignature } from './signature-codec.js';
+export type { DeltaHeader } from './delta-header.js';
+export { DEFAULT_LIMITS, resolveLimits, type DecodeLimits } from './limits.js';
+export { detectFormat, type FormatKind } from './detect.js';
+export { NativeDeltaEncoder } from './native-delta-encoder.js';
+export { NativeDeltaDecoder } from './native-delta-decoder.js';
+export { encodeNativeSignature, decodeNativeSignature, NativeSignatureDecoder } from './native-signature.js';
+export { RdiffDeltaEncoder } from './rdiff-delta-encoder.js';
+export { RdiffDeltaDecoder } from './rdiff-delta-decoder.js';
+export { encodeRdiffSignature, decodeRdiffSignature, RdiffSignatureDecoder } from './rdiff-signature.js';

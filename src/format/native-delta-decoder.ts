@@ -1,0 +1,272 @@
+import { inflateSync } from 'fflate';
+import { equalBytes } from '../core/bytes.js';
+import { crc32 } from '../core/crc32.js';
+import { ErrorCode, RolldeltaError } from '../core/errors.js';
+import type { OpSink } from '../core/ops.js';
+import { decodeHeaderBlock, HEADER_OVERHEAD } from './_header-block.js';
+import { ByteReader, corrupt, DecoderState, overLimit, truncated } from './_reader.js';
+import { deltaHeaderFromMap, type DeltaHeader } from './delta-header.js';
+import { resolveLimits, type DecodeLimits } from './limits.js';
+import { FRAME_HEAD, FRAME_OPS, FRAME_TRAILER, MAX_NATIVE_VALUE, type NativeTrailer } from './native-delta-encoder.js';
+import { NATIVE_DELTA_MAGIC, NATIVE_VERSION } from './native-magic.js';
+import { Cursor, unzigzag } from './varint.js';
+
+/** Options of the native delta decoder. */
+export interface NativeDeltaDecoderOptions {
+  limits?: Partial<DecodeLimits>;
+  /** Called once, before any op: refuse a wrong basis here by throwing. */
+  onheader?: (header: DeltaHeader) => void;
+  /** Called once after the trailer was checked (frame count and target length). */
+  onend?: (trailer: NativeTrailer) => void;
+}
+
+const S_MAGIC = 0;
+const S_HEADER = 1;
+const S_FRAME_HEAD = 2;
+const S_FRAME_BODY = 3;
+const S_DONE = 4;
+
+// Largest trailer body: two 8-byte varints and the digest.
+const MAX_TRAILER = 8 + 32 + 8;
+
+/**
+ * Incremental decoder of a native rolldelta v1 delta (see native-delta-encoder.ts for the format):
+ * any chunking of the input gives the same ops. Each frame is checked (CRC, structure) before
+ * any of its ops reaches the sink; memory is bounded by `limits.maxFrameBytes`.
+ * @example
+ * const ops = new OpCollector();
+ * const dec = new NativeDeltaDecoder(ops, { onheader: (h) => checkBasis(h) });
+ * dec.push(part1); dec.push(part2, true);
+ */
+export class NativeDeltaDecoder {
+  /** The header, once read. */
+  header: DeltaHeader | undefined = undefined;
+  private readonly sink: OpSink;
+  private readonly limits: DecodeLimits;
+  private readonly onheader: ((header: DeltaHeader) => void) | undefined;
+  private readonly onend: ((trailer: NativeTrailer) => void) | undefined;
+  private readonly reader = new ByteReader();
+  private readonly state = new DecoderState();
+  private stage = S_MAGIC;
+  private frameType = 0;
+  private bodyLength = 0;
+  private bodyCrc = 0;
+  private frames = 0;
+  private total = 0;
+
+  constructor(sink: OpSink, opts: NativeDeltaDecoderOptions = {}) {
+    this.sink = sink;
+    this.limits = resolveLimits(opts.limits);
+    this.onheader = opts.onheader;
+    this.onend = opts.onend;
+  }
+
+  /** Feeds the next bytes; `final` says no more follow (an incomplete delta is ERR_TRUNCATED). */
+  push(chunk: Uint8Array, final = false): void {
+    this.state.check();
+    try {
+      this.reader.push(chunk);
+      this.run();
+      if (final) {
+        this.state.finished = true;
+        if (this.stage !== S_DONE) throw truncated(this.expecting(), this.reader.offset);
+      }
+      this.reader.keep();
+    } catch (e) {
+      this.state.error = e;
+      throw e;
+    }
+  }
+
+  private expecting(): string {
+    switch (this.stage) {
+      case S_MAGIC:
+        return 'the magic and version';
+      case S_HEADER:
+        return 'the header';
+      case S_FRAME_HEAD:
+        return this.frames === 0 && this.total === 0 ? 'the first frame' : 'the frame list (no trailer yet)';
+      default:
+        return this.frameType === FRAME_TRAILER ? 'the trailer' : `frame ${this.frames + 1}`;
+    }
+  }
+
+  private run(): void {
+    const r = this.reader;
+    const lim = this.limits;
+    for (;;) {
+      const avail = r.available;
+      switch (this.stage) {
+        case S_MAGIC: {
+          for (let i = 0; i < 4 && i < avail; i++) {
+            if (r.peek(i) !== NATIVE_DELTA_MAGIC[i]) {
+              throw new RolldeltaError(ErrorCode.BAD_MAGIC, 'this is not a rolldelta delta (it does not start with "rdlt"); check which file was given');
+            }
+          }
+          if (avail < 5) return;
+          const version = r.peek(4);
+          if (version !== NATIVE_VERSION) {
+            throw new RolldeltaError(ErrorCode.UNSUPPORTED, `this delta is format version ${version}; this build reads version ${NATIVE_VERSION}: upgrade rolldelta`);
+          }
+          r.bytes(5);
+          this.stage = S_HEADER;
+          break;
+        }
+        case S_HEADER: {
+          if (avail < 4) return;
+          const n = (r.peek(0) * 0x1000000 + (r.peek(1) << 16) + (r.peek(2) << 8) + r.peek(3));
+          if (n === 0) throw corrupt('the header length is 0', r.offset);
+          if (n > lim.maxHeaderBytes) throw overLimit('the header length', n, 'maxHeaderBytes', lim.maxHeaderBytes);
+          if (avail < n + HEADER_OVERHEAD) return;
+          const at = r.offset;
+          const h = deltaHeaderFromMap(decodeHeaderBlock(r.bytes(n + HEADER_OVERHEAD), at));
+          if (h.targetLength !== undefined && h.targetLength > lim.maxTargetLength) {
+            throw overLimit('the target length', h.targetLength, 'maxTargetLength', lim.maxTargetLength);
+          }
+          this.header = h;
+          this.stage = S_FRAME_HEAD;
+          this.onheader?.(h);
+          break;
+        }
+        case S_FRAME_HEAD: {
+          if (avail < 1) return;
+          const type = r.peek(0);
+          if (type !== FRAME_OPS && type !== FRAME_TRAILER) throw corrupt(`unknown frame type 0x${type.toString(16)}`, r.offset);
+          if (avail < FRAME_HEAD) return;
+          const at = r.offset;
+          r.u8();
+          const len = r.u32();
+          this.bodyCrc = r.u32();
+          if (type === FRAME_TRAILER) {
+            if (len < 34 || len > MAX_TRAILER) throw corrupt(`a trailer of ${len} bytes (expected 34 to ${MAX_TRAILER})`, at);
+          } else {
+            if (len < 3) throw corrupt(`an ops frame of ${len} bytes`, at);
+            if (len > lim.maxFrameBytes + 16) throw overLimit('a frame length', len, 'maxFrameBytes', lim.maxFrameBytes);
+          }
+          this.frameType = type;
+          this.bodyLength = len;
+          this.stage = S_FRAME_BODY;
+          break;
+        }
+        case S_FRAME_BODY: {
+          const len = this.bodyLength;
+          if (avail < len) return;
+          const at = r.offset;
+          const body = r.bytes(len);
+          if (crc32(body) !== this.bodyCrc) {
+            throw new RolldeltaError(ErrorCode.CHECKSUM, `the CRC32 of the frame at byte ${at} does not match its contents; the delta is damaged, fetch it again`);
+          }
+          if (this.frameType === FRAME_OPS) {
+            this.stage = S_FRAME_HEAD;
+            this.opsFrame(body, at);
+          } else {
+            this.trailer(body, at);
+            this.stage = S_DONE;
+          }
+          break;
+        }
+        default: {
+          if (avail > 0) throw corrupt(`${avail} bytes follow the trailer`, r.offset);
+          return;
+        }
+      }
+    }
+  }
+
+  private opsFrame(body: Uint8Array, at: number): void {
+    const lim = this.limits;
+    const c = new Cursor(body, 0, body.length);
+    const codec = c.u8();
+    const rawLength = c.varint();
+    if (rawLength > lim.maxFrameBytes) throw overLimit('a frame\'s raw length', rawLength, 'maxFrameBytes', lim.maxFrameBytes);
+    const payload = body.subarray(c.pos);
+    let raw: Uint8Array;
+    if (codec === 0) {
+      if (payload.length !== rawLength) throw corrupt(`a stored frame of ${payload.length} bytes declares ${rawLength}`, at);
+      raw = payload;
+    } else if (codec === 1) {
+      if (payload.length >= rawLength) throw corrupt(`a deflated frame of ${payload.length} bytes is not smaller than its raw ${rawLength}`, at);
+      raw = inflateBounded(payload, rawLength, at);
+    } else {
+      throw new RolldeltaError(ErrorCode.UNSUPPORTED, `frame at byte ${at} uses codec ${codec}, which this version does not know; upgrade rolldelta`);
+    }
+    // Pass 1 checks the whole frame, so a bad frame emits nothing.
+    const ops = new Cursor(raw, 0, rawLength);
+    const count = ops.varint();
+    if (count === 0 || count > rawLength) throw corrupt(`a frame claims ${count} ops in ${rawLength} bytes`, at);
+    let total = this.total;
+    let literalBytes = 0;
+    let expected = 0;
+    for (let i = 0; i < count; i++) {
+      const v = ops.varint();
+      const length = Math.floor(v / 2);
+      if (length === 0) throw corrupt('an op of length 0', at);
+      if (v % 2 === 1) {
+        const offset = expected + unzigzag(ops.varint());
+        if (offset < 0 || offset + length > MAX_NATIVE_VALUE) throw corrupt(`a copy at offset ${offset} of ${length} bytes`, at);
+        expected = offset + length;
+      } else {
+        if (length > lim.maxLiteralBytes) throw overLimit('a literal', length, 'maxLiteralBytes', lim.maxLiteralBytes);
+        literalBytes += length;
+      }
+      total += length;
+      if (total > lim.maxTargetLength) throw overLimit('the target length', total, 'maxTargetLength', lim.maxTargetLength);
+    }
+    if (ops.pos + literalBytes !== rawLength) {
+      throw corrupt(`the ops of a frame need ${literalBytes} literal bytes but ${rawLength - ops.pos} follow them`, at);
+    }
+    // Pass 2 emits.
+    const sink = this.sink;
+    let lit = ops.pos;
+    ops.pos = 0;
+    ops.varint();
+    expected = 0;
+    for (let i = 0; i < count; i++) {
+      const v = ops.varint();
+      const length = Math.floor(v / 2);
+      if (v % 2 === 1) {
+        const offset = expected + unzigzag(ops.varint());
+        expected = offset + length;
+        sink.copy(offset, length);
+      } else {
+        sink.literal(raw.subarray(lit, lit + length));
+        lit += length;
+      }
+    }
+    this.total = total;
+    this.frames++;
+  }
+
+  private trailer(body: Uint8Array, at: number): void {
+    const c = new Cursor(body, 0, body.length);
+    const targetLength = c.varint();
+    const targetSha256 = c.bytes(32).slice();
+    const frameCount = c.varint();
+    if (c.pos !== body.length) throw corrupt(`${body.length - c.pos} stray bytes in the trailer`, at);
+    if (frameCount !== this.frames) throw corrupt(`the trailer counts ${frameCount} frames but ${this.frames} were read`, at);
+    if (targetLength !== this.total) throw corrupt(`the trailer says the target has ${targetLength} bytes but the ops write ${this.total}`, at);
+    const h = this.header!;
+    if (h.targetLength !== undefined && h.targetLength !== targetLength) {
+      throw corrupt(`the header says the target has ${h.targetLength} bytes, the trailer ${targetLength}`, at);
+    }
+    if (h.targetSha256 !== undefined && !equalBytes(h.targetSha256, targetSha256)) {
+      throw corrupt('the header and the trailer give different target SHA-256 digests', at);
+    }
+    this.onend?.({ targetLength, targetSha256 });
+  }
+}
+
+/**
+ * Inflates into a buffer one byte larger than promised: fflate does not grow a caller's buffer,
+ * so memory stays bounded, and a stream that yields more (or less) than `rawLength` is caught.
+ */
+function inflateBounded(payload: Uint8Array, rawLength: number, at: number): Uint8Array {
+  let out: Uint8Array;
+  try {
+    out = inflateSync(payload, { out: new Uint8Array(rawLength + 1) });
+  } catch (e) {
+    throw new RolldeltaError(ErrorCode.CORRUPT, `the deflate data of the frame at byte ${at} is invalid (${(e as Error).message}); the delta is damaged`, { cause: e });
+  }
+  if (out.length !== rawLength) throw corrupt(`a frame inflates to ${out.length > rawLength ? 'more than' : out.length} bytes, not the ${rawLength} it declares`, at);
+  return out;
+}

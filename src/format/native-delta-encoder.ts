@@ -1,0 +1,258 @@
+/**
+ * Native rolldelta delta format, version 1 (also in docs/FORMAT.md). Integers are big-endian;
+ * "varint" is unsigned LEB128 (at most 8 bytes, canonical, value <= 2^53 - 1).
+ *
+ *   magic    72 64 6c 74 ("rdlt"), then version 01
+ *   header   u32 length | msgpack map (DeltaHeader) | u32 crc32(length field + map)
+ *   frames   u8 type | u32 bodyLength | u32 crc32(body) | body      (repeated)
+ *
+ * Type 0x01, ops frame. body = u8 codec (0 stored, 1 deflate) | varint rawLength | payload, where
+ * payload is raw (stored) or raw deflated (RFC 1951, fflate) and raw is
+ *   varint opCount | opCount x op | the literal bytes of every literal op, concatenated
+ *   op = varint (length * 2 + isCopy), then for a copy varint zigzag(offset - expected),
+ *        expected = end of the previous copy in this frame (0 at the frame's start), so a copy
+ *        that continues the previous one costs one byte and each frame decodes on its own.
+ * Lengths are >= 1; offsets and lengths are < 2^52. raw is at most frameSize (+ a few bytes of
+ * op headers); a deflated payload is only used when shorter than raw.
+ *
+ * Type 0xff, trailer (last frame). body = varint targetLength | targetSha256[32] | varint frameCount
+ * (number of ops frames). Nothing may follow it. The sum of op lengths must equal targetLength.
+ */
+import { deflateSync } from 'fflate';
+import { crc32 } from '../core/crc32.js';
+import { ErrorCode, RolldeltaError } from '../core/errors.js';
+import type { OpSink } from '../core/ops.js';
+import { encodeHeaderBlock } from './_header-block.js';
+import { writeU32 } from './_reader.js';
+import { deltaHeaderToMap, type DeltaHeader } from './delta-header.js';
+import { NATIVE_DELTA_MAGIC, NATIVE_VERSION } from './native-magic.js';
+import { varintLength, writeVarint, zigzag } from './varint.js';
+
+/** Frame types of the native delta format. */
+export const FRAME_OPS = 0x01;
+export const FRAME_TRAILER = 0xff;
+/** Bytes before a frame's body: type, body length, CRC. */
+export const FRAME_HEAD = 9;
+/** Offsets and lengths must stay below this so every varint and zigzag is a safe integer. */
+export const MAX_NATIVE_VALUE = 2 ** 52;
+
+const DEFAULT_FRAME = 1 << 20;
+const MAX_FRAME = (16 << 20) - 64;
+
+/** Options of the native delta encoder. */
+export interface NativeDeltaEncoderOptions {
+  /** Deflate level 0-9 (default: the header's `level`, else 6). */
+  level?: number;
+  /** Raw bytes per frame (64 .. 16 MiB - 64, default 1 MiB): bounds the decoder's memory. */
+  frameSize?: number;
+}
+
+/** What the trailer promises about the target. */
+export interface NativeTrailer {
+  targetLength: number;
+  targetSha256: Uint8Array;
+}
+
+/**
+ * Writes ops as a native rolldelta v1 delta, frame by frame through `ondata` (each chunk is a
+ * fresh array the receiver may keep). Adjacent copies are merged, literals are copied in.
+ * @example
+ * const enc = new NativeDeltaEncoder({ mode: 'diff', codec: 'deflate' }, (c) => out.push(c));
+ * enc.copy(0, 4096); enc.literal(bytes);
+ * enc.finish({ targetLength: 4096 + bytes.length, targetSha256: sha256(target) });
+ */
+export class NativeDeltaEncoder implements OpSink {
+  private readonly header: DeltaHeader;
+  private readonly ondata: (chunk: Uint8Array) => void;
+  private readonly level: number;
+  private readonly frameSize: number;
+  private readonly deflate: boolean;
+  private ops = new Uint8Array(1024);
+  private opsLen = 0;
+  private lit = new Uint8Array(1024);
+  private litLen = 0;
+  private opCount = 0;
+  private openLiteral = 0;
+  private copyOffset = 0;
+  private copyLength = 0;
+  private expected = 0;
+  private frames = 0;
+  private total = 0;
+  private started = false;
+  private done = false;
+
+  constructor(header: DeltaHeader, ondata: (chunk: Uint8Array) => void, opts: NativeDeltaEncoderOptions = {}) {
+    const level = opts.level ?? header.level ?? 6;
+    if (!Number.isInteger(level) || level < 0 || level > 9) {
+      throw new RolldeltaError(ErrorCode.INVALID_ARGUMENT, `level must be an integer 0-9, got ${String(level)}`);
+    }
+    const frameSize = opts.frameSize ?? DEFAULT_FRAME;
+    if (!Number.isInteger(frameSize) || frameSize < 64 || frameSize > MAX_FRAME) {
+      throw new RolldeltaError(ErrorCode.INVALID_ARGUMENT, `frameSize must be an integer from 64 to ${MAX_FRAME}, got ${String(frameSize)}`);
+    }
+    if (header.codec !== 'deflate' && header.codec !== 'stored') {
+      throw new RolldeltaError(ErrorCode.INVALID_ARGUMENT, `header.codec must be 'deflate' or 'stored', got ${String(header.codec)}`);
+    }
+    this.header = header;
+    this.ondata = ondata;
+    this.level = level;
+    this.frameSize = frameSize;
+    this.deflate = header.codec === 'deflate';
+  }
+
+  copy(offset: number, length: number): void {
+    this.checkOpen();
+    if (length === 0) return;
+    if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length >= MAX_NATIVE_VALUE) {
+      throw new RolldeltaError(ErrorCode.INVALID_ARGUMENT, `copy(${offset}, ${length}): offset and length must be non-negative integers with offset + length below 2^52`);
+    }
+    this.total += length;
+    if (this.copyLength > 0 && this.copyOffset + this.copyLength === offset) {
+      this.copyLength += length;
+      return;
+    }
+    this.flushCopy();
+    this.closeLiteral();
+    this.copyOffset = offset;
+    this.copyLength = length;
+  }
+
+  literal(data: Uint8Array): void {
+    this.checkOpen();
+    const n = data.length;
+    if (n === 0) return;
+    this.flushCopy();
+    this.total += n;
+    const frameSize = this.frameSize;
+    let i = 0;
+    while (i < n) {
+      const room = frameSize - this.opsLen - this.litLen;
+      const take = Math.min(n - i, room);
+      this.growLit(take);
+      this.lit.set(data.subarray(i, i + take), this.litLen);
+      this.litLen += take;
+      this.openLiteral += take;
+      i += take;
+      if (this.opsLen + this.litLen >= frameSize) this.cutFrame();
+    }
+  }
+
+  /**
+   * Flushes the last frame and writes the trailer. `targetLength` must equal the bytes the ops
+   * write (checked: the decoder would refuse the delta otherwise).
+   */
+  finish(trailer: NativeTrailer): void {
+    this.checkOpen();
+    const { targetLength, targetSha256 } = trailer;
+    if (!(targetSha256 instanceof Uint8Array) || targetSha256.length !== 32) {
+      throw new RolldeltaError(ErrorCode.INVALID_ARGUMENT, 'trailer.targetSha256 must be 32 bytes');
+    }
+    if (targetLength !== this.total) {
+      throw new RolldeltaError(ErrorCode.INVALID_ARGUMENT, `trailer.targetLength is ${targetLength} but the ops write ${this.total} bytes`);
+    }
+    this.flushCopy();
+    this.cutFrame();
+    this.start();
+    const body = new Uint8Array(8 + 32 + 8);
+    let p = writeVarint(body, 0, targetLength);
+    body.set(targetSha256, p);
+    p = writeVarint(body, p + 32, this.frames);
+    this.emit(FRAME_TRAILER, body.subarray(0, p), 0, undefined);
+    this.done = true;
+  }
+
+  private checkOpen(): void {
+    if (this.done) throw new RolldeltaError(ErrorCode.INVALID_ARGUMENT, 'the encoder is finished; create a new one for another delta');
+  }
+
+  private start(): void {
+    if (this.started) return;
+    this.started = true;
+    const block = encodeHeaderBlock(deltaHeaderToMap(this.header));
+    const out = new Uint8Array(5 + block.length);
+    out.set(NATIVE_DELTA_MAGIC);
+    out[4] = NATIVE_VERSION;
+    out.set(block, 5);
+    this.ondata(out);
+  }
+
+  private flushCopy(): void {
+    const length = this.copyLength;
+    if (length === 0) return;
+    this.closeLiteral();
+    this.growOps(16);
+    let p = writeVarint(this.ops, this.opsLen, length * 2 + 1);
+    p = writeVarint(this.ops, p, zigzag(this.copyOffset - this.expected));
+    this.opsLen = p;
+    this.opCount++;
+    this.expected = this.copyOffset + length;
+    this.copyLength = 0;
+    if (this.opsLen + this.litLen >= this.frameSize) this.cutFrame();
+  }
+
+  private closeLiteral(): void {
+    if (this.openLiteral === 0) return;
+    this.growOps(8);
+    this.opsLen = writeVarint(this.ops, this.opsLen, this.openLiteral * 2);
+    this.opCount++;
+    this.openLiteral = 0;
+  }
+
+  /** Ends the current frame (a pending copy stays pending: it goes into the next frame). */
+  private cutFrame(): void {
+    this.closeLiteral();
+    if (this.opCount === 0) return;
+    this.start();
+    const countLen = varintLength(this.opCount);
+    const rawLength = countLen + this.opsLen + this.litLen;
+    const raw = new Uint8Array(rawLength);
+    writeVarint(raw, 0, this.opCount);
+    raw.set(this.ops.subarray(0, this.opsLen), countLen);
+    raw.set(this.lit.subarray(0, this.litLen), countLen + this.opsLen);
+    let payload = raw;
+    let codec = 0;
+    if (this.deflate) {
+      const packed = deflateSync(raw, { level: this.level as 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9 });
+      if (packed.length < rawLength) {
+        payload = packed;
+        codec = 1;
+      }
+    }
+    this.emit(FRAME_OPS, payload, codec, rawLength);
+    this.frames++;
+    this.opsLen = 0;
+    this.litLen = 0;
+    this.opCount = 0;
+    this.expected = 0;
+  }
+
+  /** Writes one frame; for ops frames `rawLength` is given and the codec byte and varint lead the body. */
+  private emit(type: number, payload: Uint8Array, codec: number, rawLength: number | undefined): void {
+    const prefix = rawLength === undefined ? 0 : 1 + varintLength(rawLength);
+    const bodyLength = prefix + payload.length;
+    const frame = new Uint8Array(FRAME_HEAD + bodyLength);
+    frame[0] = type;
+    writeU32(frame, 1, bodyLength);
+    if (rawLength !== undefined) {
+      frame[FRAME_HEAD] = codec;
+      writeVarint(frame, FRAME_HEAD + 1, rawLength);
+    }
+    frame.set(payload, FRAME_HEAD + prefix);
+    writeU32(frame, 5, crc32(frame.subarray(FRAME_HEAD)));
+    this.ondata(frame);
+  }
+
+  private growOps(extra: number): void {
+    if (this.opsLen + extra <= this.ops.length) return;
+    const next = new Uint8Array(Math.max(this.ops.length * 2, this.opsLen + extra));
+    next.set(this.ops.subarray(0, this.opsLen));
+    this.ops = next;
+  }
+
+  private growLit(extra: number): void {
+    if (this.litLen + extra <= this.lit.length) return;
+    const next = new Uint8Array(Math.max(this.lit.length * 2, this.litLen + extra));
+    next.set(this.lit.subarray(0, this.litLen));
+    this.lit = next;
+  }
+}

@@ -1,0 +1,45 @@
+import type { HasherFactory } from '../core/hash.js';
+import type { RollsumName, StrongHashName } from '../core/params.js';
+import type { DiffOptions } from '../core/diff-options.js';
+import type { DecodeLimits } from './limits.js';
+
+/** Which wire format to write: rolldelta's own (smaller, verified) or librsync's rdiff format. */
+export type WireFormat = 'native' | 'rdiff';
+
+/** Options for making a signature. Defaults are rdiff's, chosen from the basis length. */
+export interface SignatureOptions {
+  format?: WireFormat;
+  /** Bytes per block; default about √(basis length), as rdiff picks it. */
+  blockLength?: number;
+  /** Bytes kept of each strong sum; default the hash's full length; -1 picks the smallest safe one. */
+  strongLength?: number;
+  rollsum?: RollsumName;
+  hash?: StrongHashName;
+  /** SHA-256 implementation; the Node adapters pass node:crypto's. */
+  sha256?: HasherFactory;
+}
+
+/** Options for encoding a delta. */
+export interface DeltaOptions {
+  format?: WireFormat;
+  /** Deflate level for literals (0-9) in the native format; default 6. */
+  level?: number;
+  /** Raw bytes per native frame; default 1 MiB. */
+  frameSize?: number;
+  sha256?: HasherFactory;
+}
+
+/** Options for the two-sided diff; the output is always the native format. */
+export interface DiffDeltaOptions extends DiffOptions {
+  level?: number;
+  frameSize?: number;
+  sha256?: HasherFactory;
+}
+
+/** Options for applying a delta. */
+export interface PatchOptions {
+  limits?: Partial<DecodeLimits>;
+  /** Check the basis SHA-256 the delta names before writing anything (default true). */
+  verifyBasis?: boolean;
+  sha256?: HasherFactory;
+}

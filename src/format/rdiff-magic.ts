@@ -1,0 +1,39 @@
+import type { RollsumName, StrongHashName } from '../core/params.js';
+
+/** librsync delta magic ("rs\x026"). */
+export const RDIFF_DELTA_MAGIC = 0x72730236;
+
+/** librsync signature magics: high nibble of the low byte picks the rollsum, low nibble the hash. */
+export const RDIFF_SIG_ROLLSUM_MD4 = 0x72730136;
+export const RDIFF_SIG_ROLLSUM_BLAKE2 = 0x72730137;
+export const RDIFF_SIG_RABINKARP_MD4 = 0x72730146;
+export const RDIFF_SIG_RABINKARP_BLAKE2 = 0x72730147;
+
+/**
+ * The librsync signature magic for a rollsum and strong hash.
+ * @example
+ * rdiffSignatureMagic('rabinkarp', 'blake2b'); // 0x72730147, rdiff's default
+ */
+export function rdiffSignatureMagic(rollsum: RollsumName, hash: StrongHashName): number {
+  return (0x72730100 | (rollsum === 'rabinkarp' ? 0x40 : 0x30) | (hash === 'blake2b' ? 7 : 6)) >>> 0;
+}
+
+/**
+ * The rollsum and hash a librsync signature magic stands for, or undefined for any other number.
+ * @example
+ * rdiffSignatureParams(0x72730136); // { rollsum: 'rollsum', hash: 'md4' }
+ */
+export function rdiffSignatureParams(magic: number): { rollsum: RollsumName; hash: StrongHashName } | undefined {
+  switch (magic >>> 0) {
+    case RDIFF_SIG_ROLLSUM_MD4:
+      return { rollsum: 'rollsum', hash: 'md4' };
+    case RDIFF_SIG_ROLLSUM_BLAKE2:
+      return { rollsum: 'rollsum', hash: 'blake2b' };
+    case RDIFF_SIG_RABINKARP_MD4:
+      return { rollsum: 'rabinkarp', hash: 'md4' };
+    case RDIFF_SIG_RABINKARP_BLAKE2:
+      return { rollsum: 'rabinkarp', hash: 'blake2b' };
+    default:
+      return undefined;
+  }
+}

@@ -1,0 +1,8 @@
+/**
+ * rolldelta: binary deltas for files and container images.
+ * Layers: core (algorithms on bytes) → format (wire formats, one-shot API) → stream (Node adapters)
+ * → tar → image → docker. This file only re-exports each layer's public names.
+ */
+export * from './core/index.js';
+export * from './format/index.js';
+export * from './stream/index.js';

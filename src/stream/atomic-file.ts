@@ -1,0 +1,68 @@
+import { randomBytes } from 'node:crypto';
+import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { ioError } from './io-error.js';
+
+const FLUSH_BYTES = 1 << 20;
+
+/**
+ * Writes chunks to `path` through a temporary file in the same directory, fsyncs it, then renames
+ * it over `path`: readers see the old file or the complete new one, never a half-written one. On any
+ * failure the temporary file is removed and `path` is untouched.
+ * @example
+ * await writeFileAtomic('new.bin', patchChunks(basis, deltaStream));
+ */
+export async function writeFileAtomic(path: string, chunks: AsyncIterable<Uint8Array>): Promise<number> {
+  const dir = dirname(path);
+  const tmp = join(dir, `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
+  let fh: FileHandle | undefined;
+  try {
+    fh = await open(tmp, 'wx', 0o644);
+  } catch (e) {
+    throw ioError(e, 'create a temporary file in', dir);
+  }
+  let total = 0;
+  try {
+    // Gather small chunks into ~1 MiB writes: a delta encoder may emit many tiny pieces.
+    let pending: Uint8Array[] = [];
+    let pendingBytes = 0;
+    const flush = async () => {
+      if (pendingBytes === 0) return;
+      const buf = pending.length === 1 ? pending[0] : Buffer.concat(pending, pendingBytes);
+      await fh!.write(buf, 0, buf.length);
+      pending = [];
+      pendingBytes = 0;
+    };
+    for await (const chunk of chunks) {
+      pending.push(chunk);
+      pendingBytes += chunk.length;
+      total += chunk.length;
+      if (pendingBytes >= FLUSH_BYTES) await flush();
+    }
+    await flush();
+    await fh.sync();
+    await fh.close();
+    fh = undefined;
+    await rename(tmp, path);
+  } catch (e) {
+    await fh?.close().catch(() => {});
+    await unlink(tmp).catch(() => {});
+    throw ioError(e, 'write', path);
+  }
+  await syncDirectory(dir);
+  return total;
+}
+
+/** Makes the rename durable: without it a power cut can forget the new directory entry. */
+async function syncDirectory(dir: string): Promise<void> {
+  try {
+    const d = await open(dir, 'r');
+    try {
+      await d.sync();
+    } finally {
+      await d.close();
+    }
+  } catch {
+    // Some filesystems refuse fsync on directories; the data itself is already synced.
+  }
+}

@@ -1,0 +1,49 @@
+import type { Duplex } from 'node:stream';
+import type { DiffIndex } from '../core/diff-index.js';
+import { DiffDelta } from '../format/diff-delta.js';
+import type { DiffDeltaOptions } from '../format/operations-options.js';
+import { ChunkBuffer, byteChunks, type ByteSource } from './chunks.js';
+import { toDuplex } from './duplex.js';
+import { nodeSha256 } from './node-sha256.js';
+import { ProgressMeter, type StreamOptions } from './progress.js';
+
+export type DiffStreamOptions = DiffDeltaOptions & StreamOptions & { basisSha256?: Uint8Array };
+
+/**
+ * Two-sided diff, streamed: the basis in memory (or a prebuilt index of it), target chunks in,
+ * native delta chunks out.
+ * @example
+ * for await (const c of diffChunks(oldBytes, createReadStream('new.bin'))) out.write(c);
+ */
+export async function* diffChunks(
+  basis: Uint8Array | DiffIndex,
+  source: ByteSource,
+  opts: DiffStreamOptions = {},
+): AsyncGenerator<Uint8Array> {
+  const out = new ChunkBuffer();
+  const d = new DiffDelta(basis, out.push, { ...opts, sha256: opts.sha256 ?? nodeSha256 });
+  const meter = new ProgressMeter(opts);
+  for await (const chunk of byteChunks(source, opts.signal)) {
+    d.push(chunk);
+    meter.input(chunk.length);
+    for (const c of out.take()) {
+      meter.output(c.length);
+      yield c;
+    }
+  }
+  d.finish();
+  for (const c of out.take()) {
+    meter.output(c.length);
+    yield c;
+  }
+  meter.report();
+}
+
+/**
+ * A Duplex: write the target in, read the two-sided delta out.
+ * @example
+ * await pipeline(createReadStream('new.bin'), createDiffStream(oldBytes), createWriteStream('d.rdelta'));
+ */
+export function createDiffStream(basis: Uint8Array | DiffIndex, opts: DiffStreamOptions = {}): Duplex {
+  return toDuplex((src) => diffChunks(basis, src, opts), opts.signal);
+}

@@ -1,0 +1,52 @@
+import { open, type FileHandle } from 'node:fs/promises';
+import type { RandomAccessBasis } from '../core/basis.js';
+import { ErrorCode, RolldeltaError } from '../core/errors.js';
+import { ioError } from './io-error.js';
+
+/**
+ * A basis backed by a file, read with positional reads: patching never loads the basis whole.
+ * Each read returns a fresh buffer, so callers may hold on to it.
+ * @example
+ * const basis = await FileBasis.open('app-v1.tar');
+ * try { for await (const c of patchChunks(basis, deltaStream)) out.write(c) } finally { await basis.close() }
+ */
+export class FileBasis implements RandomAccessBasis {
+  private constructor(
+    private readonly fh: FileHandle,
+    readonly length: number,
+    readonly path: string,
+  ) {}
+
+  static async open(path: string): Promise<FileBasis> {
+    try {
+      const fh = await open(path, 'r');
+      const { size } = await fh.stat();
+      return new FileBasis(fh, size, path);
+    } catch (e) {
+      throw ioError(e, 'open the basis', path);
+    }
+  }
+
+  async read(position: number, length: number): Promise<Uint8Array> {
+    if (position < 0 || length < 0 || position + length > this.length) {
+      throw new RolldeltaError(ErrorCode.CORRUPT, `a read of ${length} bytes at ${position} reaches past the end of ${this.path} (${this.length} bytes)`);
+    }
+    const buf = Buffer.allocUnsafe(length);
+    let done = 0;
+    while (done < length) {
+      let n: number;
+      try {
+        ({ bytesRead: n } = await this.fh.read(buf, done, length - done, position + done));
+      } catch (e) {
+        throw ioError(e, 'read the basis', this.path);
+      }
+      if (n === 0) throw new RolldeltaError(ErrorCode.IO, `${this.path} shrank while it was being read; do not change the basis during a patch`);
+      done += n;
+    }
+    return buf;
+  }
+
+  close(): Promise<void> {
+    return this.fh.close();
+  }
+}

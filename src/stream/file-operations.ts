@@ -1,0 +1,87 @@
+import { createReadStream } from 'node:fs';
+import { readFile, stat } from 'node:fs/promises';
+import { writeFileAtomic } from './atomic-file.js';
+import { deltaChunks, type DeltaStreamOptions } from './delta-stream.js';
+import { diffChunks, type DiffStreamOptions } from './diff-stream.js';
+import { FileBasis } from './file-basis.js';
+import { ioError } from './io-error.js';
+import { patchChunks, type PatchStreamOptions } from './patch-stream.js';
+import { signatureChunks, type SignatureStreamOptions } from './signature-stream.js';
+
+const READ_OPTS = { highWaterMark: 1 << 20 };
+
+/** Result of a file operation: bytes read from the main input and written to the output. */
+export interface FileResult {
+  bytesIn: number;
+  bytesOut: number;
+}
+
+async function sizeOf(path: string): Promise<number> {
+  try {
+    return (await stat(path)).size;
+  } catch (e) {
+    throw ioError(e, 'read', path);
+  }
+}
+
+async function readAll(path: string): Promise<Uint8Array> {
+  try {
+    return await readFile(path);
+  } catch (e) {
+    throw ioError(e, 'read', path);
+  }
+}
+
+/**
+ * Writes the signature of the file `basisPath` to `sigPath` (atomically: temporary file + rename).
+ * @example
+ * await signatureFile('old.bin', 'old.sig', { format: 'rdiff' });
+ */
+export async function signatureFile(basisPath: string, sigPath: string, opts: SignatureStreamOptions = {}): Promise<FileResult> {
+  const size = await sizeOf(basisPath);
+  const bytesOut = await writeFileAtomic(sigPath, signatureChunks(createReadStream(basisPath, READ_OPTS), { size, ...opts }));
+  return { bytesIn: size, bytesOut };
+}
+
+/**
+ * Writes the rsync-mode delta of `targetPath` against the signature in `sigPath` to `deltaPath`.
+ * @example
+ * await deltaFile('old.sig', 'new.bin', 'update.rdelta');
+ */
+export async function deltaFile(sigPath: string, targetPath: string, deltaPath: string, opts: DeltaStreamOptions = {}): Promise<FileResult> {
+  const sig = await readAll(sigPath);
+  const size = await sizeOf(targetPath);
+  const bytesOut = await writeFileAtomic(deltaPath, deltaChunks(sig, createReadStream(targetPath, READ_OPTS), { size, ...opts }));
+  return { bytesIn: size, bytesOut };
+}
+
+/**
+ * Writes the two-sided diff of `targetPath` against `basisPath` to `deltaPath`. The basis is held in
+ * memory (plus its index, a fraction of its size); the target is streamed.
+ * @example
+ * await diffFile('old.bin', 'new.bin', 'update.rdelta', { level: 9 });
+ */
+export async function diffFile(basisPath: string, targetPath: string, deltaPath: string, opts: DiffStreamOptions = {}): Promise<FileResult> {
+  const basis = await readAll(basisPath);
+  const size = await sizeOf(targetPath);
+  const bytesOut = await writeFileAtomic(deltaPath, diffChunks(basis, createReadStream(targetPath, READ_OPTS), { size, ...opts }));
+  return { bytesIn: size, bytesOut };
+}
+
+/**
+ * Rebuilds the target from `basisPath` and the delta in `deltaPath` into `outPath`. The output
+ * appears under its name only once complete and verified; `outPath` may be `basisPath` itself
+ * (the basis is replaced only after success).
+ * @example
+ * await patchFile('old.bin', 'update.rdelta', 'new.bin');
+ */
+export async function patchFile(basisPath: string, deltaPath: string, outPath: string, opts: PatchStreamOptions = {}): Promise<FileResult> {
+  const size = await sizeOf(deltaPath);
+  const basis = await FileBasis.open(basisPath);
+  try {
+    const bytesOut = await writeFileAtomic(outPath, patchChunks(basis, createReadStream(deltaPath, READ_OPTS), { size, ...opts }));
+    return { bytesIn: size, bytesOut };
+  } finally {
+    await basis.close();
+  }
+}

@@ -1,0 +1,10 @@
+export { signatureChunks, createSignatureStream, type SignatureStreamOptions } from './signature-stream.js';
+export { deltaChunks, createDeltaStream, type DeltaStreamOptions } from './delta-stream.js';
+export { diffChunks, createDiffStream, type DiffStreamOptions } from './diff-stream.js';
+export { patchChunks, createPatchStream, type PatchStreamOptions } from './patch-stream.js';
+export { signatureFile, deltaFile, diffFile, patchFile, type FileResult } from './file-operations.js';
+export { FileBasis } from './file-basis.js';
+export { writeFileAtomic } from './atomic-file.js';
+export { nodeSha256 } from './node-sha256.js';
+export type { Progress, StreamOptions } from './progress.js';
+export type { ByteSource } from './chunks.js';

@@ -1,0 +1,99 @@
+import type { Duplex } from 'node:stream';
+import { bytesBasis, type RandomAccessBasis } from '../core/basis.js';
+import { checkCopyRange } from '../core/patcher.js';
+import type { DeltaHeader } from '../format/delta-header.js';
+import { checkBasis, checkTarget } from '../format/delta-checks.js';
+import { AnyDeltaDecoder } from '../format/delta-decoder.js';
+import { OpQueue } from '../format/op-queue.js';
+import type { PatchOptions } from '../format/operations-options.js';
+import { throwIfAborted } from './abort.js';
+import { byteChunks, type ByteSource } from './chunks.js';
+import { toDuplex } from './duplex.js';
+import { nodeSha256 } from './node-sha256.js';
+import { ProgressMeter, type StreamOptions } from './progress.js';
+
+export type PatchStreamOptions = PatchOptions & StreamOptions;
+
+/** Largest single basis read: bounds patch memory whatever a COPY's length. */
+const READ_CHUNK = 1 << 20;
+
+/**
+ * Applies a delta (either format, detected) to a random-access basis, streamed: delta chunks in,
+ * target chunks out, pulled at the reader's pace. A wrong basis is refused before the first output
+ * byte; the target's length and SHA-256 are checked at the end (native format), so a consumer that
+ * writes to a temporary file and renames on success never keeps a bad result.
+ * Memory: one decoded frame plus one 1 MiB read, whatever the sizes.
+ * @example
+ * const basis = await FileBasis.open('old.bin');
+ * for await (const c of patchChunks(basis, createReadStream('d.rdelta'))) out.write(c);
+ */
+export async function* patchChunks(
+  basis: Uint8Array | RandomAccessBasis,
+  source: ByteSource,
+  opts: PatchStreamOptions = {},
+): AsyncGenerator<Uint8Array> {
+  const base = basis instanceof Uint8Array ? bytesBasis(basis) : basis;
+  const sha = opts.sha256 ?? nodeSha256;
+  const queue = new OpQueue();
+  let header: DeltaHeader | undefined;
+  let basisChecked = false;
+  const decoder = new AnyDeltaDecoder(queue, { limits: opts.limits, onheader: (h) => (header = h) });
+  const target = sha();
+  const meter = new ProgressMeter(opts);
+
+  async function* emitQueued(): AsyncGenerator<Uint8Array> {
+    if (header && !basisChecked) {
+      basisChecked = true;
+      const wantHash = header.basisSha256 !== undefined && opts.verifyBasis !== false;
+      checkBasis(header, base.length, wantHash ? await hashBasis(base, sha) : undefined);
+    }
+    for (const op of queue.drain()) {
+      if (op.type === 'literal') {
+        yield op.data;
+        continue;
+      }
+      checkCopyRange(op.offset, op.length, base.length);
+      for (let done = 0; done < op.length; ) {
+        throwIfAborted(opts.signal); // one COPY can expand to gigabytes: check between reads
+        const n = Math.min(READ_CHUNK, op.length - done);
+        yield await base.read(op.offset + done, n);
+        done += n;
+      }
+    }
+  }
+
+  async function* verified(chunks: AsyncGenerator<Uint8Array>): AsyncGenerator<Uint8Array> {
+    for await (const c of chunks) {
+      target.update(c);
+      meter.output(c.length);
+      yield c;
+    }
+  }
+
+  for await (const chunk of byteChunks(source, opts.signal)) {
+    meter.input(chunk.length);
+    decoder.push(chunk);
+    yield* verified(emitQueued());
+  }
+  decoder.push(new Uint8Array(0), true);
+  yield* verified(emitQueued());
+  if (decoder.trailer) checkTarget(decoder.trailer, meter.bytesOut, target.digest());
+  meter.report();
+}
+
+async function hashBasis(basis: RandomAccessBasis, sha: () => { update(d: Uint8Array): unknown; digest(): Uint8Array }): Promise<Uint8Array> {
+  const h = sha();
+  for (let pos = 0; pos < basis.length; pos += READ_CHUNK) {
+    h.update(await basis.read(pos, Math.min(READ_CHUNK, basis.length - pos)));
+  }
+  return h.digest();
+}
+
+/**
+ * A Duplex: write the delta in, read the target out.
+ * @example
+ * await pipeline(createReadStream('d.rdelta'), createPatchStream(await FileBasis.open('old.bin')), createWriteStream('new.bin'));
+ */
+export function createPatchStream(basis: Uint8Array | RandomAccessBasis, opts: PatchStreamOptions = {}): Duplex {
+  return toDuplex((src) => patchChunks(basis, src, opts), opts.signal);
+}

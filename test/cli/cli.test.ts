@@ -1,0 +1,85 @@
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ensureBuilt, runCli } from '../helpers/cli.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'rolldelta-cli-'));
+const p = (n: string) => join(dir, n);
+const sha = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex');
+
+beforeAll(() => {
+  ensureBuilt();
+  const basis = Buffer.alloc(3_000_000).map((_, i) => (i * 2246822519) >>> 24);
+  writeFileSync(p('old'), basis);
+  writeFileSync(p('new'), Buffer.concat([basis.subarray(0, 1_000_000), Buffer.from('edited!'), basis.subarray(1_000_100)]));
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('rolldelta CLI', () => {
+  it('signature, delta and patch round-trip files', () => {
+    expect(runCli(['signature', p('old'), p('old.sig')]).status).toBe(0);
+    expect(runCli(['delta', p('old.sig'), p('new'), p('d')]).status).toBe(0);
+    expect(runCli(['patch', p('old'), p('d'), p('out')]).status).toBe(0);
+    expect(sha(p('out'))).toBe(sha(p('new')));
+    expect(readFileSync(p('d')).length).toBeLessThan(50_000);
+  });
+
+  it('uses - for stdin and stdout', () => {
+    const sig = runCli(['signature', '-', '-'], readFileSync(p('old')));
+    expect(sig.status).toBe(0);
+    const d = runCli(['delta', '-', p('new'), '-'], sig.stdout);
+    expect(d.status).toBe(0);
+    const out = runCli(['patch', p('old'), '-', '-'], d.stdout);
+    expect(out.status).toBe(0);
+    expect(createHash('sha256').update(out.stdout).digest('hex')).toBe(sha(p('new')));
+  });
+
+  it('diff then patch; --level is accepted', () => {
+    expect(runCli(['diff', '--level', '9', p('old'), p('new'), p('d2')]).status).toBe(0);
+    expect(runCli(['patch', p('old'), p('d2'), p('out2')]).status).toBe(0);
+    expect(sha(p('out2'))).toBe(sha(p('new')));
+  });
+
+  it('exits 1 with a one-line message on a corrupt delta and writes nothing', () => {
+    const bad = Buffer.from(readFileSync(p('d2')));
+    bad[Math.floor(bad.length / 2)] ^= 0x10;
+    writeFileSync(p('bad'), bad);
+    const r = runCli(['patch', p('old'), p('bad'), p('never')]);
+    expect(r.status).toBe(1);
+    const lines = r.stderr.toString().trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^rolldelta: .*\(ERR_[A-Z_]+\)$/);
+    expect(existsSync(p('never'))).toBe(false);
+  });
+
+  it('exits 1 with ERR_BASIS_MISMATCH when patching the wrong basis', () => {
+    const r = runCli(['patch', p('new'), p('d2'), p('never')]);
+    expect(r.status).toBe(1);
+    expect(r.stderr.toString()).toContain('ERR_BASIS_MISMATCH');
+    expect(existsSync(p('never'))).toBe(false);
+  });
+
+  it('exits 2 on bad usage, 0 on --help and --version', () => {
+    expect(runCli(['delta', p('old.sig')]).status).toBe(2);
+    expect(runCli(['frobnicate']).status).toBe(2);
+    expect(runCli(['signature', '--block-size', 'x', p('old'), p('s')]).status).toBe(2);
+    expect(runCli(['signature', '--nope', p('old'), p('s')]).status).toBe(2);
+    const help = runCli(['--help']);
+    expect(help.status).toBe(0);
+    expect(help.stdout.toString()).toContain('rolldelta patch');
+    expect(runCli(['--version']).stdout.toString().trim()).toMatch(/^\d+\.\d+\.\d+$/);
+  });
+
+  it('--block-size and --format rdiff are honoured', () => {
+    expect(runCli(['signature', '--format', 'rdiff', '--block-size', '1024', p('old'), p('r.sig')]).status).toBe(0);
+    const sig = readFileSync(p('r.sig'));
+    expect(sig.readUInt32BE(0)).toBe(0x72730147);
+    expect(sig.readUInt32BE(4)).toBe(1024);
+    expect(runCli(['delta', '--format', 'rdiff', p('r.sig'), p('new'), p('rd')]).status).toBe(0);
+    expect(readFileSync(p('rd')).readUInt32BE(0)).toBe(0x72730236);
+    expect(runCli(['patch', p('old'), p('rd'), p('out3')]).status).toBe(0);
+    expect(sha(p('out3'))).toBe(sha(p('new')));
+  });
+});

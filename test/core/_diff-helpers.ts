@@ -1,0 +1,59 @@
+import type { Op } from '../../src/core/ops.js';
+
+/** Deterministic pseudo-random bytes (xorshift32), so failures reproduce. */
+export function prng(length: number, seed: number): Uint8Array {
+  const out = new Uint8Array(length);
+  let x = seed | 0 || 1;
+  for (let i = 0; i < length; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    out[i] = x & 0xff;
+  }
+  return out;
+}
+
+/** The smallest possible patch: replays ops against the basis. */
+export function applyOps(basis: Uint8Array, ops: readonly Op[]): Uint8Array {
+  const parts: Uint8Array[] = [];
+  let n = 0;
+  for (const op of ops) {
+    if (op.type === 'copy') {
+      if (op.offset < 0 || op.length <= 0 || op.offset + op.length > basis.length) throw new Error(`bad copy ${op.offset}+${op.length}`);
+      parts.push(basis.subarray(op.offset, op.offset + op.length));
+      n += op.length;
+    } else {
+      if (op.data.length === 0) throw new Error('empty literal');
+      parts.push(op.data);
+      n += op.data.length;
+    }
+  }
+  const out = new Uint8Array(n);
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+export function concat(...parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+/** Records exactly what a producer emits (no merging), copying literal views as the OpSink contract asks. */
+export class RawSink {
+  readonly ops: Op[] = [];
+  copy(offset: number, length: number): void {
+    this.ops.push({ type: 'copy', offset, length });
+  }
+  literal(data: Uint8Array): void {
+    this.ops.push({ type: 'literal', data: data.slice() });
+  }
+}

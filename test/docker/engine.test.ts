@@ -1,0 +1,337 @@
+import { createReadStream } from 'node:fs';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFileSync, spawn } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import { ErrorCode, RolldeltaError, isRolldeltaError } from '../../src/core/errors.js';
+import { DockerEngine } from '../../src/docker/engine.js';
+import type { JsonMessage } from '../../src/docker/json-stream.js';
+import { dockerdAvailable, missingBinary, requirePeer, startDockerd, type Dockerd } from '../helpers/dockerd.js';
+import { buildApp, busyboxRootfsTar, importBusybox, saveToFile } from '../helpers/images.js';
+
+async function rejection(p: Promise<unknown>): Promise<RolldeltaError> {
+  try {
+    await p;
+  } catch (e) {
+    if (isRolldeltaError(e)) return e;
+    throw new Error(`expected a RolldeltaError, got ${String(e)}`, { cause: e });
+  }
+  throw new Error('expected a rejection');
+}
+
+/** A fake engine on a unix socket: each connection gets `respond(request text)` written raw. */
+async function fakeEngine(respond: (req: string) => string | undefined, keepOpen = false): Promise<{ socketPath: string; close(): Promise<void> }> {
+  const dir = await mkdtemp(join(tmpdir(), 'rd-fake-'));
+  const socketPath = join(dir, 's');
+  const server: Server = createServer((sock) => {
+    let req = '';
+    sock.on('data', (d) => {
+      req += d.toString('latin1');
+      if (!req.includes('\r\n\r\n')) return;
+      const answer = respond(req);
+      if (answer !== undefined) {
+        if (keepOpen) sock.write(answer);
+        else sock.end(answer);
+      }
+    });
+    sock.on('error', () => {});
+  });
+  await new Promise<void>((r) => server.listen(socketPath, r));
+  return {
+    socketPath,
+    close: async () => {
+      server.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+const http = (status: string, body: string, type = 'application/json'): string =>
+  `HTTP/1.1 ${status}\r\nContent-Type: ${type}\r\nApi-Version: 1.41\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`;
+
+describe('DockerEngine without a daemon', () => {
+  it('a dead socket is ERR_IO naming the socket and what to do', async () => {
+    const e = await rejection(new DockerEngine({ socketPath: '/tmp/rd-no-such-dir/docker.sock' }).ping());
+    expect(e.code).toBe('ERR_IO');
+    expect(e.message).toContain('/tmp/rd-no-such-dir/docker.sock');
+    expect(e.message).toMatch(/start dockerd or set DOCKER_HOST/);
+  });
+
+  it('a DOCKER_HOST that is not unix:// is refused clearly', () => {
+    const saved = process.env.DOCKER_HOST;
+    process.env.DOCKER_HOST = 'tcp://127.0.0.1:2375';
+    try {
+      expect(() => new DockerEngine()).toThrow(/unix/);
+    } finally {
+      if (saved === undefined) delete process.env.DOCKER_HOST;
+      else process.env.DOCKER_HOST = saved;
+    }
+  });
+
+  it('an engine that never answers is ERR_TIMEOUT', async () => {
+    const fake = await fakeEngine(() => undefined);
+    try {
+      const e = await rejection(new DockerEngine({ socketPath: fake.socketPath, timeoutMs: 200 }).ping());
+      expect(e.code).toBe('ERR_TIMEOUT');
+    } finally {
+      await fake.close();
+    }
+  });
+
+  it('an engine that stalls in the middle of a progress stream is ERR_TIMEOUT', async () => {
+    const fake = await fakeEngine((req) => {
+      if (req.startsWith('GET /_ping')) return http('200 OK', 'OK', 'text/plain').replace('Connection: close', 'Connection: keep-alive');
+      return 'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n15\r\n{"status":"Pulling"}\n\r\n';
+    }, true);
+    try {
+      const seen: unknown[] = [];
+      const e = await rejection(new DockerEngine({ socketPath: fake.socketPath, timeoutMs: 300 }).pullImage('app:1', { onProgress: (m) => seen.push(m) }));
+      expect(e.code).toBe('ERR_TIMEOUT');
+      expect(seen).toEqual([{ status: 'Pulling' }]);
+    } finally {
+      await fake.close();
+    }
+  });
+
+  it('HTTP 5xx is ERR_REMOTE with the engine message, and an error inside a 200 stream too', async () => {
+    const fake = await fakeEngine((req) => {
+      if (req.startsWith('GET /_ping')) return http('200 OK', 'OK', 'text/plain');
+      if (req.includes('/images/load')) return http('500 Internal Server Error', '{"message":"disk on fire"}');
+      if (req.includes('/images/create')) return http('200 OK', '{"status":"Pulling"}\r\n{"errorDetail":{"message":"manifest unknown"},"error":"manifest unknown"}\r\n');
+      return http('404 Not Found', '{"message":"page not found"}');
+    });
+    try {
+      const engine = new DockerEngine({ socketPath: fake.socketPath });
+      const load = await rejection(engine.loadImage(Readable.from([new Uint8Array(10)])));
+      expect(load.code).toBe('ERR_REMOTE');
+      expect(load.message).toContain('disk on fire');
+      expect((load.cause as { status: number }).status).toBe(500);
+      const seen: unknown[] = [];
+      const pull = await rejection(engine.pullImage('nope:1', { onProgress: (m) => seen.push(m) }));
+      expect(pull.code).toBe('ERR_REMOTE');
+      expect(pull.message).toContain('manifest unknown');
+      expect(seen).toEqual([{ status: 'Pulling' }]);
+    } finally {
+      await fake.close();
+    }
+  });
+
+  it('negotiates down to its own maximum, or up to a newer engine minimum', async () => {
+    for (const [server, min, expected] of [['1.52', '1.24', '1.47'], ['1.53', '1.50', '1.50'], ['1.41', '1.12', '1.41']]) {
+      const fake = await fakeEngine((req) => {
+        if (req.startsWith('GET /_ping')) return http('200 OK', 'OK', 'text/plain').replace('Api-Version: 1.41', `Api-Version: ${server}`);
+        if (req.startsWith('GET /version')) return http('200 OK', JSON.stringify({ ApiVersion: server, MinAPIVersion: min }));
+        return http('404 Not Found', '{"message":"x"}');
+      });
+      try {
+        expect(await new DockerEngine({ socketPath: fake.socketPath }).ping()).toEqual({ apiVersion: expected });
+      } finally {
+        await fake.close();
+      }
+    }
+  });
+
+  it('sends X-Registry-Auth as padded base64url JSON and pulls :latest for a bare name', async () => {
+    let seen = '';
+    const fake = await fakeEngine((req) => {
+      if (req.startsWith('GET /_ping')) return http('200 OK', 'OK', 'text/plain');
+      seen = req;
+      return http('200 OK', '{"status":"Status: Downloaded newer image for localhost:5000/app:latest"}\r\n');
+    });
+    try {
+      const auth = { username: 'u?>', password: 'p~~~', serveraddress: 'localhost:5000' };
+      await new DockerEngine({ socketPath: fake.socketPath }).pullImage('localhost:5000/app', { auth });
+      expect(seen).toContain('POST /v1.41/images/create?fromImage=localhost%3A5000%2Fapp&tag=latest');
+      const header = /x-registry-auth: (\S+)/i.exec(seen)![1];
+      expect(header).not.toMatch(/[+/]/);
+      expect(JSON.parse(Buffer.from(header, 'base64url').toString())).toEqual(auth);
+    } finally {
+      await fake.close();
+    }
+  });
+});
+
+const peer = requirePeer('dockerd', dockerdAvailable());
+const registry = peer.skip ? peer : requirePeer('docker-registry', missingBinary('docker-registry', 'docker-registry') ?? missingBinary('docker', 'docker.io'));
+
+async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const port = (srv.address() as { port: number }).port;
+  await new Promise((r) => srv.close(r));
+  return port;
+}
+
+/** A throwaway docker-registry (no auth, filesystem storage) on 127.0.0.1:port. */
+async function startRegistry(dir: string, port: number): Promise<{ stop(): Promise<void> }> {
+  const config = join(dir + '.yml');
+  await writeFile(config, `version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: ${dir}\nhttp:\n  addr: 127.0.0.1:${port}\n`);
+  const child = spawn('docker-registry', ['serve', config], { stdio: 'ignore', detached: true });
+  const stop = async (): Promise<void> => {
+    if (child.exitCode === null && child.pid !== undefined) {
+      const gone = new Promise((r) => child.once('exit', r));
+      process.kill(child.pid, 'SIGTERM');
+      await gone;
+    }
+  };
+  for (let i = 0; ; i++) {
+    try {
+      const res = await fetch(`http://127.0.0.1:${port}/v2/`);
+      if (res.ok) return { stop };
+    } catch {
+      // Not listening yet.
+    }
+    if (i > 100 || child.exitCode !== null) {
+      await stop();
+      throw new Error('docker-registry did not start');
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe.skipIf(peer.skip)(`DockerEngine against a private dockerd ${peer.message}`, () => {
+  let d: Dockerd;
+  let tmp: string;
+  const t0 = Date.now();
+
+  beforeAll(async () => {
+    d = await startDockerd();
+    tmp = await mkdtemp(join(tmpdir(), 'rd-engine-'));
+    console.log(`dockerd started in ${d.startMs} ms`);
+  });
+
+  afterAll(async () => {
+    await d?.stop();
+    if (tmp) await rm(tmp, { recursive: true, force: true });
+    console.log(`docker engine tests took ${Date.now() - t0} ms in all`);
+  });
+
+  it('ping negotiates the engine API version (1.41 on Debian 20.10)', async () => {
+    const { apiVersion } = await d.engine.ping();
+    expect(apiVersion).toMatch(/^1\.\d+$/);
+    if (process.env.CI !== 'true') expect(apiVersion).toBe('1.41');
+  });
+
+  it('inspect of a missing image is undefined', async () => {
+    expect(await d.engine.inspectImage('rolldelta-missing:none')).toBeUndefined();
+    expect(await d.engine.hasImage('rolldelta-missing:none')).toBe(false);
+  });
+
+  it('imports busybox, builds with COPY and RUN, inspects, runs with network none', async () => {
+    const baseId = await importBusybox(d.engine, 'rd-busybox:test');
+    expect(baseId).toMatch(/^sha256:[0-9a-f]{64}$/);
+    // Same rootfs bytes, same layer: the helper is deterministic.
+    expect((await d.engine.inspectImage('rd-busybox:test'))?.RootFS?.Layers).toHaveLength(1);
+
+    const appId = await buildApp(d.engine, 'rd-busybox:test', 'rd-app:1', { 'app/a.txt': 'version 1\n' }, 'COPY app /app\nRUN echo hi > /x');
+    const img = await d.engine.inspectImage('rd-app:1');
+    expect(img?.Id).toBe(appId);
+    expect(img?.RepoTags).toContain('rd-app:1');
+    expect(img?.RootFS?.Type).toBe('layers');
+    expect(img?.RootFS?.Layers).toHaveLength(3);
+
+    const cat = await d.engine.run('rd-app:1', ['cat', '/x', '/app/a.txt'], { networkMode: 'none' });
+    expect(cat).toEqual({ exitCode: 0, stdout: 'hi\nversion 1\n', stderr: '' });
+    const failing = await d.engine.run('rd-app:1', ['sh', '-c', 'echo oops >&2; exit 7']);
+    expect(failing).toEqual({ exitCode: 7, stdout: '', stderr: 'oops\n' });
+  });
+
+  it('a failing RUN step rejects the build with ERR_REMOTE quoting the engine', async () => {
+    const e = await rejection(buildApp(d.engine, 'rd-busybox:test', 'rd-bad:1', {}, 'RUN exit 3'));
+    expect(e.code).toBe('ERR_REMOTE');
+    expect(e.message).toMatch(/non-zero code: 3/);
+  });
+
+  it('saves to a file, removes, loads it back, tags', async () => {
+    const file = join(tmp, 'app.tar');
+    const bytes = await saveToFile(d.engine, ['rd-app:1'], file);
+    expect(bytes).toBeGreaterThan(busyboxRootfsTar().length);
+    expect((await stat(file)).size).toBe(bytes);
+    const id = (await d.engine.inspectImage('rd-app:1'))!.Id;
+
+    await d.engine.removeImage('rd-app:1');
+    expect(await d.engine.hasImage('rd-app:1')).toBe(false);
+    const gone = await rejection(d.engine.removeImage('rd-app:1'));
+    expect(gone.code).toBe('ERR_REMOTE');
+    expect((gone.cause as { status: number }).status).toBe(404);
+
+    const progress: object[] = [];
+    const { loaded } = await d.engine.loadImage(createReadStream(file), { onProgress: (m) => progress.push(m) });
+    expect(loaded).toEqual(['rd-app:1']);
+    expect(progress.length).toBeGreaterThan(0);
+    expect((await d.engine.inspectImage('rd-app:1'))?.Id).toBe(id);
+
+    await d.engine.tagImage('rd-app:1', 'rd-app', 'again');
+    expect((await d.engine.inspectImage('rd-app:again'))?.Id).toBe(id);
+    const tagMissing = await rejection(d.engine.tagImage('rd-missing:1', 'x', 'y'));
+    expect(tagMissing.code).toBe('ERR_REMOTE');
+
+    // An untagged image loads as its ID.
+    const bare = join(tmp, 'bare.tar');
+    await saveToFile(d.engine, [id], bare);
+    await d.engine.removeImage(id, { force: true });
+    expect((await d.engine.loadImage(createReadStream(bare))).loaded).toEqual([id]);
+  });
+
+  it('a load of garbage rejects with ERR_REMOTE', async () => {
+    const garbage = new Uint8Array(64 * 1024);
+    for (let i = 0; i < garbage.length; i++) garbage[i] = (i * 2654435761) >>> 24;
+    const e = await rejection(d.engine.loadImage(Readable.from([garbage])));
+    expect(e.code).toBe('ERR_REMOTE');
+    expect(e.message).toMatch(/docker load/);
+  });
+
+  it('a failing upload source rejects with its own error; an aborted load with ERR_ABORTED', async () => {
+    async function* broken(): AsyncGenerator<Uint8Array> {
+      yield new Uint8Array(4096);
+      throw new RolldeltaError(ErrorCode.CHECKSUM, 'layer digest mismatch');
+    }
+    const e = await rejection(d.engine.loadImage(broken()));
+    expect(e.code).toBe('ERR_CHECKSUM');
+
+    const ac = new AbortController();
+    async function* slow(): AsyncGenerator<Uint8Array> {
+      yield new Uint8Array(4096);
+      ac.abort();
+      await new Promise((r) => setTimeout(r, 50));
+      yield new Uint8Array(4096);
+    }
+    const aborted = await rejection(d.engine.loadImage(slow(), { signal: ac.signal }));
+    expect(aborted.code).toBe('ERR_ABORTED');
+    // The engine is still fine afterwards.
+    expect(await d.engine.hasImage('rd-busybox:test')).toBe(true);
+  });
+
+  it.skipIf(registry.skip)(`pulls from a loopback registry ${registry.message}`, async () => {
+    const port = await freePort();
+    const reg = await startRegistry(join(tmp, 'registry'), port);
+    try {
+      const ref = `localhost:${port}/rd-busybox:pushed`;
+      await d.engine.tagImage('rd-busybox:test', `localhost:${port}/rd-busybox`, 'pushed');
+      execFileSync('docker', ['-H', `unix://${d.socketPath}`, 'push', ref], { stdio: 'pipe', timeout: 60_000 });
+      const id = (await d.engine.inspectImage(ref))!.Id;
+      await d.engine.removeImage(ref);
+      expect(await d.engine.hasImage(ref)).toBe(false);
+      const progress: JsonMessage[] = [];
+      // The registry needs no credentials and ignores them; the header encoding is checked against the fake engine.
+      await d.engine.pullImage(ref, { auth: { username: 'u', password: 'p', serveraddress: `localhost:${port}` }, onProgress: (m) => progress.push(m) });
+      expect((await d.engine.inspectImage(ref))?.Id).toBe(id);
+      expect(progress.some((m) => typeof m.status === 'string' && m.status.startsWith('Status:'))).toBe(true);
+      const missing = await rejection(d.engine.pullImage(`localhost:${port}/rd-nothing:1`));
+      expect(missing.code).toBe('ERR_REMOTE');
+    } finally {
+      await reg.stop();
+    }
+  });
+
+  it('a stopped daemon is ERR_IO', async () => {
+    const engine = new DockerEngine({ socketPath: d.socketPath, apiVersion: '1.41' });
+    await d.stop();
+    const e = await rejection(engine.inspectImage('rd-app:1'));
+    expect(e.code).toBe('ERR_IO');
+  });
+});

@@ -1,0 +1,84 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { OpCollector } from '../../src/core/ops.js';
+import { createDeltaDecoder, createSignatureDecoder, detectFormat } from '../../src/format/detect.js';
+import { resolveLimits } from '../../src/format/limits.js';
+import { NativeDeltaDecoder } from '../../src/format/native-delta-decoder.js';
+import { NativeSignatureDecoder } from '../../src/format/native-signature.js';
+import { RdiffDeltaDecoder } from '../../src/format/rdiff-delta-decoder.js';
+import { RdiffSignatureDecoder } from '../../src/format/rdiff-signature.js';
+import { Cursor, unzigzag, varintLength, writeVarint, zigzag } from '../../src/format/varint.js';
+import { codeOf } from './_helpers.js';
+
+describe('detectFormat and decoder factories', () => {
+  it('names each magic', () => {
+    expect(detectFormat(Uint8Array.of(0x72, 0x64, 0x6c, 0x74, 1))).toBe('native-delta');
+    expect(detectFormat(Uint8Array.of(0x72, 0x64, 0x73, 0x67))).toBe('native-signature');
+    expect(detectFormat(Uint8Array.of(0x72, 0x73, 0x02, 0x36))).toBe('rdiff-delta');
+    for (const m of [0x36, 0x37, 0x46, 0x47]) expect(detectFormat(Uint8Array.of(0x72, 0x73, 0x01, m))).toBe('rdiff-signature');
+    expect(detectFormat(Uint8Array.of(0x72, 0x73, 0x01, 0x48))).toBeUndefined();
+    expect(detectFormat(Uint8Array.of(0x72, 0x64, 0x6c))).toBeUndefined();
+    expect(detectFormat(new Uint8Array(0))).toBeUndefined();
+  });
+
+  it('creates the matching decoder or refuses', () => {
+    const sink = new OpCollector();
+    expect(createDeltaDecoder(Uint8Array.of(0x72, 0x64, 0x6c, 0x74), sink)).toBeInstanceOf(NativeDeltaDecoder);
+    expect(createDeltaDecoder(Uint8Array.of(0x72, 0x73, 0x02, 0x36), sink)).toBeInstanceOf(RdiffDeltaDecoder);
+    expect(createSignatureDecoder(Uint8Array.of(0x72, 0x64, 0x73, 0x67))).toBeInstanceOf(NativeSignatureDecoder);
+    expect(createSignatureDecoder(Uint8Array.of(0x72, 0x73, 0x01, 0x47))).toBeInstanceOf(RdiffSignatureDecoder);
+    expect(codeOf(() => createDeltaDecoder(Uint8Array.of(0x72, 0x73, 0x01, 0x47), sink))).toBe('ERR_BAD_MAGIC');
+    expect(codeOf(() => createSignatureDecoder(Uint8Array.of(0x72, 0x64, 0x6c, 0x74)))).toBe('ERR_BAD_MAGIC');
+    expect(codeOf(() => createSignatureDecoder(Uint8Array.of(1, 2, 3, 4)))).toBe('ERR_BAD_MAGIC');
+    expect(codeOf(() => createDeltaDecoder(Uint8Array.of(0x72), sink))).toBe('ERR_TRUNCATED');
+    const d = createDeltaDecoder(Uint8Array.of(0x72, 0x73, 0x02, 0x36), sink);
+    d.push(Uint8Array.of(0x72, 0x73, 0x02, 0x36, 1, 9, 0), true);
+    expect(sink.finish()).toEqual([{ type: 'literal', data: Uint8Array.of(9) }]);
+  });
+
+  it('resolveLimits fills defaults and refuses nonsense', () => {
+    expect(resolveLimits().maxFrameBytes).toBe(16 << 20);
+    expect(resolveLimits({ maxFrameBytes: 5 }).maxFrameBytes).toBe(5);
+    expect(resolveLimits({ maxFrameBytes: 5 }).maxSignatureBlocks).toBe(2 ** 26);
+    expect(codeOf(() => resolveLimits({ maxFrameBytes: -1 }))).toBe('ERR_INVALID_ARGUMENT');
+    expect(codeOf(() => resolveLimits({ maxHeaderBytes: 1.5 }))).toBe('ERR_INVALID_ARGUMENT');
+  });
+});
+
+describe('varint', () => {
+  it('round-trips every safe integer size, canonically', () => {
+    fc.assert(
+      fc.property(fc.oneof(fc.nat(), fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER })), (v) => {
+        const buf = new Uint8Array(8);
+        const end = writeVarint(buf, 0, v);
+        expect(end).toBe(varintLength(v));
+        const c = new Cursor(buf, 0, end);
+        expect(c.varint()).toBe(v);
+        expect(c.pos).toBe(end);
+      }),
+    );
+    const b = new Uint8Array(2);
+    writeVarint(b, 0, 300);
+    expect(Array.from(b)).toEqual([0xac, 0x02]);
+  });
+
+  it('zigzag is a bijection on |n| < 2^52', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: -(2 ** 52 - 1), max: 2 ** 52 - 1 }), (n) => {
+        const z = zigzag(n);
+        expect(z).toBeGreaterThanOrEqual(0);
+        expect(Number.isSafeInteger(z)).toBe(true);
+        expect(unzigzag(z)).toBe(n);
+      }),
+    );
+    expect([0, -1, 1, -2].map(zigzag)).toEqual([0, 1, 2, 3]);
+  });
+
+  it('refuses overlong, oversized and unterminated varints as corrupt', () => {
+    const read = (bytes: number[]) => codeOf(() => new Cursor(Uint8Array.from(bytes), 0, bytes.length).varint());
+    expect(read([0x80, 0x00])).toBe('ERR_CORRUPT');
+    expect(read([0x80])).toBe('ERR_CORRUPT');
+    expect(read([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f])).toBe('ERR_CORRUPT');
+    expect(read([0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01])).toBe('ERR_CORRUPT');
+  });
+});

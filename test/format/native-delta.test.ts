@@ -1,0 +1,271 @@
+import fc from 'fast-check';
+import { deflateSync } from 'fflate';
+import { describe, expect, it } from 'vitest';
+import { crc32 } from '../../src/core/crc32.js';
+import { RolldeltaError } from '../../src/core/errors.js';
+import { OpCollector, type Op } from '../../src/core/ops.js';
+import type { DeltaHeader } from '../../src/format/delta-header.js';
+import { NativeDeltaDecoder } from '../../src/format/native-delta-decoder.js';
+import { NativeDeltaEncoder, type NativeDeltaEncoderOptions } from '../../src/format/native-delta-encoder.js';
+import { writeVarint } from '../../src/format/varint.js';
+import { arbFractions, arbOps, bytewise, cat, codeOf, cuts, pushAll, replay, targetLength } from './_helpers.js';
+
+const SHA = new Uint8Array(32).map((_, i) => i * 7);
+const HEADER: DeltaHeader = { mode: 'diff', codec: 'deflate', basisLength: 1000, basisSha256: new Uint8Array(32).fill(1) };
+
+function encode(ops: readonly Op[], header: DeltaHeader = HEADER, opts?: NativeDeltaEncoderOptions): Uint8Array {
+  const out: Uint8Array[] = [];
+  const enc = new NativeDeltaEncoder(header, (c) => out.push(c), opts);
+  replay(ops, enc);
+  enc.finish({ targetLength: targetLength(ops), targetSha256: SHA });
+  return cat(...out);
+}
+
+function decode(chunks: Uint8Array[], limits?: ConstructorParameters<typeof NativeDeltaDecoder>[1]) {
+  const sink = new OpCollector();
+  let header: DeltaHeader | undefined;
+  let end: { targetLength: number; targetSha256: Uint8Array } | undefined;
+  const dec = new NativeDeltaDecoder(sink, { ...limits, onheader: (h) => (header = h), onend: (t) => (end = t) });
+  pushAll(dec, chunks);
+  return { ops: sink.finish(), header, end };
+}
+
+/** A frame with a correct CRC around `body`. */
+function frame(type: number, body: Uint8Array): Uint8Array {
+  const f = new Uint8Array(9 + body.length);
+  f[0] = type;
+  new DataView(f.buffer).setUint32(1, body.length);
+  new DataView(f.buffer).setUint32(5, crc32(body));
+  f.set(body, 9);
+  return f;
+}
+
+/** Magic + header of a valid delta (what the encoder writes first). */
+function prefix(): Uint8Array {
+  const chunks: Uint8Array[] = [];
+  const enc = new NativeDeltaEncoder(HEADER, (c) => chunks.push(c));
+  enc.finish({ targetLength: 0, targetSha256: SHA });
+  return chunks[0];
+}
+
+const sample: Op[] = [
+  { type: 'copy', offset: 10, length: 100 },
+  { type: 'literal', data: new TextEncoder().encode('hello, world') },
+  { type: 'copy', offset: 5, length: 7 },
+  { type: 'copy', offset: 2 ** 45, length: 3 },
+  { type: 'literal', data: new Uint8Array(40).fill(9) },
+];
+
+describe('native delta v1', () => {
+  it('round-trips random op lists, in any chunking, with either codec and small frames', () => {
+    fc.assert(
+      fc.property(
+        arbOps(2 ** 51),
+        arbFractions,
+        fc.constantFrom<'deflate' | 'stored'>('deflate', 'stored'),
+        fc.constantFrom(64, 200, 1 << 20),
+        (ops, fr, codec, frameSize) => {
+          const bytes = encode(ops, { ...HEADER, codec }, { frameSize });
+          const got = decode(cuts(bytes, fr));
+          expect(got.ops).toEqual(ops);
+          expect(got.header).toEqual({ ...HEADER, codec });
+          expect(got.end).toEqual({ targetLength: targetLength(ops), targetSha256: SHA });
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it('decodes the same when pushed one byte at a time', () => {
+    const bytes = encode(sample, HEADER, { frameSize: 64 });
+    expect(decode(bytewise(bytes)).ops).toEqual(sample);
+  });
+
+  it('merges adjacent copies and literals; sequential copies cost little', () => {
+    const out: Uint8Array[] = [];
+    const enc = new NativeDeltaEncoder({ mode: 'rsync', codec: 'stored' }, (c) => out.push(c));
+    for (let i = 0; i < 1000; i++) enc.copy(i * 10, 10);
+    enc.literal(Uint8Array.of(1));
+    enc.literal(Uint8Array.of(2));
+    enc.finish({ targetLength: 10002, targetSha256: SHA });
+    const got = decode([cat(...out)]).ops;
+    expect(got).toEqual([
+      { type: 'copy', offset: 0, length: 10000 },
+      { type: 'literal', data: Uint8Array.of(1, 2) },
+    ]);
+  });
+
+  it('cuts frames at frameSize, and a big literal spans frames', () => {
+    const big = new Uint8Array(5000).map((_, i) => (i * 31) & 255);
+    const ops: Op[] = [{ type: 'literal', data: big }];
+    const bytes = encode(ops, { mode: 'diff', codec: 'stored' }, { frameSize: 1000 });
+    let frames = 0;
+    const dec = new NativeDeltaDecoder({ copy() {}, literal: (d) => void (frames += d.length > 0 ? 1 : 0) });
+    dec.push(bytes, true);
+    expect(frames).toBeGreaterThanOrEqual(5);
+    expect(decode([bytes], { limits: { maxFrameBytes: 1100 } }).ops).toEqual(ops);
+  });
+
+  it('fires onheader before any op and lets it refuse the delta', () => {
+    const events: string[] = [];
+    const dec = new NativeDeltaDecoder(
+      { copy: () => events.push('op'), literal: () => events.push('op') },
+      {
+        onheader: () => {
+          events.push('header');
+          throw new RolldeltaError('ERR_BASIS_MISMATCH', 'wrong basis');
+        },
+      },
+    );
+    expect(codeOf(() => dec.push(encode(sample), true))).toBe('ERR_BASIS_MISMATCH');
+    expect(events).toEqual(['header']);
+  });
+
+  it('keeps unknown header keys out and ignores them when decoding', async () => {
+    const { encodeHeaderBlock } = await import('../../src/format/_header-block.js');
+    const block = encodeHeaderBlock({ mode: 'diff', codec: 'stored', future: [1, 2, 3] });
+    const body = new Uint8Array(50);
+    let p = writeVarint(body, 0, 0);
+    body.set(SHA, p);
+    p = writeVarint(body, p + 32, 0);
+    const bytes = cat(Uint8Array.of(0x72, 0x64, 0x6c, 0x74, 1), block, frame(0xff, body.subarray(0, p)));
+    expect(decode([bytes]).header).toEqual({ mode: 'diff', codec: 'stored' });
+    const wrong = encodeHeaderBlock({ mode: 'diff', codec: 'stored', basisLength: 'x' });
+    expect(codeOf(() => decode([cat(Uint8Array.of(0x72, 0x64, 0x6c, 0x74, 1), wrong)]))).toBe('ERR_CORRUPT');
+    const unknownCodec = encodeHeaderBlock({ mode: 'diff', codec: 'zstd' });
+    expect(codeOf(() => decode([cat(Uint8Array.of(0x72, 0x64, 0x6c, 0x74, 1), unknownCodec)]))).toBe('ERR_UNSUPPORTED');
+  });
+
+  it('writes an empty delta as magic, header and trailer', () => {
+    expect(decode([encode([])]).ops).toEqual([]);
+  });
+});
+
+describe('native delta v1: hostile input', () => {
+  const valid = encode(sample, HEADER, { frameSize: 64 });
+
+  it('every truncation is ERR_TRUNCATED', () => {
+    for (let i = 0; i < valid.length; i++) {
+      expect(codeOf(() => decode([valid.subarray(0, i)])), `cut at ${i}`).toBe('ERR_TRUNCATED');
+    }
+  });
+
+  it('every single-bit flip is a RolldeltaError', () => {
+    const seen = new Set<string>();
+    for (let i = 0; i < valid.length * 8; i++) {
+      const bad = valid.slice();
+      bad[i >> 3] ^= 1 << (i & 7);
+      const code = codeOf(() => decode([bad]));
+      expect(code, `bit ${i}`).not.toBe('no error');
+      seen.add(code);
+    }
+    expect(seen).toContain('ERR_CHECKSUM');
+    expect(seen).toContain('ERR_BAD_MAGIC');
+  });
+
+  it('a CRC mismatch emits no op of that frame', () => {
+    const bytes = encode([{ type: 'literal', data: new Uint8Array(10).fill(3) }], { mode: 'diff', codec: 'stored' });
+    const bad = bytes.slice();
+    bad[bad.length - 60] ^= 0xff; // inside the ops frame's body
+    let ops = 0;
+    const dec = new NativeDeltaDecoder({ copy: () => ops++, literal: () => ops++ });
+    expect(codeOf(() => dec.push(bad, true))).toBe('ERR_CHECKSUM');
+    expect(ops).toBe(0);
+  });
+
+  it('refuses huge lengths before allocating', () => {
+    const magic = Uint8Array.of(0x72, 0x64, 0x6c, 0x74, 1);
+    expect(codeOf(() => decode([cat(magic, Uint8Array.of(0xff, 0xff, 0xff, 0xff))]))).toBe('ERR_LIMIT');
+    expect(codeOf(() => decode([cat(magic, Uint8Array.of(0, 0, 0, 0))]))).toBe('ERR_CORRUPT');
+    const head = prefix();
+    expect(codeOf(() => decode([cat(head, Uint8Array.of(1, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0))]))).toBe('ERR_LIMIT');
+    // rawLength 2^40 in a frame with a valid CRC.
+    const body = new Uint8Array(20);
+    body[0] = 1;
+    const p = writeVarint(body, 1, 2 ** 40);
+    expect(codeOf(() => decode([cat(head, frame(1, body.subarray(0, p + 4)))]))).toBe('ERR_LIMIT');
+    // Small limits: a frame of 2000 raw bytes against maxFrameBytes 1000.
+    const big = encode([{ type: 'literal', data: new Uint8Array(2000).map((_, i) => i * 13) }], { mode: 'diff', codec: 'stored' });
+    expect(codeOf(() => decode([big], { limits: { maxFrameBytes: 1000 } }))).toBe('ERR_LIMIT');
+    expect(codeOf(() => decode([big], { limits: { maxTargetLength: 1999 } }))).toBe('ERR_LIMIT');
+    expect(codeOf(() => decode([big], { limits: { maxHeaderBytes: 8 } }))).toBe('ERR_LIMIT');
+  });
+
+  it('refuses a deflate bomb and a raw length that lies', () => {
+    const head = prefix();
+    const zeros = new Uint8Array(100000);
+    const packed = deflateSync(zeros);
+    for (const claim of [100, 99999, 100001]) {
+      const body = new Uint8Array(packed.length + 10);
+      body[0] = 1;
+      const p = writeVarint(body, 1, claim);
+      body.set(packed, p);
+      expect(codeOf(() => decode([cat(head, frame(1, body.subarray(0, p + packed.length)))])), `claim ${claim}`).toBe('ERR_CORRUPT');
+    }
+    // Valid deflate that is longer than the raw it claims is refused too.
+    expect(codeOf(() => decode([cat(head, frame(1, Uint8Array.of(1, 2, 0x03, 0x00)))]))).toBe('ERR_CORRUPT');
+    // An unknown codec.
+    expect(codeOf(() => decode([cat(head, frame(1, Uint8Array.of(7, 1, 0)))]))).toBe('ERR_UNSUPPORTED');
+  });
+
+  it('checks the trailer: frame count, target length, nothing after it', () => {
+    const head = prefix();
+    const trailer = (len: number, frames: number) => {
+      const b = new Uint8Array(50);
+      let p = writeVarint(b, 0, len);
+      b.set(SHA, p);
+      p = writeVarint(b, p + 32, frames);
+      return frame(0xff, b.subarray(0, p));
+    };
+    expect(decode([cat(head, trailer(0, 0))]).ops).toEqual([]);
+    expect(codeOf(() => decode([cat(head, trailer(1, 0))]))).toBe('ERR_CORRUPT');
+    expect(codeOf(() => decode([cat(head, trailer(0, 1))]))).toBe('ERR_CORRUPT');
+    expect(codeOf(() => decode([cat(head, trailer(0, 0), Uint8Array.of(0))]))).toBe('ERR_CORRUPT');
+    expect(codeOf(() => decode([cat(valid, valid)]))).toBe('ERR_CORRUPT');
+  });
+
+  it('refuses impossible ops: zero length, negative offset, literal bytes that do not add up', () => {
+    const head = prefix();
+    const raw = (bytes: number[]) => frame(1, Uint8Array.of(0, bytes.length, ...bytes));
+    expect(codeOf(() => decode([cat(head, raw([1, 1, 0]))]))).toBe('ERR_CORRUPT'); // copy of length 0
+    expect(codeOf(() => decode([cat(head, raw([1, 3, 1]))]))).toBe('ERR_CORRUPT'); // copy at offset -1
+    expect(codeOf(() => decode([cat(head, raw([1, 4, 9]))]))).toBe('ERR_CORRUPT'); // literal of 2, 1 byte present
+    expect(codeOf(() => decode([cat(head, raw([0]))]))).toBe('ERR_CORRUPT'); // no ops
+    expect(codeOf(() => decode([cat(head, raw([1, 0x80, 0x00]))]))).toBe('ERR_CORRUPT'); // overlong varint
+  });
+
+  it('lets only RolldeltaError escape on random bytes after a valid magic or header', () => {
+    const head = prefix();
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 200 }), fc.boolean(), arbFractions, (junk, afterHeader, fr) => {
+        const start = afterHeader ? head : head.subarray(0, 5);
+        const code = codeOf(() => decode(cuts(cat(start, junk), fr), { limits: { maxFrameBytes: 4096, maxHeaderBytes: 1024 } }));
+        expect(code).not.toBe('no error');
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('is dead after an error, while a new instance decodes valid input', () => {
+    const dec = new NativeDeltaDecoder(new OpCollector());
+    let first: unknown;
+    try {
+      dec.push(Uint8Array.of(1, 2, 3, 4, 5));
+    } catch (e) {
+      first = e;
+    }
+    expect(first).toBeInstanceOf(RolldeltaError);
+    expect(() => dec.push(valid, true)).toThrow(first as Error);
+    expect(decode([valid]).ops).toEqual(sample);
+  });
+
+  it('the encoder validates its arguments', () => {
+    const enc = new NativeDeltaEncoder(HEADER, () => {});
+    expect(codeOf(() => enc.copy(-1, 3))).toBe('ERR_INVALID_ARGUMENT');
+    expect(codeOf(() => enc.copy(2 ** 52, 3))).toBe('ERR_INVALID_ARGUMENT');
+    enc.copy(0, 3);
+    expect(codeOf(() => enc.finish({ targetLength: 4, targetSha256: SHA }))).toBe('ERR_INVALID_ARGUMENT');
+    expect(codeOf(() => new NativeDeltaEncoder(HEADER, () => {}, { frameSize: 1 }))).toBe('ERR_INVALID_ARGUMENT');
+    expect(codeOf(() => new NativeDeltaEncoder(HEADER, () => {}, { level: 12 }))).toBe('ERR_INVALID_ARGUMENT');
+  });
+});

@@ -1,0 +1,239 @@
+import { execFileSync, spawn } from 'node:child_process';
+import { accessSync, constants, existsSync, openSync, closeSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { delimiter, join } from 'node:path';
+import { DockerEngine } from '../../src/docker/engine.js';
+
+export const DOCKERD = '/usr/sbin/dockerd';
+export const BUSYBOX = '/bin/busybox';
+
+/** The outcome of a peer check, for `describe.skipIf(peer.skip)(`... ${peer.message}`, ...)`. */
+export interface PeerCheck {
+  skip: boolean;
+  message: string;
+}
+
+/**
+ * The project's rule for tests that need a peer program (dockerd, rdiff, zstd, skopeo...): when it
+ * is missing (`reason` set), SKIP with a message naming what to install, except in CI
+ * (`CI=true`) where a missing peer is a failure, so it THROWS.
+ * @example
+ * const peer = requirePeer('rdiff', missingBinary('rdiff', 'rdiff'));
+ * describe.skipIf(peer.skip)(`rdiff compatibility ${peer.message}`, () => { ... });
+ */
+export function requirePeer(name: string, reason: string | undefined): PeerCheck {
+  if (reason === undefined) return { skip: false, message: '' };
+  if (process.env.CI === 'true') {
+    throw new Error(`${name} is required when CI=true but is unavailable: ${reason}`);
+  }
+  const message = `(skipped: ${name} unavailable: ${reason})`;
+  console.warn(message);
+  return { skip: true, message };
+}
+
+/** Full path of an executable found on PATH (or given as an absolute path), else undefined. */
+export function whichBinary(bin: string): string | undefined {
+  const candidates = bin.includes('/') ? [bin] : (process.env.PATH ?? '').split(delimiter).filter(Boolean).map((d) => join(d, bin));
+  for (const c of candidates) {
+    try {
+      accessSync(c, constants.X_OK);
+      return c;
+    } catch {
+      // Keep looking.
+    }
+  }
+  return undefined;
+}
+
+/**
+ * A reason string when `bin` is not installed, naming the Debian package that provides it.
+ * @example
+ * requirePeer('zstd', missingBinary('zstd', 'zstd'));
+ */
+export function missingBinary(bin: string, debianPackage: string): string | undefined {
+  return whichBinary(bin) ? undefined : `${bin} not found; install it with: apt-get install ${debianPackage}`;
+}
+
+/**
+ * Why a private dockerd cannot run here, or undefined when it can (dockerd and busybox-static
+ * present, running as root).
+ * @example
+ * const peer = requirePeer('dockerd', dockerdAvailable());
+ */
+export function dockerdAvailable(): string | undefined {
+  if (!existsSync(DOCKERD)) return `${DOCKERD} not found; install it with: apt-get install docker.io`;
+  if (!existsSync(BUSYBOX)) return `${BUSYBOX} not found (test images are built from it); install it with: apt-get install busybox-static`;
+  if (typeof process.getuid === 'function' && process.getuid() !== 0) return 'a private dockerd needs root; run the tests as root';
+  return undefined;
+}
+
+export interface Dockerd {
+  socketPath: string;
+  engine: DockerEngine;
+  dataRoot: string;
+  /** Milliseconds from spawn to the first successful /_ping. */
+  startMs: number;
+  /** Stops the daemon (SIGTERM, then SIGKILL) and removes its directories; safe to call twice. */
+  stop(): Promise<void>;
+}
+
+const START_TIMEOUT_MS = 60_000;
+const STOP_TIMEOUT_MS = 20_000;
+
+/**
+ * Starts a private Docker daemon (vfs storage, no networking) on a socket of its own under a fresh
+ * `/tmp/rd-XXXXXX` directory, and waits until it answers `/_ping`.
+ * @example
+ * const d = await startDockerd();
+ * try { await d.engine.ping() } finally { await d.stop() }
+ */
+export async function startDockerd(): Promise<Dockerd> {
+  const reason = dockerdAvailable();
+  if (reason !== undefined) throw new Error(`cannot start dockerd: ${reason}`);
+  // Short root: the exec-root holds containerd's unix sockets, whose paths are limited to ~107 bytes.
+  const root = await mkdtemp('/tmp/rd-');
+  const dataRoot = join(root, 'd');
+  const execRoot = join(root, 'x');
+  const socketPath = join(root, 's');
+  const pidFile = join(root, 'pid');
+  const logFile = join(root, 'log');
+  const logFd = openSync(logFile, 'a');
+  const args = [
+    '--iptables=false', '--ip6tables=false', '--bridge=none', '--storage-driver=vfs',
+    `--data-root=${dataRoot}`, `--exec-root=${execRoot}`, `--pidfile=${pidFile}`, `-H`, `unix://${socketPath}`,
+  ];
+  const t0 = Date.now();
+  // detached = setsid(): the daemon and its containerd leave our process group and terminal.
+  const child = spawn(DOCKERD, args, { detached: true, stdio: ['ignore', logFd, logFd] });
+  closeSync(logFd);
+  child.unref();
+  const pid = child.pid;
+  let exited: { code: number | null; signal: string | null } | undefined;
+  child.on('exit', (code, signal) => {
+    exited = { code, signal };
+  });
+  child.on('error', () => {
+    exited = { code: null, signal: 'spawn error' };
+  });
+
+  let stopped = false;
+  const stop = async (): Promise<void> => {
+    if (stopped) return;
+    stopped = true;
+    if (pid !== undefined) await killAndWait(pid, execRoot);
+    await removeTree(root);
+  };
+
+  const engine = new DockerEngine({ socketPath, timeoutMs: 30_000 });
+  try {
+    for (;;) {
+      if (exited) throw new Error(`dockerd exited during start-up (${exited.code ?? exited.signal}):\n${tail(logFile)}`);
+      if (Date.now() - t0 > START_TIMEOUT_MS) throw new Error(`dockerd did not answer /_ping within ${START_TIMEOUT_MS} ms:\n${tail(logFile)}`);
+      if (existsSync(socketPath)) {
+        try {
+          await engine.ping();
+          break;
+        } catch {
+          // Socket created but the API is not serving yet.
+        }
+      }
+      await sleep(100);
+    }
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  return { socketPath, engine, dataRoot, startMs: Date.now() - t0, stop };
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function waitGone(pid: number, ms: number): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (alive(pid)) {
+    if (Date.now() > end) return false;
+    await sleep(100);
+  }
+  return true;
+}
+
+/** SIGTERM and wait; if dockerd hangs, SIGKILL it and the containerd it started (which it would have stopped). */
+async function killAndWait(pid: number, execRoot: string): Promise<void> {
+  const containerdPid = readPid(join(execRoot, 'containerd', 'containerd.pid'));
+  try {
+    process.kill(pid, 'SIGTERM');
+  } catch {
+    return;
+  }
+  if (await waitGone(pid, STOP_TIMEOUT_MS)) return;
+  for (const p of [pid, containerdPid]) {
+    if (p === undefined) continue;
+    try {
+      process.kill(p, 'SIGKILL');
+    } catch {
+      // Already gone.
+    }
+  }
+  await waitGone(pid, 5_000);
+}
+
+function readPid(file: string): number | undefined {
+  try {
+    const n = Number(readFileSync(file, 'utf8').trim());
+    return Number.isInteger(n) && n > 1 ? n : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Unmounts whatever the daemon left mounted under `root` (deepest first), then deletes it. */
+async function removeTree(root: string): Promise<void> {
+  let mounts: string[] = [];
+  try {
+    mounts = readFileSync('/proc/mounts', 'utf8')
+      .split('\n')
+      .map((l) => l.split(' ')[1]?.replace(/\\040/g, ' '))
+      .filter((m): m is string => m !== undefined && (m === root || m.startsWith(root + '/')))
+      .sort((a, b) => b.length - a.length);
+  } catch {
+    // No /proc: nothing we can unmount anyway.
+  }
+  for (const m of mounts) {
+    try {
+      execFileSync('umount', ['-l', m], { stdio: 'ignore' });
+    } catch {
+      // Best effort: rm below reports what is really stuck.
+    }
+  }
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await rm(root, { recursive: true, force: true, maxRetries: 3 });
+      return;
+    } catch (e) {
+      if (attempt >= 2) {
+        console.warn(`could not remove ${root}: ${(e as Error).message}`);
+        return;
+      }
+      await sleep(500);
+    }
+  }
+}
+
+function tail(file: string): string {
+  try {
+    return readFileSync(file, 'utf8').split('\n').slice(-15).join('\n');
+  } catch {
+    return '(no log)';
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}

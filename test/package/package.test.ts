@@ -1,0 +1,59 @@
+// Tests the built package as a user gets it: `npm pack`, install the tarball into a fresh project,
+// then use it from ESM `import` and CommonJS `require`, as a device agent or a server would.
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const root = join(import.meta.dirname, '..', '..');
+let project: string;
+
+beforeAll(() => {
+  if (!existsSync(join(root, 'dist', 'index.js'))) execFileSync('npm', ['run', 'build'], { cwd: root, stdio: 'ignore' });
+  project = mkdtempSync(join(tmpdir(), 'rolldelta-pack-'));
+  execFileSync('npm', ['pack', '--pack-destination', project], { cwd: root, stdio: 'ignore' });
+  const tgz = readdirSync(project).find((f) => f.endsWith('.tgz'))!;
+  writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'consumer', version: '1.0.0', private: true }));
+  execFileSync('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', join(project, tgz)], { cwd: project, stdio: 'ignore' });
+}, 180_000);
+
+afterAll(() => {
+  if (project) rmSync(project, { recursive: true, force: true });
+});
+
+const roundTrip = `
+  const basis = new TextEncoder().encode('hello world, '.repeat(5000));
+  const target = new TextEncoder().encode('hello there world, '.repeat(5000));
+  const out = rd.patch(basis, rd.delta(rd.signature(basis), target));
+  const two = rd.patch(basis, rd.diff(basis, target));
+  let err; try { rd.patch(target, rd.diff(basis, target)); } catch (e) { err = e; }
+  console.log(JSON.stringify({
+    ok: Buffer.compare(Buffer.from(out), Buffer.from(target)) === 0 && Buffer.compare(Buffer.from(two), Buffer.from(target)) === 0,
+    code: err && err.code, isClass: err instanceof rd.RolldeltaError,
+  }));
+`;
+
+describe('the packed tarball', () => {
+  it('works from import (ESM)', () => {
+    writeFileSync(join(project, 'esm.mjs'), `import * as rd from 'rolldelta';\n${roundTrip}`);
+    const r = JSON.parse(execFileSync('node', ['esm.mjs'], { cwd: project, encoding: 'utf8' }));
+    expect(r).toEqual({ ok: true, code: 'ERR_BASIS_MISMATCH', isClass: true });
+  });
+
+  it('works from require (CommonJS)', () => {
+    writeFileSync(join(project, 'cjs.cjs'), `const rd = require('rolldelta');\n${roundTrip}`);
+    const r = JSON.parse(execFileSync('node', ['cjs.cjs'], { cwd: project, encoding: 'utf8' }));
+    expect(r).toEqual({ ok: true, code: 'ERR_BASIS_MISMATCH', isClass: true });
+  });
+
+  it('installs the rolldelta command', () => {
+    const out = execFileSync(join(project, 'node_modules', '.bin', 'rolldelta'), ['--version'], { encoding: 'utf8' });
+    expect(out.trim()).toMatch(/^\d+\.\d+\.\d+/);
+  });
+
+  it('ships types for both conditions', () => {
+    const dist = readdirSync(join(project, 'node_modules', 'rolldelta', 'dist'));
+    expect(dist).toEqual(expect.arrayContaining(['index.js', 'index.cjs', 'index.d.ts', 'index.d.cts', 'cli.js']));
+  });
+});
