@@ -13,8 +13,8 @@ const dir = join(import.meta.dirname, '.work');
 mkdirSync(dir, { recursive: true });
 
 function makeInputs() {
-  // Pseudo-random basis (xorshift), then 1% of its bytes changed in scattered small edits:
-  // substitutions, insertions and deletions of 1-64 bytes every ~6 KiB on average.
+  // Pseudo-random basis (xorshift), then about 1% of its bytes changed in scattered edits:
+  // substitutions, insertions and deletions of 1-2048 bytes every ~100 KiB on average.
   const basis = Buffer.allocUnsafe(size);
   let s = 0x9e3779b9;
   for (let i = 0; i < size; i += 4) {
@@ -26,8 +26,8 @@ function makeInputs() {
   let edited = 0;
   while (pos < size) {
     s ^= s << 13; s ^= s >>> 17; s ^= s << 5;
-    const gap = ((s >>> 0) % 12000) + 64;
-    const len = ((s >>> 20) % 64) + 1;
+    const gap = ((s >>> 0) % 200_000) + 64;
+    const len = ((s >>> 16) % 2048) + 1;
     const end = Math.min(pos + gap, size);
     parts.push(basis.subarray(pos, end));
     pos = end;

@@ -1,4 +1,4 @@
-import { BUCKET_MIX, seedCheck, seedHash, seedHashPow, seedOutWeight, seedPowers, SEED_BASE } from './_diff-hash.js';
+import { BUCKET_MIX, seedCheck, seedHash, seedMultipliers } from './_diff-hash.js';
 import { assertBytes } from './bytes.js';
 import { type DiffOptions, MAX_DIFF_BASIS, resolveDiffOptions } from './diff-options.js';
 import { ErrorCode, RolldeltaError } from './errors.js';
@@ -87,20 +87,13 @@ export class DiffIndex {
     // then insert into what is now in cache. Measured 3-4x faster than inserting as we hash.
     const bucket = new Int32Array(BATCH);
     const entry = new Int32Array(BATCH);
-    const out = seedOutWeight(L);
-    const pw = seedPowers(L);
-    let h = seedHash(basis, 0, L);
-    let hp = 0;
+    const mul = seedMultipliers(L);
+    const view = this.view;
     let touched = 0;
     for (let p = 0; p <= last; ) {
       let k = 0;
       for (; k < BATCH && p <= last; k++, p += S) {
-        if (S >= L) {
-          h = seedHashPow(basis, p, pw);
-        } else {
-          // Short strides: slide the hash instead of rehashing L bytes per entry.
-          for (; hp < p; hp++) h = (Math.imul((h - Math.imul(basis[hp], out)) | 0, SEED_BASE) + basis[hp + L]) | 0;
-        }
+        const h = seedHash(view, p, mul);
         bucket[k] = (Math.imul(h, BUCKET_MIX) >>> shift) * slots;
         entry[k] = (seedCheck(h, checkBits) << posBits) | (p / S);
       }

@@ -156,7 +156,9 @@ export class DeltaMatcher {
       const lit = this.lit;
       let buf = this.buf;
       if (need > buf.length) {
-        buf = new Uint8Array(Math.max(need, 2 * buf.length));
+        // After run(), at most LITERAL_CAP + blockLength bytes are undecided, so need never exceeds this.
+        const most = LITERAL_CAP + this.blockLength + PUSH_SLICE;
+        buf = new Uint8Array(Math.max(need, Math.min(2 * buf.length, most)));
         buf.set(this.buf.subarray(lit, this.end));
       } else {
         buf.copyWithin(0, lit, this.end);
@@ -207,16 +209,27 @@ export class DeltaMatcher {
     const buf = this.buf;
     const head = this.index.head;
     const shift = this.index.shift;
+    const filter = this.index.filter;
+    const fshift = this.index.filterShift;
     const bl = this.blockLength;
     const pow = this.pow;
+    const next = this.index.next;
+    const weak = this.index.sig.weak;
     let h = this.h;
     let p = this.pos;
     for (;;) {
-      if (head[Math.imul(h ^ (h >>> 16), WEAK_MIX) >>> shift] >= 0) {
-        const block = this.index.find(h >>> 0, buf, p, this.prev + 1);
-        if (block >= 0) {
-          this.pos = p;
-          return block;
+      const m = Math.imul(h ^ (h >>> 16), WEAK_MIX);
+      const f = m >>> fshift;
+      if ((filter[f >>> 5] & (1 << (f & 31))) !== 0) {
+        // Walk the bucket inline (chains are short and capped); call find() only on a weak hit.
+        let j = head[m >>> shift];
+        while (j >= 0 && weak[j] !== h >>> 0) j = next[j];
+        if (j >= 0) {
+          const block = this.index.find(h >>> 0, buf, p, this.prev + 1);
+          if (block >= 0) {
+            this.pos = p;
+            return block;
+          }
         }
       }
       if (p >= limit) break;
@@ -234,17 +247,27 @@ export class DeltaMatcher {
     const buf = this.buf;
     const head = this.index.head;
     const shift = this.index.shift;
+    const filter = this.index.filter;
+    const fshift = this.index.filterShift;
     const bl = this.blockLength;
+    const next = this.index.next;
+    const weak = this.index.sig.weak;
     let s1 = this.s1;
     let s2 = this.s2;
     let p = this.pos;
     for (;;) {
-      const d = (s2 << 16) | s1;
-      if (head[Math.imul(d ^ s2, WEAK_MIX) >>> shift] >= 0) {
-        const block = this.index.find(d >>> 0, buf, p, this.prev + 1);
-        if (block >= 0) {
-          this.pos = p;
-          return block;
+      const d = ((s2 << 16) | s1) >>> 0;
+      const m = Math.imul(d ^ s2, WEAK_MIX);
+      const f = m >>> fshift;
+      if ((filter[f >>> 5] & (1 << (f & 31))) !== 0) {
+        let j = head[m >>> shift];
+        while (j >= 0 && weak[j] !== d) j = next[j];
+        if (j >= 0) {
+          const block = this.index.find(d, buf, p, this.prev + 1);
+          if (block >= 0) {
+            this.pos = p;
+            return block;
+          }
         }
       }
       if (p >= limit) break;

@@ -50,13 +50,10 @@ export class RabinKarp implements RollingChecksum {
   }
 
   update(data: Uint8Array, start: number, end: number): void {
-    let h = this.hash, m = this.mult;
-    for (let i = start; i < end; i++) {
-      h = (Math.imul(h, RABINKARP_MULT) + data[i]) | 0;
-      m = Math.imul(m, RABINKARP_MULT);
-    }
+    let h = this.hash;
+    for (let i = start; i < end; i++) h = (Math.imul(h, RABINKARP_MULT) + data[i]) | 0;
     this.hash = h;
-    this.mult = m;
+    this.mult = Math.imul(this.mult, rabinKarpPow(end - start));
     this.count += end - start;
   }
 

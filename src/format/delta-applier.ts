@@ -1,15 +1,9 @@
-import type { RandomAccessBasis } from '../core/basis.js';
 import type { Hasher } from '../core/hash.js';
-import { Patcher } from '../core/patcher.js';
+import { Patcher, type SyncBasis } from '../core/patcher.js';
 import { Sha256 } from '../core/sha256.js';
 import { checkBasis, checkTarget } from './delta-checks.js';
 import { AnyDeltaDecoder } from './delta-decoder.js';
 import type { PatchOptions } from './operations-options.js';
-
-/** A basis whose reads return at once: bytes in memory, or a synchronous file reader. */
-export interface SyncBasis extends RandomAccessBasis {
-  read(position: number, length: number): Uint8Array;
-}
 
 /**
  * Incremental patch against a basis with synchronous reads: delta chunks in, target chunks out.

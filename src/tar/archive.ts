@@ -23,7 +23,7 @@ export interface TarArchive {
  */
 export function readTar(archive: Uint8Array, opts?: TarReaderOptions): TarArchive {
   const items: TarItem[] = [];
-  let trailer = new Uint8Array(0);
+  let trailer: Uint8Array = new Uint8Array(0);
   const reader = new TarReader(
     {
       onentry: () => {},

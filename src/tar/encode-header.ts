@@ -30,39 +30,59 @@ export function encodeHeader(fields: TarHeaderFields): Uint8Array {
   const gname = fields.gname ?? '';
   const records: Record<string, string> = Object.assign(Object.create(null), fields.pax ?? {});
 
-  const b = new Uint8Array(BLOCK);
+  // First decide, as Go's Header.allowedFormats does, which values need pax records; a long name
+  // that splits into ustar prefix/name only stays in ustar when nothing else needs pax.
   const nameBytes = encodeText(name);
-  if (!putName(b, nameBytes, isAscii(nameBytes))) {
-    records.path = name;
-    putText(b, 0, 100, nameBytes.subarray(0, 100));
+  const split = splitUstar(nameBytes);
+  if (nameBytes.length > 100 || !isAscii(nameBytes)) records.path = name;
+  needText(linkname, 100, 'linkpath', records);
+  needText(uname, 32, 'uname', records);
+  needText(gname, 32, 'gname', records);
+  needNumber(mode, 8, 'mode', undefined, records);
+  needNumber(uid, 8, 'uid', 'uid', records);
+  needNumber(gid, 8, 'gid', 'gid', records);
+  needNumber(size, 12, 'size', 'size', records);
+  needNumber(mtime, 12, 'mtime', 'mtime', records);
+  needNumber(fields.devmajor ?? 0, 8, 'devmajor', undefined, records);
+  needNumber(fields.devminor ?? 0, 8, 'devminor', undefined, records);
+  const keys = Object.keys(records);
+  if (keys.length === 1 && keys[0] === 'path' && records.path === name && split !== undefined && fields.pax?.path === undefined) delete records.path;
+
+  const b = new Uint8Array(BLOCK);
+  if (records.path === undefined && split !== undefined) {
+    b.set(split.prefix, 345);
+    b.set(split.name, 0);
+  } else {
+    putText(b, 0, 100, name);
   }
-  putTextOrPax(b, 157, 100, linkname, 'linkpath', records);
-  putNumberOrPax(b, 100, 8, mode, 'mode', undefined, records);
-  putNumberOrPax(b, 108, 8, uid, 'uid', 'uid', records);
-  putNumberOrPax(b, 116, 8, gid, 'gid', 'gid', records);
-  putNumberOrPax(b, 124, 12, size, 'size', 'size', records);
-  putNumberOrPax(b, 136, 12, mtime, 'mtime', 'mtime', records);
+  putText(b, 157, 100, linkname);
+  putOctal(b, 100, 8, mode);
+  putOctal(b, 108, 8, uid);
+  putOctal(b, 116, 8, gid);
+  putOctal(b, 124, 12, size);
+  putOctal(b, 136, 12, Math.floor(mtime));
   b[156] = typeflag;
-  b.set([0x75, 0x73, 0x74, 0x61, 0x72, 0, 0x30, 0x30], 257); // "ustar\0" "00"
-  putTextOrPax(b, 265, 32, uname, 'uname', records);
-  putTextOrPax(b, 297, 32, gname, 'gname', records);
-  putNumberOrPax(b, 329, 8, fields.devmajor ?? 0, 'devmajor', undefined, records);
-  putNumberOrPax(b, 337, 8, fields.devminor ?? 0, 'devminor', undefined, records);
+  b.set(USTAR_MAGIC, 257);
+  putText(b, 265, 32, uname);
+  putText(b, 297, 32, gname);
+  putOctal(b, 329, 8, fields.devmajor ?? 0);
+  putOctal(b, 337, 8, fields.devminor ?? 0);
   writeChecksum(b);
   if (Object.keys(records).length === 0) return b;
 
-  const data = encodePaxRecords(records);
+  const sorted: Record<string, string> = Object.create(null);
+  for (const k of Object.keys(records).sort()) sorted[k] = records[k]; // Go writes records sorted by key
+  const data = encodePaxRecords(sorted);
+  // the x header as Go's writeRawFile makes it: ASCII name, zero mode/ids/mtime, only the size set
   const x = new Uint8Array(BLOCK);
-  putText(x, 0, 100, encodeText(paxHeaderName(name)).subarray(0, 100));
-  formatOctal(x, 100, 8, 0o644);
+  putText(x, 0, 100, paxHeaderName(name));
+  formatOctal(x, 100, 8, 0);
   formatOctal(x, 108, 8, 0);
   formatOctal(x, 116, 8, 0);
   formatOctal(x, 124, 12, data.length);
-  formatOctal(x, 136, 12, fitsOctal(Math.floor(mtime), 12) ? Math.floor(mtime) : 0);
+  formatOctal(x, 136, 12, 0);
   x[156] = 0x78; // 'x'
-  x.set([0x75, 0x73, 0x74, 0x61, 0x72, 0, 0x30, 0x30], 257);
-  formatOctal(x, 329, 8, 0);
-  formatOctal(x, 337, 8, 0);
+  x.set(USTAR_MAGIC, 257);
   writeChecksum(x);
   const padded = data.length + ((BLOCK - (data.length % BLOCK)) % BLOCK);
   const out = new Uint8Array(BLOCK + padded + BLOCK);
@@ -72,53 +92,58 @@ export function encodeHeader(fields: TarHeaderFields): Uint8Array {
   return out;
 }
 
-/** Go names pax headers `dir/PaxHeaders.0/base`, cut to fit. */
+const USTAR_MAGIC = [0x75, 0x73, 0x74, 0x61, 0x72, 0, 0x30, 0x30]; // "ustar\0" "00"
+
+/** Go names pax headers `path.Join(dir, "PaxHeaders.0", file)`, ASCII only, cut to 100, no trailing slash. */
 function paxHeaderName(name: string): string {
-  const trimmed = name.replace(/\/+$/, '');
-  const slash = trimmed.lastIndexOf('/');
-  const dir = slash < 0 ? '.' : trimmed.slice(0, slash);
-  return `${dir}/PaxHeaders.0/${trimmed.slice(slash + 1)}`;
+  const slash = name.lastIndexOf('/');
+  const parts: string[] = [];
+  for (const p of `${name.slice(0, slash + 1)}/PaxHeaders.0/${name.slice(slash + 1)}`.split('/')) {
+    if (p === '' || p === '.') continue;
+    if (p === '..' && parts.length > 0 && parts[parts.length - 1] !== '..') parts.pop();
+    else parts.push(p);
+  }
+  const joined = (name.startsWith('/') ? '/' : '') + parts.join('/');
+  return toAscii(joined).slice(0, 100).replace(/\/+$/, '');
 }
 
-/** ustar name, split into prefix/name at a slash when longer than 100 bytes; false when it cannot fit. */
-function putName(b: Uint8Array, name: Uint8Array, ascii: boolean): boolean {
-  if (!ascii) return false; // Go sends non-ASCII names through pax, where UTF-8 is defined
-  if (name.length <= 100) {
-    b.set(name, 0);
-    return true;
-  }
-  // the prefix ends at a slash; the name after it must be 1..100 bytes
-  for (let i = Math.min(name.length - 2, 155); i > 0; i--) {
-    if (name[i] === 0x2f && name.length - i - 1 <= 100 && name.length - i - 1 > 0) {
-      b.set(name.subarray(0, i), 345);
-      b.set(name.subarray(i + 1), 0);
-      return true;
-    }
-  }
-  return false;
+/** Splits a long ASCII path into ustar prefix (<= 155) and name (<= 100) at a slash, as Go's splitUSTARPath. */
+function splitUstar(name: Uint8Array): { prefix: Uint8Array; name: Uint8Array } | undefined {
+  const n = name.length;
+  if (n <= 100 || !isAscii(name)) return undefined;
+  let i = n > 156 ? 155 : name[n - 1] === 0x2f ? n - 2 : n - 1;
+  while (i > 0 && name[i] !== 0x2f) i--;
+  const nameLen = n - i - 1;
+  if (i === 0 || nameLen > 100 || nameLen === 0) return undefined;
+  return { prefix: name.subarray(0, i), name: name.subarray(i + 1) };
 }
 
-function putText(b: Uint8Array, off: number, len: number, bytes: Uint8Array): void {
+/** Like Go's formatString over toASCII: non-ASCII characters dropped, cut to the field. */
+function putText(b: Uint8Array, off: number, len: number, text: string): void {
+  const bytes = encodeText(toAscii(text));
   b.set(bytes.subarray(0, len), off);
 }
 
-function putTextOrPax(b: Uint8Array, off: number, len: number, text: string, key: string, records: Record<string, string>): void {
-  const bytes = encodeText(text);
-  if (bytes.length > len || !isAscii(bytes)) records[key] = text;
-  putText(b, off, len, isAscii(bytes) ? bytes : new Uint8Array(0));
+function toAscii(s: string): string {
+  return s.replace(/[^\x00-\x7f]/g, '');
 }
 
-function putNumberOrPax(b: Uint8Array, off: number, len: number, v: number, what: string, key: string | undefined, records: Record<string, string>): void {
-  if (fitsOctal(v, len)) {
-    formatOctal(b, off, len, v);
-    return;
-  }
+function needText(text: string, len: number, key: string, records: Record<string, string>): void {
+  const bytes = encodeText(text);
+  if (bytes.length > len || !isAscii(bytes)) records[key] = text;
+}
+
+function needNumber(v: number, len: number, what: string, key: string | undefined, records: Record<string, string>): void {
+  if (fitsOctal(v, len)) return;
   if (key === undefined || !Number.isFinite(v) || (key !== 'mtime' && (!Number.isSafeInteger(v) || v < 0))) {
     throw invalid(`${what} ${v} cannot be stored in a tar header`);
   }
   records[key] = String(v);
-  const whole = Math.floor(v);
-  formatOctal(b, off, len, fitsOctal(whole, len) ? whole : 0);
+}
+
+/** Octal, or 0 when the value went to a pax record (as Go writes it). */
+function putOctal(b: Uint8Array, off: number, len: number, v: number): void {
+  formatOctal(b, off, len, fitsOctal(v, len) ? v : 0);
 }
 
 function isAscii(b: Uint8Array): boolean {

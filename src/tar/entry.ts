@@ -48,7 +48,11 @@ export interface TarEntry {
   paddingBytes?: Uint8Array;
 }
 
-/** Maps a typeflag byte to its entry type; `name` resolves the old trailing-slash directory form. */
+/**
+ * Maps a typeflag byte to its entry type; `name` resolves the old trailing-slash directory form.
+ * @example
+ * entryTypeOf(0x35, 'etc/'); // 'directory'
+ */
 export function entryTypeOf(typeflag: number, name: string): TarEntryType {
   switch (typeflag) {
     case 0x00:
@@ -74,7 +78,11 @@ export function entryTypeOf(typeflag: number, name: string): TarEntryType {
   }
 }
 
-/** The typeflag byte that `TarWriter.encodeHeader` writes for a type ('other' has none). */
+/**
+ * The typeflag byte that `TarWriter.encodeHeader` writes for a type (-1 for 'other', which has none).
+ * @example
+ * typeflagOf('symlink'); // 0x32
+ */
 export function typeflagOf(type: TarEntryType): number {
   switch (type) {
     case 'file':
@@ -98,7 +106,11 @@ export function typeflagOf(type: TarEntryType): number {
   }
 }
 
-/** Types whose entries never carry content, whatever their size field says (Go's isHeaderOnlyType). */
+/**
+ * Types whose entries never carry content, whatever their size field says (Go's isHeaderOnlyType).
+ * @example
+ * isHeaderOnlyType('directory'); // true
+ */
 export function isHeaderOnlyType(type: TarEntryType): boolean {
   return type === 'hardlink' || type === 'symlink' || type === 'chardev' || type === 'blockdev' || type === 'directory' || type === 'fifo';
 }

@@ -29,7 +29,11 @@ export interface TarHeader {
   isExtended: boolean;
 }
 
-/** True when the 512 bytes at `off` are all zero (the end-of-archive marker). */
+/**
+ * True when the 512 bytes at `off` are all zero (the end-of-archive marker).
+ * @example
+ * isZeroBlock(new Uint8Array(512)); // true
+ */
 export function isZeroBlock(b: Uint8Array, off = 0): boolean {
   for (let i = off; i < off + BLOCK; i++) if (b[i] !== 0) return false;
   return true;
@@ -91,7 +95,11 @@ function formatOf(b: Uint8Array): TarHeaderFormat {
   return 'v7';
 }
 
-/** Throws ERR_CHECKSUM unless the stored checksum matches the unsigned or the signed sum. */
+/**
+ * Throws ERR_CHECKSUM unless the stored checksum matches the unsigned or the signed sum.
+ * @example
+ * verifyChecksum(archive.subarray(0, 512));
+ */
 export function verifyChecksum(b: Uint8Array): void {
   let unsigned = 0;
   let signed = 0;
@@ -114,7 +122,11 @@ export function verifyChecksum(b: Uint8Array): void {
   }
 }
 
-/** Stores the checksum Go and GNU tar write: six octal digits, NUL, space. */
+/**
+ * Stores the checksum Go and GNU tar write: six octal digits, NUL, space.
+ * @example
+ * block[156] = 0x35; writeChecksum(block); // after editing a header field
+ */
 export function writeChecksum(b: Uint8Array): void {
   let sum = 0;
   for (let i = 0; i < BLOCK; i++) sum += i >= 148 && i < 156 ? 0x20 : b[i];

@@ -19,7 +19,11 @@ export function checkSafePath(name: string, what = 'path'): void {
   }
 }
 
-/** True when `checkSafePath` accepts `name`. */
+/**
+ * True when `checkSafePath` accepts `name`.
+ * @example
+ * isSafePath('a/../../b'); // false
+ */
 export function isSafePath(name: string): boolean {
   return unsafeReason(name) === undefined;
 }

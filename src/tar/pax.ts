@@ -55,7 +55,11 @@ export function encodePaxRecords(records: Record<string, string>): Uint8Array {
   return encodeText(text);
 }
 
-/** Applies pax records over `base`: an empty value deletes the key (POSIX: the default applies again). */
+/**
+ * Applies pax records over `base`: an empty value deletes the key (POSIX: the default applies again).
+ * @example
+ * mergePax({ comment: 'a', uname: 'x' }, { comment: '' }); // { uname: 'x' }
+ */
 export function mergePax(base: Record<string, string>, records: Record<string, string>): Record<string, string> {
   const out: Record<string, string> = Object.assign(Object.create(null), base);
   for (const k of Object.keys(records)) {

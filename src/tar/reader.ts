@@ -311,7 +311,8 @@ export class TarReader {
     const pax = mergePax(this.globals, own);
     // path, linkpath and size come from the entry's own records only: a global one would rename or
     // resize every entry (Go ignores globals entirely; GNU tar applies them).
-    const name = nonEmpty(own.path) ?? this.longName ?? h.name;
+    // GNU.sparse.name carries the real name of a pax-format sparse file (GNU 1.0 layout), as Go reads it
+    const name = nonEmpty(own.path) ?? nonEmpty(own['GNU.sparse.name']) ?? this.longName ?? h.name;
     const linkname = nonEmpty(own.linkpath) ?? this.longLink ?? h.linkname;
     const type = entryTypeOf(h.typeflag, name);
     const paxSize = nonEmpty(own.size);

@@ -57,3 +57,35 @@ export class RawSink {
     this.ops.push({ type: 'literal', data: data.slice() });
   }
 }
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** Fast equality for large byte arrays (deep-equal of multi-MiB typed arrays is very slow). */
+export function expectSameBytes(actual: Uint8Array, expected: Uint8Array): void {
+  if (!sameBytes(actual, expected)) {
+    let i = 0;
+    while (i < actual.length && i < expected.length && actual[i] === expected[i]) i++;
+    throw new Error(`bytes differ: lengths ${actual.length} vs ${expected.length}, first difference at ${i}`);
+  }
+}
+
+/** Fast equality for op lists holding large literals. */
+export function expectSameOps(actual: readonly Op[], expected: readonly Op[]): void {
+  const n = Math.min(actual.length, expected.length);
+  for (let i = 0; i < n; i++) {
+    const a = actual[i];
+    const e = expected[i];
+    const ok =
+      a.type === 'copy' ? e.type === 'copy' && a.offset === e.offset && a.length === e.length : e.type === 'literal' && sameBytes(a.data, e.data);
+    if (!ok) throw new Error(`op ${i} differs: ${describe(a)} vs expected ${describe(e)}`);
+  }
+  if (actual.length !== expected.length) throw new Error(`op count ${actual.length} vs expected ${expected.length}`);
+}
+
+function describe(op: Op): string {
+  return op.type === 'copy' ? `copy(${op.offset}, ${op.length})` : `literal(${op.data.length} bytes)`;
+}

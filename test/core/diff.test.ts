@@ -4,7 +4,7 @@ import { DiffMatcher, diffOps } from '../../src/core/diff-matcher.js';
 import { defaultStride, resolveDiffOptions } from '../../src/core/diff-options.js';
 import { RolldeltaError } from '../../src/core/errors.js';
 import { OpCollector, type Op } from '../../src/core/ops.js';
-import { applyOps, concat, prng, RawSink } from './_diff-helpers.js';
+import { applyOps, concat, expectSameBytes, expectSameOps, prng, RawSink } from './_diff-helpers.js';
 
 function diff(basis: Uint8Array | DiffIndex, target: Uint8Array, opts = {}): Op[] {
   const c = new OpCollector();
@@ -64,7 +64,7 @@ describe('diffOps: shapes of the result', () => {
     const ins = prng(300, 6);
     const target = concat(basis.subarray(0, 1000), ins, basis.subarray(1000, 500_000), basis.subarray(500_100));
     const ops = diff(basis, target);
-    expect(applyOps(basis, ops)).toEqual(target);
+    expectSameBytes(applyOps(basis, ops), target);
     expect(ops).toEqual([
       { type: 'copy', offset: 0, length: 1000 },
       { type: 'literal', data: ins },
@@ -76,10 +76,19 @@ describe('diffOps: shapes of the result', () => {
   it('matches start at any basis byte, not only at stride positions (backward extension)', () => {
     const basis = prng(256 * 1024, 7);
     for (const start of [1, 7, 15, 4097, 99_999]) {
-      const target = concat(prng(100, start), basis.subarray(start, start + 5000), prng(100, start + 1));
+      const target = concat(prng(100, 1000 + start), basis.subarray(start, start + 5000), prng(100, 2000 + start));
       const ops = diff(basis, target, { stride: 16 });
       expect(applyOps(basis, ops)).toEqual(target);
       expect(ops.filter((o) => o.type === 'copy')).toEqual([{ type: 'copy', offset: start, length: 5000 }]);
+    }
+  });
+
+  it('finds a match inside a long run of new content (sparse lookups there) exactly', () => {
+    const basis = prng(MiB, 14);
+    for (const [off, len] of [[12_345, 2000], [777_777, 200]]) {
+      const target = concat(prng(100_000, 15), basis.subarray(off, off + len), prng(50_000, 16));
+      const copies = diff(basis, target).filter((o) => o.type === 'copy');
+      expect(copies).toEqual([{ type: 'copy', offset: off, length: len }]);
     }
   });
 
@@ -101,8 +110,8 @@ describe('diffOps: shapes of the result', () => {
   it('shorter matches than minMatch stay literal', () => {
     const basis = prng(64 * 1024, 11);
     const target = concat(prng(1000, 12), basis.subarray(30_000, 30_030), prng(1000, 13));
-    expect(diff(basis, target, { minMatch: 40, stride: 1 }).every((o) => o.type === 'literal')).toBe(true);
-    expect(diff(basis, target, { minMatch: 20, stride: 1 }).some((o) => o.type === 'copy')).toBe(true);
+    expect(diff(basis, target, { seedLength: 16, minMatch: 40, stride: 1 }).every((o) => o.type === 'literal')).toBe(true);
+    expect(diff(basis, target, { seedLength: 16, minMatch: 20, stride: 1 }).some((o) => o.type === 'copy')).toBe(true);
   });
 });
 
@@ -118,11 +127,11 @@ describe('DiffMatcher: streaming', () => {
     parts.push(prng(700_000, 300)); // a literal run longer than the cap
     const target = concat(...parts);
     const whole = diffChunked(basis, target, target.length, 1);
-    expect(applyOps(basis, whole.ops)).toEqual(target);
+    expectSameBytes(applyOps(basis, whole.ops), target);
     for (const [maxChunk, seed] of [[1, 2], [100, 3], [70_000, 4], [1_500_000, 5]] as const) {
       const part = maxChunk === 1 ? target.subarray(0, 200_000) : target;
       const expected = maxChunk === 1 ? diffChunked(basis, part, part.length, 1).ops : whole.ops;
-      expect(diffChunked(basis, part, maxChunk, seed).ops).toEqual(expected);
+      expectSameOps(diffChunked(basis, part, maxChunk, seed).ops, expected);
     }
   });
 
@@ -141,8 +150,8 @@ describe('DiffMatcher: streaming', () => {
     const index = DiffIndex.build(basis);
     for (let i = 0; i < 3; i++) {
       const target = concat(basis.subarray(i * 1000, 300_000), prng(500, i), basis.subarray(600_000));
-      expect(diff(index, target)).toEqual(diff(basis, target));
-      expect(applyOps(basis, diff(index, target))).toEqual(target);
+      expectSameOps(diff(index, target), diff(basis, target));
+      expectSameBytes(applyOps(basis, diff(index, target)), target);
     }
   });
 
@@ -156,13 +165,15 @@ describe('DiffMatcher: streaming', () => {
 
 describe('diff options', () => {
   it('fills defaults and grows the stride with the basis', () => {
-    expect(resolveDiffOptions(1000)).toEqual({ seedLength: 16, stride: 2, minMatch: 20, maxCandidates: 4 });
+    expect(resolveDiffOptions(1000)).toEqual({ seedLength: 32, stride: 16, minMatch: 48, maxCandidates: 4 });
     expect(defaultStride(64 * MiB)).toBe(16);
-    expect(defaultStride(1 << 30)).toBe(32);
+    expect(defaultStride(512 * MiB)).toBe(32);
+    expect(defaultStride(2 * 1024 * MiB)).toBe(64);
   });
 
   it.each([
     { seedLength: 3 },
+    { seedLength: 30 },
     { seedLength: 65 },
     { stride: 0 },
     { stride: 1.5 },
@@ -181,10 +192,10 @@ describe('diff options', () => {
     expect(() => new DiffMatcher(prng(10, 1), {} as never)).toThrow(RolldeltaError);
   });
 
-  it('keeps the index within 16 bytes per indexed position', () => {
+  it('keeps the index within 16 bytes per indexed position, at most the basis size by default', () => {
     const basis = prng(4 * MiB, 1);
-    const index = DiffIndex.build(basis, { stride: 8 });
-    expect(index.byteLength).toBeLessThanOrEqual((16 * basis.length) / 8);
+    expect(DiffIndex.build(basis, { stride: 8 }).byteLength).toBeLessThanOrEqual((16 * basis.length) / 8);
+    expect(DiffIndex.build(basis).byteLength).toBeLessThanOrEqual(basis.length);
   });
 });
 
@@ -218,6 +229,6 @@ describe('complexity guards (work counter, not time)', () => {
     m.push(target);
     m.finish();
     expect(m.work).toBeLessThan(8 * n);
-    expect(applyOps(basis, c.finish())).toEqual(target);
+    expectSameBytes(applyOps(basis, c.finish()), target);
   });
 });

@@ -275,3 +275,16 @@ describe('strong summer', () => {
     expect(() => createStrongSummer('sha1' as never)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
   });
 });
+
+describe('inputs', () => {
+  it('accepts Node Buffers and unaligned subarray views like plain Uint8Arrays', () => {
+    const d = rand(1000);
+    const view = new Uint8Array(d.buffer, 3, 900);
+    const copy = view.slice();
+    expect(toHex(blake2b(Buffer.from(copy), 32))).toBe(toHex(blake2b(copy, 32)));
+    expect(toHex(blake2b(view, 32))).toBe(toHex(blake2b(copy, 32)));
+    expect(toHex(md4(view))).toBe(toHex(md4(copy)));
+    expect(toHex(sha256(view))).toBe(nodeHex('sha256', copy));
+    expect(crc32(view)).toBe(crc32(copy));
+  });
+});

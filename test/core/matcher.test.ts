@@ -254,6 +254,16 @@ describe('DeltaMatcher laws', () => {
     expect(index.lastLength).toBe(-1);
   });
 
+  it('keeps its window bounded whatever the chunk and target size', () => {
+    const basis = random(100_000, 31);
+    const sig = buildSignature(basis, { blockLength: 4096 });
+    const m = new DeltaMatcher(sig, new OpCollector());
+    m.push(random(8 << 20, 32)); // one 8 MiB chunk, nothing matches
+    const window = (m as unknown as { buf: Uint8Array }).buf.length;
+    expect(window).toBeLessThanOrEqual((1 << 20) + (1 << 16) + 4096);
+    m.finish();
+  });
+
   it('a signature built from chunks matches like the one-shot one', () => {
     const basis = random(50_000, 4);
     const b = new SignatureBuilder(resolveSignatureParams(basis.length));

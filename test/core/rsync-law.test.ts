@@ -1,8 +1,12 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { matchDelta } from '../../src/core/matcher.js';
 import { OpCollector } from '../../src/core/ops.js';
-import type { RollsumName, StrongHashName } from '../../src/core/params.js';
+import type { RollsumName, Signature, StrongHashName } from '../../src/core/params.js';
 import { patchOps } from '../../src/core/patcher.js';
 import { buildSignature } from '../../src/core/signature-builder.js';
 
@@ -95,6 +99,48 @@ describe('patch(basis, delta(signature(basis), target)) == target', () => {
       const literal = ops.reduce((n, op) => n + (op.type === 'literal' ? op.data.length : 0), 0);
       // 30 edited blocks (at most 2048 bytes each) plus the insertion and the block it breaks.
       expect(literal).toBeLessThanOrEqual(31 * 2048 + 333 + 2048);
+    }
+  });
+});
+
+/** Reads an rdiff signature file into a Signature without basisLength (format facts from LIBRSYNC.md). */
+function readRdiffSignature(file: Uint8Array): Signature {
+  const v = new DataView(file.buffer, file.byteOffset, file.byteLength);
+  const magic = v.getUint32(0);
+  const blockLength = v.getUint32(4);
+  const strongLength = v.getUint32(8);
+  const n = (file.length - 12) / (4 + strongLength);
+  const weak = new Uint32Array(n);
+  const strong = new Uint8Array(n * strongLength);
+  for (let i = 0; i < n; i++) {
+    const at = 12 + i * (4 + strongLength);
+    weak[i] = v.getUint32(at);
+    strong.set(file.subarray(at + 4, at + 4 + strongLength), i * strongLength);
+  }
+  const rollsum: RollsumName = (magic & 0xf0) === 0x40 ? 'rabinkarp' : 'rollsum';
+  const hash: StrongHashName = (magic & 0x0f) === 7 ? 'blake2b' : 'md4';
+  return { blockLength, strongLength, rollsum, hash, blockCount: n, weak, strong };
+}
+
+describe.runIf(existsSync('/usr/bin/rdiff'))('with signatures made by rdiff', () => {
+  it('matches and patches back (the short last block found without basisLength)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rolldelta-law-'));
+    try {
+      fc.assert(
+        fc.property(arbCase, fc.constantFrom(['-b', '64'], ['-b', '100', '-R', 'rollsum', '-H', 'md4'], ['-b', '7', '-S', '4']), ({ basis, target }, args) => {
+          writeFileSync(join(dir, 'basis'), basis);
+          execFileSync('rdiff', [...args, '-f', 'signature', join(dir, 'basis'), join(dir, 'sig')]);
+          const sig = readRdiffSignature(new Uint8Array(readFileSync(join(dir, 'sig'))));
+          const ops = new OpCollector();
+          matchDelta(sig, target, ops);
+          const list = ops.finish();
+          expect(Buffer.from(patchOps(basis, list)).equals(target)).toBe(true);
+          if (target === basis && basis.length > 0) expect(list).toEqual([{ type: 'copy', offset: 0, length: basis.length }]);
+        }),
+        { numRuns: 60 },
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

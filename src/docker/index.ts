@@ -1,0 +1,13 @@
+export {
+  DockerEngine,
+  MAX_API_VERSION,
+  DEFAULT_SOCKET,
+  type EngineOptions,
+  type ImageInspect,
+  type RegistryAuth,
+  type LoadOptions,
+  type PullOptions,
+  type RunOptions,
+  type RunResult,
+} from './engine.js';
+export { JsonLineDecoder, readJsonStream, messageError, type JsonMessage } from './json-stream.js';
