@@ -9,9 +9,14 @@ export function progressBar(enabled: boolean, label: string): { onProgress?: (p:
   if (!enabled || !stream.isTTY) return { done() {} };
   const start = Date.now();
   let drawn = false;
+  let lastDraw = 0;
   return {
     onProgress(p: Progress) {
-      const secs = Math.max((Date.now() - start) / 1000, 0.001);
+      const now = Date.now();
+      // Redraw at most ten times a second; the final report (bytesIn === total) always draws.
+      if (now - lastDraw < 100 && p.bytesIn !== p.total) return;
+      lastDraw = now;
+      const secs = Math.max((now - start) / 1000, 0.001);
       const rate = `${(p.bytesIn / 1e6 / secs).toFixed(1)} MB/s`;
       const width = 30;
       let bar = '';
