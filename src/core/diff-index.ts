@@ -84,7 +84,7 @@ export class DiffIndex {
     const shift = 32 - this.bucketBits;
     const last = n - L;
     // Entries go in batches: hash a batch, touch its buckets (independent loads the CPU overlaps),
-    // then insert into what is now in cache. Measured 3-4x faster than inserting as we hash.
+    // then insert into what is now in cache. Measured about 3x faster than inserting as we hash.
     const bucket = new Int32Array(BATCH);
     const entry = new Int32Array(BATCH);
     const mul = seedMultipliers(L);
