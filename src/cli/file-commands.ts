@@ -20,7 +20,7 @@ export const signatureSpec: Record<string, OptionSpec> = {
   format: { kind: 'string', choices: ['native', 'rdiff'] },
   'block-size': { kind: 'integer', short: 'b' },
   'sum-size': { kind: 'integer', short: 'S' },
-  hash: { kind: 'string', short: 'H', choices: ['blake2', 'md4'] },
+  hash: { kind: 'string', short: 'H', choices: ['blake2', 'md4', 'sha256'] },
   rollsum: { kind: 'string', short: 'R', choices: ['rabinkarp', 'rollsum'] },
 };
 export const deltaSpec: Record<string, OptionSpec> = {
@@ -36,7 +36,7 @@ function say(line: string): void {
 }
 
 function hashName(v: unknown): StrongHashName | undefined {
-  return v === undefined ? undefined : v === 'md4' ? 'md4' : 'blake2b';
+  return v === undefined ? undefined : v === 'blake2' ? 'blake2b' : (v as StrongHashName);
 }
 
 /** `rolldelta signature BASIS SIG` */

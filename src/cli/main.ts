@@ -27,7 +27,7 @@ Options:
   --format native|rdiff   signature/delta format (default native; rdiff = librsync's)
   -b, --block-size N      signature block length (default: rdiff's choice from the size)
   -S, --sum-size N        strong sum bytes (default: the hash's full length; -1: minimum safe)
-  -H, --hash blake2|md4   strong hash (default blake2)
+  -H, --hash blake2|md4|sha256   strong hash (default sha256 native, blake2 rdiff)
   -R, --rollsum rabinkarp|rollsum   weak rolling sum (default rabinkarp)
   --level N               deflate level of literals, 0-9 (default 6)
   --progress              progress bar on stderr (when it is a terminal)

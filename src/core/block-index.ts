@@ -1,5 +1,6 @@
 import { checkSignatureParams } from './block-size.js';
 import { ErrorCode, RolldeltaError } from './errors.js';
+import type { HasherFactory } from './hash.js';
 import type { Signature } from './params.js';
 import { createStrongSummer, type StrongSummer } from './strong-hash.js';
 
@@ -66,7 +67,8 @@ export class BlockIndex {
   private readonly summer: StrongSummer;
   private readonly windowStrong: Uint8Array;
 
-  constructor(sig: Signature) {
+  /** `opts.sha256`: a faster SHA-256 for signatures whose strong hash is 'sha256'. */
+  constructor(sig: Signature, opts: { sha256?: HasherFactory } = {}) {
     checkSignature(sig);
     this.sig = sig;
     const bl = sig.blockLength;
@@ -74,7 +76,7 @@ export class BlockIndex {
     const n = sig.blockCount;
     this.blockLength = bl;
     this.strongLength = sl;
-    this.summer = createStrongSummer(sig.hash);
+    this.summer = createStrongSummer(sig.hash, opts);
     this.windowStrong = new Uint8Array(sl);
     let full = n;
     let last = 0;

@@ -128,8 +128,8 @@ function checkNames(rollsum: RollsumName, hash: StrongHashName): void {
   if (rollsum !== 'rabinkarp' && rollsum !== 'rollsum') {
     throw invalid(`rollsum must be 'rabinkarp' or 'rollsum', got ${JSON.stringify(rollsum)}`);
   }
-  if (hash !== 'blake2b' && hash !== 'md4') {
-    throw invalid(`hash must be 'blake2b' or 'md4', got ${JSON.stringify(hash)}`);
+  if (hash !== 'blake2b' && hash !== 'md4' && hash !== 'sha256') {
+    throw invalid(`hash must be 'blake2b', 'md4' or 'sha256', got ${JSON.stringify(hash)}`);
   }
 }
 

@@ -1,6 +1,7 @@
 import { BlockIndex, WEAK_MIX } from './block-index.js';
 import { assertBytes } from './bytes.js';
 import { ErrorCode, RolldeltaError } from './errors.js';
+import type { HasherFactory } from './hash.js';
 import type { OpSink } from './ops.js';
 import type { Signature } from './params.js';
 import { RABINKARP_ADJ, RABINKARP_MULT, rabinKarpPow } from './rabinkarp.js';
@@ -23,6 +24,8 @@ const MISSED = 2;
 export interface DeltaMatcherOptions {
   /** A prebuilt index of the same signature, to match many targets against one basis. */
   index?: BlockIndex;
+  /** A faster SHA-256 (node:crypto) for signatures whose strong hash is 'sha256'. */
+  sha256?: HasherFactory;
 }
 
 /**
@@ -77,7 +80,7 @@ export class DeltaMatcher {
       }
       this.index = opts.index;
     } else {
-      this.index = new BlockIndex(sig);
+      this.index = new BlockIndex(sig, { sha256: opts.sha256 });
     }
     if (sink === null || typeof sink !== 'object' || typeof sink.copy !== 'function' || typeof sink.literal !== 'function') {
       throw new RolldeltaError(ErrorCode.INVALID_ARGUMENT, 'sink must be an OpSink with copy() and literal() methods');

@@ -51,7 +51,7 @@ export class SignatureBuilder {
     const maxBlocks = opts.maxBlocks ?? DEFAULT_MAX_BLOCKS;
     if (!Number.isSafeInteger(maxBlocks) || maxBlocks < 0) throw invalid(`maxBlocks must be a non-negative integer, got ${maxBlocks}`);
     this.maxBlocks = maxBlocks;
-    this.summer = createStrongSummer(p.hash);
+    this.summer = createStrongSummer(p.hash, { sha256: opts.sha256 });
     this.sha = opts.sha256 ? opts.sha256() : new Sha256();
     this.weak = new Uint32Array(16);
     this.strong = new Uint8Array(16 * p.strongLength);

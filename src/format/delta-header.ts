@@ -25,7 +25,7 @@ export interface DeltaHeader {
 const MODES = ['rsync', 'diff'] as const;
 const CODECS = ['deflate', 'stored'] as const;
 const ROLLSUMS = ['rollsum', 'rabinkarp'] as const;
-const HASHES = ['blake2b', 'md4'] as const;
+const HASHES = ['blake2b', 'md4', 'sha256'] as const;
 
 /** The header as the msgpack map that goes on the wire (absent fields left out). */
 export function deltaHeaderToMap(h: DeltaHeader): Record<string, unknown> {

@@ -19,6 +19,7 @@
  * (number of ops frames). Nothing may follow it. The sum of op lengths must equal targetLength.
  */
 import { deflateSync } from 'fflate';
+import { looksIncompressible } from './_entropy.js';
 import { crc32 } from '../core/crc32.js';
 import { ErrorCode, RolldeltaError } from '../core/errors.js';
 import type { OpSink } from '../core/ops.js';
@@ -211,7 +212,8 @@ export class NativeDeltaEncoder implements OpSink {
     raw.set(this.lit.subarray(0, this.litLen), countLen + this.opsLen);
     let payload = raw;
     let codec = 0;
-    if (this.deflate) {
+    // Literal bytes that are already random (compressed files, encrypted data) are stored as is.
+    if (this.deflate && !looksIncompressible(this.lit.subarray(0, this.litLen))) {
       const packed = deflateSync(raw, { level: this.level as 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9 });
       if (packed.length < rawLength) {
         payload = packed;

@@ -21,7 +21,7 @@ import { NATIVE_SIGNATURE_MAGIC, NATIVE_VERSION } from './native-magic.js';
 import { STRONG_MAX_LENGTH } from '../core/strong-hash.js';
 
 const ROLLSUMS = ['rollsum', 'rabinkarp'] as const;
-const HASHES = ['blake2b', 'md4'] as const;
+const HASHES = ['blake2b', 'md4', 'sha256'] as const;
 
 /** Throws ERR_INVALID_ARGUMENT when `sig` is not a well-formed Signature (shared by both encoders). */
 export function assertSignature(sig: Signature): void {

@@ -6,7 +6,15 @@ import type { DecodeLimits } from './limits.js';
 /** Which wire format to write: rolldelta's own (smaller, verified) or librsync's rdiff format. */
 export type WireFormat = 'native' | 'rdiff';
 
-/** Options for making a signature. Defaults are rdiff's, chosen from the basis length. */
+/**
+ * The strong hash a signature uses when none is asked for: rdiff's BLAKE2b for the rdiff format,
+ * SHA-256 for the native one (hardware-fast in Node, and as strong).
+ */
+export function defaultHashFor(format: WireFormat): StrongHashName {
+  return format === 'rdiff' ? 'blake2b' : 'sha256';
+}
+
+/** Options for making a signature. Defaults are rdiff's, chosen from the basis length, except the native format's hash. */
 export interface SignatureOptions {
   format?: WireFormat;
   /** Bytes per block; default about √(basis length), as rdiff picks it. */
@@ -14,6 +22,7 @@ export interface SignatureOptions {
   /** Bytes kept of each strong sum; default the hash's full length; -1 picks the smallest safe one. */
   strongLength?: number;
   rollsum?: RollsumName;
+  /** Strong hash; default {@link defaultHashFor} the format. */
   hash?: StrongHashName;
   /** SHA-256 implementation; the Node adapters pass node:crypto's. */
   sha256?: HasherFactory;

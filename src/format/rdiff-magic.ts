@@ -1,3 +1,4 @@
+import { ErrorCode, RolldeltaError } from '../core/errors.js';
 import type { RollsumName, StrongHashName } from '../core/params.js';
 
 /** librsync delta magic ("rs\x026"). */
@@ -15,6 +16,9 @@ export const RDIFF_SIG_RABINKARP_BLAKE2 = 0x72730147;
  * rdiffSignatureMagic('rabinkarp', 'blake2b'); // 0x72730147, rdiff's default
  */
 export function rdiffSignatureMagic(rollsum: RollsumName, hash: StrongHashName): number {
+  if (hash === 'sha256') {
+    throw new RolldeltaError(ErrorCode.INVALID_ARGUMENT, "the rdiff format supports the blake2b and md4 strong hashes, not sha256; make the signature with hash 'blake2b' (--hash blake2)");
+  }
   return (0x72730100 | (rollsum === 'rabinkarp' ? 0x40 : 0x30) | (hash === 'blake2b' ? 7 : 6)) >>> 0;
 }
 

@@ -31,7 +31,7 @@ export class RsyncDelta {
       ondata,
       opts,
     );
-    this.matcher = new DeltaMatcher(sig, this.writer.sink);
+    this.matcher = new DeltaMatcher(sig, this.writer.sink, { sha256: opts.sha256 });
   }
 
   push(chunk: Uint8Array): void {

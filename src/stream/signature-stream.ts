@@ -1,7 +1,7 @@
 import type { Duplex } from 'node:stream';
 import { resolveSignatureParams } from '../core/block-size.js';
 import { SignatureBuilder } from '../core/signature-builder.js';
-import type { SignatureOptions } from '../format/operations-options.js';
+import { defaultHashFor, type SignatureOptions } from '../format/operations-options.js';
 import { encodeSignature } from '../format/signature-codec.js';
 import { byteChunks, type ByteSource } from './chunks.js';
 import { toDuplex } from './duplex.js';
@@ -17,13 +17,15 @@ export type SignatureStreamOptions = SignatureOptions & StreamOptions;
  * for await (const c of signatureChunks(createReadStream('old.bin'), { size })) sigOut.write(c);
  */
 export async function* signatureChunks(source: ByteSource, opts: SignatureStreamOptions = {}): AsyncGenerator<Uint8Array> {
-  const builder = new SignatureBuilder(resolveSignatureParams(opts.size, opts), { sha256: opts.sha256 ?? nodeSha256 });
+  const format = opts.format ?? 'native';
+  const params = resolveSignatureParams(opts.size, { ...opts, hash: opts.hash ?? defaultHashFor(format) });
+  const builder = new SignatureBuilder(params, { sha256: opts.sha256 ?? nodeSha256 });
   const meter = new ProgressMeter(opts);
   for await (const chunk of byteChunks(source, opts.signal)) {
     builder.push(chunk);
     meter.input(chunk.length);
   }
-  const out = encodeSignature(builder.finish(), opts.format ?? 'native');
+  const out = encodeSignature(builder.finish(), format);
   meter.output(out.length);
   meter.report();
   yield out;

@@ -242,8 +242,8 @@ describe.each(hashers)('%s incremental use', (_name, make, oneShot) => {
 });
 
 describe('strong summer', () => {
-  it('has librsync maximum lengths', () => {
-    expect(STRONG_MAX_LENGTH).toEqual({ blake2b: 32, md4: 16 });
+  it("has librsync's maximum lengths, and SHA-256's full 32 bytes", () => {
+    expect(STRONG_MAX_LENGTH).toEqual({ blake2b: 32, md4: 16, sha256: 32 });
   });
 
   it('writes the truncated BLAKE2b-256 / MD4 of a range, leaving other bytes alone', () => {
