@@ -3,10 +3,11 @@ import type { Signature } from '../core/params.js';
 import type { DeltaOptions } from '../format/operations-options.js';
 import { RsyncDelta } from '../format/rsync-delta.js';
 import { decodeSignature } from '../format/signature-codec.js';
-import { ChunkBuffer, byteChunks, type ByteSource } from './chunks.js';
+import type { ByteSource } from './chunks.js';
+import { producerChunks } from './_producer-chunks.js';
 import { toDuplex } from './duplex.js';
 import { nodeSha256 } from './node-sha256.js';
-import { ProgressMeter, type StreamOptions } from './progress.js';
+import type { StreamOptions } from './progress.js';
 
 export type DeltaStreamOptions = DeltaOptions & StreamOptions;
 
@@ -22,23 +23,7 @@ export async function* deltaChunks(
   opts: DeltaStreamOptions = {},
 ): AsyncGenerator<Uint8Array> {
   const parsed = sig instanceof Uint8Array ? decodeSignature(sig) : sig;
-  const out = new ChunkBuffer();
-  const d = new RsyncDelta(parsed, out.push, { ...opts, sha256: opts.sha256 ?? nodeSha256 });
-  const meter = new ProgressMeter(opts);
-  for await (const chunk of byteChunks(source, opts.signal)) {
-    d.push(chunk);
-    meter.input(chunk.length);
-    for (const c of out.take()) {
-      meter.output(c.length);
-      yield c;
-    }
-  }
-  d.finish();
-  for (const c of out.take()) {
-    meter.output(c.length);
-    yield c;
-  }
-  meter.report();
+  yield* producerChunks((ondata) => new RsyncDelta(parsed, ondata, { ...opts, sha256: opts.sha256 ?? nodeSha256 }), source, opts);
 }
 
 /**

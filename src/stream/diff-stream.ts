@@ -2,10 +2,11 @@ import type { Duplex } from 'node:stream';
 import type { DiffIndex } from '../core/diff-index.js';
 import { DiffDelta } from '../format/diff-delta.js';
 import type { DiffDeltaOptions } from '../format/operations-options.js';
-import { ChunkBuffer, byteChunks, type ByteSource } from './chunks.js';
+import type { ByteSource } from './chunks.js';
+import { producerChunks } from './_producer-chunks.js';
 import { toDuplex } from './duplex.js';
 import { nodeSha256 } from './node-sha256.js';
-import { ProgressMeter, type StreamOptions } from './progress.js';
+import type { StreamOptions } from './progress.js';
 
 export type DiffStreamOptions = DiffDeltaOptions & StreamOptions & { basisSha256?: Uint8Array };
 
@@ -20,23 +21,7 @@ export async function* diffChunks(
   source: ByteSource,
   opts: DiffStreamOptions = {},
 ): AsyncGenerator<Uint8Array> {
-  const out = new ChunkBuffer();
-  const d = new DiffDelta(basis, out.push, { ...opts, sha256: opts.sha256 ?? nodeSha256 });
-  const meter = new ProgressMeter(opts);
-  for await (const chunk of byteChunks(source, opts.signal)) {
-    d.push(chunk);
-    meter.input(chunk.length);
-    for (const c of out.take()) {
-      meter.output(c.length);
-      yield c;
-    }
-  }
-  d.finish();
-  for (const c of out.take()) {
-    meter.output(c.length);
-    yield c;
-  }
-  meter.report();
+  yield* producerChunks((ondata) => new DiffDelta(basis, ondata, { ...opts, sha256: opts.sha256 ?? nodeSha256 }), source, opts);
 }
 
 /**
