@@ -7,4 +7,5 @@ export * from './core/index.js';
 export * from './format/index.js';
 export * from './stream/index.js';
 export * from './tar/index.js';
+export * from './image/index.js';
 export * from './docker/index.js';

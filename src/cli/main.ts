@@ -11,6 +11,7 @@ import {
   signatureCommand,
   signatureSpec,
 } from './file-commands.js';
+import { imageCommand } from './image-commands.js';
 import { UsageError } from './usage-error.js';
 
 const HELP = `rolldelta — binary deltas for files and container images
@@ -20,6 +21,10 @@ Usage:
   rolldelta delta [options] SIG NEW DELTA     delta of NEW against the basis SIG describes
   rolldelta diff [options] BASIS NEW DELTA    two-sided delta (both files at hand: smallest)
   rolldelta patch [options] BASIS DELTA OUT   rebuild NEW from BASIS and DELTA (format detected)
+  rolldelta image diff [--level N] OLD.tar NEW.tar DELTA
+                                              delta between two image archives (docker save / OCI)
+  rolldelta image apply [--omit-old-layers] OLD.tar DELTA OUT.tar
+                                              rebuild the new image as an archive docker load accepts
 
 Any path may be - for standard input/output (but patch needs BASIS as a file).
 
@@ -63,6 +68,14 @@ export async function main(argv: readonly string[]): Promise<number> {
     }
     if (name === '--version' || name === '-V') {
       process.stdout.write(`${version()}\n`);
+      return 0;
+    }
+    if (name === 'image') {
+      if (rest.includes('--help') || rest.includes('-h')) {
+        process.stdout.write(HELP);
+        return 0;
+      }
+      await imageCommand(rest);
       return 0;
     }
     const cmd = commands[name];

@@ -26,21 +26,25 @@ export function encodeHeaderBlock(map: Record<string, unknown>): Uint8Array {
  * Checks the CRC of a complete header block (`length` field included) and decodes its map.
  * `block` is `u32 length | map | u32 crc`.
  */
-export function decodeHeaderBlock(block: Uint8Array, offset: number): Record<string, unknown> {
+/** msgpack caps for a header: a delta's dozen short fields by default; image deltas pass larger ones. */
+export interface HeaderCaps {
+  maxStrLength: number;
+  maxBinLength: number;
+  maxArrayLength: number;
+  maxMapLength: number;
+}
+
+const SMALL_CAPS: HeaderCaps = { maxStrLength: 256, maxBinLength: 256, maxArrayLength: 64, maxMapLength: 64 };
+
+export function decodeHeaderBlock(block: Uint8Array, offset: number, caps: HeaderCaps = SMALL_CAPS): Record<string, unknown> {
   const n = block.length - 4;
   if (crc32(block.subarray(0, n)) !== readU32(block, n)) {
     throw new RolldeltaError(ErrorCode.CHECKSUM, `the header's CRC32 (at byte ${offset + n}) does not match its contents; the file is damaged, fetch it again`);
   }
   let value: unknown;
   try {
-    // Small caps: a header holds a dozen short fields; nothing in it justifies big allocations.
-    value = decode(block.subarray(4, n), {
-      maxStrLength: 256,
-      maxBinLength: 256,
-      maxArrayLength: 64,
-      maxMapLength: 64,
-      maxExtLength: 64,
-    });
+    // Caps bound every allocation a hostile header could ask for.
+    value = decode(block.subarray(4, n), { ...caps, maxExtLength: 64 });
   } catch (e) {
     throw new RolldeltaError(ErrorCode.CORRUPT, `the header is not valid msgpack (${(e as Error).message}); the file is damaged`, { cause: e });
   }

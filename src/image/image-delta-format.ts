@@ -1,0 +1,99 @@
+import { equalBytes } from '../core/bytes.js';
+import { ErrorCode, RolldeltaError } from '../core/errors.js';
+import { decodeHeaderBlock, encodeHeaderBlock, HEADER_OVERHEAD } from '../format/_header-block.js';
+import { readU32 } from '../format/_reader.js';
+import { digestHex } from './digest.js';
+
+/**
+ * Image delta, version 1:
+ * `72 64 69 6d 01` ("rdim", version) | header block (u32 length | msgpack | u32 crc32) | a native
+ * delta (docs/FORMAT.md) whose basis is the old image's layers concatenated in order and whose
+ * target is the new image's sent layers concatenated in order.
+ */
+export const IMAGE_DELTA_MAGIC = Uint8Array.of(0x72, 0x64, 0x69, 0x6d, 0x01);
+
+/** Largest image delta header accepted (the config JSON travels in it). */
+const MAX_HEADER = 16 << 20;
+
+/** A layer of the new image: taken from the old image (`old`), or rebuilt from the delta. */
+export interface ImageDeltaLayer {
+  diffId: string;
+  /** Uncompressed bytes of the layer tar. */
+  size: number;
+  from: 'old' | 'delta';
+}
+
+/** What an image delta says about the two images. */
+export interface ImageDeltaHeader {
+  old: { id: string; diffIds: string[] };
+  new: { id: string; config: Uint8Array; repoTags: string[]; layers: ImageDeltaLayer[] };
+  /** Bytes a `docker pull` of the new layers would have moved (gzip), for reports. */
+  pullBytes?: number;
+}
+
+/** Magic, version and header block: what precedes the embedded native delta. */
+export function encodeImageDeltaHeader(h: ImageDeltaHeader): Uint8Array {
+  const block = encodeHeaderBlock({
+    old: { id: h.old.id, diffIds: h.old.diffIds },
+    new: { id: h.new.id, config: h.new.config, repoTags: h.new.repoTags, layers: h.new.layers.map((l) => [l.diffId, l.size, l.from === 'old' ? 0 : 1]) },
+    pullBytes: h.pullBytes,
+  });
+  const out = new Uint8Array(IMAGE_DELTA_MAGIC.length + block.length);
+  out.set(IMAGE_DELTA_MAGIC);
+  out.set(block, IMAGE_DELTA_MAGIC.length);
+  return out;
+}
+
+function bad(what: string): RolldeltaError {
+  return new RolldeltaError(ErrorCode.CORRUPT, `image delta header: ${what}; the delta is damaged or not from rolldelta`);
+}
+
+function str(v: unknown, what: string): string {
+  if (typeof v !== 'string') throw bad(`${what} is not a string`);
+  return v;
+}
+
+function digest(v: unknown, what: string): string {
+  digestHex(str(v, what));
+  return v as string;
+}
+
+/**
+ * Reads and checks an image delta's header from the start of the file; returns it and the offset
+ * where the embedded native delta begins.
+ * @example
+ * const { header, deltaOffset } = await readImageDeltaHeader((p, n) => file.read(p, n), file.length);
+ */
+export async function readImageDeltaHeader(
+  read: (position: number, length: number) => Promise<Uint8Array>,
+  length: number,
+): Promise<{ header: ImageDeltaHeader; deltaOffset: number }> {
+  const m = IMAGE_DELTA_MAGIC.length;
+  if (length < m + 4) throw new RolldeltaError(ErrorCode.TRUNCATED, `an image delta has at least ${m + 4} bytes, this one ${length}`);
+  const magic = await read(0, m);
+  if (!equalBytes(magic.subarray(0, 4), IMAGE_DELTA_MAGIC.subarray(0, 4))) {
+    throw new RolldeltaError(ErrorCode.BAD_MAGIC, 'this is not a rolldelta image delta (expected "rdim"); check the order of the arguments');
+  }
+  if (magic[4] !== IMAGE_DELTA_MAGIC[4]) throw new RolldeltaError(ErrorCode.UNSUPPORTED, `image delta version ${magic[4]} is not supported by this build (it reads version 1)`);
+  const mapLength = readU32(await read(m, 4), 0);
+  if (mapLength > MAX_HEADER) throw new RolldeltaError(ErrorCode.LIMIT, `the image delta header claims ${mapLength} bytes, more than the ${MAX_HEADER} allowed`);
+  const blockLength = mapLength + HEADER_OVERHEAD;
+  if (m + blockLength > length) throw new RolldeltaError(ErrorCode.TRUNCATED, 'the image delta ends inside its header; it is truncated');
+  const map = decodeHeaderBlock(await read(m, blockLength), m, { maxStrLength: 4096, maxBinLength: MAX_HEADER, maxArrayLength: 4096, maxMapLength: 64 });
+  const old = map.old as Record<string, unknown> | undefined;
+  const neu = map.new as Record<string, unknown> | undefined;
+  if (!old || !neu || typeof old !== 'object' || typeof neu !== 'object') throw bad('old or new image missing');
+  if (!Array.isArray(old.diffIds) || !Array.isArray(neu.layers) || !Array.isArray(neu.repoTags)) throw bad('layer lists missing');
+  if (!(neu.config instanceof Uint8Array)) throw bad('config missing');
+  const layers = (neu.layers as unknown[]).map((l, i): ImageDeltaLayer => {
+    if (!Array.isArray(l) || l.length !== 3 || !Number.isSafeInteger(l[1]) || l[1] < 0 || (l[2] !== 0 && l[2] !== 1)) throw bad(`layer ${i} is malformed`);
+    return { diffId: digest(l[0], `layer ${i} diffId`), size: l[1], from: l[2] === 0 ? 'old' : 'delta' };
+  });
+  const pullBytes = map.pullBytes;
+  const header: ImageDeltaHeader = {
+    old: { id: digest(old.id, 'old id'), diffIds: (old.diffIds as unknown[]).map((d, i) => digest(d, `old diffId ${i}`)) },
+    new: { id: digest(neu.id, 'new id'), config: neu.config, repoTags: (neu.repoTags as unknown[]).map((t, i) => str(t, `repo tag ${i}`)), layers },
+    pullBytes: typeof pullBytes === 'number' ? pullBytes : undefined,
+  };
+  return { header, deltaOffset: m + blockLength };
+}

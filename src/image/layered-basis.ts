@@ -1,0 +1,50 @@
+import type { RandomAccessBasis } from '../core/basis.js';
+import { ErrorCode, RolldeltaError } from '../core/errors.js';
+
+/**
+ * One basis over several parts laid end to end (an image's layers): a position maps to a part by
+ * binary search over the cumulative lengths; a read across a boundary is assembled from both.
+ * @example
+ * const basis = layeredBasis(image.layers.map((l) => archive.layerBasis(l)!));
+ */
+export function layeredBasis(parts: readonly RandomAccessBasis[]): RandomAccessBasis {
+  const starts: number[] = [];
+  let total = 0;
+  for (const p of parts) {
+    starts.push(total);
+    total += p.length;
+  }
+  const partAt = (pos: number): number => {
+    let lo = 0;
+    let hi = parts.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (starts[mid] <= pos) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo;
+  };
+  return {
+    length: total,
+    async read(position: number, length: number): Promise<Uint8Array> {
+      if (position < 0 || length < 0 || position + length > total) {
+        throw new RolldeltaError(ErrorCode.CORRUPT, `a read of ${length} bytes at ${position} reaches past the old image's ${total} bytes of layers`);
+      }
+      let i = partAt(position);
+      const first = parts[i];
+      const offset = position - starts[i];
+      if (offset + length <= first.length) return first.read(offset, length);
+      const out = new Uint8Array(length);
+      let done = 0;
+      let pos = offset;
+      while (done < length) {
+        const n = Math.min(length - done, parts[i].length - pos);
+        if (n > 0) out.set(await parts[i].read(pos, n), done);
+        done += n;
+        i++;
+        pos = 0;
+      }
+      return out;
+    },
+  };
+}

@@ -1,0 +1,145 @@
+// Image deltas against a real Docker Engine: build two releases, `docker save` both, diff, apply,
+// `docker load` the result and run it. Also skopeo's OCI archives, a wrong old image and a
+// corrupted delta.
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ImageArchive, applyImageDelta, diffImages, type ImageDiffSummary } from '../../src/index.js';
+import { dockerdAvailable, requirePeer, startDockerd, type Dockerd } from '../helpers/dockerd.js';
+import { buildApp, importBusybox, saveToFile } from '../helpers/images.js';
+import { peer } from '../helpers/peers.js';
+
+const docker = requirePeer('dockerd', dockerdAvailable());
+
+/** An app source tree of some size, so that a one-character edit is small against it. */
+function appFiles(edit: string): Record<string, string> {
+  const lines: string[] = [];
+  for (let i = 0; i < 20000; i++) lines.push(`export const value${i} = ${(i * 2654435761) % 1000003}; // line ${i}`);
+  return {
+    'src/main.js': `console.log("release ${edit}");\n`,
+    'src/lib.js': lines.join('\n'),
+    'package.json': JSON.stringify({ name: 'app', version: '1.0.0' }),
+  };
+}
+
+describe.skipIf(docker.skip)(`image deltas with a real Docker Engine ${docker.message}`, () => {
+  let d: Dockerd;
+  let dir: string;
+  const p = (n: string) => join(dir, n);
+  let v1Id: string;
+  let v2Id: string;
+  let summary: ImageDiffSummary;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'rolldelta-image-'));
+    d = await startDockerd();
+    await importBusybox(d.engine, 'rd-base:1');
+    const recipe = 'COPY . /app/\nRUN echo built > /built.txt';
+    v1Id = await buildApp(d.engine, 'rd-base:1', 'rd-app:1', appFiles('A'), recipe);
+    v2Id = await buildApp(d.engine, 'rd-base:1', 'rd-app:2', appFiles('B'), recipe);
+    await saveToFile(d.engine, ['rd-app:1'], p('v1.tar'));
+    await saveToFile(d.engine, ['rd-app:2'], p('v2.tar'));
+    summary = await diffImages(p('v1.tar'), p('v2.tar'), p('v1-v2.rdimg'));
+  }, 240_000);
+
+  afterAll(async () => {
+    await d?.stop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('reads docker save archives: IDs and DiffIDs as the engine reports, layers hash to their DiffIDs', async () => {
+    const a = await ImageArchive.open(p('v2.tar'));
+    try {
+      const img = a.image();
+      const inspect = await d.engine.inspectImage('rd-app:2');
+      expect(img.id).toBe(inspect!.Id);
+      expect(img.repoTags).toEqual(['rd-app:2']);
+      expect(img.layers.map((l) => l.diffId)).toEqual(inspect!.RootFS?.Layers);
+      for (const layer of img.layers) {
+        const h = createHash('sha256');
+        for await (const c of a.layerStream(layer)) h.update(c);
+        expect(`sha256:${h.digest('hex')}`).toBe(layer.diffId);
+      }
+    } finally {
+      await a.close();
+    }
+  });
+
+  it('makes a delta far smaller than the pull: the base is reused, the app layers are diffed', () => {
+    console.log(`image delta ${summary.deltaBytes} bytes; pull ${summary.pullBytes} bytes; ${summary.sentLayers} sent, ${summary.reusedLayers} reused`);
+    expect(summary.reusedLayers).toBe(1);
+    expect(summary.sentLayers).toBe(2);
+    expect(summary.deltaBytes * 20).toBeLessThan(summary.pullBytes);
+  });
+
+  it('applies into an archive that docker load accepts, with the new image ID, and that runs', async () => {
+    const { imageId } = await applyImageDelta(p('v1.tar'), p('v1-v2.rdimg'), p('v2-rebuilt.tar'));
+    expect(imageId).toBe(v2Id);
+    await d.engine.removeImage('rd-app:2');
+    const { loaded } = await d.engine.loadImage(Readable.from([readFileSync(p('v2-rebuilt.tar'))]));
+    expect(loaded).toContain('rd-app:2');
+    expect((await d.engine.inspectImage('rd-app:2'))!.Id).toBe(v2Id);
+    const run = await d.engine.run('rd-app:2', ['cat', '/app/src/main.js']);
+    expect(run.stdout).toBe('console.log("release B");\n');
+  });
+
+  it('leaves out the layers the engine has, and that archive loads too', async () => {
+    await applyImageDelta(p('v1.tar'), p('v1-v2.rdimg'), p('v2-thin.tar'), { omitOldLayers: true });
+    expect(readFileSync(p('v2-thin.tar')).length).toBeLessThan(readFileSync(p('v2-rebuilt.tar')).length);
+    await d.engine.removeImage('rd-app:2');
+    const { loaded } = await d.engine.loadImage(Readable.from([readFileSync(p('v2-thin.tar'))]));
+    expect(loaded).toContain('rd-app:2');
+    expect((await d.engine.inspectImage('rd-app:2'))!.Id).toBe(v2Id);
+  });
+
+  it('streams straight into docker load, without a copy on disk', async () => {
+    await d.engine.removeImage('rd-app:2');
+    await applyImageDelta(p('v1.tar'), p('v1-v2.rdimg'), (chunks) => d.engine.loadImage(Readable.from(chunks)), { omitOldLayers: true });
+    expect((await d.engine.inspectImage('rd-app:2'))!.Id).toBe(v2Id);
+  });
+
+  it('refuses the wrong old image before writing anything', async () => {
+    await expect(applyImageDelta(p('v2.tar'), p('v1-v2.rdimg'), p('never.tar'))).rejects.toMatchObject({ code: 'ERR_BASIS_MISMATCH' });
+    expect(existsSync(p('never.tar'))).toBe(false);
+  });
+
+  it('a corrupted delta fails with a RolldeltaError and leaves no output', async () => {
+    const bad = Buffer.from(readFileSync(p('v1-v2.rdimg')));
+    bad[bad.length - 100] ^= 0x40;
+    writeFileSync(p('bad.rdimg'), bad);
+    await expect(applyImageDelta(p('v1.tar'), p('bad.rdimg'), p('never2.tar'))).rejects.toMatchObject({ name: 'RolldeltaError' });
+    expect(existsSync(p('never2.tar'))).toBe(false);
+  });
+
+  const skopeo = peer('skopeo', 'skopeo');
+  it.skipIf(skopeo.skip)('reads the same image from skopeo oci-archive and docker-archive conversions', async () => {
+    execFileSync('skopeo', ['copy', '--quiet', `docker-archive:${p('v1.tar')}`, `oci-archive:${p('v1-oci.tar')}`]);
+    execFileSync('skopeo', ['copy', '--quiet', `docker-archive:${p('v1.tar')}`, `docker-archive:${p('v1-skopeo.tar')}:rd-app:1`]);
+    const ids = async (path: string) => {
+      const a = await ImageArchive.open(path);
+      try {
+        const img = a.images[0];
+        for (const layer of img.layers) {
+          const h = createHash('sha256');
+          for await (const c of a.layerStream(layer)) h.update(c);
+          expect(`sha256:${h.digest('hex')}`).toBe(layer.diffId);
+        }
+        return { id: img.id, diffIds: img.layers.map((l) => l.diffId), format: a.format };
+      } finally {
+        await a.close();
+      }
+    };
+    const original = await ids(p('v1.tar'));
+    const oci = await ids(p('v1-oci.tar'));
+    expect(oci.format).toBe('oci');
+    // skopeo rewrites the config as an OCI config (a new image ID); the layers are the same.
+    expect(oci.diffIds).toEqual(original.diffIds);
+    expect(original.id).toBe(v1Id);
+    expect((await ids(p('v1-skopeo.tar'))).diffIds).toEqual(original.diffIds);
+  });
+});
