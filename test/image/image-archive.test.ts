@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ImageArchive, RolldeltaError, applyImageDelta, diffImages } from '../../src/index.js';
+import { ensureBuilt, runCli } from '../helpers/cli.js';
 import { makeTar, type TarEntry } from '../helpers/images.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'rolldelta-imgarch-'));
@@ -177,5 +178,23 @@ describe('image deltas', () => {
       }),
       { numRuns: 60 },
     );
+  });
+});
+
+describe('rolldelta image', () => {
+  it('diff prints the savings, apply rebuilds the archive; bad usage exits 2, a wrong old image 1', () => {
+    ensureBuilt();
+    writeFileSync(p('c-old.tar'), dockerArchive([base, app('v1')]));
+    writeFileSync(p('c-new.tar'), dockerArchive([base, app('v2')]));
+    const d = runCli(['image', 'diff', p('c-old.tar'), p('c-new.tar'), p('c.rdimg')]);
+    expect(d.status).toBe(0);
+    expect(d.stderr.toString()).toMatch(/image delta: .*a pull would move .*1 reused/);
+    const a = runCli(['image', 'apply', p('c-old.tar'), p('c.rdimg'), p('c-out.tar')]);
+    expect(a.status).toBe(0);
+    expect(a.stderr.toString()).toContain('verified');
+    expect(runCli(['image', 'apply', p('c-new.tar'), p('c.rdimg'), p('c-never.tar')]).status).toBe(1);
+    expect(existsSync(p('c-never.tar'))).toBe(false);
+    expect(runCli(['image', 'frob']).status).toBe(2);
+    expect(runCli(['image', 'diff', p('c-old.tar')]).status).toBe(2);
   });
 });
