@@ -1,9 +1,11 @@
 // The README's main command: make an old and a new version of a file, compute deltas both ways
-// (rsync model from a signature, two-sided diff), apply them, verify, and print what was saved.
-// Runs on any machine with Node: the sample is generated here, deterministically.
+// (rsync model from a signature, two-sided diff), apply them, verify, and print what was saved;
+// then, where a Docker Engine can run, the whole image update (demo/docker-update.mjs).
+// The file sample is generated here, deterministically, so it runs on any machine with Node.
 import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import { delta, diff, patch, signature } from '../dist/index.js';
+import { dockerDemo, dockerDemoUnavailable } from './docker-update.mjs';
 
 const MiB = 1 << 20;
 
@@ -83,4 +85,13 @@ const rsig = signature(oldVersion, { format: 'rdiff' });
 report('rdiff format (signature + delta)', delta(rsig, newVersion, { format: 'rdiff' }), rsig.length);
 
 console.log(ok ? '\nevery delta rebuilt the new version exactly (SHA-256 verified)' : '\nFAILED: a delta did not rebuild the new version');
+
+// The whole image update, when a Docker Engine can run here.
+const why = dockerDemoUnavailable();
+if (why) {
+  console.log(`\n(the image-update demo needs a Docker Engine: ${why})`);
+} else {
+  console.log('\nimage update on a private Docker Engine:');
+  ok = (await dockerDemo()) && ok;
+}
 process.exitCode = ok ? 0 : 1;
