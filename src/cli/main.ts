@@ -12,6 +12,7 @@ import {
   signatureSpec,
 } from './file-commands.js';
 import { imageCommand } from './image-commands.js';
+import { serveCommand } from './serve-command.js';
 import { UsageError } from './usage-error.js';
 
 const HELP = `rolldelta — binary deltas for files and container images
@@ -25,6 +26,8 @@ Usage:
                                               delta between two image archives (docker save / OCI)
   rolldelta image apply [--omit-old-layers] OLD.tar DELTA OUT.tar
                                               rebuild the new image as an archive docker load accepts
+  rolldelta serve --store DIR (--images DIR | --engine) [--port 8080] [--host 127.0.0.1]
+                                              serve image deltas: GET /delta?from=OLD&to=NEW
 
 Any path may be - for standard input/output (but patch needs BASIS as a file).
 
@@ -68,6 +71,10 @@ export async function main(argv: readonly string[]): Promise<number> {
     }
     if (name === '--version' || name === '-V') {
       process.stdout.write(`${version()}\n`);
+      return 0;
+    }
+    if (name === 'serve') {
+      await serveCommand(rest);
       return 0;
     }
     if (name === 'image') {

@@ -11,3 +11,5 @@ export {
   type RunResult,
 } from './engine.js';
 export { JsonLineDecoder, readJsonStream, messageError, type JsonMessage } from './json-stream.js';
+export { createDeltaServer, archiveDirectory, engineArchives, type DeltaServer, type DeltaServerOptions, type DeltaSource } from './delta-server.js';
+export { DeltaStore } from './delta-store.js';

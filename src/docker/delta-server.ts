@@ -1,0 +1,184 @@
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { ErrorCode, RolldeltaError, isRolldeltaError } from '../core/errors.js';
+import { diffImages } from '../image/diff-images.js';
+import { writeFileAtomic } from '../stream/atomic-file.js';
+import type { DeltaStore } from './delta-store.js';
+import type { DockerEngine } from './engine.js';
+
+/** Where the server finds image archives (`docker save` or OCI) by reference. */
+export interface DeltaSource {
+  /** Path of an archive holding the image `ref`; rejects when the source has no such image. */
+  archive(ref: string): Promise<string>;
+}
+
+export interface DeltaServerOptions {
+  source: DeltaSource;
+  store: DeltaStore;
+  /** Seconds a device is told to wait (Retry-After) while a delta is generated; default 2. */
+  retryAfterSeconds?: number;
+  /** Deflate level of generated deltas; default 9. */
+  level?: number;
+}
+
+/** The server's HTTP handler and its ahead-of-time generator. */
+export interface DeltaServer {
+  /** A node:http request handler for `GET|HEAD /delta?from=&to=`. */
+  handler(req: IncomingMessage, res: ServerResponse): void;
+  /** Generates (or finds) the delta for a pair now, e.g. at build time; resolves to its size. */
+  generate(from: string, to: string): Promise<number>;
+  /** Generations started so far (one per pair, however many devices asked). */
+  readonly generations: number;
+}
+
+const MAX_REF = 512;
+
+function refOf(url: URL, name: string): string {
+  const v = url.searchParams.get(name);
+  if (!v || v.length > MAX_REF) throw new RolldeltaError(ErrorCode.INVALID_ARGUMENT, `the query needs ${name}=<image reference> (at most ${MAX_REF} characters)`);
+  return v;
+}
+
+/** Parses `Range: bytes=N-` or `bytes=N-M` against a file of `size` bytes; undefined means the whole file. */
+function rangeOf(header: string | undefined, size: number): { start: number; end: number } | 'invalid' | undefined {
+  if (!header) return undefined;
+  const m = /^bytes=(\d+)-(\d*)$/.exec(header.trim());
+  if (!m) return 'invalid';
+  const start = Number(m[1]);
+  const end = m[2] ? Math.min(Number(m[2]), size - 1) : size - 1;
+  return start <= end && start < size ? { start, end } : 'invalid';
+}
+
+/**
+ * An HTTP delta server (node:http, no framework): `GET /delta?from=A&to=B` answers 200 with the
+ * image delta when it exists (Range requests give 206, so devices resume), and 202 with
+ * Retry-After while it is generated on demand: one generation per pair, however many devices ask
+ * at once. `HEAD` tells the size before a download. A failed generation answers 500 with the
+ * reason, and the next request tries again.
+ * @example
+ * const server = createDeltaServer({ source: archiveDirectory('/srv/images'), store: new DeltaStore('/srv/deltas') });
+ * http.createServer(server.handler).listen(8080);
+ */
+export function createDeltaServer(opts: DeltaServerOptions): DeltaServer {
+  const running = new Map<string, Promise<number>>();
+  const failures = new Map<string, string>();
+  let generations = 0;
+  const retryAfter = String(opts.retryAfterSeconds ?? 2);
+
+  function start(from: string, to: string): Promise<number> {
+    const key = `${from}\0${to}`;
+    let job = running.get(key);
+    if (job) return job;
+    generations++;
+    failures.delete(key);
+    job = (async () => {
+      await opts.store.init();
+      const [oldPath, newPath] = await Promise.all([opts.source.archive(from), opts.source.archive(to)]);
+      const s = await diffImages(oldPath, newPath, opts.store.pathFor(from, to), { level: opts.level });
+      return s.deltaBytes;
+    })();
+    running.set(key, job);
+    job.then(
+      () => running.delete(key),
+      (e) => {
+        running.delete(key);
+        failures.set(key, isRolldeltaError(e) ? `${e.message} (${e.code})` : String((e as Error)?.message ?? e));
+      },
+    );
+    return job;
+  }
+
+  async function generate(from: string, to: string): Promise<number> {
+    return (await opts.store.size(from, to)) ?? start(from, to);
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://delta-server');
+    if (url.pathname !== '/delta') return void res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: use /delta?from=&to=\n');
+    if (req.method !== 'GET' && req.method !== 'HEAD') return void res.writeHead(405, { allow: 'GET, HEAD' }).end();
+    let from: string;
+    let to: string;
+    try {
+      from = refOf(url, 'from');
+      to = refOf(url, 'to');
+    } catch (e) {
+      return void res.writeHead(400, { 'content-type': 'text/plain' }).end(`${(e as Error).message}\n`);
+    }
+    const size = await opts.store.size(from, to);
+    if (size === undefined) {
+      const key = `${from}\0${to}`;
+      const failed = failures.get(key);
+      if (failed && !running.has(key)) {
+        failures.delete(key);
+        return void res.writeHead(500, { 'content-type': 'text/plain' }).end(`generating the delta failed: ${failed}\n`);
+      }
+      start(from, to).catch(() => {}); // the failure is reported to the next request
+      return void res.writeHead(202, { 'retry-after': retryAfter, 'content-type': 'text/plain' }).end('the delta is being generated; ask again\n');
+    }
+    const range = rangeOf(req.headers.range, size);
+    if (range === 'invalid') return void res.writeHead(416, { 'content-range': `bytes */${size}` }).end();
+    const headers = { 'content-type': 'application/vnd.rolldelta.image-delta', 'accept-ranges': 'bytes' };
+    if (range) res.writeHead(206, { ...headers, 'content-length': range.end - range.start + 1, 'content-range': `bytes ${range.start}-${range.end}/${size}` });
+    else res.writeHead(200, { ...headers, 'content-length': size });
+    if (req.method === 'HEAD') return void res.end();
+    const file = createReadStream(opts.store.pathFor(from, to), range ? { start: range.start, end: range.end } : {});
+    file.on('error', () => res.destroy());
+    file.pipe(res);
+  }
+
+  return {
+    handler(req, res) {
+      handle(req, res).catch((e) => {
+        if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' }).end(`${(e as Error).message}\n`);
+        else res.destroy();
+      });
+    },
+    generate,
+    get generations() {
+      return generations;
+    },
+  };
+}
+
+/**
+ * A source of image archives in a directory: `ref` `app:2` is the file `app_2.tar` (characters
+ * other than letters, digits, `.`, `-` and `_` become `_`).
+ * @example
+ * archiveDirectory('/srv/images').archive('app:2'); // '/srv/images/app_2.tar'
+ */
+export function archiveDirectory(dir: string): DeltaSource {
+  return {
+    async archive(ref) {
+      const path = `${dir}/${ref.replace(/[^A-Za-z0-9._-]/g, '_')}.tar`;
+      try {
+        await stat(path);
+      } catch {
+        throw new RolldeltaError(ErrorCode.INVALID_ARGUMENT, `no archive for image ${ref} (looked for ${path})`);
+      }
+      return path;
+    },
+  };
+}
+
+/**
+ * A source that saves images from a Docker Engine, once each: archives are cached in `dir` by
+ * image ID, so a popular base is read from the engine a single time.
+ * @example
+ * createDeltaServer({ source: engineArchives(new DockerEngine(), '/srv/cache'), store });
+ */
+export function engineArchives(engine: DockerEngine, dir: string): DeltaSource {
+  return {
+    async archive(ref) {
+      const info = await engine.inspectImage(ref);
+      if (!info) throw new RolldeltaError(ErrorCode.INVALID_ARGUMENT, `the engine has no image ${ref}`);
+      const path = `${dir}/${info.Id.replace(/^sha256:/, '')}.tar`;
+      try {
+        await stat(path);
+      } catch {
+        await writeFileAtomic(path, await engine.saveImages([ref])); // by name, so the archive keeps its tag
+      }
+      return path;
+    },
+  };
+}

@@ -1,0 +1,104 @@
+// The delta server over real HTTP on loopback, with image archives from a directory.
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DeltaStore, applyImageDelta, archiveDirectory, createDeltaServer, type DeltaServer } from '../../src/index.js';
+import { makeTar } from '../helpers/images.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'rolldelta-server-'));
+const enc = new TextEncoder();
+const sha = (b: Uint8Array) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
+
+/** A one-image docker save archive with a base layer and an app layer of release `n`. */
+function release(n: number): Uint8Array {
+  const lines = Array.from({ length: 5000 }, (_, i) => `line ${i}: ${(i * 2654435761) % 1000003}`).join('\n');
+  const layers = [makeTar([{ type: 'file', path: 'lib.txt', data: lines }]), makeTar([{ type: 'file', path: 'app.txt', data: `${lines}\nrelease ${n}` }])];
+  const config = enc.encode(JSON.stringify({ rootfs: { type: 'layers', diff_ids: layers.map(sha) } }));
+  const paths = layers.map((l) => `${sha(l).slice(7)}/layer.tar`);
+  return makeTar([
+    ...layers.map((l, i) => ({ type: 'file' as const, path: paths[i], data: l })),
+    { type: 'file', path: 'c.json', data: config },
+    { type: 'file', path: 'manifest.json', data: JSON.stringify([{ Config: 'c.json', RepoTags: [`app:${n}`], Layers: paths }]) },
+  ]);
+}
+
+let server: Server;
+let delta: DeltaServer;
+let base: string;
+
+beforeAll(async () => {
+  writeFileSync(join(dir, 'app_1.tar'), release(1));
+  writeFileSync(join(dir, 'app_2.tar'), release(2));
+  delta = createDeltaServer({ source: archiveDirectory(dir), store: new DeltaStore(join(dir, 'store')), retryAfterSeconds: 1 });
+  server = createServer(delta.handler);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+
+afterAll(async () => {
+  await new Promise((r) => server.close(r));
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('createDeltaServer', () => {
+  it('20 devices asking at once for a missing delta cause exactly one generation; then 200', async () => {
+    const url = `${base}/delta?from=app:1&to=app:2`;
+    const first = await Promise.all(Array.from({ length: 20 }, () => fetch(url)));
+    for (const r of first) {
+      expect([200, 202]).toContain(r.status);
+      if (r.status === 202) expect(r.headers.get('retry-after')).toBe('1');
+      await r.arrayBuffer();
+    }
+    let r = await fetch(url);
+    for (let i = 0; r.status === 202 && i < 100; i++) {
+      await r.arrayBuffer();
+      await new Promise((s) => setTimeout(s, 50));
+      r = await fetch(url);
+    }
+    expect(r.status).toBe(200);
+    const body = new Uint8Array(await r.arrayBuffer());
+    expect(delta.generations).toBe(1);
+    // The delta it serves rebuilds release 2 from release 1.
+    writeFileSync(join(dir, 'got.rdimg'), body);
+    await applyImageDelta(join(dir, 'app_1.tar'), join(dir, 'got.rdimg'), join(dir, 'out.tar'));
+    expect(Number(r.headers.get('content-length'))).toBe(body.length);
+  });
+
+  it('HEAD tells the size; Range resumes a download', async () => {
+    const url = `${base}/delta?from=app:1&to=app:2`;
+    const head = await fetch(url, { method: 'HEAD' });
+    const size = Number(head.headers.get('content-length'));
+    expect(size).toBe(readFileSync(join(dir, 'got.rdimg')).length);
+    const part = await fetch(url, { headers: { range: 'bytes=10-' } });
+    expect(part.status).toBe(206);
+    expect(part.headers.get('content-range')).toBe(`bytes 10-${size - 1}/${size}`);
+    expect(Buffer.from(await part.arrayBuffer()).equals(readFileSync(join(dir, 'got.rdimg')).subarray(10))).toBe(true);
+    expect((await fetch(url, { headers: { range: `bytes=${size}-` } })).status).toBe(416);
+  });
+
+  it('reports a failed generation with its reason, and bad requests with 400/404/405', async () => {
+    const url = `${base}/delta?from=app:1&to=app:9`;
+    expect((await fetch(url)).status).toBe(202);
+    let r = await fetch(url);
+    for (let i = 0; r.status === 202 && i < 100; i++) {
+      await new Promise((s) => setTimeout(s, 20));
+      r = await fetch(url);
+    }
+    expect(r.status).toBe(500);
+    expect(await r.text()).toContain('no archive for image app:9');
+    expect((await fetch(`${base}/delta?from=app:1`)).status).toBe(400);
+    expect((await fetch(`${base}/nope`)).status).toBe(404);
+    expect((await fetch(`${base}/delta?from=a&to=b`, { method: 'POST' })).status).toBe(405);
+  });
+
+  it('generates ahead of time', async () => {
+    const size = await delta.generate('app:2', 'app:1');
+    const r = await fetch(`${base}/delta?from=app:2&to=app:1`, { method: 'HEAD' });
+    expect(r.status).toBe(200);
+    expect(Number(r.headers.get('content-length'))).toBe(size);
+  });
+});
