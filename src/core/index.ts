@@ -8,7 +8,7 @@ export { blake2b, Blake2b } from './blake2b.js';
 export { md4, Md4 } from './md4.js';
 export { sha256, Sha256, sha256Factory } from './sha256.js';
 export { crc32 } from './crc32.js';
-export { STRONG_MAX_LENGTH, createStrongSummer, type StrongSummer } from './strong-hash.js';
+export { STRONG_MAX_LENGTH, createStrongSummer, type StrongSummer, type OneShotHasherFactory } from './strong-hash.js';
 export { createRollingChecksum, weakSum, type RollingChecksum } from './rolling.js';
 export { Rollsum } from './rollsum.js';
 export { RabinKarp } from './rabinkarp.js';

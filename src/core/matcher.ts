@@ -4,7 +4,7 @@ import { ErrorCode, RolldeltaError } from './errors.js';
 import type { HasherFactory } from './hash.js';
 import type { OpSink } from './ops.js';
 import type { Signature } from './params.js';
-import { RABINKARP_ADJ, RABINKARP_MULT, rabinKarpPow } from './rabinkarp.js';
+import { RABINKARP_ADJ, RABINKARP_MULT, rabinKarpOf, rabinKarpPow } from './rabinkarp.js';
 import { createRollingChecksum, weakSum } from './rolling.js';
 import { ROLLSUM_CHAR_OFFSET } from './rollsum.js';
 
@@ -218,10 +218,14 @@ export class DeltaMatcher {
     const pow = this.pow;
     const next = this.index.next;
     const weak = this.index.sig.weak;
+    // Module constants copied to locals: bundled, they become mutable bindings reloaded every step.
+    const mult = RABINKARP_MULT;
+    const adj = RABINKARP_ADJ;
+    const mix = WEAK_MIX;
     let h = this.h;
     let p = this.pos;
     for (;;) {
-      const m = Math.imul(h ^ (h >>> 16), WEAK_MIX);
+      const m = Math.imul(h ^ (h >>> 16), mix);
       const f = m >>> fshift;
       if ((filter[f >>> 5] & (1 << (f & 31))) !== 0) {
         // Walk the bucket inline (chains are short and capped); call find() only on a weak hit.
@@ -237,7 +241,7 @@ export class DeltaMatcher {
       }
       if (p >= limit) break;
       // h·MULT + in − MULT^n·(out + ADJ): drops the oldest byte and the seed's extra factor.
-      h = (Math.imul(h, RABINKARP_MULT) + buf[p + bl] - Math.imul(pow, buf[p] + RABINKARP_ADJ)) | 0;
+      h = (Math.imul(h, mult) + buf[p + bl] - Math.imul(pow, buf[p] + adj)) | 0;
       p++;
     }
     this.pos = p;
@@ -255,12 +259,14 @@ export class DeltaMatcher {
     const bl = this.blockLength;
     const next = this.index.next;
     const weak = this.index.sig.weak;
+    const mix = WEAK_MIX;
+    const offset = ROLLSUM_CHAR_OFFSET;
     let s1 = this.s1;
     let s2 = this.s2;
     let p = this.pos;
     for (;;) {
       const d = ((s2 << 16) | s1) >>> 0;
-      const m = Math.imul(d ^ s2, WEAK_MIX);
+      const m = Math.imul(d ^ s2, mix);
       const f = m >>> fshift;
       if ((filter[f >>> 5] & (1 << (f & 31))) !== 0) {
         let j = head[m >>> shift];
@@ -276,7 +282,7 @@ export class DeltaMatcher {
       if (p >= limit) break;
       const out = buf[p];
       s1 = (s1 + buf[p + bl] - out) & 0xffff;
-      s2 = (s2 + s1 - Math.imul(bl, out + ROLLSUM_CHAR_OFFSET)) & 0xffff;
+      s2 = (s2 + s1 - Math.imul(bl, out + offset)) & 0xffff;
       p++;
     }
     this.pos = p;
@@ -291,18 +297,18 @@ export class DeltaMatcher {
     const start = this.pos;
     const stop = start + this.blockLength;
     if (this.rollsum) {
+      const offset = ROLLSUM_CHAR_OFFSET;
       let s1 = 0;
       let s2 = 0;
       for (let i = start; i < stop; i++) {
-        s1 = (s1 + buf[i] + ROLLSUM_CHAR_OFFSET) & 0xffff;
+        s1 = (s1 + buf[i] + offset) & 0xffff;
         s2 = (s2 + s1) & 0xffff;
       }
       this.s1 = s1;
       this.s2 = s2;
     } else {
-      let h = 1;
-      for (let i = start; i < stop; i++) h = (Math.imul(h, RABINKARP_MULT) + buf[i]) | 0;
-      this.h = h;
+      // After every match: a from-scratch pass over each copied block, so it is unrolled too.
+      this.h = rabinKarpOf(buf, start, stop) | 0;
     }
     this.state = FRESH;
   }

@@ -3,6 +3,7 @@ import { assertBytes } from './bytes.js';
 import { ErrorCode, RolldeltaError } from './errors.js';
 import type { Hasher, HasherFactory } from './hash.js';
 import type { Signature, SignatureParams } from './params.js';
+import { rabinKarpOf } from './rabinkarp.js';
 import { weakSum } from './rolling.js';
 import { Sha256 } from './sha256.js';
 import { createStrongSummer, type StrongSummer } from './strong-hash.js';
@@ -32,6 +33,7 @@ export interface SignatureBuilderOptions {
 export class SignatureBuilder {
   readonly params: SignatureParams;
   private readonly maxBlocks: number;
+  private readonly rabinKarp: boolean;
   private readonly summer: StrongSummer;
   private readonly sha: Hasher;
   private weak: Uint32Array;
@@ -51,6 +53,7 @@ export class SignatureBuilder {
     const maxBlocks = opts.maxBlocks ?? DEFAULT_MAX_BLOCKS;
     if (!Number.isSafeInteger(maxBlocks) || maxBlocks < 0) throw invalid(`maxBlocks must be a non-negative integer, got ${maxBlocks}`);
     this.maxBlocks = maxBlocks;
+    this.rabinKarp = p.rollsum === 'rabinkarp';
     this.summer = createStrongSummer(p.hash, { sha256: opts.sha256 });
     this.sha = opts.sha256 ? opts.sha256() : new Sha256();
     this.weak = new Uint32Array(16);
@@ -122,7 +125,7 @@ export class SignatureBuilder {
       strong.set(this.strong);
       this.strong = strong;
     }
-    this.weak[i] = weakSum(this.params.rollsum, data, start, end);
+    this.weak[i] = this.rabinKarp ? rabinKarpOf(data, start, end) : weakSum('rollsum', data, start, end);
     this.summer.sumInto(data, start, end, this.strong, i * sl, sl);
     this.count = i + 1;
   }

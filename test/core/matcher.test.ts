@@ -141,7 +141,7 @@ describe('DeltaMatcher, by hand', () => {
 
   it('works with both rollsums, both hashes and a block of one byte', () => {
     for (const rollsum of ['rabinkarp', 'rollsum'] as RollsumName[]) {
-      for (const hash of ['blake2b', 'md4'] as StrongHashName[]) {
+      for (const hash of ['blake2b', 'md4', 'sha256'] as StrongHashName[]) {
         const b = random(300, 2);
         const s = buildSignature(b, { blockLength: 1, rollsum, hash, strongLength: 4 });
         const patched = patchOps(b, collect(s, cat(b.subarray(10, 20), b)).finish());

@@ -2,6 +2,9 @@ import fc from 'fast-check';
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { buildSignature, decodeSignature, delta, matchDelta, nodeSha256, OpCollector, patch, patchOps, signature } from '../../src/index.js';
+import type { HasherFactory } from '../../src/core/hash.js';
+import { Sha256 } from '../../src/core/sha256.js';
+import { createStrongSummer } from '../../src/core/strong-hash.js';
 import { encodeRdiffSignature } from '../../src/format/rdiff-signature.js';
 
 describe("the 'sha256' strong hash", () => {
@@ -48,5 +51,45 @@ describe("the 'sha256' strong hash", () => {
   it('cannot be written in the rdiff format', () => {
     expect(() => signature(data, { format: 'rdiff', hash: 'sha256' })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
     expect(() => encodeRdiffSignature(buildSignature(data, { hash: 'sha256' }))).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
+  });
+});
+
+describe('the sha256 strong summer', () => {
+  it("a one-block signature's strong sum is the prefix of sha256(block), with and without node:crypto", () => {
+    const block = new Uint8Array(1000).map((_, i) => i * 7);
+    const want = createHash('sha256').update(block).digest();
+    for (const sha256 of [undefined, nodeSha256]) {
+      const sig = buildSignature(block, { blockLength: 1000, strongLength: 16, hash: 'sha256', sha256 });
+      expect(sig.blockCount).toBe(1);
+      expect(Buffer.from(sig.strong).equals(want.subarray(0, 16))).toBe(true);
+    }
+  });
+
+  it('gives the same sums through a one-shot digest, a plain factory and the pure-TS hash', () => {
+    const plain: HasherFactory = () => new Sha256();
+    const oneShot = createStrongSummer('sha256', { sha256: nodeSha256 });
+    const viaFactory = createStrongSummer('sha256', { sha256: plain });
+    const pure = createStrongSummer('sha256');
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 700 }), fc.nat(), fc.integer({ min: 0, max: 32 }), (data, a, length) => {
+        const start = data.length ? a % (data.length + 1) : 0;
+        const outs = [oneShot, viaFactory, pure].map((s) => {
+          const out = new Uint8Array(40).fill(0xee);
+          s.sumInto(data, start, data.length, out, 3, length);
+          return Buffer.from(out);
+        });
+        expect(outs[1].equals(outs[0])).toBe(true);
+        expect(outs[2].equals(outs[0])).toBe(true);
+        expect(outs[0].subarray(3, 3 + length).equals(createHash('sha256').update(data.subarray(start)).digest().subarray(0, length))).toBe(true);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('refuses a range or length out of bounds with ERR_INVALID_ARGUMENT', () => {
+    const s = createStrongSummer('sha256', { sha256: nodeSha256 });
+    const data = new Uint8Array(10);
+    expect(() => s.sumInto(data, 0, 11, new Uint8Array(32), 0, 32)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
+    expect(() => s.sumInto(data, 0, 10, new Uint8Array(32), 0, 33)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
   });
 });
