@@ -13,6 +13,7 @@ import {
 } from './file-commands.js';
 import { imageCommand } from './image-commands.js';
 import { serveCommand } from './serve-command.js';
+import { updateCommand } from './update-command.js';
 import { UsageError } from './usage-error.js';
 
 const HELP = `rolldelta — binary deltas for files and container images
@@ -28,6 +29,8 @@ Usage:
                                               rebuild the new image as an archive docker load accepts
   rolldelta serve --store DIR (--images DIR | --engine) [--port 8080] [--host 127.0.0.1]
                                               serve image deltas: GET /delta?from=OLD&to=NEW
+  rolldelta update --from OLD --to NEW --server URL [--request-timeout S] [--retries N] [--retry-interval S]
+                                              update the engine's NEW by delta, or by a pull on any failure
 
 Any path may be - for standard input/output (but patch needs BASIS as a file).
 
@@ -75,6 +78,10 @@ export async function main(argv: readonly string[]): Promise<number> {
     }
     if (name === 'serve') {
       await serveCommand(rest);
+      return 0;
+    }
+    if (name === 'update') {
+      await updateCommand(rest);
       return 0;
     }
     if (name === 'image') {

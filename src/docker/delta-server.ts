@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -52,7 +53,8 @@ function rangeOf(header: string | undefined, size: number): { start: number; end
 
 /**
  * An HTTP delta server (node:http, no framework): `GET /delta?from=A&to=B` answers 200 with the
- * image delta when it exists (Range requests give 206, so devices resume), and 202 with
+ * image delta when it exists (Range requests give 206, so devices resume; `x-delta-sha256` carries
+ * the whole delta's SHA-256 for the device to check), and 202 with
  * Retry-After while it is generated on demand: one generation per pair, however many devices ask
  * at once. `HEAD` tells the size before a download. A failed generation answers 500 with the
  * reason, and the next request tries again.
@@ -65,6 +67,20 @@ export function createDeltaServer(opts: DeltaServerOptions): DeltaServer {
   const failures = new Map<string, string>();
   let generations = 0;
   const retryAfter = String(opts.retryAfterSeconds ?? 2);
+  const digests = new Map<string, string>();
+
+  /** SHA-256 of a stored delta, computed once: devices check the download against it. */
+  async function digestOf(path: string, size: number): Promise<string> {
+    const key = `${path}:${size}`;
+    let d = digests.get(key);
+    if (!d) {
+      const h = createHash('sha256');
+      for await (const c of createReadStream(path)) h.update(c as Buffer);
+      d = h.digest('hex');
+      digests.set(key, d);
+    }
+    return d;
+  }
 
   function start(from: string, to: string): Promise<number> {
     const key = `${from}\0${to}`;
@@ -118,7 +134,11 @@ export function createDeltaServer(opts: DeltaServerOptions): DeltaServer {
     }
     const range = rangeOf(req.headers.range, size);
     if (range === 'invalid') return void res.writeHead(416, { 'content-range': `bytes */${size}` }).end();
-    const headers = { 'content-type': 'application/vnd.rolldelta.image-delta', 'accept-ranges': 'bytes' };
+    const headers = {
+      'content-type': 'application/vnd.rolldelta.image-delta',
+      'accept-ranges': 'bytes',
+      'x-delta-sha256': await digestOf(opts.store.pathFor(from, to), size),
+    };
     if (range) res.writeHead(206, { ...headers, 'content-length': range.end - range.start + 1, 'content-range': `bytes ${range.start}-${range.end}/${size}` });
     else res.writeHead(200, { ...headers, 'content-length': size });
     if (req.method === 'HEAD') return void res.end();

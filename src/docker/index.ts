@@ -13,3 +13,5 @@ export {
 export { JsonLineDecoder, readJsonStream, messageError, type JsonMessage } from './json-stream.js';
 export { createDeltaServer, archiveDirectory, engineArchives, type DeltaServer, type DeltaServerOptions, type DeltaSource } from './delta-server.js';
 export { DeltaStore } from './delta-store.js';
+export { updateImage, type UpdateOptions, type UpdateResult } from './update-image.js';
+export { downloadDelta, type UpdateEvent, type DownloadOptions } from './delta-download.js';

@@ -5,12 +5,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execFileSync, spawn } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
 import { ErrorCode, RolldeltaError, isRolldeltaError } from '../../src/core/errors.js';
 import { DockerEngine } from '../../src/docker/engine.js';
 import type { JsonMessage } from '../../src/docker/json-stream.js';
 import { dockerdAvailable, missingBinary, requirePeer, startDockerd, type Dockerd } from '../helpers/dockerd.js';
+import { freePort, startRegistry } from '../helpers/registry.js';
 import { buildApp, busyboxRootfsTar, importBusybox, saveToFile } from '../helpers/images.js';
 
 async function rejection(p: Promise<unknown>): Promise<RolldeltaError> {
@@ -157,41 +157,6 @@ describe('DockerEngine without a daemon', () => {
 
 const peer = requirePeer('dockerd', dockerdAvailable());
 const registry = peer.skip ? peer : requirePeer('docker-registry', missingBinary('docker-registry', 'docker-registry') ?? missingBinary('docker', 'docker.io'));
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise((r) => srv.close(r));
-  return port;
-}
-
-/** A throwaway docker-registry (no auth, filesystem storage) on 127.0.0.1:port. */
-async function startRegistry(dir: string, port: number): Promise<{ stop(): Promise<void> }> {
-  const config = join(dir + '.yml');
-  await writeFile(config, `version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: ${dir}\nhttp:\n  addr: 127.0.0.1:${port}\n`);
-  const child = spawn('docker-registry', ['serve', config], { stdio: 'ignore', detached: true });
-  const stop = async (): Promise<void> => {
-    if (child.exitCode === null && child.pid !== undefined) {
-      const gone = new Promise((r) => child.once('exit', r));
-      process.kill(child.pid, 'SIGTERM');
-      await gone;
-    }
-  };
-  for (let i = 0; ; i++) {
-    try {
-      const res = await fetch(`http://127.0.0.1:${port}/v2/`);
-      if (res.ok) return { stop };
-    } catch {
-      // Not listening yet.
-    }
-    if (i > 100 || child.exitCode !== null) {
-      await stop();
-      throw new Error('docker-registry did not start');
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe.skipIf(peer.skip)(`DockerEngine against a private dockerd ${peer.message}`, () => {
   let d: Dockerd;

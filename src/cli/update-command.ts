@@ -1,0 +1,41 @@
+import { DockerEngine } from '../docker/engine.js';
+import { updateImage } from '../docker/update-image.js';
+import { expectPositionals, parseArgs, type OptionSpec } from './args.js';
+import { formatBytes } from './progress-bar.js';
+import { UsageError } from './usage-error.js';
+
+const spec: Record<string, OptionSpec> = {
+  from: { kind: 'string' },
+  to: { kind: 'string' },
+  server: { kind: 'string' },
+  'request-timeout': { kind: 'integer' },
+  retries: { kind: 'integer' },
+  'retry-interval': { kind: 'integer' },
+  help: { kind: 'boolean', short: 'h' },
+};
+
+/**
+ * `rolldelta update --from OLD --to NEW --server URL`: the device update against the engine at
+ * DOCKER_HOST; prints how it went (delta, pull and why, or nothing to do).
+ */
+export async function updateCommand(argv: readonly string[]): Promise<void> {
+  const args = parseArgs(argv, spec);
+  expectPositionals(args, [], 'update');
+  const { from, to, server } = args.values as { from?: string; to?: string; server?: string };
+  if (!from || !to || !server) throw new UsageError('update needs --from OLD --to NEW --server URL (the delta endpoint, e.g. http://host:8080/delta)');
+  const seconds = (name: string) => (args.values[name] === undefined ? undefined : (args.values[name] as number) * 1000);
+  const r = await updateImage({
+    engine: new DockerEngine(),
+    from,
+    to,
+    deltaUrl: server,
+    requestTimeoutMs: seconds('request-timeout'),
+    retries: args.values.retries as number | undefined,
+    retryIntervalMs: seconds('retry-interval'),
+    onProgress: (e) => {
+      if (e.phase !== 'download') process.stderr.write(`${e.phase}: ${e.message ?? ''}\n`);
+    },
+  });
+  const how = r.action === 'delta' ? `by a ${formatBytes(r.deltaBytes ?? 0)} delta` : r.action === 'pull' ? `by a regular pull (${r.reason})` : 'already present';
+  process.stderr.write(`${to} is ${r.imageId}: ${how}\n`);
+}

@@ -1,0 +1,140 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { ErrorCode, RolldeltaError, isRolldeltaError } from '../core/errors.js';
+import { applyImageDelta } from '../image/apply-image-delta.js';
+import { readImageDeltaHeader } from '../image/image-delta-format.js';
+import { writeFileAtomic } from '../stream/atomic-file.js';
+import { FileBasis } from '../stream/file-basis.js';
+import { downloadDelta, type UpdateEvent } from './delta-download.js';
+import type { DockerEngine, RegistryAuth } from './engine.js';
+
+/** What a device update needs; the defaults follow what fleets use today. */
+export interface UpdateOptions {
+  engine: DockerEngine;
+  /** The image the device runs now (the basis). */
+  from: string;
+  /** The image to run next: a reference the engine can also pull. */
+  to: string;
+  /** The delta server's endpoint, e.g. `http://deltas:8080/delta`; `from` and `to` are added. */
+  deltaUrl: string;
+  /** How long the server may keep generating before the device gives up and pulls; default 60 s. */
+  requestTimeoutMs?: number;
+  /** Download attempts and the pause between them; default 30 attempts, 10 s apart. */
+  retries?: number;
+  retryIntervalMs?: number;
+  /** Longest wait between asks while the server generates; default 30 s. */
+  maxBackoffMs?: number;
+  /** Longest time applying and loading may take; default 10 minutes. */
+  applyTimeoutMs?: number;
+  /** Credentials for the fallback pull. */
+  auth?: RegistryAuth;
+  /** Where the delta and the old image's archive are kept during the update; default the OS temp dir. */
+  workDir?: string;
+  onProgress?: (e: UpdateEvent) => void;
+  signal?: AbortSignal;
+}
+
+/** How the update went: nothing to do, done by delta, or done by a regular pull (and why). */
+export interface UpdateResult {
+  action: 'none' | 'delta' | 'pull';
+  imageId: string;
+  /** Why the delta path was abandoned, when `action` is 'pull'. */
+  reason?: string;
+  deltaBytes?: number;
+}
+
+/** Downloads run at most this many at once per process (a device has one uplink). */
+const MAX_CONCURRENT_DOWNLOADS = 2;
+let active = 0;
+const queue: Array<() => void> = [];
+
+async function withDownloadSlot<T>(fn: () => Promise<T>): Promise<T> {
+  if (active >= MAX_CONCURRENT_DOWNLOADS) await new Promise<void>((r) => queue.push(r));
+  active++;
+  try {
+    return await fn();
+  } finally {
+    active--;
+    queue.shift()?.();
+  }
+}
+
+function withTimeout<T>(ms: number, what: string, run: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const ac = new AbortController();
+  const timer = setTimeout(() => ac.abort(), ms);
+  return run(ac.signal).then(
+    (v) => {
+      clearTimeout(timer);
+      return v;
+    },
+    (e) => {
+      clearTimeout(timer);
+      throw ac.signal.aborted ? new RolldeltaError(ErrorCode.TIMEOUT, `${what} took longer than ${ms} ms`, { cause: e }) : e;
+    },
+  );
+}
+
+/**
+ * Updates the engine's image `to` the way a fleet device should: nothing when it is there
+ * already; else ask the delta server for the delta from `from` (waiting while it is generated),
+ * download it with progress and resume, check it, rebuild the new image from the old one the
+ * engine has and stream it into `docker load` (no copy of the new image on disk), and check the
+ * loaded image's ID. Any failure — server error or timeout, corrupted or wrong-basis delta,
+ * apply error — falls back to a regular pull of `to`, and the result says why.
+ * @example
+ * const r = await updateImage({ engine: new DockerEngine(), from: 'app:1', to: 'registry/app:2', deltaUrl: 'http://deltas:8080/delta' });
+ * if (r.action === 'pull') log.warn(`delta update failed: ${r.reason}`);
+ */
+export async function updateImage(opts: UpdateOptions): Promise<UpdateResult> {
+  const { engine, from, to } = opts;
+  const present = await engine.inspectImage(to);
+  if (present) return { action: 'none', imageId: present.Id };
+  try {
+    return await viaDelta(opts);
+  } catch (e) {
+    if (opts.signal?.aborted) throw e;
+    const reason = isRolldeltaError(e) ? `${e.message} (${e.code})` : String((e as Error)?.message ?? e);
+    opts.onProgress?.({ phase: 'fallback', message: `delta update from ${from} failed: ${reason}; pulling ${to}` });
+    await engine.pullImage(to, { auth: opts.auth, signal: opts.signal });
+    const pulled = await engine.inspectImage(to);
+    if (!pulled) throw new RolldeltaError(ErrorCode.REMOTE, `the fallback pull of ${to} finished but the engine does not have it`);
+    return { action: 'pull', imageId: pulled.Id, reason };
+  }
+}
+
+async function viaDelta(opts: UpdateOptions): Promise<UpdateResult> {
+  const { engine, from, to } = opts;
+  if (!(await engine.hasImage(from))) throw new RolldeltaError(ErrorCode.BASIS_MISMATCH, `the engine does not have ${from}, the image the delta starts from`);
+  const dir = await mkdtemp(join(opts.workDir ?? tmpdir(), 'rolldelta-update-'));
+  try {
+    const url = `${opts.deltaUrl}${opts.deltaUrl.includes('?') ? '&' : '?'}from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}`;
+    const deltaPath = join(dir, 'update.rdimg');
+    const deltaBytes = await withDownloadSlot(() =>
+      downloadDelta(url, deltaPath, {
+        requestTimeoutMs: opts.requestTimeoutMs ?? 60_000,
+        maxBackoffMs: opts.maxBackoffMs ?? 30_000,
+        retries: opts.retries ?? 30,
+        retryIntervalMs: opts.retryIntervalMs ?? 10_000,
+        onProgress: opts.onProgress,
+        signal: opts.signal,
+      }),
+    );
+    const file = await FileBasis.open(deltaPath);
+    const { header } = await readImageDeltaHeader((p, n) => file.read(p, n), file.length).finally(() => file.close());
+    opts.onProgress?.({ phase: 'apply', message: `rebuilding ${to} (${header.new.id}) from ${from}` });
+    const oldPath = join(dir, 'old.tar');
+    await writeFileAtomic(oldPath, await engine.saveImages([from], { signal: opts.signal }));
+    await withTimeout(opts.applyTimeoutMs ?? 600_000, 'applying the delta', (signal) =>
+      applyImageDelta(oldPath, deltaPath, (chunks) => engine.loadImage(Readable.from(chunks), { signal }), { omitOldLayers: true }),
+    );
+    const loaded = await engine.inspectImage(to);
+    if (loaded?.Id !== header.new.id) {
+      throw new RolldeltaError(ErrorCode.CHECKSUM, `after loading, ${to} is ${loaded?.Id ?? 'missing'} instead of ${header.new.id}`);
+    }
+    return { action: 'delta', imageId: loaded.Id, deltaBytes };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,171 @@
+// The device update flow end to end: a real Docker Engine, a delta server over real HTTP on
+// loopback, and a local docker-registry for the fallback pull. Faults are injected by wrapping
+// the server's handler (a cut connection, a flipped byte, answers of 202): real HTTP, real engine.
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { DeltaStore, archiveDirectory, createDeltaServer, updateImage, type DeltaServer, type UpdateOptions } from '../../src/index.js';
+import { dockerdAvailable, missingBinary, requirePeer, startDockerd, type Dockerd } from '../helpers/dockerd.js';
+import { buildApp, importBusybox, saveToFile } from '../helpers/images.js';
+import { freePort, startRegistry } from '../helpers/registry.js';
+
+const docker = requirePeer('dockerd', dockerdAvailable());
+const registry = docker.skip ? docker : requirePeer('docker-registry', missingBinary('docker-registry', 'docker-registry'));
+
+type Fault = 'none' | 'pending3' | 'cut' | 'corrupt';
+
+describe.skipIf(docker.skip || registry.skip)(`updateImage with a real engine, server and registry ${docker.message}${registry.message}`, () => {
+  let d: Dockerd;
+  let reg: { stop(): Promise<void> };
+  let http: Server;
+  let server: DeltaServer;
+  let url: string;
+  let dir: string;
+  let R1: string;
+  let R2: string;
+  let R0: string;
+  let fault: Fault = 'none';
+  let requests: Array<{ range?: string; status?: number }> = [];
+
+  function handler(req: IncomingMessage, res: ServerResponse): void {
+    const seen: { range?: string; status?: number } = { range: req.headers.range };
+    requests.push(seen);
+    const pending = requests.filter((r) => r.status === 202).length;
+    if (fault === 'pending3' && pending < 3) {
+      seen.status = 202;
+      res.writeHead(202, { 'retry-after': '0' }).end();
+      return;
+    }
+    if ((fault === 'cut' && !req.headers.range) || fault === 'corrupt') {
+      // Let the real server answer into a buffer, then damage the answer on the way out.
+      const chunks: Buffer[] = [];
+      const realWrite = res.write.bind(res);
+      const realEnd = res.end.bind(res);
+      res.write = ((c: Buffer) => (chunks.push(Buffer.from(c)), true)) as typeof res.write;
+      res.end = ((c?: Buffer) => {
+        if (c && typeof c !== 'function') chunks.push(Buffer.from(c));
+        const body = Buffer.concat(chunks);
+        seen.status = res.statusCode;
+        if (res.statusCode !== 200) return realEnd(body);
+        if (fault === 'corrupt') {
+          body[body.length >> 1] ^= 0x01;
+          return realEnd(body);
+        }
+        realWrite(body.subarray(0, body.length >> 1));
+        setTimeout(() => res.destroy(), 20);
+        return res;
+      }) as typeof res.end;
+    }
+    server.handler(req, res);
+  }
+
+  const options = (over: Partial<UpdateOptions> = {}): UpdateOptions => ({
+    engine: d.engine,
+    from: R1,
+    to: R2,
+    deltaUrl: `${url}/delta`,
+    requestTimeoutMs: 30_000,
+    maxBackoffMs: 100,
+    retries: 3,
+    retryIntervalMs: 50,
+    ...over,
+  });
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'rolldelta-update-'));
+    d = await startDockerd();
+    const port = await freePort();
+    reg = await startRegistry(join(dir, 'registry'), port);
+    const repo = `localhost:${port}/rd-upd`;
+    [R0, R1, R2] = [`${repo}:0`, `${repo}:1`, `${repo}:2`];
+    await importBusybox(d.engine, 'rd-base:1');
+    const lines = Array.from({ length: 20000 }, (_, i) => `line ${i}: ${(i * 2654435761) % 1000003}`).join('\n');
+    const recipe = 'COPY . /app/\nRUN echo built > /built.txt';
+    await buildApp(d.engine, 'rd-base:1', R0, { 'other.txt': 'an unrelated release\n' }, recipe);
+    await buildApp(d.engine, 'rd-base:1', R1, { 'lib.txt': lines, 'main.txt': 'release 1\n' }, recipe);
+    await buildApp(d.engine, 'rd-base:1', R2, { 'lib.txt': lines, 'main.txt': 'release 2\n' }, recipe);
+    const images = join(dir, 'images');
+    execFileSync('mkdir', ['-p', images]);
+    const file = (ref: string) => join(images, `${ref.replace(/[^A-Za-z0-9._-]/g, '_')}.tar`);
+    for (const ref of [R0, R1, R2]) await saveToFile(d.engine, [ref], file(ref));
+    // The server believes `…:wrong` is release 0; the device's `…:wrong` is release 1.
+    copyFileSync(file(R0), file(`${repo}:wrong`));
+    await d.engine.tagImage(R1, repo, 'wrong');
+    execFileSync('docker', ['-H', `unix://${d.socketPath}`, 'push', R2], { stdio: 'pipe', timeout: 60_000 });
+    server = createDeltaServer({ source: archiveDirectory(images), store: new DeltaStore(join(dir, 'store')), retryAfterSeconds: 0 });
+    http = createServer(handler);
+    await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
+    url = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
+  }, 240_000);
+
+  afterAll(async () => {
+    await new Promise((r) => http?.close(r));
+    await reg?.stop();
+    await d?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  beforeEach(async () => {
+    fault = 'none';
+    requests = [];
+    if (await d.engine.hasImage(R2)) await d.engine.removeImage(R2, { force: true });
+  });
+
+  async function runsRelease2(): Promise<void> {
+    const run = await d.engine.run(R2, ['cat', '/app/main.txt']);
+    expect(run.stdout).toBe('release 2\n');
+  }
+
+  it('updates by delta, and the new image runs; a second call has nothing to do', async () => {
+    const events: string[] = [];
+    const r = await updateImage(options({ onProgress: (e) => events.push(e.phase) }));
+    expect(r.action).toBe('delta');
+    expect(r.reason).toBeUndefined();
+    expect(events).toContain('download');
+    await runsRelease2();
+    expect((await updateImage(options())).action).toBe('none');
+  });
+
+  it('waits for a server that first answers 202 three times', async () => {
+    fault = 'pending3';
+    const r = await updateImage(options());
+    expect(r.action).toBe('delta');
+    expect(requests.filter((q) => q.status === 202)).toHaveLength(3);
+    await runsRelease2();
+  });
+
+  it('resumes a download cut at half with a Range request', async () => {
+    fault = 'cut';
+    const r = await updateImage(options());
+    expect(r.action).toBe('delta');
+    expect(requests.some((q) => q.range?.startsWith('bytes='))).toBe(true);
+    await runsRelease2();
+  });
+
+  it('falls back to a pull on a corrupted delta, with the reason', async () => {
+    fault = 'corrupt';
+    const r = await updateImage(options({ retries: 0 }));
+    expect(r.action).toBe('pull');
+    expect(r.reason).toContain('ERR_CHECKSUM');
+    await runsRelease2();
+  });
+
+  it('falls back to a pull when the delta was made for another old image', async () => {
+    const r = await updateImage(options({ from: R1.replace(/:1$/, ':wrong') }));
+    expect(r.action).toBe('pull');
+    expect(r.reason).toContain('ERR_BASIS_MISMATCH');
+    await runsRelease2();
+  });
+
+  it('falls back to a pull when the server is dead', async () => {
+    const dead = await freePort();
+    const r = await updateImage(options({ deltaUrl: `http://127.0.0.1:${dead}/delta`, retries: 1 }));
+    expect(r.action).toBe('pull');
+    expect(r.reason).toContain('cannot reach the delta server');
+    await runsRelease2();
+  });
+});
