@@ -1,196 +1,190 @@
-import { Gunzip } from 'fflate';
 import type { RandomAccessBasis } from '../core/basis.js';
 import { ErrorCode, RolldeltaError } from '../core/errors.js';
 import { FileBasis } from '../stream/file-basis.js';
+import { dockerManifestImages } from './_archive-docker.js';
+import { type ImageLocation, corrupt, object, parseJson, strings } from './_archive-json.js';
+import { familiarRef, ociLayoutImages } from './_archive-oci.js';
+import { COMPRESSION_PROBE_BYTES, detectCompression, gunzipChunks } from './compression.js';
 import { digestHex, sha256Digest } from './digest.js';
-import type { ArchiveFormat, ImageLayerRef, ImageRecord, LayerCompression } from './image-types.js';
-import { indexTarFile, type TarFileEntry } from './tar-file-index.js';
+import type { ArchiveFormat, ImageLayerRef, ImageRecord } from './image-types.js';
+import { indexTarFile, resolveTarEntry, type TarFileEntry } from './tar-file-index.js';
 
-/** Largest JSON member (manifest, index, config) read into memory. */
+/** Options of `ImageArchive.open`. */
+export interface ImageArchiveOptions {
+  /** In a multi-image archive, the one to keep: `repo:tag` (as `docker` spells it) or an image ID (prefix). */
+  image?: string;
+}
+
+/** Largest metadata entry (manifest, index, config) read into memory. */
 const MAX_JSON = 16 << 20;
+/** Positional read size when streaming a layer. */
 const READ_CHUNK = 1 << 20;
-const HARDLINK = 0x31;
-const SYMLINK = 0x32;
-
-function corrupt(what: string): RolldeltaError {
-  return new RolldeltaError(ErrorCode.CORRUPT, `${what}; the archive is not a docker save or OCI image archive, or it is damaged`);
-}
-
-function parseJson(bytes: Uint8Array, what: string): unknown {
-  try {
-    return JSON.parse(new TextDecoder().decode(bytes));
-  } catch {
-    throw corrupt(`${what} is not valid JSON`);
-  }
-}
-
-function strings(v: unknown, what: string): string[] {
-  if (!Array.isArray(v) || !v.every((s) => typeof s === 'string')) throw corrupt(`${what} is not a list of strings`);
-  return v;
-}
+const GZIP_READ_CHUNK = 256 << 10;
 
 /**
- * An image archive opened for reading: `docker save` output (Docker before 25: `manifest.json`,
- * `<id>/layer.tar`; Docker 25+ and skopeo's docker-archive: `manifest.json` naming blobs) or an OCI
- * image layout archive (`index.json`, `blobs/sha256/`). Members are read in place with positional
- * reads; layers may be plain tar or gzip (told by their first bytes).
+ * An image archive opened for reading, whatever made it: `docker save` before Docker 25
+ * (`docker-legacy`) and from 25 on (`docker-oci`), an OCI image layout archive (`oci`), or skopeo's
+ * `docker-archive:` (`skopeo-docker`). Only the tar headers are scanned on open; configs are read
+ * whole, layers stay in place and are read with positional reads. Each layer's compression is
+ * told from its first bytes (plain tar or gzip; zstd and others are ERR_UNSUPPORTED).
  * @example
- * const a = await ImageArchive.open('app.tar');
- * for (const layer of a.images[0].layers) for await (const chunk of a.layerStream(layer)) hash.update(chunk);
- * await a.close();
+ * const a = await ImageArchive.open('app.tar', { image: 'app:2' });
+ * try {
+ *   for (const layer of a.images[0].layers) for await (const chunk of a.layerStream(layer)) hash.update(chunk);
+ * } finally { await a.close() }
  */
 export class ImageArchive {
   private constructor(
     private readonly file: FileBasis,
-    private readonly entries: Map<string, TarFileEntry>,
+    private readonly index: Map<string, TarFileEntry>,
     readonly format: ArchiveFormat,
     readonly images: ImageRecord[],
   ) {}
 
-  static async open(path: string): Promise<ImageArchive> {
+  /** Opens and indexes `path`; with `opts.image`, `images` holds only that image. */
+  static async open(path: string, opts: ImageArchiveOptions = {}): Promise<ImageArchive> {
     const file = await FileBasis.open(path);
     try {
-      const entries = await indexTarFile(file);
-      const probe = new ImageArchive(file, entries, 'docker', []);
-      if (entries.has('manifest.json')) return new ImageArchive(file, entries, 'docker', await probe.dockerImages());
-      if (entries.has('index.json')) return new ImageArchive(file, entries, 'oci', await probe.ociImages());
-      throw corrupt(`${path} has neither manifest.json nor index.json`);
+      const index = await indexTarFile(file);
+      const reader = new ImageArchive(file, index, 'oci', []);
+      const readJson = async (name: string, what: string) => parseJson(await reader.readEntry(name), what);
+      let format: ArchiveFormat;
+      let locations: ImageLocation[];
+      if (index.has('manifest.json')) {
+        locations = await dockerManifestImages(readJson);
+        format = index.has('index.json') && index.has('oci-layout') ? 'docker-oci' : locations.every((l) => l.layerEntries.every((e) => /(^|\/)layer\.tar$/.test(e))) ? 'docker-legacy' : 'skopeo-docker';
+      } else if (index.has('index.json')) {
+        locations = await ociLayoutImages(readJson);
+        format = 'oci';
+      } else {
+        throw corrupt(`${path} has neither manifest.json nor index.json at its root`);
+      }
+      let images: ImageRecord[] = [];
+      for (const loc of locations) images.push(await reader.record(loc));
+      if (opts.image !== undefined) images = [pickImage(images, opts.image, path)];
+      return new ImageArchive(file, index, format, images);
     } catch (e) {
-      await file.close();
+      await file.close().catch(() => {});
       throw e;
     }
   }
 
-  /** The image whose ID is `id`, or the only one; ERR_INVALID_ARGUMENT when that is ambiguous. */
-  image(id?: string): ImageRecord {
-    const found = id ? this.images.find((i) => i.id === id || i.repoTags.includes(id)) : this.images.length === 1 ? this.images[0] : undefined;
-    if (!found) {
-      throw new RolldeltaError(ErrorCode.INVALID_ARGUMENT, id ? `the archive has no image ${id}` : `the archive holds ${this.images.length} images; name the one to use`);
+  /**
+   * The image `ref` names (`repo:tag` or ID prefix), or the only one when `ref` is omitted;
+   * ERR_INVALID_ARGUMENT when there is no such image or the choice is ambiguous.
+   * @example
+   * const img = archive.image('app:2');
+   */
+  image(ref?: string): ImageRecord {
+    if (ref !== undefined) return pickImage(this.images, ref, this.file.path);
+    if (this.images.length !== 1) {
+      throw new RolldeltaError(ErrorCode.INVALID_ARGUMENT, `${this.file.path} holds ${this.images.length} images; name the one to use (repo:tag or ID)`);
     }
-    return found;
+    return this.images[0];
   }
 
-  /** The member `name` (links followed), read whole; for small members such as JSON. */
+  /**
+   * The bytes of the entry `name` (links followed), read whole: for small entries such as
+   * manifests and configs (more than 16 MiB is ERR_LIMIT).
+   * @example
+   * const manifest = JSON.parse(new TextDecoder().decode(await a.readEntry('manifest.json')));
+   */
   async readEntry(name: string): Promise<Uint8Array> {
-    const e = this.resolve(name);
-    if (e.size > MAX_JSON) throw new RolldeltaError(ErrorCode.LIMIT, `archive member ${name} has ${e.size} bytes, more than ${MAX_JSON} allowed for metadata`);
+    const e = resolveTarEntry(this.index, name);
+    if (e.size > MAX_JSON) throw new RolldeltaError(ErrorCode.LIMIT, `archive entry ${name} has ${e.size} bytes, more than the ${MAX_JSON} read whole; stream it instead`);
     return this.file.read(e.dataOffset, e.size);
   }
 
-  /** Random access to an uncompressed layer in place, or undefined for a compressed one. */
+  /**
+   * Random access to an uncompressed layer's bytes where they lie in the archive (no copy), or
+   * undefined for a compressed layer.
+   * @example
+   * const basis = a.layerBasis(layer); // feed it to a delta as the old side
+   */
   layerBasis(layer: ImageLayerRef): RandomAccessBasis | undefined {
     if (layer.compression !== 'none') return undefined;
-    const e = this.resolve(layer.entry);
+    const e = this.layerEntry(layer);
     const file = this.file;
-    return { length: e.size, read: (position, length) => file.read(e.dataOffset + position, length) };
+    const { dataOffset, size } = e;
+    return {
+      length: size,
+      read(position: number, length: number) {
+        if (!(position >= 0 && length >= 0 && position + length <= size)) {
+          throw new RolldeltaError(ErrorCode.INVALID_ARGUMENT, `a read of ${length} bytes at ${position} is outside layer ${layer.diffId} (${size} bytes)`);
+        }
+        return file.read(dataOffset + position, length);
+      },
+    };
   }
 
-  /** The uncompressed layer tar, streamed in about 1 MiB chunks (gzip decoded on the way). */
-  async *layerStream(layer: ImageLayerRef): AsyncGenerator<Uint8Array> {
-    const e = this.resolve(layer.entry);
-    if (layer.compression === 'none') {
-      for (let p = 0; p < e.size; p += READ_CHUNK) yield await this.file.read(e.dataOffset + p, Math.min(READ_CHUNK, e.size - p));
-      return;
-    }
-    let out: Uint8Array[] = [];
-    const gz = new Gunzip((chunk) => out.push(chunk));
-    for (let p = 0; p < e.size; p += READ_CHUNK) {
-      const n = Math.min(READ_CHUNK, e.size - p);
-      try {
-        gz.push(await this.file.read(e.dataOffset + p, n), p + n >= e.size);
-      } catch (err) {
-        throw new RolldeltaError(ErrorCode.CORRUPT, `layer ${layer.diffId} is not valid gzip: ${(err as Error).message}`, { cause: err });
-      }
-      yield* out;
-      out = [];
-    }
+  /**
+   * The uncompressed layer tar, streamed: plain layers in 1 MiB positional reads, gzip layers
+   * decoded while streaming with bounded memory. The bytes are not checked against the DiffID
+   * here: hash them if you need to.
+   * @example
+   * for await (const chunk of a.layerStream(layer)) out.write(chunk);
+   */
+  layerStream(layer: ImageLayerRef): AsyncIterable<Uint8Array> {
+    const e = this.layerEntry(layer);
+    if (layer.compression === 'none') return this.rawChunks(e, READ_CHUNK);
+    return gunzipChunks(this.rawChunks(e, GZIP_READ_CHUNK), `layer ${layer.diffId} (${layer.entry})`);
   }
 
+  /** Closes the archive file; streams and bases obtained from it stop working. */
   close(): Promise<void> {
     return this.file.close();
   }
 
-  /** Follows hard and symbolic links (skopeo and multi-image saves link shared layers). */
-  private resolve(name: string): TarFileEntry {
-    let e = this.entries.get(name);
-    for (let hops = 0; e && (e.typeflag === HARDLINK || e.typeflag === SYMLINK) && hops < 8; hops++) {
-      const target = e.typeflag === SYMLINK && !e.linkname.startsWith('/') ? joinPath(dirOf(e.name), e.linkname) : e.linkname.replace(/^\/+/, '');
-      e = this.entries.get(target);
+  private async *rawChunks(e: TarFileEntry, chunk: number): AsyncGenerator<Uint8Array> {
+    for (let p = 0; p < e.size; p += chunk) yield await this.file.read(e.dataOffset + p, Math.min(chunk, e.size - p));
+  }
+
+  private layerEntry(layer: ImageLayerRef): TarFileEntry {
+    const e = resolveTarEntry(this.index, layer.entry);
+    if (e.size !== layer.storedSize) {
+      throw new RolldeltaError(ErrorCode.INVALID_ARGUMENT, `layer ${layer.diffId} says ${layer.storedSize} bytes but ${layer.entry} has ${e.size}: it comes from another archive`);
     }
-    if (!e || e.typeflag === HARDLINK || e.typeflag === SYMLINK) throw corrupt(`member ${JSON.stringify(name)} is missing or is a link loop`);
     return e;
   }
 
-  private async compressionOf(entry: string): Promise<LayerCompression> {
-    const e = this.resolve(entry);
-    const head = await this.file.read(e.dataOffset, Math.min(4, e.size));
-    if (head[0] === 0x1f && head[1] === 0x8b) return 'gzip';
-    if (head[0] === 0x28 && head[1] === 0xb5 && head[2] === 0x2f && head[3] === 0xfd) {
-      throw new RolldeltaError(ErrorCode.UNSUPPORTED, `layer ${entry} is zstd-compressed, which this build cannot decode; save the image uncompressed or with gzip layers`);
+  private async record(loc: ImageLocation): Promise<ImageRecord> {
+    const configEntry = this.checkedEntry(loc.configEntry, loc.configSize, 'config');
+    const config = await this.readEntry(configEntry.name);
+    const parsed = object(parseJson(config, `config ${loc.configEntry}`), `config ${loc.configEntry}`);
+    const rootfs = object(parsed.rootfs, `config ${loc.configEntry} rootfs`);
+    const diffIds = strings(rootfs.diff_ids, `config ${loc.configEntry} rootfs.diff_ids`);
+    if (diffIds.length !== loc.layerEntries.length) {
+      throw corrupt(`config ${loc.configEntry} lists ${diffIds.length} diff_ids but the manifest names ${loc.layerEntries.length} layers`);
     }
-    return 'none';
-  }
-
-  private async record(configEntry: string, layerEntries: string[], repoTags: string[]): Promise<ImageRecord> {
-    const config = await this.readEntry(configEntry);
-    const parsed = parseJson(config, configEntry) as { rootfs?: { diff_ids?: unknown } };
-    const diffIds = strings(parsed?.rootfs?.diff_ids, `${configEntry} rootfs.diff_ids`);
-    if (diffIds.length !== layerEntries.length) throw corrupt(`${configEntry} lists ${diffIds.length} diff_ids for ${layerEntries.length} layers`);
     const layers: ImageLayerRef[] = [];
-    for (let i = 0; i < layerEntries.length; i++) {
-      digestHex(diffIds[i]);
-      const entry = layerEntries[i];
-      layers.push({ diffId: diffIds[i], entry, storedSize: this.resolve(entry).size, compression: await this.compressionOf(entry) });
+    for (let i = 0; i < diffIds.length; i++) {
+      digestHex(diffIds[i], `diff_id ${i} of ${loc.configEntry}`);
+      const e = this.checkedEntry(loc.layerEntries[i], loc.layerSizes?.[i], `layer ${i}`);
+      const head = await this.file.read(e.dataOffset, Math.min(COMPRESSION_PROBE_BYTES, e.size));
+      layers.push({ diffId: diffIds[i], entry: e.name, storedSize: e.size, compression: detectCompression(head, `${i} (${e.name})`) });
     }
-    return { id: sha256Digest(config), config, repoTags, layers };
+    return { id: sha256Digest(config), config, repoTags: loc.repoTags.slice(), layers };
   }
 
-  private async dockerImages(): Promise<ImageRecord[]> {
-    const manifest = parseJson(await this.readEntry('manifest.json'), 'manifest.json');
-    if (!Array.isArray(manifest)) throw corrupt('manifest.json is not a list');
-    const out: ImageRecord[] = [];
-    for (const m of manifest as Array<Record<string, unknown>>) {
-      if (typeof m?.Config !== 'string') throw corrupt('a manifest.json item has no Config');
-      out.push(await this.record(m.Config, strings(m.Layers, 'manifest.json Layers'), m.RepoTags == null ? [] : strings(m.RepoTags, 'manifest.json RepoTags')));
-    }
-    return out;
-  }
-
-  private async ociImages(): Promise<ImageRecord[]> {
-    const out: ImageRecord[] = [];
-    const blob = (digest: unknown) => `blobs/sha256/${digestHex(String(digest))}`;
-    const visit = async (descriptor: Record<string, unknown>, depth: number): Promise<void> => {
-      const doc = parseJson(await this.readEntry(blob(descriptor.digest)), 'an OCI blob') as Record<string, unknown>;
-      if (Array.isArray(doc.manifests)) {
-        if (depth > 2) throw corrupt('OCI indexes nest too deeply');
-        const list = doc.manifests as Array<Record<string, unknown>>;
-        const amd64 = list.find((d) => (d.platform as Record<string, unknown> | undefined)?.architecture === 'amd64');
-        await visit(amd64 ?? list[0], depth + 1);
-        return;
-      }
-      const config = doc.config as Record<string, unknown> | undefined;
-      const layers = doc.layers as Array<Record<string, unknown>> | undefined;
-      if (!config || !Array.isArray(layers)) throw corrupt('an OCI manifest has no config or layers');
-      const ref = (descriptor.annotations as Record<string, string> | undefined)?.['org.opencontainers.image.ref.name'];
-      out.push(await this.record(blob(config.digest), layers.map((l) => blob(l.digest)), ref ? [ref] : []));
-    };
-    const index = parseJson(await this.readEntry('index.json'), 'index.json') as Record<string, unknown>;
-    if (!Array.isArray(index.manifests)) throw corrupt('index.json has no manifests');
-    for (const d of index.manifests as Array<Record<string, unknown>>) await visit(d, 0);
-    return out;
+  /** The entry a manifest names, links resolved, its size checked against what the manifest declares. */
+  private checkedEntry(name: string, declared: number | undefined, what: string): TarFileEntry {
+    const e = resolveTarEntry(this.index, name);
+    if (declared !== undefined && declared !== e.size) throw corrupt(`the manifest says ${what} ${name} has ${declared} bytes but the archive holds ${e.size}`);
+    return e;
   }
 }
 
-function dirOf(name: string): string {
-  const i = name.lastIndexOf('/');
-  return i < 0 ? '' : name.slice(0, i);
-}
-
-function joinPath(dir: string, rel: string): string {
-  const parts = dir ? dir.split('/') : [];
-  for (const p of rel.split('/')) {
-    if (p === '..') parts.pop();
-    else if (p !== '.' && p !== '') parts.push(p);
-  }
-  return parts.join('/');
+function pickImage(images: ImageRecord[], ref: string, path: string): ImageRecord {
+  const want = familiarRef(ref);
+  const byTag = images.filter((i) => i.repoTags.some((t) => t === ref || familiarRef(t) === want));
+  if (byTag.length === 1) return byTag[0];
+  const hex = ref.replace(/^sha256:/, '');
+  const byId = /^[0-9a-f]{6,64}$/.test(hex) ? images.filter((i) => i.id.slice(7).startsWith(hex)) : [];
+  const uniqueIds = new Set((byTag.length > 0 ? byTag : byId).map((i) => i.id));
+  if (uniqueIds.size === 1) return (byTag.length > 0 ? byTag : byId)[0];
+  const known = images.map((i) => (i.repoTags.length ? i.repoTags.join(', ') : i.id.slice(0, 19))).join('; ');
+  throw new RolldeltaError(
+    ErrorCode.INVALID_ARGUMENT,
+    uniqueIds.size > 1 ? `${JSON.stringify(ref)} matches several images in ${path}; give a full ID` : `${path} has no image ${JSON.stringify(ref)}; it holds: ${known || 'no images'}`,
+  );
 }
