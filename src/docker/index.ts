@@ -15,3 +15,4 @@ export { createDeltaServer, archiveDirectory, engineArchives, type DeltaServer, 
 export { DeltaStore } from './delta-store.js';
 export { updateImage, type UpdateOptions, type UpdateResult } from './update-image.js';
 export { downloadDelta, type UpdateEvent, type DownloadOptions } from './delta-download.js';
+export { RegistryClient, MANIFEST_ACCEPT, type RegistryOptions, type Descriptor, type ImageManifest } from './registry.js';

@@ -1,0 +1,103 @@
+// RegistryClient against Debian's docker-registry on loopback, filled by skopeo: Docker and
+// OCI-format manifests, a multi-platform index, blobs with Range. The Bearer challenge needs a
+// token service, which Debian's registry does not ship: a small in-test front answers the
+// challenge and proxies to the real registry (a mock, for that one fault only).
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RegistryClient } from '../../src/index.js';
+import { dockerLegacyTar, fixtureImage, ociLayoutTar, tarBytes } from '../helpers/image-fixtures.js';
+import { missingBinary, requirePeer } from '../helpers/peers.js';
+import { freePort, startRegistry } from '../helpers/registry.js';
+
+const registry = requirePeer('docker-registry', missingBinary('docker-registry', 'docker-registry'));
+const skopeo = registry.skip ? registry : requirePeer('skopeo', missingBinary('skopeo', 'skopeo'));
+
+describe.skipIf(registry.skip || skopeo.skip)(`RegistryClient ${registry.message}${skopeo.message}`, () => {
+  let dir: string;
+  let reg: { stop(): Promise<void> };
+  let base: string;
+  let front: Server;
+  const image = fixtureImage([tarBytes([{ type: 'file', name: 'hello.txt', data: 'hello\n'.repeat(5000) }])], { repoTags: ['app:1'] });
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'rolldelta-registry-'));
+    const port = await freePort();
+    reg = await startRegistry(join(dir, 'data'), port);
+    base = `http://127.0.0.1:${port}`;
+    writeFileSync(join(dir, 'docker.tar'), dockerLegacyTar([image]));
+    writeFileSync(join(dir, 'oci.tar'), ociLayoutTar([image], { nested: true }));
+    const copy = (...args: string[]) => execFileSync('skopeo', ['copy', '--quiet', '--dest-tls-verify=false', ...args], { stdio: 'pipe' });
+    copy(`docker-archive:${join(dir, 'docker.tar')}`, `docker://127.0.0.1:${port}/app:docker`);
+    copy('--format', 'oci', `docker-archive:${join(dir, 'docker.tar')}`, `docker://127.0.0.1:${port}/app:oci`);
+    copy('--all', `oci-archive:${join(dir, 'oci.tar')}`, `docker://127.0.0.1:${port}/app:list`);
+  }, 120_000);
+
+  afterAll(async () => {
+    await new Promise((r) => (front ? front.close(r) : r(undefined)));
+    await reg?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('reads Docker and OCI manifests, and resolves a multi-platform index to amd64', async () => {
+    const client = new RegistryClient({ baseUrl: base });
+    for (const tag of ['docker', 'oci', 'list']) {
+      const m = await client.manifest('app', tag);
+      expect(m.layers).toHaveLength(1);
+      const config = await client.blobBytes('app', m.config.digest);
+      const diffIds = JSON.parse(new TextDecoder().decode(config)).rootfs.diff_ids;
+      expect(diffIds).toEqual(image.diffIds);
+    }
+    expect((await client.manifest('app', 'oci')).mediaType).toBe('application/vnd.oci.image.manifest.v1+json');
+  });
+
+  it('streams blobs, and reads a range of one', async () => {
+    const client = new RegistryClient({ baseUrl: base });
+    const m = await client.manifest('app', 'docker');
+    const parts: Uint8Array[] = [];
+    for await (const c of client.blob('app', m.layers[0].digest)) parts.push(c);
+    const whole = Buffer.concat(parts);
+    expect(`sha256:${createHash('sha256').update(whole).digest('hex')}`).toBe(m.layers[0].digest);
+    const tail: Uint8Array[] = [];
+    for await (const c of client.blob('app', m.layers[0].digest, { start: 100 })) tail.push(c);
+    expect(Buffer.concat(tail).equals(whole.subarray(100))).toBe(true);
+  });
+
+  it('answers a Bearer challenge with a token from the realm, sending the credentials', async () => {
+    let tokenAsks = 0;
+    let sawBasic = '';
+    front = createServer(async (req, res) => {
+      const self = `http://127.0.0.1:${(front.address() as AddressInfo).port}`;
+      if (req.url?.startsWith('/token')) {
+        tokenAsks++;
+        sawBasic = req.headers.authorization ?? '';
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ token: 't0k' }));
+        return;
+      }
+      if (req.headers.authorization !== 'Bearer t0k') {
+        res.writeHead(401, { 'www-authenticate': `Bearer realm="${self}/token",service="test",scope="repository:app:pull"` }).end();
+        return;
+      }
+      const upstream = await fetch(`${base}${req.url}`, { headers: { accept: String(req.headers.accept ?? ''), range: String(req.headers.range ?? '') } });
+      res.writeHead(upstream.status, Object.fromEntries(upstream.headers));
+      res.end(Buffer.from(await upstream.arrayBuffer()));
+    });
+    await new Promise<void>((r) => front.listen(0, '127.0.0.1', r));
+    const client = new RegistryClient({ baseUrl: `http://127.0.0.1:${(front.address() as AddressInfo).port}`, auth: { username: 'u', password: 'p' } });
+    const m = await client.manifest('app', 'docker');
+    expect(m.layers).toHaveLength(1);
+    expect(tokenAsks).toBe(1);
+    expect(sawBasic).toBe(`Basic ${Buffer.from('u:p').toString('base64')}`);
+  });
+
+  it('a missing tag is ERR_REMOTE with the status; a dead registry ERR_IO', async () => {
+    await expect(new RegistryClient({ baseUrl: base }).manifest('app', 'nope')).rejects.toMatchObject({ code: 'ERR_REMOTE' });
+    const dead = await freePort();
+    await expect(new RegistryClient({ baseUrl: `http://127.0.0.1:${dead}` }).manifest('app', '1')).rejects.toMatchObject({ code: 'ERR_IO' });
+  });
+});
