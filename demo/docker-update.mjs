@@ -1,13 +1,15 @@
 // The image-update story on a real Docker Engine: a private dockerd, two releases of a small app,
-// the delta between the whole images, applied on "the device" straight into docker load, and the
-// new release run. Called by demo/run.mjs when dockerd and busybox-static are installed (as root).
-import { spawn, execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync, copyFileSync, chmodSync } from 'node:fs';
+// a delta server over the saved images, and "the device" updating through it with updateImage
+// (wait while the delta is generated, download, verify, apply straight into docker load), then
+// the new release run. Called by demo/run.mjs when dockerd and busybox-static are installed (as root).
+import { execFileSync, spawn } from 'node:child_process';
+import { chmodSync, copyFileSync, createWriteStream, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createWriteStream } from 'node:fs';
-import { DockerEngine, applyImageDelta, diffImages } from '../dist/index.js';
+import { createServer } from 'node:http';
+import { gzipSync } from 'node:zlib';
+import { DeltaStore, DockerEngine, ImageArchive, archiveDirectory, createDeltaServer, updateImage } from '../dist/index.js';
 
 const kib = (n) => `${(n / 1024).toFixed(1)} KiB`;
 
@@ -71,6 +73,25 @@ function writeApp(dir, release) {
   writeFileSync(join(dir, 'Dockerfile'), 'FROM demo-base:1\nCOPY src /app/\nRUN chmod +x /app/main.sh && echo built > /app/built.txt\nCMD ["/app/main.sh"]\n');
 }
 
+/** What `docker pull` would move for release 2 on a device with release 1: gzip of the new layers. */
+async function pullSize(oldArchive, newArchive) {
+  const [a, b] = [await ImageArchive.open(oldArchive), await ImageArchive.open(newArchive)];
+  try {
+    const have = new Set(a.image().layers.map((l) => l.diffId));
+    let n = 0;
+    for (const layer of b.image().layers) {
+      if (have.has(layer.diffId)) continue;
+      const parts = [];
+      for await (const c of b.layerStream(layer)) parts.push(c);
+      n += gzipSync(Buffer.concat(parts)).length;
+    }
+    return n;
+  } finally {
+    await a.close();
+    await b.close();
+  }
+}
+
 export async function dockerDemo() {
   const root = mkdtempSync('/tmp/rdd-');
   const { engine, pid } = await startEngine(root);
@@ -91,16 +112,28 @@ export async function dockerDemo() {
     }
     console.log(`built demo-app:1 and demo-app:2 with the engine (a one-line source change)`);
 
-    // Server side: the delta between the two whole images.
-    const s = await diffImages(join(root, 'app1.tar'), join(root, 'app2.tar'), join(root, 'update.rdimg'));
-    // Device side: it has release 1; rebuild release 2 from it, streamed straight into docker load.
+    // Server side: a delta server over the two saved images, generating deltas on demand.
+    const images = join(root, 'images');
+    mkdirSync(images);
+    copyFileSync(join(root, 'app1.tar'), join(images, 'demo-app_1.tar'));
+    copyFileSync(join(root, 'app2.tar'), join(images, 'demo-app_2.tar'));
+    const server = createDeltaServer({ source: archiveDirectory(images), store: new DeltaStore(join(root, 'deltas')), retryAfterSeconds: 1 });
+    const http = createServer(server.handler);
+    await new Promise((r) => http.listen(0, '127.0.0.1', r));
+    const deltaUrl = `http://127.0.0.1:${http.address().port}/delta`;
+    console.log(`serving deltas at ${deltaUrl}`);
+    // Device side: it runs release 1; update to release 2 through the server.
     await engine.removeImage('demo-app:2');
-    await applyImageDelta(join(root, 'app1.tar'), join(root, 'update.rdimg'), (chunks) => engine.loadImage(Readable.from(chunks)), { omitOldLayers: true });
+    let waited = 0;
+    const r = await updateImage({ engine, from: 'demo-app:1', to: 'demo-app:2', deltaUrl, onProgress: (e) => (waited += e.phase === 'waiting' ? 1 : 0) });
+    await new Promise((res) => http.close(res));
     const loaded = await engine.inspectImage('demo-app:2');
     const run = await engine.run('demo-app:2', ['/app/main.sh']);
-    const ok = loaded?.Id === ids[2] && run.stdout.trim() === 'hello from release 2';
-    console.log(`image delta: ${kib(s.deltaBytes)}; a docker pull would move ${kib(s.pullBytes)} (${(s.pullBytes / s.deltaBytes).toFixed(0)}x more)`);
-    console.log(`loaded demo-app:2 as ${loaded?.Id.slice(0, 19)}… (${loaded?.Id === ids[2] ? 'the exact image ID' : 'WRONG ID'}); it runs: ${run.stdout.trim()}`);
+    const ok = r.action === 'delta' && loaded?.Id === ids[2] && run.stdout.trim() === 'hello from release 2';
+    const pull = await pullSize(join(root, 'app1.tar'), join(root, 'app2.tar'));
+    console.log(`the device was told to wait ${waited} time(s) while the server generated the delta, then downloaded it`);
+    console.log(`image delta: ${kib(r.deltaBytes ?? 0)}; a docker pull would move ${kib(pull)} (${(pull / (r.deltaBytes ?? 1)).toFixed(0)}x more)`);
+    console.log(`loaded demo-app:2 as ${loaded?.Id.slice(0, 19)}… (${loaded?.Id === ids[2] ? 'the exact image ID' : 'WRONG ID'}) by ${r.action}; it runs: ${run.stdout.trim()}`);
     return ok;
   } finally {
     await stopEngine(pid);
