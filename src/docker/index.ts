@@ -16,3 +16,4 @@ export { DeltaStore } from './delta-store.js';
 export { updateImage, type UpdateOptions, type UpdateResult } from './update-image.js';
 export { downloadDelta, type UpdateEvent, type DownloadOptions } from './delta-download.js';
 export { RegistryClient, MANIFEST_ACCEPT, type RegistryOptions, type Descriptor, type ImageManifest } from './registry.js';
+export { registryArchives, splitReference } from './registry-source.js';

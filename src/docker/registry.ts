@@ -31,6 +31,8 @@ export interface Descriptor {
 export interface ImageManifest {
   /** Digest of the manifest bytes as served. */
   digest: string;
+  /** The manifest bytes as served. */
+  bytes: Uint8Array;
   mediaType: string;
   config: Descriptor;
   layers: Descriptor[];
@@ -86,7 +88,7 @@ export class RegistryClient {
       const config = doc.config as Descriptor | undefined;
       const layers = doc.layers as Descriptor[] | undefined;
       if (!config || !Array.isArray(layers)) throw new RolldeltaError(ErrorCode.CORRUPT, `the manifest of ${repo}:${reference} has no config or layers`);
-      return { digest, mediaType, config, layers };
+      return { digest, bytes, mediaType, config, layers };
     }
     throw new RolldeltaError(ErrorCode.CORRUPT, `the indexes of ${repo} nest too deeply`);
   }

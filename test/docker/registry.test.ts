@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RegistryClient } from '../../src/index.js';
+import { DeltaStore, ImageArchive, RegistryClient, applyImageDelta, createDeltaServer, registryArchives } from '../../src/index.js';
 import { dockerLegacyTar, fixtureImage, ociLayoutTar, tarBytes } from '../helpers/image-fixtures.js';
 import { missingBinary, requirePeer } from '../helpers/peers.js';
 import { freePort, startRegistry } from '../helpers/registry.js';
@@ -93,6 +93,29 @@ describe.skipIf(registry.skip || skopeo.skip)(`RegistryClient ${registry.message
     expect(m.layers).toHaveLength(1);
     expect(tokenAsks).toBe(1);
     expect(sawBasic).toBe(`Basic ${Buffer.from('u:p').toString('base64')}`);
+  });
+
+  it('serves deltas between images read from the registry alone (no engine)', async () => {
+    const lines = Array.from({ length: 5000 }, (_, i) => `line ${i}: ${(i * 2654435761) % 1000003}`).join('\n');
+    const baseLayer = tarBytes([{ type: 'file', name: 'lib.txt', data: lines }]);
+    const v1 = fixtureImage([baseLayer, tarBytes([{ type: 'file', name: 'main.txt', data: `${lines}\nrelease 1` }])], { repoTags: ['rel:1'] });
+    const v2 = fixtureImage([baseLayer, tarBytes([{ type: 'file', name: 'main.txt', data: `${lines}\nrelease 2` }])], { repoTags: ['rel:2'] });
+    const host = base.replace('http://', '');
+    for (const [name, img] of [['1', v1], ['2', v2]] as const) {
+      writeFileSync(join(dir, `rel${name}.tar`), dockerLegacyTar([img]));
+      execFileSync('skopeo', ['copy', '--quiet', '--dest-tls-verify=false', `docker-archive:${join(dir, `rel${name}.tar`)}`, `docker://${host}/rel:${name}`], { stdio: 'pipe' });
+    }
+    const server = createDeltaServer({ source: registryArchives(new RegistryClient({ baseUrl: base }), dir), store: new DeltaStore(join(dir, 'deltas')) });
+    const size = await server.generate(`${host}/rel:1`, `${host}/rel:2`);
+    expect(size).toBeLessThan(2000);
+    await applyImageDelta(join(dir, 'rel1.tar'), new DeltaStore(join(dir, 'deltas')).pathFor(`${host}/rel:1`, `${host}/rel:2`), join(dir, 'rel2-out.tar'));
+    const out = await ImageArchive.open(join(dir, 'rel2-out.tar'));
+    try {
+      expect(out.image().id).toBe(v2.id);
+      expect(out.image().repoTags).toEqual([`${host}/rel:2`]);
+    } finally {
+      await out.close();
+    }
   });
 
   it('a missing tag is ERR_REMOTE with the status; a dead registry ERR_IO', async () => {

@@ -1,0 +1,81 @@
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ErrorCode, RolldeltaError } from '../core/errors.js';
+import { writeFileAtomic } from '../stream/atomic-file.js';
+import { ChunkBuffer } from '../stream/chunks.js';
+import { encodeHeader } from '../tar/encode-header.js';
+import { TarWriter } from '../tar/writer.js';
+import type { DeltaSource } from './delta-server.js';
+import type { RegistryClient } from './registry.js';
+
+const enc = new TextEncoder();
+
+/**
+ * `[host/]repo:tag` or `[host/]repo@sha256:…` → repository (without the registry host, which the
+ * client already names) and reference; a bare repo means `latest`.
+ */
+export function splitReference(ref: string): { repo: string; reference: string } {
+  const slash = ref.indexOf('/');
+  const first = slash < 0 ? '' : ref.slice(0, slash);
+  if (first.includes('.') || first.includes(':') || first === 'localhost') ref = ref.slice(slash + 1);
+  const at = ref.indexOf('@');
+  if (at > 0) return { repo: ref.slice(0, at), reference: ref.slice(at + 1) };
+  const colon = ref.lastIndexOf(':');
+  if (colon > ref.lastIndexOf('/')) return { repo: ref.slice(0, colon), reference: ref.slice(colon + 1) };
+  return { repo: ref, reference: 'latest' };
+}
+
+/**
+ * A delta-server source that reads images from a registry, with no engine: each image is written
+ * once as an OCI image archive (blobs as stored, gzip layers included) cached in `dir` by manifest
+ * digest, and its reference kept as the archive's tag.
+ * @example
+ * createDeltaServer({ source: registryArchives(new RegistryClient({ baseUrl }), '/srv/cache'), store });
+ */
+export function registryArchives(client: RegistryClient, dir: string): DeltaSource {
+  return {
+    async archive(ref) {
+      const { repo, reference } = splitReference(ref);
+      const m = await client.manifest(repo, reference);
+      const hex = (d: string) => {
+        if (!/^sha256:[0-9a-f]{64}$/.test(d)) throw new RolldeltaError(ErrorCode.CORRUPT, `the registry named a blob ${JSON.stringify(d)}, not a sha256 digest`);
+        return d.slice(7);
+      };
+      const path = join(dir, `${hex(m.digest)}.tar`);
+      try {
+        await stat(path);
+        return path;
+      } catch {
+        // Not cached yet.
+      }
+      const config = await client.blobBytes(repo, m.config.digest);
+      async function* chunks(): AsyncGenerator<Uint8Array> {
+        const out = new ChunkBuffer();
+        const tar = new TarWriter(out.push);
+        const file = (name: string, bytes: Uint8Array) => {
+          tar.beginEntry(encodeHeader({ name, type: 'file', size: bytes.length, mode: 0o644 }), bytes.length);
+          tar.write(bytes);
+          tar.endEntry();
+        };
+        file('oci-layout', enc.encode('{"imageLayoutVersion":"1.0.0"}'));
+        const index = { schemaVersion: 2, manifests: [{ mediaType: m.mediaType, digest: m.digest, size: m.bytes.length, annotations: { 'org.opencontainers.image.ref.name': ref } }] };
+        file('index.json', enc.encode(JSON.stringify(index)));
+        file(`blobs/sha256/${hex(m.digest)}`, m.bytes);
+        file(`blobs/sha256/${hex(m.config.digest)}`, config);
+        yield* out.take();
+        for (const layer of m.layers) {
+          tar.beginEntry(encodeHeader({ name: `blobs/sha256/${hex(layer.digest)}`, type: 'file', size: layer.size, mode: 0o644 }), layer.size);
+          for await (const c of client.blob(repo, layer.digest)) {
+            tar.write(c);
+            yield* out.take();
+          }
+          tar.endEntry();
+        }
+        tar.finish();
+        yield* out.take();
+      }
+      await writeFileAtomic(path, chunks());
+      return path;
+    },
+  };
+}
