@@ -29,7 +29,7 @@ Usage:
                                               rebuild the new image as an archive docker load accepts
   rolldelta serve --store DIR (--images DIR | --engine) [--port 8080] [--host 127.0.0.1]
                                               serve image deltas: GET /delta?from=OLD&to=NEW
-  rolldelta update --from OLD --to NEW --server URL [--request-timeout S] [--retries N] [--retry-interval S]
+  rolldelta update [--from OLD] --to NEW --server URL [--request-timeout S] [--retries N] [--retry-interval S]
                                               update the engine's NEW by delta, or by a pull on any failure
 
 Any path may be - for standard input/output (but patch needs BASIS as a file).

@@ -15,14 +15,15 @@ const spec: Record<string, OptionSpec> = {
 };
 
 /**
- * `rolldelta update --from OLD --to NEW --server URL`: the device update against the engine at
- * DOCKER_HOST; prints how it went (delta, pull and why, or nothing to do).
+ * `rolldelta update [--from OLD] --to NEW --server URL`: the device update against the engine at
+ * DOCKER_HOST (without --from, the basis is the newest local image of NEW's repository); prints
+ * how it went (delta, pull and why, or nothing to do).
  */
 export async function updateCommand(argv: readonly string[]): Promise<void> {
   const args = parseArgs(argv, spec);
   expectPositionals(args, [], 'update');
   const { from, to, server } = args.values as { from?: string; to?: string; server?: string };
-  if (!from || !to || !server) throw new UsageError('update needs --from OLD --to NEW --server URL (the delta endpoint, e.g. http://host:8080/delta)');
+  if (!to || !server) throw new UsageError('update needs --to NEW --server URL (the delta endpoint, e.g. http://host:8080/delta), and --from OLD unless the newest local image of the same repository is the basis');
   const seconds = (name: string) => (args.values[name] === undefined ? undefined : (args.values[name] as number) * 1000);
   const r = await updateImage({
     engine: new DockerEngine(),

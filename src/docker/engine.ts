@@ -33,6 +33,15 @@ export interface ImageInspect {
 }
 
 /** Credentials for a registry, sent base64url-encoded in `X-Registry-Auth`. */
+/** One entry of the engine's image list. */
+export interface ImageSummary {
+  Id: string;
+  RepoTags: string[];
+  /** Seconds since the epoch. */
+  Created: number;
+  Size: number;
+}
+
 export type RegistryAuth = { username: string; password: string; serveraddress?: string } | { identitytoken: string; serveraddress?: string };
 
 export interface LoadOptions {
@@ -112,6 +121,24 @@ export class DockerEngine {
     }
     this.negotiated = Promise.resolve(chosen);
     return { apiVersion: chosen };
+  }
+
+  /**
+   * `GET /images/json`: the engine's images, for choosing a basis among them.
+   * @example
+   * const newest = (await engine.listImages()).sort((a, b) => b.Created - a.Created)[0];
+   */
+  async listImages(): Promise<ImageSummary[]> {
+    const res = await this.send('GET', '/images/json');
+    if (res.status >= 400) throw await statusError(res, 'GET /images/json');
+    const v = await readJson(res, 'GET /images/json');
+    if (!Array.isArray(v)) throw new RolldeltaError(ErrorCode.REMOTE, "the Docker Engine's image list is not a list");
+    return (v as Array<Record<string, unknown>>).map((i) => ({
+      Id: String(i.Id),
+      RepoTags: Array.isArray(i.RepoTags) ? (i.RepoTags as unknown[]).map(String).filter((t) => t !== '<none>:<none>') : [],
+      Created: Number(i.Created) || 0,
+      Size: Number(i.Size) || 0,
+    }));
   }
 
   /**

@@ -4,6 +4,7 @@ export {
   DEFAULT_SOCKET,
   type EngineOptions,
   type ImageInspect,
+  type ImageSummary,
   type RegistryAuth,
   type LoadOptions,
   type PullOptions,
@@ -13,7 +14,7 @@ export {
 export { JsonLineDecoder, readJsonStream, messageError, type JsonMessage } from './json-stream.js';
 export { createDeltaServer, archiveDirectory, engineArchives, type DeltaServer, type DeltaServerOptions, type DeltaSource } from './delta-server.js';
 export { DeltaStore } from './delta-store.js';
-export { updateImage, type UpdateOptions, type UpdateResult } from './update-image.js';
+export { updateImage, sameRepositoryNewest, DownloadLimiter, defaultDownloadLimiter, type BasisPolicy, type UpdateOptions, type UpdateResult } from './update-image.js';
 export { downloadDelta, type UpdateEvent, type DownloadOptions } from './delta-download.js';
 export { RegistryClient, MANIFEST_ACCEPT, type RegistryOptions, type Descriptor, type ImageManifest } from './registry.js';
 export { registryArchives, splitReference } from './registry-source.js';

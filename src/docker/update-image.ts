@@ -8,13 +8,54 @@ import { readImageDeltaHeader } from '../image/image-delta-format.js';
 import { writeFileAtomic } from '../stream/atomic-file.js';
 import { FileBasis } from '../stream/file-basis.js';
 import { downloadDelta, type UpdateEvent } from './delta-download.js';
-import type { DockerEngine, RegistryAuth } from './engine.js';
+import type { DockerEngine, ImageSummary, RegistryAuth } from './engine.js';
+
+/** Chooses the basis among the engine's images, or undefined when none will do. */
+export type BasisPolicy = (images: ImageSummary[], to: string) => string | undefined;
+
+/**
+ * The default policy: the newest local image of the same repository as `to` (a device updates
+ * `app:7` from whichever `app:*` it runs).
+ * @example
+ * updateImage({ engine, from: sameRepositoryNewest, to: 'reg/app:8', deltaUrl });
+ */
+export const sameRepositoryNewest: BasisPolicy = (images, to) => {
+  const repoOf = (ref: string) => ref.slice(0, ref.lastIndexOf(':') > ref.lastIndexOf('/') ? ref.lastIndexOf(':') : ref.length);
+  const repo = repoOf(to);
+  const candidates = images
+    .flatMap((i) => i.RepoTags.filter((t) => t !== to && repoOf(t) === repo).map((tag) => ({ tag, created: i.Created })))
+    .sort((a, b) => b.created - a.created);
+  return candidates[0]?.tag;
+};
+
+/** Bounds how many delta downloads run at once; share one between all updates of a process. */
+export class DownloadLimiter {
+  private active = 0;
+  private readonly waiting: Array<() => void> = [];
+  constructor(readonly max: number) {
+    if (!Number.isInteger(max) || max < 1) throw new RolldeltaError(ErrorCode.INVALID_ARGUMENT, `a download limit is a whole number >= 1, got ${max}`);
+  }
+
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.active >= this.max) await new Promise<void>((r) => this.waiting.push(r));
+    this.active++;
+    try {
+      return await fn();
+    } finally {
+      this.active--;
+      this.waiting.shift()?.();
+    }
+  }
+}
+
+/** The limiter updates share unless given their own: two downloads at once (a device has one uplink). */
+export const defaultDownloadLimiter = new DownloadLimiter(2);
 
 /** What a device update needs; the defaults follow what fleets use today. */
 export interface UpdateOptions {
   engine: DockerEngine;
-  /** The image the device runs now (the basis). */
-  from: string;
+  /** The image the device runs now (the basis), or a policy choosing it among the engine's images; default {@link sameRepositoryNewest}. */
+  from?: string | BasisPolicy;
   /** The image to run next: a reference the engine can also pull. */
   to: string;
   /** The delta server's endpoint, e.g. `http://deltas:8080/delta`; `from` and `to` are added. */
@@ -32,6 +73,8 @@ export interface UpdateOptions {
   auth?: RegistryAuth;
   /** Where the delta and the old image's archive are kept during the update; default the OS temp dir. */
   workDir?: string;
+  /** Bounds concurrent delta downloads; default {@link defaultDownloadLimiter} (2 at once). */
+  limiter?: DownloadLimiter;
   onProgress?: (e: UpdateEvent) => void;
   signal?: AbortSignal;
 }
@@ -43,22 +86,6 @@ export interface UpdateResult {
   /** Why the delta path was abandoned, when `action` is 'pull'. */
   reason?: string;
   deltaBytes?: number;
-}
-
-/** Downloads run at most this many at once per process (a device has one uplink). */
-const MAX_CONCURRENT_DOWNLOADS = 2;
-let active = 0;
-const queue: Array<() => void> = [];
-
-async function withDownloadSlot<T>(fn: () => Promise<T>): Promise<T> {
-  if (active >= MAX_CONCURRENT_DOWNLOADS) await new Promise<void>((r) => queue.push(r));
-  active++;
-  try {
-    return await fn();
-  } finally {
-    active--;
-    queue.shift()?.();
-  }
 }
 
 function withTimeout<T>(ms: number, what: string, run: (signal: AbortSignal) => Promise<T>): Promise<T> {
@@ -78,7 +105,8 @@ function withTimeout<T>(ms: number, what: string, run: (signal: AbortSignal) => 
 
 /**
  * Updates the engine's image `to` the way a fleet device should: nothing when it is there
- * already; else ask the delta server for the delta from `from` (waiting while it is generated),
+ * already; else pick the basis (`from`, or the policy's choice among the engine's images), ask
+ * the delta server for the delta from it (waiting while it is generated),
  * download it with progress and resume, check it, rebuild the new image from the old one the
  * engine has and stream it into `docker load` (no copy of the new image on disk), and check the
  * loaded image's ID. Any failure — server error or timeout, corrupted or wrong-basis delta,
@@ -88,15 +116,18 @@ function withTimeout<T>(ms: number, what: string, run: (signal: AbortSignal) => 
  * if (r.action === 'pull') log.warn(`delta update failed: ${r.reason}`);
  */
 export async function updateImage(opts: UpdateOptions): Promise<UpdateResult> {
-  const { engine, from, to } = opts;
+  const { engine, to } = opts;
   const present = await engine.inspectImage(to);
   if (present) return { action: 'none', imageId: present.Id };
+  const policy = opts.from ?? sameRepositoryNewest;
+  const from = typeof policy === 'string' ? policy : policy(await engine.listImages(), to);
   try {
-    return await viaDelta(opts);
+    if (!from) throw new RolldeltaError(ErrorCode.BASIS_MISMATCH, `no local image can serve as the basis for ${to}`);
+    return await viaDelta(opts, from);
   } catch (e) {
     if (opts.signal?.aborted) throw e;
     const reason = isRolldeltaError(e) ? `${e.message} (${e.code})` : String((e as Error)?.message ?? e);
-    opts.onProgress?.({ phase: 'fallback', message: `delta update from ${from} failed: ${reason}; pulling ${to}` });
+    opts.onProgress?.({ phase: 'fallback', message: `delta update from ${from ?? '(no basis)'} failed: ${reason}; pulling ${to}` });
     await engine.pullImage(to, { auth: opts.auth, signal: opts.signal });
     const pulled = await engine.inspectImage(to);
     if (!pulled) throw new RolldeltaError(ErrorCode.REMOTE, `the fallback pull of ${to} finished but the engine does not have it`);
@@ -104,14 +135,14 @@ export async function updateImage(opts: UpdateOptions): Promise<UpdateResult> {
   }
 }
 
-async function viaDelta(opts: UpdateOptions): Promise<UpdateResult> {
-  const { engine, from, to } = opts;
+async function viaDelta(opts: UpdateOptions, from: string): Promise<UpdateResult> {
+  const { engine, to } = opts;
   if (!(await engine.hasImage(from))) throw new RolldeltaError(ErrorCode.BASIS_MISMATCH, `the engine does not have ${from}, the image the delta starts from`);
   const dir = await mkdtemp(join(opts.workDir ?? tmpdir(), 'rolldelta-update-'));
   try {
     const url = `${opts.deltaUrl}${opts.deltaUrl.includes('?') ? '&' : '?'}from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}`;
     const deltaPath = join(dir, 'update.rdimg');
-    const deltaBytes = await withDownloadSlot(() =>
+    const deltaBytes = await (opts.limiter ?? defaultDownloadLimiter).run(() =>
       downloadDelta(url, deltaPath, {
         requestTimeoutMs: opts.requestTimeoutMs ?? 60_000,
         maxBackoffMs: opts.maxBackoffMs ?? 30_000,

@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { DeltaStore, archiveDirectory, createDeltaServer, updateImage, type DeltaServer, type UpdateOptions } from '../../src/index.js';
+import { DeltaStore, DownloadLimiter, archiveDirectory, createDeltaServer, sameRepositoryNewest, updateImage, type DeltaServer, type UpdateOptions } from '../../src/index.js';
 import { dockerdAvailable, missingBinary, requirePeer, startDockerd, type Dockerd } from '../helpers/dockerd.js';
 import { buildApp, importBusybox, saveToFile } from '../helpers/images.js';
 import { freePort, startRegistry } from '../helpers/registry.js';
@@ -161,11 +161,58 @@ describe.skipIf(docker.skip || registry.skip)(`updateImage with a real engine, s
     await runsRelease2();
   });
 
+  it('picks the basis with a policy over the engine\'s images, and bounds concurrent downloads', async () => {
+    const chosen: string[][] = [];
+    const limiter = new DownloadLimiter(1);
+    const r = await updateImage(
+      options({
+        from: (images) => {
+          chosen.push(images.flatMap((i) => i.RepoTags));
+          return images.some((i) => i.RepoTags.includes(R1)) ? R1 : undefined;
+        },
+        limiter,
+      }),
+    );
+    expect(r.action).toBe('delta');
+    expect(chosen[0]).toContain(R1);
+    await runsRelease2();
+  });
+
   it('falls back to a pull when the server is dead', async () => {
     const dead = await freePort();
     const r = await updateImage(options({ deltaUrl: `http://127.0.0.1:${dead}/delta`, retries: 1 }));
     expect(r.action).toBe('pull');
     expect(r.reason).toContain('cannot reach the delta server');
     await runsRelease2();
+  });
+});
+
+describe('basis policy and download limiter', () => {
+  it('sameRepositoryNewest picks the newest image of the same repository', () => {
+    const images = [
+      { Id: 'a', RepoTags: ['reg/app:1'], Created: 10, Size: 1 },
+      { Id: 'b', RepoTags: ['reg/app:3', 'other:9'], Created: 30, Size: 1 },
+      { Id: 'c', RepoTags: ['reg/other:5'], Created: 50, Size: 1 },
+    ];
+    expect(sameRepositoryNewest(images, 'reg/app:4')).toBe('reg/app:3');
+    expect(sameRepositoryNewest(images, 'reg/none:1')).toBeUndefined();
+  });
+
+  it('DownloadLimiter never runs more than its maximum at once', async () => {
+    const limiter = new DownloadLimiter(2);
+    let running = 0;
+    let most = 0;
+    await Promise.all(
+      Array.from({ length: 6 }, () =>
+        limiter.run(async () => {
+          running++;
+          most = Math.max(most, running);
+          await new Promise((r) => setTimeout(r, 10));
+          running--;
+        }),
+      ),
+    );
+    expect(most).toBe(2);
+    expect(() => new DownloadLimiter(0)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
   });
 });
