@@ -3,6 +3,7 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ErrorCode, RolldeltaError, isRolldeltaError } from '../core/errors.js';
+import { BasisCache } from '../image/basis-cache.js';
 import { diffImages } from '../image/diff-images.js';
 import { writeFileAtomic } from '../stream/atomic-file.js';
 import type { DeltaStore } from './delta-store.js';
@@ -21,6 +22,8 @@ export interface DeltaServerOptions {
   retryAfterSeconds?: number;
   /** Deflate level of generated deltas; default 9. */
   level?: number;
+  /** Old images kept indexed in memory between generations; default 2 (0 turns it off). */
+  cachedBases?: number;
 }
 
 /** The server's HTTP handler and its ahead-of-time generator. */
@@ -31,6 +34,8 @@ export interface DeltaServer {
   generate(from: string, to: string): Promise<number>;
   /** Generations started so far (one per pair, however many devices asked). */
   readonly generations: number;
+  /** Indexes of popular old images, reused across pairs. */
+  readonly basisCache: BasisCache | undefined;
 }
 
 const MAX_REF = 512;
@@ -68,6 +73,7 @@ export function createDeltaServer(opts: DeltaServerOptions): DeltaServer {
   let generations = 0;
   const retryAfter = String(opts.retryAfterSeconds ?? 2);
   const digests = new Map<string, string>();
+  const basisCache = opts.cachedBases === 0 ? undefined : new BasisCache(opts.cachedBases ?? 2);
 
   /** SHA-256 of a stored delta, computed once: devices check the download against it. */
   async function digestOf(path: string, size: number): Promise<string> {
@@ -91,7 +97,7 @@ export function createDeltaServer(opts: DeltaServerOptions): DeltaServer {
     job = (async () => {
       await opts.store.init();
       const [oldPath, newPath] = await Promise.all([opts.source.archive(from), opts.source.archive(to)]);
-      const s = await diffImages(oldPath, newPath, opts.store.pathFor(from, to), { level: opts.level });
+      const s = await diffImages(oldPath, newPath, opts.store.pathFor(from, to), { level: opts.level, basisCache });
       return s.deltaBytes;
     })();
     running.set(key, job);
@@ -158,6 +164,7 @@ export function createDeltaServer(opts: DeltaServerOptions): DeltaServer {
     get generations() {
       return generations;
     },
+    basisCache,
   };
 }
 

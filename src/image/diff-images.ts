@@ -1,8 +1,11 @@
+import { createHash } from 'node:crypto';
+import { DiffIndex } from '../core/diff-index.js';
 import { DiffDelta } from '../format/diff-delta.js';
 import { writeFileAtomic } from '../stream/atomic-file.js';
 import { ChunkBuffer } from '../stream/chunks.js';
 import { nodeSha256 } from '../stream/node-sha256.js';
 import { ImageArchive } from './archive-reader.js';
+import type { BasisCache, IndexedBasis } from './basis-cache.js';
 import { encodeImageDeltaHeader, type ImageDeltaLayer } from './image-delta-format.js';
 import type { ImageRecord } from './image-types.js';
 import { measureLayer } from './pull-size.js';
@@ -24,6 +27,8 @@ export interface ImageDiffOptions {
   /** Which image of a multi-image archive: an ID or repo:tag. */
   oldImage?: string;
   newImage?: string;
+  /** Indexes of recently used old images, so a known base is not read and indexed again. */
+  basisCache?: BasisCache;
 }
 
 async function readAllLayers(archive: ImageArchive, image: ImageRecord): Promise<Uint8Array> {
@@ -64,7 +69,13 @@ export async function diffImages(oldPath: string, newPath: string, outPath: stri
         if (from === 'delta') pullBytes += layer.compression === 'gzip' ? layer.storedSize : m.gzipBytes;
         layers.push({ diffId: layer.diffId, size: m.rawBytes, from });
       }
-      const basis = await readAllLayers(oldArchive, oldImage);
+      let indexed: IndexedBasis | undefined = opts.basisCache?.get(oldImage.id);
+      if (!indexed) {
+        const basis = await readAllLayers(oldArchive, oldImage);
+        indexed = { index: DiffIndex.build(basis), sha256: new Uint8Array(createHash('sha256').update(basis).digest()) };
+        opts.basisCache?.set(oldImage.id, indexed);
+      }
+      const { index, sha256 } = indexed;
       const header = encodeImageDeltaHeader({
         old: { id: oldImage.id, diffIds: oldImage.layers.map((l) => l.diffId) },
         new: { id: newImage.id, config: newImage.config, repoTags: newImage.repoTags, layers },
@@ -73,7 +84,7 @@ export async function diffImages(oldPath: string, newPath: string, outPath: stri
       async function* chunks(): AsyncGenerator<Uint8Array> {
         yield header;
         const out = new ChunkBuffer();
-        const d = new DiffDelta(basis, out.push, { level: opts.level ?? 9, sha256: nodeSha256 });
+        const d = new DiffDelta(index, out.push, { level: opts.level ?? 9, sha256: nodeSha256, basisSha256: sha256 });
         for (let i = 0; i < layers.length; i++) {
           if (layers[i].from === 'old') continue;
           for await (const c of newArchive.layerStream(newImage.layers[i])) {

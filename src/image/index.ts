@@ -8,3 +8,4 @@ export { diffImages, type ImageDiffOptions, type ImageDiffSummary } from './diff
 export { applyImageDelta, type ImageApplyOptions } from './apply-image-delta.js';
 export { readImageDeltaHeader, encodeImageDeltaHeader, IMAGE_DELTA_MAGIC, type ImageDeltaHeader, type ImageDeltaLayer } from './image-delta-format.js';
 export { layeredBasis } from './layered-basis.js';
+export { BasisCache, type IndexedBasis } from './basis-cache.js';

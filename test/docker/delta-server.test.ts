@@ -95,7 +95,11 @@ describe('createDeltaServer', () => {
     expect((await fetch(`${base}/delta?from=a&to=b`, { method: 'POST' })).status).toBe(405);
   });
 
-  it('generates ahead of time', async () => {
+  it('generates ahead of time, reusing the index of a base it has seen', async () => {
+    writeFileSync(join(dir, 'app_3.tar'), release(3));
+    const hits = delta.basisCache!.hits;
+    await delta.generate('app:1', 'app:3'); // app:1 was indexed for the first pair
+    expect(delta.basisCache!.hits).toBe(hits + 1);
     const size = await delta.generate('app:2', 'app:1');
     const r = await fetch(`${base}/delta?from=app:2&to=app:1`, { method: 'HEAD' });
     expect(r.status).toBe(200);
