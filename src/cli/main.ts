@@ -11,6 +11,7 @@ import {
   signatureCommand,
   signatureSpec,
 } from './file-commands.js';
+import { dockerCommand } from './docker-commands.js';
 import { imageCommand } from './image-commands.js';
 import { serveCommand } from './serve-command.js';
 import { updateCommand } from './update-command.js';
@@ -27,6 +28,8 @@ Usage:
                                               delta between two image archives (docker save / OCI)
   rolldelta image apply [--omit-old-layers] OLD.tar DELTA OUT.tar
                                               rebuild the new image as an archive docker load accepts
+  rolldelta docker diff [--level N] OLD NEW DELTA   the same for images in the engine (DOCKER_HOST)
+  rolldelta docker apply [--tag NEW] OLD DELTA      rebuild the new image into the engine
   rolldelta serve --store DIR (--images DIR | --engine) [--port 8080] [--host 127.0.0.1]
                                               serve image deltas: GET /delta?from=OLD&to=NEW
   rolldelta update [--from OLD] --to NEW --server URL [--request-timeout S] [--retries N] [--retry-interval S]
@@ -74,6 +77,10 @@ export async function main(argv: readonly string[]): Promise<number> {
     }
     if (name === '--version' || name === '-V') {
       process.stdout.write(`${version()}\n`);
+      return 0;
+    }
+    if (name === 'docker') {
+      await dockerCommand(rest);
       return 0;
     }
     if (name === 'serve') {

@@ -1,7 +1,7 @@
 // Image deltas against a real Docker Engine: build two releases, `docker save` both, diff, apply,
 // `docker load` the result and run it. Also skopeo's OCI archives, a wrong old image and a
 // corrupted delta.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ImageArchive, applyImageDelta, diffImages, type ImageDiffSummary } from '../../src/index.js';
 import { dockerdAvailable, requirePeer, startDockerd, type Dockerd } from '../helpers/dockerd.js';
 import { buildApp, importBusybox, saveToFile } from '../helpers/images.js';
+import { cliPath, ensureBuilt } from '../helpers/cli.js';
 import { peer } from '../helpers/peers.js';
 
 const docker = requirePeer('dockerd', dockerdAvailable());
@@ -100,6 +101,19 @@ describe.skipIf(docker.skip)(`image deltas with a real Docker Engine ${docker.me
   it('streams straight into docker load, without a copy on disk', async () => {
     await d.engine.removeImage('rd-app:2');
     await applyImageDelta(p('v1.tar'), p('v1-v2.rdimg'), (chunks) => d.engine.loadImage(Readable.from(chunks)), { omitOldLayers: true });
+    expect((await d.engine.inspectImage('rd-app:2'))!.Id).toBe(v2Id);
+  });
+
+  it('rolldelta docker diff and docker apply work on images in the engine', async () => {
+    ensureBuilt();
+    const cli = (...args: string[]) => spawnSync(process.execPath, [cliPath, ...args], { env: { ...process.env, DOCKER_HOST: `unix://${d.socketPath}` } });
+    if (!(await d.engine.hasImage('rd-app:2'))) await d.engine.loadImage(Readable.from([readFileSync(p('v2.tar'))]));
+    const diff = cli('docker', 'diff', 'rd-app:1', 'rd-app:2', p('cli.rdimg'));
+    expect(diff.status, diff.stderr.toString()).toBe(0);
+    await d.engine.removeImage('rd-app:2');
+    const apply = cli('docker', 'apply', '--tag', 'rd-app:again', 'rd-app:1', p('cli.rdimg'));
+    expect(apply.status, apply.stderr.toString()).toBe(0);
+    expect((await d.engine.inspectImage('rd-app:again'))!.Id).toBe(v2Id);
     expect((await d.engine.inspectImage('rd-app:2'))!.Id).toBe(v2Id);
   });
 

@@ -1,0 +1,65 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { DockerEngine } from '../docker/engine.js';
+import { applyImageDelta } from '../image/apply-image-delta.js';
+import { diffImages } from '../image/diff-images.js';
+import { writeFileAtomic } from '../stream/atomic-file.js';
+import { expectPositionals, parseArgs, type OptionSpec } from './args.js';
+import { formatBytes } from './progress-bar.js';
+import { UsageError } from './usage-error.js';
+
+const diffSpec: Record<string, OptionSpec> = { level: { kind: 'integer' }, help: { kind: 'boolean', short: 'h' } };
+const applySpec: Record<string, OptionSpec> = { tag: { kind: 'string' }, help: { kind: 'boolean', short: 'h' } };
+
+/** Runs `fn` with a scratch directory that is removed afterwards. */
+async function withScratch<T>(fn: (dir: string) => Promise<T>): Promise<T> {
+  const dir = await mkdtemp(join(tmpdir(), 'rolldelta-docker-'));
+  try {
+    return await fn(dir);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function save(engine: DockerEngine, ref: string, path: string): Promise<void> {
+  await writeFileAtomic(path, await engine.saveImages([ref]));
+}
+
+/**
+ * `rolldelta docker diff OLD NEW DELTA` (images in the engine at DOCKER_HOST) and
+ * `rolldelta docker apply OLD DELTA [--tag NEW]` (rebuilds the new image into the engine).
+ */
+export async function dockerCommand(argv: readonly string[]): Promise<void> {
+  const [sub, ...rest] = argv;
+  const engine = new DockerEngine();
+  if (sub === 'diff') {
+    const args = parseArgs(rest, diffSpec);
+    const [oldRef, newRef, out] = expectPositionals(args, ['OLD', 'NEW', 'DELTA'], 'docker diff');
+    const s = await withScratch(async (dir) => {
+      await save(engine, oldRef, join(dir, 'old.tar'));
+      await save(engine, newRef, join(dir, 'new.tar'));
+      return diffImages(join(dir, 'old.tar'), join(dir, 'new.tar'), out, { level: args.values.level as number | undefined });
+    });
+    process.stderr.write(`image delta: ${formatBytes(s.deltaBytes)}; a pull would move ${formatBytes(s.pullBytes)}\n`);
+    return;
+  }
+  if (sub === 'apply') {
+    const args = parseArgs(rest, applySpec);
+    const [oldRef, delta] = expectPositionals(args, ['OLD', 'DELTA'], 'docker apply');
+    const { imageId } = await withScratch(async (dir) => {
+      await save(engine, oldRef, join(dir, 'old.tar'));
+      return applyImageDelta(join(dir, 'old.tar'), delta, (chunks) => engine.loadImage(Readable.from(chunks)), { omitOldLayers: true });
+    });
+    const tag = args.values.tag as string | undefined;
+    if (tag) {
+      const colon = tag.lastIndexOf(':');
+      const [repo, t] = colon > tag.lastIndexOf('/') ? [tag.slice(0, colon), tag.slice(colon + 1)] : [tag, 'latest'];
+      await engine.tagImage(imageId, repo, t);
+    }
+    process.stderr.write(`loaded ${imageId}${tag ? ` as ${tag}` : ''} (every layer and the config verified)\n`);
+    return;
+  }
+  throw new UsageError('docker takes a subcommand: diff OLD NEW DELTA, or apply OLD DELTA [--tag NEW]');
+}
