@@ -2,65 +2,23 @@
 // a delta server over the saved images, and "the device" updating through it with updateImage
 // (wait while the delta is generated, download, verify, apply straight into docker load), then
 // the new release run. Called by demo/run.mjs when dockerd and busybox-static are installed (as root).
-import { execFileSync, spawn } from 'node:child_process';
-import { chmodSync, copyFileSync, createWriteStream, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, copyFileSync, createWriteStream, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createServer } from 'node:http';
 import { gzipSync } from 'node:zlib';
-import { DeltaStore, DockerEngine, ImageArchive, archiveDirectory, createDeltaServer, updateImage } from '../dist/index.js';
+import { DeltaStore, ImageArchive, archiveDirectory, createDeltaServer, updateImage } from '../dist/index.js';
+import { startPrivateEngine } from '../bench/_dockerd.mjs';
 
 const kib = (n) => `${(n / 1024).toFixed(1)} KiB`;
 
-/** Why the Docker story cannot run here, or undefined. */
-export function dockerDemoUnavailable() {
-  if (!existsSync('/usr/sbin/dockerd')) return 'dockerd is not installed (apt-get install docker.io)';
-  if (!existsSync('/bin/busybox')) return 'busybox-static is not installed (apt-get install busybox-static)';
-  if (process.getuid?.() !== 0) return 'a private dockerd needs root';
-  return undefined;
-}
+export { privateEngineUnavailable as dockerDemoUnavailable } from '../bench/_dockerd.mjs';
 
 /** A directory tarred with GNU tar, as a build context or a rootfs. */
 function tarOf(dir) {
   return execFileSync('tar', ['-C', dir, '-cf', '-', '.'], { maxBuffer: 1 << 28 });
-}
-
-async function startEngine(root) {
-  const socketPath = join(root, 's');
-  const child = spawn(
-    '/usr/sbin/dockerd',
-    ['--iptables=false', '--ip6tables=false', '--bridge=none', '--storage-driver=vfs', `--data-root=${join(root, 'd')}`, `--exec-root=${join(root, 'x')}`, `--pidfile=${join(root, 'pid')}`, '-H', `unix://${socketPath}`],
-    { detached: true, stdio: 'ignore' },
-  );
-  child.unref();
-  const engine = new DockerEngine({ socketPath });
-  for (let i = 0; i < 600; i++) {
-    try {
-      await engine.ping();
-      return { engine, pid: child.pid };
-    } catch {
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-  throw new Error('dockerd did not start within 60 s');
-}
-
-async function stopEngine(pid) {
-  try {
-    process.kill(pid, 'SIGTERM');
-  } catch {
-    return;
-  }
-  for (let i = 0; i < 200; i++) {
-    try {
-      process.kill(pid, 0);
-    } catch {
-      return;
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  process.kill(pid, 'SIGKILL');
 }
 
 /** Source of release `n`: a few thousand lines of code and one line that changes. */
@@ -93,8 +51,7 @@ async function pullSize(oldArchive, newArchive) {
 }
 
 export async function dockerDemo() {
-  const root = mkdtempSync('/tmp/rdd-');
-  const { engine, pid } = await startEngine(root);
+  const { engine, root, stop } = await startPrivateEngine();
   try {
     // A runnable base: static busybox and its applets.
     const rootfs = join(root, 'rootfs');
@@ -136,7 +93,6 @@ export async function dockerDemo() {
     console.log(`loaded demo-app:2 as ${loaded?.Id.slice(0, 19)}… (${loaded?.Id === ids[2] ? 'the exact image ID' : 'WRONG ID'}) by ${r.action}; it runs: ${run.stdout.trim()}`);
     return ok;
   } finally {
-    await stopEngine(pid);
-    rmSync(root, { recursive: true, force: true });
+    await stop();
   }
 }
