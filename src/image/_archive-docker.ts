@@ -3,6 +3,8 @@ import { type ImageLocation, type JsonEntryReader, corrupt, object, strings } fr
 /**
  * The images a `manifest.json` lists (`docker save` of every version, skopeo's docker-archive):
  * `[{ Config, RepoTags, Layers }]`, entry names relative to the archive root.
+ * @example
+ * const [first] = await dockerManifestImages(readJson); // { configEntry: '<hex>.json', layerEntries: [...], repoTags }
  */
 export async function dockerManifestImages(readJson: JsonEntryReader): Promise<ImageLocation[]> {
   const manifest = await readJson('manifest.json', 'manifest.json');

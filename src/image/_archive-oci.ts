@@ -6,7 +6,11 @@ type Descriptor = Record<string, unknown>;
 /** Nested indexes followed at most this deep (an index of indexes of manifests is already rare). */
 const MAX_DEPTH = 4;
 
-/** `blobs/sha256/<hex>` of a descriptor's digest. */
+/**
+ * `blobs/sha256/<hex>` of a descriptor's digest.
+ * @example
+ * blobEntry('sha256:' + 'ab'.repeat(32), 'config'); // 'blobs/sha256/abab...'
+ */
 export function blobEntry(digest: unknown, what: string): string {
   return `blobs/sha256/${digestHex(digest as string, what)}`;
 }
@@ -15,6 +19,8 @@ export function blobEntry(digest: unknown, what: string): string {
  * The images an OCI image layout (`index.json`, `blobs/sha256/`) holds: each descriptor of
  * index.json is one image; a nested index (multi-platform) resolves to linux/amd64, or else the
  * first real platform. When index.json itself lists only per-platform manifests, it is one image.
+ * @example
+ * const locations = await ociLayoutImages((name, what) => readEntry(name).then((b) => parseJson(b, what)));
  */
 export async function ociLayoutImages(readJson: JsonEntryReader): Promise<ImageLocation[]> {
   const index = object(await readJson('index.json', 'index.json'), 'index.json');

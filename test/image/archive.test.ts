@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RolldeltaError } from '../../src/core/errors.js';
 import { ImageArchive } from '../../src/image/archive-reader.js';
@@ -158,6 +159,37 @@ describe('image archives: every layout', () => {
       );
       expect(r, name).toBeInstanceOf(RolldeltaError);
     }
+  });
+
+  it('fuzz: damaged archives of every layout open or fail with a RolldeltaError, and so do their layer streams', async () => {
+    const seeds = [dockerLegacyTar([plain]), dockerOciTar([gz]), ociLayoutTar([gz], { nested: true }), skopeoDockerTar([plain])];
+    const damage = fc.record({
+      seed: fc.integer({ min: 0, max: seeds.length - 1 }),
+      edits: fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 8 }),
+      cut: fc.option(fc.nat(), { nil: undefined }),
+    });
+    let n = 0;
+    await fc.assert(
+      fc.asyncProperty(damage, async ({ seed, edits, cut }) => {
+        const src = seeds[seed];
+        // half the edits land in the first 4 KiB, where headers and metadata are dense
+        const bytes = src.slice(0, cut === undefined ? src.length : cut % (src.length + 1));
+        for (const [at, v] of edits) if (bytes.length > 0) bytes[at % 2 === 0 ? (at >> 1) % Math.min(bytes.length, 4096) : (at >> 1) % bytes.length] = v;
+        const file = p(`fuzz-${n++ % 4}.tar`);
+        writeFileSync(file, bytes);
+        try {
+          const a = await ImageArchive.open(file);
+          try {
+            for (const img of a.images) for (const l of img.layers) await layerDigest(a, l);
+          } finally {
+            await a.close();
+          }
+        } catch (e) {
+          if (!(e instanceof RolldeltaError)) throw e;
+        }
+      }),
+      { numRuns: 300, seed: 20261123 },
+    );
   });
 
   it('a gzip layer cut short or damaged fails its stream with a RolldeltaError', async () => {
