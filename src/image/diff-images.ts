@@ -65,7 +65,8 @@ export async function diffImages(oldPath: string, newPath: string, outPath: stri
       let pullBytes = 0;
       for (const layer of newImage.layers) {
         const from = have.has(layer.diffId) ? 'old' : 'delta';
-        const m = await measureLayer(newArchive.layerStream(layer));
+        // A pull moves only the layers the old image lacks; gzip ones are measured as stored.
+        const m = await measureLayer(newArchive.layerStream(layer), from === 'delta' && layer.compression !== 'gzip');
         if (from === 'delta') pullBytes += layer.compression === 'gzip' ? layer.storedSize : m.gzipBytes;
         layers.push({ diffId: layer.diffId, size: m.rawBytes, from });
       }

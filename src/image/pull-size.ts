@@ -1,10 +1,15 @@
 import { createGzip } from 'node:zlib';
 
 /**
- * Bytes the layer would take gzip-compressed (level 6, what registries serve), and its raw
- * length, measured in one streaming pass.
+ * A layer's raw length and, when `gzip` is set, the bytes it would take gzip-compressed (level 6,
+ * what registries serve), in one streaming pass. Layers a pull would not move skip the gzip.
  */
-export async function measureLayer(chunks: AsyncIterable<Uint8Array>): Promise<{ rawBytes: number; gzipBytes: number }> {
+export async function measureLayer(chunks: AsyncIterable<Uint8Array>, gzip: boolean): Promise<{ rawBytes: number; gzipBytes: number }> {
+  if (!gzip) {
+    let rawBytes = 0;
+    for await (const c of chunks) rawBytes += c.length;
+    return { rawBytes, gzipBytes: 0 };
+  }
   const gz = createGzip({ level: 6 });
   let gzipBytes = 0;
   let rawBytes = 0;
