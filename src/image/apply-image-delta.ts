@@ -1,4 +1,8 @@
 import { createReadStream } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import type { RandomAccessBasis } from '../core/basis.js';
 import { ErrorCode, RolldeltaError } from '../core/errors.js';
 import { writeFileAtomic } from '../stream/atomic-file.js';
 import { FileBasis } from '../stream/file-basis.js';
@@ -51,7 +55,8 @@ class StreamCutter {
  * `docker load`'s request body, so no copy of the new image lands on disk). The old image must be
  * the one the delta names (ERR_BASIS_MISMATCH before anything is written); every layer is checked
  * against its DiffID and the config against the image ID while streaming.
- * Memory: one decoded frame and one 1 MiB read; the old layers are read in place.
+ * Memory: one decoded frame and one 1 MiB read; uncompressed old layers are read in place,
+ * gzip ones from a scratch copy decompressed once (disk: their uncompressed size, removed after).
  * @example
  * await applyImageDelta('app-v1.tar', 'v1-v2.rdimg', 'app-v2.tar');
  */
@@ -63,6 +68,8 @@ export async function applyImageDelta(
 ): Promise<{ imageId: string }> {
   const { header, deltaOffset } = await readHeaderOf(deltaPath);
   const archive = await ImageArchive.open(oldPath);
+  let scratch: string | undefined;
+  const opened: FileBasis[] = [];
   try {
     const old = archive.images.find((i) => i.id === header.old.id);
     if (!old || old.layers.map((l) => l.diffId).join() !== header.old.diffIds.join()) {
@@ -71,11 +78,22 @@ export async function applyImageDelta(
         `this delta was made against image ${header.old.id}, but ${oldPath} holds ${archive.images.map((i) => i.id).join(', ')}; apply it to the image it was made from`,
       );
     }
-    const parts = old.layers.map((l) => {
-      const b = archive.layerBasis(l);
-      if (!b) throw new RolldeltaError(ErrorCode.UNSUPPORTED, `old layer ${l.diffId} is gzip-compressed; this build applies image deltas to uncompressed layers (docker save of Docker before 25 writes them so)`);
-      return b;
-    });
+    // Compressed old layers (newer engines save them gzip) are decompressed once into a scratch
+    // directory beside the output, and read from there at random.
+    const parts: RandomAccessBasis[] = [];
+    for (const l of old.layers) {
+      const inPlace = archive.layerBasis(l);
+      if (inPlace) {
+        parts.push(inPlace);
+        continue;
+      }
+      scratch ??= await mkdtemp(join(typeof out === 'string' ? dirname(out) : tmpdir(), '.rolldelta-layers-'));
+      const path = join(scratch, `${parts.length}.tar`);
+      await writeFileAtomic(path, archive.layerStream(l));
+      const file = await FileBasis.open(path);
+      opened.push(file);
+      parts.push(file);
+    }
     const byDiffId = new Map(old.layers.map((l) => [l.diffId, l]));
     const target = patchChunks(layeredBasis(parts), createReadStream(deltaPath, { start: deltaOffset, highWaterMark: 1 << 20 }), { verifyBasis: false });
     const cutter = new StreamCutter(target[Symbol.asyncIterator]());
@@ -100,6 +118,8 @@ export async function applyImageDelta(
     else await out(archiveChunks());
     return { imageId: header.new.id };
   } finally {
+    for (const f of opened) await f.close();
+    if (scratch) await rm(scratch, { recursive: true, force: true });
     await archive.close();
   }
 }
