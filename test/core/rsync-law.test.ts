@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
@@ -9,6 +9,7 @@ import { OpCollector } from '../../src/core/ops.js';
 import type { RollsumName, Signature, StrongHashName } from '../../src/core/params.js';
 import { patchOps } from '../../src/core/patcher.js';
 import { buildSignature } from '../../src/core/signature-builder.js';
+import { peer } from '../helpers/peers.js';
 
 function cat(...parts: Uint8Array[]): Uint8Array {
   return Uint8Array.from(Buffer.concat(parts));
@@ -122,7 +123,7 @@ function readRdiffSignature(file: Uint8Array): Signature {
   return { blockLength, strongLength, rollsum, hash, blockCount: n, weak, strong };
 }
 
-describe.runIf(existsSync('/usr/bin/rdiff'))('with signatures made by rdiff', () => {
+describe.skipIf(peer('rdiff', 'rdiff').skip)('with signatures made by rdiff', () => {
   it('matches and patches back (the short last block found without basisLength)', () => {
     const dir = mkdtempSync(join(tmpdir(), 'rolldelta-law-'));
     try {

@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
@@ -18,6 +18,7 @@ import type { RollsumName, Signature, StrongHashName } from '../../src/core/para
 import { weakSum } from '../../src/core/rolling.js';
 import { buildSignature, SignatureBuilder } from '../../src/core/signature-builder.js';
 import { createStrongSummer } from '../../src/core/strong-hash.js';
+import { peer } from '../helpers/peers.js';
 
 const ROLLSUMS: RollsumName[] = ['rabinkarp', 'rollsum'];
 const HASHES: StrongHashName[] = ['blake2b', 'md4'];
@@ -231,7 +232,7 @@ function parseRdiffSignature(file: Uint8Array): Pick<Signature, 'blockLength' | 
   return { magic, blockLength, strongLength, weak, strong };
 }
 
-describe.runIf(existsSync('/usr/bin/rdiff'))('against rdiff', () => {
+describe.skipIf(peer('rdiff', 'rdiff').skip)('against rdiff', () => {
   it('gives rdiff\'s sums and default parameters', () => {
     const dir = mkdtempSync(join(tmpdir(), 'rolldelta-sig-'));
     try {
