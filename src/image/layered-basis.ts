@@ -30,6 +30,8 @@ export function layeredBasis(parts: readonly RandomAccessBasis[]): RandomAccessB
       if (position < 0 || length < 0 || position + length > total) {
         throw new RolldeltaError(ErrorCode.CORRUPT, `a read of ${length} bytes at ${position} reaches past the old image's ${total} bytes of layers`);
       }
+      // An image with no layers has no part to ask.
+      if (length === 0) return new Uint8Array(0);
       let i = partAt(position);
       const first = parts[i];
       const offset = position - starts[i];

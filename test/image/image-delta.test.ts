@@ -1,0 +1,156 @@
+// The image delta container (magic, version, header block) and the layered basis, without an
+// engine or archives: round trips as laws, hostile headers, reads across layer boundaries.
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { bytesBasis, type RandomAccessBasis } from '../../src/core/basis.js';
+import { RolldeltaError } from '../../src/core/errors.js';
+import { encodeImageDeltaHeader, IMAGE_DELTA_MAGIC, readImageDeltaHeader, type ImageDeltaHeader } from '../../src/image/image-delta-format.js';
+import { layeredBasis } from '../../src/image/layered-basis.js';
+
+const digestArb = fc.uint8Array({ minLength: 32, maxLength: 32 }).map((b) => `sha256:${Buffer.from(b).toString('hex')}`);
+
+const headerArb: fc.Arbitrary<ImageDeltaHeader> = fc.record({
+  old: fc.record({ id: digestArb, diffIds: fc.array(digestArb, { maxLength: 6 }) }),
+  new: fc.record({
+    id: digestArb,
+    config: fc.uint8Array({ maxLength: 2000 }),
+    repoTags: fc.array(fc.string({ maxLength: 40 }), { maxLength: 3 }),
+    layers: fc.array(
+      fc.record({ diffId: digestArb, size: fc.maxSafeInteger().map((n) => Math.abs(n)), from: fc.constantFrom('old' as const, 'delta' as const) }),
+      { maxLength: 6 },
+    ),
+  }),
+  pullBytes: fc.option(fc.nat(), { nil: undefined }),
+});
+
+/** Reads `bytes` + a tail as an image delta file would be read. */
+async function readHeader(bytes: Uint8Array): ReturnType<typeof readImageDeltaHeader> {
+  return readImageDeltaHeader(async (p, n) => bytes.slice(p, p + n), bytes.length);
+}
+
+async function codeOf(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+  } catch (e) {
+    expect(e).toBeInstanceOf(RolldeltaError);
+    return (e as RolldeltaError).code;
+  }
+  return 'no error';
+}
+
+function sample(): ImageDeltaHeader {
+  const d = (c: string) => `sha256:${c.repeat(64)}`;
+  return {
+    old: { id: d('a'), diffIds: [d('1'), d('2')] },
+    new: { id: d('b'), config: new TextEncoder().encode('{"os":"linux"}'), repoTags: ['app:v2'], layers: [{ diffId: d('1'), size: 10, from: 'old' }, { diffId: d('3'), size: 20, from: 'delta' }] },
+    pullBytes: 1234,
+  };
+}
+
+describe('image delta header', () => {
+  it('round-trips any header; the embedded delta starts right after it', async () => {
+    await fc.assert(
+      fc.asyncProperty(headerArb, fc.uint8Array({ maxLength: 16 }), async (h, tail) => {
+        const head = encodeImageDeltaHeader(h);
+        const file = new Uint8Array(head.length + tail.length);
+        file.set(head);
+        file.set(tail, head.length);
+        const { header, deltaOffset } = await readHeader(file);
+        expect(deltaOffset).toBe(head.length);
+        expect(header.old).toEqual(h.old);
+        expect(header.new.id).toBe(h.new.id);
+        expect(Array.from(header.new.config)).toEqual(Array.from(h.new.config));
+        expect(header.new.repoTags).toEqual(h.new.repoTags);
+        expect(header.new.layers).toEqual(h.new.layers);
+        expect(header.pullBytes).toBe(h.pullBytes);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('starts with "rdim" and version 1', () => {
+    const head = encodeImageDeltaHeader(sample());
+    expect(Array.from(head.subarray(0, 5))).toEqual([0x72, 0x64, 0x69, 0x6d, 1]);
+    expect(Array.from(IMAGE_DELTA_MAGIC)).toEqual([0x72, 0x64, 0x69, 0x6d, 1]);
+  });
+
+  it('names what is wrong: magic, version, truncation, CRC, size claim', async () => {
+    const head = encodeImageDeltaHeader(sample());
+    const native = Uint8Array.of(0x72, 0x64, 0x6c, 0x74, 1, 0, 0, 0, 0);
+    expect(await codeOf(readHeader(native))).toBe('ERR_BAD_MAGIC');
+    const v2 = head.slice();
+    v2[4] = 2;
+    expect(await codeOf(readHeader(v2))).toBe('ERR_UNSUPPORTED');
+    expect(await codeOf(readHeader(head.subarray(0, 7)))).toBe('ERR_TRUNCATED');
+    expect(await codeOf(readHeader(head.subarray(0, head.length - 1)))).toBe('ERR_TRUNCATED');
+    const flipped = head.slice();
+    flipped[20] ^= 0x10;
+    expect(await codeOf(readHeader(flipped))).toBe('ERR_CHECKSUM');
+    const huge = head.slice();
+    huge.set([0x7f, 0xff, 0xff, 0xff], 5);
+    expect(await codeOf(readHeader(huge))).toBe('ERR_LIMIT');
+  });
+
+  it('every truncation and every single bit flip is a RolldeltaError or the same header', async () => {
+    const head = encodeImageDeltaHeader(sample());
+    for (let n = 0; n < head.length; n++) expect(await codeOf(readHeader(head.subarray(0, n)))).not.toBe('no error');
+    for (let i = 0; i < head.length; i++) {
+      for (let bit = 0; bit < 8; bit++) {
+        const b = head.slice();
+        b[i] ^= 1 << bit;
+        await readHeader(b).then(
+          (r) => expect(r.header.new.layers).toEqual(sample().new.layers),
+          (e) => expect(e).toBeInstanceOf(RolldeltaError),
+        );
+      }
+    }
+  });
+});
+
+/** A basis over `bytes` that only answers reads inside it, as a file-backed layer would. */
+function strictBasis(bytes: Uint8Array): RandomAccessBasis {
+  return {
+    length: bytes.length,
+    read: async (p, n) => {
+      if (p < 0 || n < 0 || p + n > bytes.length) throw new Error(`read ${p}+${n} outside ${bytes.length}`);
+      return bytes.slice(p, p + n);
+    },
+  };
+}
+
+describe('layeredBasis', () => {
+  it('reads like the concatenation of its parts, across any boundaries and empty parts', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.uint8Array({ maxLength: 64 }), { maxLength: 6 }).chain((parts) => {
+          const total = parts.reduce((s, p) => s + p.length, 0);
+          return fc.tuple(fc.constant(parts), fc.nat(total).chain((pos) => fc.tuple(fc.constant(pos), fc.nat(total - pos))));
+        }),
+        async ([parts, [pos, len]]) => {
+          const whole = Buffer.concat(parts);
+          const basis = layeredBasis(parts.map(strictBasis));
+          expect(basis.length).toBe(whole.length);
+          expect(Array.from(await basis.read(pos, len))).toEqual(Array.from(whole.subarray(pos, pos + len)));
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+
+  it('copies what it assembles, so parts may reuse their read buffers', async () => {
+    const shared = new Uint8Array(8);
+    const reusing = (fill: number): RandomAccessBasis => ({
+      length: 8,
+      read: (_p, n) => shared.fill(fill).subarray(0, n),
+    });
+    const basis = layeredBasis([reusing(1), reusing(2)]);
+    expect(Array.from(await basis.read(6, 4))).toEqual([1, 1, 2, 2]);
+  });
+
+  it('a read past the end is ERR_CORRUPT, not a short read', async () => {
+    const basis = layeredBasis([bytesBasis(new Uint8Array(5)), bytesBasis(new Uint8Array(3))]);
+    expect(await codeOf(Promise.resolve().then(() => basis.read(6, 3)))).toBe('ERR_CORRUPT');
+    expect(await codeOf(Promise.resolve().then(() => basis.read(-1, 1)))).toBe('ERR_CORRUPT');
+    expect(layeredBasis([]).length).toBe(0);
+  });
+});
