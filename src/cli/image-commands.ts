@@ -1,32 +1,72 @@
 import { applyImageDelta } from '../image/apply-image-delta.js';
 import { diffImages } from '../image/diff-images.js';
+import { writeFileAtomic } from '../stream/atomic-file.js';
+import type { Progress } from '../stream/progress.js';
 import { expectPositionals, parseArgs, type OptionSpec } from './args.js';
-import { formatBytes } from './progress-bar.js';
+import { formatBytes, progressBar } from './progress-bar.js';
 import { UsageError } from './usage-error.js';
 
-const diffSpec: Record<string, OptionSpec> = { level: { kind: 'integer' }, help: { kind: 'boolean', short: 'h' } };
-const applySpec: Record<string, OptionSpec> = { 'omit-old-layers': { kind: 'boolean' }, help: { kind: 'boolean', short: 'h' } };
+const diffSpec: Record<string, OptionSpec> = {
+  level: { kind: 'integer' },
+  'old-image': { kind: 'string' },
+  'new-image': { kind: 'string' },
+  progress: { kind: 'boolean' },
+  help: { kind: 'boolean', short: 'h' },
+};
+const applySpec: Record<string, OptionSpec> = { 'omit-old-layers': { kind: 'boolean' }, progress: { kind: 'boolean' }, help: { kind: 'boolean', short: 'h' } };
 
-/** `rolldelta image diff OLD.tar NEW.tar DELTA` and `rolldelta image apply OLD.tar DELTA OUT.tar`. */
+const USAGE =
+  'usage: rolldelta image diff [--level N] [--old-image REF] [--new-image REF] [--progress] OLD.tar NEW.tar DELTA\n' +
+  '       rolldelta image apply [--omit-old-layers] [--progress] OLD.tar DELTA OUT.tar';
+
+/** Counts the bytes of an archive as it passes, for `--progress` of apply. */
+async function* counted(chunks: AsyncIterable<Uint8Array>, onProgress: ((p: Progress) => void) | undefined): AsyncGenerator<Uint8Array> {
+  let n = 0;
+  let reported = 0;
+  for await (const c of chunks) {
+    n += c.length;
+    if (onProgress && n - reported >= 1 << 20) {
+      reported = n;
+      onProgress({ bytesIn: n, bytesOut: n });
+    }
+    yield c;
+  }
+}
+
+/**
+ * `rolldelta image diff OLD.tar NEW.tar DELTA` (prints delta bytes, pull bytes, ratio) and
+ * `rolldelta image apply OLD.tar DELTA OUT.tar [--omit-old-layers]`.
+ * @example
+ * await imageCommand(['diff', 'app-1.tar', 'app-2.tar', 'app-1-2.rdimg']);
+ */
 export async function imageCommand(argv: readonly string[]): Promise<void> {
   const [sub, ...rest] = argv;
   if (sub === 'diff') {
     const args = parseArgs(rest, diffSpec);
+    if (args.values.help) return void process.stdout.write(`${USAGE}\n`);
     const [oldPath, newPath, out] = expectPositionals(args, ['OLD.tar', 'NEW.tar', 'DELTA'], 'image diff');
-    const s = await diffImages(oldPath, newPath, out, { level: args.values.level as number | undefined });
-    const ratio = s.deltaBytes > 0 ? (s.pullBytes / s.deltaBytes).toFixed(1) : '-';
+    const bar = progressBar(args.values.progress === true, 'image diff');
+    const s = await diffImages(oldPath, newPath, out, {
+      level: args.values.level as number | undefined,
+      image: { old: args.values['old-image'] as string | undefined, new: args.values['new-image'] as string | undefined },
+      onProgress: bar.onProgress,
+    }).finally(() => bar.done());
     process.stderr.write(
-      `image delta: ${formatBytes(s.deltaBytes)}; a pull would move ${formatBytes(s.pullBytes)} (${ratio}x more); ` +
-        `${s.sentLayers} layer(s) rebuilt from the delta, ${s.reusedLayers} reused\n`,
+      `image delta: ${formatBytes(s.deltaBytes)} (${s.deltaBytes} bytes); a pull would move ${formatBytes(s.pullBytes)} (${s.pullBytes} bytes), ` +
+        `${s.deltaBytes > 0 ? s.ratio.toFixed(1) : '-'}x more; ${s.newLayers} layer(s) rebuilt from the delta, ${s.reusedLayers} reused\n`,
     );
     return;
   }
   if (sub === 'apply') {
     const args = parseArgs(rest, applySpec);
+    if (args.values.help) return void process.stdout.write(`${USAGE}\n`);
     const [oldPath, delta, out] = expectPositionals(args, ['OLD.tar', 'DELTA', 'OUT.tar'], 'image apply');
-    const { imageId } = await applyImageDelta(oldPath, delta, out, { omitOldLayers: args.values['omit-old-layers'] === true });
-    process.stderr.write(`rebuilt image ${imageId} (every layer and the config verified)\n`);
+    const bar = progressBar(args.values.progress === true, 'image apply');
+    const { imageId } = await applyImageDelta(oldPath, delta, (chunks) => writeFileAtomic(out, counted(chunks, bar.onProgress)), {
+      omitLayers: args.values['omit-old-layers'] === true ? 'old' : undefined,
+    }).finally(() => bar.done());
+    process.stderr.write(`rebuilt image ${imageId} in ${out} (every layer and the config verified)\n`);
     return;
   }
-  throw new UsageError('image takes a subcommand: diff OLD.tar NEW.tar DELTA, or apply OLD.tar DELTA OUT.tar');
+  throw new UsageError(`image takes a subcommand: diff or apply\n${USAGE}`);
 }

@@ -9,17 +9,25 @@ import { FileBasis } from '../stream/file-basis.js';
 import { patchChunks } from '../stream/patch-stream.js';
 import { ImageArchive } from './archive-reader.js';
 import { dockerArchiveChunks, type OutputImage } from './docker-archive-writer.js';
-import { readImageDeltaHeader } from './image-delta-format.js';
+import { readImageDeltaHeader, readImageDeltaHeaderFrom, type ImageDeltaHeader, type ImageDeltaLayer } from './image-delta-format.js';
 import { layeredBasis } from './layered-basis.js';
 
 export interface ImageApplyOptions {
-  /** Leave out the layers taken from the old image (the engine loading the result has them). */
+  /**
+   * Layers to leave out of the output because the engine loading it has them: their DiffIDs, or
+   * `'old'` for every layer taken from the old image. A left-out layer that the delta rebuilds is
+   * still rebuilt (the target is one stream) and covered by the delta's target SHA-256.
+   */
+  omitLayers?: string[] | 'old';
+  /** Same as `omitLayers: 'old'` (kept for existing callers). */
   omitOldLayers?: boolean;
 }
 
 /** Hands out consecutive byte ranges of one stream: the patched target is cut into layers. */
 class StreamCutter {
   private rest: Uint8Array | undefined;
+  /** Bytes handed out or skipped so far. */
+  position = 0;
   constructor(private readonly it: AsyncIterator<Uint8Array>) {}
 
   async *take(n: number): AsyncGenerator<Uint8Array> {
@@ -36,12 +44,19 @@ class StreamCutter {
         c = c.subarray(0, n);
       }
       n -= c.length;
+      this.position += c.length;
       yield c;
     }
   }
 
-  /** Runs the stream to its end (where patch verifies the target) and refuses leftovers. */
-  async end(): Promise<void> {
+  /** Drops bytes up to `position` (layers left out of the output still pass through the checks). */
+  async skipTo(position: number): Promise<void> {
+    for await (const _ of this.take(position - this.position));
+  }
+
+  /** Runs the stream to its end (where patch verifies the target), past layers left out, and refuses leftovers. */
+  async end(total: number): Promise<void> {
+    await this.skipTo(total);
     if (this.rest?.length) throw new RolldeltaError(ErrorCode.CORRUPT, 'the image delta produced more layer bytes than its header lists');
     for (let r = await this.it.next(); !r.done; r = await this.it.next()) {
       if (r.value.length) throw new RolldeltaError(ErrorCode.CORRUPT, 'the image delta produced more layer bytes than its header lists');
@@ -50,26 +65,34 @@ class StreamCutter {
 }
 
 /**
- * Rebuilds the new image from the old image's archive and an image delta, as a `docker save`
- * archive written to `out` (a path, written atomically) or handed to a consumer (for instance
- * `docker load`'s request body, so no copy of the new image lands on disk). The old image must be
- * the one the delta names (ERR_BASIS_MISMATCH before anything is written); every layer is checked
- * against its DiffID and the config against the image ID while streaming.
- * Memory: one decoded frame and one 1 MiB read; uncompressed old layers are read in place,
- * gzip ones from a scratch copy decompressed once (disk: their uncompressed size, removed after).
+ * Rebuilds the new image from the old image's archive and an image delta (a file path, or a byte
+ * stream such as a download), as a `docker save` archive written to `out` (a path, written
+ * atomically) or handed to a consumer (for instance `docker load`'s request body, so no copy of the
+ * new image lands on disk). The old image must be the one the delta names (ERR_BASIS_MISMATCH
+ * before anything is written); every layer is checked against its DiffID and the config against
+ * the image ID while streaming, and the delta's own target length and SHA-256 before the archive's
+ * manifest goes out.
+ * Memory: one decoded frame and one 1 MiB read; uncompressed old layers are read in place, gzip
+ * ones from a scratch copy decompressed once into a folder beside `out` (the system temp folder
+ * for a consumer); disk: their uncompressed size, removed afterwards.
  * @example
  * await applyImageDelta('app-v1.tar', 'v1-v2.rdimg', 'app-v2.tar');
+ * await applyImageDelta('app-v1.tar', download, (chunks) => engine.loadImage(chunks), { omitLayers: 'old' });
  */
 export async function applyImageDelta(
   oldPath: string,
-  deltaPath: string,
+  delta: string | AsyncIterable<Uint8Array>,
   out: string | ((chunks: AsyncIterable<Uint8Array>) => Promise<unknown>),
   opts: ImageApplyOptions = {},
 ): Promise<{ imageId: string }> {
-  const { header, deltaOffset } = await readHeaderOf(deltaPath);
-  const archive = await ImageArchive.open(oldPath);
+  const { header, rest, close } = typeof delta === 'string' ? await openDeltaFile(delta) : await readImageDeltaHeaderFrom(delta);
+  const archive = await ImageArchive.open(oldPath).catch(async (e: unknown) => {
+    await close().catch(() => {});
+    throw e;
+  });
   let scratch: string | undefined;
   const opened: FileBasis[] = [];
+  let target: AsyncGenerator<Uint8Array> | undefined;
   try {
     const old = archive.images.find((i) => i.id === header.old.id);
     if (!old || old.layers.map((l) => l.diffId).join() !== header.old.diffIds.join()) {
@@ -77,6 +100,10 @@ export async function applyImageDelta(
         ErrorCode.BASIS_MISMATCH,
         `this delta was made against image ${header.old.id}, but ${oldPath} holds ${archive.images.map((i) => i.id).join(', ')}; apply it to the image it was made from`,
       );
+    }
+    const byDiffId = new Map(old.layers.map((l) => [l.diffId, l]));
+    for (const l of header.new.layers) {
+      if (l.from === 'old' && !byDiffId.has(l.diffId)) throw new RolldeltaError(ErrorCode.BASIS_MISMATCH, `the delta expects layer ${l.diffId} in the old image, which lacks it`);
     }
     // Compressed old layers (newer engines save them gzip) are decompressed once into a scratch
     // directory beside the output, and read from there at random.
@@ -94,40 +121,61 @@ export async function applyImageDelta(
       opened.push(file);
       parts.push(file);
     }
-    const byDiffId = new Map(old.layers.map((l) => [l.diffId, l]));
-    const target = patchChunks(layeredBasis(parts), createReadStream(deltaPath, { start: deltaOffset, highWaterMark: 1 << 20 }), { verifyBasis: false });
+    if (opts.omitLayers !== undefined && opts.omitLayers !== 'old' && !Array.isArray(opts.omitLayers)) {
+      throw new RolldeltaError(ErrorCode.INVALID_ARGUMENT, `omitLayers must be 'old' or a list of DiffIDs, got ${typeof opts.omitLayers}`);
+    }
+    const omit = opts.omitLayers === 'old' || opts.omitOldLayers ? 'old' : new Set(opts.omitLayers ?? []);
+    const omitted = (l: ImageDeltaLayer): boolean => (omit === 'old' ? l.from === 'old' : omit.has(l.diffId));
+    target = patchChunks(layeredBasis(parts), rest, { verifyBasis: false });
     const cutter = new StreamCutter(target[Symbol.asyncIterator]());
+    let targetLength = 0; // where each rebuilt layer starts in the patched target; at the end, its length
     const layers: OutputImage['layers'] = header.new.layers.map((l) => {
-      if (l.from === 'delta') return { diffId: l.diffId, size: l.size, content: () => cutter.take(l.size) };
-      const src = byDiffId.get(l.diffId);
-      if (!src) throw new RolldeltaError(ErrorCode.BASIS_MISMATCH, `the delta expects layer ${l.diffId} in the old image, which lacks it`);
-      return { diffId: l.diffId, size: l.size, content: opts.omitOldLayers ? undefined : () => archive.layerStream(src) };
+      const at = targetLength;
+      if (l.from === 'delta') targetLength += l.size;
+      if (omitted(l)) return { diffId: l.diffId, size: l.size };
+      if (l.from === 'delta') return { diffId: l.diffId, size: l.size, content: () => cutNext(cutter, at, l.size) };
+      return { diffId: l.diffId, size: l.size, content: () => archive.layerStream(byDiffId.get(l.diffId)!) };
     });
     // The target's own checks (length, SHA-256) run when its stream ends: end it right after the
-    // last rebuilt layer, before the archive's manifest goes out.
-    const last = header.new.layers.map((l) => l.from).lastIndexOf('delta');
+    // last layer written, before the archive's manifest goes out.
+    const last = layers.map((l) => l.content !== undefined).lastIndexOf(true);
     if (last >= 0) {
-      const take = layers[last].content!;
-      layers[last] = { ...layers[last], content: async function* () { yield* take(); await cutter.end(); } };
+      const content = layers[last].content!;
+      layers[last] = { ...layers[last], content: async function* () { yield* content(); await cutter.end(targetLength); } };
     }
     async function* archiveChunks(): AsyncGenerator<Uint8Array> {
-      if (last < 0) await cutter.end();
+      if (last < 0) await cutter.end(targetLength);
       yield* dockerArchiveChunks({ id: header.new.id, config: header.new.config, repoTags: header.new.repoTags, layers });
     }
     if (typeof out === 'string') await writeFileAtomic(out, archiveChunks());
     else await out(archiveChunks());
     return { imageId: header.new.id };
   } finally {
+    // A consumer that stopped early (docker load refused the archive) leaves the patch suspended:
+    // end it, which closes the delta file.
+    await target?.return(undefined).catch(() => {});
+    await close().catch(() => {});
     for (const f of opened) await f.close();
     if (scratch) await rm(scratch, { recursive: true, force: true });
     await archive.close();
   }
 }
 
-async function readHeaderOf(deltaPath: string): ReturnType<typeof readImageDeltaHeader> {
-  const file = await FileBasis.open(deltaPath);
+/** A rebuilt layer's bytes: first drops what omitted layers before it left in the stream. */
+async function* cutNext(cutter: StreamCutter, at: number, size: number): AsyncGenerator<Uint8Array> {
+  await cutter.skipTo(at);
+  yield* cutter.take(size);
+}
+
+async function openDeltaFile(path: string): Promise<{ header: ImageDeltaHeader; rest: AsyncIterable<Uint8Array>; close(): Promise<void> }> {
+  const file = await FileBasis.open(path);
   try {
-    return await readImageDeltaHeader((p, n) => file.read(p, n), file.length);
+    const { header, deltaOffset } = await readImageDeltaHeader((p, n) => file.read(p, n), file.length);
+    // Opened only when read: a refused old image leaves no open file behind.
+    async function* rest(): AsyncGenerator<Uint8Array> {
+      yield* createReadStream(path, { start: deltaOffset, highWaterMark: 1 << 20 });
+    }
+    return { header, rest: rest(), close: async () => {} };
   } finally {
     await file.close();
   }

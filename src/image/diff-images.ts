@@ -1,9 +1,11 @@
 import { createHash } from 'node:crypto';
 import { DiffIndex } from '../core/diff-index.js';
+import { ErrorCode, RolldeltaError } from '../core/errors.js';
 import { DiffDelta } from '../format/diff-delta.js';
 import { writeFileAtomic } from '../stream/atomic-file.js';
 import { ChunkBuffer } from '../stream/chunks.js';
 import { nodeSha256 } from '../stream/node-sha256.js';
+import type { Progress } from '../stream/progress.js';
 import { ImageArchive } from './archive-reader.js';
 import type { BasisCache, IndexedBasis } from './basis-cache.js';
 import { encodeImageDeltaHeader, type ImageDeltaLayer } from './image-delta-format.js';
@@ -17,21 +19,44 @@ export interface ImageDiffSummary {
   /** gzip bytes of the new image's layers the old image lacks: what `docker pull` would move. */
   pullBytes: number;
   /** Layers rebuilt from the delta, and layers taken from the old image as they are. */
-  sentLayers: number;
+  newLayers: number;
   reusedLayers: number;
+  /** Same as `newLayers` (kept for existing callers). */
+  sentLayers: number;
+  /** `pullBytes / deltaBytes`: how many times less than a pull the delta moves. */
+  ratio: number;
 }
 
 export interface ImageDiffOptions {
   /** Deflate level of literal bytes, 0-9 (default 9: a delta is made once and fetched often). */
   level?: number;
-  /** Which image of a multi-image archive: an ID or repo:tag. */
+  /** Which image of a multi-image archive: an ID or repo:tag (default: the only one). */
+  image?: { old?: string; new?: string };
+  /** Same as `image.old` / `image.new` (kept for existing callers). */
   oldImage?: string;
   newImage?: string;
+  /** Called about every MiB of new layer bytes diffed; `total` is all the bytes to diff. */
+  onProgress?: (p: Progress) => void;
   /** Indexes of recently used old images, so a known base is not read and indexed again. */
   basisCache?: BasisCache;
 }
 
+/** The old image's layers, uncompressed, end to end in one buffer. */
 async function readAllLayers(archive: ImageArchive, image: ImageRecord): Promise<Uint8Array> {
+  // Uncompressed layers have known sizes: fill one buffer, never holding the image twice.
+  const sizes = image.layers.map((l) => archive.layerBasis(l)?.length);
+  if (sizes.every((n) => n !== undefined)) {
+    const out = new Uint8Array(sizes.reduce((a, b) => a + b, 0));
+    let at = 0;
+    for (const layer of image.layers) {
+      for await (const c of archive.layerStream(layer)) {
+        if (at + c.length > out.length) throw new RolldeltaError(ErrorCode.CORRUPT, `the old image's layers hold more than the ${out.length} bytes their entries list; the archive changed while being read`);
+        out.set(c, at);
+        at += c.length;
+      }
+    }
+    return out;
+  }
   const parts: Uint8Array[] = [];
   let n = 0;
   for (const layer of image.layers) {
@@ -58,8 +83,8 @@ export async function diffImages(oldPath: string, newPath: string, outPath: stri
   try {
     const newArchive = await ImageArchive.open(newPath);
     try {
-      const oldImage = oldArchive.image(opts.oldImage);
-      const newImage = newArchive.image(opts.newImage);
+      const oldImage = oldArchive.image(opts.image?.old ?? opts.oldImage);
+      const newImage = newArchive.image(opts.image?.new ?? opts.newImage);
       const have = new Set(oldImage.layers.map((l) => l.diffId));
       const layers: ImageDeltaLayer[] = [];
       let pullBytes = 0;
@@ -82,6 +107,9 @@ export async function diffImages(oldPath: string, newPath: string, outPath: stri
         new: { id: newImage.id, config: newImage.config, repoTags: newImage.repoTags, layers },
         pullBytes,
       });
+      const total = layers.reduce((n, l) => n + (l.from === 'delta' ? l.size : 0), 0);
+      const progress = { bytesIn: 0, bytesOut: header.length, total };
+      let reported = 0;
       async function* chunks(): AsyncGenerator<Uint8Array> {
         yield header;
         const out = new ChunkBuffer();
@@ -90,15 +118,27 @@ export async function diffImages(oldPath: string, newPath: string, outPath: stri
           if (layers[i].from === 'old') continue;
           for await (const c of newArchive.layerStream(newImage.layers[i])) {
             d.push(c);
-            yield* out.take();
+            progress.bytesIn += c.length;
+            for (const o of out.take()) {
+              progress.bytesOut += o.length;
+              yield o;
+            }
+            if (opts.onProgress && progress.bytesIn - reported >= 1 << 20) {
+              reported = progress.bytesIn;
+              opts.onProgress({ ...progress });
+            }
           }
         }
         d.finish();
-        yield* out.take();
+        for (const o of out.take()) {
+          progress.bytesOut += o.length;
+          yield o;
+        }
+        opts.onProgress?.({ ...progress });
       }
       const deltaBytes = await writeFileAtomic(outPath, chunks());
       const sent = layers.filter((l) => l.from === 'delta').length;
-      return { deltaBytes, pullBytes, sentLayers: sent, reusedLayers: layers.length - sent };
+      return { deltaBytes, pullBytes, newLayers: sent, reusedLayers: layers.length - sent, sentLayers: sent, ratio: deltaBytes > 0 ? pullBytes / deltaBytes : 0 };
     } finally {
       await newArchive.close();
     }

@@ -1,4 +1,4 @@
-import { equalBytes } from '../core/bytes.js';
+import { concatBytes, equalBytes } from '../core/bytes.js';
 import { ErrorCode, RolldeltaError } from '../core/errors.js';
 import { decodeHeaderBlock, encodeHeaderBlock, HEADER_OVERHEAD } from '../format/_header-block.js';
 import { readU32 } from '../format/_reader.js';
@@ -96,4 +96,57 @@ export async function readImageDeltaHeader(
     pullBytes: typeof pullBytes === 'number' ? pullBytes : undefined,
   };
   return { header, deltaOffset: m + blockLength };
+}
+
+/**
+ * Reads an image delta's header from the front of a byte stream (a download, a request body):
+ * buffers only the header, checks it like `readImageDeltaHeader`, and returns the rest of the
+ * stream, which is the embedded native delta, and `close()`, which ends the source early (a
+ * download whose rest is not wanted after all). A bad header also ends the source.
+ * @example
+ * const { header, rest } = await readImageDeltaHeaderFrom(response.body);
+ */
+export async function readImageDeltaHeaderFrom(
+  source: AsyncIterable<Uint8Array>,
+): Promise<{ header: ImageDeltaHeader; rest: AsyncIterable<Uint8Array>; close(): Promise<void> }> {
+  const it = source[Symbol.asyncIterator]();
+  const close = async (): Promise<void> => {
+    await it.return?.();
+  };
+  const parts: Uint8Array[] = [];
+  let have = 0;
+  let ended = false;
+  const fill = async (n: number): Promise<void> => {
+    while (have < n && !ended) {
+      const r = await it.next();
+      if (r.done) ended = true;
+      else {
+        parts.push(r.value);
+        have += r.value.length;
+      }
+    }
+  };
+  const m = IMAGE_DELTA_MAGIC.length;
+  let buf: Uint8Array;
+  let found: Awaited<ReturnType<typeof readImageDeltaHeader>>;
+  try {
+    await fill(m + 4);
+    buf = concatBytes(parts);
+    // Buffer the header block only for the right magic and an allowed length (else the check below says what is wrong).
+    if (buf.length >= m + 4 && equalBytes(buf.subarray(0, m), IMAGE_DELTA_MAGIC) && readU32(buf, m) <= MAX_HEADER) {
+      await fill(m + readU32(buf, m) + HEADER_OVERHEAD);
+      buf = concatBytes(parts);
+    }
+    const b = buf;
+    found = await readImageDeltaHeader(async (p, n) => b.subarray(p, p + n), ended ? b.length : Number.MAX_SAFE_INTEGER);
+  } catch (e) {
+    await close().catch(() => {});
+    throw e;
+  }
+  const head = buf.subarray(found.deltaOffset);
+  async function* rest(): AsyncGenerator<Uint8Array> {
+    if (head.length > 0) yield head;
+    for (let r = await it.next(); !r.done; r = await it.next()) yield r.value;
+  }
+  return { header: found.header, rest: rest(), close };
 }

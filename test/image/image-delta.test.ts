@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { bytesBasis, type RandomAccessBasis } from '../../src/core/basis.js';
 import { RolldeltaError } from '../../src/core/errors.js';
-import { encodeImageDeltaHeader, IMAGE_DELTA_MAGIC, readImageDeltaHeader, type ImageDeltaHeader } from '../../src/image/image-delta-format.js';
+import { encodeImageDeltaHeader, IMAGE_DELTA_MAGIC, readImageDeltaHeader, readImageDeltaHeaderFrom, type ImageDeltaHeader } from '../../src/image/image-delta-format.js';
 import { layeredBasis } from '../../src/image/layered-basis.js';
 
 const digestArb = fc.uint8Array({ minLength: 32, maxLength: 32 }).map((b) => `sha256:${Buffer.from(b).toString('hex')}`);
@@ -104,6 +104,57 @@ describe('image delta header', () => {
         );
       }
     }
+  });
+});
+
+/** `bytes` as a stream cut at the given sizes (cycled), as a download arrives. */
+async function* chunked(bytes: Uint8Array, sizes: number[]): AsyncGenerator<Uint8Array> {
+  for (let p = 0, i = 0; p < bytes.length; i++) {
+    const n = Math.max(1, sizes[i % sizes.length]);
+    yield bytes.slice(p, p + n);
+    p += n;
+  }
+}
+
+async function collect(chunks: AsyncIterable<Uint8Array>): Promise<number[]> {
+  const out: number[] = [];
+  for await (const c of chunks) out.push(...c);
+  return out;
+}
+
+describe('image delta header from a stream', () => {
+  it('reads the same header however the stream is cut, and hands on exactly the rest', async () => {
+    await fc.assert(
+      fc.asyncProperty(headerArb, fc.uint8Array({ maxLength: 300 }), fc.array(fc.integer({ min: 1, max: 700 }), { minLength: 1, maxLength: 5 }), async (h, tail, sizes) => {
+        const head = encodeImageDeltaHeader(h);
+        const file = new Uint8Array(head.length + tail.length);
+        file.set(head);
+        file.set(tail, head.length);
+        const { header, rest } = await readImageDeltaHeaderFrom(chunked(file, sizes));
+        expect(header.new.layers).toEqual(h.new.layers);
+        expect(header.old).toEqual(h.old);
+        expect(await collect(rest)).toEqual(Array.from(tail));
+      }),
+      { numRuns: 100 },
+    );
+  });
+
+  it('names truncation, bad magic and a huge claim without reading on', async () => {
+    const head = encodeImageDeltaHeader(sample());
+    expect(await codeOf(readImageDeltaHeaderFrom(chunked(head.subarray(0, head.length - 3), [7])))).toBe('ERR_TRUNCATED');
+    expect(await codeOf(readImageDeltaHeaderFrom(chunked(head.subarray(0, 3), [1])))).toBe('ERR_TRUNCATED');
+    expect(await codeOf(readImageDeltaHeaderFrom(chunked(Uint8Array.of(0x72, 0x64, 0x6c, 0x74, 1, 0, 0, 0, 9), [2])))).toBe('ERR_BAD_MAGIC');
+    const huge = head.slice();
+    huge.set([0x7f, 0xff, 0xff, 0xff], 5);
+    let pulled = 0;
+    async function* counting(): AsyncGenerator<Uint8Array> {
+      for await (const c of chunked(huge, [4])) {
+        pulled++;
+        yield c;
+      }
+    }
+    expect(await codeOf(readImageDeltaHeaderFrom(counting()))).toBe('ERR_LIMIT');
+    expect(pulled).toBeLessThanOrEqual(3);
   });
 });
 

@@ -11,7 +11,8 @@ import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ImageArchive, applyImageDelta, diffImages, type ImageDiffSummary } from '../../src/index.js';
 import { dockerdAvailable, requirePeer, startDockerd, type Dockerd } from '../helpers/dockerd.js';
-import { buildApp, importBusybox, saveToFile } from '../helpers/images.js';
+import { busyboxRootfsTar, buildApp, importBusybox, saveToFile } from '../helpers/images.js';
+import { imageCommand } from '../../src/cli/image-commands.js';
 import { cliPath, ensureBuilt } from '../helpers/cli.js';
 import { peer } from '../helpers/peers.js';
 
@@ -26,6 +27,21 @@ function appFiles(edit: string): Record<string, string> {
     'src/lib.js': lines.join('\n'),
     'package.json': JSON.stringify({ name: 'app', version: '1.0.0' }),
   };
+}
+
+/** A copy of a ustar archive with every entry's mtime set to `mtime`: the same files, rebuilt. */
+function withMtime(tar: Uint8Array, mtime: number): Uint8Array {
+  const out = tar.slice();
+  for (let p = 0; p + 512 <= out.length && out[p] !== 0; ) {
+    out.set(new TextEncoder().encode(mtime.toString(8).padStart(11, '0') + '\0'), p + 136);
+    out.fill(0x20, p + 148, p + 156);
+    let sum = 0;
+    for (let i = 0; i < 512; i++) sum += out[p + i];
+    out.set(new TextEncoder().encode(sum.toString(8).padStart(6, '0') + '\0 '), p + 148);
+    const size = parseInt(new TextDecoder().decode(out.subarray(p + 124, p + 135)), 8);
+    p += 512 + Math.ceil(size / 512) * 512;
+  }
+  return out;
 }
 
 describe.skipIf(docker.skip)(`image deltas with a real Docker Engine ${docker.message}`, () => {
@@ -46,6 +62,14 @@ describe.skipIf(docker.skip)(`image deltas with a real Docker Engine ${docker.me
     await saveToFile(d.engine, ['rd-app:1'], p('v1.tar'));
     await saveToFile(d.engine, ['rd-app:2'], p('v2.tar'));
     summary = await diffImages(p('v1.tar'), p('v2.tar'), p('v1-v2.rdimg'));
+    // More releases from v1: a new file; the base rebuilt (same files, new mtimes); squashed.
+    await buildApp(d.engine, 'rd-base:1', 'rd-app:3', { ...appFiles('A'), 'src/extra.js': 'export const extra = 1;\n' }, recipe);
+    await d.engine.importImage(Readable.from([withMtime(busyboxRootfsTar(), 1_800_000_000)]), 'rd-base:2');
+    await buildApp(d.engine, 'rd-base:2', 'rd-app:rebased', appFiles('A'), recipe);
+    const host = ['-H', `unix://${d.socketPath}`];
+    execFileSync('docker', [...host, 'create', '--name', 'rd-flat', 'rd-app:1', 'true'], { stdio: 'ignore' });
+    const flat = execFileSync('docker', [...host, 'export', 'rd-flat'], { maxBuffer: 1 << 30 });
+    await d.engine.importImage(Readable.from([flat]), 'rd-app:squashed');
   }, 240_000);
 
   afterAll(async () => {
@@ -128,6 +152,48 @@ describe.skipIf(docker.skip)(`image deltas with a real Docker Engine ${docker.me
     writeFileSync(p('bad.rdimg'), bad);
     await expect(applyImageDelta(p('v1.tar'), p('bad.rdimg'), p('never2.tar'))).rejects.toMatchObject({ name: 'RolldeltaError' });
     expect(existsSync(p('never2.tar'))).toBe(false);
+  });
+
+  it('takes the delta as a stream and leaves out the layers listed', async () => {
+    const base = (await d.engine.inspectImage('rd-base:1'))!.RootFS!.Layers![0];
+    async function* download(): AsyncGenerator<Uint8Array> {
+      const bytes = readFileSync(p('v1-v2.rdimg'));
+      for (let i = 0; i < bytes.length; i += 1000) yield bytes.subarray(i, i + 1000);
+    }
+    await applyImageDelta(p('v1.tar'), download(), p('v2-listed.tar'), { omitLayers: [base] });
+    await d.engine.removeImage('rd-app:2').catch(() => {});
+    await d.engine.loadImage(Readable.from([readFileSync(p('v2-listed.tar'))]));
+    expect((await d.engine.inspectImage('rd-app:2'))!.Id).toBe(v2Id);
+  });
+
+  it('rolldelta image diff and image apply (the CLI commands) round-trip', async () => {
+    await imageCommand(['diff', '--level', '6', p('v1.tar'), p('v2.tar'), p('cli-image.rdimg')]);
+    await imageCommand(['apply', '--omit-old-layers', p('v1.tar'), p('cli-image.rdimg'), p('cli-out.tar')]);
+    await d.engine.removeImage('rd-app:2').catch(() => {});
+    await d.engine.loadImage(Readable.from([readFileSync(p('cli-out.tar'))]));
+    expect((await d.engine.inspectImage('rd-app:2'))!.Id).toBe(v2Id);
+    await expect(imageCommand(['frobnicate'])).rejects.toMatchObject({ name: 'UsageError' });
+  });
+
+  // Each pair: save both, diff, remove the new image, apply, docker load, same ID, and it runs.
+  const pairs: Array<[string, string, string, string]> = [
+    ['a new source file', 'rd-app:3', '/app/src/extra.js', 'export const extra = 1;\n'],
+    ['the base rebuilt (same files, new mtimes)', 'rd-app:rebased', '/app/src/main.js', 'console.log("release A");\n'],
+    ['squashed into one layer', 'rd-app:squashed', '/app/src/main.js', 'console.log("release A");\n'],
+  ];
+  it.each(pairs)('%s: applies, loads with the new ID, and runs', async (label, tag, file, content) => {
+    const name = tag.replace(/\W/g, '_');
+    const newId = (await d.engine.inspectImage(tag))!.Id;
+    await saveToFile(d.engine, [tag], p(`${name}.tar`));
+    const s = await diffImages(p('v1.tar'), p(`${name}.tar`), p(`${name}.rdimg`));
+    console.log(`${label}: image delta ${s.deltaBytes} bytes, pull ${s.pullBytes} bytes (${s.ratio.toFixed(0)}x); ${s.newLayers} new, ${s.reusedLayers} reused layer(s)`);
+    expect(s.deltaBytes * 10).toBeLessThan(s.pullBytes);
+    await d.engine.removeImage(tag);
+    const { imageId } = await applyImageDelta(p('v1.tar'), p(`${name}.rdimg`), p(`${name}-out.tar`), { omitLayers: 'old' });
+    expect(imageId).toBe(newId);
+    await d.engine.loadImage(Readable.from([readFileSync(p(`${name}-out.tar`))]));
+    expect((await d.engine.inspectImage(tag))!.Id).toBe(newId);
+    expect((await d.engine.run(tag, ['cat', file])).stdout).toBe(content);
   });
 
   const skopeo = peer('skopeo', 'skopeo');

@@ -1,0 +1,142 @@
+// diffImages / applyImageDelta without an engine, on synthetic `docker save` archives: the delta
+// given as a stream, layers left out (also ones rebuilt from the delta), progress, refusals.
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { applyImageDelta } from '../../src/image/apply-image-delta.js';
+import { diffImages } from '../../src/image/diff-images.js';
+import { indexTarFile } from '../../src/image/tar-file-index.js';
+import { makeTar, type TarEntry } from '../helpers/images.js';
+import type { Progress } from '../../src/stream/progress.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'rolldelta-imgapply-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const p = (n: string) => join(dir, n);
+const sha = (b: Uint8Array) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
+const enc = new TextEncoder();
+
+function text(seed: number, n = 3000): string {
+  const out: string[] = [];
+  for (let i = 0; i < n; i++) out.push(`line ${i} of file ${seed}: ${((i + 1) * (seed + 7) * 2654435761) % 1000003}`);
+  return out.join('\n');
+}
+
+/** A legacy `docker save` archive of one image whose layers are the given file lists. */
+function dockerArchive(layers: TarEntry[][], tag: string): { bytes: Uint8Array; diffIds: string[] } {
+  const tars = layers.map((l) => makeTar(l));
+  const diffIds = tars.map(sha);
+  const config = enc.encode(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: diffIds } }));
+  const paths = diffIds.map((d) => `${d.slice(7)}/layer.tar`);
+  const bytes = makeTar([
+    ...tars.map((t, i): TarEntry => ({ type: 'file', path: paths[i], data: t })),
+    { type: 'file', path: `${sha(config).slice(7)}.json`, data: config },
+    { type: 'file', path: 'manifest.json', data: JSON.stringify([{ Config: `${sha(config).slice(7)}.json`, RepoTags: [tag], Layers: paths }]) },
+  ]);
+  return { bytes, diffIds };
+}
+
+/** DiffID -> whether the output archive carries that layer's layer.tar (checked against its hash). */
+async function layersIn(path: string): Promise<Map<string, boolean>> {
+  const bytes = readFileSync(path);
+  const index = await indexTarFile({ length: bytes.length, read: (pos, n) => bytes.subarray(pos, pos + n) });
+  const manifest = JSON.parse(new TextDecoder().decode(bytes.subarray(index.get('manifest.json')!.dataOffset, index.get('manifest.json')!.dataOffset + index.get('manifest.json')!.size)));
+  const config = JSON.parse(readEntry(bytes, index, manifest[0].Config));
+  const out = new Map<string, boolean>();
+  manifest[0].Layers.forEach((name: string, i: number) => {
+    const e = index.get(name);
+    if (e) expect(sha(bytes.subarray(e.dataOffset, e.dataOffset + e.size))).toBe(config.rootfs.diff_ids[i]);
+    out.set(config.rootfs.diff_ids[i], e !== undefined);
+  });
+  return out;
+}
+
+function readEntry(bytes: Uint8Array, index: Map<string, { dataOffset: number; size: number }>, name: string): string {
+  const e = index.get(name)!;
+  return new TextDecoder().decode(bytes.subarray(e.dataOffset, e.dataOffset + e.size));
+}
+
+const base: TarEntry[] = [{ type: 'dir', path: 'bin' }, { type: 'file', path: 'bin/tool', data: text(1) }];
+const oldImage = dockerArchive([base, [{ type: 'file', path: 'app/main.js', data: text(3) }]], 'app:1');
+const newImage = dockerArchive(
+  [base, [{ type: 'file', path: 'app/main.js', data: `${text(3)}\nedit` }], [{ type: 'file', path: 'app/extra.js', data: `${text(3, 2000)}\nnew` }]],
+  'app:2',
+);
+writeFileSync(p('old.tar'), oldImage.bytes);
+writeFileSync(p('new.tar'), newImage.bytes);
+
+async function* chunksOf(path: string, size: number): AsyncGenerator<Uint8Array> {
+  const bytes = readFileSync(path);
+  for (let i = 0; i < bytes.length; i += size) yield bytes.slice(i, i + size);
+}
+
+describe('image delta apply options', () => {
+  it('diffs with progress and a summary; applies from a stream, byte for byte like from the file', async () => {
+    const seen: Progress[] = [];
+    const s = await diffImages(p('old.tar'), p('new.tar'), p('d.rdimg'), { onProgress: (e) => seen.push(e), image: { old: 'app:1', new: 'app:2' } });
+    expect(s).toMatchObject({ newLayers: 2, reusedLayers: 1, sentLayers: 2 });
+    expect(s.ratio).toBeCloseTo(s.pullBytes / s.deltaBytes);
+    expect(s.deltaBytes * 5).toBeLessThan(s.pullBytes);
+    const last = seen[seen.length - 1];
+    expect(last.bytesIn).toBe(last.total);
+    expect(last.bytesOut).toBe(s.deltaBytes);
+    await applyImageDelta(p('old.tar'), p('d.rdimg'), p('out-file.tar'));
+    await applyImageDelta(p('old.tar'), chunksOf(p('d.rdimg'), 7), p('out-stream.tar'));
+    expect(readFileSync(p('out-stream.tar')).equals(readFileSync(p('out-file.tar')))).toBe(true);
+    expect([...(await layersIn(p('out-file.tar'))).values()]).toEqual([true, true, true]);
+  });
+
+  it("leaves out listed layers, the old ones ('old') or a rebuilt one, and still writes the rest verified", async () => {
+    const [b, edited, extra] = newImage.diffIds;
+    await applyImageDelta(p('old.tar'), p('d.rdimg'), p('out-old.tar'), { omitLayers: 'old' });
+    expect(Object.fromEntries(await layersIn(p('out-old.tar')))).toEqual({ [b]: false, [edited]: true, [extra]: true });
+    await applyImageDelta(p('old.tar'), p('d.rdimg'), p('out-edited.tar'), { omitLayers: [edited] });
+    expect(Object.fromEntries(await layersIn(p('out-edited.tar')))).toEqual({ [b]: true, [edited]: false, [extra]: true });
+    await applyImageDelta(p('old.tar'), p('d.rdimg'), p('out-all.tar'), { omitLayers: [b, edited, extra] });
+    expect(Object.fromEntries(await layersIn(p('out-all.tar')))).toEqual({ [b]: false, [edited]: false, [extra]: false });
+  });
+
+  it('a damaged delta fails even when every rebuilt layer is left out, and leaves no output', async () => {
+    const bad = Buffer.from(readFileSync(p('d.rdimg')));
+    bad[bad.length - 40] ^= 0x01;
+    writeFileSync(p('bad.rdimg'), bad);
+    const [, edited, extra] = newImage.diffIds;
+    await expect(applyImageDelta(p('old.tar'), p('bad.rdimg'), p('never.tar'), { omitLayers: [edited, extra] })).rejects.toMatchObject({ name: 'RolldeltaError' });
+    expect(existsSync(p('never.tar'))).toBe(false);
+  });
+
+  it('refuses the wrong old image from a stream before reading the delta body, and writes nothing', async () => {
+    let pulled = 0;
+    let closed = false;
+    async function* counting(): AsyncGenerator<Uint8Array> {
+      try {
+        for await (const c of chunksOf(p('d.rdimg'), 64)) {
+          pulled++;
+          yield c;
+        }
+      } finally {
+        closed = true;
+      }
+    }
+    let consumed = false;
+    await expect(
+      applyImageDelta(p('new.tar'), counting(), async (chunks) => {
+        consumed = true;
+        for await (const _ of chunks);
+      }),
+    ).rejects.toMatchObject({ code: 'ERR_BASIS_MISMATCH' });
+    expect(consumed).toBe(false);
+    expect(closed).toBe(true); // the download is ended, not left hanging
+    const headerChunks = Math.ceil((readFileSync(p('d.rdimg')).length - (await deltaBodyLength())) / 64) + 1;
+    expect(pulled).toBeLessThanOrEqual(headerChunks);
+  });
+});
+
+/** Bytes of the embedded native delta, to know how much of the file is header. */
+async function deltaBodyLength(): Promise<number> {
+  const { readImageDeltaHeader } = await import('../../src/image/image-delta-format.js');
+  const bytes = readFileSync(p('d.rdimg'));
+  const { deltaOffset } = await readImageDeltaHeader(async (pos, n) => bytes.subarray(pos, pos + n), bytes.length);
+  return bytes.length - deltaOffset;
+}
