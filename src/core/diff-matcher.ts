@@ -1,3 +1,5 @@
+import { backwardApprox, forwardApprox, splitOverlap } from './_diff-approx.js';
+import { DiffEmitter } from './_diff-emit.js';
 import { forwardMatch } from './_diff-extend.js';
 import { BUCKET_MIX, seedCheck, seedHash, seedMultipliers } from './_diff-hash.js';
 import { assertBytes } from './bytes.js';
@@ -27,6 +29,16 @@ const REP_MIN = 24;
 const SKIP_AFTER = 1024;
 const SKIP_FAR = 16384;
 const SKIP_FARTHEST = 1 << 18;
+/** See the acceptance rule in process(): bsdiff's margin of 8. */
+const OLD_MARGIN = 8;
+/**
+ * Approximate anchors (see process()): at target positions that are multiples of 16, a recent
+ * displacement agreeing on at least ANCHOR_MIN of the next ANCHOR_WINDOW bytes (and on 8 more than
+ * the current one) starts an approximate region.
+ */
+const ANCHOR_MASK = 15;
+const ANCHOR_WINDOW = 32;
+const ANCHOR_MIN = 28;
 /** Target positions hashed (and their buckets touched) ahead at once. */
 const BATCH = 64;
 /** Keeps the bucket-touching loads from being optimised away. */
@@ -42,6 +54,13 @@ let touchSink = 0;
  * on how the target was cut into chunks: a position is decided only once 64 KiB after it are
  * buffered (or at finish), and literal flushes happen at fixed points.
  *
+ * With a sink that has `add()` (and `approximate` not false), the bytes between matches are first
+ * explained approximately, as bsdiff does: the previous match's displacement is extended forward and
+ * the next one's backward while more than 40% of the bytes agree, and those regions become ADD ops
+ * (basis plus a mostly-zero diff); a match at a new displacement must disagree with the current one
+ * on more than 8 of its bytes to be taken; recent displacements that agree approximately resume a
+ * region even without an exact match. Only the rest stays literal.
+ *
  * Memory: basis + index + a target window of about 2 MiB at most (256 KiB pending literal, 64 KiB
  * look-ahead, 1 MiB push slice). Work per target byte is bounded by `maxCandidates` verifications.
  * With a prebuilt index, its seedLength and stride apply and those in `opts` are ignored.
@@ -54,7 +73,6 @@ export class DiffMatcher {
   /** Positions examined plus bytes compared so far (a cost counter for complexity tests). */
   work = 0;
   private readonly index: DiffIndex;
-  private readonly sink: OpSink;
   private readonly minMatch: number;
   private readonly repMin: number;
   private readonly maxCandidates: number;
@@ -85,9 +103,13 @@ export class DiffMatcher {
   private rep0 = 0;
   private rep1 = 0;
   private rep2 = 0;
-  /** A copy held back so that a copy continuing it is merged into one op. */
-  private copyOffset = 0;
-  private copyLength = 0;
+  /** Output stage: merges copies, builds and folds ADD ops. */
+  private readonly out: DiffEmitter;
+  /** Whether literal gaps are first explained approximately (ADD ops); needs a sink with add(). */
+  private readonly approx: boolean;
+  /** Displacement of the last match, and whether the pending literal starts right after it. */
+  private prevD = 0;
+  private prevValid = true;
   private finished = false;
 
   constructor(basis: Uint8Array | DiffIndex, sink: OpSink, opts: DiffOptions = {}) {
@@ -103,10 +125,15 @@ export class DiffMatcher {
       this.minMatch = o.minMatch;
       this.maxCandidates = o.maxCandidates;
     }
+    const approximate = opts.approximate;
+    if (approximate !== undefined && typeof approximate !== 'boolean') {
+      throw new RolldeltaError(ErrorCode.INVALID_ARGUMENT, `diff option approximate must be a boolean, got ${typeof approximate}`);
+    }
     if (sink === null || typeof sink !== 'object' || typeof sink.copy !== 'function' || typeof sink.literal !== 'function') {
       throw new RolldeltaError(ErrorCode.INVALID_ARGUMENT, 'sink must be an OpSink with copy() and literal() methods');
     }
-    this.sink = sink;
+    this.approx = approximate !== false && typeof sink.add === 'function';
+    this.out = new DiffEmitter(this.index.basis, sink);
     this.repMin = Math.min(REP_MIN, this.minMatch);
     // Distinct impossible displacements so that only rep0 = 0 ("same position") is tried at first.
     this.rep1 = -0x100000000;
@@ -145,9 +172,9 @@ export class DiffMatcher {
     if (this.finished) throw new RolldeltaError(ErrorCode.INVALID_ARGUMENT, 'finish() called twice: create a new DiffMatcher per target');
     this.finished = true;
     this.process(this.end);
-    if (this.end > this.lit) this.emitLiteral(this.lit, this.end);
+    if (this.end > this.lit) this.emitGap(this.lit, this.end, this.prevValid ? this.base + this.lit + this.prevD : -1, -1);
     this.lit = this.end;
-    this.flushCopy();
+    this.out.flush();
   }
 
   /** Ensures `extra` free bytes after `end`, dropping bytes no decision can look at again. */
@@ -191,6 +218,9 @@ export class DiffMatcher {
     let rep2 = this.rep2;
     let missFrom = this.missFrom;
     let bStep = this.batchStep;
+    const approx = this.approx;
+    let prevD = this.prevD;
+    let prevValid = this.prevValid;
     const { skipStep, skipFar, skipFarthest } = this;
     let work = 0;
     let touched = 0;
@@ -208,7 +238,8 @@ export class DiffMatcher {
       // Only examined positions may flush, so flush points do not depend on chunk boundaries.
       work++;
       if (i - lit >= LITERAL_CAP) {
-        this.emitLiteral(lit, lit + LITERAL_CAP);
+        this.emitGap(lit, lit + LITERAL_CAP, prevValid ? this.base + lit + prevD : -1, -1);
+        prevValid = false;
         lit += LITERAL_CAP;
       }
       const maxLen = Math.min(MAX_EXTEND, end - i);
@@ -281,15 +312,74 @@ export class DiffMatcher {
           if (bestLen + bestBack < minMatch && bestLen !== maxLen) bestC = -1;
         }
       }
+      if (bestC >= 0 && approx && prevValid && bestC - abs !== prevD) {
+        // bsdiff's rule: inside an approximate region, a match at another displacement is taken
+        // only if the current displacement disagrees on more than OLD_MARGIN of its bytes; else a
+        // coincidental match (zeros, padding) would cut the region in two. A rejected match's
+        // bytes are skipped: the current displacement explains them.
+        const c0 = abs + prevD;
+        const span = c0 >= 0 ? Math.min(bestLen, n - c0) : 0;
+        let miss = bestLen - span;
+        let k = 0;
+        for (; k < span && miss <= OLD_MARGIN; k++) miss += basis[c0 + k] === buf[i + k] ? 0 : 1;
+        work += k;
+        if (miss <= OLD_MARGIN) {
+          i += bestLen;
+          continue;
+        }
+      }
       if (bestC < 0) {
+        if (approx && (abs & ANCHOR_MASK) === 0 && end - i >= ANCHOR_WINDOW) {
+          // No exact match: a recent displacement may still agree approximately (recompiled code
+          // whose exact runs are shorter than minMatch). Sampled every 16th byte, early exits.
+          let oldAgree = 0;
+          if (prevValid) {
+            const c = abs + prevD;
+            if (c >= 0 && c + ANCHOR_WINDOW <= n) for (let k = 0; k < ANCHOR_WINDOW; k++) oldAgree += basis[c + k] === buf[i + k] ? 1 : 0;
+            work += ANCHOR_WINDOW;
+          }
+          let anchor = -1;
+          let anchorAgree = Math.max(ANCHOR_MIN - 1, oldAgree + OLD_MARGIN - 1);
+          for (let r = 0; r < 3; r++) {
+            const d = r === 0 ? rep0 : r === 1 ? rep1 : rep2;
+            if (prevValid && d === prevD) continue;
+            const c = abs + d;
+            if (c < 0 || c + ANCHOR_WINDOW > n) continue;
+            let agree = 0;
+            let k = 0;
+            for (; k < ANCHOR_WINDOW && agree + ANCHOR_WINDOW - k > anchorAgree; k++) agree += basis[c + k] === buf[i + k] ? 1 : 0;
+            work += k;
+            if (agree > anchorAgree) {
+              anchorAgree = agree;
+              anchor = r;
+            }
+          }
+          if (anchor >= 0) {
+            const d = anchor === 0 ? rep0 : anchor === 1 ? rep1 : rep2;
+            if (i > lit) this.emitGap(lit, i, prevValid ? this.base + lit + prevD : -1, abs + d);
+            lit = i;
+            prevD = d;
+            prevValid = true;
+            if (anchor === 1) {
+              rep1 = rep0;
+              rep0 = d;
+            } else if (anchor === 2) {
+              rep2 = rep1;
+              rep1 = rep0;
+              rep0 = d;
+            }
+          }
+        }
         i++;
         continue;
       }
       // Emit the literal before the match, then the copy; remember the displacement.
       const start = i - bestBack;
-      if (start > lit) this.emitLiteral(lit, start);
-      this.emitCopy(bestC - bestBack, bestBack + bestLen);
+      if (start > lit) this.emitGap(lit, start, prevValid ? this.base + lit + prevD : -1, bestC - bestBack);
+      this.out.copy(bestC - bestBack, bestBack + bestLen);
       const d = bestC - abs;
+      prevD = d;
+      prevValid = true;
       if (d !== rep0) {
         if (d === rep1) {
           rep1 = rep0;
@@ -313,30 +403,35 @@ export class DiffMatcher {
     this.rep2 = rep2;
     this.missFrom = missFrom;
     this.batchStep = bStep;
+    this.prevD = prevD;
+    this.prevValid = prevValid;
     this.work += work;
     touchSink ^= touched;
   }
 
-  private emitLiteral(from: number, to: number): void {
-    this.flushCopy();
-    this.sink.literal(this.buf.subarray(from, to));
-  }
-
-  private emitCopy(offset: number, length: number): void {
-    if (this.copyLength > 0 && this.copyOffset + this.copyLength === offset) {
-      this.copyLength += length;
+  /**
+   * Emits the target bytes [from, to) between two matches (or before the end): with approximate
+   * matching, the part the previous match's displacement still mostly explains and the part the next
+   * match's explain become ADD ops, the rest a literal. `cf` is the basis position the previous
+   * match's displacement gives byte `from`, `nextC` the next match's position of byte `to` (-1: none).
+   */
+  private emitGap(from: number, to: number, cf: number, nextC: number): void {
+    const buf = this.buf;
+    if (!this.approx) {
+      this.out.literal(buf.subarray(from, to));
       return;
     }
-    this.flushCopy();
-    this.copyOffset = offset;
-    this.copyLength = length;
-  }
-
-  private flushCopy(): void {
-    if (this.copyLength === 0) return;
-    const len = this.copyLength;
-    this.copyLength = 0;
-    this.sink.copy(this.copyOffset, len);
+    const basis = this.index.basis;
+    let lenf = cf >= 0 ? forwardApprox(basis, cf, buf, from, to) : 0;
+    let lenb = nextC >= 0 ? backwardApprox(basis, nextC, buf, from, to) : 0;
+    if (lenf + lenb > to - from) {
+      lenf = splitOverlap(basis, cf, nextC, buf, from, to, lenf, lenb);
+      lenb = to - from - lenf;
+    }
+    this.work += 2 * (to - from);
+    if (lenf > 0) this.out.add(cf, lenf, buf, from);
+    if (from + lenf < to - lenb) this.out.literal(buf.subarray(from + lenf, to - lenb));
+    if (lenb > 0) this.out.add(nextC - lenb, lenb, buf, to - lenb);
   }
 }
 

@@ -86,6 +86,45 @@ export class Patcher implements OpSink {
     // The OpSink contract lends `data` only for this call; the consumer may keep what it gets.
     this.ondata(data.slice());
   }
+
+  add(offset: number, length: number, diff: Uint8Array): void {
+    const basis = this.basis;
+    checkAddRange(offset, length, diff, basis.length);
+    const step = this.maxCopyChunk;
+    for (let done = 0; done < length; ) {
+      const n = Math.min(step, length - done);
+      const piece = basis.read(offset + done, n);
+      checkRead(piece, n, offset + done);
+      this.total += n;
+      this.ondata(addBytes(piece, diff.subarray(done, done + n)));
+      done += n;
+    }
+  }
+}
+
+/**
+ * Throws ERR_CORRUPT unless an ADD of `length` bytes at `offset` lies inside the basis and carries
+ * exactly `length` diff bytes.
+ * @example
+ * checkAddRange(0, 4, new Uint8Array(4), 10); // fine
+ */
+export function checkAddRange(offset: number, length: number, diff: Uint8Array, basisLength: number): void {
+  checkCopyRange(offset, length, basisLength);
+  if (!isBytes(diff) || diff.length !== length) {
+    throw new RolldeltaError(ErrorCode.CORRUPT, `an ADD of ${length} bytes needs ${length} diff bytes, found ${isBytes(diff) ? diff.length : typeof diff}: the delta is corrupt`);
+  }
+}
+
+/**
+ * A fresh array of `(basis[i] + diff[i]) & 0xff`: the target bytes of an ADD piece.
+ * @example
+ * addBytes(new Uint8Array([1, 255]), new Uint8Array([1, 2])); // [2, 1]
+ */
+export function addBytes(basis: Uint8Array, diff: Uint8Array): Uint8Array {
+  const n = basis.length;
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n; i++) out[i] = (basis[i]! + diff[i]!) & 0xff;
+  return out;
 }
 
 /**
@@ -122,8 +161,18 @@ export async function applyOps(
       if (op.data.length === 0) continue;
       written += op.data.length;
       await ondata(op.data);
+    } else if (op.type === 'add') {
+      checkAddRange(op.offset, op.length, op.diff, length);
+      for (let done = 0; done < op.length; ) {
+        const n = Math.min(step, op.length - done);
+        const piece = await basis.read(op.offset + done, n);
+        checkRead(piece, n, op.offset + done);
+        written += n;
+        await ondata(addBytes(piece, op.diff.subarray(done, done + n)));
+        done += n;
+      }
     } else {
-      throw new RolldeltaError(ErrorCode.INVALID_ARGUMENT, `an op must have type 'copy' or 'literal', got ${JSON.stringify((op as { type?: unknown }).type)}`);
+      throw new RolldeltaError(ErrorCode.INVALID_ARGUMENT, `an op must have type 'copy', 'literal' or 'add', got ${JSON.stringify((op as { type?: unknown }).type)}`);
     }
   }
   return written;
@@ -142,6 +191,9 @@ export function patchOps(basis: Uint8Array, ops: readonly Op[]): Uint8Array {
     if (op.type === 'copy') {
       checkCopyRange(op.offset, op.length, basis.length);
       total += op.length;
+    } else if (op.type === 'add') {
+      checkAddRange(op.offset, op.length, op.diff, basis.length);
+      total += op.length;
     } else {
       assertBytes(op.data, 'literal data');
       total += op.data.length;
@@ -153,6 +205,10 @@ export function patchOps(basis: Uint8Array, ops: readonly Op[]): Uint8Array {
     if (op.type === 'copy') {
       out.set(basis.subarray(op.offset, op.offset + op.length), o);
       o += op.length;
+    } else if (op.type === 'add') {
+      const { offset, length, diff } = op;
+      for (let i = 0; i < length; i++) out[o + i] = (basis[offset + i]! + diff[i]!) & 0xff;
+      o += length;
     } else {
       out.set(op.data, o);
       o += op.data.length;

@@ -7,7 +7,7 @@ import { decodeHeaderBlock, HEADER_OVERHEAD } from './_header-block.js';
 import { ByteReader, corrupt, DecoderState, overLimit, truncated } from './_reader.js';
 import { deltaHeaderFromMap, type DeltaHeader } from './delta-header.js';
 import { resolveLimits, type DecodeLimits } from './limits.js';
-import { FRAME_HEAD, FRAME_OPS, FRAME_TRAILER, MAX_NATIVE_VALUE, type NativeTrailer } from './native-delta-encoder.js';
+import { CODEC_SECTIONS, FRAME_HEAD, FRAME_OPS, FRAME_TRAILER, MAX_NATIVE_VALUE, OP_ADD, OP_COPY, type NativeTrailer } from './native-delta-encoder.js';
 import { NATIVE_DELTA_MAGIC, NATIVE_VERSION } from './native-magic.js';
 import { Cursor, unzigzag } from './varint.js';
 
@@ -181,56 +181,91 @@ export class NativeDeltaDecoder {
     if (rawLength > lim.maxFrameBytes) throw overLimit('a frame\'s raw length', rawLength, 'maxFrameBytes', lim.maxFrameBytes);
     const payload = body.subarray(c.pos);
     let raw: Uint8Array;
+    // The section sizes of a sectioned frame, checked against what the ops need.
+    let sec: Sections | undefined;
     if (codec === 0) {
       if (payload.length !== rawLength) throw corrupt(`a stored frame of ${payload.length} bytes declares ${rawLength}`, at);
       raw = payload;
     } else if (codec === 1) {
       if (payload.length >= rawLength) throw corrupt(`a deflated frame of ${payload.length} bytes is not smaller than its raw ${rawLength}`, at);
       raw = inflateBounded(payload, rawLength, at);
+    } else if (codec === CODEC_SECTIONS) {
+      sec = inflateSections(payload, rawLength, at);
+      raw = sec.raw;
     } else {
       throw new RolldeltaError(ErrorCode.UNSUPPORTED, `frame at byte ${at} uses codec ${codec}, which this version does not know; upgrade rolldelta`);
     }
-    // Pass 1 checks the whole frame, so a bad frame emits nothing.
-    const ops = new Cursor(raw, 0, rawLength);
-    const count = ops.varint();
+    // Pass 1 checks the whole frame, so a bad frame emits nothing: first the tags, then the offsets.
+    const tags = new Cursor(raw, 0, rawLength);
+    const count = tags.varint();
     if (count === 0 || count > rawLength) throw corrupt(`a frame claims ${count} ops in ${rawLength} bytes`, at);
     let total = this.total;
     let literalBytes = 0;
-    let expected = 0;
+    let diffBytes = 0;
     for (let i = 0; i < count; i++) {
-      const v = ops.varint();
-      const length = Math.floor(v / 2);
+      const v = tags.varint();
+      const kind = v % 4;
+      const length = Math.floor(v / 4);
       if (length === 0) throw corrupt('an op of length 0', at);
-      if (v % 2 === 1) {
-        const offset = expected + unzigzag(ops.varint());
-        if (offset < 0 || offset + length > MAX_NATIVE_VALUE) throw corrupt(`a copy at offset ${offset} of ${length} bytes`, at);
-        expected = offset + length;
-      } else {
+      if (kind === OP_ADD) {
+        if (this.sink.add === undefined) {
+          throw new RolldeltaError(ErrorCode.UNSUPPORTED, 'this delta has ADD ops (approximate copies) but its consumer cannot apply them; patch it with rolldelta\'s patcher or make the delta with approximate: false');
+        }
+        diffBytes += length;
+      } else if (kind === 0) {
         if (length > lim.maxLiteralBytes) throw overLimit('a literal', length, 'maxLiteralBytes', lim.maxLiteralBytes);
         literalBytes += length;
+      } else if (kind !== OP_COPY) {
+        throw corrupt(`an op of unknown kind ${kind}`, at);
       }
       total += length;
       if (total > lim.maxTargetLength) throw overLimit('the target length', total, 'maxTargetLength', lim.maxTargetLength);
     }
-    if (ops.pos + literalBytes !== rawLength) {
-      throw corrupt(`the ops of a frame need ${literalBytes} literal bytes but ${rawLength - ops.pos} follow them`, at);
+    const tagsEnd = tags.pos;
+    const offs = new Cursor(raw, tagsEnd, rawLength);
+    tags.pos = 0;
+    tags.varint();
+    let expected = 0;
+    for (let i = 0; i < count; i++) {
+      const v = tags.varint();
+      const kind = v % 4;
+      if (kind === 0) continue;
+      const length = Math.floor(v / 4);
+      const offset = expected + unzigzag(offs.varint());
+      if (offset < 0 || offset + length > MAX_NATIVE_VALUE) throw corrupt(`a ${kind === OP_ADD ? 'add' : 'copy'} at offset ${offset} of ${length} bytes`, at);
+      expected = offset + length;
+    }
+    const offsEnd = offs.pos;
+    if (sec !== undefined && (tagsEnd !== sec.tagsRaw || offsEnd !== sec.tagsRaw + sec.offsRaw || literalBytes !== sec.litRaw)) {
+      throw corrupt(`the sections of a frame (${sec.tagsRaw}, ${sec.offsRaw}, ${sec.litRaw} bytes) do not match its ops (${tagsEnd}, ${offsEnd - tagsEnd}, ${literalBytes})`, at);
+    }
+    if (offsEnd + literalBytes + diffBytes !== rawLength) {
+      throw corrupt(`the ops of a frame need ${literalBytes} literal and ${diffBytes} diff bytes but ${rawLength - offsEnd} follow them`, at);
     }
     // Pass 2 emits.
     const sink = this.sink;
-    let lit = ops.pos;
-    ops.pos = 0;
-    ops.varint();
+    let lit = offsEnd;
+    let dif = offsEnd + literalBytes;
+    tags.pos = 0;
+    tags.varint();
+    offs.pos = tagsEnd;
     expected = 0;
     for (let i = 0; i < count; i++) {
-      const v = ops.varint();
-      const length = Math.floor(v / 2);
-      if (v % 2 === 1) {
-        const offset = expected + unzigzag(ops.varint());
-        expected = offset + length;
-        sink.copy(offset, length);
-      } else {
+      const v = tags.varint();
+      const kind = v % 4;
+      const length = Math.floor(v / 4);
+      if (kind === 0) {
         sink.literal(raw.subarray(lit, lit + length));
         lit += length;
+        continue;
+      }
+      const offset = expected + unzigzag(offs.varint());
+      expected = offset + length;
+      if (kind === OP_COPY) {
+        sink.copy(offset, length);
+      } else {
+        sink.add!(offset, length, raw.subarray(dif, dif + length));
+        dif += length;
       }
     }
     this.total = total;
@@ -254,6 +289,48 @@ export class NativeDeltaDecoder {
     }
     this.onend?.({ targetLength, targetSha256 });
   }
+}
+
+interface Sections {
+  raw: Uint8Array;
+  tagsRaw: number;
+  offsRaw: number;
+  litRaw: number;
+}
+
+/**
+ * Rebuilds the raw of a sectioned frame (codec 2): four sections (op count and tags, offsets,
+ * literals, diffs), each deflated or stored, whose declared sizes must add up exactly to
+ * `rawLength` and to the payload.
+ */
+function inflateSections(payload: Uint8Array, rawLength: number, at: number): Sections {
+  if (payload.length >= rawLength) throw corrupt(`a sectioned frame of ${payload.length} bytes is not smaller than its raw ${rawLength}`, at);
+  const c = new Cursor(payload, 0, payload.length);
+  const tagsRaw = c.varint();
+  const tagsPacked = c.varint();
+  const offsRaw = c.varint();
+  const offsPacked = c.varint();
+  const litRaw = c.varint();
+  const litPacked = c.varint();
+  const diffPacked = c.varint();
+  if (tagsRaw + offsRaw + litRaw > rawLength) throw corrupt(`sections of ${tagsRaw}, ${offsRaw} and ${litRaw} bytes in a raw of ${rawLength}`, at);
+  const sizes = [tagsRaw, tagsPacked, offsRaw, offsPacked, litRaw, litPacked, rawLength - tagsRaw - offsRaw - litRaw, diffPacked];
+  if (c.pos + tagsPacked + offsPacked + litPacked + diffPacked !== payload.length) {
+    throw corrupt(`sections of ${tagsPacked + offsPacked + litPacked + diffPacked} packed bytes in a payload of ${payload.length - c.pos}`, at);
+  }
+  const raw = new Uint8Array(rawLength);
+  let src = c.pos;
+  let dst = 0;
+  for (let k = 0; k < 8; k += 2) {
+    const r = sizes[k]!;
+    const p = sizes[k + 1]!;
+    if (p > r) throw corrupt(`a section packed into ${p} bytes, more than its raw ${r}`, at);
+    const part = payload.subarray(src, src + p);
+    raw.set(p === r ? part : inflateBounded(part, r, at), dst);
+    src += p;
+    dst += r;
+  }
+  return { raw, tagsRaw, offsRaw, litRaw };
 }
 
 /**

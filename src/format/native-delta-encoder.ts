@@ -6,14 +6,19 @@
  *   header   u32 length | msgpack map (DeltaHeader) | u32 crc32(length field + map)
  *   frames   u8 type | u32 bodyLength | u32 crc32(body) | body      (repeated)
  *
- * Type 0x01, ops frame. body = u8 codec (0 stored, 1 deflate) | varint rawLength | payload, where
- * payload is raw (stored) or raw deflated (RFC 1951, fflate) and raw is
- *   varint opCount | opCount x op | the literal bytes of every literal op, concatenated
- *   op = varint (length * 2 + isCopy), then for a copy varint zigzag(offset - expected),
- *        expected = end of the previous copy in this frame (0 at the frame's start), so a copy
- *        that continues the previous one costs one byte and each frame decodes on its own.
- * Lengths are >= 1; offsets and lengths are < 2^52. raw is at most frameSize (+ a few bytes of
- * op headers); a deflated payload is only used when shorter than raw.
+ * Type 0x01, ops frame. body = u8 codec | varint rawLength | payload; codec 0: payload is raw;
+ * 1: payload is raw deflated (RFC 1951, fflate); 2 (sections, what the encoder writes): payload =
+ * varint tagsRaw | tagsPacked | offsRaw | offsPacked | litRaw | litPacked | diffPacked, then the
+ * four sections of raw (below) one after another, each deflated on its own, or stored when its
+ * packed length equals its raw length. raw is
+ *   varint opCount | opCount x tag | offsets | literal bytes of every literal op | diff bytes of every add op
+ *   tag = varint (length * 4 + kind), kind 0 literal, 1 copy, 2 add
+ *   offsets = for each copy or add, in op order, varint zigzag(offset - expected), expected = end
+ *        of the previous copy or add in this frame (0 at the frame's start), so a copy that continues
+ *        the previous one costs one byte and each frame decodes on its own.
+ * An add writes (basis[offset + i] + diff[i]) & 0xff.
+ * Lengths are >= 1; offsets and lengths are < 2^50. raw is at most frameSize (+ a few bytes of
+ * op headers); a codec other than 0 is only used when its payload is shorter than raw.
  *
  * Type 0xff, trailer (last frame). body = varint targetLength | targetSha256[32] | varint frameCount
  * (number of ops frames). Nothing may follow it. The sum of op lengths must equal targetLength.
@@ -35,7 +40,16 @@ export const FRAME_TRAILER = 0xff;
 /** Bytes before a frame's body: type, body length, CRC. */
 export const FRAME_HEAD = 9;
 /** Offsets and lengths must stay below this so every varint and zigzag is a safe integer. */
-export const MAX_NATIVE_VALUE = 2 ** 52;
+export const MAX_NATIVE_VALUE = 2 ** 50;
+/** Op kinds, the low two bits of an op's tag varint. */
+export const OP_LITERAL = 0;
+export const OP_COPY = 1;
+export const OP_ADD = 2;
+
+/** Codecs of an ops frame's payload. */
+export const CODEC_STORED = 0;
+export const CODEC_DEFLATE = 1;
+export const CODEC_SECTIONS = 2;
 
 const DEFAULT_FRAME = 1 << 20;
 const MAX_FRAME = (16 << 20) - 64;
@@ -56,7 +70,7 @@ export interface NativeTrailer {
 
 /**
  * Writes ops as a native rolldelta v1 delta, frame by frame through `ondata` (each chunk is a
- * fresh array the receiver may keep). Adjacent copies are merged, literals are copied in.
+ * fresh array the receiver may keep). Adjacent copies are merged, literals and add diffs are copied in.
  * @example
  * const enc = new NativeDeltaEncoder({ mode: 'diff', codec: 'deflate' }, (c) => out.push(c));
  * enc.copy(0, 4096); enc.literal(bytes);
@@ -70,8 +84,13 @@ export class NativeDeltaEncoder implements OpSink {
   private readonly deflate: boolean;
   private ops = new Uint8Array(1024);
   private opsLen = 0;
+  /** Offset varints of the frame's copies and adds, a column apart from the op tags. */
+  private offs = new Uint8Array(1024);
+  private offsLen = 0;
   private lit = new Uint8Array(1024);
   private litLen = 0;
+  private diff = new Uint8Array(1024);
+  private diffLen = 0;
   private opCount = 0;
   private openLiteral = 0;
   private copyOffset = 0;
@@ -105,7 +124,7 @@ export class NativeDeltaEncoder implements OpSink {
     this.checkOpen();
     if (length === 0) return;
     if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length >= MAX_NATIVE_VALUE) {
-      throw new RolldeltaError(ErrorCode.INVALID_ARGUMENT, `copy(${offset}, ${length}): offset and length must be non-negative integers with offset + length below 2^52`);
+      throw new RolldeltaError(ErrorCode.INVALID_ARGUMENT, `copy(${offset}, ${length}): offset and length must be non-negative integers with offset + length below 2^50`);
     }
     this.total += length;
     if (this.copyLength > 0 && this.copyOffset + this.copyLength === offset) {
@@ -127,14 +146,45 @@ export class NativeDeltaEncoder implements OpSink {
     const frameSize = this.frameSize;
     let i = 0;
     while (i < n) {
-      const room = frameSize - this.opsLen - this.litLen;
+      const room = Math.max(1, frameSize - this.opsLen - this.offsLen - this.litLen - this.diffLen);
       const take = Math.min(n - i, room);
       this.growLit(take);
       this.lit.set(data.subarray(i, i + take), this.litLen);
       this.litLen += take;
       this.openLiteral += take;
       i += take;
-      if (this.opsLen + this.litLen >= frameSize) this.cutFrame();
+      if (this.opsLen + this.offsLen + this.litLen + this.diffLen >= frameSize) this.cutFrame();
+    }
+  }
+
+  add(offset: number, length: number, diff: Uint8Array): void {
+    this.checkOpen();
+    if (length === 0) return;
+    if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length >= MAX_NATIVE_VALUE) {
+      throw new RolldeltaError(ErrorCode.INVALID_ARGUMENT, `add(${offset}, ${length}): offset and length must be non-negative integers with offset + length below 2^50`);
+    }
+    if (!(diff instanceof Uint8Array) || diff.length !== length) {
+      throw new RolldeltaError(ErrorCode.INVALID_ARGUMENT, `add(${offset}, ${length}): diff must be a Uint8Array of exactly ${length} bytes`);
+    }
+    this.flushCopy();
+    this.closeLiteral();
+    this.total += length;
+    // A long add is cut at frame boundaries like a literal: each frame decodes on its own.
+    let i = 0;
+    while (i < length) {
+      const room = Math.max(1, this.frameSize - this.opsLen - this.offsLen - this.litLen - this.diffLen);
+      const take = Math.min(length - i, room);
+      this.growOps(16);
+      this.opsLen = writeVarint(this.ops, this.opsLen, take * 4 + OP_ADD);
+      this.growOffs(8);
+      this.offsLen = writeVarint(this.offs, this.offsLen, zigzag(offset + i - this.expected));
+      this.opCount++;
+      this.expected = offset + i + take;
+      this.growDiff(take);
+      this.diff.set(diff.subarray(i, i + take), this.diffLen);
+      this.diffLen += take;
+      i += take;
+      if (this.opsLen + this.offsLen + this.litLen + this.diffLen >= this.frameSize) this.cutFrame();
     }
   }
 
@@ -182,19 +232,19 @@ export class NativeDeltaEncoder implements OpSink {
     if (length === 0) return;
     this.closeLiteral();
     this.growOps(16);
-    let p = writeVarint(this.ops, this.opsLen, length * 2 + 1);
-    p = writeVarint(this.ops, p, zigzag(this.copyOffset - this.expected));
-    this.opsLen = p;
+    this.opsLen = writeVarint(this.ops, this.opsLen, length * 4 + OP_COPY);
+    this.growOffs(8);
+    this.offsLen = writeVarint(this.offs, this.offsLen, zigzag(this.copyOffset - this.expected));
     this.opCount++;
     this.expected = this.copyOffset + length;
     this.copyLength = 0;
-    if (this.opsLen + this.litLen >= this.frameSize) this.cutFrame();
+    if (this.opsLen + this.offsLen + this.litLen + this.diffLen >= this.frameSize) this.cutFrame();
   }
 
   private closeLiteral(): void {
     if (this.openLiteral === 0) return;
     this.growOps(8);
-    this.opsLen = writeVarint(this.ops, this.opsLen, this.openLiteral * 2);
+    this.opsLen = writeVarint(this.ops, this.opsLen, this.openLiteral * 4 + OP_LITERAL);
     this.opCount++;
     this.openLiteral = 0;
   }
@@ -205,25 +255,48 @@ export class NativeDeltaEncoder implements OpSink {
     if (this.opCount === 0) return;
     this.start();
     const countLen = varintLength(this.opCount);
-    const rawLength = countLen + this.opsLen + this.litLen;
+    const tagsRaw = countLen + this.opsLen;
+    const rawLength = tagsRaw + this.offsLen + this.litLen + this.diffLen;
     const raw = new Uint8Array(rawLength);
     writeVarint(raw, 0, this.opCount);
     raw.set(this.ops.subarray(0, this.opsLen), countLen);
-    raw.set(this.lit.subarray(0, this.litLen), countLen + this.opsLen);
+    raw.set(this.offs.subarray(0, this.offsLen), tagsRaw);
+    raw.set(this.lit.subarray(0, this.litLen), tagsRaw + this.offsLen);
+    raw.set(this.diff.subarray(0, this.diffLen), tagsRaw + this.offsLen + this.litLen);
     let payload = raw;
     let codec = 0;
-    // Literal bytes that are already random (compressed files, encrypted data) are stored as is.
-    if (this.deflate && !looksIncompressible(this.lit.subarray(0, this.litLen))) {
-      const packed = deflateSync(raw, { level: this.level as 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9 });
-      if (packed.length < rawLength) {
-        payload = packed;
-        codec = 1;
+    if (this.deflate) {
+      // Ops, literals and diffs deflate better apart (their statistics differ: a tar's literal
+      // headers match each other, diffs are mostly zeros); each section is stored when deflate
+      // does not shrink it (literal bytes that are already random are not even tried).
+      const level = this.level as 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9;
+      const pTags = packSection(raw.subarray(0, tagsRaw), level, true);
+      const pOffs = packSection(raw.subarray(tagsRaw, tagsRaw + this.offsLen), level, true);
+      const litStart = tagsRaw + this.offsLen;
+      const litRaw = raw.subarray(litStart, litStart + this.litLen);
+      const pLit = packSection(litRaw, level, !looksIncompressible(litRaw));
+      const pDiff = packSection(raw.subarray(litStart + this.litLen), level, true);
+      const head = [tagsRaw, pTags.length, this.offsLen, pOffs.length, this.litLen, pLit.length, pDiff.length];
+      const headLen = head.reduce((a, v) => a + varintLength(v), 0);
+      const total = headLen + pTags.length + pOffs.length + pLit.length + pDiff.length;
+      if (total < rawLength) {
+        const out = new Uint8Array(total);
+        let p = 0;
+        for (const v of head) p = writeVarint(out, p, v);
+        for (const part of [pTags, pOffs, pLit, pDiff]) {
+          out.set(part, p);
+          p += part.length;
+        }
+        payload = out;
+        codec = CODEC_SECTIONS;
       }
     }
     this.emit(FRAME_OPS, payload, codec, rawLength);
     this.frames++;
     this.opsLen = 0;
+    this.offsLen = 0;
     this.litLen = 0;
+    this.diffLen = 0;
     this.opCount = 0;
     this.expected = 0;
   }
@@ -251,10 +324,31 @@ export class NativeDeltaEncoder implements OpSink {
     this.ops = next;
   }
 
+  private growOffs(extra: number): void {
+    if (this.offsLen + extra <= this.offs.length) return;
+    const next = new Uint8Array(Math.max(this.offs.length * 2, this.offsLen + extra));
+    next.set(this.offs.subarray(0, this.offsLen));
+    this.offs = next;
+  }
+
+  private growDiff(extra: number): void {
+    if (this.diffLen + extra <= this.diff.length) return;
+    const next = new Uint8Array(Math.max(this.diff.length * 2, this.diffLen + extra));
+    next.set(this.diff.subarray(0, this.diffLen));
+    this.diff = next;
+  }
+
   private growLit(extra: number): void {
     if (this.litLen + extra <= this.lit.length) return;
     const next = new Uint8Array(Math.max(this.lit.length * 2, this.litLen + extra));
     next.set(this.lit.subarray(0, this.litLen));
     this.lit = next;
   }
+}
+
+/** A section deflated, or as is when deflate would not make it shorter (or `tryDeflate` is false). */
+function packSection(raw: Uint8Array, level: 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9, tryDeflate: boolean): Uint8Array {
+  if (!tryDeflate || raw.length === 0) return raw;
+  const packed = deflateSync(raw, { level });
+  return packed.length < raw.length ? packed : raw;
 }

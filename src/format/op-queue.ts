@@ -2,7 +2,7 @@ import type { Op, OpSink } from '../core/ops.js';
 
 /**
  * An OpSink that queues ops for a consumer that must await between them (a file-backed basis).
- * Literals are copied because decoders reuse their buffers. Memory: what one decoder push yields,
+ * Literals and add diffs are copied because decoders reuse their buffers. Memory: what one decoder push yields,
  * bounded by the decoder's frame limit.
  */
 export class OpQueue implements OpSink {
@@ -14,6 +14,10 @@ export class OpQueue implements OpSink {
 
   literal(data: Uint8Array): void {
     this.items.push({ type: 'literal', data: data.slice() });
+  }
+
+  add(offset: number, length: number, diff: Uint8Array): void {
+    this.items.push({ type: 'add', offset, length, diff: diff.slice() });
   }
 
   /** Takes every queued op, leaving the queue empty. */

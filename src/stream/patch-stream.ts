@@ -1,6 +1,6 @@
 import type { Duplex } from 'node:stream';
 import { bytesBasis, type RandomAccessBasis } from '../core/basis.js';
-import { checkCopyRange } from '../core/patcher.js';
+import { addBytes, checkAddRange, checkCopyRange } from '../core/patcher.js';
 import type { DeltaHeader } from '../format/delta-header.js';
 import { checkBasis, checkTarget } from '../format/delta-checks.js';
 import { AnyDeltaDecoder } from '../format/delta-decoder.js';
@@ -52,11 +52,14 @@ export async function* patchChunks(
         yield op.data;
         continue;
       }
-      checkCopyRange(op.offset, op.length, base.length);
+      if (op.type === 'add') checkAddRange(op.offset, op.length, op.diff, base.length);
+      else checkCopyRange(op.offset, op.length, base.length);
       for (let done = 0; done < op.length; ) {
         throwIfAborted(opts.signal); // one COPY can expand to gigabytes: check between reads
         const n = Math.min(READ_CHUNK, op.length - done);
-        yield await base.read(op.offset + done, n);
+        const piece = await base.read(op.offset + done, n);
+        // An ADD's target bytes are the basis bytes plus its diff, in a fresh buffer.
+        yield op.type === 'add' ? addBytes(piece, op.diff.subarray(done, done + n)) : piece;
         done += n;
       }
     }

@@ -22,6 +22,12 @@ export function applyOps(basis: Uint8Array, ops: readonly Op[]): Uint8Array {
       if (op.offset < 0 || op.length <= 0 || op.offset + op.length > basis.length) throw new Error(`bad copy ${op.offset}+${op.length}`);
       parts.push(basis.subarray(op.offset, op.offset + op.length));
       n += op.length;
+    } else if (op.type === 'add') {
+      if (op.offset < 0 || op.length <= 0 || op.offset + op.length > basis.length || op.diff.length !== op.length) throw new Error(`bad add ${op.offset}+${op.length}`);
+      const t = new Uint8Array(op.length);
+      for (let i = 0; i < op.length; i++) t[i] = (basis[op.offset + i]! + op.diff[i]!) & 0xff;
+      parts.push(t);
+      n += op.length;
     } else {
       if (op.data.length === 0) throw new Error('empty literal');
       parts.push(op.data);
@@ -80,12 +86,23 @@ export function expectSameOps(actual: readonly Op[], expected: readonly Op[]): v
     const a = actual[i];
     const e = expected[i];
     const ok =
-      a.type === 'copy' ? e.type === 'copy' && a.offset === e.offset && a.length === e.length : e.type === 'literal' && sameBytes(a.data, e.data);
+      a.type === 'copy'
+        ? e.type === 'copy' && a.offset === e.offset && a.length === e.length
+        : a.type === 'add'
+          ? e.type === 'add' && a.offset === e.offset && a.length === e.length && sameBytes(a.diff, e.diff)
+          : e.type === 'literal' && sameBytes(a.data, e.data);
     if (!ok) throw new Error(`op ${i} differs: ${describe(a)} vs expected ${describe(e)}`);
   }
   if (actual.length !== expected.length) throw new Error(`op count ${actual.length} vs expected ${expected.length}`);
 }
 
 function describe(op: Op): string {
-  return op.type === 'copy' ? `copy(${op.offset}, ${op.length})` : `literal(${op.data.length} bytes)`;
+  return op.type === 'literal' ? `literal(${op.data.length} bytes)` : `${op.type}(${op.offset}, ${op.length})`;
+}
+
+/** A {@link RawSink} that also takes ADD ops (copying the diff view), so approximate matching is on. */
+export class RawAddSink extends RawSink {
+  add(offset: number, length: number, diff: Uint8Array): void {
+    this.ops.push({ type: 'add', offset, length, diff: diff.slice() });
+  }
 }

@@ -165,7 +165,7 @@ describe('DiffMatcher: streaming', () => {
 
 describe('diff options', () => {
   it('fills defaults and grows the stride with the basis', () => {
-    expect(resolveDiffOptions(1000)).toEqual({ seedLength: 32, stride: 16, minMatch: 48, maxCandidates: 4 });
+    expect(resolveDiffOptions(1000)).toEqual({ seedLength: 16, stride: 16, minMatch: 24, maxCandidates: 4 });
     expect(defaultStride(64 * MiB)).toBe(16);
     expect(defaultStride(512 * MiB)).toBe(32);
     expect(defaultStride(2 * 1024 * MiB)).toBe(64);

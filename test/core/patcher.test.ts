@@ -59,7 +59,7 @@ describe('Patcher', () => {
   it('writes the same bytes as patchOps, copies in pieces of maxCopyChunk', () => {
     const out: Uint8Array[] = [];
     const p = new Patcher(basis, (c) => out.push(c.slice()), { maxCopyChunk: 2 });
-    for (const op of ops) op.type === 'copy' ? p.copy(op.offset, op.length) : p.literal(op.data);
+    for (const op of ops) op.type === 'copy' ? p.copy(op.offset, op.length) : op.type === 'add' ? p.add(op.offset, op.length, op.diff) : p.literal(op.data);
     expect(p.written).toBe(expected.length);
     expect(Uint8Array.from(Buffer.concat(out))).toEqual(expected);
     expect(Math.max(...out.map((c) => c.length))).toBe(2);

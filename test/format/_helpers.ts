@@ -35,18 +35,25 @@ export function bytewise(data: Uint8Array): Uint8Array[] {
 
 export const arbFractions = fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { maxLength: 10 });
 
-/** Op lists as producers make them, normalised by OpCollector; offsets up to `maxOffset`. */
-export function arbOps(maxOffset: number, maxLiteral = 300): fc.Arbitrary<Op[]> {
+/** Op lists as producers make them, normalised by OpCollector; offsets up to `maxOffset`; ADD ops when `withAdd`. */
+export function arbOps(maxOffset: number, maxLiteral = 300, withAdd = false): fc.Arbitrary<Op[]> {
   const copy = fc.record({
     t: fc.constant('c' as const),
     offset: fc.oneof(fc.integer({ min: 0, max: 5000 }), fc.integer({ min: 0, max: maxOffset })),
     length: fc.oneof(fc.integer({ min: 1, max: 300 }), fc.integer({ min: 1, max: 100000 })),
   });
   const lit = fc.record({ t: fc.constant('l' as const), data: fc.uint8Array({ minLength: 1, maxLength: maxLiteral }) });
-  return fc.array(fc.oneof(copy, lit), { maxLength: 30 }).map((list) => {
+  const add = fc.record({
+    t: fc.constant('a' as const),
+    offset: fc.oneof(fc.integer({ min: 0, max: 5000 }), fc.integer({ min: 0, max: maxOffset })),
+    diff: fc.uint8Array({ minLength: 1, maxLength: maxLiteral }),
+  });
+  const kinds = withAdd ? fc.oneof(copy, lit, add) : fc.oneof(copy, lit);
+  return fc.array(kinds, { maxLength: 30 }).map((list) => {
     const c = new OpCollector();
     for (const o of list) {
       if (o.t === 'c') c.copy(o.offset, o.length);
+      else if (o.t === 'a') c.add(o.offset, o.diff.length, o.diff);
       else c.literal(o.data);
     }
     return c.finish();
@@ -54,9 +61,10 @@ export function arbOps(maxOffset: number, maxLiteral = 300): fc.Arbitrary<Op[]> 
 }
 
 /** Feeds ops to a sink. */
-export function replay(ops: readonly Op[], sink: { copy(o: number, l: number): void; literal(d: Uint8Array): void }): void {
+export function replay(ops: readonly Op[], sink: { copy(o: number, l: number): void; literal(d: Uint8Array): void; add?(o: number, l: number, d: Uint8Array): void }): void {
   for (const op of ops) {
     if (op.type === 'copy') sink.copy(op.offset, op.length);
+    else if (op.type === 'add') sink.add!(op.offset, op.length, op.diff);
     else sink.literal(op.data);
   }
 }
@@ -64,7 +72,7 @@ export function replay(ops: readonly Op[], sink: { copy(o: number, l: number): v
 /** Total bytes the ops write. */
 export function targetLength(ops: readonly Op[]): number {
   let n = 0;
-  for (const op of ops) n += op.type === 'copy' ? op.length : op.data.length;
+  for (const op of ops) n += op.type === 'literal' ? op.data.length : op.length;
   return n;
 }
 
@@ -75,6 +83,9 @@ export function applyOps(basis: Uint8Array, ops: readonly Op[]): Uint8Array {
   for (const op of ops) {
     if (op.type === 'copy') {
       out.set(basis.subarray(op.offset, op.offset + op.length), p);
+      p += op.length;
+    } else if (op.type === 'add') {
+      for (let i = 0; i < op.length; i++) out[p + i] = (basis[op.offset + i]! + op.diff[i]!) & 0xff;
       p += op.length;
     } else {
       out.set(op.data, p);

@@ -54,13 +54,15 @@ const sample: Op[] = [
   { type: 'copy', offset: 5, length: 7 },
   { type: 'copy', offset: 2 ** 45, length: 3 },
   { type: 'literal', data: new Uint8Array(40).fill(9) },
+  { type: 'add', offset: 20, length: 30, diff: new Uint8Array(30).map((_, i) => (i % 7 === 0 ? i : 0)) },
+  { type: 'copy', offset: 50, length: 9 },
 ];
 
 describe('native delta v1', () => {
   it('round-trips random op lists, in any chunking, with either codec and small frames', () => {
     fc.assert(
       fc.property(
-        arbOps(2 ** 51),
+        arbOps(2 ** 49, 300, true),
         arbFractions,
         fc.constantFrom<'deflate' | 'stored'>('deflate', 'stored'),
         fc.constantFrom(64, 200, 1 << 20),
@@ -228,10 +230,60 @@ describe('native delta v1: hostile input', () => {
     const head = prefix();
     const raw = (bytes: number[]) => frame(1, Uint8Array.of(0, bytes.length, ...bytes));
     expect(codeOf(() => decode([cat(head, raw([1, 1, 0]))]))).toBe('ERR_CORRUPT'); // copy of length 0
-    expect(codeOf(() => decode([cat(head, raw([1, 3, 1]))]))).toBe('ERR_CORRUPT'); // copy at offset -1
-    expect(codeOf(() => decode([cat(head, raw([1, 4, 9]))]))).toBe('ERR_CORRUPT'); // literal of 2, 1 byte present
+    expect(codeOf(() => decode([cat(head, raw([1, 5, 1]))]))).toBe('ERR_CORRUPT'); // copy at offset -1
+    expect(codeOf(() => decode([cat(head, raw([1, 8, 9]))]))).toBe('ERR_CORRUPT'); // literal of 2, 1 byte present
+    expect(codeOf(() => decode([cat(head, raw([1, 10, 0, 9]))]))).toBe('ERR_CORRUPT'); // add of 2, 1 diff byte present
+    expect(codeOf(() => decode([cat(head, raw([1, 6, 1, 9]))]))).toBe('ERR_CORRUPT'); // add at offset -1
+    expect(codeOf(() => decode([cat(head, raw([1, 7, 0, 9]))]))).toBe('ERR_CORRUPT'); // unknown op kind 3
     expect(codeOf(() => decode([cat(head, raw([0]))]))).toBe('ERR_CORRUPT'); // no ops
     expect(codeOf(() => decode([cat(head, raw([1, 0x80, 0x00]))]))).toBe('ERR_CORRUPT'); // overlong varint
+  });
+
+  it('refuses ADD ops for a sink without add(), before emitting anything of the frame', () => {
+    const bytes = encode(sample, { mode: 'diff', codec: 'stored' });
+    let ops = 0;
+    const dec = new NativeDeltaDecoder({ copy: () => ops++, literal: () => ops++ });
+    expect(codeOf(() => dec.push(bytes, true))).toBe('ERR_UNSUPPORTED');
+    expect(ops).toBe(0);
+  });
+
+  it('cuts a long add across frames like a literal', () => {
+    const diff = new Uint8Array(5000).map((_, i) => (i * 31) & 255);
+    const ops: Op[] = [{ type: 'add', offset: 7, length: 5000, diff }];
+    const bytes = encode(ops, { mode: 'diff', codec: 'stored' }, { frameSize: 1000 });
+    let frames = 0;
+    const dec = new NativeDeltaDecoder({ copy() {}, literal() {}, add: () => void frames++ });
+    dec.push(bytes, true);
+    expect(frames).toBeGreaterThanOrEqual(5);
+    expect(decode([bytes], { limits: { maxFrameBytes: 1100 } }).ops).toEqual(ops);
+  });
+
+  it('writes sectioned frames (codec 2) and refuses tampered sections, CRC fixed, as RolldeltaError', () => {
+    const ops: Op[] = [
+      { type: 'copy', offset: 0, length: 500 },
+      { type: 'literal', data: new Uint8Array(3000).map((_, i) => i % 17) },
+      { type: 'add', offset: 600, length: 2000, diff: new Uint8Array(2000).map((_, i) => (i % 50 === 0 ? 3 : 0)) },
+    ];
+    const bytes = encode(ops, HEADER);
+    const at = prefix().length;
+    expect(bytes[at + 9]).toBe(2);
+    expect(decode([bytes]).ops).toEqual(ops);
+    const len = new DataView(bytes.buffer, bytes.byteOffset).getUint32(at + 1);
+    const body = bytes.subarray(at + 9, at + 9 + len);
+    const refix = (b: Uint8Array) => cat(bytes.subarray(0, at), frame(1, b), bytes.subarray(at + 9 + len));
+    // The first section varint (opsRaw) follows codec and rawLength (2 bytes here).
+    const tweak = body.slice();
+    tweak[3] += 1;
+    expect(codeOf(() => decode([refix(tweak)]))).toBe('ERR_CORRUPT');
+    fc.assert(
+      fc.property(fc.integer({ min: 3, max: body.length - 1 }), fc.integer({ min: 1, max: 255 }), (i, x) => {
+        const bad = body.slice();
+        bad[i] ^= x;
+        const code = codeOf(() => decode([refix(bad)]));
+        expect(code === 'no error' || code.startsWith('ERR_')).toBe(true);
+      }),
+      { numRuns: 300 },
+    );
   });
 
   it('lets only RolldeltaError escape on random bytes after a valid magic or header', () => {
