@@ -7,6 +7,12 @@ import type { OpSink } from './ops.js';
  * whose every header changed, 1024 gave a 2.8x larger delta than 256 (64: 1% larger on binaries).
  */
 const FOLD_MAX = 256;
+/**
+ * A literal at most this long between two ops at the same displacement becomes diff bytes of one
+ * add: a tar header's changed mtime or checksum digits otherwise cost three ops. Measured on the
+ * size corpus: 3-6% smaller deltas on upgraded Debian packages with deflate and with context mixing.
+ */
+const LIT_FOLD = 8;
 /** A pending ADD is handed on once it reaches this length: bounds the diff buffer. */
 const ADD_FLUSH = 1 << 20;
 
@@ -16,11 +22,12 @@ const ADD = 2;
 
 /**
  * Output stage of the two-sided diff: merges copies that continue each other, builds ADD ops
- * (diff = target - basis, mod 256) for approximate regions, folds short exact copies into adjacent
- * adds at the same displacement, and sends an add whose diff is all zero as a copy.
+ * (diff = target - basis, mod 256) for approximate regions, folds short exact copies and short
+ * literals into adjacent adds at the same displacement, and sends an add whose diff is all zero
+ * as a copy.
  * The sink must have `add` when {@link DiffEmitter.add} is used.
  * @example
- * const e = new DiffEmitter(basis, sink);
+ * const e = new DiffEmitter(basis, sink, true);
  * e.copy(0, 100); e.add(100, 20, target, 100); e.literal(target.subarray(120, 130)); e.flush();
  */
 export class DiffEmitter {
@@ -33,20 +40,51 @@ export class DiffEmitter {
   private diff = new Uint8Array(1 << 12);
   /** Non-zero diff bytes in the pending ADD. */
   private nonZero = 0;
+  /** A short literal after the pending op, kept until the next op shows whether it can fold. */
+  private held: Uint8Array | undefined = undefined;
 
-  constructor(basis: Uint8Array, sink: OpSink) {
+  /** Whether short literals may fold into adds (the sink has `add` and approximation is on). */
+  private readonly foldLiterals: boolean;
+
+  constructor(basis: Uint8Array, sink: OpSink, foldLiterals = false) {
     this.basis = basis;
     this.sink = sink;
+    this.foldLiterals = foldLiterals;
   }
 
   /** Emits literal bytes (after whatever is pending). */
   literal(data: Uint8Array): void {
+    if (this.foldLiterals && this.kind !== NONE && this.held === undefined && data.length <= LIT_FOLD) {
+      this.held = data.slice();
+      return;
+    }
     this.flush();
     this.sink.literal(data);
   }
 
+  /** A held short literal followed by an op at the same displacement becomes part of an add. */
+  private foldHeld(offset: number): void {
+    const held = this.held;
+    if (held === undefined) return;
+    this.held = undefined;
+    // Fold only where add() would have joined: after an add, or a copy short enough to fold.
+    if (this.offset + this.length + held.length !== offset || (this.kind === COPY && this.length > FOLD_MAX)) {
+      this.flush();
+      this.sink.literal(held);
+      return;
+    }
+    if (this.kind === COPY) {
+      this.grow(0);
+      this.diff.fill(0, 0, this.length);
+      this.kind = ADD;
+      this.nonZero = 0;
+    }
+    this.add(this.offset + this.length, held.length, held, 0);
+  }
+
   /** Queues `length` bytes copied from basis `offset`. */
   copy(offset: number, length: number): void {
+    this.foldHeld(offset);
     if (this.kind !== NONE && this.offset + this.length === offset) {
       if (this.kind === COPY) {
         this.length += length;
@@ -68,6 +106,7 @@ export class DiffEmitter {
 
   /** Queues an approximate copy: target bytes `t[from, from + length)` against basis `offset`. */
   add(offset: number, length: number, t: Uint8Array, from: number): void {
+    this.foldHeld(offset);
     if (this.kind !== NONE && this.offset + this.length === offset && (this.kind === ADD || this.length <= FOLD_MAX)) {
       if (this.kind === COPY) {
         this.grow(0);
@@ -104,6 +143,11 @@ export class DiffEmitter {
     this.kind = NONE;
     if (kind === COPY || this.nonZero === 0) this.sink.copy(this.offset, this.length);
     else this.sink.add!(this.offset, this.length, this.diff.subarray(0, this.length));
+    const held = this.held;
+    if (held !== undefined) {
+      this.held = undefined;
+      this.sink.literal(held);
+    }
   }
 
   private grow(extra: number): void {

@@ -133,7 +133,7 @@ export class DiffMatcher {
       throw new RolldeltaError(ErrorCode.INVALID_ARGUMENT, 'sink must be an OpSink with copy() and literal() methods');
     }
     this.approx = approximate !== false && typeof sink.add === 'function';
-    this.out = new DiffEmitter(this.index.basis, sink);
+    this.out = new DiffEmitter(this.index.basis, sink, this.approx);
     this.repMin = Math.min(REP_MIN, this.minMatch);
     // Distinct impossible displacements so that only rep0 = 0 ("same position") is tried at first.
     this.rep1 = -0x100000000;

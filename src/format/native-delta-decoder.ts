@@ -1,4 +1,6 @@
 import { inflateSync } from 'fflate';
+import { cmDecode } from './cm-codec.js';
+import { opSegments } from './_op-segments.js';
 import { equalBytes } from '../core/bytes.js';
 import { crc32 } from '../core/crc32.js';
 import { ErrorCode, RolldeltaError } from '../core/errors.js';
@@ -7,7 +9,7 @@ import { decodeHeaderBlock, HEADER_OVERHEAD } from './_header-block.js';
 import { ByteReader, corrupt, DecoderState, overLimit, truncated } from './_reader.js';
 import { deltaHeaderFromMap, type DeltaHeader } from './delta-header.js';
 import { resolveLimits, type DecodeLimits } from './limits.js';
-import { CODEC_SECTIONS, FRAME_HEAD, FRAME_OPS, FRAME_TRAILER, MAX_NATIVE_VALUE, OP_ADD, OP_COPY, type NativeTrailer } from './native-delta-encoder.js';
+import { CODEC_SECTIONS, CODEC_SECTIONS_CM, FRAME_HEAD, FRAME_OPS, FRAME_TRAILER, MAX_NATIVE_VALUE, OP_ADD, OP_COPY, OP_LITERAL, type NativeTrailer } from './native-delta-encoder.js';
 import { NATIVE_DELTA_MAGIC, NATIVE_VERSION } from './native-magic.js';
 import { Cursor, unzigzag } from './varint.js';
 
@@ -189,8 +191,8 @@ export class NativeDeltaDecoder {
     } else if (codec === 1) {
       if (payload.length >= rawLength) throw corrupt(`a deflated frame of ${payload.length} bytes is not smaller than its raw ${rawLength}`, at);
       raw = inflateBounded(payload, rawLength, at);
-    } else if (codec === CODEC_SECTIONS) {
-      sec = inflateSections(payload, rawLength, at);
+    } else if (codec === CODEC_SECTIONS || codec === CODEC_SECTIONS_CM) {
+      sec = unpackSections(payload, rawLength, at, codec === CODEC_SECTIONS_CM, this.total);
       raw = sec.raw;
     } else {
       throw new RolldeltaError(ErrorCode.UNSUPPORTED, `frame at byte ${at} uses codec ${codec}, which this version does not know; upgrade rolldelta`);
@@ -299,11 +301,11 @@ interface Sections {
 }
 
 /**
- * Rebuilds the raw of a sectioned frame (codec 2): four sections (op count and tags, offsets,
- * literals, diffs), each deflated or stored, whose declared sizes must add up exactly to
- * `rawLength` and to the payload.
+ * Rebuilds the raw of a sectioned frame (codec 2 or 3): four sections (op count and tags, offsets,
+ * literals, diffs), each packed (deflate or context mixing) or stored, whose declared sizes must
+ * add up exactly to `rawLength` and to the payload.
  */
-function inflateSections(payload: Uint8Array, rawLength: number, at: number): Sections {
+function unpackSections(payload: Uint8Array, rawLength: number, at: number, cm: boolean, frameStart: number): Sections {
   if (payload.length >= rawLength) throw corrupt(`a sectioned frame of ${payload.length} bytes is not smaller than its raw ${rawLength}`, at);
   const c = new Cursor(payload, 0, payload.length);
   const tagsRaw = c.varint();
@@ -326,7 +328,10 @@ function inflateSections(payload: Uint8Array, rawLength: number, at: number): Se
     const p = sizes[k + 1]!;
     if (p > r) throw corrupt(`a section packed into ${p} bytes, more than its raw ${r}`, at);
     const part = payload.subarray(src, src + p);
-    raw.set(p === r ? part : inflateBounded(part, r, at), dst);
+    // The coder's segments for literals and diffs come from the tags, already unpacked.
+    const kind = k === 4 ? OP_LITERAL : k === 6 ? OP_ADD : -1;
+    const unpacked = p === r ? part : cm ? cmDecode(part, r, kind < 0 ? undefined : opSegments(raw.subarray(0, tagsRaw), kind, frameStart)) : inflateBounded(part, r, at);
+    raw.set(unpacked, dst);
     src += p;
     dst += r;
   }

@@ -10,7 +10,8 @@
  * 1: payload is raw deflated (RFC 1951, fflate); 2 (sections, what the encoder writes): payload =
  * varint tagsRaw | tagsPacked | offsRaw | offsPacked | litRaw | litPacked | diffPacked, then the
  * four sections of raw (below) one after another, each deflated on its own, or stored when its
- * packed length equals its raw length. raw is
+ * packed length equals its raw length. Codec 3 (level 9) is laid out as codec 2 with each packed
+ * section coded by the context-mixing coder (cm-codec.ts) instead of deflate. raw is
  *   varint opCount | opCount x tag | offsets | literal bytes of every literal op | diff bytes of every add op
  *   tag = varint (length * 4 + kind), kind 0 literal, 1 copy, 2 add
  *   offsets = for each copy or add, in op order, varint zigzag(offset - expected), expected = end
@@ -24,6 +25,8 @@
  * (number of ops frames). Nothing may follow it. The sum of op lengths must equal targetLength.
  */
 import { deflateSync } from 'fflate';
+import { cmEncode } from './cm-codec.js';
+import { opSegments } from './_op-segments.js';
 import { looksIncompressible } from './_entropy.js';
 import { crc32 } from '../core/crc32.js';
 import { ErrorCode, RolldeltaError } from '../core/errors.js';
@@ -50,6 +53,9 @@ export const OP_ADD = 2;
 export const CODEC_STORED = 0;
 export const CODEC_DEFLATE = 1;
 export const CODEC_SECTIONS = 2;
+export const CODEC_SECTIONS_CM = 3;
+/** The level from which ops frames use the context-mixing coder instead of deflate. */
+export const CM_LEVEL = 9;
 
 const DEFAULT_FRAME = 1 << 20;
 const MAX_FRAME = (16 << 20) - 64;
@@ -98,6 +104,9 @@ export class NativeDeltaEncoder implements OpSink {
   private expected = 0;
   private frames = 0;
   private total = 0;
+  /** Target offset where the current frame's output starts, and its bytes so far. */
+  private frameStart = 0;
+  private frameOut = 0;
   private started = false;
   private done = false;
 
@@ -179,6 +188,7 @@ export class NativeDeltaEncoder implements OpSink {
       this.growOffs(8);
       this.offsLen = writeVarint(this.offs, this.offsLen, zigzag(offset + i - this.expected));
       this.opCount++;
+      this.frameOut += take;
       this.expected = offset + i + take;
       this.growDiff(take);
       this.diff.set(diff.subarray(i, i + take), this.diffLen);
@@ -236,6 +246,7 @@ export class NativeDeltaEncoder implements OpSink {
     this.growOffs(8);
     this.offsLen = writeVarint(this.offs, this.offsLen, zigzag(this.copyOffset - this.expected));
     this.opCount++;
+    this.frameOut += length;
     this.expected = this.copyOffset + length;
     this.copyLength = 0;
     if (this.opsLen + this.offsLen + this.litLen + this.diffLen >= this.frameSize) this.cutFrame();
@@ -246,6 +257,7 @@ export class NativeDeltaEncoder implements OpSink {
     this.growOps(8);
     this.opsLen = writeVarint(this.ops, this.opsLen, this.openLiteral * 4 + OP_LITERAL);
     this.opCount++;
+    this.frameOut += this.openLiteral;
     this.openLiteral = 0;
   }
 
@@ -263,32 +275,28 @@ export class NativeDeltaEncoder implements OpSink {
     raw.set(this.offs.subarray(0, this.offsLen), tagsRaw);
     raw.set(this.lit.subarray(0, this.litLen), tagsRaw + this.offsLen);
     raw.set(this.diff.subarray(0, this.diffLen), tagsRaw + this.offsLen + this.litLen);
-    let payload = raw;
+    let payload: Uint8Array = raw;
     let codec = 0;
     if (this.deflate) {
-      // Ops, literals and diffs deflate better apart (their statistics differ: a tar's literal
-      // headers match each other, diffs are mostly zeros); each section is stored when deflate
+      // Ops, literals and diffs pack better apart (their statistics differ: a tar's literal
+      // headers match each other, diffs are mostly zeros); each section is stored when packing
       // does not shrink it (literal bytes that are already random are not even tried).
       const level = this.level as 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9;
-      const pTags = packSection(raw.subarray(0, tagsRaw), level, true);
-      const pOffs = packSection(raw.subarray(tagsRaw, tagsRaw + this.offsLen), level, true);
-      const litStart = tagsRaw + this.offsLen;
-      const litRaw = raw.subarray(litStart, litStart + this.litLen);
-      const pLit = packSection(litRaw, level, !looksIncompressible(litRaw));
-      const pDiff = packSection(raw.subarray(litStart + this.litLen), level, true);
-      const head = [tagsRaw, pTags.length, this.offsLen, pOffs.length, this.litLen, pLit.length, pDiff.length];
-      const headLen = head.reduce((a, v) => a + varintLength(v), 0);
-      const total = headLen + pTags.length + pOffs.length + pLit.length + pDiff.length;
-      if (total < rawLength) {
-        const out = new Uint8Array(total);
-        let p = 0;
-        for (const v of head) p = writeVarint(out, p, v);
-        for (const part of [pTags, pOffs, pLit, pDiff]) {
-          out.set(part, p);
-          p += part.length;
-        }
-        payload = out;
+      const deflated = packSections(raw, tagsRaw, this.offsLen, this.litLen, (section, tryPack) => packSection(section, level, tryPack));
+      if (deflated.length < payload.length) {
+        payload = deflated;
         codec = CODEC_SECTIONS;
+      }
+      if (this.level >= CM_LEVEL) {
+        // Context mixing needs some bytes to learn from: tiny frames can still deflate smaller.
+        const tags = raw.subarray(0, tagsRaw);
+        const start = this.frameStart;
+        const mixed = packSections(raw, tagsRaw, this.offsLen, this.litLen, (section, tryPack, kind) =>
+          packSectionCm(section, tryPack, kind < 0 ? undefined : opSegments(tags, kind, start)));
+        if (mixed.length < payload.length) {
+          payload = mixed;
+          codec = CODEC_SECTIONS_CM;
+        }
       }
     }
     this.emit(FRAME_OPS, payload, codec, rawLength);
@@ -299,6 +307,8 @@ export class NativeDeltaEncoder implements OpSink {
     this.diffLen = 0;
     this.opCount = 0;
     this.expected = 0;
+    this.frameStart += this.frameOut;
+    this.frameOut = 0;
   }
 
   /** Writes one frame; for ops frames `rawLength` is given and the codec byte and varint lead the body. */
@@ -344,6 +354,42 @@ export class NativeDeltaEncoder implements OpSink {
     next.set(this.lit.subarray(0, this.litLen));
     this.lit = next;
   }
+}
+
+/**
+ * The sectioned payload of a frame (codecs 2 and 3): section sizes, then the four sections each
+ * packed by `pack` (told whether to try and, for literals and diffs, which op kind they belong to).
+ */
+function packSections(
+  raw: Uint8Array,
+  tagsRaw: number,
+  offsLen: number,
+  litLen: number,
+  pack: (section: Uint8Array, tryPack: boolean, kind: number) => Uint8Array,
+): Uint8Array {
+  const litStart = tagsRaw + offsLen;
+  const litRaw = raw.subarray(litStart, litStart + litLen);
+  const pTags = pack(raw.subarray(0, tagsRaw), true, -1);
+  const pOffs = pack(raw.subarray(tagsRaw, litStart), true, -1);
+  const pLit = pack(litRaw, !looksIncompressible(litRaw), OP_LITERAL);
+  const pDiff = pack(raw.subarray(litStart + litLen), true, OP_ADD);
+  const head = [tagsRaw, pTags.length, offsLen, pOffs.length, litLen, pLit.length, pDiff.length];
+  const headLen = head.reduce((a, v) => a + varintLength(v), 0);
+  const out = new Uint8Array(headLen + pTags.length + pOffs.length + pLit.length + pDiff.length);
+  let p = 0;
+  for (const v of head) p = writeVarint(out, p, v);
+  for (const part of [pTags, pOffs, pLit, pDiff]) {
+    out.set(part, p);
+    p += part.length;
+  }
+  return out;
+}
+
+/** A section coded by context mixing, or as is when that would not make it shorter. */
+function packSectionCm(raw: Uint8Array, tryPack: boolean, segments: number[] | undefined): Uint8Array {
+  if (!tryPack || raw.length === 0) return raw;
+  const packed = cmEncode(raw, segments);
+  return packed.length < raw.length ? packed : raw;
 }
 
 /** A section deflated, or as is when deflate would not make it shorter (or `tryDeflate` is false). */
