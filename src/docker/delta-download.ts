@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { open, stat } from 'node:fs/promises';
+import { open, rename, stat, unlink } from 'node:fs/promises';
 import { ErrorCode, RolldeltaError } from '../core/errors.js';
 
 /** Progress of a device update. */
@@ -39,7 +39,8 @@ const isPending = (status: number) => status === 202 || status === 502 || status
 /**
  * Waits until the server has the delta at `url` (capped exponential backoff, honouring
  * Retry-After, up to the request timeout), then downloads it into `path`, resuming an
- * interrupted transfer with a Range request, and checks the SHA-256 the server announced.
+ * interrupted transfer with a Range request, and checks the SHA-256 the server announced. The bytes
+ * land in `path + '.part'`, which is fsynced and renamed to `path` only once complete and verified.
  * @example
  * await downloadDelta('http://srv:8080/delta?from=a:1&to=a:2', '/var/tmp/a.rdimg', opts);
  */
@@ -49,8 +50,10 @@ export async function downloadDelta(url: string, path: string, opts: DownloadOpt
   let failures = 0;
   let expectedSha: string | undefined;
   let total: number | undefined;
-  const fh = await open(path, 'w');
+  const partial = `${path}.part`;
+  const fh = await open(partial, 'w');
   let have = 0;
+  let complete = false;
   try {
     for (;;) {
       let res: Response;
@@ -103,14 +106,18 @@ export async function downloadDelta(url: string, path: string, opts: DownloadOpt
     }
     await fh.truncate(have);
     await fh.sync();
-  } finally {
     await fh.close();
-  }
-  if (expectedSha) {
-    const h = createHash('sha256');
-    for await (const c of createReadStream(path)) h.update(c as Buffer);
-    const got = h.digest('hex');
-    if (got !== expectedSha) throw new RolldeltaError(ErrorCode.CHECKSUM, `the downloaded delta has SHA-256 ${got}, the server announced ${expectedSha}; it was corrupted in transit`);
+    if (expectedSha) {
+      const h = createHash('sha256');
+      for await (const c of createReadStream(partial)) h.update(c as Buffer);
+      const got = h.digest('hex');
+      if (got !== expectedSha) throw new RolldeltaError(ErrorCode.CHECKSUM, `the downloaded delta has SHA-256 ${got}, the server announced ${expectedSha}; it was corrupted in transit`);
+    }
+    await rename(partial, path);
+    complete = true;
+  } finally {
+    await fh.close().catch(() => {});
+    if (!complete) await unlink(partial).catch(() => {});
   }
   return (await stat(path)).size;
 }
