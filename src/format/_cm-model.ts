@@ -11,12 +11,13 @@
  * - where the caller says where in the target each byte lands (segments: the literal or add ops
  *   the section's bytes belong to), the byte's column in 512-byte blocks, alone and with the
  *   previous byte: a tar header's fields sit at the same column in every header.
- * An adaptive probability map refines the mix.
+ * An adaptive probability map (order 1 for long sections, order 0 for short) refines the mix.
  * Tables are sized by the section length, so small sections cost little memory.
  */
 
-// Orders 0, 1, 2, 3, 4, 6, then the column context alone and with the previous byte.
-const ORDERS = 8;
+// Orders 0, 1, 2, 3, 4, 6; the column context alone and with the previous byte; four sparse
+// contexts (skipping the last byte, or keeping nibbles), which code machine code and tables better.
+const ORDERS = 12;
 const INPUTS = ORDERS + 2; // + match model + bias
 const MIN_MATCH = 6;
 /**
@@ -25,7 +26,11 @@ const MIN_MATCH = 6;
  */
 const MAX_COUNT = 10;
 const MATCH_LIMIT = 65535;
-const APM_CONTEXTS = 256;
+/**
+ * Sections from this length refine with an order-1 probability map (previous byte and partial
+ * byte); shorter ones with an order-0 map, which learns faster and is cheaper to set up.
+ */
+const APM_ORDER1_FROM = 1 << 16;
 const LEARNING_RATE = 7;
 /** Columns of 512 bytes: tar blocks, so a header field sits at the same column in every header. */
 const COLUMN_MASK = 511;
@@ -48,10 +53,13 @@ const NO_SEGMENTS: ArrayLike<number> = [];
 
 const squash = (d: number): number => SQUASH[(d > 2047 ? 2047 : d < -2047 ? -2047 : d) + 2048];
 
-/** Bits of the hashed context tables for a section of `length` bytes. */
+/**
+ * Bits of the shared context table for a section of `length` bytes: 8 slots per byte (collisions
+ * cost up to 3% at 2 per byte), at most 2^23 slots (16 MiB).
+ */
 export function cmTableBits(length: number): number {
   let bits = 12;
-  while (bits < 22 && 1 << bits < length * 2) bits++;
+  while (bits < 23 && 2 ** bits < length * 8) bits++;
   return bits;
 }
 
@@ -62,9 +70,8 @@ export function cmTableBits(length: number): number {
  */
 export class CmModel {
   private readonly mask: number;
-  /** Probabilities (16-bit) and how often each was updated, for all orders. */
-  private readonly prob: Uint16Array;
-  private readonly count: Uint8Array;
+  /** Per slot, for all orders: a 12-bit probability above a 4-bit update count. */
+  private readonly slots: Uint16Array;
   /** Per order: the bucket base of the current nibble, and the slot used for the current bit. */
   private readonly base = new Int32Array(ORDERS);
   private readonly slot = new Int32Array(ORDERS);
@@ -73,6 +80,7 @@ export class CmModel {
   private readonly st = new Int32Array(INPUTS);
   private readonly weights: Int32Array;
   private readonly apm: Uint16Array;
+  private readonly apmOrder1: boolean;
   private readonly matchTable: Int32Array;
   private readonly matchBits: number;
   private readonly matchProb = new Uint16Array(64 * 2);
@@ -108,13 +116,13 @@ export class CmModel {
     this.hash[7] = hashOf(this.segStart & COLUMN_MASK, 8);
     const bits = cmTableBits(length);
     this.mask = (1 << bits) - 1;
-    this.prob = new Uint16Array(1 << bits).fill(32768);
-    this.count = new Uint8Array(1 << bits);
+    this.slots = new Uint16Array(1 << bits).fill(2048 << 4);
     this.weights = new Int32Array(4 * 256 * INPUTS).fill(1 << 14);
-    this.apm = new Uint16Array(APM_CONTEXTS * 33);
-    for (let c = 0; c < APM_CONTEXTS; c++) {
-      for (let j = 0; j < 33; j++) this.apm[c * 33 + j] = squash((j - 16) * 128) * 16;
-    }
+    this.apmOrder1 = length >= APM_ORDER1_FROM;
+    const apm = (this.apm = new Uint16Array((this.apmOrder1 ? 65536 : 256) * 33));
+    // Every context starts as the identity map; fill one, then double the filled part.
+    for (let j = 0; j < 33; j++) apm[j] = squash((j - 16) * 128) * 16;
+    for (let filled = 33; filled < apm.length; filled *= 2) apm.copyWithin(filled, 0, Math.min(filled, apm.length - filled));
     this.matchBits = Math.max(10, bits - 4);
     this.matchTable = new Int32Array(1 << this.matchBits);
     this.matchProb.fill(32768);
@@ -125,12 +133,12 @@ export class CmModel {
 
   /** The probability (1..4095 in 1/4096ths) that the next bit is 1. */
   p(): number {
-    const { prob, st, slot, base, c0 } = this;
+    const { slots, st, slot, base, c0 } = this;
     const inBucket = nibbleSlot(c0, this.bitCount);
     for (let i = 0; i < ORDERS; i++) {
       const s = base[i] + inBucket;
       slot[i] = s;
-      st[i] = STRETCH[prob[s] >>> 4];
+      st[i] = STRETCH[slots[s] >>> 4];
     }
     // Match model: only while the bits so far agree with the predicted byte.
     if (this.matchLen > 0 && ((this.expected | 256) >>> (8 - this.bitCount)) === c0) {
@@ -149,11 +157,11 @@ export class CmModel {
     let dot = 0;
     for (let i = 0; i < INPUTS; i++) dot += st[i] * weights[w + i];
     const pMix = (this.pMix = squash(dot >> 16));
-    // Refine with an adaptive probability map on the partial byte, interpolating two buckets.
+    // Refine with an adaptive probability map, interpolating between two buckets.
     const s = STRETCH[pMix] + 2048;
     const lo = s >> 7;
     this.apmWeight = s & 127;
-    this.apmIndex = c0 * 33 + lo;
+    this.apmIndex = (this.apmOrder1 ? ((this.c4 & 0xff) << 8) | c0 : c0) * 33 + lo;
     const a = this.apm;
     const pApm = (a[this.apmIndex] * (128 - this.apmWeight) + a[this.apmIndex + 1] * this.apmWeight) >> 11;
     let pr = (pMix + 3 * pApm) >> 2;
@@ -164,12 +172,14 @@ export class CmModel {
 
   /** Learns from the coded bit and moves to the next. */
   update(bit: number): void {
-    const { prob, count, slot, st, weights } = this;
+    const { slots, slot, st, weights } = this;
+    const target12 = (bit << 12) - bit;
     for (let i = 0; i < ORDERS; i++) {
       const s = slot[i];
-      const n = count[s];
-      prob[s] += (((bit << 16) - bit - prob[s]) * RATE[n]) >> 15;
-      if (n < MAX_COUNT) count[s] = n + 1;
+      const v = slots[s];
+      const n = v & 15;
+      const p = v >>> 4;
+      slots[s] = ((p + (((target12 - p) * RATE[n] + 16384) >> 15)) << 4) | (n < MAX_COUNT ? n + 1 : n);
     }
     if (this.matchSlot >= 0) {
       const s = this.matchSlot;
@@ -210,6 +220,10 @@ export class CmModel {
     const column = (this.segStart + this.segPos) & COLUMN_MASK;
     h[6] = hashOf(column, 7);
     h[7] = hashOf((column << 8) | (c4 & 0xff), 8);
+    h[8] = hashOf(c4 & 0xff00, 9);
+    h[9] = hashOf(c4 & 0xffff00, 10);
+    h[10] = hashOf(c4 & 0xff0000ff, 11);
+    h[11] = hashOf(c4 & 0xf0f0f0f0, 12);
     this.updateMatch(byte);
     this.newNibble();
   }
