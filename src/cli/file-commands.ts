@@ -3,6 +3,7 @@ import type { WireFormat } from '../format/operations-options.js';
 import { deltaChunks } from '../stream/delta-stream.js';
 import { diffChunks } from '../stream/diff-stream.js';
 import { FileBasis } from '../stream/file-basis.js';
+import { patchInPlace } from '../stream/patch-in-place.js';
 import { patchChunks } from '../stream/patch-stream.js';
 import { signatureChunks } from '../stream/signature-stream.js';
 import { expectPositionals, type OptionSpec, type ParsedArgs } from './args.js';
@@ -28,8 +29,8 @@ export const deltaSpec: Record<string, OptionSpec> = {
   format: { kind: 'string', choices: ['native', 'rdiff'] },
   level: { kind: 'integer' },
 };
-export const diffSpec: Record<string, OptionSpec> = { ...common, level: { kind: 'integer' } };
-export const patchSpec: Record<string, OptionSpec> = common;
+export const diffSpec: Record<string, OptionSpec> = { ...common, level: { kind: 'integer' }, 'in-place': { kind: 'boolean' } };
+export const patchSpec: Record<string, OptionSpec> = { ...common, 'in-place': { kind: 'boolean' } };
 
 function say(line: string): void {
   process.stderr.write(`${line}\n`);
@@ -85,13 +86,23 @@ export async function diffCommand(args: ParsedArgs): Promise<void> {
   const basis = await readInput(basisPath);
   const size = await inputSize(target);
   const bar = progressBar(v.progress === true, 'diff');
-  const written = await writeOutput(out, diffChunks(basis, openInput(target), { size, level: v.level as number | undefined, onProgress: bar.onProgress }));
+  const written = await writeOutput(
+    out,
+    diffChunks(basis, openInput(target), { size, level: v.level as number | undefined, inPlace: v['in-place'] === true, onProgress: bar.onProgress }),
+  );
   bar.done();
   if (v.progress) say(`delta: ${formatBytes(written)} for ${formatBytes(size ?? 0)} of target`);
 }
 
-/** `rolldelta patch BASIS DELTA OUT` */
+/** `rolldelta patch BASIS DELTA OUT`, or `rolldelta patch --in-place BASIS DELTA` */
 export async function patchCommand(args: ParsedArgs): Promise<void> {
+  if (args.values['in-place'] === true) {
+    const [file, deltaPath] = expectPositionals(args, ['BASIS', 'DELTA'], 'patch --in-place');
+    if (file === '-' || deltaPath === '-') throw new UsageError('patch --in-place needs BASIS and DELTA as files');
+    const r = await patchInPlace(file, deltaPath);
+    if (args.values.progress) say(`patched in place${r.resumed ? ' (resumed)' : ''}: ${formatBytes(r.targetLength)}`);
+    return;
+  }
   const [basisPath, deltaPath, out] = expectPositionals(args, ['BASIS', 'DELTA', 'OUT'], 'patch');
   if (basisPath === '-') throw new UsageError('BASIS must be a file: patch reads it at random positions');
   const v = args.values;

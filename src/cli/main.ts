@@ -24,6 +24,7 @@ Usage:
   rolldelta delta [options] SIG NEW DELTA     delta of NEW against the basis SIG describes
   rolldelta diff [options] BASIS NEW DELTA    two-sided delta (both files at hand: smallest)
   rolldelta patch [options] BASIS DELTA OUT   rebuild NEW from BASIS and DELTA (format detected)
+  rolldelta patch --in-place BASIS DELTA      rewrite BASIS into NEW in the same file (resumes if killed)
   rolldelta image diff [--level N] OLD.tar NEW.tar DELTA
                                               delta between two image archives (docker save / OCI)
   rolldelta image apply [--omit-old-layers] OLD.tar DELTA OUT.tar
@@ -43,7 +44,8 @@ Options:
   -S, --sum-size N        strong sum bytes (default: the hash's full length; -1: minimum safe)
   -H, --hash blake2|md4|sha256   strong hash (default sha256 native, blake2 rdiff)
   -R, --rollsum rabinkarp|rollsum   weak rolling sum (default rabinkarp)
-  --level N               deflate level of literals, 0-9 (default 6)
+  --level N               packing of literals and diffs, 0-9 (default 6; 9 adds context mixing)
+  --in-place              diff: a delta patch --in-place applies with nothing saved aside
   --progress              progress bar on stderr (when it is a terminal)
   -h, --help              this help
   --version               the version

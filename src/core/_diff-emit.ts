@@ -55,7 +55,7 @@ export class DiffEmitter {
   /** Emits literal bytes (after whatever is pending). */
   literal(data: Uint8Array): void {
     if (this.foldLiterals && this.kind !== NONE && this.held === undefined && data.length <= LIT_FOLD) {
-      this.held = data.slice();
+      this.held = new Uint8Array(data); // a copy even when data is a Buffer view
       return;
     }
     this.flush();

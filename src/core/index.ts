@@ -19,3 +19,4 @@ export { Patcher, patchOps, type SyncBasis } from './patcher.js';
 export { DiffIndex } from './diff-index.js';
 export { DiffMatcher, diffOps } from './diff-matcher.js';
 export type { DiffOptions } from './diff-options.js';
+export { planInPlace, type InPlaceCopies, type InPlacePlan } from './in-place-plan.js';

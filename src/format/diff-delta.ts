@@ -3,6 +3,7 @@ import { DiffMatcher } from '../core/diff-matcher.js';
 import type { Hasher } from '../core/hash.js';
 import { Sha256 } from '../core/sha256.js';
 import { DeltaWriter } from './delta-writer.js';
+import { InPlaceOps } from './_in-place-ops.js';
 import type { DiffDeltaOptions } from './operations-options.js';
 
 /**
@@ -16,6 +17,9 @@ import type { DiffDeltaOptions } from './operations-options.js';
 export class DiffDelta {
   private readonly writer: DeltaWriter;
   private readonly matcher: DiffMatcher;
+  private readonly basis: Uint8Array;
+  /** With `inPlace`, the ops wait here until the end, to be ordered for in-place patching. */
+  private readonly held: InPlaceOps | undefined;
 
   constructor(
     basis: Uint8Array | DiffIndex,
@@ -36,7 +40,9 @@ export class DiffDelta {
       ondata,
       opts,
     );
-    this.matcher = new DiffMatcher(basis, this.writer.sink, opts);
+    this.basis = bytes;
+    this.held = opts.inPlace ? new InPlaceOps() : undefined;
+    this.matcher = new DiffMatcher(basis, this.held ?? this.writer.sink, opts);
   }
 
   push(chunk: Uint8Array): void {
@@ -46,7 +52,13 @@ export class DiffDelta {
 
   finish(): void {
     this.matcher.finish();
+    this.held?.replay(this.basis, this.writer.sink);
     this.writer.finish();
+  }
+
+  /** With `inPlace`: bytes of copies sent as literals to break cycles (0 otherwise). */
+  get inPlaceLiteralBytes(): number {
+    return this.held?.literalBytes ?? 0;
   }
 }
 

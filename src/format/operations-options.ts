@@ -41,6 +41,11 @@ export interface DeltaOptions {
 /** Options for the two-sided diff; the output is always the native format. */
 export interface DiffDeltaOptions extends DiffOptions {
   level?: number;
+  /**
+   * Make a delta that `patchInPlace` applies with nothing saved aside: the copies that close a
+   * cycle (regions that swapped places) are sent as literals. Holds the ops in memory until the end.
+   */
+  inPlace?: boolean;
   frameSize?: number;
   sha256?: HasherFactory;
 }

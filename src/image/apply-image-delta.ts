@@ -7,6 +7,7 @@ import { ErrorCode, RolldeltaError } from '../core/errors.js';
 import { writeFileAtomic } from '../stream/atomic-file.js';
 import { FileBasis } from '../stream/file-basis.js';
 import { patchChunks } from '../stream/patch-stream.js';
+import type { DecodeLimits } from '../format/limits.js';
 import { ImageArchive } from './archive-reader.js';
 import { dockerArchiveChunks, type OutputImage } from './docker-archive-writer.js';
 import { readImageDeltaHeader, readImageDeltaHeaderFrom, type ImageDeltaHeader, type ImageDeltaLayer } from './image-delta-format.js';
@@ -21,6 +22,8 @@ export interface ImageApplyOptions {
   omitLayers?: string[] | 'old';
   /** Same as `omitLayers: 'old'` (kept for existing callers). */
   omitOldLayers?: boolean;
+  /** Caps on the embedded delta's frames and lengths (docs/LIMITS.md); safe defaults. */
+  limits?: Partial<DecodeLimits>;
 }
 
 /** Hands out consecutive byte ranges of one stream: the patched target is cut into layers. */
@@ -126,7 +129,7 @@ export async function applyImageDelta(
     }
     const omit = opts.omitLayers === 'old' || opts.omitOldLayers ? 'old' : new Set(opts.omitLayers ?? []);
     const omitted = (l: ImageDeltaLayer): boolean => (omit === 'old' ? l.from === 'old' : omit.has(l.diffId));
-    target = patchChunks(layeredBasis(parts), rest, { verifyBasis: false });
+    target = patchChunks(layeredBasis(parts), rest, { verifyBasis: false, limits: opts.limits });
     const cutter = new StreamCutter(target[Symbol.asyncIterator]());
     let targetLength = 0; // where each rebuilt layer starts in the patched target; at the end, its length
     const layers: OutputImage['layers'] = header.new.layers.map((l) => {

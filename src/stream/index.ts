@@ -3,6 +3,7 @@ export { deltaChunks, createDeltaStream, type DeltaStreamOptions } from './delta
 export { diffChunks, createDiffStream, type DiffStreamOptions } from './diff-stream.js';
 export { patchChunks, createPatchStream, type PatchStreamOptions } from './patch-stream.js';
 export { signatureFile, deltaFile, diffFile, patchFile, type FileResult } from './file-operations.js';
+export { patchInPlace, type PatchInPlaceOptions, type PatchInPlaceResult } from './patch-in-place.js';
 export { FileBasis } from './file-basis.js';
 export { writeFileAtomic } from './atomic-file.js';
 export { nodeSha256 } from './node-sha256.js';

@@ -6,6 +6,8 @@
  *   KILL_SIZE_MB  size of the file patched (default 16)
  *   KILL_SEED     seed of the kill moments
  * `npm run killtest` runs 200 kill points on 100 MB.
+ * Also `rolldelta patch --in-place`: after a kill the file is the basis (nothing written yet, and
+ * then no journal says otherwise) or the run resumes from its journal to the target.
  */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -70,6 +72,7 @@ beforeAll(() => {
   basisSha = sha(p('basis'));
   targetSha = sha(p('target'));
   expect(runCli(['diff', p('basis'), p('target'), p('delta')]).status).toBe(0);
+  expect(runCli(['diff', '--in-place', p('basis'), p('target'), p('delta-ip')]).status).toBe(0);
 }, 120_000);
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -115,5 +118,27 @@ describe(`SIGKILL during patch (${POINTS} kill points, ${SIZE >> 20} MiB)`, () =
       if (now === basisSha) expect(runCli(args).status).toBe(0);
       expect(sha(p('inplace'))).toBe(targetSha);
     }
+  }, 1_800_000);
+
+  it('in place: after a kill the file is untouched or resumes from its journal, and a rerun completes', async () => {
+    copyFileSync(p('basis'), p('ip'));
+    const args = ['patch', '--in-place', p('ip'), p('delta-ip')];
+    const full = await duration(args);
+    expect(sha(p('ip'))).toBe(targetSha);
+    let interrupted = 0;
+    for (let k = 0; k < POINTS; k++) {
+      copyFileSync(p('basis'), p('ip'));
+      await runAndKill(args, random() * full * 1.1);
+      const journal = existsSync(p('ip.rdjournal'));
+      const now = sha(p('ip'));
+      if (!journal) expect([basisSha, targetSha], `kill point ${k}`).toContain(now);
+      if (journal || now === basisSha) {
+        interrupted++;
+        expect(runCli(args).status, `kill point ${k}: rerun`).toBe(0);
+      }
+      expect(sha(p('ip')), `kill point ${k}`).toBe(targetSha);
+      expect(existsSync(p('ip.rdjournal'))).toBe(false);
+    }
+    if (POINTS >= 8) expect(interrupted).toBeGreaterThan(0);
   }, 1_800_000);
 });

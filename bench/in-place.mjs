@@ -1,0 +1,79 @@
+// `npm run bench:in-place`: in-place patching of the size corpus (bench/corpus.mjs). For each pair:
+// the delta with and without `--in-place` (growth must stay under 5%), then `rolldelta patch
+// --in-place` on a copy of the basis while the journal, its temporary copy and the stash are
+// watched every few milliseconds (extra disk must stay under 1 MB), and the result is compared
+// with the target. Writes bench/results/in-place.md. Env: BENCH_LEVEL (default 9), BENCH_ONLY.
+import { copyFileSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { buildCorpus } from './corpus.mjs';
+import { machine } from './_peers.mjs';
+
+const root = join(import.meta.dirname, '..');
+const cli = join(root, 'dist', 'cli.js');
+const work = join(import.meta.dirname, '.work', 'in-place');
+const level = String(process.env.BENCH_LEVEL ?? 9);
+const only = process.env.BENCH_ONLY ? new Set(process.env.BENCH_ONLY.split(',')) : null;
+mkdirSync(work, { recursive: true });
+
+const sizeOf = (p) => {
+  try {
+    return statSync(p).size;
+  } catch {
+    return 0; // not there (yet, or any more)
+  }
+};
+const run = (args) => {
+  const r = spawnSync(process.execPath, [cli, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+  if (r.status !== 0) throw new Error(`rolldelta ${args.join(' ')}: ${r.stderr}`);
+};
+
+/** Runs the in-place patch, sampling the side files' total size; returns the largest seen. */
+function patchWatching(file, delta) {
+  return new Promise((resolve, reject) => {
+    let peak = 0;
+    const side = [`${file}.rdjournal`, `${file}.rdjournal.tmp`, `${file}.rdstash`];
+    const timer = setInterval(() => (peak = Math.max(peak, side.reduce((a, p) => a + sizeOf(p), 0))), 2);
+    const child = spawn(process.execPath, [cli, 'patch', '--in-place', file, delta], { stdio: 'inherit' });
+    child.on('exit', (code) => {
+      clearInterval(timer);
+      if (code === 0) resolve(peak);
+      else reject(new Error(`patch --in-place exited ${code}`));
+    });
+  });
+}
+
+const pairs = await buildCorpus();
+const rows = [];
+for (const pair of pairs) {
+  if (only && !only.has(pair.name)) continue;
+  const plain = join(work, `${pair.name}.delta`);
+  const ip = join(work, `${pair.name}.ip.delta`);
+  run(['diff', '--level', level, pair.basis, pair.target, plain]);
+  run(['diff', '--level', level, '--in-place', pair.basis, pair.target, ip]);
+  const file = join(work, `${pair.name}.file`);
+  copyFileSync(pair.basis, file);
+  const peak = await patchWatching(file, ip);
+  const ok = spawnSync('cmp', ['-s', file, pair.target]).status === 0;
+  const growth = sizeOf(ip) / sizeOf(plain) - 1;
+  rows.push({ name: pair.name, plain: sizeOf(plain), ip: sizeOf(ip), growth, peak, ok });
+  console.log(`${pair.name}: delta ${sizeOf(plain)} B, in-place delta ${sizeOf(ip)} B (${(growth * 100).toFixed(2)}%), side files peak ${peak} B, result ${ok ? 'exact' : 'WRONG'}`);
+}
+const n = (v) => v.toLocaleString('en-US');
+const lines = [
+  '# In-place patching (`npm run bench:in-place`)',
+  '',
+  `Measured ${new Date().toISOString().slice(0, 10)} on ${machine()}, level ${level}. "Side files" is the largest total size of`,
+  'the journal, its temporary copy and the stash seen while `rolldelta patch --in-place` ran (sampled every 2 ms).',
+  '',
+  '| pair | delta | delta made `--in-place` | growth | side files (peak) | result |',
+  '|---|---|---|---|---|---|',
+  ...rows.map((r) => `| ${r.name} | ${n(r.plain)} | ${n(r.ip)} | ${(r.growth * 100).toFixed(2)}% | ${n(r.peak)} B | ${r.ok ? 'exact' : 'WRONG'} |`),
+  '',
+  `    ${rows.every((r) => r.growth < 0.05) ? 'PASS' : 'FAIL'} growth: the in-place delta is less than 5% larger on every pair`,
+  `    ${rows.every((r) => r.peak < 1e6) ? 'PASS' : 'FAIL'} disk: side files stay under 1 MB on every pair`,
+  `    ${rows.every((r) => r.ok) ? 'PASS' : 'FAIL'} result: every file patched in place equals its target`,
+];
+mkdirSync(join(import.meta.dirname, 'results'), { recursive: true });
+writeFileSync(join(import.meta.dirname, 'results', 'in-place.md'), lines.join('\n') + '\n');
+console.log(lines.slice(-3).join('\n'));

@@ -1,0 +1,299 @@
+/**
+ * Ordering of a delta's copies for in-place patching: the target is written over the basis in the
+ * same file, so a copy must run before any op overwrites the basis bytes it reads. This is the
+ * CRWI graph of Burns and Long: an edge u → v when v's target range overlaps u's source range.
+ * A topological order runs every copy on intact bytes; a cycle (two regions swapped) has none,
+ * and is broken by taking the smallest copy of what remains out of the order: its bytes are
+ * saved before anything is written (on the device) or sent as a literal (by the diff).
+ */
+
+/** The copies (and adds, whose basis bytes are read the same way) of a delta, in op order. */
+export interface InPlaceCopies {
+  /** Where each copy writes in the target. */
+  readonly targetOffset: Float64Array;
+  /** Where each copy reads in the basis. */
+  readonly sourceOffset: Float64Array;
+  readonly length: Float64Array;
+  readonly count: number;
+}
+
+/**
+ * The plan, over pieces: each copy is cut where its source crosses the boundary of another
+ * copy's target, so a cycle is broken by the one piece that closes it, not a whole copy (on a
+ * tar whose files were shuffled, whole copies cost 27x the delta; pieces cost 1-3%).
+ */
+export interface InPlacePlan {
+  /** The pieces: where each writes and reads, its length, and which copy it belongs to. */
+  readonly pieces: InPlaceCopies;
+  readonly copyOf: Int32Array;
+  /** Indices of the pieces to run, in a safe order. */
+  readonly order: Int32Array;
+  /** Indices of the pieces that break cycles (their bytes must come from elsewhere), in piece order. */
+  readonly broken: Int32Array;
+  /** Total length of the broken pieces. */
+  readonly brokenBytes: number;
+}
+
+/**
+ * Orders the copies so none reads bytes an earlier one overwrote (a copy that overlaps its own
+ * source is fine: the patcher moves it like memmove). Runs in O((n + e) log n) for n copies and e
+ * overlaps.
+ * @example
+ * const plan = planInPlace({ targetOffset, sourceOffset, length, count });
+ * for (const i of plan.order) runCopy(i);
+ */
+export function planInPlace(copies: InPlaceCopies): InPlacePlan {
+  const { pieces, copyOf } = splitAtTargets(copies);
+  const n = pieces.count;
+  const { targetOffset: tOff, sourceOffset: sOff, length: len } = pieces;
+  // Sources sorted by start, with the running maximum of their ends, for interval stabbing.
+  const bySource = new Int32Array(n);
+  for (let i = 0; i < n; i++) bySource[i] = i;
+  bySource.sort((a, b) => sOff[a]! - sOff[b]! || a - b);
+  const starts = new Float64Array(n);
+  const maxEnd = new Float64Array(n);
+  let m = -Infinity;
+  for (let k = 0; k < n; k++) {
+    const i = bySource[k]!;
+    starts[k] = sOff[i]!;
+    m = Math.max(m, sOff[i]! + len[i]!);
+    maxEnd[k] = m;
+  }
+  // Edges u → v: v writes where u reads. Stored as adjacency lists in flat arrays.
+  const edgeFrom: number[] = [];
+  const edgeTo: number[] = [];
+  const indegree = new Int32Array(n);
+  for (let v = 0; v < n; v++) {
+    const a = tOff[v]!;
+    const b = a + len[v]!;
+    // Last source starting before b; walk down while some source there may still end after a.
+    const hi = upperBound(starts, b) - 1;
+    for (let k = hi; k >= 0 && maxEnd[k]! > a; k--) {
+      const u = bySource[k]!;
+      if (u === v || sOff[u]! + len[u]! <= a) continue;
+      edgeFrom.push(u);
+      edgeTo.push(v);
+      indegree[v]!++;
+    }
+  }
+  const e = edgeFrom.length;
+  const firstEdge = new Int32Array(n + 1);
+  for (let k = 0; k < e; k++) firstEdge[edgeFrom[k]! + 1]!++;
+  for (let i = 0; i < n; i++) firstEdge[i + 1]! += firstEdge[i]!;
+  const targets = new Int32Array(e);
+  const fill = firstEdge.slice(0, n);
+  for (let k = 0; k < e; k++) targets[fill[edgeFrom[k]!]!++] = edgeTo[k]!;
+
+  // Kahn's algorithm; ready copies run in op order (a min-heap on the index keeps the file
+  // written front to back where the graph allows, which reads and writes sequentially).
+  const order = new Int32Array(n);
+  let placed = 0;
+  const done = new Uint8Array(n);
+  const ready = new MinHeap(n, (i) => i);
+  for (let i = 0; i < n; i++) if (indegree[i] === 0) ready.push(i);
+  const broken: number[] = [];
+  let brokenBytes = 0;
+  const release = (u: number) => {
+    for (let k = firstEdge[u]!; k < firstEdge[u + 1]!; k++) {
+      const v = targets[k]!;
+      if (done[v] === 0 && --indegree[v]! === 0) ready.push(v);
+    }
+  };
+  while (placed + broken.length < n) {
+    if (ready.size > 0) {
+      const u = ready.pop();
+      if (done[u] !== 0) continue;
+      done[u] = 1;
+      order[placed++] = u;
+      release(u);
+      continue;
+    }
+    // Only cycles (and what they block) remain: in every strongly connected group of what is
+    // left, take out its smallest piece; then carry on with what that released.
+    for (const u of smallestPerCycle(n, done, firstEdge, targets, len)) {
+      done[u] = 2;
+      broken.push(u);
+      brokenBytes += len[u]!;
+      release(u);
+    }
+  }
+  return { pieces, copyOf, order: order.subarray(0, placed), broken: Int32Array.from(broken).sort(), brokenBytes };
+}
+
+/**
+ * Cuts every copy where its source range crosses the start or end of another copy's target, so
+ * a cycle is broken at a piece, not a whole copy. Repeating on the pieces (each cut is a new
+ * target boundary) was measured: more, smaller ops made the in-place delta of an upgraded
+ * package 5.7% larger instead of 3.2%, and helped a shuffled tar too little to matter. Pieces
+ * of one copy are consecutive and in target order.
+ */
+function splitAtTargets(copies: InPlaceCopies): { pieces: InPlaceCopies; copyOf: Int32Array } {
+  let pieces: InPlaceCopies = copies;
+  let copyOf: Int32Array = new Int32Array(copies.count);
+  for (let i = 0; i < copies.count; i++) copyOf[i] = i;
+  for (let round = 0; round < SPLIT_ROUNDS && pieces.count < SPLIT_MAX_FACTOR * copies.count + 16; round++) {
+    const next = splitOnce(pieces, copyOf);
+    if (next.pieces.count === pieces.count) break;
+    pieces = next.pieces;
+    copyOf = next.copyOf;
+  }
+  return { pieces, copyOf };
+}
+
+const SPLIT_ROUNDS = 1;
+const SPLIT_MAX_FACTOR = 16;
+
+function splitOnce(copies: InPlaceCopies, parent: Int32Array): { pieces: InPlaceCopies; copyOf: Int32Array } {
+  const n = copies.count;
+  const { targetOffset: tOff, sourceOffset: sOff, length: len } = copies;
+  // Target boundaries, ascending (targets are disjoint and in order).
+  const bounds: number[] = [];
+  for (let i = 0; i < n; i++) {
+    if (bounds.length === 0 || bounds[bounds.length - 1] !== tOff[i]) bounds.push(tOff[i]!);
+    bounds.push(tOff[i]! + len[i]!);
+  }
+  const b = Float64Array.from(bounds);
+  const t: number[] = [];
+  const s: number[] = [];
+  const l: number[] = [];
+  const of: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const start = sOff[i]!;
+    const end = start + len[i]!;
+    let cut = start;
+    for (let k = upperBound(b, start + 0.5); k < b.length && b[k]! < end; k++) {
+      if (b[k]! <= cut) continue;
+      t.push(tOff[i]! + (cut - start));
+      s.push(cut);
+      l.push(b[k]! - cut);
+      of.push(parent[i]!);
+      cut = b[k]!;
+    }
+    t.push(tOff[i]! + (cut - start));
+    s.push(cut);
+    l.push(end - cut);
+    of.push(parent[i]!);
+  }
+  return {
+    pieces: { targetOffset: Float64Array.from(t), sourceOffset: Float64Array.from(s), length: Float64Array.from(l), count: t.length },
+    copyOf: Int32Array.from(of),
+  };
+}
+
+/**
+ * The smallest node of each strongly connected component (of two or more nodes) among the nodes
+ * not yet done: Tarjan's algorithm, iterative so a long chain cannot overflow the stack.
+ */
+function smallestPerCycle(n: number, done: Uint8Array, firstEdge: Int32Array, targets: Int32Array, len: Float64Array): number[] {
+  const index = new Int32Array(n).fill(-1);
+  const low = new Int32Array(n);
+  const onStack = new Uint8Array(n);
+  const stack: number[] = [];
+  const callNode: number[] = [];
+  const callEdge: number[] = [];
+  const picked: number[] = [];
+  let next = 0;
+  for (let root = 0; root < n; root++) {
+    if (done[root] !== 0 || index[root] !== -1) continue;
+    callNode.push(root);
+    callEdge.push(firstEdge[root]!);
+    index[root] = low[root] = next++;
+    stack.push(root);
+    onStack[root] = 1;
+    while (callNode.length > 0) {
+      const v = callNode[callNode.length - 1]!;
+      const e = callEdge[callEdge.length - 1]!;
+      if (e < firstEdge[v + 1]!) {
+        callEdge[callEdge.length - 1] = e + 1;
+        const w = targets[e]!;
+        if (done[w] !== 0) continue;
+        if (index[w] === -1) {
+          index[w] = low[w] = next++;
+          stack.push(w);
+          onStack[w] = 1;
+          callNode.push(w);
+          callEdge.push(firstEdge[w]!);
+        } else if (onStack[w] === 1) low[v] = Math.min(low[v]!, index[w]!);
+        continue;
+      }
+      callNode.pop();
+      callEdge.pop();
+      if (callNode.length > 0) {
+        const parent = callNode[callNode.length - 1]!;
+        low[parent] = Math.min(low[parent]!, low[v]!);
+      }
+      if (low[v] !== index[v]) continue;
+      // v is the root of a component: pop it, remembering its smallest node.
+      let size = 0;
+      let best = -1;
+      for (;;) {
+        const w = stack.pop()!;
+        onStack[w] = 0;
+        size++;
+        if (best < 0 || len[w]! < len[best]! || (len[w] === len[best] && w < best)) best = w;
+        if (w === v) break;
+      }
+      if (size > 1) picked.push(best);
+    }
+  }
+  return picked;
+}
+
+function upperBound(a: Float64Array, x: number): number {
+  let lo = 0;
+  let hi = a.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (a[mid]! < x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** A binary min-heap of indices keyed by `key(index)` (ties by index). */
+class MinHeap {
+  private readonly heap: Int32Array;
+  private readonly key: (i: number) => number;
+  size = 0;
+
+  constructor(capacity: number, key: (i: number) => number) {
+    this.heap = new Int32Array(Math.max(1, capacity));
+    this.key = key;
+  }
+
+  private less(a: number, b: number): boolean {
+    const ka = this.key(a);
+    const kb = this.key(b);
+    return ka < kb || (ka === kb && a < b);
+  }
+
+  push(i: number): void {
+    const h = this.heap;
+    let k = this.size++;
+    h[k] = i;
+    while (k > 0) {
+      const p = (k - 1) >> 1;
+      if (!this.less(h[k]!, h[p]!)) break;
+      [h[k], h[p]] = [h[p]!, h[k]!];
+      k = p;
+    }
+  }
+
+  pop(): number {
+    const h = this.heap;
+    const top = h[0]!;
+    const last = h[--this.size]!;
+    let k = 0;
+    h[0] = last;
+    for (;;) {
+      const l = 2 * k + 1;
+      if (l >= this.size) break;
+      const r = l + 1;
+      const c = r < this.size && this.less(h[r]!, h[l]!) ? r : l;
+      if (!this.less(h[c]!, h[k]!)) break;
+      [h[k], h[c]] = [h[c]!, h[k]!];
+      k = c;
+    }
+    return top;
+  }
+}

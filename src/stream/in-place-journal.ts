@@ -1,0 +1,85 @@
+import { open, readFile, rename, unlink } from 'node:fs/promises';
+import { ErrorCode, RolldeltaError } from '../core/errors.js';
+import { crc32 } from '../core/crc32.js';
+import { ioError } from './io-error.js';
+
+/**
+ * Progress of an in-place patch, kept in `<file>.rdjournal` so a killed run resumes. Phase 1 runs
+ * the copies in planned order (`step`), phase 2 writes literals and adds in op order (`op`), phase 3
+ * truncates and verifies. `wal` holds bytes about to overwrite data they were computed from (a copy
+ * that overlaps its own source, the sums of adds): written here first, they are simply written
+ * again after a crash, where recomputing them would read half-overwritten input.
+ */
+export interface InPlaceJournal {
+  /** SHA-256 (hex) of the delta being applied: a journal of another delta is refused. */
+  delta: string;
+  phase: 1 | 2 | 3;
+  step: number;
+  op: number;
+  /** For a self-overlapping copy: how many of its chunks are done. */
+  chunk: number;
+  /** Target offsets and lengths of the bytes in `walBytes`. */
+  wal: { offset: number; length: number }[];
+  walBytes: Uint8Array;
+}
+
+const MAGIC = 'rolldelta-journal-1\n';
+
+/**
+ * Writes the journal through a temporary file, fsync and rename: a crash leaves the old journal
+ * or the new one. The caller fsyncs the patched file first, so the journal never runs ahead of it.
+ * @example
+ * await writeJournal('/data/app.img.rdjournal', { delta, phase: 1, step: 0, op: 0, chunk: 0, wal: [], walBytes: new Uint8Array(0) });
+ */
+export async function writeJournal(path: string, j: InPlaceJournal): Promise<void> {
+  const head = Buffer.from(JSON.stringify({ delta: j.delta, phase: j.phase, step: j.step, op: j.op, chunk: j.chunk, wal: j.wal }) + '\n');
+  const body = Buffer.concat([Buffer.from(MAGIC), head, j.walBytes]);
+  const crc = Buffer.alloc(4);
+  crc.writeUInt32BE(crc32(body));
+  const tmp = `${path}.tmp`;
+  try {
+    const fh = await open(tmp, 'w');
+    try {
+      await fh.write(Buffer.concat([body, crc]));
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, path);
+  } catch (e) {
+    throw ioError(e, 'write the in-place journal', path);
+  }
+}
+
+/**
+ * Reads a journal, or undefined when there is none. A damaged one (which the rename makes
+ * impossible short of disk corruption) is an error: guessing could destroy the file.
+ * @example
+ * const j = await readJournal('/data/app.img.rdjournal');
+ */
+export async function readJournal(path: string): Promise<InPlaceJournal | undefined> {
+  let raw: Buffer;
+  try {
+    raw = await readFile(path);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw ioError(e, 'read the in-place journal', path);
+  }
+  const bad = (why: string) =>
+    new RolldeltaError(ErrorCode.CORRUPT, `the in-place journal ${path} is damaged (${why}); the file it belongs to is half patched and cannot be resumed safely`);
+  if (raw.length < MAGIC.length + 4 || raw.subarray(0, MAGIC.length).toString() !== MAGIC) throw bad('bad magic');
+  const body = raw.subarray(0, raw.length - 4);
+  if (crc32(body) !== raw.readUInt32BE(raw.length - 4)) throw bad('checksum mismatch');
+  const nl = body.indexOf(10, MAGIC.length);
+  if (nl < 0) throw bad('no header');
+  const h = JSON.parse(body.subarray(MAGIC.length, nl).toString()) as Omit<InPlaceJournal, 'walBytes'>;
+  const walBytes = new Uint8Array(body.subarray(nl + 1));
+  if (h.wal.reduce((a, w) => a + w.length, 0) !== walBytes.length) throw bad('write-ahead bytes do not add up');
+  return { ...h, walBytes };
+}
+
+/** Removes the journal (and its temporary file) once the patch is complete. */
+export async function removeJournal(path: string): Promise<void> {
+  await unlink(path).catch(() => {});
+  await unlink(`${path}.tmp`).catch(() => {});
+}

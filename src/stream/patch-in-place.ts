@@ -1,0 +1,437 @@
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { open, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { equalBytes, toHex } from '../core/bytes.js';
+import { ErrorCode, RolldeltaError } from '../core/errors.js';
+import { planInPlace, type InPlacePlan } from '../core/in-place-plan.js';
+import type { OpSink } from '../core/ops.js';
+import type { DeltaHeader } from '../format/delta-header.js';
+import type { DecodeLimits } from '../format/limits.js';
+import { NativeDeltaDecoder } from '../format/native-delta-decoder.js';
+import type { NativeTrailer } from '../format/native-delta-encoder.js';
+import { NATIVE_DELTA_MAGIC } from '../format/native-magic.js';
+import { readJournal, removeJournal, writeJournal, type InPlaceJournal } from './in-place-journal.js';
+import { ioError } from './io-error.js';
+
+/** Options of {@link patchInPlace}. */
+export interface PatchInPlaceOptions {
+  /** Most bytes saved aside to break copy cycles (a delta made with `inPlace` needs none). Default 64 MiB. */
+  maxStashBytes?: number;
+  limits?: Partial<DecodeLimits>;
+  /** Test hook: called at each durable checkpoint with its number; throwing there simulates a crash. */
+  onCheckpoint?: (n: number) => void;
+}
+
+/** What an in-place patch did. */
+export interface PatchInPlaceResult {
+  targetLength: number;
+  /** True when an interrupted run was finished. */
+  resumed: boolean;
+  /** Bytes of copies saved aside to break cycles. */
+  stashedBytes: number;
+}
+
+const CHUNK = 1 << 20;
+/** Write-ahead records stay below this, so journal and its temporary copy need < 1 MB of disk. */
+const WAL_CHUNK = 256 << 10;
+/** Copies run between two checkpoints when none conflicts: bounds the conflict checks. */
+const MAX_PENDING = 1024;
+/** Literal bytes written between two checkpoints of phase 2. */
+const LITERAL_CHECKPOINT = 8 << 20;
+
+/** Copies and adds of a delta (reads of the basis), in op order, plus what phase 2 needs. */
+interface DeltaShape {
+  header: DeltaHeader;
+  trailer: NativeTrailer;
+  targetOffset: Float64Array;
+  sourceOffset: Float64Array;
+  length: Float64Array;
+  count: number;
+}
+
+/**
+ * Rewrites the basis file at `path` into the target of the native delta at `deltaPath`, within
+ * the same file: no second copy on disk. Copies run in an order where none reads bytes already
+ * overwritten (cycles broken by saving the smallest pieces of copies aside first, in `<path>.rdstash`);
+ * then literals and adds are written in op order; the file is truncated or grown to the target
+ * length and its SHA-256 checked. A journal, `<path>.rdjournal`, records progress durably: a
+ * killed run is resumed by calling again with the same delta, and before the first write the
+ * file is untouched. The basis is checked against the delta's basis length and SHA-256 first.
+ * @example
+ * await patchInPlace('/data/rootfs.img', '/tmp/update.rdelta');
+ */
+export async function patchInPlace(path: string, deltaPath: string, opts: PatchInPlaceOptions = {}): Promise<PatchInPlaceResult> {
+  const journalPath = `${path}.rdjournal`;
+  const stashPath = `${path}.rdstash`;
+  const deltaSha = await sha256File(deltaPath);
+  let journal = await readJournal(journalPath);
+  if (journal !== undefined && journal.delta !== deltaSha) {
+    throw new RolldeltaError(
+      ErrorCode.INVALID_ARGUMENT,
+      `${path} is half way through an in-place patch with another delta (${journal.delta.slice(0, 12)}…); finish it with that delta first`,
+    );
+  }
+  const resumed = journal !== undefined;
+  const shape = await readShape(deltaPath, opts.limits);
+  const plan = planInPlace(shape);
+  const maxStash = opts.maxStashBytes ?? 64 << 20;
+  let fh: FileHandle;
+  try {
+    fh = await open(path, 'r+');
+  } catch (e) {
+    throw ioError(e, 'open for in-place patching', path);
+  }
+  let checkpoints = 0;
+  try {
+    if (journal === undefined) {
+      await checkBasis(fh, path, shape.header);
+      if (plan.brokenBytes > maxStash) {
+        throw new RolldeltaError(
+          ErrorCode.LIMIT,
+          `patching ${path} in place needs ${plan.brokenBytes} bytes saved aside to break copy cycles, above maxStashBytes ${maxStash}; make the delta with the in-place option, or patch to a new file`,
+        );
+      }
+      await writeStash(fh, stashPath, plan);
+      journal = { delta: deltaSha, phase: 1, step: 0, op: 0, chunk: 0, wal: [], walBytes: new Uint8Array(0) };
+      await writeJournal(journalPath, journal);
+    }
+    const targetLength = shape.trailer.targetLength;
+    const { size } = await fh.stat();
+    if (targetLength > size) await fh.truncate(targetLength);
+    const run = new Runner(fh, journalPath, journal, () => opts.onCheckpoint?.(checkpoints++));
+    if (journal.phase === 1) await run.copies(plan);
+    if (run.journal.phase === 2) await run.literalsAndAdds(deltaPath, plan, stashPath, opts.limits);
+    await fh.truncate(targetLength);
+    await fh.sync();
+    const got = await sha256Handle(fh, targetLength);
+    if (!equalBytes(got, shape.trailer.targetSha256)) {
+      await removeJournal(journalPath);
+      throw new RolldeltaError(
+        ErrorCode.CHECKSUM,
+        `after patching ${path} in place its SHA-256 is ${toHex(got)}, the delta promised ${toHex(shape.trailer.targetSha256)}; the file is damaged and must be restored from elsewhere`,
+      );
+    }
+  } finally {
+    await fh.close();
+  }
+  await removeJournal(journalPath);
+  await unlink(stashPath).catch(() => {});
+  return { targetLength: shape.trailer.targetLength, resumed, stashedBytes: plan.brokenBytes };
+}
+
+/** The two passes over the file, with the journal kept one durable step behind the writes. */
+class Runner {
+  /** Basis ranges read since the last checkpoint: a write over one of them needs a checkpoint first. */
+  private pendingStart: number[] = [];
+  private pendingEnd: number[] = [];
+
+  constructor(
+    private readonly fh: FileHandle,
+    private readonly journalPath: string,
+    public journal: InPlaceJournal,
+    private readonly oncheckpoint: () => void,
+  ) {}
+
+  private async checkpoint(next: Partial<InPlaceJournal>): Promise<void> {
+    await this.fh.sync();
+    this.journal = { ...this.journal, chunk: 0, wal: [], walBytes: new Uint8Array(0), ...next };
+    await writeJournal(this.journalPath, this.journal);
+    this.pendingStart = [];
+    this.pendingEnd = [];
+    this.oncheckpoint();
+  }
+
+  /** Phase 1: the copies (and the basis part of adds) in planned order. */
+  async copies(plan: InPlacePlan): Promise<void> {
+    const { order, pieces } = plan;
+    const j = this.journal;
+    if (j.wal.length > 0) await this.replayWal();
+    for (let s = j.step; s < order.length; s++) {
+      const i = order[s]!;
+      const dst = pieces.targetOffset[i]!;
+      const src = pieces.sourceOffset[i]!;
+      const len = pieces.length[i]!;
+      if (dst === src) continue;
+      if (src < dst + len && dst < src + len) {
+        // Overlaps its own source: moved in write-ahead chunks, in memmove's direction.
+        if (this.pendingStart.length > 0) await this.checkpoint({ step: s });
+        await this.moveOverlapping(s, src, dst, len, s === j.step ? j.chunk : 0);
+        await this.checkpoint({ step: s + 1 });
+        continue;
+      }
+      if (this.conflicts(dst, dst + len) || this.pendingStart.length >= MAX_PENDING) await this.checkpoint({ step: s });
+      for (let o = 0; o < len; o += CHUNK) {
+        const n = Math.min(CHUNK, len - o);
+        await writeAt(this.fh, dst + o, await readAt(this.fh, src + o, n));
+      }
+      this.pendingStart.push(src);
+      this.pendingEnd.push(src + len);
+    }
+    await this.checkpoint({ phase: 2, step: order.length, op: 0 });
+  }
+
+  private conflicts(a: number, b: number): boolean {
+    const s = this.pendingStart;
+    const e = this.pendingEnd;
+    for (let k = 0; k < s.length; k++) if (s[k]! < b && a < e[k]!) return true;
+    return false;
+  }
+
+  private async moveOverlapping(step: number, src: number, dst: number, len: number, fromChunk: number): Promise<void> {
+    const chunks = Math.ceil(len / WAL_CHUNK);
+    for (let c = fromChunk; c < chunks; c++) {
+      // Forward when moving down, backward when moving up: no chunk reads what another wrote.
+      const k = dst < src ? c : chunks - 1 - c;
+      const o = k * WAL_CHUNK;
+      const n = Math.min(WAL_CHUNK, len - o);
+      const bytes = await readAt(this.fh, src + o, n);
+      this.journal = { ...this.journal, step, chunk: c + 1, wal: [{ offset: dst + o, length: n }], walBytes: bytes };
+      await writeJournal(this.journalPath, this.journal);
+      await writeAt(this.fh, dst + o, bytes);
+      await this.fh.sync();
+      this.oncheckpoint();
+    }
+  }
+
+  private async replayWal(): Promise<void> {
+    let p = 0;
+    for (const w of this.journal.wal) {
+      await writeAt(this.fh, w.offset, this.journal.walBytes.subarray(p, p + w.length));
+      p += w.length;
+    }
+    await this.fh.sync();
+  }
+
+  /** Phase 2: literals, adds (their sums written ahead) and stashed copies, in op order. */
+  async literalsAndAdds(deltaPath: string, plan: InPlacePlan, stashPath: string, limits?: Partial<DecodeLimits>): Promise<void> {
+    if (this.journal.wal.length > 0) await this.replayWal();
+    // Per copy index: its cycle-breaking pieces (target offset, length, offset in the stash).
+    const stashed = new Map<number, number[]>();
+    let stashOffset = 0;
+    for (const k of plan.broken) {
+      const c = plan.copyOf[k]!;
+      const list = stashed.get(c) ?? [];
+      list.push(plan.pieces.targetOffset[k]!, plan.pieces.length[k]!, stashOffset);
+      stashed.set(c, list);
+      stashOffset += plan.pieces.length[k]!;
+    }
+    const stash = plan.broken.length > 0 ? await open(stashPath, 'r') : undefined;
+    const fh = this.fh;
+    const from = this.journal.op;
+    let wal: { offset: number; length: number }[] = [];
+    let walParts: Uint8Array[] = [];
+    let walBytes = 0;
+    let sinceCheckpoint = 0;
+    // Makes everything up to op `nextOp` (and its first `nextChunk` add pieces) durable: the
+    // plain writes are synced before the journal moves past them, the sums logged before written.
+    const flush = async (nextOp: number, nextChunk = 0) => {
+      await fh.sync();
+      if (walParts.length > 0) {
+        this.journal = { ...this.journal, op: nextOp, chunk: nextChunk, wal, walBytes: Buffer.concat(walParts) };
+        await writeJournal(this.journalPath, this.journal);
+        await this.replayWal();
+        wal = [];
+        walParts = [];
+        walBytes = 0;
+      }
+      await this.checkpoint({ op: nextOp, chunk: nextChunk });
+      sinceCheckpoint = 0;
+    };
+    const fromChunk = this.journal.chunk;
+    try {
+      let op = 0;
+      let copyIndex = 0;
+      let at = 0;
+      for await (const batch of decodeOps(deltaPath, limits)) {
+        for (const o of batch) {
+          const len = o.kind === 'literal' ? o.data!.length : o.length;
+          if (op >= from) {
+            if (o.kind === 'literal') {
+              await writeAt(fh, at, o.data!);
+              sinceCheckpoint += len;
+            } else {
+              // Cycle-breaking pieces get their basis bytes back from the stash (a plain copy of
+              // saved bytes: repeating it is harmless); for an add they are the bytes summed below.
+              // Resuming inside an add: what lies below `summed` already holds sums, keep it.
+              const summed = o.kind === 'add' && op === from ? at + fromChunk * WAL_CHUNK : 0;
+              const pieces = stashed.get(copyIndex) ?? [];
+              for (let q = 0; q < pieces.length; q += 3) {
+                const start = Math.max(pieces[q]!, summed);
+                const end = pieces[q]! + pieces[q + 1]!;
+                for (let t = start; t < end; t += CHUNK) {
+                  const n = Math.min(CHUNK, end - t);
+                  await writeAt(fh, t, await readAt(stash!, pieces[q + 2]! + (t - pieces[q]!), n));
+                }
+                sinceCheckpoint += Math.max(0, end - start);
+              }
+              if (o.kind === 'add') {
+                // The basis bytes are in place now; the sum is logged before it is written,
+                // because a rerun could not recompute it from overwritten bytes.
+                // Pieces an interrupted run already summed are in the file: never add twice.
+                for (let k = op === from ? fromChunk * WAL_CHUNK : 0; k < len; k += WAL_CHUNK) {
+                  const n = Math.min(WAL_CHUNK, len - k);
+                  const sum = await readAt(fh, at + k, n);
+                  const d = o.data!;
+                  for (let b = 0; b < n; b++) sum[b] = (sum[b]! + d[k + b]!) & 0xff;
+                  if (walBytes + n > WAL_CHUNK) await flush(op, k / WAL_CHUNK);
+                  wal.push({ offset: at + k, length: n });
+                  walParts.push(sum);
+                  walBytes += n;
+                }
+              }
+            }
+            if (sinceCheckpoint >= LITERAL_CHECKPOINT) await flush(op + 1);
+          }
+          if (o.kind !== 'literal') copyIndex++;
+          at += len;
+          op++;
+        }
+      }
+      await flush(op);
+      await this.checkpoint({ phase: 3, op });
+    } finally {
+      await stash?.close();
+    }
+  }
+}
+
+interface DecodedOp {
+  kind: 'copy' | 'literal' | 'add';
+  offset: number;
+  length: number;
+  data?: Uint8Array;
+}
+
+/** The delta's ops in order, in batches of what each 1 MiB read decoded (data copied out). */
+async function* decodeOps(deltaPath: string, limits?: Partial<DecodeLimits>, onheader?: (h: DeltaHeader) => void, onend?: (t: NativeTrailer) => void): AsyncGenerator<DecodedOp[]> {
+  let batch: DecodedOp[] = [];
+  const sink: OpSink = {
+    copy: (offset, length) => void batch.push({ kind: 'copy', offset, length }),
+    literal: (data) => void batch.push({ kind: 'literal', offset: 0, length: data.length, data: new Uint8Array(data) }),
+    add: (offset, length, diff) => void batch.push({ kind: 'add', offset, length, data: new Uint8Array(diff) }),
+  };
+  const dec = new NativeDeltaDecoder(sink, { limits, onheader, onend });
+  let first = true;
+  for await (const chunk of createReadStream(deltaPath, { highWaterMark: CHUNK })) {
+    const bytes = chunk as Buffer;
+    if (first && (bytes.length < 4 || !equalBytes(bytes.subarray(0, 4), NATIVE_DELTA_MAGIC.subarray(0, 4)))) {
+      throw new RolldeltaError(ErrorCode.UNSUPPORTED, `${deltaPath} is not a native rolldelta delta; in-place patching needs the native format (its basis and target hashes)`);
+    }
+    first = false;
+    dec.push(bytes);
+    if (batch.length > 0) {
+      yield batch;
+      batch = [];
+    }
+  }
+  dec.push(new Uint8Array(0), true);
+  if (batch.length > 0) yield batch;
+}
+
+/** First pass: header, trailer, and where every copy and add reads and writes. */
+async function readShape(deltaPath: string, limits?: Partial<DecodeLimits>): Promise<DeltaShape> {
+  let header: DeltaHeader | undefined;
+  let trailer: NativeTrailer | undefined;
+  let cap = 1024;
+  let t = new Float64Array(cap);
+  let s = new Float64Array(cap);
+  let l = new Float64Array(cap);
+  let count = 0;
+  let at = 0;
+  for await (const batch of decodeOps(deltaPath, limits, (h) => (header = h), (tr) => (trailer = tr))) {
+    for (const o of batch) {
+      if (o.kind !== 'literal') {
+        if (count === cap) {
+          cap *= 2;
+          t = grow(t, cap);
+          s = grow(s, cap);
+          l = grow(l, cap);
+        }
+        t[count] = at;
+        s[count] = o.offset;
+        l[count] = o.length;
+        count++;
+      }
+      at += o.length;
+    }
+  }
+  return { header: header!, trailer: trailer!, targetOffset: t, sourceOffset: s, length: l, count };
+}
+
+function grow(a: Float64Array, cap: number): Float64Array<ArrayBuffer> {
+  const b = new Float64Array(cap);
+  b.set(a);
+  return b;
+}
+
+async function checkBasis(fh: FileHandle, path: string, header: DeltaHeader): Promise<void> {
+  const { size } = await fh.stat();
+  if (header.basisLength !== undefined && header.basisLength !== size) {
+    throw new RolldeltaError(ErrorCode.BASIS_MISMATCH, `${path} has ${size} bytes, the delta was made against a basis of ${header.basisLength}; nothing was written`);
+  }
+  if (header.basisSha256 !== undefined) {
+    const got = await sha256Handle(fh, size);
+    if (!equalBytes(got, header.basisSha256)) {
+      throw new RolldeltaError(ErrorCode.BASIS_MISMATCH, `${path} is not the basis the delta was made against (SHA-256 ${toHex(got)}, expected ${toHex(header.basisSha256)}); nothing was written`);
+    }
+  }
+}
+
+/** Saves the cycle-breaking copies' basis bytes aside, durably, before anything is overwritten. */
+async function writeStash(fh: FileHandle, stashPath: string, plan: InPlacePlan): Promise<void> {
+  if (plan.broken.length === 0) return;
+  let out: FileHandle | undefined;
+  try {
+    out = await open(stashPath, 'w');
+    let p = 0;
+    for (const i of plan.broken) {
+      const len = plan.pieces.length[i]!;
+      for (let k = 0; k < len; k += CHUNK) {
+        const n = Math.min(CHUNK, len - k);
+        await writeAt(out, p, await readAt(fh, plan.pieces.sourceOffset[i]! + k, n));
+        p += n;
+      }
+    }
+    await out.sync();
+  } catch (e) {
+    throw ioError(e, 'write the in-place stash', stashPath);
+  } finally {
+    await out?.close();
+  }
+}
+
+async function readAt(fh: FileHandle, position: number, length: number): Promise<Buffer> {
+  const buf = Buffer.allocUnsafe(length);
+  let done = 0;
+  while (done < length) {
+    const { bytesRead } = await fh.read(buf, done, length - done, position + done);
+    if (bytesRead === 0) throw new RolldeltaError(ErrorCode.IO, `the file ended at ${position + done} during an in-place patch; do not change it meanwhile`);
+    done += bytesRead;
+  }
+  return buf;
+}
+
+async function writeAt(fh: FileHandle, position: number, bytes: Uint8Array): Promise<void> {
+  let done = 0;
+  while (done < bytes.length) {
+    const { bytesWritten } = await fh.write(bytes, done, bytes.length - done, position + done);
+    done += bytesWritten;
+  }
+}
+
+async function sha256Handle(fh: FileHandle, length: number): Promise<Uint8Array> {
+  const h = createHash('sha256');
+  for (let p = 0; p < length; p += 4 * CHUNK) h.update(await readAt(fh, p, Math.min(4 * CHUNK, length - p)));
+  return new Uint8Array(h.digest());
+}
+
+async function sha256File(path: string): Promise<string> {
+  try {
+    await stat(path);
+  } catch (e) {
+    throw ioError(e, 'read the delta', path);
+  }
+  const h = createHash('sha256');
+  for await (const c of createReadStream(path)) h.update(c as Buffer);
+  return h.digest('hex');
+}

@@ -1,0 +1,142 @@
+import fc from 'fast-check';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { planInPlace } from '../../src/core/in-place-plan.js';
+import { diff, patch } from '../../src/format/operations.js';
+import { DiffDelta } from '../../src/format/diff-delta.js';
+import { patchInPlace } from '../../src/stream/patch-in-place.js';
+import { concat, prng } from '../core/_diff-helpers.js';
+
+let dir = '';
+let n = 0;
+beforeAll(() => void (dir = mkdtempSync(join(tmpdir(), 'rolldelta-inplace-'))));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** Byte comparison without vitest's slow deep equality on megabytes. */
+function expectFile(path: string, want: Uint8Array): void {
+  expect(Buffer.compare(readFileSync(path), want)).toBe(0);
+}
+
+/** Writes basis and delta to fresh files; returns the basis path (patched in place) and the delta path. */
+function files(basis: Uint8Array, delta: Uint8Array): [string, string] {
+  const f = join(dir, `f${n}`);
+  const d = join(dir, `d${n++}`);
+  writeFileSync(f, basis);
+  writeFileSync(d, delta);
+  return [f, d];
+}
+
+/** A target made of the basis's pieces moved around (swaps make copy cycles) plus new bytes. */
+const pair = fc
+  .record({
+    len: fc.integer({ min: 0, max: 60_000 }),
+    seed: fc.integer({ min: 1, max: 1 << 30 }),
+    pieces: fc.array(fc.record({ at: fc.nat(), len: fc.integer({ min: 0, max: 20_000 }), fresh: fc.boolean() }), { maxLength: 8 }),
+  })
+  .map(({ len, seed, pieces }) => {
+    const basis = prng(len, seed);
+    const parts: Uint8Array[] = [];
+    for (const [i, p] of pieces.entries()) {
+      if (p.fresh || len === 0) parts.push(prng(p.len % 3000, seed + i));
+      else parts.push(basis.subarray(p.at % len, (p.at % len) + p.len));
+    }
+    const total = parts.reduce((a, p) => a + p.length, 0);
+    const target = new Uint8Array(total);
+    let o = 0;
+    for (const p of parts) {
+      target.set(p, o);
+      o += p.length;
+    }
+    return { basis, target };
+  });
+
+describe('in-place patching', () => {
+  it('gives the target for any pair, with and without the in-place diff option', async () => {
+    await fc.assert(
+      fc.asyncProperty(pair, fc.boolean(), async ({ basis, target }, inPlace) => {
+        // A Buffer basis: its slice() shares memory, which once corrupted in-place deltas.
+        const delta = diff(Buffer.from(basis), target, { inPlace, level: 1 });
+        expect(Buffer.compare(patch(basis, delta), target)).toBe(0);
+        const [f, d] = files(basis, delta);
+        const r = await patchInPlace(f, d);
+        expectFile(f, target);
+        if (inPlace) expect(r.stashedBytes).toBe(0);
+        expect(existsSync(`${f}.rdjournal`)).toBe(false);
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  it('two swapped regions are a cycle: the device saves pieces aside, the in-place diff sends them as literals', async () => {
+    const basis = prng(200_000, 9);
+    const target = new Uint8Array(200_000);
+    target.set(basis.subarray(120_000), 0);
+    target.set(basis.subarray(0, 120_000), 80_000);
+    const plain = diff(basis, target, { level: 1 });
+    const [f, d] = files(basis, plain);
+    // Breaking the cycle costs one region's worth of bytes, at most the larger one (a heuristic:
+    // the smallest piece of each strongly connected group).
+    const stashed = (await patchInPlace(f, d)).stashedBytes;
+    expect(stashed).toBeGreaterThanOrEqual(80_000);
+    expect(stashed).toBeLessThanOrEqual(120_000);
+    expectFile(f, target);
+    const out: Uint8Array[] = [];
+    const dd = new DiffDelta(basis, (c) => out.push(c), { inPlace: true, level: 1 });
+    dd.push(target);
+    dd.finish();
+    expect(dd.inPlaceLiteralBytes).toBe(stashed);
+    const [f2, d2] = files(basis, Buffer.concat(out));
+    expect((await patchInPlace(f2, d2)).stashedBytes).toBe(0);
+    expectFile(f2, target);
+  });
+
+  it('refuses a wrong basis and a delta too cyclic for maxStashBytes before writing anything', async () => {
+    const basis = prng(50_000, 3);
+    const target = concat(basis.subarray(25_000), basis.subarray(0, 25_000));
+    const [f, d] = files(prng(50_000, 4), diff(basis, target));
+    await expect(patchInPlace(f, d)).rejects.toMatchObject({ code: 'ERR_BASIS_MISMATCH' });
+    expect(new Uint8Array(readFileSync(f))).toEqual(prng(50_000, 4));
+    const [f2, d2] = files(basis, diff(basis, target));
+    await expect(patchInPlace(f2, d2, { maxStashBytes: 100 })).rejects.toMatchObject({ code: 'ERR_LIMIT' });
+    expect(new Uint8Array(readFileSync(f2))).toEqual(basis);
+  });
+
+  it('resumes after a crash at every checkpoint (simulated by a throwing hook) and finishes', async () => {
+    const basis = prng(3 << 20, 5);
+    // A shift by a few bytes (a copy overlapping its own source), swapped blocks, edits, growth.
+    const target = concat(basis.subarray(7, 1 << 20), basis.subarray(2 << 20), basis.subarray(1 << 20, 2 << 20), prng(300_007, 6));
+    for (let i = 0; i < target.length; i += 65_536) target[i] ^= 1;
+    const delta = diff(basis, target, { level: 1 });
+    // Count the checkpoints of an uninterrupted run.
+    let total = 0;
+    const [f0, d0] = files(basis, delta);
+    await patchInPlace(f0, d0, { onCheckpoint: () => void total++ });
+    expect(total).toBeGreaterThan(3);
+    for (let crashAt = 0; crashAt < total; crashAt++) {
+      const [f, d] = files(basis, delta);
+      await expect(
+        patchInPlace(f, d, {
+          onCheckpoint: (k) => {
+            if (k === crashAt) throw new Error('simulated crash');
+          },
+        }),
+      ).rejects.toThrow('simulated crash');
+      expect(existsSync(`${f}.rdjournal`)).toBe(true);
+      const r = await patchInPlace(f, d);
+      expect(r.resumed).toBe(true);
+      expectFile(f, target);
+    }
+  });
+
+  it('plans a chain of moves without breaking anything, and breaks a 3-cycle once', () => {
+    const plan = planInPlace({ targetOffset: Float64Array.of(0, 10, 20), sourceOffset: Float64Array.of(10, 20, 30), length: Float64Array.of(10, 10, 10), count: 3 });
+    expect([...plan.order]).toEqual([0, 1, 2]);
+    // 0 reads what 1 writes, 1 reads (partly) what 2 writes, 2 reads what 0 writes.
+    const cyc = planInPlace({ targetOffset: Float64Array.of(0, 10, 20), sourceOffset: Float64Array.of(10, 20, 0), length: Float64Array.of(10, 10, 5), count: 3 });
+    expect(cyc.broken.length).toBe(1);
+    expect(cyc.brokenBytes).toBe(5);
+    expect(cyc.order.length + cyc.broken.length).toBe(cyc.pieces.count);
+  });
+});
