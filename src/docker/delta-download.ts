@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { open, rename, stat, unlink } from 'node:fs/promises';
 import { ErrorCode, RolldeltaError } from '../core/errors.js';
+import { DamagedRangeError, FrameScanner } from '../format/frame-scanner.js';
 
 /** Progress of a device update. */
 export interface UpdateEvent {
@@ -41,6 +42,8 @@ const isPending = (status: number) => status === 202 || status === 502 || status
  * Retry-After, up to the request timeout), then downloads it into `path`, resuming an
  * interrupted transfer with a Range request, and checks the SHA-256 the server announced. The bytes
  * land in `path + '.part'`, which is fsynced and renamed to `path` only once complete and verified.
+ * A native or image delta is checked frame by frame as it arrives (each frame's CRC-32): a damaged
+ * frame is fetched again from its first byte, not the whole delta.
  * @example
  * await downloadDelta('http://srv:8080/delta?from=a:1&to=a:2', '/var/tmp/a.rdimg', opts);
  */
@@ -51,6 +54,7 @@ export async function downloadDelta(url: string, path: string, opts: DownloadOpt
   let expectedSha: string | undefined;
   let total: number | undefined;
   const partial = `${path}.part`;
+  let scanner = new FrameScanner();
   const fh = await open(partial, 'w');
   let have = 0;
   let complete = false;
@@ -79,9 +83,12 @@ export async function downloadDelta(url: string, path: string, opts: DownloadOpt
         const text = (await res.text().catch(() => '')).trim().slice(0, 300);
         throw new RolldeltaError(ErrorCode.REMOTE, `the delta server answered ${res.status}: ${text}`);
       }
-      if (res.status === 200 && have > 0) have = 0; // the server ignored the range: start over
       const sha = res.headers.get('x-delta-sha256') ?? undefined;
-      if (sha && expectedSha && sha !== expectedSha) have = 0; // the delta changed between attempts
+      // The server ignored the range, or the delta changed between attempts: start over.
+      if ((res.status === 200 && have > 0) || (sha && expectedSha && sha !== expectedSha)) {
+        have = 0;
+        scanner = new FrameScanner();
+      }
       expectedSha = sha ?? expectedSha;
       const length = Number(res.headers.get('content-length'));
       if (Number.isFinite(length)) total = have + length;
@@ -89,10 +96,20 @@ export async function downloadDelta(url: string, path: string, opts: DownloadOpt
         for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
           await fh.write(chunk, 0, chunk.length, have);
           have += chunk.length;
+          scanner.push(chunk);
           opts.onProgress?.({ phase: 'download', bytes: have, total });
         }
       } catch (e) {
         if (opts.signal?.aborted) throw new RolldeltaError(ErrorCode.ABORTED, 'the update was aborted');
+        if (e instanceof DamagedRangeError) {
+          // Only the damaged frame and what follows it is fetched again.
+          await res.body?.cancel().catch(() => {});
+          if (++failures > opts.retries) throw e;
+          have = e.offset;
+          scanner.restartAt(e.offset);
+          opts.onProgress?.({ phase: 'download', bytes: have, total, message: e.message });
+          continue;
+        }
         if (++failures > opts.retries) throw new RolldeltaError(ErrorCode.REMOTE, `the delta download kept failing: ${(e as Error).message}`, { cause: e });
         await sleep(opts.retryIntervalMs, opts.signal);
         continue;

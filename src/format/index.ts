@@ -14,3 +14,4 @@ export { encodeNativeSignature, decodeNativeSignature, NativeSignatureDecoder } 
 export { RdiffDeltaEncoder } from './rdiff-delta-encoder.js';
 export { RdiffDeltaDecoder } from './rdiff-delta-decoder.js';
 export { encodeRdiffSignature, decodeRdiffSignature, RdiffSignatureDecoder } from './rdiff-signature.js';
+export { FrameScanner, DamagedRangeError } from './frame-scanner.js';

@@ -20,6 +20,7 @@ import { diffImages } from '../../src/image/diff-images.js';
 import { applyImageDelta } from '../../src/image/apply-image-delta.js';
 import { readImageDeltaHeader } from '../../src/image/image-delta-format.js';
 import { JsonLineDecoder } from '../../src/docker/json-stream.js';
+import { FrameScanner } from '../../src/format/frame-scanner.js';
 import { dockerLegacyTar, fixtureImage, ociLayoutTar, tarBytes } from '../helpers/image-fixtures.js';
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 2400);
@@ -159,6 +160,12 @@ const targets: Target[] = [
       writeFileSync(path, input);
       await applyImageDelta(oldArchivePath, path, tmp('out.tar'));
     },
+    weight: 1,
+  },
+  {
+    name: 'download frame scanner (native and image deltas)',
+    seeds: () => [diff(basis, target, { level: 1, frameSize: 256 }), imageDelta],
+    run: (input) => new FrameScanner().push(input),
     weight: 1,
   },
   {

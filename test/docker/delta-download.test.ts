@@ -1,0 +1,111 @@
+import { createHash } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { downloadDelta } from '../../src/docker/delta-download.js';
+import { DamagedRangeError, FrameScanner } from '../../src/format/frame-scanner.js';
+import { diff } from '../../src/format/operations.js';
+import { prng } from '../core/_diff-helpers.js';
+
+// A delta of many small frames: random new content, 4 KiB frames.
+const basis = prng(64 << 10, 1);
+const target = prng(256 << 10, 2);
+const delta = diff(basis, target, { level: 1, frameSize: 4096 });
+const sha = createHash('sha256').update(delta).digest('hex');
+
+let dir = '';
+beforeAll(() => void (dir = mkdtempSync(join(tmpdir(), 'rolldelta-dl-'))));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** Serves `delta` with Range support; `corrupt(n)` says whether answer n flips a bit at `at`. */
+async function serve(at: number, corrupt: (n: number) => boolean): Promise<{ url: string; starts: number[]; served: () => number; server: Server }> {
+  const starts: number[] = [];
+  let served = 0;
+  const server = createServer((req, res) => {
+    const m = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
+    const from = m ? Number(m[1]) : 0;
+    const n = starts.length;
+    starts.push(from);
+    const body = Buffer.from(delta.subarray(from));
+    if (corrupt(n) && at >= from) body[at - from] ^= 0x10;
+    served += body.length;
+    res.writeHead(m ? 206 : 200, { 'content-length': body.length, 'x-delta-sha256': sha });
+    res.end(body);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/delta`, starts, served: () => served, server };
+}
+
+const opts = { requestTimeoutMs: 10_000, maxBackoffMs: 100, retries: 3, retryIntervalMs: 10 };
+
+/** The start of the frame holding byte `at`, by scanning the delta's frames. */
+function frameStartOf(at: number): number {
+  const scan = new FrameScanner();
+  let start = 0;
+  for (let i = 0; i < delta.length; i += 1) {
+    scan.push(delta.subarray(i, i + 1));
+    if (scan.verified > at) return start;
+    start = scan.verified;
+  }
+  return start;
+}
+
+describe('per-frame refetch', () => {
+  it('a bit flipped in transit is caught at its frame and only that frame onwards is fetched again', async () => {
+    const at = Math.floor(delta.length * 0.6);
+    const s = await serve(at, (n) => n === 0);
+    try {
+      const path = join(dir, 'a.rdelta');
+      const messages: string[] = [];
+      await downloadDelta(s.url, path, { ...opts, onProgress: (e) => void (e.message && messages.push(e.message)) });
+      expect(Buffer.compare(readFileSync(path), delta)).toBe(0);
+      expect(s.starts).toEqual([0, frameStartOf(at)]);
+      expect(s.starts[1]).toBeGreaterThan(0);
+      expect(s.served()).toBeLessThan(delta.length * 1.5);
+      expect(messages.some((m) => m.includes('fetch it again'))).toBe(true);
+      expect(existsSync(`${path}.part`)).toBe(false);
+    } finally {
+      s.server.close();
+    }
+  });
+
+  it('a server that always damages the delta ends in ERR_CHECKSUM after the retries, leaving no file', async () => {
+    const s = await serve(delta.length - 20, () => true);
+    try {
+      const path = join(dir, 'b.rdelta');
+      await expect(downloadDelta(s.url, path, opts)).rejects.toMatchObject({ code: 'ERR_CHECKSUM' });
+      expect(existsSync(path)).toBe(false);
+      expect(existsSync(`${path}.part`)).toBe(false);
+      expect(s.starts.length).toBe(opts.retries + 1);
+    } finally {
+      s.server.close();
+    }
+  });
+
+  it('the scanner verifies a whole delta in any chunking and reports the damaged frame', () => {
+    for (const step of [1, 7, 4096, delta.length]) {
+      const scan = new FrameScanner();
+      for (let i = 0; i < delta.length; i += step) scan.push(delta.subarray(i, i + step));
+      expect(scan.complete).toBe(true);
+      expect(scan.verified).toBe(delta.length);
+    }
+    const bad = delta.slice();
+    bad[5000] ^= 1;
+    const scan = new FrameScanner();
+    let caught: unknown;
+    try {
+      scan.push(bad);
+    } catch (e) {
+      caught = e;
+    }
+    expect(caught).toBeInstanceOf(DamagedRangeError);
+    expect((caught as DamagedRangeError).offset).toBe(frameStartOf(5000));
+    // An rdiff delta (or anything without the magic) is passed through unchecked.
+    const other = new FrameScanner();
+    other.push(Uint8Array.of(0x72, 0x73, 0x02, 0x36, 0x45, 0x00));
+    expect(other.checking).toBe(false);
+  });
+});
