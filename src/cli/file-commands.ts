@@ -29,7 +29,12 @@ export const deltaSpec: Record<string, OptionSpec> = {
   format: { kind: 'string', choices: ['native', 'rdiff'] },
   level: { kind: 'integer' },
 };
-export const diffSpec: Record<string, OptionSpec> = { ...common, level: { kind: 'integer' }, 'in-place': { kind: 'boolean' } };
+export const diffSpec: Record<string, OptionSpec> = {
+  ...common,
+  level: { kind: 'integer' },
+  'in-place': { kind: 'boolean' },
+  'in-place-stash': { kind: 'integer' },
+};
 export const patchSpec: Record<string, OptionSpec> = { ...common, 'in-place': { kind: 'boolean' } };
 
 function say(line: string): void {
@@ -88,7 +93,7 @@ export async function diffCommand(args: ParsedArgs): Promise<void> {
   const bar = progressBar(v.progress === true, 'diff');
   const written = await writeOutput(
     out,
-    diffChunks(basis, openInput(target), { size, level: v.level as number | undefined, inPlace: v['in-place'] === true, onProgress: bar.onProgress }),
+    diffChunks(basis, openInput(target), { size, level: v.level as number | undefined, inPlace: v['in-place'] === true, inPlaceStash: v['in-place-stash'] as number | undefined, onProgress: bar.onProgress }),
   );
   bar.done();
   if (v.progress) say(`delta: ${formatBytes(written)} for ${formatBytes(size ?? 0)} of target`);

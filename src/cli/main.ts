@@ -45,7 +45,8 @@ Options:
   -H, --hash blake2|md4|sha256   strong hash (default sha256 native, blake2 rdiff)
   -R, --rollsum rabinkarp|rollsum   weak rolling sum (default rabinkarp)
   --level N               packing of literals and diffs, 0-9 (default 6; 9 adds context mixing)
-  --in-place              diff: a delta patch --in-place applies with nothing saved aside
+  --in-place              diff: a delta patch --in-place applies saving at most 256 KiB aside
+  --in-place-stash N      diff --in-place: that budget in bytes (0: cycles sent as literals)
   --progress              progress bar on stderr (when it is a terminal)
   -h, --help              this help
   --version               the version

@@ -121,11 +121,12 @@ export function planInPlace(copies: InPlaceCopies): InPlacePlan {
 }
 
 /**
- * Cuts every copy where its source range crosses the start or end of another copy's target, so
- * a cycle is broken at a piece, not a whole copy. Repeating on the pieces (each cut is a new
- * target boundary) was measured: more, smaller ops made the in-place delta of an upgraded
- * package 5.7% larger instead of 3.2%, and helped a shuffled tar too little to matter. Pieces
- * of one copy are consecutive and in target order.
+ * Cuts every copy where its source range crosses the start or end of a piece's target, and
+ * repeats on the pieces (each cut is a new target boundary of the piece it lands in) until
+ * nothing changes (at most 64 rounds and 64 pieces per copy). Then a piece reads from at most one
+ * piece, cycles are rings of pieces, and breaking each at its smallest piece costs little:
+ * measured on the size corpus, one round left a shuffled tar's cycles costing 494 KB of
+ * literals, the fixpoint 24 KB. Pieces of one copy are consecutive and in target order.
  */
 function splitAtTargets(copies: InPlaceCopies): { pieces: InPlaceCopies; copyOf: Int32Array } {
   let pieces: InPlaceCopies = copies;
@@ -140,19 +141,23 @@ function splitAtTargets(copies: InPlaceCopies): { pieces: InPlaceCopies; copyOf:
   return { pieces, copyOf };
 }
 
-const SPLIT_ROUNDS = 1;
-const SPLIT_MAX_FACTOR = 16;
+const SPLIT_ROUNDS = 64;
+const SPLIT_MAX_FACTOR = 64;
 
 function splitOnce(copies: InPlaceCopies, parent: Int32Array): { pieces: InPlaceCopies; copyOf: Int32Array } {
   const n = copies.count;
   const { targetOffset: tOff, sourceOffset: sOff, length: len } = copies;
-  // Target boundaries, ascending (targets are disjoint and in order).
-  const bounds: number[] = [];
+  // Target boundaries, ascending (targets are disjoint and in order), with the displacement
+  // (source - target) of their piece. Pieces moved by the same displacement never form a cycle
+  // among themselves (together they are one memmove), so a piece is not cut at their boundaries:
+  // after an insertion shifts everything by k bytes, such cuts would cascade in steps of k.
+  const bound = new Float64Array(2 * n);
+  const shift = new Float64Array(2 * n);
   for (let i = 0; i < n; i++) {
-    if (bounds.length === 0 || bounds[bounds.length - 1] !== tOff[i]) bounds.push(tOff[i]!);
-    bounds.push(tOff[i]! + len[i]!);
+    bound[2 * i] = tOff[i]!;
+    bound[2 * i + 1] = tOff[i]! + len[i]!;
+    shift[2 * i] = shift[2 * i + 1] = sOff[i]! - tOff[i]!;
   }
-  const b = Float64Array.from(bounds);
   const t: number[] = [];
   const s: number[] = [];
   const l: number[] = [];
@@ -161,13 +166,14 @@ function splitOnce(copies: InPlaceCopies, parent: Int32Array): { pieces: InPlace
     const start = sOff[i]!;
     const end = start + len[i]!;
     let cut = start;
-    for (let k = upperBound(b, start + 0.5); k < b.length && b[k]! < end; k++) {
-      if (b[k]! <= cut) continue;
+    const own = start - tOff[i]!;
+    for (let k = upperBound(bound, start + 0.5); k < bound.length && bound[k]! < end; k++) {
+      if (bound[k]! <= cut || shift[k] === own) continue;
       t.push(tOff[i]! + (cut - start));
       s.push(cut);
-      l.push(b[k]! - cut);
+      l.push(bound[k]! - cut);
       of.push(parent[i]!);
-      cut = b[k]!;
+      cut = bound[k]!;
     }
     t.push(tOff[i]! + (cut - start));
     s.push(cut);

@@ -41,7 +41,7 @@ export class DiffDelta {
       opts,
     );
     this.basis = bytes;
-    this.held = opts.inPlace ? new InPlaceOps() : undefined;
+    this.held = opts.inPlace ? new InPlaceOps(opts.inPlaceStash) : undefined;
     this.matcher = new DiffMatcher(basis, this.held ?? this.writer.sink, opts);
   }
 
@@ -59,6 +59,11 @@ export class DiffDelta {
   /** With `inPlace`: bytes of copies sent as literals to break cycles (0 otherwise). */
   get inPlaceLiteralBytes(): number {
     return this.held?.literalBytes ?? 0;
+  }
+
+  /** With `inPlace`: bytes the device will save aside to break cycles (0 when sent as literals). */
+  get inPlaceStashBytes(): number {
+    return this.held?.stashBytes ?? 0;
   }
 }
 

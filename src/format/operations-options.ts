@@ -42,10 +42,13 @@ export interface DeltaOptions {
 export interface DiffDeltaOptions extends DiffOptions {
   level?: number;
   /**
-   * Make a delta that `patchInPlace` applies with nothing saved aside: the copies that close a
-   * cycle (regions that swapped places) are sent as literals. Holds the ops in memory until the end.
+   * Make a delta that `patchInPlace` applies within `inPlaceStash` bytes saved aside on the
+   * device: if breaking the copy cycles (regions that swapped places) would need more, the pieces
+   * that close them are sent as literals instead. Holds the ops in memory until the end.
    */
   inPlace?: boolean;
+  /** With `inPlace`: bytes the device may save aside to break cycles (default 256 KiB; 0: none). */
+  inPlaceStash?: number;
   frameSize?: number;
   sha256?: HasherFactory;
 }

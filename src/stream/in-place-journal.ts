@@ -13,6 +13,8 @@ import { ioError } from './io-error.js';
 export interface InPlaceJournal {
   /** SHA-256 (hex) of the delta being applied: a journal of another delta is refused. */
   delta: string;
+  /** SHA-256 (hex) of the plan (step order and stashed pieces): steps only mean something in it. */
+  plan: string;
   phase: 1 | 2 | 3;
   step: number;
   op: number;
@@ -29,10 +31,10 @@ const MAGIC = 'rolldelta-journal-1\n';
  * Writes the journal through a temporary file, fsync and rename: a crash leaves the old journal
  * or the new one. The caller fsyncs the patched file first, so the journal never runs ahead of it.
  * @example
- * await writeJournal('/data/app.img.rdjournal', { delta, phase: 1, step: 0, op: 0, chunk: 0, wal: [], walBytes: new Uint8Array(0) });
+ * await writeJournal('/data/app.img.rdjournal', { delta, plan, phase: 1, step: 0, op: 0, chunk: 0, wal: [], walBytes: new Uint8Array(0) });
  */
 export async function writeJournal(path: string, j: InPlaceJournal): Promise<void> {
-  const head = Buffer.from(JSON.stringify({ delta: j.delta, phase: j.phase, step: j.step, op: j.op, chunk: j.chunk, wal: j.wal }) + '\n');
+  const head = Buffer.from(JSON.stringify({ delta: j.delta, plan: j.plan, phase: j.phase, step: j.step, op: j.op, chunk: j.chunk, wal: j.wal }) + '\n');
   const body = Buffer.concat([Buffer.from(MAGIC), head, j.walBytes]);
   const crc = Buffer.alloc(4);
   crc.writeUInt32BE(crc32(body));

@@ -74,6 +74,13 @@ export async function patchInPlace(path: string, deltaPath: string, opts: PatchI
   const resumed = journal !== undefined;
   const shape = await readShape(deltaPath, opts.limits);
   const plan = planInPlace(shape);
+  const planSha = createHash('sha256').update(plan.order).update(plan.broken).digest('hex');
+  if (journal !== undefined && journal.plan !== planSha) {
+    throw new RolldeltaError(
+      ErrorCode.UNSUPPORTED,
+      `${path} is half way through an in-place patch planned by another rolldelta version; finish it with the version that started it`,
+    );
+  }
   const maxStash = opts.maxStashBytes ?? 64 << 20;
   let fh: FileHandle;
   try {
@@ -92,7 +99,7 @@ export async function patchInPlace(path: string, deltaPath: string, opts: PatchI
         );
       }
       await writeStash(fh, stashPath, plan);
-      journal = { delta: deltaSha, phase: 1, step: 0, op: 0, chunk: 0, wal: [], walBytes: new Uint8Array(0) };
+      journal = { delta: deltaSha, plan: planSha, phase: 1, step: 0, op: 0, chunk: 0, wal: [], walBytes: new Uint8Array(0) };
       await writeJournal(journalPath, journal);
     }
     const targetLength = shape.trailer.targetLength;

@@ -134,7 +134,8 @@ describe(`SIGKILL during patch (${POINTS} kill points, ${SIZE >> 20} MiB)`, () =
       if (!journal) expect([basisSha, targetSha], `kill point ${k}`).toContain(now);
       if (journal || now === basisSha) {
         interrupted++;
-        expect(runCli(args).status, `kill point ${k}: rerun`).toBe(0);
+        const rerun = runCli(args);
+        expect(rerun.status, `kill point ${k}: rerun: ${rerun.stderr.toString()}`).toBe(0);
       }
       expect(sha(p('ip')), `kill point ${k}`).toBe(targetSha);
       expect(existsSync(p('ip.rdjournal'))).toBe(false);

@@ -57,7 +57,7 @@ describe('in-place patching', () => {
     await fc.assert(
       fc.asyncProperty(pair, fc.boolean(), async ({ basis, target }, inPlace) => {
         // A Buffer basis: its slice() shares memory, which once corrupted in-place deltas.
-        const delta = diff(Buffer.from(basis), target, { inPlace, level: 1 });
+        const delta = diff(Buffer.from(basis), target, { inPlace, inPlaceStash: 0, level: 1 });
         expect(Buffer.compare(patch(basis, delta), target)).toBe(0);
         const [f, d] = files(basis, delta);
         const r = await patchInPlace(f, d);
@@ -76,17 +76,23 @@ describe('in-place patching', () => {
     target.set(basis.subarray(0, 120_000), 80_000);
     const plain = diff(basis, target, { level: 1 });
     const [f, d] = files(basis, plain);
-    // Breaking the cycle costs one region's worth of bytes, at most the larger one (a heuristic:
-    // the smallest piece of each strongly connected group).
+    // Cut into pieces at each other's boundaries, the two regions form rings of 40,000-byte
+    // pieces; breaking each ring at one piece costs less than either region.
     const stashed = (await patchInPlace(f, d)).stashedBytes;
-    expect(stashed).toBeGreaterThanOrEqual(80_000);
-    expect(stashed).toBeLessThanOrEqual(120_000);
+    expect(stashed).toBeGreaterThan(0);
+    expect(stashed).toBeLessThanOrEqual(80_000);
     expectFile(f, target);
     const out: Uint8Array[] = [];
-    const dd = new DiffDelta(basis, (c) => out.push(c), { inPlace: true, level: 1 });
+    const dd = new DiffDelta(basis, (c) => out.push(c), { inPlace: true, inPlaceStash: 0, level: 1 });
     dd.push(target);
     dd.finish();
     expect(dd.inPlaceLiteralBytes).toBe(stashed);
+    // Within the default budget the delta is left as it is: the device saves the pieces aside.
+    const roomy = new DiffDelta(basis, () => {}, { inPlace: true, level: 1 });
+    roomy.push(target);
+    roomy.finish();
+    expect(roomy.inPlaceLiteralBytes).toBe(0);
+    expect(roomy.inPlaceStashBytes).toBe(stashed);
     const [f2, d2] = files(basis, Buffer.concat(out));
     expect((await patchInPlace(f2, d2)).stashedBytes).toBe(0);
     expectFile(f2, target);
@@ -104,17 +110,20 @@ describe('in-place patching', () => {
   });
 
   it('resumes after a crash at every checkpoint (simulated by a throwing hook) and finishes', async () => {
-    const basis = prng(3 << 20, 5);
-    // A shift by a few bytes (a copy overlapping its own source), swapped blocks, edits, growth.
-    const target = concat(basis.subarray(7, 1 << 20), basis.subarray(2 << 20), basis.subarray(1 << 20, 2 << 20), prng(300_007, 6));
-    for (let i = 0; i < target.length; i += 65_536) target[i] ^= 1;
+    const M = 256 << 10;
+    const basis = prng(3 * M, 5);
+    // A shift by a few bytes (copies overlapping their own source), swapped blocks, edits, growth.
+    const target = concat(basis.subarray(7, M), basis.subarray(2 * M), basis.subarray(M, 2 * M), prng(100_007, 6));
+    for (let i = 0; i < target.length; i += 16_384) target[i] ^= 1;
     const delta = diff(basis, target, { level: 1 });
     // Count the checkpoints of an uninterrupted run.
     let total = 0;
     const [f0, d0] = files(basis, delta);
     await patchInPlace(f0, d0, { onCheckpoint: () => void total++ });
     expect(total).toBeGreaterThan(3);
-    for (let crashAt = 0; crashAt < total; crashAt++) {
+    // Ten crash points spread over the run, the first and last checkpoints included.
+    const points = new Set([0, total - 1, ...Array.from({ length: 8 }, (_, i) => Math.floor(((i + 1) * total) / 9))]);
+    for (const crashAt of points) {
       const [f, d] = files(basis, delta);
       await expect(
         patchInPlace(f, d, {
