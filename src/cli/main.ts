@@ -44,6 +44,7 @@ Options:
   -H, --hash blake2|md4|sha256   strong hash (default sha256 native, blake2 rdiff)
   -R, --rollsum rabinkarp|rollsum   weak rolling sum (default rabinkarp)
   --level N               deflate level of literals, 0-9 (default 6)
+  --workers N|auto        signature: threads summing blocks (default 1; auto: one per core)
   --progress              progress bar on stderr (when it is a terminal)
   -h, --help              this help
   --version               the version
