@@ -135,6 +135,7 @@ export async function streamSignatureParallel(source: ByteSource, params: Signat
   const inFlight: Promise<BlockSums>[] = [];
   const maxInFlight = 2 * opts.workers;
   const send = async (bytes: Uint8Array): Promise<void> => {
+    if (pool.error) throw pool.error; // stop reading the source at once, not at the next full queue
     sha?.update(bytes); // before the transfer detaches the buffer
     const task: WorkerTask = { kind: 'signature-bytes', params, bytes };
     inFlight.push(quiet(pool.run<BlockSums>(task, [bytes.buffer as ArrayBuffer])));

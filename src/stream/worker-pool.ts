@@ -73,6 +73,11 @@ export class WorkerPool {
     }
   }
 
+  /** Why the pool stopped (a crash, an abort, close()), or undefined while it runs. */
+  get error(): RolldeltaError | undefined {
+    return this.failure;
+  }
+
   /** Queues a task; resolves with its result or rejects with a RolldeltaError. */
   run<R>(task: WorkerTask, transfer: readonly Transferable[] = []): Promise<R> {
     if (this.failure) return Promise.reject(this.failure);
