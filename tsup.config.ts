@@ -10,6 +10,18 @@ export default defineConfig([
     target: 'node20',
     platform: 'node',
     splitting: false,
+    // import.meta.url in the CJS bundle, to find dist/worker.js beside it.
+    shims: true,
+  },
+  {
+    // The worker_threads entry, loaded by path from index.js, index.cjs and cli.js alike.
+    entry: { worker: 'src/stream/worker-entry.ts' },
+    format: ['esm'],
+    dts: false,
+    sourcemap: true,
+    clean: false,
+    target: 'node20',
+    platform: 'node',
   },
   {
     entry: { cli: 'src/cli/main.ts' },

@@ -5,7 +5,8 @@ import { diffChunks } from '../stream/diff-stream.js';
 import { FileBasis } from '../stream/file-basis.js';
 import { patchInPlace } from '../stream/patch-in-place.js';
 import { patchChunks } from '../stream/patch-stream.js';
-import { signatureChunks } from '../stream/signature-stream.js';
+import { signatureChunks, signatureFileChunks, type SignatureStreamOptions } from '../stream/signature-stream.js';
+import type { WorkerCount } from '../stream/worker-count.js';
 import { expectPositionals, type OptionSpec, type ParsedArgs } from './args.js';
 import { inputSize, openInput, readInput, writeOutput } from './io.js';
 import { formatBytes, progressBar } from './progress-bar.js';
@@ -23,6 +24,7 @@ export const signatureSpec: Record<string, OptionSpec> = {
   'sum-size': { kind: 'integer', short: 'S' },
   hash: { kind: 'string', short: 'H', choices: ['blake2', 'md4', 'sha256'] },
   rollsum: { kind: 'string', short: 'R', choices: ['rabinkarp', 'rollsum'] },
+  workers: { kind: 'string' },
 };
 export const deltaSpec: Record<string, OptionSpec> = {
   ...common,
@@ -45,24 +47,31 @@ function hashName(v: unknown): StrongHashName | undefined {
   return v === undefined ? undefined : v === 'blake2' ? 'blake2b' : (v as StrongHashName);
 }
 
+function workerCount(v: unknown): WorkerCount | undefined {
+  if (v === undefined || v === 'auto') return v;
+  if (typeof v !== 'string' || !/^\d+$/.test(v)) throw new UsageError(`--workers takes a whole number or auto, got ${JSON.stringify(v)}`);
+  return Number(v);
+}
+
 /** `rolldelta signature BASIS SIG` */
 export async function signatureCommand(args: ParsedArgs): Promise<void> {
   const [basis, sig] = expectPositionals(args, ['BASIS', 'SIG'], 'signature');
   const v = args.values;
   const bar = progressBar(v.progress === true, 'signature');
   const size = await inputSize(basis);
-  const written = await writeOutput(
-    sig,
-    signatureChunks(openInput(basis), {
-      size,
-      format: (v.format as WireFormat | undefined) ?? 'native',
-      blockLength: v['block-size'] as number | undefined,
-      strongLength: v['sum-size'] as number | undefined,
-      hash: hashName(v.hash),
-      rollsum: v.rollsum as 'rabinkarp' | 'rollsum' | undefined,
-      onProgress: bar.onProgress,
-    }),
-  );
+  const opts: SignatureStreamOptions = {
+    size,
+    format: (v.format as WireFormat | undefined) ?? 'native',
+    blockLength: v['block-size'] as number | undefined,
+    strongLength: v['sum-size'] as number | undefined,
+    hash: hashName(v.hash),
+    rollsum: v.rollsum as 'rabinkarp' | 'rollsum' | undefined,
+    workers: workerCount(v.workers),
+    onProgress: bar.onProgress,
+  };
+  // A file is split into ranges the workers read themselves; stdin is piped to them in pieces.
+  const chunks = size === undefined ? signatureChunks(openInput(basis), opts) : signatureFileChunks(basis, { ...opts, size });
+  const written = await writeOutput(sig, chunks);
   bar.done();
   if (v.progress) say(`signature: ${formatBytes(written)}`);
 }

@@ -47,6 +47,7 @@ Options:
   --level N               packing of literals and diffs, 0-9 (default 6; 9 adds context mixing)
   --in-place              diff: a delta patch --in-place applies saving at most 256 KiB aside
   --in-place-stash N      diff --in-place: that budget in bytes (0: cycles sent as literals)
+  --workers N|auto        signature: threads summing blocks (default 1; auto: one per core)
   --progress              progress bar on stderr (when it is a terminal)
   -h, --help              this help
   --version               the version

@@ -17,6 +17,11 @@ export interface SignatureBuilderOptions {
   sha256?: HasherFactory;
   /** Most blocks the signature may hold; more throws ERR_LIMIT. Default {@link DEFAULT_MAX_BLOCKS}. */
   maxBlocks?: number;
+  /**
+   * Measure the basis SHA-256 (default true). False leaves `basisSha256` undefined: a worker summing one
+   * range of a basis cannot know the whole's hash, and skipping it saves a pass over the bytes.
+   */
+  basisSha256?: boolean;
 }
 
 /**
@@ -35,7 +40,7 @@ export class SignatureBuilder {
   private readonly maxBlocks: number;
   private readonly rabinKarp: boolean;
   private readonly summer: StrongSummer;
-  private readonly sha: Hasher;
+  private readonly sha: Hasher | undefined;
   private weak: Uint32Array;
   private strong: Uint8Array;
   private count = 0;
@@ -55,7 +60,7 @@ export class SignatureBuilder {
     this.maxBlocks = maxBlocks;
     this.rabinKarp = p.rollsum === 'rabinkarp';
     this.summer = createStrongSummer(p.hash, { sha256: opts.sha256 });
-    this.sha = opts.sha256 ? opts.sha256() : new Sha256();
+    this.sha = opts.basisSha256 === false ? undefined : opts.sha256 ? opts.sha256() : new Sha256();
     this.weak = new Uint32Array(16);
     this.strong = new Uint8Array(16 * p.strongLength);
     this.partial = new Uint8Array(p.blockLength);
@@ -67,7 +72,7 @@ export class SignatureBuilder {
     if (this.finished) throw invalid('push() after finish(): make a new SignatureBuilder for another basis');
     const n = chunk.length;
     if (n === 0) return;
-    this.sha.update(chunk);
+    this.sha?.update(chunk);
     this.length += n;
     const bl = this.params.blockLength;
     let i = 0;
@@ -104,7 +109,7 @@ export class SignatureBuilder {
       weak: this.weak.slice(0, n),
       strong: this.strong.slice(0, n * p.strongLength),
       basisLength: this.length,
-      basisSha256: this.sha.digest(),
+      basisSha256: this.sha?.digest(),
     };
   }
 

@@ -6,7 +6,7 @@ import { diffChunks, type DiffStreamOptions } from './diff-stream.js';
 import { FileBasis } from './file-basis.js';
 import { ioError } from './io-error.js';
 import { patchChunks, type PatchStreamOptions } from './patch-stream.js';
-import { signatureChunks, type SignatureStreamOptions } from './signature-stream.js';
+import { signatureFileChunks, type SignatureStreamOptions } from './signature-stream.js';
 
 const READ_OPTS = { highWaterMark: 1 << 20 };
 
@@ -34,12 +34,13 @@ async function readAll(path: string): Promise<Uint8Array> {
 
 /**
  * Writes the signature of the file `basisPath` to `sigPath` (atomically: temporary file + rename).
+ * `workers: 2` (or 'auto') splits the file into ranges of whole blocks summed by worker threads.
  * @example
- * await signatureFile('old.bin', 'old.sig', { format: 'rdiff' });
+ * await signatureFile('old.bin', 'old.sig', { format: 'rdiff', workers: 'auto' });
  */
 export async function signatureFile(basisPath: string, sigPath: string, opts: SignatureStreamOptions = {}): Promise<FileResult> {
   const size = await sizeOf(basisPath);
-  const bytesOut = await writeFileAtomic(sigPath, signatureChunks(createReadStream(basisPath, READ_OPTS), { size, ...opts }));
+  const bytesOut = await writeFileAtomic(sigPath, signatureFileChunks(basisPath, { ...opts, size }));
   return { bytesIn: size, bytesOut };
 }
 

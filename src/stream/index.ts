@@ -1,4 +1,5 @@
-export { signatureChunks, createSignatureStream, type SignatureStreamOptions } from './signature-stream.js';
+export { signatureChunks, signatureFileChunks, createSignatureStream, type SignatureStreamOptions } from './signature-stream.js';
+export { resolveWorkerCount, MAX_WORKERS, type WorkerCount } from './worker-count.js';
 export { deltaChunks, createDeltaStream, type DeltaStreamOptions } from './delta-stream.js';
 export { diffChunks, createDiffStream, type DiffStreamOptions } from './diff-stream.js';
 export { patchChunks, createPatchStream, type PatchStreamOptions } from './patch-stream.js';

@@ -47,6 +47,22 @@ describe('the packed tarball', () => {
     expect(r).toEqual({ ok: true, code: 'ERR_BASIS_MISMATCH', isClass: true });
   });
 
+  it('runs worker threads from import and require (dist/worker.js shipped)', () => {
+    const code = (load: string) => `${load}
+      const fs = require('node:fs');
+      fs.writeFileSync('basis.bin', Buffer.alloc(300000, 7));
+      (async () => {
+        await rd.signatureFile('basis.bin', 'one.sig');
+        await rd.signatureFile('basis.bin', 'two.sig', { workers: 2 });
+        console.log(JSON.stringify({ same: fs.readFileSync('one.sig').equals(fs.readFileSync('two.sig')) }));
+      })();`;
+    writeFileSync(join(project, 'workers.mjs'), code(`import * as rd from 'rolldelta';\nimport { createRequire } from 'node:module';\nconst require = createRequire(import.meta.url);`));
+    writeFileSync(join(project, 'workers.cjs'), code(`const rd = require('rolldelta');`));
+    for (const f of ['workers.mjs', 'workers.cjs']) {
+      expect(JSON.parse(execFileSync('node', [f], { cwd: project, encoding: 'utf8' }))).toEqual({ same: true });
+    }
+  });
+
   it('installs the rolldelta command', () => {
     const out = execFileSync(join(project, 'node_modules', '.bin', 'rolldelta'), ['--version'], { encoding: 'utf8' });
     expect(out.trim()).toMatch(/^\d+\.\d+\.\d+/);
@@ -54,6 +70,6 @@ describe('the packed tarball', () => {
 
   it('ships types for both conditions', () => {
     const dist = readdirSync(join(project, 'node_modules', 'rolldelta', 'dist'));
-    expect(dist).toEqual(expect.arrayContaining(['index.js', 'index.cjs', 'index.d.ts', 'index.d.cts', 'cli.js']));
+    expect(dist).toEqual(expect.arrayContaining(['index.js', 'index.cjs', 'index.d.ts', 'index.d.cts', 'cli.js', 'worker.js']));
   });
 });

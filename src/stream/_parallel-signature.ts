@@ -1,0 +1,169 @@
+import { createReadStream } from 'node:fs';
+import { ErrorCode, RolldeltaError } from '../core/errors.js';
+import type { HasherFactory } from '../core/hash.js';
+import type { Signature, SignatureParams } from '../core/params.js';
+import { DEFAULT_MAX_BLOCKS } from '../core/signature-builder.js';
+import { byteChunks, type ByteSource } from './chunks.js';
+import { ioError } from './io-error.js';
+import { nodeSha256 } from './node-sha256.js';
+import type { ProgressMeter } from './progress.js';
+import { WorkerPool } from './worker-pool.js';
+import type { BlockSums, WorkerTask } from './_worker-protocol.js';
+
+/** Options of the parallel signature paths. */
+export interface ParallelSignatureOptions {
+  /** Worker threads, 2 or more. */
+  workers: number;
+  /** Measure the whole basis's SHA-256 on the main thread (the native format carries it). */
+  withSha256: boolean;
+  meter: ProgressMeter;
+  signal?: AbortSignal;
+  sha256?: HasherFactory;
+  /** A pool to reuse (left open); default a pool of `workers` made and closed here. */
+  pool?: WorkerPool;
+  /** Bytes of basis per worker task, rounded down to whole blocks; default 8 MiB (files), 4 MiB (streams). */
+  pieceBytes?: number;
+}
+
+/** Gathers block sums in block order into one signature. */
+class SumsAssembler {
+  private readonly pieces: BlockSums[] = [];
+  private count = 0;
+
+  constructor(private readonly params: SignatureParams) {}
+
+  add(s: BlockSums): void {
+    this.count += s.blockCount;
+    checkBlockCount(this.count, this.params.blockLength);
+    this.pieces.push(s);
+  }
+
+  finish(basisLength: number, basisSha256: Uint8Array | undefined): Signature {
+    const p = this.params;
+    const n = this.count;
+    const weak = new Uint32Array(n);
+    const strong = new Uint8Array(n * p.strongLength);
+    let at = 0;
+    for (const s of this.pieces) {
+      weak.set(s.weak, at);
+      strong.set(s.strong, at * p.strongLength);
+      at += s.blockCount;
+    }
+    return { blockLength: p.blockLength, strongLength: p.strongLength, rollsum: p.rollsum, hash: p.hash, blockCount: n, weak, strong, basisLength, basisSha256 };
+  }
+}
+
+function checkBlockCount(count: number, blockLength: number): void {
+  if (count > DEFAULT_MAX_BLOCKS) {
+    throw new RolldeltaError(ErrorCode.LIMIT, `the signature would need more than ${DEFAULT_MAX_BLOCKS} blocks of ${blockLength} bytes: use a larger blockLength or raise maxBlocks`);
+  }
+}
+
+function blocksPerPiece(blockLength: number, pieceBytes: number): number {
+  return Math.max(1, Math.floor(pieceBytes / blockLength));
+}
+
+/** Awaited later, in order; this only keeps a rejection from being reported as unhandled meanwhile. */
+function quiet<T>(p: Promise<T>): Promise<T> {
+  p.catch(() => {});
+  return p;
+}
+
+async function fileSha256(path: string, sha256: HasherFactory, signal: AbortSignal | undefined): Promise<{ length: number; digest: Uint8Array }> {
+  const h = sha256();
+  let length = 0;
+  try {
+    for await (const c of byteChunks(createReadStream(path, { highWaterMark: 1 << 20 }), signal)) {
+      h.update(c);
+      length += c.length;
+    }
+  } catch (e) {
+    throw ioError(e, 'read', path);
+  }
+  return { length, digest: h.digest() };
+}
+
+/**
+ * Signature of the file at `path` (`size` bytes): the file is cut into pieces of whole blocks, each
+ * worker reads its pieces with positional reads and sums their blocks, and the sums are joined in
+ * block order; meanwhile the main thread streams the file once for its SHA-256 (native format only).
+ * Byte-identical to the one-thread SignatureBuilder.
+ * @example
+ * const sig = await fileSignatureParallel('old.bin', size, params, { workers: 2, withSha256: true, meter });
+ */
+export async function fileSignatureParallel(path: string, size: number, params: SignatureParams, opts: ParallelSignatureOptions): Promise<Signature> {
+  const bl = params.blockLength;
+  checkBlockCount(Math.ceil(size / bl), bl);
+  const step = blocksPerPiece(bl, opts.pieceBytes ?? 8 << 20) * bl;
+  const pool = opts.pool ?? new WorkerPool(opts.workers, { signal: opts.signal });
+  try {
+    const jobs: { length: number; sums: Promise<BlockSums> }[] = [];
+    for (let start = 0; start < size; start += step) {
+      const end = Math.min(start + step, size);
+      const task: WorkerTask = { kind: 'signature-range', params, path, start, end };
+      jobs.push({ length: end - start, sums: quiet(pool.run<BlockSums>(task)) });
+    }
+    const sha = opts.withSha256 ? quiet(fileSha256(path, opts.sha256 ?? nodeSha256, opts.signal)) : undefined;
+    const asm = new SumsAssembler(params);
+    for (const j of jobs) {
+      asm.add(await j.sums);
+      opts.meter.input(j.length);
+    }
+    const whole = await sha;
+    if (whole && whole.length !== size) {
+      throw new RolldeltaError(ErrorCode.IO, `${path} has ${whole.length} bytes, expected ${size}: the file changed while its signature was made; try again`);
+    }
+    return asm.finish(size, whole?.digest);
+  } finally {
+    if (!opts.pool) await pool.close();
+  }
+}
+
+/**
+ * Signature of a basis that can only be read in order (a pipe, stdin): the main thread cuts the
+ * chunks into pieces of whole blocks, hashes them for the basis SHA-256 (native format only) and
+ * hands each piece to the next free worker, transferring its buffer; sums are joined in block
+ * order. At most 2 pieces per worker are in flight, so memory stays bounded.
+ * @example
+ * const sig = await streamSignatureParallel(process.stdin, params, { workers: 2, withSha256: true, meter });
+ */
+export async function streamSignatureParallel(source: ByteSource, params: SignatureParams, opts: ParallelSignatureOptions): Promise<Signature> {
+  const pieceLength = blocksPerPiece(params.blockLength, opts.pieceBytes ?? 4 << 20) * params.blockLength;
+  const sha = opts.withSha256 ? (opts.sha256 ?? nodeSha256)() : undefined;
+  const pool = opts.pool ?? new WorkerPool(opts.workers, { signal: opts.signal });
+  const asm = new SumsAssembler(params);
+  const inFlight: Promise<BlockSums>[] = [];
+  const maxInFlight = 2 * opts.workers;
+  const send = async (bytes: Uint8Array): Promise<void> => {
+    if (pool.error) throw pool.error; // stop reading the source at once, not at the next full queue
+    sha?.update(bytes); // before the transfer detaches the buffer
+    const task: WorkerTask = { kind: 'signature-bytes', params, bytes };
+    inFlight.push(quiet(pool.run<BlockSums>(task, [bytes.buffer as ArrayBuffer])));
+    while (inFlight.length >= maxInFlight) asm.add(await inFlight.shift()!);
+  };
+  try {
+    let length = 0;
+    let piece = new Uint8Array(pieceLength);
+    let fill = 0;
+    for await (const chunk of byteChunks(source, opts.signal)) {
+      length += chunk.length;
+      for (let i = 0; i < chunk.length; ) {
+        const take = Math.min(pieceLength - fill, chunk.length - i);
+        piece.set(chunk.subarray(i, i + take), fill);
+        fill += take;
+        i += take;
+        if (fill === pieceLength) {
+          await send(piece);
+          piece = new Uint8Array(pieceLength);
+          fill = 0;
+        }
+      }
+      opts.meter.input(chunk.length);
+    }
+    if (fill > 0) await send(piece.subarray(0, fill));
+    while (inFlight.length > 0) asm.add(await inFlight.shift()!);
+    return asm.finish(length, sha?.digest());
+  } finally {
+    if (!opts.pool) await pool.close();
+  }
+}

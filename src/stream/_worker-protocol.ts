@@ -1,0 +1,40 @@
+import type { SignatureParams } from '../core/params.js';
+
+/** Sum the blocks of `bytes` (whole blocks, except perhaps the basis's short last one). */
+export interface SignatureBytesTask {
+  kind: 'signature-bytes';
+  params: SignatureParams;
+  bytes: Uint8Array;
+}
+
+/** Read bytes [start, end) of the file at `path` with positional reads and sum its blocks. */
+export interface SignatureRangeTask {
+  kind: 'signature-range';
+  params: SignatureParams;
+  path: string;
+  start: number;
+  end: number;
+}
+
+/** What a worker can be asked to do. */
+export type WorkerTask = SignatureBytesTask | SignatureRangeTask;
+
+/** The weak and strong sums of consecutive blocks, in block order. */
+export interface BlockSums {
+  blockCount: number;
+  weak: Uint32Array;
+  strong: Uint8Array;
+}
+
+/** Main thread to worker. */
+export interface WorkerRequest {
+  id: number;
+  task: WorkerTask;
+}
+
+/** Worker to main thread: a result, or a failure as a RolldeltaError's code and message. */
+export interface WorkerReply {
+  id: number;
+  result?: unknown;
+  error?: { code: string; message: string };
+}

@@ -1,0 +1,128 @@
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Worker, type Transferable } from 'node:worker_threads';
+import { ErrorCode, RolldeltaError, type ErrorCode as ErrorCodeName } from '../core/errors.js';
+import type { WorkerReply, WorkerRequest, WorkerTask } from './_worker-protocol.js';
+
+/**
+ * The worker entry file. Built, it sits beside the bundle that imports this module (dist/worker.js
+ * next to dist/index.js, index.cjs and cli.js); from the TypeScript sources (vitest) the built one is
+ * used, since Node 20 cannot start a worker from a .ts file.
+ */
+function workerEntry(): URL {
+  const beside = new URL('./worker.js', import.meta.url);
+  if (existsSync(fileURLToPath(beside))) return beside;
+  const built = new URL('../../dist/worker.js', import.meta.url);
+  if (existsSync(fileURLToPath(built))) return built;
+  throw new RolldeltaError(ErrorCode.IO, `the worker entry ${fileURLToPath(beside)} is missing: run \`npm run build\`, or use workers: 1`);
+}
+
+interface Job {
+  id: number;
+  task: WorkerTask;
+  transfer: readonly Transferable[];
+  resolve: (value: unknown) => void;
+  reject: (e: unknown) => void;
+}
+
+/**
+ * A fixed set of worker threads running rolldelta's worker tasks: each worker takes one task at a
+ * time from a FIFO queue; `run` resolves with that task's result, so awaiting the promises in the
+ * order given yields results in order. ArrayBuffers in `transfer` move without a copy. A worker's
+ * failure rejects that task with a RolldeltaError of the worker's code; a crash, close() or an
+ * abort rejects every pending task and terminates all the workers. Idle workers do not keep the
+ * process alive, but call close() when done.
+ * @example
+ * const pool = new WorkerPool(2, { signal });
+ * try { const sums = await pool.run(task, [task.bytes.buffer]); } finally { await pool.close(); }
+ */
+export class WorkerPool {
+  readonly size: number;
+  private readonly idle: Worker[] = [];
+  private readonly busy = new Map<Worker, Job>();
+  private readonly queue: Job[] = [];
+  private readonly workers: Worker[] = [];
+  private nextId = 0;
+  private failure: RolldeltaError | undefined;
+  private readonly signal: AbortSignal | undefined;
+  private readonly onAbort: () => void;
+
+  constructor(size: number, opts: { signal?: AbortSignal } = {}) {
+    if (!Number.isSafeInteger(size) || size < 1) {
+      throw new RolldeltaError(ErrorCode.INVALID_ARGUMENT, `a worker pool needs at least 1 worker, got ${size}`);
+    }
+    this.size = size;
+    this.signal = opts.signal;
+    this.onAbort = () => this.fail(new RolldeltaError(ErrorCode.ABORTED, 'the operation was aborted', { cause: this.signal?.reason }));
+    if (this.signal?.aborted) {
+      this.onAbort();
+      return;
+    }
+    this.signal?.addEventListener('abort', this.onAbort, { once: true });
+    const entry = workerEntry();
+    for (let i = 0; i < size; i++) {
+      const w = new Worker(entry);
+      w.unref();
+      w.on('message', (reply: WorkerReply) => this.settle(w, reply));
+      w.on('error', (e) => this.fail(new RolldeltaError(ErrorCode.IO, `a worker thread failed: ${e.message}`, { cause: e })));
+      w.on('exit', (code) => {
+        if (!this.failure) this.fail(new RolldeltaError(ErrorCode.IO, `a worker thread exited early with code ${code}; try workers: 1`));
+      });
+      this.workers.push(w);
+      this.idle.push(w);
+    }
+  }
+
+  /** Why the pool stopped (a crash, an abort, close()), or undefined while it runs. */
+  get error(): RolldeltaError | undefined {
+    return this.failure;
+  }
+
+  /** Queues a task; resolves with its result or rejects with a RolldeltaError. */
+  run<R>(task: WorkerTask, transfer: readonly Transferable[] = []): Promise<R> {
+    if (this.failure) return Promise.reject(this.failure);
+    return new Promise<R>((resolve, reject) => {
+      this.queue.push({ id: this.nextId++, task, transfer, resolve: resolve as (v: unknown) => void, reject });
+      this.dispatch();
+    });
+  }
+
+  /** Terminates every worker; pending tasks reject with ERR_ABORTED. */
+  async close(): Promise<void> {
+    if (!this.failure) this.fail(new RolldeltaError(ErrorCode.ABORTED, 'the worker pool was closed before the task finished'));
+    await Promise.all(this.workers.map((w) => w.terminate()));
+  }
+
+  private dispatch(): void {
+    while (this.queue.length > 0 && this.idle.length > 0) {
+      const w = this.idle.pop()!;
+      const job = this.queue.shift()!;
+      this.busy.set(w, job);
+      w.ref();
+      const req: WorkerRequest = { id: job.id, task: job.task };
+      w.postMessage(req, job.transfer);
+    }
+  }
+
+  private settle(w: Worker, reply: WorkerReply): void {
+    const job = this.busy.get(w);
+    if (!job || job.id !== reply.id) return;
+    this.busy.delete(w);
+    w.unref();
+    this.idle.push(w);
+    if (reply.error) job.reject(new RolldeltaError(reply.error.code as ErrorCodeName, reply.error.message));
+    else job.resolve(reply.result);
+    this.dispatch();
+  }
+
+  private fail(e: RolldeltaError): void {
+    if (this.failure) return;
+    this.failure = e;
+    this.signal?.removeEventListener('abort', this.onAbort);
+    for (const job of this.busy.values()) job.reject(e);
+    for (const job of this.queue) job.reject(e);
+    this.busy.clear();
+    this.queue.length = 0;
+    for (const w of this.workers) void w.terminate();
+  }
+}

@@ -1,0 +1,208 @@
+// Signatures summed by worker threads must be byte-identical to the one-thread path, for files
+// (ranges read by the workers) and for streams (pieces piped to the workers), in both formats.
+// The workers run the built dist/worker.js (Node 20 cannot start a worker from .ts sources).
+import fc from 'fast-check';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { resolveSignatureParams } from '../../src/core/block-size.js';
+import type { RollsumName, StrongHashName } from '../../src/core/params.js';
+import { buildSignature } from '../../src/core/signature-builder.js';
+import { encodeSignature } from '../../src/format/signature-codec.js';
+import { RolldeltaError, resolveWorkerCount, signatureChunks, signatureFile, signatureFileChunks } from '../../src/index.js';
+import { nodeSha256 } from '../../src/stream/node-sha256.js';
+import { ProgressMeter } from '../../src/stream/progress.js';
+import { WorkerPool } from '../../src/stream/worker-pool.js';
+import { fileSignatureParallel, streamSignatureParallel } from '../../src/stream/_parallel-signature.js';
+import { arbCuts, collect, cutByFractions } from '../helpers/chunking.js';
+import { runCli } from '../helpers/cli.js';
+
+const root = join(import.meta.dirname, '..', '..');
+const dir = mkdtempSync(join(tmpdir(), 'rolldelta-workers-'));
+
+beforeAll(() => {
+  if (!existsSync(join(root, 'dist', 'worker.js')) || !existsSync(join(root, 'dist', 'cli.js'))) {
+    execFileSync('npm', ['run', 'build'], { cwd: root, stdio: 'ignore' });
+  }
+}, 120_000);
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+type Format = 'native' | 'rdiff';
+const combos: { format: Format; hash: StrongHashName; rollsum: RollsumName }[] = [];
+for (const rollsum of ['rabinkarp', 'rollsum'] as const) {
+  for (const hash of ['sha256', 'blake2b', 'md4'] as const) combos.push({ format: 'native', hash, rollsum });
+  for (const hash of ['blake2b', 'md4'] as const) combos.push({ format: 'rdiff', hash, rollsum });
+}
+
+function bytes(n: number, seed: number): Uint8Array {
+  const out = new Uint8Array(n);
+  let x = seed | 1;
+  for (let i = 0; i < n; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    out[i] = x;
+  }
+  return out;
+}
+
+function oneThread(data: Uint8Array, format: Format, opts: { blockLength: number; hash: StrongHashName; rollsum: RollsumName; strongLength?: number }): Uint8Array {
+  return encodeSignature(buildSignature(data, { ...opts, sha256: nodeSha256 }), format);
+}
+
+let fileNo = 0;
+function tempFile(data: Uint8Array): string {
+  const p = join(dir, `basis-${fileNo++}`);
+  writeFileSync(p, data);
+  return p;
+}
+
+const meter = () => new ProgressMeter({});
+
+describe('parallel signature, byte-identical to one thread', () => {
+  const bl = 64;
+  // Sizes around block and piece boundaries (pieces of 3 blocks here).
+  const sizes = [0, 1, bl - 1, bl, bl + 1, 3 * bl - 1, 3 * bl, 3 * bl + 1, 7 * bl + 5, 12 * bl];
+
+  it.each(combos)('file ranges and stream pieces: $format $hash $rollsum, sizes around boundaries', async ({ format, hash, rollsum }) => {
+    const pool = new WorkerPool(2);
+    try {
+      const data = bytes(12 * bl + 7, 7);
+      const params = resolveSignatureParams(undefined, { blockLength: bl, hash, rollsum });
+      for (const size of sizes) {
+        const d = data.subarray(0, size);
+        const want = oneThread(d, format, { blockLength: bl, hash, rollsum });
+        const opts = { workers: 2, withSha256: format === 'native', meter: meter(), pieceBytes: 3 * bl, pool };
+        const path = tempFile(d);
+        expect(Buffer.compare(encodeSignature(await fileSignatureParallel(path, size, params, opts), format), want), `file, ${size} bytes`).toBe(0);
+        expect(Buffer.compare(encodeSignature(await streamSignatureParallel([d], params, opts), format), want), `stream, ${size} bytes`).toBe(0);
+      }
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('any chunking of a streamed basis, any piece size and worker count', async () => {
+    const pools = [new WorkerPool(2), new WorkerPool(3)];
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 0, max: 5000 }),
+        arbCuts,
+        fc.integer({ min: 1, max: 200 }),
+        fc.integer({ min: 1, max: 2000 }),
+        fc.integer({ min: 2, max: 3 }),
+        fc.constantFrom<Format>('native', 'rdiff'),
+        async (size, cuts, blockLength, pieceBytes, workers, format) => {
+          const d = bytes(size, size + 1);
+          const hash = format === 'rdiff' ? 'blake2b' : 'sha256';
+          const params = resolveSignatureParams(undefined, { blockLength, hash, strongLength: -1 });
+          const want = oneThread(d, format, { blockLength, hash, rollsum: 'rabinkarp', strongLength: params.strongLength });
+          const got = await streamSignatureParallel(cutByFractions(d, cuts), params, { workers, withSha256: format === 'native', meter: meter(), pieceBytes, pool: pools[workers - 2] });
+          expect(Buffer.compare(encodeSignature(got, format), want)).toBe(0);
+        },
+      ),
+      { numRuns: 40 },
+    );
+    await Promise.all(pools.map((p) => p.close()));
+  });
+
+  it('the public API: signatureFile, signatureFileChunks and signatureChunks with workers', async () => {
+    const d = bytes(3_000_001, 3); // several 1 MiB reads per piece, an odd tail
+    const path = tempFile(d);
+    for (const format of ['native', 'rdiff'] as const) {
+      await signatureFile(path, `${path}.1.sig`, { format });
+      const want = readFileSync(`${path}.1.sig`);
+      await signatureFile(path, `${path}.2.sig`, { format, workers: 2 });
+      expect(Buffer.compare(readFileSync(`${path}.2.sig`), want)).toBe(0);
+      const fromFile = await collect(signatureFileChunks(path, { format, size: d.length, workers: 'auto', blockLength: 4096 }));
+      expect(Buffer.compare(fromFile, await collect(signatureChunks([d], { format, size: d.length, blockLength: 4096 })))).toBe(0);
+      const piped = await collect(signatureChunks([d.subarray(0, 12345), d.subarray(12345)], { format, size: d.length, workers: 3 }));
+      expect(Buffer.compare(piped, want)).toBe(0);
+    }
+  });
+
+  it('reports progress up to the whole file', async () => {
+    const d = bytes(40_000, 9);
+    const path = tempFile(d);
+    const seen: number[] = [];
+    await signatureFile(path, `${path}.sig`, { workers: 2, onProgress: (p) => seen.push(p.bytesIn) });
+    expect(seen.at(-1)).toBe(d.length);
+  });
+});
+
+describe('parallel signature errors', () => {
+  const params = resolveSignatureParams(undefined, { blockLength: 64, hash: 'sha256' });
+
+  it('a missing file is ERR_IO', async () => {
+    await expect(signatureFile(join(dir, 'nope'), join(dir, 'nope.sig'), { workers: 2 })).rejects.toMatchObject({ code: 'ERR_IO' });
+  });
+
+  it('a file shorter than its stated size (changed meanwhile) is ERR_IO from the worker, as a RolldeltaError; the pool still works', async () => {
+    const path = tempFile(bytes(1000, 1));
+    const pool = new WorkerPool(2);
+    try {
+      const opts = { workers: 2, withSha256: false, meter: meter(), pieceBytes: 640, pool };
+      const e = await fileSignatureParallel(path, 5000, params, opts).catch((x: unknown) => x);
+      expect(e).toBeInstanceOf(RolldeltaError);
+      expect(e).toMatchObject({ code: 'ERR_IO', message: expect.stringContaining('changed while') });
+      const ok = await fileSignatureParallel(path, 1000, params, opts);
+      expect(ok.blockCount).toBe(16);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('a closed pool rejects new tasks with ERR_ABORTED', async () => {
+    const pool = new WorkerPool(1);
+    await pool.close();
+    await expect(streamSignatureParallel([bytes(100, 1)], params, { workers: 1, withSha256: false, meter: meter(), pool })).rejects.toMatchObject({ code: 'ERR_ABORTED' });
+  });
+
+  it('an abort rejects with ERR_ABORTED and stops the workers', async () => {
+    const ac = new AbortController();
+    async function* slow(): AsyncGenerator<Uint8Array> {
+      yield bytes(1000, 2);
+      ac.abort();
+      await new Promise((r) => setTimeout(r, 50));
+      yield bytes(1000, 3);
+    }
+    await expect(collect(signatureChunks(slow(), { workers: 2, signal: ac.signal }))).rejects.toMatchObject({ code: 'ERR_ABORTED' });
+    const pre = AbortSignal.abort();
+    await expect(signatureFile(tempFile(bytes(10, 1)), join(dir, 'x.sig'), { workers: 2, signal: pre })).rejects.toMatchObject({ code: 'ERR_ABORTED' });
+  });
+
+  it('worker counts: undefined is 1, auto and 0 one per core, others validated', () => {
+    expect(resolveWorkerCount(undefined)).toBe(1);
+    expect(resolveWorkerCount('auto')).toBeGreaterThanOrEqual(1);
+    expect(resolveWorkerCount(0)).toBe(resolveWorkerCount('auto'));
+    expect(resolveWorkerCount(3)).toBe(3);
+    for (const bad of [-1, 1.5, 65, Number.NaN]) expect(() => resolveWorkerCount(bad)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
+  });
+});
+
+describe('rolldelta signature --workers (built CLI)', () => {
+  it('writes the same signature from a file and from stdin, both formats', () => {
+    const d = bytes(700_001, 5);
+    const path = tempFile(d);
+    for (const format of ['native', 'rdiff']) {
+      expect(runCli(['signature', '--format', format, path, `${path}.a`]).status).toBe(0);
+      const r = runCli(['signature', '--format', format, '--workers', '2', path, `${path}.b`]);
+      expect(r.stderr.toString()).toBe('');
+      expect(r.status).toBe(0);
+      expect(runCli(['signature', '--format', format, '--workers=auto', '-', `${path}.c`], d).status).toBe(0);
+      const want = readFileSync(`${path}.a`);
+      expect(Buffer.compare(readFileSync(`${path}.b`), want)).toBe(0);
+      // stdin: size unknown, so rdiff's default block length; compare with one thread on stdin.
+      expect(runCli(['signature', '--format', format, '-', `${path}.d`], d).status).toBe(0);
+      expect(Buffer.compare(readFileSync(`${path}.c`), readFileSync(`${path}.d`))).toBe(0);
+    }
+  });
+
+  it('refuses a bad --workers as a usage error', () => {
+    const r = runCli(['signature', '--workers', 'many', tempFile(bytes(10, 1)), join(dir, 'y.sig')]);
+    expect(r.status).toBe(2);
+    expect(r.stderr.toString()).toContain('--workers');
+  });
+});
