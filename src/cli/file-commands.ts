@@ -124,7 +124,9 @@ export async function patchCommand(args: ParsedArgs): Promise<void> {
   const bar = progressBar(v.progress === true, 'patch');
   try {
     const size = await inputSize(deltaPath);
-    const written = await writeOutput(out, patchChunks(basis, openInput(deltaPath), { size, onProgress: bar.onProgress }));
+    // A file output appears only once verified: the basis hash is then needed only to explain a failure.
+    const verifyBasis = out === '-' ? true : 'on-failure';
+    const written = await writeOutput(out, patchChunks(basis, openInput(deltaPath), { size, verifyBasis, onProgress: bar.onProgress }));
     bar.done();
     if (v.progress) say(`patched: ${formatBytes(written)}`);
   } finally {

@@ -56,7 +56,13 @@ export interface DiffDeltaOptions extends DiffOptions {
 /** Options for applying a delta. */
 export interface PatchOptions {
   limits?: Partial<DecodeLimits>;
-  /** Check the basis SHA-256 the delta names before writing anything (default true). */
-  verifyBasis?: boolean;
+  /**
+   * Check the basis SHA-256 the delta names: `true` (default) before the first output byte;
+   * `'on-failure'` only if the target then fails its own SHA-256 check, to name the cause (a
+   * wrong basis, or a damaged delta): one read of the basis less, for outputs that are invisible
+   * until verified (a temporary file renamed on success); `false` never. The basis length is
+   * always checked first.
+   */
+  verifyBasis?: boolean | 'on-failure';
   sha256?: HasherFactory;
 }

@@ -23,15 +23,26 @@ export async function writeFileAtomic(path: string, chunks: AsyncIterable<Uint8A
   }
   let total = 0;
   try {
-    // Gather small chunks into ~1 MiB writes: a delta encoder may emit many tiny pieces.
+    // Gather small chunks into ~1 MiB vectored writes (a delta encoder may emit many tiny pieces),
+    // and keep one write in flight while the next chunks are produced: reading the basis and
+    // writing the output overlap instead of taking turns.
     let pending: Uint8Array[] = [];
     let pendingBytes = 0;
+    let inFlight: Promise<unknown> | undefined;
+    let failure: unknown;
+    const settle = async () => {
+      await inFlight;
+      if (failure !== undefined) throw failure;
+    };
     const flush = async () => {
       if (pendingBytes === 0) return;
-      const buf = pending.length === 1 ? pending[0] : Buffer.concat(pending, pendingBytes);
-      await fh!.write(buf, 0, buf.length);
+      // Many tiny pieces are joined: writev takes at most IOV_MAX (1024) buffers at once.
+      const batch = pending.length > 256 ? [Buffer.concat(pending, pendingBytes)] : pending;
       pending = [];
       pendingBytes = 0;
+      await settle();
+      // Caught here and rethrown by settle(): a failed write must not become an unhandled rejection.
+      inFlight = writeAll(fh!, batch).catch((e: unknown) => void (failure ??= e));
     };
     for await (const chunk of chunks) {
       pending.push(chunk);
@@ -40,6 +51,7 @@ export async function writeFileAtomic(path: string, chunks: AsyncIterable<Uint8A
       if (pendingBytes >= FLUSH_BYTES) await flush();
     }
     await flush();
+    await settle();
     await fh.sync();
     await fh.close();
     fh = undefined;
@@ -51,6 +63,19 @@ export async function writeFileAtomic(path: string, chunks: AsyncIterable<Uint8A
   }
   await syncDirectory(dir);
   return total;
+}
+
+/** Writes every byte of `batch` at the file's current position (writev may write less). */
+async function writeAll(fh: FileHandle, batch: Uint8Array[]): Promise<void> {
+  let rest = batch;
+  while (rest.length > 0) {
+    const { bytesWritten } = await fh.writev(rest);
+    let n = bytesWritten;
+    let i = 0;
+    while (i < rest.length && n >= rest[i]!.length) n -= rest[i++]!.length;
+    rest = rest.slice(i);
+    if (n > 0) rest[0] = rest[0]!.subarray(n);
+  }
 }
 
 /** Makes the rename durable: without it a power cut can forget the new directory entry. */

@@ -80,7 +80,8 @@ export async function patchFile(basisPath: string, deltaPath: string, outPath: s
   const size = await sizeOf(deltaPath);
   const basis = await FileBasis.open(basisPath);
   try {
-    const bytesOut = await writeFileAtomic(outPath, patchChunks(basis, createReadStream(deltaPath, READ_OPTS), { size, ...opts }));
+    // The output appears only once verified, so the basis need not be hashed up front.
+    const bytesOut = await writeFileAtomic(outPath, patchChunks(basis, createReadStream(deltaPath, READ_OPTS), { size, verifyBasis: 'on-failure', ...opts }));
     return { bytesIn: size, bytesOut };
   } finally {
     await basis.close();

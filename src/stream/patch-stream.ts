@@ -44,7 +44,7 @@ export async function* patchChunks(
   async function* emitQueued(): AsyncGenerator<Uint8Array> {
     if (header && !basisChecked) {
       basisChecked = true;
-      const wantHash = header.basisSha256 !== undefined && opts.verifyBasis !== false;
+      const wantHash = header.basisSha256 !== undefined && (opts.verifyBasis ?? true) === true;
       checkBasis(header, base.length, wantHash ? await hashBasis(base, sha) : undefined);
     }
     for (const op of queue.drain()) {
@@ -80,7 +80,15 @@ export async function* patchChunks(
   }
   decoder.push(new Uint8Array(0), true);
   yield* verified(emitQueued());
-  if (decoder.trailer) checkTarget(decoder.trailer, meter.bytesOut, target.digest());
+  if (decoder.trailer) {
+    try {
+      checkTarget(decoder.trailer, meter.bytesOut, target.digest());
+    } catch (e) {
+      // The basis was not hashed up front: a wrong one is the likelier cause, so say so if it is.
+      if (opts.verifyBasis === 'on-failure' && header?.basisSha256) checkBasis(header, base.length, await hashBasis(base, sha));
+      throw e;
+    }
+  }
   meter.report();
 }
 
