@@ -3,8 +3,8 @@
  * same file, so a copy must run before any op overwrites the basis bytes it reads. This is the
  * CRWI graph of Burns and Long: an edge u → v when v's target range overlaps u's source range.
  * A topological order runs every copy on intact bytes; a cycle (two regions swapped) has none,
- * and is broken by taking the smallest copy of what remains out of the order: its bytes are
- * saved before anything is written (on the device) or sent as a literal (by the diff).
+ * and is broken by taking a piece of it out of the order: its bytes are saved before anything is
+ * written (on the device) or sent as a literal (by the diff).
  */
 
 /** The copies (and adds, whose basis bytes are read the same way) of a delta, in op order. */
@@ -18,9 +18,9 @@ export interface InPlaceCopies {
 }
 
 /**
- * The plan, over pieces: each copy is cut where its source crosses the boundary of another
- * copy's target, so a cycle is broken by the one piece that closes it, not a whole copy (on a
- * tar whose files were shuffled, whole copies cost 27x the delta; pieces cost 1-3%).
+ * The plan, over pieces: copies are cut where their sources cross the boundaries of other
+ * targets, so a cycle is broken by a piece that closes it, not a whole copy (on a tar whose files
+ * were shuffled, whole copies cost 17x the delta in literals; fixpoint pieces 0.8x, 24 KB).
  */
 export interface InPlacePlan {
   /** The pieces: where each writes and reads, its length, and which copy it belongs to. */
@@ -35,9 +35,10 @@ export interface InPlacePlan {
 }
 
 /**
- * Orders the copies so none reads bytes an earlier one overwrote (a copy that overlaps its own
- * source is fine: the patcher moves it like memmove). Runs in O((n + e) log n) for n copies and e
- * overlaps.
+ * Orders the copies' pieces so none reads bytes an earlier one overwrote (a piece that overlaps
+ * its own source is fine: the patcher moves it like memmove); when only cycles remain, the
+ * smallest piece of each strongly connected group is taken out, and the order goes on. Pieces are
+ * at most 64 per copy; each round of cycle breaking costs O(pieces + overlaps).
  * @example
  * const plan = planInPlace({ targetOffset, sourceOffset, length, count });
  * for (const i of plan.order) runCopy(i);
@@ -46,31 +47,19 @@ export function planInPlace(copies: InPlaceCopies): InPlacePlan {
   const { pieces, copyOf } = splitAtTargets(copies);
   const n = pieces.count;
   const { targetOffset: tOff, sourceOffset: sOff, length: len } = pieces;
-  // Sources sorted by start, with the running maximum of their ends, for interval stabbing.
-  const bySource = new Int32Array(n);
-  for (let i = 0; i < n; i++) bySource[i] = i;
-  bySource.sort((a, b) => sOff[a]! - sOff[b]! || a - b);
-  const starts = new Float64Array(n);
-  const maxEnd = new Float64Array(n);
-  let m = -Infinity;
-  for (let k = 0; k < n; k++) {
-    const i = bySource[k]!;
-    starts[k] = sOff[i]!;
-    m = Math.max(m, sOff[i]! + len[i]!);
-    maxEnd[k] = m;
-  }
-  // Edges u → v: v writes where u reads. Stored as adjacency lists in flat arrays.
+  // Edges u → v: v writes where u reads. Pieces' targets are disjoint and ascending, so the
+  // targets a source overlaps are one run, found by binary search: no quadratic scan, whatever
+  // the sources' overlaps.
+  const targetEnds = new Float64Array(n);
+  for (let i = 0; i < n; i++) targetEnds[i] = tOff[i]! + len[i]!;
   const edgeFrom: number[] = [];
   const edgeTo: number[] = [];
   const indegree = new Int32Array(n);
-  for (let v = 0; v < n; v++) {
-    const a = tOff[v]!;
-    const b = a + len[v]!;
-    // Last source starting before b; walk down while some source there may still end after a.
-    const hi = upperBound(starts, b) - 1;
-    for (let k = hi; k >= 0 && maxEnd[k]! > a; k--) {
-      const u = bySource[k]!;
-      if (u === v || sOff[u]! + len[u]! <= a) continue;
+  for (let u = 0; u < n; u++) {
+    const a = sOff[u]!;
+    const b = a + len[u]!;
+    for (let v = upperBound(targetEnds, a + 0.5); v < n && tOff[v]! < b; v++) {
+      if (v === u) continue;
       edgeFrom.push(u);
       edgeTo.push(v);
       indegree[v]!++;
