@@ -44,7 +44,18 @@ export interface InPlacePlan {
  * for (const i of plan.order) runCopy(i);
  */
 export function planInPlace(copies: InPlaceCopies): InPlacePlan {
+  // Most deltas have no cycle: then the copies are the pieces (cutting them would only multiply
+  // the steps, and the checkpoints between them, for nothing).
+  const whole = new Int32Array(copies.count);
+  for (let i = 0; i < copies.count; i++) whole[i] = i;
+  const plain = orderPieces(copies, whole);
+  if (plain.broken.length === 0) return plain;
   const { pieces, copyOf } = splitAtTargets(copies);
+  return orderPieces(pieces, copyOf);
+}
+
+/** Kahn's order of the pieces, breaking what cycles remain at the smallest piece of each. */
+function orderPieces(pieces: InPlaceCopies, copyOf: Int32Array): InPlacePlan {
   const n = pieces.count;
   const { targetOffset: tOff, sourceOffset: sOff, length: len } = pieces;
   // Edges u → v: v writes where u reads. Pieces' targets are disjoint and ascending, so the

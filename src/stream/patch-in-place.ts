@@ -36,6 +36,8 @@ const CHUNK = 1 << 20;
 const WAL_CHUNK = 256 << 10;
 /** Copies run between two checkpoints when none conflicts: bounds the conflict checks. */
 const MAX_PENDING = 1024;
+/** Pieces up to this long go through write-ahead batches (cut copies are often a few bytes). */
+const SMALL_PIECE = 64 << 10;
 /** Literal bytes written between two checkpoints of phase 2. */
 const LITERAL_CHECKPOINT = 8 << 20;
 
@@ -153,12 +155,37 @@ class Runner {
     const { order, pieces } = plan;
     const j = this.journal;
     if (j.wal.length > 0) await this.replayWal();
+    // Small pieces are gathered into write-ahead batches: all their sources are read first (in
+    // plan order no piece reads what an earlier one writes, so reading ahead is safe), logged,
+    // then written, with one checkpoint per batch instead of one per conflict.
+    let batch: { offset: number; length: number }[] = [];
+    let parts: Uint8Array[] = [];
+    let batchBytes = 0;
+    const flushBatch = async (next: number) => {
+      if (batch.length === 0) return;
+      await this.fh.sync();
+      this.journal = { ...this.journal, step: next, chunk: 0, wal: batch, walBytes: Buffer.concat(parts) };
+      await writeJournal(this.journalPath, this.journal);
+      await this.replayWal();
+      batch = [];
+      parts = [];
+      batchBytes = 0;
+      await this.checkpoint({ step: next });
+    };
     for (let s = j.step; s < order.length; s++) {
       const i = order[s]!;
       const dst = pieces.targetOffset[i]!;
       const src = pieces.sourceOffset[i]!;
       const len = pieces.length[i]!;
       if (dst === src) continue;
+      if (len <= SMALL_PIECE) {
+        if (batchBytes + len > WAL_CHUNK) await flushBatch(s);
+        batch.push({ offset: dst, length: len });
+        parts.push(await readAt(this.fh, src, len));
+        batchBytes += len;
+        continue;
+      }
+      await flushBatch(s);
       if (src < dst + len && dst < src + len) {
         // Overlaps its own source: moved in write-ahead chunks, in memmove's direction.
         if (this.pendingStart.length > 0) await this.checkpoint({ step: s });
@@ -174,6 +201,7 @@ class Runner {
       this.pendingStart.push(src);
       this.pendingEnd.push(src + len);
     }
+    await flushBatch(order.length);
     await this.checkpoint({ phase: 2, step: order.length, op: 0 });
   }
 
