@@ -5,7 +5,7 @@
 // while the journal, its temporary copy and the stash are watched every 2 ms (extra disk must stay
 // under 1 MB), each result compared with the target. Writes bench/results/in-place.md.
 // Env: BENCH_LEVEL (default 9), BENCH_ONLY.
-import { copyFileSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { buildCorpus } from './corpus.mjs';
@@ -59,6 +59,8 @@ for (const pair of pairs) {
   let peak = 0;
   let ok = true;
   for (const d of [ip, strict]) {
+    // A journal left by an interrupted earlier run would resume on the fresh copy: start clean.
+    for (const side of ['.rdjournal', '.rdjournal.tmp', '.rdstash']) rmSync(file + side, { force: true });
     copyFileSync(pair.basis, file);
     peak = Math.max(peak, await patchWatching(file, d));
     ok &&= spawnSync('cmp', ['-s', file, pair.target]).status === 0;

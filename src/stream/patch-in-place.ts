@@ -59,6 +59,8 @@ interface DeltaShape {
  * length and its SHA-256 checked. A journal, `<path>.rdjournal`, records progress durably: a
  * killed run is resumed by calling again with the same delta, and before the first write the
  * file is untouched. The basis is checked against the delta's basis length and SHA-256 first.
+ * While a journal exists the file is half patched: do not replace it (a journal resumes whatever
+ * the path holds); to abandon a patch, restore the file and delete the journal and stash.
  * @example
  * await patchInPlace('/data/rootfs.img', '/tmp/update.rdelta');
  */
