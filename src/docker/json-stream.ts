@@ -27,7 +27,11 @@ export const MAX_JSON_LINE = 1 << 20;
  */
 export class JsonLineDecoder {
   private readonly text = new TextDecoder('utf-8');
-  private pending = '';
+  // The unfinished line, as the pieces it arrived in: joined only once its newline arrives, so a
+  // long line sent in small chunks costs linear time (concatenating and searching it per chunk
+  // was quadratic).
+  private pending: string[] = [];
+  private pendingLength = 0;
   private readonly maxLine: number;
 
   constructor(maxLine = MAX_JSON_LINE) {
@@ -36,15 +40,18 @@ export class JsonLineDecoder {
 
   /** Decodes a chunk; returns the messages it completed (often none or one). */
   push(chunk: Uint8Array): JsonMessage[] {
-    const s = this.pending + this.text.decode(chunk, { stream: true });
+    const s = this.text.decode(chunk, { stream: true });
     const out: JsonMessage[] = [];
     let start = 0;
     for (let nl = s.indexOf('\n'); nl !== -1; nl = s.indexOf('\n', start)) {
-      this.line(s.slice(start, nl), out);
+      this.line(this.take(s.slice(start, nl)), out);
       start = nl + 1;
     }
-    this.pending = s.slice(start);
-    if (this.pending.length > this.maxLine) {
+    if (start < s.length) {
+      this.pending.push(s.slice(start));
+      this.pendingLength += s.length - start;
+    }
+    if (this.pendingLength > this.maxLine) {
       throw new RolldeltaError(ErrorCode.LIMIT, `a Docker Engine progress message is longer than ${this.maxLine} characters without a newline; the peer is not a Docker Engine or is misbehaving`);
     }
     return out;
@@ -53,9 +60,21 @@ export class JsonLineDecoder {
   /** Flushes the last line when the stream ended without a newline. */
   end(): JsonMessage[] {
     const out: JsonMessage[] = [];
-    this.line(this.pending + this.text.decode(), out);
-    this.pending = '';
+    this.line(this.take(this.text.decode()), out);
     return out;
+  }
+
+  /** The pending pieces and `tail` as one line; empties the pending pieces. */
+  private take(tail: string): string {
+    if (this.pending.length === 0) return tail;
+    if (this.pendingLength + tail.length > this.maxLine) {
+      throw new RolldeltaError(ErrorCode.LIMIT, `a Docker Engine progress message is longer than ${this.maxLine} characters`);
+    }
+    this.pending.push(tail);
+    const line = this.pending.join('');
+    this.pending = [];
+    this.pendingLength = 0;
+    return line;
   }
 
   private line(raw: string, out: JsonMessage[]): void {

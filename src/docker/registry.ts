@@ -11,12 +11,16 @@ export const MANIFEST_ACCEPT = [
 
 const INDEX_TYPES = new Set(['application/vnd.oci.image.index.v1+json', 'application/vnd.docker.distribution.manifest.list.v2+json']);
 const MAX_MANIFEST = 4 << 20;
+/** Largest token answer read (a JWT is a few KiB). */
+const MAX_TOKEN = 1 << 20;
 
 export interface RegistryOptions {
   /** e.g. `http://127.0.0.1:5000` or `https://registry.example.com`. */
   baseUrl: string;
   /** Credentials for Basic auth or for fetching Bearer tokens. */
   auth?: { username: string; password: string };
+  /** Largest manifest or index read (each is read whole, and parsed). Default 4 MiB. */
+  maxManifestBytes?: number;
 }
 
 /** A descriptor as manifests name layers and configs. */
@@ -67,17 +71,15 @@ export class RegistryClient {
   async manifest(repo: string, reference: string, platform: { os?: string; architecture?: string } = { os: 'linux', architecture: 'amd64' }): Promise<ImageManifest> {
     for (let depth = 0; depth < 3; depth++) {
       const res = await this.request(`/v2/${repo}/manifests/${reference}`, { accept: MANIFEST_ACCEPT });
-      const bytes = await this.body(res, MAX_MANIFEST, `manifest ${repo}:${reference}`);
+      const what = `the manifest of ${repo}:${reference}`;
+      const bytes = await this.body(res, this.opts.maxManifestBytes ?? MAX_MANIFEST, what);
       const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
-      let doc: Record<string, unknown>;
-      try {
-        doc = JSON.parse(new TextDecoder().decode(bytes));
-      } catch {
-        throw new RolldeltaError(ErrorCode.CORRUPT, `the registry's manifest for ${repo}:${reference} is not JSON`);
-      }
-      const mediaType = String(doc.mediaType ?? res.headers.get('content-type') ?? '');
-      if (INDEX_TYPES.has(mediaType) || Array.isArray(doc.manifests)) {
-        const list = doc.manifests as Descriptor[];
+      const doc = jsonObject(bytes, what);
+      if (doc.mediaType !== undefined && typeof doc.mediaType !== 'string') throw bad(`${what} has a mediaType that is not a string`);
+      const mediaType = doc.mediaType ?? res.headers.get('content-type') ?? '';
+      if (INDEX_TYPES.has(mediaType) || doc.manifests !== undefined) {
+        if (!Array.isArray(doc.manifests)) throw bad(`${what} is an index without a manifests list`);
+        const list = doc.manifests.map((d, i) => descriptor(d, `${what}, manifest ${i}`));
         const pick =
           list.find((d) => d.platform?.os === (platform.os ?? 'linux') && d.platform?.architecture === (platform.architecture ?? 'amd64')) ??
           (list.length === 1 ? list[0] : undefined);
@@ -85,9 +87,9 @@ export class RegistryClient {
         reference = pick.digest;
         continue;
       }
-      const config = doc.config as Descriptor | undefined;
-      const layers = doc.layers as Descriptor[] | undefined;
-      if (!config || !Array.isArray(layers)) throw new RolldeltaError(ErrorCode.CORRUPT, `the manifest of ${repo}:${reference} has no config or layers`);
+      if (doc.config === undefined || !Array.isArray(doc.layers)) throw bad(`${what} has no config or layers`);
+      const config = descriptor(doc.config, `${what}, config`);
+      const layers = doc.layers.map((d, i) => descriptor(d, `${what}, layer ${i}`));
       return { digest, bytes, mediaType, config, layers };
     }
     throw new RolldeltaError(ErrorCode.CORRUPT, `the indexes of ${repo} nest too deeply`);
@@ -109,12 +111,14 @@ export class RegistryClient {
     return bytes;
   }
 
+  /** A whole body, read as it streams and refused past `max` bytes (with or without a Content-Length). */
   private async body(res: Response, max: number, what: string): Promise<Uint8Array> {
     const declared = Number(res.headers.get('content-length'));
-    if (declared > max) throw new RolldeltaError(ErrorCode.LIMIT, `${what} is ${declared} bytes, more than the ${max} allowed`);
-    const bytes = new Uint8Array(await res.arrayBuffer());
-    if (bytes.length > max) throw new RolldeltaError(ErrorCode.LIMIT, `${what} is ${bytes.length} bytes, more than the ${max} allowed`);
-    return bytes;
+    if (declared > max) {
+      await res.body?.cancel();
+      throw new RolldeltaError(ErrorCode.LIMIT, `${what} is ${declared} bytes, more than the ${max} allowed`);
+    }
+    return readCapped(res, max, what);
   }
 
   private async request(path: string, headers: Record<string, string>): Promise<Response> {
@@ -132,7 +136,7 @@ export class RegistryClient {
         continue;
       }
       if (res.status >= 400) {
-        const text = (await res.text().catch(() => '')).slice(0, 300);
+        const text = new TextDecoder().decode(await readCapped(res, 300, 'an error answer', true).catch(() => new Uint8Array(0)));
         throw new RolldeltaError(ErrorCode.REMOTE, `the registry answered ${res.status} for ${path}: ${text}`, { cause: { status: res.status } });
       }
       return res;
@@ -147,15 +151,87 @@ export class RegistryClient {
       if (!creds) throw new RolldeltaError(ErrorCode.REMOTE, 'the registry wants Basic credentials; pass auth');
       return `Basic ${creds}`;
     }
-    if (scheme !== 'bearer' || !params.realm) throw new RolldeltaError(ErrorCode.REMOTE, `the registry's challenge ${JSON.stringify(header)} is not one this client answers`);
-    const url = new URL(params.realm);
+    if (scheme !== 'bearer' || !params.realm) throw new RolldeltaError(ErrorCode.REMOTE, `the registry's challenge ${JSON.stringify(header.slice(0, 200))} is not one this client answers`);
+    let url: URL;
+    try {
+      url = new URL(params.realm);
+    } catch {
+      throw new RolldeltaError(ErrorCode.REMOTE, `the registry's challenge names a token service at ${JSON.stringify(params.realm.slice(0, 200))}, which is not a URL`);
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new RolldeltaError(ErrorCode.REMOTE, `the registry's token service ${url.origin} is not http(s)`);
     if (params.service) url.searchParams.set('service', params.service);
     if (params.scope) url.searchParams.set('scope', params.scope);
-    const res = await fetch(url, { headers: creds ? { authorization: `Basic ${creds}` } : {} });
-    if (!res.ok) throw new RolldeltaError(ErrorCode.REMOTE, `the token service at ${url.origin} answered ${res.status}`);
-    const body = (await res.json()) as { token?: string; access_token?: string };
-    const token = body.token ?? body.access_token;
-    if (!token) throw new RolldeltaError(ErrorCode.REMOTE, 'the token service answered without a token');
+    let res: Response;
+    try {
+      res = await fetch(url, { headers: creds ? { authorization: `Basic ${creds}` } : {} });
+    } catch (e) {
+      throw new RolldeltaError(ErrorCode.IO, `cannot reach the registry's token service at ${url.origin}: ${(e as Error).message}`, { cause: e });
+    }
+    if (!res.ok) {
+      await res.body?.cancel();
+      throw new RolldeltaError(ErrorCode.REMOTE, `the token service at ${url.origin} answered ${res.status}`);
+    }
+    const body = jsonObject(await readCapped(res, MAX_TOKEN, 'the token answer'), 'the token answer', ErrorCode.REMOTE);
+    const token = typeof body.token === 'string' && body.token !== '' ? body.token : body.access_token;
+    if (typeof token !== 'string' || token === '' || /[\r\n]/.test(token)) throw new RolldeltaError(ErrorCode.REMOTE, 'the token service answered without a usable token');
     return `Bearer ${token}`;
   }
+}
+
+function bad(what: string): RolldeltaError {
+  return new RolldeltaError(ErrorCode.CORRUPT, `${what}; the registry sent something that is not an image manifest`);
+}
+
+/** Reads a body up to `max` bytes: more is ERR_LIMIT, or the first `max` bytes when `cut`. */
+async function readCapped(res: Response, max: number, what: string, cut = false): Promise<Uint8Array> {
+  const parts: Uint8Array[] = [];
+  let n = 0;
+  if (res.body) {
+    const reader = res.body.getReader();
+    for (;;) {
+      const r = await reader.read();
+      if (r.done) break;
+      if (n + r.value.length > max) {
+        await reader.cancel();
+        if (cut) {
+          parts.push(r.value.subarray(0, max - n));
+          n = max;
+          break;
+        }
+        throw new RolldeltaError(ErrorCode.LIMIT, `${what} is more than the ${max} bytes allowed`);
+      }
+      parts.push(r.value);
+      n += r.value.length;
+    }
+  }
+  const out = new Uint8Array(n);
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+/** A JSON object from bytes; anything else is `code` (ERR_CORRUPT by default). */
+function jsonObject(bytes: Uint8Array, what: string, code: ErrorCode = ErrorCode.CORRUPT): Record<string, unknown> {
+  let v: unknown;
+  try {
+    v = JSON.parse(new TextDecoder().decode(bytes));
+  } catch {
+    throw new RolldeltaError(code, `${what} is not JSON`);
+  }
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new RolldeltaError(code, `${what} is not a JSON object`);
+  return v as Record<string, unknown>;
+}
+
+/** A descriptor with a sha256 digest and a byte size, as the distribution spec requires. */
+function descriptor(v: unknown, what: string): Descriptor {
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw bad(`${what} is not a descriptor object`);
+  const d = v as Record<string, unknown>;
+  if (typeof d.digest !== 'string' || !/^sha256:[0-9a-f]{64}$/.test(d.digest)) throw bad(`${what} has digest ${JSON.stringify(d.digest)?.slice(0, 90)}, not sha256:<64 hex>`);
+  if (typeof d.size !== 'number' || !Number.isSafeInteger(d.size) || d.size < 0) throw bad(`${what} has size ${JSON.stringify(d.size)?.slice(0, 40)}, not a byte count`);
+  const p = d.platform;
+  const platform = p !== null && typeof p === 'object' && !Array.isArray(p) ? (p as Descriptor['platform']) : undefined;
+  return { ...(d as unknown as Descriptor), platform };
 }

@@ -1,5 +1,6 @@
 import { ErrorCode, RolldeltaError } from '../core/errors.js';
 import type { StrongHashName } from '../core/params.js';
+import { MAX_BLOCK_LENGTH } from '../core/block-size.js';
 import { STRONG_MAX_LENGTH } from '../core/strong-hash.js';
 import { overLimit } from './_reader.js';
 
@@ -47,5 +48,16 @@ export function checkStrongLength(strongLength: number, hash: StrongHashName, of
   const max = STRONG_MAX_LENGTH[hash];
   if (!(strongLength >= 1 && strongLength <= max)) {
     throw new RolldeltaError(ErrorCode.CORRUPT, `the signature's strong sum length is ${strongLength} (at byte ${offset}), but ${hash} allows 1 to ${max}; the file is damaged`);
+  }
+}
+
+/**
+ * Throws unless a decoded block length is one the matcher can use: 0 is ERR_CORRUPT, above
+ * MAX_BLOCK_LENGTH (16 MiB) ERR_UNSUPPORTED, here rather than later as a bad argument to delta().
+ */
+export function checkBlockLength(blockLength: number, offset: number): void {
+  if (blockLength === 0) throw new RolldeltaError(ErrorCode.CORRUPT, `the signature's block length is 0 (at byte ${offset}); the file is damaged`);
+  if (blockLength > MAX_BLOCK_LENGTH) {
+    throw new RolldeltaError(ErrorCode.UNSUPPORTED, `the signature's block length is ${blockLength} (at byte ${offset}); this build handles blocks of up to ${MAX_BLOCK_LENGTH} bytes`);
   }
 }

@@ -13,7 +13,7 @@
 import { crc32 } from '../core/crc32.js';
 import { ErrorCode, RolldeltaError } from '../core/errors.js';
 import type { Signature, StrongHashName } from '../core/params.js';
-import { BlockTable, checkStrongLength } from './_block-table.js';
+import { BlockTable, checkBlockLength, checkStrongLength } from './_block-table.js';
 import { decodeHeaderBlock, encodeHeaderBlock, HEADER_OVERHEAD, optDigest, optUint, reqName, reqUint } from './_header-block.js';
 import { ByteReader, corrupt, DecoderState, overLimit, truncated, writeU32 } from './_reader.js';
 import { resolveLimits, type DecodeLimits } from './limits.js';
@@ -219,7 +219,7 @@ export class NativeSignatureDecoder {
     const blockCount = reqUint(map, 'blockCount');
     const basisLength = optUint(map, 'basisLength');
     const basisSha256 = optDigest(map, 'basisSha256');
-    if (blockLength === 0 || blockLength > 0xffffffff) throw corrupt(`block length ${blockLength}`, at);
+    checkBlockLength(blockLength, at);
     checkStrongLength(strongLength, hash, at);
     if (blockCount > lim.maxSignatureBlocks) throw overLimit('the signature block count', blockCount, 'maxSignatureBlocks', lim.maxSignatureBlocks);
     if (basisLength !== undefined && blockCount !== Math.ceil(basisLength / blockLength)) {

@@ -4,8 +4,8 @@
  */
 import { ErrorCode, RolldeltaError } from '../core/errors.js';
 import type { Signature } from '../core/params.js';
-import { BlockTable, checkStrongLength } from './_block-table.js';
-import { ByteReader, corrupt, DecoderState, overLimit, readU32, truncated, writeU32 } from './_reader.js';
+import { BlockTable, checkBlockLength, checkStrongLength } from './_block-table.js';
+import { ByteReader, DecoderState, overLimit, readU32, truncated, writeU32 } from './_reader.js';
 import { resolveLimits, type DecodeLimits } from './limits.js';
 import { assertSignature } from './native-signature.js';
 import { rdiffSignatureMagic, rdiffSignatureParams } from './rdiff-magic.js';
@@ -97,7 +97,7 @@ export class RdiffSignatureDecoder {
       const params = rdiffSignatureParams(r.u32())!;
       const blockLength = r.u32();
       const strongLength = r.u32();
-      if (blockLength === 0) throw corrupt('the block length is 0', at + 4);
+      checkBlockLength(blockLength, at + 4);
       checkStrongLength(strongLength, params.hash, at + 8);
       this.head = { blockLength, strongLength, rollsum: params.rollsum, hash: params.hash };
       this.table = new BlockTable(strongLength, this.limits.maxSignatureBlocks, 256);
