@@ -12,8 +12,20 @@ import { digestHex } from './digest.js';
  */
 export const IMAGE_DELTA_MAGIC = Uint8Array.of(0x72, 0x64, 0x69, 0x6d, 0x01);
 
-/** Largest image delta header accepted (the config JSON travels in it). */
+/** Largest image delta header accepted by default (the config JSON travels in it). */
 const MAX_HEADER = 16 << 20;
+
+/** Options of the image delta header readers. */
+export interface ImageDeltaHeaderOptions {
+  /** Largest header (its msgpack map, which carries the new config) read into memory. Default 16 MiB. */
+  maxHeaderBytes?: number;
+}
+
+function headerCap(opts: ImageDeltaHeaderOptions): number {
+  const max = opts.maxHeaderBytes ?? MAX_HEADER;
+  if (!Number.isSafeInteger(max) || max < 1) throw new RolldeltaError(ErrorCode.INVALID_ARGUMENT, `maxHeaderBytes must be a positive integer, got ${String(max)}`);
+  return max;
+}
 
 /** A layer of the new image: taken from the old image (`old`), or rebuilt from the delta. */
 export interface ImageDeltaLayer {
@@ -53,6 +65,12 @@ function str(v: unknown, what: string): string {
   return v;
 }
 
+/** A repo:tag the archive writer accepts (a non-empty string): an empty one is the delta's fault. */
+function tag(v: unknown, what: string): string {
+  if (str(v, what) === '') throw bad(`${what} is empty`);
+  return v as string;
+}
+
 function digest(v: unknown, what: string): string {
   digestHex(str(v, what));
   return v as string;
@@ -67,7 +85,9 @@ function digest(v: unknown, what: string): string {
 export async function readImageDeltaHeader(
   read: (position: number, length: number) => Promise<Uint8Array>,
   length: number,
+  opts: ImageDeltaHeaderOptions = {},
 ): Promise<{ header: ImageDeltaHeader; deltaOffset: number }> {
+  const max = headerCap(opts);
   const m = IMAGE_DELTA_MAGIC.length;
   if (length < m + 4) throw new RolldeltaError(ErrorCode.TRUNCATED, `an image delta has at least ${m + 4} bytes, this one ${length}`);
   const magic = await read(0, m);
@@ -76,10 +96,10 @@ export async function readImageDeltaHeader(
   }
   if (magic[4] !== IMAGE_DELTA_MAGIC[4]) throw new RolldeltaError(ErrorCode.UNSUPPORTED, `image delta version ${magic[4]} is not supported by this build (it reads version 1)`);
   const mapLength = readU32(await read(m, 4), 0);
-  if (mapLength > MAX_HEADER) throw new RolldeltaError(ErrorCode.LIMIT, `the image delta header claims ${mapLength} bytes, more than the ${MAX_HEADER} allowed`);
+  if (mapLength > max) throw new RolldeltaError(ErrorCode.LIMIT, `the image delta header claims ${mapLength} bytes, more than the ${max} allowed; raise maxHeaderBytes if the delta is trusted`);
   const blockLength = mapLength + HEADER_OVERHEAD;
   if (m + blockLength > length) throw new RolldeltaError(ErrorCode.TRUNCATED, 'the image delta ends inside its header; it is truncated');
-  const map = decodeHeaderBlock(await read(m, blockLength), m, { maxStrLength: 4096, maxBinLength: MAX_HEADER, maxArrayLength: 4096, maxMapLength: 64 });
+  const map = decodeHeaderBlock(await read(m, blockLength), m, { maxStrLength: 4096, maxBinLength: max, maxArrayLength: 4096, maxMapLength: 64 });
   const old = map.old as Record<string, unknown> | undefined;
   const neu = map.new as Record<string, unknown> | undefined;
   if (!old || !neu || typeof old !== 'object' || typeof neu !== 'object') throw bad('old or new image missing');
@@ -92,7 +112,7 @@ export async function readImageDeltaHeader(
   const pullBytes = map.pullBytes;
   const header: ImageDeltaHeader = {
     old: { id: digest(old.id, 'old id'), diffIds: (old.diffIds as unknown[]).map((d, i) => digest(d, `old diffId ${i}`)) },
-    new: { id: digest(neu.id, 'new id'), config: neu.config, repoTags: (neu.repoTags as unknown[]).map((t, i) => str(t, `repo tag ${i}`)), layers },
+    new: { id: digest(neu.id, 'new id'), config: neu.config, repoTags: (neu.repoTags as unknown[]).map((t, i) => tag(t, `repo tag ${i}`)), layers },
     pullBytes: typeof pullBytes === 'number' ? pullBytes : undefined,
   };
   return { header, deltaOffset: m + blockLength };
@@ -108,7 +128,9 @@ export async function readImageDeltaHeader(
  */
 export async function readImageDeltaHeaderFrom(
   source: AsyncIterable<Uint8Array>,
+  opts: ImageDeltaHeaderOptions = {},
 ): Promise<{ header: ImageDeltaHeader; rest: AsyncIterable<Uint8Array>; close(): Promise<void> }> {
+  const max = headerCap(opts);
   const it = source[Symbol.asyncIterator]();
   const close = async (): Promise<void> => {
     await it.return?.();
@@ -133,12 +155,12 @@ export async function readImageDeltaHeaderFrom(
     await fill(m + 4);
     buf = concatBytes(parts);
     // Buffer the header block only for the right magic and an allowed length (else the check below says what is wrong).
-    if (buf.length >= m + 4 && equalBytes(buf.subarray(0, m), IMAGE_DELTA_MAGIC) && readU32(buf, m) <= MAX_HEADER) {
+    if (buf.length >= m + 4 && equalBytes(buf.subarray(0, m), IMAGE_DELTA_MAGIC) && readU32(buf, m) <= max) {
       await fill(m + readU32(buf, m) + HEADER_OVERHEAD);
       buf = concatBytes(parts);
     }
     const b = buf;
-    found = await readImageDeltaHeader(async (p, n) => b.subarray(p, p + n), ended ? b.length : Number.MAX_SAFE_INTEGER);
+    found = await readImageDeltaHeader(async (p, n) => b.subarray(p, p + n), ended ? b.length : Number.MAX_SAFE_INTEGER, opts);
   } catch (e) {
     await close().catch(() => {});
     throw e;

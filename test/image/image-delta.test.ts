@@ -14,7 +14,7 @@ const headerArb: fc.Arbitrary<ImageDeltaHeader> = fc.record({
   new: fc.record({
     id: digestArb,
     config: fc.uint8Array({ maxLength: 2000 }),
-    repoTags: fc.array(fc.string({ maxLength: 40 }), { maxLength: 3 }),
+    repoTags: fc.array(fc.string({ minLength: 1, maxLength: 40 }), { maxLength: 3 }),
     layers: fc.array(
       fc.record({ diffId: digestArb, size: fc.maxSafeInteger().map((n) => Math.abs(n)), from: fc.constantFrom('old' as const, 'delta' as const) }),
       { maxLength: 6 },
