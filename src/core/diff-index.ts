@@ -8,9 +8,11 @@ import { ErrorCode, RolldeltaError } from './errors.js';
  * bucketed hash table. Build it once and hand it to many `DiffMatcher`s to diff many targets against
  * one basis.
  *
- * Layout: `2^bucketBits` buckets of `slots` (4, or up to 16 for a larger `maxCandidates`) Int32
- * entries, one to two entries per bucket on average, so the table takes between 8 and 16 bytes per
- * indexed position: about `8..16 * basis.length / stride` bytes in all. An entry packs
+ * Layout: `2^bucketBits` buckets of `slots` (8, or 16 for a `maxCandidates` above 8) Int32
+ * entries, a quarter to half full on average, so the table takes between 8 and 16 bytes per
+ * indexed position: about `8..16 * basis.length / stride` bytes in all. Eight slots of which four
+ * are used on average lose 0.5% of the entries to full buckets where four of which two are used
+ * lost 4%; a bucket is still one cache line. An entry packs
  * `position / stride` in its low `posBits` bits and check bits of the seed hash above them, so most
  * colliding candidates are rejected without touching the basis. A full bucket keeps its first
  * entries: a basis of one repeated byte fills a single bucket, which bounds candidate walks.
@@ -39,9 +41,9 @@ export class DiffIndex {
     this.stride = stride;
     this.slots = slots;
     const entries = basis.length >= seedLength ? Math.floor((basis.length - seedLength) / stride) + 1 : 0;
-    // Smallest power of two with at most two entries per bucket on average.
+    // Smallest power of two with buckets at most half full on average.
     let bucketBits = 4;
-    while (bucketBits < 30 && 2 << bucketBits < entries) bucketBits++;
+    while (bucketBits < 30 && (slots >>> 1) * 2 ** bucketBits < entries) bucketBits++;
     this.bucketBits = bucketBits;
     let posBits = 1;
     while (posBits < 31 && 2 ** posBits <= entries) posBits++;
@@ -65,8 +67,7 @@ export class DiffIndex {
       );
     }
     const o = resolveDiffOptions(basis.length, opts);
-    let slots = 4;
-    while (slots < o.maxCandidates) slots <<= 1;
+    const slots = o.maxCandidates > 8 ? 16 : 8;
     const index = new DiffIndex(basis, o.seedLength, o.stride, slots);
     index.fill();
     return index;

@@ -288,10 +288,11 @@ export class DiffMatcher {
           const slot = (i - bStart) / step;
           const b = hb[slot];
           const check = hc[slot];
-          for (let s = 0; s < maxCandidates; s++) {
+          for (let s = 0, tried = 0; s < slots && tried < maxCandidates; s++) {
             const e = table[b + s];
             if (e === -1) break;
             if (e >>> posBits !== check) continue;
+            tried++;
             const c = (e & posMask) * S;
             const k = forwardMatch(bview, c, view, i, Math.min(maxLen, n - c));
             if (k < L) {
