@@ -11,10 +11,6 @@ import {
   signatureCommand,
   signatureSpec,
 } from './file-commands.js';
-import { dockerCommand } from './docker-commands.js';
-import { imageCommand } from './image-commands.js';
-import { serveCommand } from './serve-command.js';
-import { updateCommand } from './update-command.js';
 import { UsageError } from './usage-error.js';
 
 const HELP = `rolldelta — binary deltas for files and container images
@@ -84,15 +80,15 @@ export async function main(argv: readonly string[]): Promise<number> {
       return 0;
     }
     if (name === 'docker') {
-      await dockerCommand(rest);
+      await (await import('./docker-commands.js')).dockerCommand(rest);
       return 0;
     }
     if (name === 'serve') {
-      await serveCommand(rest);
+      await (await import('./serve-command.js')).serveCommand(rest);
       return 0;
     }
     if (name === 'update') {
-      await updateCommand(rest);
+      await (await import('./update-command.js')).updateCommand(rest);
       return 0;
     }
     if (name === 'image') {
@@ -100,7 +96,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         process.stdout.write(HELP);
         return 0;
       }
-      await imageCommand(rest);
+      await (await import('./image-commands.js')).imageCommand(rest);
       return 0;
     }
     const cmd = commands[name];

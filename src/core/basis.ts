@@ -6,6 +6,11 @@
 export interface RandomAccessBasis {
   readonly length: number;
   read(position: number, length: number): Uint8Array | Promise<Uint8Array>;
+  /**
+   * Optional: reads `length` bytes at `position` into `buf` at `offset`. Patching uses it to read
+   * straight into its output chunks, many reads in flight at once, allocating nothing per read.
+   */
+  readInto?(buf: Uint8Array, offset: number, position: number, length: number): void | Promise<void>;
 }
 
 /** A basis over bytes in memory. */
@@ -13,5 +18,6 @@ export function bytesBasis(bytes: Uint8Array): RandomAccessBasis {
   return {
     length: bytes.length,
     read: (position, length) => bytes.subarray(position, position + length),
+    readInto: (buf, offset, position, length) => buf.set(bytes.subarray(position, position + length), offset),
   };
 }

@@ -13,11 +13,11 @@ export class OpQueue implements OpSink {
   }
 
   literal(data: Uint8Array): void {
-    this.items.push({ type: 'literal', data: data.slice() });
+    this.items.push({ type: 'literal', data: new Uint8Array(data) }); // a copy even of a Buffer view
   }
 
   add(offset: number, length: number, diff: Uint8Array): void {
-    this.items.push({ type: 'add', offset, length, diff: diff.slice() });
+    this.items.push({ type: 'add', offset, length, diff: new Uint8Array(diff) });
   }
 
   /** Takes every queued op, leaving the queue empty. */

@@ -106,13 +106,20 @@ export class ImageArchive {
     const e = this.layerEntry(layer);
     const file = this.file;
     const { dataOffset, size } = e;
+    const check = (position: number, length: number): void => {
+      if (!(position >= 0 && length >= 0 && position + length <= size)) {
+        throw new RolldeltaError(ErrorCode.INVALID_ARGUMENT, `a read of ${length} bytes at ${position} is outside layer ${layer.diffId} (${size} bytes)`);
+      }
+    };
     return {
       length: size,
       read(position: number, length: number) {
-        if (!(position >= 0 && length >= 0 && position + length <= size)) {
-          throw new RolldeltaError(ErrorCode.INVALID_ARGUMENT, `a read of ${length} bytes at ${position} is outside layer ${layer.diffId} (${size} bytes)`);
-        }
+        check(position, length);
         return file.read(dataOffset + position, length);
+      },
+      readInto(buf: Uint8Array, offset: number, position: number, length: number) {
+        check(position, length);
+        return file.readInto(buf, offset, dataOffset + position, length);
       },
     };
   }

@@ -24,12 +24,30 @@ export function layeredBasis(parts: readonly RandomAccessBasis[]): RandomAccessB
     }
     return lo;
   };
+  const check = (position: number, length: number): void => {
+    if (position < 0 || length < 0 || position + length > total) {
+      throw new RolldeltaError(ErrorCode.CORRUPT, `a read of ${length} bytes at ${position} reaches past the old image's ${total} bytes of layers`);
+    }
+  };
+  const direct = parts.every((p) => p.readInto !== undefined);
   return {
     length: total,
+    // Present only when every part has it; a read across a boundary becomes one read per part.
+    readInto: direct
+      ? async (buf: Uint8Array, offset: number, position: number, length: number): Promise<void> => {
+          check(position, length);
+          const reads: Array<void | Promise<void>> = [];
+          for (let i = length > 0 ? partAt(position) : parts.length, done = 0; done < length; i++) {
+            const pos = position + done - starts[i];
+            const n = Math.min(length - done, parts[i].length - pos);
+            if (n > 0) reads.push(parts[i].readInto!(buf, offset + done, pos, n));
+            done += n;
+          }
+          await Promise.all(reads);
+        }
+      : undefined,
     async read(position: number, length: number): Promise<Uint8Array> {
-      if (position < 0 || length < 0 || position + length > total) {
-        throw new RolldeltaError(ErrorCode.CORRUPT, `a read of ${length} bytes at ${position} reaches past the old image's ${total} bytes of layers`);
-      }
+      check(position, length);
       // An image with no layers has no part to ask.
       if (length === 0) return new Uint8Array(0);
       let i = partAt(position);

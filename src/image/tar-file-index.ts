@@ -29,8 +29,8 @@ export interface TarFileIndexOptions {
   maxHeaderBytes?: number;
 }
 
-/** Content is skipped by pushing views of this (never filled) instead of reading it. */
-const ZEROS = new Uint8Array(1 << 20);
+/** Content is skipped by pushing views of this (never filled) instead of reading it; made on first use. */
+let zeros: Uint8Array | undefined;
 const MAX_LINK_HOPS = 16;
 
 /**
@@ -90,7 +90,8 @@ export async function indexTarFile(file: PositionalFile, opts: TarFileIndexOptio
     if (pos + skip > length) {
       throw new RolldeltaError(ErrorCode.TRUNCATED, `the archive ends inside ${JSON.stringify(name)} (it needs ${skip} bytes at ${pos}, the file has ${length}); it was cut short, save or copy it again`);
     }
-    for (let left = skip; left > 0; left -= ZEROS.length) reader.push(ZEROS.subarray(0, Math.min(left, ZEROS.length)));
+    zeros ??= new Uint8Array(1 << 20);
+    for (let left = skip; left > 0; left -= zeros.length) reader.push(zeros.subarray(0, Math.min(left, zeros.length)));
     pos += skip;
   }
   if (!ended) reader.push(new Uint8Array(0), true);

@@ -9,6 +9,8 @@ const FLUSH_BYTES = 1 << 20;
  * Writes chunks to `path` through a temporary file in the same directory, fsyncs it, then renames
  * it over `path`: readers see the old file or the complete new one, never a half-written one. On any
  * failure the temporary file is removed and `path` is untouched.
+ * A chunk of at least 1 MiB is written before the iterator is asked for the second chunk after it,
+ * so a producer of such chunks may refill it then (patchChunks' `reuseChunks`).
  * @example
  * await writeFileAtomic('new.bin', patchChunks(basis, deltaStream));
  */

@@ -5,7 +5,7 @@ import { ioError } from './io-error.js';
 
 /**
  * A basis backed by a file, read with positional reads: patching never loads the basis whole.
- * Each read returns a fresh buffer, so callers may hold on to it.
+ * Each `read` returns a fresh buffer, so callers may hold on to it; `readInto` fills the caller's.
  * @example
  * const basis = await FileBasis.open('app-v1.tar');
  * try { for await (const c of patchChunks(basis, deltaStream)) out.write(c) } finally { await basis.close() }
@@ -28,25 +28,30 @@ export class FileBasis implements RandomAccessBasis {
   }
 
   async read(position: number, length: number): Promise<Uint8Array> {
+    const buf = Buffer.allocUnsafe(length);
+    await this.readInto(buf, 0, position, length);
+    return buf;
+  }
+
+  async readInto(buf: Uint8Array, offset: number, position: number, length: number): Promise<void> {
     if (position < 0 || length < 0 || position + length > this.length) {
       throw new RolldeltaError(ErrorCode.CORRUPT, `a read of ${length} bytes at ${position} reaches past the end of ${this.path} (${this.length} bytes)`);
     }
-    const buf = Buffer.allocUnsafe(length);
     let done = 0;
     while (done < length) {
       let n: number;
       try {
-        ({ bytesRead: n } = await this.fh.read(buf, done, length - done, position + done));
+        ({ bytesRead: n } = await this.fh.read(buf, offset + done, length - done, position + done));
       } catch (e) {
         throw ioError(e, 'read the basis', this.path);
       }
       if (n === 0) throw new RolldeltaError(ErrorCode.IO, `${this.path} shrank while it was being read; do not change the basis during a patch`);
       done += n;
     }
-    return buf;
   }
 
   close(): Promise<void> {
     return this.fh.close();
   }
 }
+

@@ -81,7 +81,7 @@ export async function patchFile(basisPath: string, deltaPath: string, outPath: s
   const basis = await FileBasis.open(basisPath);
   try {
     // The output appears only once verified, so the basis need not be hashed up front.
-    const bytesOut = await writeFileAtomic(outPath, patchChunks(basis, createReadStream(deltaPath, READ_OPTS), { size, verifyBasis: 'on-failure', ...opts }));
+    const bytesOut = await writeFileAtomic(outPath, patchChunks(basis, createReadStream(deltaPath, READ_OPTS), { size, verifyBasis: 'on-failure', ...opts }, true));
     return { bytesIn: size, bytesOut };
   } finally {
     await basis.close();

@@ -1,6 +1,5 @@
 import type { Duplex } from 'node:stream';
 import { bytesBasis, type RandomAccessBasis } from '../core/basis.js';
-import { addBytes, checkAddRange, checkCopyRange } from '../core/patcher.js';
 import type { DeltaHeader } from '../format/delta-header.js';
 import { checkBasis, checkTarget } from '../format/delta-checks.js';
 import { AnyDeltaDecoder } from '../format/delta-decoder.js';
@@ -10,6 +9,7 @@ import { throwIfAborted } from './abort.js';
 import { byteChunks, type ByteSource } from './chunks.js';
 import { toDuplex } from './duplex.js';
 import { nodeSha256 } from './node-sha256.js';
+import { OutputStager } from './_output-stager.js';
 import { ProgressMeter, type StreamOptions } from './progress.js';
 
 export type PatchStreamOptions = PatchOptions & StreamOptions;
@@ -22,7 +22,10 @@ const READ_CHUNK = 1 << 20;
  * target chunks out, pulled at the reader's pace. A wrong basis is refused before the first output
  * byte; the target's length and SHA-256 are checked at the end (native format), so a consumer that
  * writes to a temporary file and renames on success never keeps a bad result.
- * Memory: one decoded frame plus one 1 MiB read, whatever the sizes.
+ * Output comes in chunks of 1 MiB (the last one shorter), each with all its basis reads in flight at
+ * once. Memory: one decoded frame plus the chunk being filled, whatever the sizes.
+ * `reuseChunks` (for writers that finish with a chunk before asking for the second one after it,
+ * as writeFileAtomic does) cycles three chunk buffers instead of allocating one per MiB.
  * @example
  * const basis = await FileBasis.open('old.bin');
  * for await (const c of patchChunks(basis, createReadStream('d.rdelta'))) out.write(c);
@@ -31,6 +34,7 @@ export async function* patchChunks(
   basis: Uint8Array | RandomAccessBasis,
   source: ByteSource,
   opts: PatchStreamOptions = {},
+  reuseChunks = false,
 ): AsyncGenerator<Uint8Array> {
   const base = basis instanceof Uint8Array ? bytesBasis(basis) : basis;
   const sha = opts.sha256 ?? nodeSha256;
@@ -40,6 +44,7 @@ export async function* patchChunks(
   const decoder = new AnyDeltaDecoder(queue, { limits: opts.limits, onheader: (h) => (header = h) });
   const target = sha();
   const meter = new ProgressMeter(opts);
+  const stager = new OutputStager(base, reuseChunks);
 
   async function* emitQueued(): AsyncGenerator<Uint8Array> {
     if (header && !basisChecked) {
@@ -48,19 +53,10 @@ export async function* patchChunks(
       checkBasis(header, base.length, wantHash ? await hashBasis(base, sha) : undefined);
     }
     for (const op of queue.drain()) {
-      if (op.type === 'literal') {
-        yield op.data;
-        continue;
-      }
-      if (op.type === 'add') checkAddRange(op.offset, op.length, op.diff, base.length);
-      else checkCopyRange(op.offset, op.length, base.length);
-      for (let done = 0; done < op.length; ) {
-        throwIfAborted(opts.signal); // one COPY can expand to gigabytes: check between reads
-        const n = Math.min(READ_CHUNK, op.length - done);
-        const piece = await base.read(op.offset + done, n);
-        // An ADD's target bytes are the basis bytes plus its diff, in a fresh buffer.
-        yield op.type === 'add' ? addBytes(piece, op.diff.subarray(done, done + n)) : piece;
-        done += n;
+      throwIfAborted(opts.signal); // one COPY can expand to gigabytes: checked per op and per chunk
+      for await (const chunk of stager.push(op)) {
+        throwIfAborted(opts.signal);
+        yield chunk;
       }
     }
   }
@@ -80,6 +76,7 @@ export async function* patchChunks(
   }
   decoder.push(new Uint8Array(0), true);
   yield* verified(emitQueued());
+  yield* verified(stager.finish());
   if (decoder.trailer) {
     try {
       checkTarget(decoder.trailer, meter.bytesOut, target.digest());

@@ -166,6 +166,10 @@ function strictBasis(bytes: Uint8Array): RandomAccessBasis {
       if (p < 0 || n < 0 || p + n > bytes.length) throw new Error(`read ${p}+${n} outside ${bytes.length}`);
       return bytes.slice(p, p + n);
     },
+    readInto: async (buf, at, p, n) => {
+      if (p < 0 || n < 0 || p + n > bytes.length || at + n > buf.length) throw new Error(`readInto ${p}+${n} outside ${bytes.length}`);
+      buf.set(bytes.subarray(p, p + n), at);
+    },
   };
 }
 
@@ -182,6 +186,9 @@ describe('layeredBasis', () => {
           const basis = layeredBasis(parts.map(strictBasis));
           expect(basis.length).toBe(whole.length);
           expect(Array.from(await basis.read(pos, len))).toEqual(Array.from(whole.subarray(pos, pos + len)));
+          const into = new Uint8Array(len + 3);
+          await basis.readInto!(into, 3, pos, len);
+          expect(Array.from(into.subarray(3))).toEqual(Array.from(whole.subarray(pos, pos + len)));
         },
       ),
       { numRuns: 500 },

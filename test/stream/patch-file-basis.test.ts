@@ -3,7 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { diff } from '../../src/format/operations.js';
+import { FileBasis } from '../../src/stream/file-basis.js';
 import { patchFile } from '../../src/stream/file-operations.js';
+import { patchChunks } from '../../src/stream/patch-stream.js';
 import { prng } from '../core/_diff-helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'rolldelta-pf-'));
@@ -35,5 +37,38 @@ describe('patchFile checks the basis hash only when the target fails', () => {
     writeFileSync(join(dir, 'd2'), bad);
     await expect(patchFile(join(dir, 'b'), join(dir, 'd2'), join(dir, 'out3'))).rejects.toMatchObject({ code: expect.stringMatching(/ERR_CHECKSUM|ERR_CORRUPT/) });
     expect(existsSync(join(dir, 'out3'))).toBe(false);
+  });
+});
+
+describe('patch output in 1 MiB chunks (reads straight into them)', () => {
+  // Copies out of order, adds, literals and runs that cross chunk boundaries, over several MiB.
+  const MiB = 1 << 20;
+  const basis = prng(6 * MiB, 3);
+  const target = new Uint8Array(7 * MiB + 12_357);
+  target.set(basis.subarray(5 * MiB, 6 * MiB), 0);
+  target.set(prng(MiB + 17, 4), MiB);
+  target.set(basis.subarray(0, 3 * MiB), 2 * MiB + 17);
+  for (let i = 2 * MiB + 17; i < 5 * MiB; i += 97) target[i] ^= 0x40; // adds, or short literals
+  target.set(basis.subarray(3 * MiB + 5, 5 * MiB + 12_345), 5 * MiB + 17);
+  const delta = diff(basis, target);
+
+  it('patchFile (reusing three chunk buffers) writes exactly the target', async () => {
+    writeFileSync(join(dir, 'big-b'), basis);
+    writeFileSync(join(dir, 'big-d'), delta);
+    await patchFile(join(dir, 'big-b'), join(dir, 'big-d'), join(dir, 'big-out'));
+    expect(Buffer.compare(readFileSync(join(dir, 'big-out')), target)).toBe(0);
+  });
+
+  it('patchChunks hands out fresh chunks a consumer may keep', async () => {
+    writeFileSync(join(dir, 'big-b'), basis);
+    const fb = await FileBasis.open(join(dir, 'big-b'));
+    try {
+      const kept: Uint8Array[] = [];
+      for await (const c of patchChunks(fb, [delta])) kept.push(c);
+      expect(kept.slice(0, -1).every((c) => c.length === MiB)).toBe(true);
+      expect(Buffer.compare(Buffer.concat(kept), target)).toBe(0);
+    } finally {
+      await fb.close();
+    }
   });
 });
