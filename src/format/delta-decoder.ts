@@ -5,6 +5,7 @@ import { detectFormat } from './detect.js';
 import { resolveLimits, type DecodeLimits } from './limits.js';
 import { NativeDeltaDecoder } from './native-delta-decoder.js';
 import { RdiffDeltaDecoder } from './rdiff-delta-decoder.js';
+import type { RawDeflate } from './raw-deflate.js';
 
 /** What a delta's trailer promises about the target (native format only). */
 export interface DeltaTrailer {
@@ -30,7 +31,7 @@ export class AnyDeltaDecoder {
 
   constructor(
     private readonly sink: OpSink,
-    private readonly opts: { limits?: Partial<DecodeLimits>; onheader?: (h: DeltaHeader) => void } = {},
+    private readonly opts: { limits?: Partial<DecodeLimits>; onheader?: (h: DeltaHeader) => void; rawDeflate?: RawDeflate } = {},
   ) {
     this.limits = resolveLimits(opts.limits);
   }
@@ -60,6 +61,7 @@ export class AnyDeltaDecoder {
       this.format = 'native';
       return new NativeDeltaDecoder(this.sink, {
         limits: this.limits,
+        rawDeflate: this.opts.rawDeflate,
         onheader: (h) => {
           this.header = h;
           this.opts.onheader?.(h);

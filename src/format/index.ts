@@ -9,6 +9,7 @@ export type { DeltaHeader } from './delta-header.js';
 export { DEFAULT_LIMITS, resolveLimits, type DecodeLimits } from './limits.js';
 export { detectFormat, type FormatKind } from './detect.js';
 export { NativeDeltaEncoder } from './native-delta-encoder.js';
+export { fflateRawDeflate, type RawDeflate } from './raw-deflate.js';
 export { NativeDeltaDecoder } from './native-delta-decoder.js';
 export { encodeNativeSignature, decodeNativeSignature, NativeSignatureDecoder } from './native-signature.js';
 export { RdiffDeltaEncoder } from './rdiff-delta-encoder.js';

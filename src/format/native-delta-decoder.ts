@@ -1,4 +1,3 @@
-import { inflateSync } from 'fflate';
 import { cmDecode } from './cm-codec.js';
 import { opSegments } from './_op-segments.js';
 import { equalBytes } from '../core/bytes.js';
@@ -12,6 +11,7 @@ import { resolveLimits, type DecodeLimits } from './limits.js';
 import { CODEC_SECTIONS, CODEC_SECTIONS_CM, FRAME_HEAD, FRAME_OPS, FRAME_TRAILER, MAX_NATIVE_VALUE, OP_ADD, OP_COPY, OP_LITERAL, type NativeTrailer } from './native-delta-encoder.js';
 import { NATIVE_DELTA_MAGIC, NATIVE_VERSION } from './native-magic.js';
 import { Cursor, unzigzag } from './varint.js';
+import { fflateRawDeflate, type RawDeflate } from './raw-deflate.js';
 
 /** Options of the native delta decoder. */
 export interface NativeDeltaDecoderOptions {
@@ -20,6 +20,8 @@ export interface NativeDeltaDecoderOptions {
   onheader?: (header: DeltaHeader) => void;
   /** Called once after the trailer was checked (frame count and target length). */
   onend?: (trailer: NativeTrailer) => void;
+  /** DEFLATE implementation (default fflate's; the Node edges pass node:zlib's). */
+  rawDeflate?: RawDeflate;
 }
 
 const S_MAGIC = 0;
@@ -47,6 +49,7 @@ export class NativeDeltaDecoder {
   private readonly limits: DecodeLimits;
   private readonly onheader: ((header: DeltaHeader) => void) | undefined;
   private readonly onend: ((trailer: NativeTrailer) => void) | undefined;
+  private readonly rawDeflate: RawDeflate;
   private readonly reader = new ByteReader();
   private readonly state = new DecoderState();
   private stage = S_MAGIC;
@@ -61,6 +64,7 @@ export class NativeDeltaDecoder {
     this.limits = resolveLimits(opts.limits);
     this.onheader = opts.onheader;
     this.onend = opts.onend;
+    this.rawDeflate = opts.rawDeflate ?? fflateRawDeflate;
   }
 
   /** Feeds the next bytes; `final` says no more follow (an incomplete delta is ERR_TRUNCATED). */
@@ -190,9 +194,9 @@ export class NativeDeltaDecoder {
       raw = payload;
     } else if (codec === 1) {
       if (payload.length >= rawLength) throw corrupt(`a deflated frame of ${payload.length} bytes is not smaller than its raw ${rawLength}`, at);
-      raw = inflateBounded(payload, rawLength, at);
+      raw = inflateBounded(this.rawDeflate, payload, rawLength, at);
     } else if (codec === CODEC_SECTIONS || codec === CODEC_SECTIONS_CM) {
-      sec = unpackSections(payload, rawLength, at, codec === CODEC_SECTIONS_CM, this.total);
+      sec = unpackSections(this.rawDeflate, payload, rawLength, at, codec === CODEC_SECTIONS_CM, this.total);
       raw = sec.raw;
     } else {
       throw new RolldeltaError(ErrorCode.UNSUPPORTED, `frame at byte ${at} uses codec ${codec}, which this version does not know; upgrade rolldelta`);
@@ -305,7 +309,7 @@ interface Sections {
  * literals, diffs), each packed (deflate or context mixing) or stored, whose declared sizes must
  * add up exactly to `rawLength` and to the payload.
  */
-function unpackSections(payload: Uint8Array, rawLength: number, at: number, cm: boolean, frameStart: number): Sections {
+function unpackSections(rawDeflate: RawDeflate, payload: Uint8Array, rawLength: number, at: number, cm: boolean, frameStart: number): Sections {
   if (payload.length >= rawLength) throw corrupt(`a sectioned frame of ${payload.length} bytes is not smaller than its raw ${rawLength}`, at);
   const c = new Cursor(payload, 0, payload.length);
   const tagsRaw = c.varint();
@@ -330,7 +334,7 @@ function unpackSections(payload: Uint8Array, rawLength: number, at: number, cm: 
     const part = payload.subarray(src, src + p);
     // The coder's segments for literals and diffs come from the tags, already unpacked.
     const kind = k === 4 ? OP_LITERAL : k === 6 ? OP_ADD : -1;
-    const unpacked = p === r ? part : cm ? cmDecode(part, r, kind < 0 ? undefined : opSegments(raw.subarray(0, tagsRaw), kind, frameStart)) : inflateBounded(part, r, at);
+    const unpacked = p === r ? part : cm ? cmDecode(part, r, kind < 0 ? undefined : opSegments(raw.subarray(0, tagsRaw), kind, frameStart)) : inflateBounded(rawDeflate, part, r, at);
     raw.set(unpacked, dst);
     src += p;
     dst += r;
@@ -339,13 +343,13 @@ function unpackSections(payload: Uint8Array, rawLength: number, at: number, cm: 
 }
 
 /**
- * Inflates into a buffer one byte larger than promised: fflate does not grow a caller's buffer,
- * so memory stays bounded, and a stream that yields more (or less) than `rawLength` is caught.
+ * Inflates to at most one byte more than promised, so memory stays bounded and a stream that
+ * yields more (or less) than `rawLength` is caught.
  */
-function inflateBounded(payload: Uint8Array, rawLength: number, at: number): Uint8Array {
+function inflateBounded(rawDeflate: RawDeflate, payload: Uint8Array, rawLength: number, at: number): Uint8Array {
   let out: Uint8Array;
   try {
-    out = inflateSync(payload, { out: new Uint8Array(rawLength + 1) });
+    out = rawDeflate.inflate(payload, rawLength);
   } catch (e) {
     throw new RolldeltaError(ErrorCode.CORRUPT, `the deflate data of the frame at byte ${at} is invalid (${(e as Error).message}); the delta is damaged`, { cause: e });
   }

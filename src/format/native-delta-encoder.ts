@@ -24,7 +24,6 @@
  * Type 0xff, trailer (last frame). body = varint targetLength | targetSha256[32] | varint frameCount
  * (number of ops frames). Nothing may follow it. The sum of op lengths must equal targetLength.
  */
-import { deflateSync } from 'fflate';
 import { cmEncode } from './cm-codec.js';
 import { opSegments } from './_op-segments.js';
 import { looksIncompressible } from './_entropy.js';
@@ -36,6 +35,7 @@ import { writeU32 } from './_reader.js';
 import { deltaHeaderToMap, type DeltaHeader } from './delta-header.js';
 import { NATIVE_DELTA_MAGIC, NATIVE_VERSION } from './native-magic.js';
 import { varintLength, writeVarint, zigzag } from './varint.js';
+import { fflateRawDeflate, type RawDeflate } from './raw-deflate.js';
 
 /** Frame types of the native delta format. */
 export const FRAME_OPS = 0x01;
@@ -66,6 +66,8 @@ export interface NativeDeltaEncoderOptions {
   level?: number;
   /** Raw bytes per frame (64 .. 16 MiB - 64, default 1 MiB): bounds the decoder's memory. */
   frameSize?: number;
+  /** DEFLATE implementation (default fflate's; the Node edges pass node:zlib's). */
+  rawDeflate?: RawDeflate;
 }
 
 /** What the trailer promises about the target. */
@@ -88,6 +90,7 @@ export class NativeDeltaEncoder implements OpSink {
   private readonly level: number;
   private readonly frameSize: number;
   private readonly deflate: boolean;
+  private readonly rawDeflate: RawDeflate;
   private ops = new Uint8Array(1024);
   private opsLen = 0;
   /** Offset varints of the frame's copies and adds, a column apart from the op tags. */
@@ -125,6 +128,7 @@ export class NativeDeltaEncoder implements OpSink {
     this.header = header;
     this.ondata = ondata;
     this.level = level;
+    this.rawDeflate = opts.rawDeflate ?? fflateRawDeflate;
     this.frameSize = frameSize;
     this.deflate = header.codec === 'deflate';
   }
@@ -281,8 +285,8 @@ export class NativeDeltaEncoder implements OpSink {
       // Ops, literals and diffs pack better apart (their statistics differ: a tar's literal
       // headers match each other, diffs are mostly zeros); each section is stored when packing
       // does not shrink it (literal bytes that are already random are not even tried).
-      const level = this.level as 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9;
-      const deflated = packSections(raw, tagsRaw, this.offsLen, this.litLen, (section, tryPack) => packSection(section, level, tryPack));
+      const { level, rawDeflate } = this;
+      const deflated = packSections(raw, tagsRaw, this.offsLen, this.litLen, (section, tryPack) => packSection(section, rawDeflate, level, tryPack));
       if (deflated.length < payload.length) {
         payload = deflated;
         codec = CODEC_SECTIONS;
@@ -393,8 +397,8 @@ function packSectionCm(raw: Uint8Array, tryPack: boolean, segments: number[] | u
 }
 
 /** A section deflated, or as is when deflate would not make it shorter (or `tryDeflate` is false). */
-function packSection(raw: Uint8Array, level: 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9, tryDeflate: boolean): Uint8Array {
+function packSection(raw: Uint8Array, rawDeflate: RawDeflate, level: number, tryDeflate: boolean): Uint8Array {
   if (!tryDeflate || raw.length === 0) return raw;
-  const packed = deflateSync(raw, { level });
+  const packed = rawDeflate.deflate(raw, level);
   return packed.length < raw.length ? packed : raw;
 }

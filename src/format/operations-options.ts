@@ -2,6 +2,7 @@ import type { HasherFactory } from '../core/hash.js';
 import type { RollsumName, StrongHashName } from '../core/params.js';
 import type { DiffOptions } from '../core/diff-options.js';
 import type { DecodeLimits } from './limits.js';
+import type { RawDeflate } from './raw-deflate.js';
 
 /** Which wire format to write: rolldelta's own (smaller, verified) or librsync's rdiff format. */
 export type WireFormat = 'native' | 'rdiff';
@@ -36,6 +37,8 @@ export interface DeltaOptions {
   /** Raw bytes per native frame; default 1 MiB. */
   frameSize?: number;
   sha256?: HasherFactory;
+  /** DEFLATE implementation; default fflate's, the Node adapters pass node:zlib's. */
+  rawDeflate?: RawDeflate;
 }
 
 /** Options for the two-sided diff; the output is always the native format. */
@@ -51,6 +54,8 @@ export interface DiffDeltaOptions extends DiffOptions {
   inPlaceStash?: number;
   frameSize?: number;
   sha256?: HasherFactory;
+  /** DEFLATE implementation; default fflate's, the Node adapters pass node:zlib's. */
+  rawDeflate?: RawDeflate;
 }
 
 /** Options for applying a delta. */
@@ -65,4 +70,6 @@ export interface PatchOptions {
    */
   verifyBasis?: boolean | 'on-failure';
   sha256?: HasherFactory;
+  /** DEFLATE implementation; default fflate's, the Node adapters pass node:zlib's. */
+  rawDeflate?: RawDeflate;
 }

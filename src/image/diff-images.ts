@@ -4,6 +4,7 @@ import { ErrorCode, RolldeltaError } from '../core/errors.js';
 import { DiffDelta } from '../format/diff-delta.js';
 import { writeFileAtomic } from '../stream/atomic-file.js';
 import { ChunkBuffer } from '../stream/chunks.js';
+import { nodeRawDeflate } from '../stream/node-raw-deflate.js';
 import { nodeSha256 } from '../stream/node-sha256.js';
 import type { Progress } from '../stream/progress.js';
 import { ImageArchive } from './archive-reader.js';
@@ -113,7 +114,7 @@ export async function diffImages(oldPath: string, newPath: string, outPath: stri
       async function* chunks(): AsyncGenerator<Uint8Array> {
         yield header;
         const out = new ChunkBuffer();
-        const d = new DiffDelta(index, out.push, { level: opts.level ?? 9, sha256: nodeSha256, basisSha256: sha256 });
+        const d = new DiffDelta(index, out.push, { level: opts.level ?? 9, sha256: nodeSha256, rawDeflate: nodeRawDeflate, basisSha256: sha256 });
         for (let i = 0; i < layers.length; i++) {
           if (layers[i].from === 'old') continue;
           for await (const c of newArchive.layerStream(newImage.layers[i])) {

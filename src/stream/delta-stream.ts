@@ -6,6 +6,7 @@ import { decodeSignature } from '../format/signature-codec.js';
 import type { ByteSource } from './chunks.js';
 import { producerChunks } from './_producer-chunks.js';
 import { toDuplex } from './duplex.js';
+import { nodeRawDeflate } from './node-raw-deflate.js';
 import { nodeSha256 } from './node-sha256.js';
 import type { StreamOptions } from './progress.js';
 
@@ -23,7 +24,7 @@ export async function* deltaChunks(
   opts: DeltaStreamOptions = {},
 ): AsyncGenerator<Uint8Array> {
   const parsed = sig instanceof Uint8Array ? decodeSignature(sig) : sig;
-  yield* producerChunks((ondata) => new RsyncDelta(parsed, ondata, { ...opts, sha256: opts.sha256 ?? nodeSha256 }), source, opts);
+  yield* producerChunks((ondata) => new RsyncDelta(parsed, ondata, { ...opts, sha256: opts.sha256 ?? nodeSha256, rawDeflate: opts.rawDeflate ?? nodeRawDeflate }), source, opts);
 }
 
 /**

@@ -5,6 +5,7 @@ import type { DiffDeltaOptions } from '../format/operations-options.js';
 import type { ByteSource } from './chunks.js';
 import { producerChunks } from './_producer-chunks.js';
 import { toDuplex } from './duplex.js';
+import { nodeRawDeflate } from './node-raw-deflate.js';
 import { nodeSha256 } from './node-sha256.js';
 import type { StreamOptions } from './progress.js';
 
@@ -21,7 +22,7 @@ export async function* diffChunks(
   source: ByteSource,
   opts: DiffStreamOptions = {},
 ): AsyncGenerator<Uint8Array> {
-  yield* producerChunks((ondata) => new DiffDelta(basis, ondata, { ...opts, sha256: opts.sha256 ?? nodeSha256 }), source, opts);
+  yield* producerChunks((ondata) => new DiffDelta(basis, ondata, { ...opts, sha256: opts.sha256 ?? nodeSha256, rawDeflate: opts.rawDeflate ?? nodeRawDeflate }), source, opts);
 }
 
 /**

@@ -8,5 +8,6 @@ export { patchInPlace, type PatchInPlaceOptions, type PatchInPlaceResult } from 
 export { FileBasis } from './file-basis.js';
 export { writeFileAtomic } from './atomic-file.js';
 export { nodeSha256 } from './node-sha256.js';
+export { nodeRawDeflate } from './node-raw-deflate.js';
 export type { Progress, StreamOptions } from './progress.js';
 export type { ByteSource } from './chunks.js';

@@ -12,6 +12,7 @@ import type { NativeTrailer } from '../format/native-delta-encoder.js';
 import { NATIVE_DELTA_MAGIC } from '../format/native-magic.js';
 import { readJournal, removeJournal, writeJournal, type InPlaceJournal } from './in-place-journal.js';
 import { ioError } from './io-error.js';
+import { nodeRawDeflate } from './node-raw-deflate.js';
 
 /** Options of {@link patchInPlace}. */
 export interface PatchInPlaceOptions {
@@ -347,7 +348,7 @@ async function* decodeOps(deltaPath: string, limits?: Partial<DecodeLimits>, onh
     literal: (data) => void batch.push({ kind: 'literal', offset: 0, length: data.length, data: new Uint8Array(data) }),
     add: (offset, length, diff) => void batch.push({ kind: 'add', offset, length, data: new Uint8Array(diff) }),
   };
-  const dec = new NativeDeltaDecoder(sink, { limits, onheader, onend });
+  const dec = new NativeDeltaDecoder(sink, { limits, onheader, onend, rawDeflate: nodeRawDeflate });
   let first = true;
   for await (const chunk of createReadStream(deltaPath, { highWaterMark: CHUNK })) {
     const bytes = chunk as Buffer;

@@ -8,6 +8,7 @@ import type { PatchOptions } from '../format/operations-options.js';
 import { throwIfAborted } from './abort.js';
 import { byteChunks, type ByteSource } from './chunks.js';
 import { toDuplex } from './duplex.js';
+import { nodeRawDeflate } from './node-raw-deflate.js';
 import { nodeSha256 } from './node-sha256.js';
 import { OutputStager } from './_output-stager.js';
 import { ProgressMeter, type StreamOptions } from './progress.js';
@@ -41,7 +42,7 @@ export async function* patchChunks(
   const queue = new OpQueue();
   let header: DeltaHeader | undefined;
   let basisChecked = false;
-  const decoder = new AnyDeltaDecoder(queue, { limits: opts.limits, onheader: (h) => (header = h) });
+  const decoder = new AnyDeltaDecoder(queue, { limits: opts.limits, onheader: (h) => (header = h), rawDeflate: opts.rawDeflate ?? nodeRawDeflate });
   const target = sha();
   const meter = new ProgressMeter(opts);
   const stager = new OutputStager(base, reuseChunks);

@@ -7,7 +7,11 @@ import { OpCollector, type Op } from '../../src/core/ops.js';
 import type { DeltaHeader } from '../../src/format/delta-header.js';
 import { NativeDeltaDecoder } from '../../src/format/native-delta-decoder.js';
 import { NativeDeltaEncoder, type NativeDeltaEncoderOptions } from '../../src/format/native-delta-encoder.js';
+import { diff, patch } from '../../src/format/operations.js';
+import { fflateRawDeflate } from '../../src/format/raw-deflate.js';
 import { writeVarint } from '../../src/format/varint.js';
+import { nodeRawDeflate } from '../../src/stream/node-raw-deflate.js';
+import { concat, prng } from '../core/_diff-helpers.js';
 import { arbFractions, arbOps, bytewise, cat, codeOf, cuts, pushAll, replay, targetLength } from './_helpers.js';
 
 const SHA = new Uint8Array(32).map((_, i) => i * 7);
@@ -193,7 +197,10 @@ describe('native delta v1: hostile input', () => {
     expect(codeOf(() => decode([big], { limits: { maxHeaderBytes: 8 } }))).toBe('ERR_LIMIT');
   });
 
-  it('refuses a deflate bomb and a raw length that lies', () => {
+  it.each([
+    ['fflate', fflateRawDeflate],
+    ['node:zlib', nodeRawDeflate],
+  ])('refuses a deflate bomb and a raw length that lies (%s)', (_, rawDeflate) => {
     const head = prefix();
     const zeros = new Uint8Array(100000);
     const packed = deflateSync(zeros);
@@ -202,12 +209,21 @@ describe('native delta v1: hostile input', () => {
       body[0] = 1;
       const p = writeVarint(body, 1, claim);
       body.set(packed, p);
-      expect(codeOf(() => decode([cat(head, frame(1, body.subarray(0, p + packed.length)))])), `claim ${claim}`).toBe('ERR_CORRUPT');
+      expect(codeOf(() => decode([cat(head, frame(1, body.subarray(0, p + packed.length)))], { rawDeflate })), `claim ${claim}`).toBe('ERR_CORRUPT');
     }
     // Valid deflate that is longer than the raw it claims is refused too.
-    expect(codeOf(() => decode([cat(head, frame(1, Uint8Array.of(1, 2, 0x03, 0x00)))]))).toBe('ERR_CORRUPT');
+    expect(codeOf(() => decode([cat(head, frame(1, Uint8Array.of(1, 2, 0x03, 0x00)))], { rawDeflate }))).toBe('ERR_CORRUPT');
     // An unknown codec.
     expect(codeOf(() => decode([cat(head, frame(1, Uint8Array.of(7, 1, 0)))]))).toBe('ERR_UNSUPPORTED');
+  });
+
+  it('decodes with either DEFLATE what the other encoded', () => {
+    const basis = prng(300_000, 5);
+    const target = concat(prng(50_000, 6), basis.subarray(1000, 200_000), new TextEncoder().encode('text '.repeat(20_000)));
+    for (const [enc, dec] of [[fflateRawDeflate, nodeRawDeflate], [nodeRawDeflate, fflateRawDeflate]]) {
+      const d = diff(basis, target, { rawDeflate: enc });
+      expect(Buffer.compare(patch(basis, d, { rawDeflate: dec }), target)).toBe(0);
+    }
   });
 
   it('checks the trailer: frame count, target length, nothing after it', () => {
