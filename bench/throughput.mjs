@@ -1,76 +1,82 @@
-// `npm run bench`: throughput of signature, delta and patch on a 256 MiB input with 1% scattered
-// edits, beside rdiff run on the same files in the same run. Ratios > 1 mean rolldelta is faster.
-// Size: BENCH_MIB (default 256).
-import { mkdirSync, writeFileSync, readFileSync, statSync } from 'node:fs';
+// `npm run bench`: throughput and peak RSS of signature, delta, diff, patch, image diff and image
+// apply, each a child process of the built CLI, beside rdiff (BLAKE2, defaults), zstd --patch-from
+// -3, xdelta3 -9 and docker load run in the same invocation; at each size of BENCH_SIZES (MiB,
+// default "64,256,1024"), so that the growth with size shows. Ratios > 1 mean rolldelta is faster.
+// Writes bench/results/throughput.json, .svg (the chart) and .md (BENCH_OUT=dir to write elsewhere).
+// BENCH_REPEAT=n keeps the fastest of n runs; BENCH_DOCKER=0 skips docker load.
+// Inputs are kept in bench/.work/throughput between runs (about 4x the sizes on disk).
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createHash } from 'node:crypto';
-import { deltaFile, patchFile, signatureFile } from '../dist/index.js';
-import { have, machine, timeAsync, timeCommand } from './_peers.mjs';
+import { privateEngineUnavailable, startPrivateEngine } from './_dockerd.mjs';
+import { filePair } from './_file-pair.mjs';
+import { imagePair } from './_image-pair.mjs';
+import { resultsMarkdown } from './_markdown.mjs';
+import { measureFiles, measureImage } from './_measure.mjs';
+import { peerNotes } from './_ops.mjs';
+import { machine } from './_peers.mjs';
+import { checks, linearity, sizeTable } from './_report.mjs';
+import { throughputSvg } from './_svg.mjs';
 
-const MiB = 1 << 20;
-const size = Number(process.env.BENCH_MIB ?? 256) * MiB;
-const dir = join(import.meta.dirname, '.work');
-mkdirSync(dir, { recursive: true });
+const sizes = (process.env.BENCH_SIZES ?? '64,256,1024').split(',').map((s) => Number(s.trim()));
+if (sizes.some((s) => !Number.isInteger(s) || s < 1 || s % 16 !== 0)) {
+  throw new Error(`BENCH_SIZES is a comma-separated list of MiB, multiples of 16 (e.g. "64,256,1024"); got ${process.env.BENCH_SIZES}`);
+}
+const work = join(import.meta.dirname, '.work', 'throughput');
+const outDir = process.env.BENCH_OUT ?? join(import.meta.dirname, 'results');
+const notes = peerNotes();
 
-function makeInputs() {
-  // Pseudo-random basis (xorshift), then about 1% of its bytes changed in scattered edits:
-  // substitutions, insertions and deletions of 1-2048 bytes every ~100 KiB on average.
-  const basis = Buffer.allocUnsafe(size);
-  let s = 0x9e3779b9;
-  for (let i = 0; i < size; i += 4) {
-    s ^= s << 13; s ^= s >>> 17; s ^= s << 5;
-    basis.writeUInt32LE(s >>> 0, i);
+let engine;
+const why = process.env.BENCH_DOCKER === '0' ? 'BENCH_DOCKER=0' : privateEngineUnavailable();
+if (why) notes.docker = `docker load not measured: ${why}`;
+else {
+  try {
+    engine = await startPrivateEngine();
+  } catch (e) {
+    notes.docker = `docker load not measured: ${e.message}`;
   }
-  const parts = [];
-  let pos = 0;
-  let edited = 0;
-  while (pos < size) {
-    s ^= s << 13; s ^= s >>> 17; s ^= s << 5;
-    const gap = ((s >>> 0) % 200_000) + 64;
-    const len = ((s >>> 16) % 2048) + 1;
-    const end = Math.min(pos + gap, size);
-    parts.push(basis.subarray(pos, end));
-    pos = end;
-    const kind = (s >>> 8) % 3;
-    const fresh = Buffer.alloc(len, (s >>> 4) & 0xff);
-    if (kind !== 2) parts.push(fresh); // substitution or insertion
-    if (kind !== 1) pos += len; // substitution or deletion skips basis bytes
-    edited += len;
+}
+
+const results = { machine: machine(), date: new Date().toISOString(), node: process.version, notes, sizes: [] };
+console.log(`rolldelta throughput; ${results.machine}`);
+for (const n of Object.values(notes)) console.log(`note: ${n}`);
+try {
+  for (const mib of sizes) {
+    const fileDir = join(work, `file-${mib}`);
+    const imageDir = join(work, `image-${mib}`);
+    process.stdout.write(`\n${mib} MiB: making inputs... `);
+    const pair = filePair(fileDir, mib);
+    const img = imagePair(imageDir, mib);
+    process.stdout.write('measuring...\n');
+    const ops = { ...(await measureFiles(pair, fileDir)), ...(await measureImage(img, imageDir, engine)) };
+    const size = {
+      mib,
+      files: { basisBytes: pair.basisBytes, targetBytes: pair.targetBytes, editedBytes: pair.editedBytes, movedRegions: pair.moves },
+      image: { oldBytes: img.oldBytes, newBytes: img.newBytes, files: img.files, editedFiles: img.editedFiles },
+      ops,
+    };
+    results.sizes.push(size);
+    console.log(
+      `file pair: ${pair.basisBytes.toLocaleString('en-US')} -> ${pair.targetBytes.toLocaleString('en-US')} bytes, ` +
+        `${((100 * pair.editedBytes) / pair.basisBytes).toFixed(2)}% edited in scattered spots, ${pair.moves} pairs of regions swapped; ` +
+        `image pair: ${img.newBytes.toLocaleString('en-US')} bytes, ${img.files} files in 4 layers, app layer changed (${img.editedFiles} files edited, all mtimes)\n`,
+    );
+    for (const line of sizeTable(size)) console.log(line);
   }
-  writeFileSync(join(dir, 'basis.bin'), basis);
-  writeFileSync(join(dir, 'target.bin'), Buffer.concat(parts));
-  return edited / size;
+} finally {
+  await engine?.stop();
 }
 
-const sha = (p) => createHash('sha256').update(readFileSync(p)).digest('hex');
-const mbps = (secs) => size / 1e6 / secs;
-const f = (n) => n.toFixed(1).padStart(8);
-
-const editRatio = makeInputs();
-const B = join(dir, 'basis.bin');
-const T = join(dir, 'target.bin');
-console.log(`input: ${size / MiB} MiB, ${(editRatio * 100).toFixed(2)}% of bytes edited in scattered spots; ${machine()}\n`);
-
-const rows = [];
-const sig = await timeAsync(() => signatureFile(B, join(dir, 'rd.sig')));
-const del = await timeAsync(() => deltaFile(join(dir, 'rd.sig'), T, join(dir, 'rd.delta')));
-const pat = await timeAsync(() => patchFile(B, join(dir, 'rd.delta'), join(dir, 'rd.out')));
-if (sha(join(dir, 'rd.out')) !== sha(T)) throw new Error('rolldelta patch did not rebuild the target');
-rows.push(['signature', sig.secs], ['delta', del.secs], ['patch', pat.secs]);
-
-let peer;
-if (have('rdiff')) {
-  const s = timeCommand('rdiff', ['-f', 'signature', B, join(dir, 'r.sig')]);
-  const d = timeCommand('rdiff', ['-f', 'delta', join(dir, 'r.sig'), T, join(dir, 'r.delta')]);
-  const p = timeCommand('rdiff', ['-f', 'patch', B, join(dir, 'r.delta'), join(dir, 'r.out')]);
-  peer = { signature: s.secs, delta: d.secs, patch: p.secs };
-} else {
-  console.log('rdiff is not installed (Debian package rdiff): no ratios\n');
+results.linearity = linearity(results.sizes);
+results.checks = checks(results.sizes);
+if (Object.keys(results.linearity).length) {
+  console.log('\nlinearity (time per byte at 1 GiB / at 256 MiB; 1.00 = linear):');
+  for (const [name, k] of Object.entries(results.linearity)) console.log(`  ${name.padEnd(21)} ${k.toFixed(2)}`);
 }
+console.log('\nacceptance (issue #8):');
+for (const c of results.checks) console.log(`${c.pass === null ? 'SKIP' : c.pass ? 'PASS' : 'FAIL'}  ${c.name}: ${c.detail}`);
 
-console.log('operation      rolldelta MB/s   rdiff MB/s   ratio (x rdiff speed)');
-for (const [name, secs] of rows) {
-  const p = peer?.[name];
-  console.log(`${name.padEnd(14)} ${f(mbps(secs))}      ${p ? f(mbps(p)) : '       -'}     ${p ? (p / secs).toFixed(2) : '-'}`);
-}
-console.log(`\ndelta sizes: rolldelta ${statSync(join(dir, 'rd.delta')).size} bytes` + (peer ? `, rdiff ${statSync(join(dir, 'r.delta')).size} bytes` : ''));
+mkdirSync(outDir, { recursive: true });
+writeFileSync(join(outDir, 'throughput.json'), `${JSON.stringify(results, null, 2)}\n`);
+writeFileSync(join(outDir, 'throughput.svg'), throughputSvg(results));
+writeFileSync(join(outDir, 'throughput.md'), resultsMarkdown(results));
+console.log(`\nwrote ${join(outDir, 'throughput.json')}, throughput.svg and throughput.md`);

@@ -1,0 +1,55 @@
+// The operations the throughput bench times: rolldelta's CLI and its peers, each as a child
+// process whose own peak RSS /usr/bin/time reports. A missing or failing peer gives a note, never
+// an exception; a failing rolldelta operation is recorded as failed.
+import { createHash } from 'node:crypto';
+import { createReadStream, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { have, runTimed } from './_peers.mjs';
+
+const MiB = 1 << 20;
+const CLI = join(import.meta.dirname, '..', 'dist', 'cli.js');
+const REPEAT = Math.max(1, Number(process.env.BENCH_REPEAT ?? 1));
+const TIMEOUT = 3600;
+
+/** Which peers are installed, and why not when they are not. */
+export function peerNotes() {
+  const notes = {};
+  for (const [cmd, pkg] of [['rdiff', 'rdiff'], ['zstd', 'zstd'], ['xdelta3', 'xdelta3'], ['/usr/bin/time', 'time']]) {
+    if (!have(cmd)) notes[cmd] = `${cmd} is not installed (Debian package ${pkg})`;
+  }
+  return notes;
+}
+
+/**
+ * Runs a command REPEAT times (BENCH_REPEAT, default 1) and keeps the fastest run.
+ * @returns {{ ok: boolean, secs: number, rssMiB: number|null, outBytes: number|null, error?: string }}
+ */
+export function timed(cmd, args, out) {
+  let best;
+  for (let i = 0; i < REPEAT; i++) {
+    const r = runTimed(cmd, args, { timeoutSecs: TIMEOUT });
+    if (!r.ok) return { ok: false, secs: r.secs, rssMiB: null, outBytes: null, error: (r.timedOut ? 'timed out; ' : '') + (r.stderr || r.error || 'failed').slice(-300) };
+    if (!best || r.secs < best.secs) best = r;
+  }
+  return { ok: true, secs: best.secs, rssMiB: Number.isFinite(best.rssMiB) ? best.rssMiB : null, outBytes: out ? statSync(out).size : null };
+}
+
+/** `node dist/cli.js ...args`, timed. */
+export const rolldelta = (args, out) => timed(process.execPath, [CLI, ...args], out);
+
+/** SHA-256 of a file, streamed. */
+export async function sha256File(path) {
+  const h = createHash('sha256');
+  for await (const chunk of createReadStream(path, { highWaterMark: MiB })) h.update(chunk);
+  return h.digest('hex');
+}
+
+/** zstd's window log that covers `bytes` (basis plus target for --patch-from), capped at 31. */
+export function zstdWindowLog(bytes) {
+  return Math.min(31, Math.max(20, Math.ceil(Math.log2(bytes))));
+}
+
+/** xdelta3's -B: the basis size rounded up to a power of two, at least 16 MiB. */
+export function xdeltaWindow(bytes) {
+  return 2 ** Math.max(24, Math.ceil(Math.log2(bytes)));
+}
