@@ -50,6 +50,8 @@ export class NativeDeltaDecoder {
   private readonly onheader: ((header: DeltaHeader) => void) | undefined;
   private readonly onend: ((trailer: NativeTrailer) => void) | undefined;
   private readonly rawDeflate: RawDeflate;
+  /** Where sectioned frames are rebuilt, reused frame after frame. */
+  private scratch = new Uint8Array(0);
   private readonly reader = new ByteReader();
   private readonly state = new DecoderState();
   private stage = S_MAGIC;
@@ -196,7 +198,8 @@ export class NativeDeltaDecoder {
       if (payload.length >= rawLength) throw corrupt(`a deflated frame of ${payload.length} bytes is not smaller than its raw ${rawLength}`, at);
       raw = inflateBounded(this.rawDeflate, payload, rawLength, at);
     } else if (codec === CODEC_SECTIONS || codec === CODEC_SECTIONS_CM) {
-      sec = unpackSections(this.rawDeflate, payload, rawLength, at, codec === CODEC_SECTIONS_CM, this.total);
+      if (this.scratch.length < rawLength) this.scratch = new Uint8Array(Math.max(rawLength, 2 * this.scratch.length));
+      sec = unpackSections(this.rawDeflate, payload, this.scratch.subarray(0, rawLength), at, codec === CODEC_SECTIONS_CM, this.total);
       raw = sec.raw;
     } else {
       throw new RolldeltaError(ErrorCode.UNSUPPORTED, `frame at byte ${at} uses codec ${codec}, which this version does not know; upgrade rolldelta`);
@@ -305,11 +308,13 @@ interface Sections {
 }
 
 /**
- * Rebuilds the raw of a sectioned frame (codec 2 or 3): four sections (op count and tags, offsets,
+ * Rebuilds the raw of a sectioned frame (codec 2 or 3) into `raw` (the decoder's, reused: sinks
+ * copy what they keep): four sections (op count and tags, offsets,
  * literals, diffs), each packed (deflate or context mixing) or stored, whose declared sizes must
  * add up exactly to `rawLength` and to the payload.
  */
-function unpackSections(rawDeflate: RawDeflate, payload: Uint8Array, rawLength: number, at: number, cm: boolean, frameStart: number): Sections {
+function unpackSections(rawDeflate: RawDeflate, payload: Uint8Array, raw: Uint8Array, at: number, cm: boolean, frameStart: number): Sections {
+  const rawLength = raw.length;
   if (payload.length >= rawLength) throw corrupt(`a sectioned frame of ${payload.length} bytes is not smaller than its raw ${rawLength}`, at);
   const c = new Cursor(payload, 0, payload.length);
   const tagsRaw = c.varint();
@@ -324,7 +329,6 @@ function unpackSections(rawDeflate: RawDeflate, payload: Uint8Array, rawLength: 
   if (c.pos + tagsPacked + offsPacked + litPacked + diffPacked !== payload.length) {
     throw corrupt(`sections of ${tagsPacked + offsPacked + litPacked + diffPacked} packed bytes in a payload of ${payload.length - c.pos}`, at);
   }
-  const raw = new Uint8Array(rawLength);
   let src = c.pos;
   let dst = 0;
   for (let k = 0; k < 8; k += 2) {

@@ -8,8 +8,9 @@ export const STAGE_BYTES = 1 << 20;
 const RING = 3;
 
 /**
- * Assembles patch output in 1 MiB chunks: literal bytes are copied in, COPY and ADD ranges are
- * recorded (adjacent ones merged) and read straight into the chunk when it is full, every read of a
+ * Assembles patch output in 1 MiB chunks: literal bytes (and ADD diffs, beside the chunk) are
+ * copied in as ops arrive, so an op's bytes need only live until push() returns; COPY and ADD
+ * ranges are recorded (adjacent ones merged) and read straight into the chunk when it is full, every read of a
  * chunk in flight at once. One await per chunk instead of one per op: on a file basis the thread
  * pool's round trip (about 0.3 ms) used to cost more than the reads themselves, with thousands of
  * ops per 256 MiB.
@@ -30,9 +31,10 @@ export class OutputStager {
   private fill = 0;
   /** Basis reads of the current stage: [stage offset, basis position, length] triples. */
   private reads: number[] = [];
-  /** ADD diffs of the current stage, applied after its reads: stage offsets and diff views. */
-  private addAt: number[] = [];
-  private addDiff: Uint8Array[] = [];
+  /** ADD ranges of the current stage, applied after its reads: [stage offset, length] pairs. */
+  private adds: number[] = [];
+  /** Their diff bytes, at the same offsets as in the stage (copied: the op's bytes are lent). */
+  private diffs: Uint8Array | undefined;
 
   constructor(
     private readonly basis: RandomAccessBasis,
@@ -60,8 +62,9 @@ export class OutputStager {
       const n = Math.min(op.length - done, STAGE_BYTES - this.fill);
       this.read(op.offset + done, n);
       if (op.type === 'add') {
-        this.addAt.push(this.fill);
-        this.addDiff.push(op.diff.subarray(done, done + n));
+        this.diffs ??= new Uint8Array(STAGE_BYTES);
+        this.diffs.set(op.diff.subarray(done, done + n), this.fill);
+        this.adds.push(this.fill, n);
       }
       this.fill += n;
       done += n;
@@ -97,15 +100,14 @@ export class OutputStager {
     } else {
       for (let k = 0; k < r.length; k += 3) stage.set(await basis.read(r[k + 1], r[k + 2]), r[k]);
     }
-    for (let j = 0; j < this.addAt.length; j++) {
-      const at = this.addAt[j];
-      const d = this.addDiff[j];
-      for (let i = 0; i < d.length; i++) stage[at + i] = (stage[at + i] + d[i]) & 0xff;
+    const adds = this.adds;
+    const d = this.diffs;
+    for (let j = 0; j < adds.length; j += 2) {
+      for (let i = adds[j], end = i + adds[j + 1]; i < end; i++) stage[i] = (stage[i] + d![i]) & 0xff;
     }
     const out = this.fill === STAGE_BYTES ? stage : stage.subarray(0, this.fill);
     this.reads = [];
-    this.addAt = [];
-    this.addDiff = [];
+    this.adds = [];
     this.fill = 0;
     this.stage = this.nextBuffer();
     return out;

@@ -9,5 +9,9 @@ import type { RawDeflate } from '../format/raw-deflate.js';
  */
 export const nodeRawDeflate: RawDeflate = {
   deflate: (data, level) => deflateRawSync(data, { level }),
-  inflate: (data, rawLength) => inflateRawSync(data, { maxOutputLength: rawLength + 1 }),
+  inflate: (data, rawLength) => {
+    const b = inflateRawSync(data, { maxOutputLength: rawLength + 1 });
+    // A plain Uint8Array: a Buffer's slice() is a view, and sinks copy literals with slice().
+    return new Uint8Array(b.buffer, b.byteOffset, b.length);
+  },
 };
