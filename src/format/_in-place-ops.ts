@@ -1,4 +1,4 @@
-import { planInPlace } from '../core/in-place-plan.js';
+import { planInPlace, type InPlacePlan } from '../core/in-place-plan.js';
 import type { OpSink } from '../core/ops.js';
 
 const COPY = 1;
@@ -47,74 +47,132 @@ export class InPlaceOps implements OpSink {
     this.data.push(data);
   }
 
-  /** Sends the ops to `sink` in order, cycle-closing copies and adds as literals. */
+  /**
+   * Sends the ops to `sink` in order, cycle-closing copies and adds as literals. The plan is made on
+   * exactly what the device will decode (the encoder merges a copy that continues the previous
+   * one), and made again after pieces were turned into literals: the pieces left around them go
+   * out merged into runs, which can close new cycles the device would have to break.
+   */
   replay(basis: Uint8Array, sink: OpSink): void {
-    const n = this.kinds.length;
-    let copies = 0;
-    for (let i = 0; i < n; i++) if (this.kinds[i] !== 0) copies++;
-    const targetOffset = new Float64Array(copies);
-    const sourceOffset = new Float64Array(copies);
-    const length = new Float64Array(copies);
-    let c = 0;
-    let at = 0;
-    for (let i = 0; i < n; i++) {
-      if (this.kinds[i] !== 0) {
-        targetOffset[c] = at;
-        sourceOffset[c] = this.offsets[i]!;
-        length[c] = this.lengths[i]!;
-        c++;
-      }
-      at += this.lengths[i]!;
-    }
-    const plan = planInPlace({ targetOffset, sourceOffset, length, count: copies });
-    const { pieces, copyOf } = plan;
-    const broken = new Uint8Array(pieces.count);
-    // Within the budget the device breaks the cycles itself (the same plan, from the same ops).
-    const literal = plan.brokenBytes > this.stashBudget;
-    if (literal) for (const k of plan.broken) broken[k] = 1;
-    this.stashBytes = literal ? 0 : plan.brokenBytes;
+    let ops: HeldOps = { kinds: this.kinds, offsets: this.offsets, lengths: this.lengths, data: this.data };
     this.literalBytes = 0;
-    c = 0;
-    let p = 0;
-    for (let i = 0; i < n; i++) {
-      const kind = this.kinds[i]!;
-      if (kind === 0) {
-        sink.literal(this.data[i]!);
-        continue;
+    for (let round = 0; ; round++) {
+      ops = mergeCopies(ops);
+      const plan = planOf(ops);
+      // Within the budget the device breaks the cycles itself (the same plan, from the same ops).
+      if (plan.brokenBytes <= this.stashBudget || round === MAX_ROUNDS) {
+        this.stashBytes = plan.brokenBytes;
+        break;
       }
-      // The op's pieces, in target order: cycle-closing ones as literals, the rest as they were
-      // (the encoder merges copies that continue each other again).
-      const start = this.offsets[i]!;
-      // Runs of pieces that are not broken go out as one op again.
-      let runStart = -1;
-      let runEnd = 0;
-      const flushRun = () => {
-        if (runStart < 0) return;
-        if (kind === COPY) sink.copy(runStart, runEnd - runStart);
-        else sink.add!(runStart, runEnd - runStart, this.data[i]!.subarray(runStart - start, runEnd - start));
-        runStart = -1;
-      };
-      for (; p < pieces.count && copyOf[p] === c; p++) {
-        const off = pieces.sourceOffset[p]!;
-        const len = pieces.length[p]!;
-        if (broken[p] !== 1) {
-          if (runStart < 0) runStart = off;
-          runEnd = off + len;
-          continue;
-        }
-        flushRun();
-        // A copy, never a view: the basis may be a Buffer, whose slice() shares memory.
-        const bytes = new Uint8Array(basis.subarray(off, off + len));
-        if (kind === ADD) {
-          const d = this.data[i]!;
-          const rel = off - start;
-          for (let k = 0; k < len; k++) bytes[k] = (bytes[k]! + d[rel + k]!) & 0xff;
-        }
-        sink.literal(bytes);
-        this.literalBytes += len;
-      }
-      flushRun();
-      c++;
+      const broken = new Uint8Array(plan.pieces.count);
+      for (const k of plan.broken) broken[k] = 1;
+      ops = breakPieces(ops, plan, broken, basis);
+      this.literalBytes += plan.brokenBytes;
+    }
+    for (let i = 0; i < ops.kinds.length; i++) {
+      const kind = ops.kinds[i]!;
+      if (kind === 0) sink.literal(ops.data[i]!);
+      else if (kind === COPY) sink.copy(ops.offsets[i]!, ops.lengths[i]!);
+      else sink.add!(ops.offsets[i]!, ops.lengths[i]!, ops.data[i]!);
     }
   }
+}
+
+/** Rounds of planning before the device is left to save the rest aside (never reached in tests). */
+const MAX_ROUNDS = 64;
+
+interface HeldOps {
+  kinds: number[];
+  offsets: number[];
+  lengths: number[];
+  data: (Uint8Array | undefined)[];
+}
+
+/** The ops as the encoder writes them: a copy that continues the previous copy joins it. */
+function mergeCopies(ops: HeldOps): HeldOps {
+  const out: HeldOps = { kinds: [], offsets: [], lengths: [], data: [] };
+  for (let i = 0; i < ops.kinds.length; i++) {
+    const kind = ops.kinds[i]!;
+    const last = out.kinds.length - 1;
+    if (kind === COPY && last >= 0 && out.kinds[last] === COPY && out.offsets[last]! + out.lengths[last]! === ops.offsets[i]) {
+      out.lengths[last]! += ops.lengths[i]!;
+      continue;
+    }
+    out.kinds.push(kind);
+    out.offsets.push(ops.offsets[i]!);
+    out.lengths.push(ops.lengths[i]!);
+    out.data.push(ops.data[i]);
+  }
+  return out;
+}
+
+/** The device's plan of these ops: copies and adds both read the basis. */
+function planOf(ops: HeldOps): InPlacePlan {
+  let copies = 0;
+  for (const k of ops.kinds) if (k !== 0) copies++;
+  const targetOffset = new Float64Array(copies);
+  const sourceOffset = new Float64Array(copies);
+  const length = new Float64Array(copies);
+  let c = 0;
+  let at = 0;
+  for (let i = 0; i < ops.kinds.length; i++) {
+    if (ops.kinds[i] !== 0) {
+      targetOffset[c] = at;
+      sourceOffset[c] = ops.offsets[i]!;
+      length[c] = ops.lengths[i]!;
+      c++;
+    }
+    at += ops.lengths[i]!;
+  }
+  return planInPlace({ targetOffset, sourceOffset, length, count: copies });
+}
+
+/** The ops with every broken piece sent as a literal of its bytes; the other pieces as runs. */
+function breakPieces(ops: HeldOps, plan: InPlacePlan, broken: Uint8Array, basis: Uint8Array): HeldOps {
+  const out: HeldOps = { kinds: [], offsets: [], lengths: [], data: [] };
+  const put = (kind: number, offset: number, length: number, data: Uint8Array | undefined): void => {
+    out.kinds.push(kind);
+    out.offsets.push(offset);
+    out.lengths.push(length);
+    out.data.push(data);
+  };
+  const { pieces, copyOf } = plan;
+  let c = 0;
+  let p = 0;
+  for (let i = 0; i < ops.kinds.length; i++) {
+    const kind = ops.kinds[i]!;
+    if (kind === 0) {
+      put(0, 0, ops.lengths[i]!, ops.data[i]);
+      continue;
+    }
+    const start = ops.offsets[i]!;
+    let runStart = -1;
+    let runEnd = 0;
+    const flushRun = (): void => {
+      if (runStart < 0) return;
+      put(kind, runStart, runEnd - runStart, kind === COPY ? undefined : ops.data[i]!.subarray(runStart - start, runEnd - start));
+      runStart = -1;
+    };
+    for (; p < pieces.count && copyOf[p] === c; p++) {
+      const off = pieces.sourceOffset[p]!;
+      const len = pieces.length[p]!;
+      if (broken[p] !== 1) {
+        if (runStart < 0) runStart = off;
+        runEnd = off + len;
+        continue;
+      }
+      flushRun();
+      // A copy, never a view: the basis may be a Buffer, whose slice() shares memory.
+      const bytes = new Uint8Array(basis.subarray(off, off + len));
+      if (kind === ADD) {
+        const d = ops.data[i]!;
+        const rel = off - start;
+        for (let k = 0; k < len; k++) bytes[k] = (bytes[k]! + d[rel + k]!) & 0xff;
+      }
+      put(0, 0, len, bytes);
+    }
+    flushRun();
+    c++;
+  }
+  return out;
 }
