@@ -29,7 +29,7 @@ export class DeltaWriter {
       this.native = undefined;
       this.sink = this.rdiff;
     } else {
-      this.native = new NativeDeltaEncoder(header, ondata, { level: opts.level, frameSize: opts.frameSize, rawDeflate: opts.rawDeflate });
+      this.native = new NativeDeltaEncoder(header, ondata, { level: opts.level, frameSize: opts.frameSize, rawDeflate: opts.rawDeflate, background: opts.background });
       this.rdiff = undefined;
       this.sink = this.native;
     }
@@ -39,6 +39,14 @@ export class DeltaWriter {
   target(chunk: Uint8Array): void {
     this.targetLength += chunk.length;
     if (this.native) this.hasher.update(chunk);
+  }
+
+  /**
+   * Resolves once at most `maxPending` frames are still being packed in the background (only with
+   * a `rawDeflate` that has `deflateAsync`; otherwise at once); rethrows a packing failure.
+   */
+  settled(maxPending = 0): Promise<void> {
+    return this.native ? this.native.settled(maxPending) : Promise.resolve();
   }
 
   /** Flushes everything and writes the trailer (native) or the END command (rdiff). */

@@ -50,6 +50,11 @@ export class DiffDelta {
     this.matcher.push(chunk);
   }
 
+  /** See {@link DeltaWriter.settled}: await it between pushes when frames are packed in the background. */
+  settled(maxPending = 0): Promise<void> {
+    return this.writer.settled(maxPending);
+  }
+
   finish(): void {
     this.matcher.finish();
     this.held?.replay(this.basis, this.writer.sink);

@@ -68,6 +68,11 @@ export interface NativeDeltaEncoderOptions {
   frameSize?: number;
   /** DEFLATE implementation (default fflate's; the Node edges pass node:zlib's). */
   rawDeflate?: RawDeflate;
+  /**
+   * Pack frames with `rawDeflate.deflateAsync` (below level 9), handing them on in order as they
+   * are done: the caller must await {@link NativeDeltaEncoder.settled} before it takes the output.
+   */
+  background?: boolean;
 }
 
 /** What the trailer promises about the target. */
@@ -91,6 +96,7 @@ export class NativeDeltaEncoder implements OpSink {
   private readonly frameSize: number;
   private readonly deflate: boolean;
   private readonly rawDeflate: RawDeflate;
+  private readonly background: boolean;
   private ops = new Uint8Array(1024);
   private opsLen = 0;
   /** Offset varints of the frame's copies and adds, a column apart from the op tags. */
@@ -112,6 +118,10 @@ export class NativeDeltaEncoder implements OpSink {
   private frameOut = 0;
   private started = false;
   private done = false;
+  /** Completion of the last deferred output, and of each one still pending (oldest first). */
+  private tail: Promise<void> | undefined;
+  private readonly pending: Promise<void>[] = [];
+  private failure: unknown;
 
   constructor(header: DeltaHeader, ondata: (chunk: Uint8Array) => void, opts: NativeDeltaEncoderOptions = {}) {
     const level = opts.level ?? header.level ?? 6;
@@ -129,6 +139,7 @@ export class NativeDeltaEncoder implements OpSink {
     this.ondata = ondata;
     this.level = level;
     this.rawDeflate = opts.rawDeflate ?? fflateRawDeflate;
+    this.background = opts.background === true && this.rawDeflate.deflateAsync !== undefined;
     this.frameSize = frameSize;
     this.deflate = header.codec === 'deflate';
   }
@@ -238,7 +249,7 @@ export class NativeDeltaEncoder implements OpSink {
     out.set(NATIVE_DELTA_MAGIC);
     out[4] = NATIVE_VERSION;
     out.set(block, 5);
-    this.ondata(out);
+    this.send(out);
   }
 
   private flushCopy(): void {
@@ -281,7 +292,20 @@ export class NativeDeltaEncoder implements OpSink {
     raw.set(this.diff.subarray(0, this.diffLen), tagsRaw + this.offsLen + this.litLen);
     let payload: Uint8Array = raw;
     let codec = 0;
-    if (this.deflate) {
+    const deflateAsync = this.background ? this.rawDeflate.deflateAsync : undefined;
+    if (this.deflate && this.level < CM_LEVEL && deflateAsync) {
+      // Packed in the thread pool while the producer goes on; frames still leave in order.
+      const { level, offsLen, litLen } = this;
+      const parts = sectionsOf(raw, tagsRaw, offsLen, litLen).map(([section, tryPack]) =>
+        tryPack && section.length > 0 ? deflateAsync(section, level).then((p) => (p.length < section.length ? p : section)) : section,
+      );
+      this.send(
+        Promise.all(parts).then((packed) => {
+          const deflated = joinSections(tagsRaw, offsLen, litLen, packed);
+          return deflated.length < raw.length ? this.frame(FRAME_OPS, deflated, CODEC_SECTIONS, rawLength) : this.frame(FRAME_OPS, raw, 0, rawLength);
+        }),
+      );
+    } else if (this.deflate) {
       // Ops, literals and diffs pack better apart (their statistics differ: a tar's literal
       // headers match each other, diffs are mostly zeros); each section is stored when packing
       // does not shrink it (literal bytes that are already random are not even tried).
@@ -303,7 +327,7 @@ export class NativeDeltaEncoder implements OpSink {
         }
       }
     }
-    this.emit(FRAME_OPS, payload, codec, rawLength);
+    if (!(this.deflate && this.level < CM_LEVEL && deflateAsync)) this.emit(FRAME_OPS, payload, codec, rawLength);
     this.frames++;
     this.opsLen = 0;
     this.offsLen = 0;
@@ -317,6 +341,11 @@ export class NativeDeltaEncoder implements OpSink {
 
   /** Writes one frame; for ops frames `rawLength` is given and the codec byte and varint lead the body. */
   private emit(type: number, payload: Uint8Array, codec: number, rawLength: number | undefined): void {
+    this.send(this.frame(type, payload, codec, rawLength));
+  }
+
+  /** A frame's bytes: head, CRC and body. */
+  private frame(type: number, payload: Uint8Array, codec: number, rawLength: number | undefined): Uint8Array {
     const prefix = rawLength === undefined ? 0 : 1 + varintLength(rawLength);
     const bodyLength = prefix + payload.length;
     const frame = new Uint8Array(FRAME_HEAD + bodyLength);
@@ -328,7 +357,39 @@ export class NativeDeltaEncoder implements OpSink {
     }
     frame.set(payload, FRAME_HEAD + prefix);
     writeU32(frame, 5, crc32(frame.subarray(FRAME_HEAD)));
-    this.ondata(frame);
+    return frame;
+  }
+
+  /** Hands bytes on in order: at once, or after the frames still being packed. */
+  private send(chunk: Uint8Array | Promise<Uint8Array>): void {
+    if (this.tail === undefined && chunk instanceof Uint8Array) {
+      this.ondata(chunk);
+      return;
+    }
+    const done = (this.tail ?? Promise.resolve()).then(
+      () => chunk,
+    ).then(
+      (c) => {
+        if (this.failure === undefined) this.ondata(c);
+      },
+      (e: unknown) => void (this.failure ??= e),
+    );
+    this.tail = done;
+    this.pending.push(done);
+    void done.then(() => {
+      this.pending.shift();
+      if (this.tail === done) this.tail = undefined;
+    });
+  }
+
+  /**
+   * With a `rawDeflate` that has `deflateAsync`: resolves once at most `maxPending` frames are
+   * still being packed (0: everything handed on), and rethrows a packing failure. Producers await
+   * it between pushes so that packing overlaps their work without piling up frames.
+   */
+  async settled(maxPending = 0): Promise<void> {
+    while (this.pending.length > maxPending) await this.pending[0];
+    if (this.failure !== undefined) throw this.failure;
   }
 
   private growOps(extra: number): void {
@@ -371,12 +432,24 @@ function packSections(
   litLen: number,
   pack: (section: Uint8Array, tryPack: boolean, kind: number) => Uint8Array,
 ): Uint8Array {
+  return joinSections(tagsRaw, offsLen, litLen, sectionsOf(raw, tagsRaw, offsLen, litLen).map(([s, tryPack, kind]) => pack(s, tryPack, kind)));
+}
+
+/** A frame raw's four sections: [bytes, whether packing is worth trying, op kind of their bytes]. */
+function sectionsOf(raw: Uint8Array, tagsRaw: number, offsLen: number, litLen: number): Array<[Uint8Array, boolean, number]> {
   const litStart = tagsRaw + offsLen;
   const litRaw = raw.subarray(litStart, litStart + litLen);
-  const pTags = pack(raw.subarray(0, tagsRaw), true, -1);
-  const pOffs = pack(raw.subarray(tagsRaw, litStart), true, -1);
-  const pLit = pack(litRaw, !looksIncompressible(litRaw), OP_LITERAL);
-  const pDiff = pack(raw.subarray(litStart + litLen), true, OP_ADD);
+  return [
+    [raw.subarray(0, tagsRaw), true, -1],
+    [raw.subarray(tagsRaw, litStart), true, -1],
+    [litRaw, !looksIncompressible(litRaw), OP_LITERAL],
+    [raw.subarray(litStart + litLen), true, OP_ADD],
+  ];
+}
+
+/** The sectioned payload: the raw and packed sizes, then the four packed sections. */
+function joinSections(tagsRaw: number, offsLen: number, litLen: number, parts: Uint8Array[]): Uint8Array {
+  const [pTags, pOffs, pLit, pDiff] = parts;
   const head = [tagsRaw, pTags.length, offsLen, pOffs.length, litLen, pLit.length, pDiff.length];
   const headLen = head.reduce((a, v) => a + varintLength(v), 0);
   const out = new Uint8Array(headLen + pTags.length + pOffs.length + pLit.length + pDiff.length);

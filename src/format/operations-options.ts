@@ -39,6 +39,12 @@ export interface DeltaOptions {
   sha256?: HasherFactory;
   /** DEFLATE implementation; default fflate's, the Node adapters pass node:zlib's. */
   rawDeflate?: RawDeflate;
+  /**
+   * For incremental producers whose caller awaits their `settled()` between pushes (the stream
+   * adapters do): pack frames in the background with `rawDeflate.deflateAsync`. Ignored by the
+   * one-shot functions.
+   */
+  background?: boolean;
 }
 
 /** Options for the two-sided diff; the output is always the native format. */
@@ -56,6 +62,8 @@ export interface DiffDeltaOptions extends DiffOptions {
   sha256?: HasherFactory;
   /** DEFLATE implementation; default fflate's, the Node adapters pass node:zlib's. */
   rawDeflate?: RawDeflate;
+  /** See {@link DeltaOptions.background}. */
+  background?: boolean;
 }
 
 /** Options for applying a delta. */

@@ -38,7 +38,7 @@ export function delta(sig: Uint8Array | Signature, target: Uint8Array, opts: Del
   assertBytes(target, 'target');
   const parsed = sig instanceof Uint8Array ? decodeSignature(sig) : sig;
   const out: Uint8Array[] = [];
-  const d = new RsyncDelta(parsed, (c) => out.push(c), opts);
+  const d = new RsyncDelta(parsed, (c) => out.push(c), { ...opts, background: false });
   d.push(target);
   d.finish();
   return concatBytes(out);
@@ -55,7 +55,7 @@ export function diff(basis: Uint8Array, target: Uint8Array, opts: DiffDeltaOptio
   assertBytes(basis, 'basis');
   assertBytes(target, 'target');
   const out: Uint8Array[] = [];
-  const d = new DiffDelta(basis, (c) => out.push(c), opts);
+  const d = new DiffDelta(basis, (c) => out.push(c), { ...opts, background: false });
   d.push(target);
   d.finish();
   return concatBytes(out);

@@ -9,6 +9,11 @@ export interface RawDeflate {
   /** Packs `data` at `level` (0-9). */
   deflate(data: Uint8Array, level: number): Uint8Array;
   /**
+   * Optional: the same off the calling thread. An encoder asked to (`background`, below level 9)
+   * packs frames with it and hands them on in order; its caller awaits `settled()`.
+   */
+  deflateAsync?(data: Uint8Array, level: number): Promise<Uint8Array>;
+  /**
    * Unpacks `data`, which promises `rawLength` bytes: returns at most `rawLength + 1` bytes (so a
    * stream that yields more is caught without unbounded memory) and throws on invalid data.
    */

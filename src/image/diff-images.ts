@@ -114,12 +114,13 @@ export async function diffImages(oldPath: string, newPath: string, outPath: stri
       async function* chunks(): AsyncGenerator<Uint8Array> {
         yield header;
         const out = new ChunkBuffer();
-        const d = new DiffDelta(index, out.push, { level: opts.level ?? 9, sha256: nodeSha256, rawDeflate: nodeRawDeflate, basisSha256: sha256 });
+        const d = new DiffDelta(index, out.push, { level: opts.level ?? 9, sha256: nodeSha256, rawDeflate: nodeRawDeflate, background: true, basisSha256: sha256 });
         for (let i = 0; i < layers.length; i++) {
           if (layers[i].from === 'old') continue;
           for await (const c of newArchive.layerStream(newImage.layers[i])) {
             d.push(c);
             progress.bytesIn += c.length;
+            await d.settled(4); // below level 9 frames are packed in the thread pool
             for (const o of out.take()) {
               progress.bytesOut += o.length;
               yield o;
@@ -131,6 +132,7 @@ export async function diffImages(oldPath: string, newPath: string, outPath: stri
           }
         }
         d.finish();
+        await d.settled();
         for (const o of out.take()) {
           progress.bytesOut += o.length;
           yield o;

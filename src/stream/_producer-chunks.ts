@@ -5,7 +5,12 @@ import { ProgressMeter, type StreamOptions } from './progress.js';
 export interface Producer {
   push(chunk: Uint8Array): void;
   finish(): void;
+  /** Resolves once at most `maxPending` frames are still being packed in the background. */
+  settled?(maxPending: number): Promise<void>;
 }
+
+/** Frames a producer may have in the thread pool while it goes on matching. */
+const MAX_PACKING = 4;
 
 /**
  * Drives a producer over a byte source and yields what it writes as soon as each input chunk is
@@ -22,12 +27,14 @@ export async function* producerChunks(
   for await (const chunk of byteChunks(source, opts.signal)) {
     producer.push(chunk);
     meter.input(chunk.length);
+    await producer.settled?.(MAX_PACKING);
     for (const c of out.take()) {
       meter.output(c.length);
       yield c;
     }
   }
   producer.finish();
+  await producer.settled?.(0);
   for (const c of out.take()) {
     meter.output(c.length);
     yield c;

@@ -24,7 +24,7 @@ export async function* deltaChunks(
   opts: DeltaStreamOptions = {},
 ): AsyncGenerator<Uint8Array> {
   const parsed = sig instanceof Uint8Array ? decodeSignature(sig) : sig;
-  yield* producerChunks((ondata) => new RsyncDelta(parsed, ondata, { ...opts, sha256: opts.sha256 ?? nodeSha256, rawDeflate: opts.rawDeflate ?? nodeRawDeflate }), source, opts);
+  yield* producerChunks((ondata) => new RsyncDelta(parsed, ondata, { ...opts, sha256: opts.sha256 ?? nodeSha256, rawDeflate: opts.rawDeflate ?? nodeRawDeflate, background: true }), source, opts);
 }
 
 /**

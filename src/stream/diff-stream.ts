@@ -22,7 +22,7 @@ export async function* diffChunks(
   source: ByteSource,
   opts: DiffStreamOptions = {},
 ): AsyncGenerator<Uint8Array> {
-  yield* producerChunks((ondata) => new DiffDelta(basis, ondata, { ...opts, sha256: opts.sha256 ?? nodeSha256, rawDeflate: opts.rawDeflate ?? nodeRawDeflate }), source, opts);
+  yield* producerChunks((ondata) => new DiffDelta(basis, ondata, { ...opts, sha256: opts.sha256 ?? nodeSha256, rawDeflate: opts.rawDeflate ?? nodeRawDeflate, background: true }), source, opts);
 }
 
 /**

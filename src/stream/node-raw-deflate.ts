@@ -1,4 +1,4 @@
-import { deflateRawSync, inflateRawSync } from 'node:zlib';
+import { deflateRaw, deflateRawSync, inflateRawSync } from 'node:zlib';
 import type { RawDeflate } from '../format/raw-deflate.js';
 
 /**
@@ -9,6 +9,8 @@ import type { RawDeflate } from '../format/raw-deflate.js';
  */
 export const nodeRawDeflate: RawDeflate = {
   deflate: (data, level) => deflateRawSync(data, { level }),
+  // In libuv's thread pool: a second core packs frames while the matcher runs.
+  deflateAsync: (data, level) => new Promise((resolve, reject) => deflateRaw(data, { level }, (e, out) => (e ? reject(e) : resolve(out)))),
   inflate: (data, rawLength) => {
     const b = inflateRawSync(data, { maxOutputLength: rawLength + 1 });
     // A plain Uint8Array: a Buffer's slice() is a view, and sinks copy literals with slice().
