@@ -17,6 +17,8 @@ export type PatchStreamOptions = PatchOptions & StreamOptions;
 
 /** Largest single basis read: bounds patch memory whatever a COPY's length. */
 const READ_CHUNK = 1 << 20;
+/** Delta bytes decoded between drains of the op queue. */
+const FEED_BYTES = 64 << 10;
 
 /**
  * Applies a delta (either format, detected) to a random-access basis, streamed: delta chunks in,
@@ -72,8 +74,12 @@ export async function* patchChunks(
 
   for await (const chunk of byteChunks(source, opts.signal)) {
     meter.input(chunk.length);
-    decoder.push(chunk);
-    yield* verified(emitQueued());
+    // In slices: a 1 MiB read of a well-packed delta holds a dozen frames, whose ops would all be
+    // queued (their bytes copied) before the first is written.
+    for (let o = 0; o < chunk.length; o += FEED_BYTES) {
+      decoder.push(chunk.subarray(o, o + FEED_BYTES));
+      yield* verified(emitQueued());
+    }
   }
   decoder.push(new Uint8Array(0), true);
   yield* verified(emitQueued());
