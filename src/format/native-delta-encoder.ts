@@ -292,8 +292,8 @@ export class NativeDeltaEncoder implements OpSink {
     raw.set(this.diff.subarray(0, this.diffLen), tagsRaw + this.offsLen + this.litLen);
     let payload: Uint8Array = raw;
     let codec = 0;
-    const deflateAsync = this.background ? this.rawDeflate.deflateAsync : undefined;
-    if (this.deflate && this.level < CM_LEVEL && deflateAsync) {
+    const deflateAsync = this.background && this.deflate && this.level < CM_LEVEL ? this.rawDeflate.deflateAsync : undefined;
+    if (deflateAsync) {
       // Packed in the thread pool while the producer goes on; frames still leave in order.
       const { level, offsLen, litLen } = this;
       const parts = sectionsOf(raw, tagsRaw, offsLen, litLen).map(([section, tryPack]) =>
@@ -327,7 +327,7 @@ export class NativeDeltaEncoder implements OpSink {
         }
       }
     }
-    if (!(this.deflate && this.level < CM_LEVEL && deflateAsync)) this.emit(FRAME_OPS, payload, codec, rawLength);
+    if (!deflateAsync) this.emit(FRAME_OPS, payload, codec, rawLength);
     this.frames++;
     this.opsLen = 0;
     this.offsLen = 0;
@@ -366,14 +366,14 @@ export class NativeDeltaEncoder implements OpSink {
       this.ondata(chunk);
       return;
     }
-    const done = (this.tail ?? Promise.resolve()).then(
-      () => chunk,
-    ).then(
-      (c) => {
-        if (this.failure === undefined) this.ondata(c);
-      },
-      (e: unknown) => void (this.failure ??= e),
-    );
+    const done = (this.tail ?? Promise.resolve())
+      .then(() => chunk)
+      .then(
+        (c) => {
+          if (this.failure === undefined) this.ondata(c);
+        },
+        (e: unknown) => void (this.failure ??= e),
+      );
     this.tail = done;
     this.pending.push(done);
     void done.then(() => {
