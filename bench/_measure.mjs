@@ -4,7 +4,7 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { have } from './_peers.mjs';
-import { rolldelta, sha256File, timed, xdeltaWindow, zstdWindowLog } from './_ops.mjs';
+import { REPEATS, rolldelta, sha256File, timed, xdeltaWindow, zstdWindowLog } from './_ops.mjs';
 
 const MiB = 1 << 20;
 
@@ -96,10 +96,16 @@ export async function measureImage(img, dir, engine) {
   }
   if (engine) {
     const host = ['-H', `unix://${engine.socketPath}`];
-    const r = timed('docker', [...host, 'load', '-q', '-i', img.new]);
+    // Each load into an engine without the image: a second load of the same layers is a no-op.
+    let r;
+    for (let i = 0; i < REPEATS; i++) {
+      const t = timed('docker', [...host, 'load', '-q', '-i', img.new], undefined, 1);
+      timed('docker', [...host, 'rmi', '-f', 'bench:new'], undefined, 1);
+      if (!r || !t.ok || (r.ok && t.secs < r.secs)) r = t;
+      if (!t.ok) break;
+    }
     // The client's RSS says nothing of the engine's work: leave it out.
     set('image apply', 'docker load', { ...r, rssMiB: null });
-    timed('docker', [...host, 'rmi', '-f', 'bench:new']);
   }
   return ops;
 }

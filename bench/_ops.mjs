@@ -21,12 +21,12 @@ export function peerNotes() {
 }
 
 /**
- * Runs a command REPEAT times (BENCH_REPEAT, default 1) and keeps the fastest run.
+ * Runs a command `repeat` times (default BENCH_REPEAT, else 1) and keeps the fastest run.
  * @returns {{ ok: boolean, secs: number, rssMiB: number|null, outBytes: number|null, error?: string }}
  */
-export function timed(cmd, args, out) {
+export function timed(cmd, args, out, repeat = REPEAT) {
   let best;
-  for (let i = 0; i < REPEAT; i++) {
+  for (let i = 0; i < repeat; i++) {
     const r = runTimed(cmd, args, { timeoutSecs: TIMEOUT });
     if (!r.ok) return { ok: false, secs: r.secs, rssMiB: null, outBytes: null, error: (r.timedOut ? 'timed out; ' : '') + (r.stderr || r.error || 'failed').slice(-300) };
     if (!best || r.secs < best.secs) best = r;
@@ -36,6 +36,9 @@ export function timed(cmd, args, out) {
 
 /** `node dist/cli.js ...args`, timed. */
 export const rolldelta = (args, out) => timed(process.execPath, [CLI, ...args], out);
+
+/** Times of BENCH_REPEAT. */
+export const REPEATS = REPEAT;
 
 /** SHA-256 of a file, streamed. */
 export async function sha256File(path) {
