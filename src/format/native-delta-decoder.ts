@@ -69,6 +69,12 @@ export class NativeDeltaDecoder {
     this.rawDeflate = opts.rawDeflate ?? fflateRawDeflate;
   }
 
+  /** The first `n` bytes of the reused frame buffer, grown (at most to the frame limit) when short. */
+  private scratchOf(n: number): Uint8Array {
+    if (this.scratch.length < n) this.scratch = new Uint8Array(Math.max(n, Math.min(2 * this.scratch.length, this.limits.maxFrameBytes)));
+    return this.scratch.subarray(0, n);
+  }
+
   /** Feeds the next bytes; `final` says no more follow (an incomplete delta is ERR_TRUNCATED). */
   push(chunk: Uint8Array, final = false): void {
     this.state.check();
@@ -198,8 +204,7 @@ export class NativeDeltaDecoder {
       if (payload.length >= rawLength) throw corrupt(`a deflated frame of ${payload.length} bytes is not smaller than its raw ${rawLength}`, at);
       raw = inflateBounded(this.rawDeflate, payload, rawLength, at);
     } else if (codec === CODEC_SECTIONS || codec === CODEC_SECTIONS_CM) {
-      if (this.scratch.length < rawLength) this.scratch = new Uint8Array(Math.max(rawLength, 2 * this.scratch.length));
-      sec = unpackSections(this.rawDeflate, payload, this.scratch.subarray(0, rawLength), at, codec === CODEC_SECTIONS_CM, this.total);
+      sec = unpackSections(this.rawDeflate, payload, rawLength, (n) => this.scratchOf(n), at, codec === CODEC_SECTIONS_CM, this.total);
       raw = sec.raw;
     } else {
       throw new RolldeltaError(ErrorCode.UNSUPPORTED, `frame at byte ${at} uses codec ${codec}, which this version does not know; upgrade rolldelta`);
@@ -308,13 +313,20 @@ interface Sections {
 }
 
 /**
- * Rebuilds the raw of a sectioned frame (codec 2 or 3) into `raw` (the decoder's, reused: sinks
- * copy what they keep): four sections (op count and tags, offsets,
+ * Rebuilds the raw of a sectioned frame (codec 2 or 3) into `buffer(rawLength)` (the decoder's,
+ * reused: sinks copy what they keep), asked for only once the sizes add up: four sections (op count and tags, offsets,
  * literals, diffs), each packed (deflate or context mixing) or stored, whose declared sizes must
  * add up exactly to `rawLength` and to the payload.
  */
-function unpackSections(rawDeflate: RawDeflate, payload: Uint8Array, raw: Uint8Array, at: number, cm: boolean, frameStart: number): Sections {
-  const rawLength = raw.length;
+function unpackSections(
+  rawDeflate: RawDeflate,
+  payload: Uint8Array,
+  rawLength: number,
+  buffer: (n: number) => Uint8Array,
+  at: number,
+  cm: boolean,
+  frameStart: number,
+): Sections {
   if (payload.length >= rawLength) throw corrupt(`a sectioned frame of ${payload.length} bytes is not smaller than its raw ${rawLength}`, at);
   const c = new Cursor(payload, 0, payload.length);
   const tagsRaw = c.varint();
@@ -329,6 +341,7 @@ function unpackSections(rawDeflate: RawDeflate, payload: Uint8Array, raw: Uint8A
   if (c.pos + tagsPacked + offsPacked + litPacked + diffPacked !== payload.length) {
     throw corrupt(`sections of ${tagsPacked + offsPacked + litPacked + diffPacked} packed bytes in a payload of ${payload.length - c.pos}`, at);
   }
+  const raw = buffer(rawLength);
   let src = c.pos;
   let dst = 0;
   for (let k = 0; k < 8; k += 2) {

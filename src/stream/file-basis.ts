@@ -28,15 +28,14 @@ export class FileBasis implements RandomAccessBasis {
   }
 
   async read(position: number, length: number): Promise<Uint8Array> {
+    this.check(position, length); // before allocating what a hostile delta asks for
     const buf = Buffer.allocUnsafe(length);
     await this.readInto(buf, 0, position, length);
     return buf;
   }
 
   async readInto(buf: Uint8Array, offset: number, position: number, length: number): Promise<void> {
-    if (position < 0 || length < 0 || position + length > this.length) {
-      throw new RolldeltaError(ErrorCode.CORRUPT, `a read of ${length} bytes at ${position} reaches past the end of ${this.path} (${this.length} bytes)`);
-    }
+    this.check(position, length);
     let done = 0;
     while (done < length) {
       let n: number;
@@ -53,5 +52,10 @@ export class FileBasis implements RandomAccessBasis {
   close(): Promise<void> {
     return this.fh.close();
   }
-}
 
+  private check(position: number, length: number): void {
+    if (position < 0 || length < 0 || position + length > this.length) {
+      throw new RolldeltaError(ErrorCode.CORRUPT, `a read of ${length} bytes at ${position} reaches past the end of ${this.path} (${this.length} bytes)`);
+    }
+  }
+}
