@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { concatBytes } from '../core/bytes.js';
 import { ErrorCode, RolldeltaError } from '../core/errors.js';
 
 /** Every manifest and index type a registry may hold; naming all four avoids 404s on OCI-pushed images. */
@@ -195,7 +196,6 @@ async function readCapped(res: Response, max: number, what: string, cut = false)
         await reader.cancel();
         if (cut) {
           parts.push(r.value.subarray(0, max - n));
-          n = max;
           break;
         }
         throw new RolldeltaError(ErrorCode.LIMIT, `${what} is more than the ${max} bytes allowed`);
@@ -204,13 +204,7 @@ async function readCapped(res: Response, max: number, what: string, cut = false)
       n += r.value.length;
     }
   }
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
+  return concatBytes(parts);
 }
 
 /** A JSON object from bytes; anything else is `code` (ERR_CORRUPT by default). */

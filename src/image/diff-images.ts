@@ -4,6 +4,7 @@ import { ErrorCode, RolldeltaError } from '../core/errors.js';
 import { DiffDelta } from '../format/diff-delta.js';
 import { writeFileAtomic } from '../stream/atomic-file.js';
 import { ChunkBuffer } from '../stream/chunks.js';
+import { MAX_PACKING } from '../stream/_producer-chunks.js';
 import { nodeRawDeflate } from '../stream/node-raw-deflate.js';
 import { nodeSha256 } from '../stream/node-sha256.js';
 import type { Progress } from '../stream/progress.js';
@@ -120,7 +121,7 @@ export async function diffImages(oldPath: string, newPath: string, outPath: stri
           for await (const c of newArchive.layerStream(newImage.layers[i])) {
             d.push(c);
             progress.bytesIn += c.length;
-            await d.settled(4); // below level 9 frames are packed in the thread pool
+            await d.settled(MAX_PACKING); // below level 9 frames are packed in the thread pool
             for (const o of out.take()) {
               progress.bytesOut += o.length;
               yield o;

@@ -29,6 +29,15 @@ export function layeredBasis(parts: readonly RandomAccessBasis[]): RandomAccessB
       throw new RolldeltaError(ErrorCode.CORRUPT, `a read of ${length} bytes at ${position} reaches past the old image's ${total} bytes of layers`);
     }
   };
+  /** The pieces of a checked, non-empty read: [part, position in it, length, offset in the read]. */
+  function* pieces(position: number, length: number): Generator<[RandomAccessBasis, number, number, number]> {
+    for (let i = partAt(position), done = 0; done < length; i++) {
+      const pos = position + done - starts[i];
+      const n = Math.min(length - done, parts[i].length - pos);
+      if (n > 0) yield [parts[i], pos, n, done];
+      done += n;
+    }
+  }
   const direct = parts.every((p) => p.readInto !== undefined);
   return {
     length: total,
@@ -36,34 +45,18 @@ export function layeredBasis(parts: readonly RandomAccessBasis[]): RandomAccessB
     readInto: direct
       ? async (buf: Uint8Array, offset: number, position: number, length: number): Promise<void> => {
           check(position, length);
-          const reads: Array<void | Promise<void>> = [];
-          for (let i = length > 0 ? partAt(position) : parts.length, done = 0; done < length; i++) {
-            const pos = position + done - starts[i];
-            const n = Math.min(length - done, parts[i].length - pos);
-            if (n > 0) reads.push(parts[i].readInto!(buf, offset + done, pos, n));
-            done += n;
-          }
-          await Promise.all(reads);
+          if (length === 0) return;
+          await Promise.all(Array.from(pieces(position, length), ([part, pos, n, at]) => part.readInto!(buf, offset + at, pos, n)));
         }
       : undefined,
     async read(position: number, length: number): Promise<Uint8Array> {
       check(position, length);
       // An image with no layers has no part to ask.
       if (length === 0) return new Uint8Array(0);
-      let i = partAt(position);
-      const first = parts[i];
-      const offset = position - starts[i];
-      if (offset + length <= first.length) return first.read(offset, length);
+      const first = pieces(position, length).next().value!;
+      if (first[2] === length) return first[0].read(first[1], length);
       const out = new Uint8Array(length);
-      let done = 0;
-      let pos = offset;
-      while (done < length) {
-        const n = Math.min(length - done, parts[i].length - pos);
-        if (n > 0) out.set(await parts[i].read(pos, n), done);
-        done += n;
-        i++;
-        pos = 0;
-      }
+      for (const [part, pos, n, at] of pieces(position, length)) out.set(await part.read(pos, n), at);
       return out;
     },
   };

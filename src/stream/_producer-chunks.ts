@@ -10,7 +10,7 @@ export interface Producer {
 }
 
 /** Frames a producer may have in the thread pool while it goes on matching. */
-const MAX_PACKING = 4;
+export const MAX_PACKING = 4;
 
 /**
  * Drives a producer over a byte source and yields what it writes as soon as each input chunk is
