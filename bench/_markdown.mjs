@@ -34,6 +34,8 @@ export function resultsMarkdown(results) {
     `Measured ${results.date.slice(0, 16).replace('T', ' ')} UTC on ${results.machine}. Every operation is a child`,
     'process; peak RSS is its own (`/usr/bin/time`). Ratios > 1 mean rolldelta is faster. `docker load` is the',
     "client's time for loading the whole new archive into a private engine (vfs storage); its RSS is the engine's, not shown.",
+    'rolldelta diff and image diff run with `--workers auto` (the basis index filled by both cores; the',
+    'same delta as one thread); every other rolldelta operation and every peer runs as it does by default.',
     '',
     ...Object.values(results.notes).map((n) => `- ${n}`),
     '',

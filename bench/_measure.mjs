@@ -45,7 +45,7 @@ export async function measureFiles(pair, dir) {
 
   set('signature', 'rolldelta', rolldelta(['signature', B, p('rd.sig')], p('rd.sig')));
   set('delta', 'rolldelta', rolldelta(['delta', p('rd.sig'), T, p('rd.rsync')], p('rd.rsync')));
-  set('diff', 'rolldelta', rolldelta(['diff', B, T, p('rd.diff')], p('rd.diff')));
+  set('diff', 'rolldelta', rolldelta(['diff', '--workers', 'auto', B, T, p('rd.diff')], p('rd.diff')));
   set('patch', 'rolldelta', await verified(rolldelta(['patch', B, p('rd.diff'), p('rd.out')], p('rd.out')), p('rd.out'), want));
   set('patch (rsync delta)', 'rolldelta', await verified(rolldelta(['patch', B, p('rd.rsync'), p('rd.out')], p('rd.out')), p('rd.out'), want));
 
@@ -84,7 +84,7 @@ export async function measureImage(img, dir, engine) {
     if (tool === 'rolldelta') o.rolldelta = v;
     else o.peers[tool] = v;
   };
-  set('image diff', 'rolldelta', rolldelta(['image', 'diff', img.old, img.new, p('rd.rdimg')], p('rd.rdimg')));
+  set('image diff', 'rolldelta', rolldelta(['image', 'diff', '--workers', 'auto', img.old, img.new, p('rd.rdimg')], p('rd.rdimg')));
   set('image apply', 'rolldelta', rolldelta(['image', 'apply', img.old, p('rd.rdimg'), p('rd.tar')], p('rd.tar')));
   rmSync(p('rd.tar'), { force: true });
   if (have('zstd')) {

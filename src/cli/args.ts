@@ -1,3 +1,4 @@
+import type { WorkerCount } from '../stream/worker-count.js';
 import { UsageError } from './usage-error.js';
 
 export type OptionKind = 'string' | 'integer' | 'boolean';
@@ -69,4 +70,11 @@ export function expectPositionals(args: ParsedArgs, names: readonly string[], co
     throw new UsageError(`${command} takes ${names.length} arguments: ${names.join(' ')}; got ${args.positionals.length}`);
   }
   return args.positionals;
+}
+
+/** The value of `--workers`: a whole number or auto (undefined when not given). */
+export function workerCount(v: unknown): WorkerCount | undefined {
+  if (v === undefined || v === 'auto') return v;
+  if (typeof v !== 'string' || !/^\d+$/.test(v)) throw new UsageError(`--workers takes a whole number or auto, got ${JSON.stringify(v)}`);
+  return Number(v);
 }

@@ -5,9 +5,10 @@ import { diffChunks } from '../stream/diff-stream.js';
 import { FileBasis } from '../stream/file-basis.js';
 import { patchInPlace } from '../stream/patch-in-place.js';
 import { patchChunks } from '../stream/patch-stream.js';
+import { readFileShared } from '../stream/read-shared.js';
 import { signatureChunks, signatureFileChunks, type SignatureStreamOptions } from '../stream/signature-stream.js';
-import type { WorkerCount } from '../stream/worker-count.js';
-import { expectPositionals, type OptionSpec, type ParsedArgs } from './args.js';
+import { resolveWorkerCount } from '../stream/worker-count.js';
+import { expectPositionals, workerCount, type OptionSpec, type ParsedArgs } from './args.js';
 import { inputSize, openInput, readInput, writeOutput } from './io.js';
 import { formatBytes, progressBar } from './progress-bar.js';
 import { UsageError } from './usage-error.js';
@@ -36,6 +37,7 @@ export const diffSpec: Record<string, OptionSpec> = {
   level: { kind: 'integer' },
   'in-place': { kind: 'boolean' },
   'in-place-stash': { kind: 'integer' },
+  workers: { kind: 'string' },
 };
 export const patchSpec: Record<string, OptionSpec> = { ...common, 'in-place': { kind: 'boolean' } };
 
@@ -45,12 +47,6 @@ function say(line: string): void {
 
 function hashName(v: unknown): StrongHashName | undefined {
   return v === undefined ? undefined : v === 'blake2' ? 'blake2b' : (v as StrongHashName);
-}
-
-function workerCount(v: unknown): WorkerCount | undefined {
-  if (v === undefined || v === 'auto') return v;
-  if (typeof v !== 'string' || !/^\d+$/.test(v)) throw new UsageError(`--workers takes a whole number or auto, got ${JSON.stringify(v)}`);
-  return Number(v);
 }
 
 /** `rolldelta signature BASIS SIG` */
@@ -97,12 +93,20 @@ export async function diffCommand(args: ParsedArgs): Promise<void> {
   const [basisPath, target, out] = expectPositionals(args, ['BASIS', 'NEW', 'DELTA'], 'diff');
   if (basisPath === '-' && target === '-') throw new UsageError('only one of BASIS and NEW can be standard input');
   const v = args.values;
-  const basis = await readInput(basisPath);
+  const workers = workerCount(v.workers);
+  const basis = basisPath !== '-' && resolveWorkerCount(workers) > 1 ? await readFileShared(basisPath) : await readInput(basisPath);
   const size = await inputSize(target);
   const bar = progressBar(v.progress === true, 'diff');
   const written = await writeOutput(
     out,
-    diffChunks(basis, openInput(target), { size, level: v.level as number | undefined, inPlace: v['in-place'] === true, inPlaceStash: v['in-place-stash'] as number | undefined, onProgress: bar.onProgress }),
+    diffChunks(basis, openInput(target), {
+      size,
+      level: v.level as number | undefined,
+      inPlace: v['in-place'] === true,
+      inPlaceStash: v['in-place-stash'] as number | undefined,
+      workers,
+      onProgress: bar.onProgress,
+    }),
   );
   bar.done();
   if (v.progress) say(`delta: ${formatBytes(written)} for ${formatBytes(size ?? 0)} of target`);
@@ -126,7 +130,7 @@ export async function patchCommand(args: ParsedArgs): Promise<void> {
     const size = await inputSize(deltaPath);
     // A file output appears only once verified: the basis hash is then needed only to explain a failure.
     const verifyBasis = out === '-' ? true : 'on-failure';
-    const written = await writeOutput(out, patchChunks(basis, openInput(deltaPath), { size, verifyBasis, onProgress: bar.onProgress }, out !== '-'));
+    const written = await writeOutput(out, patchChunks(basis, openInput(deltaPath, 1 << 16), { size, verifyBasis, onProgress: bar.onProgress }, out !== '-'));
     bar.done();
     if (v.progress) say(`patched: ${formatBytes(written)}`);
   } finally {

@@ -2,7 +2,7 @@ import { applyImageDelta } from '../image/apply-image-delta.js';
 import { diffImages } from '../image/diff-images.js';
 import { writeFileAtomic } from '../stream/atomic-file.js';
 import type { Progress } from '../stream/progress.js';
-import { expectPositionals, parseArgs, type OptionSpec } from './args.js';
+import { expectPositionals, parseArgs, workerCount, type OptionSpec } from './args.js';
 import { formatBytes, progressBar } from './progress-bar.js';
 import { UsageError } from './usage-error.js';
 
@@ -11,12 +11,13 @@ const diffSpec: Record<string, OptionSpec> = {
   'old-image': { kind: 'string' },
   'new-image': { kind: 'string' },
   progress: { kind: 'boolean' },
+  workers: { kind: 'string' },
   help: { kind: 'boolean', short: 'h' },
 };
 const applySpec: Record<string, OptionSpec> = { 'omit-old-layers': { kind: 'boolean' }, progress: { kind: 'boolean' }, help: { kind: 'boolean', short: 'h' } };
 
 const USAGE =
-  'usage: rolldelta image diff [--level N] [--old-image REF] [--new-image REF] [--progress] OLD.tar NEW.tar DELTA\n' +
+  'usage: rolldelta image diff [--level N] [--old-image REF] [--new-image REF] [--workers N|auto] [--progress] OLD.tar NEW.tar DELTA\n' +
   '       rolldelta image apply [--omit-old-layers] [--progress] OLD.tar DELTA OUT.tar';
 
 /** Counts the bytes of an archive as it passes, for `--progress` of apply. */
@@ -49,6 +50,7 @@ export async function imageCommand(argv: readonly string[]): Promise<void> {
     const s = await diffImages(oldPath, newPath, out, {
       level: args.values.level as number | undefined,
       image: { old: args.values['old-image'] as string | undefined, new: args.values['new-image'] as string | undefined },
+      workers: workerCount(args.values.workers),
       onProgress: bar.onProgress,
     }).finally(() => bar.done());
     process.stderr.write(

@@ -21,13 +21,13 @@ Usage:
   rolldelta diff [options] BASIS NEW DELTA    two-sided delta (both files at hand: smallest)
   rolldelta patch [options] BASIS DELTA OUT   rebuild NEW from BASIS and DELTA (format detected)
   rolldelta patch --in-place BASIS DELTA      rewrite BASIS into NEW in the same file (resumes if killed)
-  rolldelta image diff [--level N] OLD.tar NEW.tar DELTA
+  rolldelta image diff [--level N] [--workers N|auto] OLD.tar NEW.tar DELTA
                                               delta between two image archives (docker save / OCI)
   rolldelta image apply [--omit-old-layers] OLD.tar DELTA OUT.tar
                                               rebuild the new image as an archive docker load accepts
   rolldelta docker diff [--level N] OLD NEW DELTA   the same for images in the engine (DOCKER_HOST)
   rolldelta docker apply [--tag NEW] OLD DELTA      rebuild the new image into the engine
-  rolldelta serve --store DIR (--images DIR | --engine) [--port 8080] [--host 127.0.0.1]
+  rolldelta serve --store DIR (--images DIR | --engine) [--port 8080] [--host 127.0.0.1] [--workers N|auto]
                                               serve image deltas: GET /delta?from=OLD&to=NEW
   rolldelta update [--from OLD] --to NEW --server URL [--request-timeout S] [--retries N] [--retry-interval S]
                                               update the engine's NEW by delta, or by a pull on any failure
@@ -43,7 +43,8 @@ Options:
   --level N               packing of literals and diffs, 0-9 (default 6; 9 adds context mixing)
   --in-place              diff: a delta patch --in-place applies saving at most 256 KiB aside
   --in-place-stash N      diff --in-place: that budget in bytes (0: cycles sent as literals)
-  --workers N|auto        signature: threads summing blocks (default 1; auto: one per core)
+  --workers N|auto        signature: threads summing blocks; diff: threads indexing the basis
+                          (default 1; auto: one per core)
   --progress              progress bar on stderr (when it is a terminal)
   -h, --help              this help
   --version               the version

@@ -2,7 +2,7 @@ import { createServer } from 'node:http';
 import { archiveDirectory, createDeltaServer, engineArchives } from '../docker/delta-server.js';
 import { DeltaStore } from '../docker/delta-store.js';
 import { DockerEngine } from '../docker/engine.js';
-import { expectPositionals, parseArgs, type OptionSpec } from './args.js';
+import { expectPositionals, parseArgs, workerCount, type OptionSpec } from './args.js';
 import { UsageError } from './usage-error.js';
 
 const spec: Record<string, OptionSpec> = {
@@ -11,11 +11,12 @@ const spec: Record<string, OptionSpec> = {
   store: { kind: 'string' },
   images: { kind: 'string' },
   engine: { kind: 'boolean' },
+  workers: { kind: 'string' },
   help: { kind: 'boolean', short: 'h' },
 };
 
 /**
- * `rolldelta serve --port P --store DIR (--images DIR | --engine)`: the delta server, with image
+ * `rolldelta serve --port P --store DIR (--images DIR | --engine) [--workers N|auto]`: the delta server, with image
  * archives from a directory (`app:2` is `app_2.tar`) or saved from the Docker Engine on demand.
  * Runs until interrupted.
  */
@@ -27,7 +28,7 @@ export async function serveCommand(argv: readonly string[]): Promise<void> {
   if (!store) throw new UsageError('serve needs --store DIR (where deltas are kept)');
   if (!images && !args.values.engine) throw new UsageError('serve needs --images DIR (image archives) or --engine (save images from DOCKER_HOST)');
   const source = images ? archiveDirectory(images) : engineArchives(new DockerEngine(), store);
-  const server = createDeltaServer({ source, store: new DeltaStore(store) });
+  const server = createDeltaServer({ source, store: new DeltaStore(store), workers: workerCount(args.values.workers) });
   const port = (args.values.port as number | undefined) ?? 8080;
   const host = (args.values.host as string | undefined) ?? '127.0.0.1';
   const http = createServer(server.handler);

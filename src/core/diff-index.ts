@@ -34,7 +34,7 @@ export class DiffIndex {
   /** `(1 << bucketBits) * slots` entries; -1 marks an empty slot. */
   readonly table: Int32Array;
 
-  private constructor(basis: Uint8Array, seedLength: number, stride: number, slots: number) {
+  private constructor(basis: Uint8Array, seedLength: number, stride: number, slots: number, table?: Int32Array | 'shared') {
     this.basis = basis;
     this.view = new DataView(basis.buffer, basis.byteOffset, basis.byteLength);
     this.seedLength = seedLength;
@@ -49,7 +49,15 @@ export class DiffIndex {
     while (posBits < 31 && 2 ** posBits <= entries) posBits++;
     this.posBits = posBits;
     this.checkBits = 31 - posBits;
-    this.table = new Int32Array((1 << bucketBits) * slots).fill(-1);
+    const length = (1 << bucketBits) * slots;
+    if (table instanceof Int32Array) {
+      if (table.length !== length) {
+        throw new RolldeltaError(ErrorCode.INVALID_ARGUMENT, `a diff index table for this basis and these options holds ${length} entries, got ${table.length}`);
+      }
+      this.table = table;
+    } else {
+      this.table = (table === 'shared' ? new Int32Array(new SharedArrayBuffer(4 * length)) : new Int32Array(length)).fill(-1);
+    }
   }
 
   /**
@@ -59,6 +67,21 @@ export class DiffIndex {
    * const index = DiffIndex.build(basis, { seedLength: 24, stride: 32 });
    */
   static build(basis: Uint8Array, opts: DiffOptions = {}): DiffIndex {
+    const index = DiffIndex.create(basis, opts);
+    index.fillPart(0, 1);
+    return index;
+  }
+
+  /**
+   * An index whose table is still empty, for threads to fill with {@link fillPart}: `table` is
+   * 'shared' (allocated in a SharedArrayBuffer, for worker threads to fill too), or the table of an
+   * index created elsewhere over the same basis and options (a worker's view of a shared one).
+   * @example
+   * const index = DiffIndex.create(sharedBasis, {}, 'shared');
+   * // worker: DiffIndex.create(sharedBasis, {}, index.table).fillPart(1, 2)
+   * index.fillPart(0, 2);
+   */
+  static create(basis: Uint8Array, opts: DiffOptions = {}, table?: Int32Array | 'shared'): DiffIndex {
     assertBytes(basis, 'basis');
     if (basis.length > MAX_DIFF_BASIS) {
       throw new RolldeltaError(
@@ -67,10 +90,7 @@ export class DiffIndex {
       );
     }
     const o = resolveDiffOptions(basis.length, opts);
-    const slots = o.maxCandidates > 8 ? 16 : 8;
-    const index = new DiffIndex(basis, o.seedLength, o.stride, slots);
-    index.fill();
-    return index;
+    return new DiffIndex(basis, o.seedLength, o.stride, o.maxCandidates > 8 ? 16 : 8, table);
   }
 
   /** Bytes the table occupies. */
@@ -78,11 +98,24 @@ export class DiffIndex {
     return this.table.byteLength;
   }
 
-  private fill(): void {
+  /**
+   * Inserts the basis positions whose buckets fall in the `part`-th of `parts` equal ranges. Each
+   * bucket belongs to one part and takes its positions in basis order, so any number of threads
+   * filling one part each build the same table as one thread filling it all. Worth it because the
+   * fill waits on memory (a cache miss per insert into a table far larger than the caches): two
+   * threads filled a 256 MiB basis's index 1.5x faster than one, measured.
+   */
+  fillPart(part: number, parts: number): void {
+    if (!Number.isInteger(parts) || parts < 1 || !Number.isInteger(part) || part < 0 || part >= parts) {
+      throw new RolldeltaError(ErrorCode.INVALID_ARGUMENT, `fillPart takes a part 0..parts-1 of a whole number of parts, got ${part} of ${parts}`);
+    }
     const { basis, seedLength: L, stride: S, slots, table, posBits, checkBits } = this;
     const n = basis.length;
     if (n < L) return;
     const shift = 32 - this.bucketBits;
+    const buckets = 2 ** this.bucketBits;
+    const lo = Math.floor((buckets * part) / parts);
+    const hi = Math.floor((buckets * (part + 1)) / parts);
     const last = n - L;
     // Entries go in batches: hash a batch, touch its buckets (independent loads the CPU overlaps),
     // then insert into what is now in cache. Measured about 3x faster than inserting as we hash.
@@ -93,10 +126,13 @@ export class DiffIndex {
     let touched = 0;
     for (let p = 0; p <= last; ) {
       let k = 0;
-      for (; k < BATCH && p <= last; k++, p += S) {
+      for (; k < BATCH && p <= last; p += S) {
         const h = seedHash(view, p, mul);
-        bucket[k] = (Math.imul(h, BUCKET_MIX) >>> shift) * slots;
+        const b = Math.imul(h, BUCKET_MIX) >>> shift;
+        if (b < lo || b >= hi) continue;
+        bucket[k] = b * slots;
         entry[k] = (seedCheck(h, checkBits) << posBits) | (p / S);
+        k++;
       }
       for (let j = 0; j < k; j++) touched ^= table[bucket[j]];
       for (let j = 0; j < k; j++) {

@@ -6,6 +6,7 @@ import { ErrorCode, RolldeltaError, isRolldeltaError } from '../core/errors.js';
 import { BasisCache } from '../image/basis-cache.js';
 import { diffImages } from '../image/diff-images.js';
 import { writeFileAtomic } from '../stream/atomic-file.js';
+import type { WorkerCount } from '../stream/worker-count.js';
 import type { DeltaStore } from './delta-store.js';
 import type { DockerEngine } from './engine.js';
 
@@ -22,6 +23,8 @@ export interface DeltaServerOptions {
   retryAfterSeconds?: number;
   /** Deflate level of generated deltas; default 9. */
   level?: number;
+  /** Threads indexing an old image (see buildDiffIndex); default 1. */
+  workers?: WorkerCount;
   /** Old images kept indexed in memory between generations; default 2 (0 turns it off). */
   cachedBases?: number;
 }
@@ -97,7 +100,7 @@ export function createDeltaServer(opts: DeltaServerOptions): DeltaServer {
     job = (async () => {
       await opts.store.init();
       const [oldPath, newPath] = await Promise.all([opts.source.archive(from), opts.source.archive(to)]);
-      const s = await diffImages(oldPath, newPath, opts.store.pathFor(from, to), { level: opts.level, basisCache });
+      const s = await diffImages(oldPath, newPath, opts.store.pathFor(from, to), { level: opts.level, basisCache, workers: opts.workers });
       return s.deltaBytes;
     })();
     running.set(key, job);

@@ -1,10 +1,6 @@
-import type { DiffIndex } from '../core/diff-index.js';
+import type { IndexedBasis } from '../stream/diff-index-build.js';
 
-/** An old image made ready for diffing: its layers indexed, and their SHA-256. */
-export interface IndexedBasis {
-  index: DiffIndex;
-  sha256: Uint8Array;
-}
+export type { IndexedBasis };
 
 /**
  * Keeps the indexes of the most recently used old images (a delta server sees a few popular

@@ -1,13 +1,13 @@
-import { createHash } from 'node:crypto';
-import { DiffIndex } from '../core/diff-index.js';
 import { ErrorCode, RolldeltaError } from '../core/errors.js';
 import { DiffDelta } from '../format/diff-delta.js';
 import { writeFileAtomic } from '../stream/atomic-file.js';
 import { ChunkBuffer } from '../stream/chunks.js';
+import { buildDiffIndex } from '../stream/diff-index-build.js';
 import { MAX_PACKING } from '../stream/_producer-chunks.js';
 import { nodeRawDeflate } from '../stream/node-raw-deflate.js';
 import { nodeSha256 } from '../stream/node-sha256.js';
 import type { Progress } from '../stream/progress.js';
+import { resolveWorkerCount, type WorkerCount } from '../stream/worker-count.js';
 import { ImageArchive } from './archive-reader.js';
 import type { BasisCache, IndexedBasis } from './basis-cache.js';
 import { encodeImageDeltaHeader, type ImageDeltaLayer } from './image-delta-format.js';
@@ -41,14 +41,18 @@ export interface ImageDiffOptions {
   onProgress?: (p: Progress) => void;
   /** Indexes of recently used old images, so a known base is not read and indexed again. */
   basisCache?: BasisCache;
+  /** Threads indexing the old image (see buildDiffIndex): 1 (default), a count, or 'auto'. */
+  workers?: WorkerCount;
 }
 
 /** The old image's layers, uncompressed, end to end in one buffer. */
-async function readAllLayers(archive: ImageArchive, image: ImageRecord): Promise<Uint8Array> {
-  // Uncompressed layers have known sizes: fill one buffer, never holding the image twice.
+async function readAllLayers(archive: ImageArchive, image: ImageRecord, shared: boolean): Promise<Uint8Array> {
+  // Uncompressed layers have known sizes: fill one buffer, never holding the image twice (in
+  // shared memory when worker threads index it).
   const sizes = image.layers.map((l) => archive.layerBasis(l)?.length);
   if (sizes.every((n) => n !== undefined)) {
-    const out = new Uint8Array(sizes.reduce((a, b) => a + b, 0));
+    const total = sizes.reduce((a, b) => a + b, 0);
+    const out = new Uint8Array(shared ? new SharedArrayBuffer(total) : new ArrayBuffer(total));
     let at = 0;
     for (const layer of image.layers) {
       for await (const c of archive.layerStream(layer)) {
@@ -99,8 +103,8 @@ export async function diffImages(oldPath: string, newPath: string, outPath: stri
       }
       let indexed: IndexedBasis | undefined = opts.basisCache?.get(oldImage.id);
       if (!indexed) {
-        const basis = await readAllLayers(oldArchive, oldImage);
-        indexed = { index: DiffIndex.build(basis), sha256: new Uint8Array(createHash('sha256').update(basis).digest()) };
+        const basis = await readAllLayers(oldArchive, oldImage, resolveWorkerCount(opts.workers) > 1);
+        indexed = await buildDiffIndex(basis, { workers: opts.workers });
         opts.basisCache?.set(oldImage.id, indexed);
       }
       const { index, sha256 } = indexed;

@@ -1,3 +1,4 @@
+import type { DiffOptions } from '../core/diff-options.js';
 import type { SignatureParams } from '../core/params.js';
 
 /** Sum the blocks of `bytes` (whole blocks, except perhaps the basis's short last one). */
@@ -16,8 +17,21 @@ export interface SignatureRangeTask {
   end: number;
 }
 
+/**
+ * Fill one part of a diff index whose basis and table live in SharedArrayBuffers (see
+ * DiffIndex.fillPart); the result is in the shared table, the reply carries nothing.
+ */
+export interface DiffIndexPartTask {
+  kind: 'diff-index-part';
+  basis: Uint8Array;
+  table: Int32Array;
+  options: DiffOptions;
+  part: number;
+  parts: number;
+}
+
 /** What a worker can be asked to do. */
-export type WorkerTask = SignatureBytesTask | SignatureRangeTask;
+export type WorkerTask = SignatureBytesTask | SignatureRangeTask | DiffIndexPartTask;
 
 /** The weak and strong sums of consecutive blocks, in block order. */
 export interface BlockSums {

@@ -85,6 +85,9 @@ describe('image delta apply options', () => {
     await applyImageDelta(p('old.tar'), chunksOf(p('d.rdimg'), 7), p('out-stream.tar'));
     expect(readFileSync(p('out-stream.tar')).equals(readFileSync(p('out-file.tar')))).toBe(true);
     expect([...(await layersIn(p('out-file.tar'))).values()]).toEqual([true, true, true]);
+    // Worker threads indexing the old image build the same delta (dist/worker.js, built by npm test).
+    await diffImages(p('old.tar'), p('new.tar'), p('d2.rdimg'), { image: { old: 'app:1', new: 'app:2' }, workers: 2 });
+    expect(readFileSync(p('d2.rdimg')).equals(readFileSync(p('d.rdimg')))).toBe(true);
   });
 
   it("leaves out listed layers, the old ones ('old') or a rebuilt one, and still writes the rest verified", async () => {

@@ -1,0 +1,124 @@
+// A diff index filled by several threads must be the table one thread builds, so the deltas are
+// byte-identical whatever the worker count. The workers run the built dist/worker.js.
+import fc from 'fast-check';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DiffIndex } from '../../src/core/diff-index.js';
+import { buildDiffIndex, diffChunks, diffFile, patch, readFileShared, RolldeltaError } from '../../src/index.js';
+import { prng } from '../core/_diff-helpers.js';
+import { arbPair, collect } from '../helpers/chunking.js';
+import { ensureBuilt, runCli } from '../helpers/cli.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'rolldelta-pindex-'));
+beforeAll(() => ensureBuilt(), 120_000);
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** A basis and a target that shares most of it, moved about, with edits. */
+function pair(n: number, seed: number): { basis: Uint8Array; target: Uint8Array } {
+  const basis = prng(n, seed);
+  const target = new Uint8Array(n + 1000);
+  target.set(basis.subarray(n >> 1), 0);
+  target.set(prng(1000, seed + 1), n - (n >> 1));
+  target.set(basis.subarray(0, n >> 1), n - (n >> 1) + 1000);
+  for (let i = 0; i < target.length; i += 4099) target[i] ^= 0x5a;
+  return { basis, target };
+}
+
+describe('DiffIndex.fillPart', () => {
+  it('builds the same table in any number of parts, filled in any order', () => {
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ maxLength: 5000 }),
+        fc.integer({ min: 1, max: 5 }),
+        fc.constantFrom(1, 3, 16),
+        fc.boolean(),
+        (basis, parts, stride, reverse) => {
+          const whole = DiffIndex.build(basis, { stride, seedLength: 4 });
+          const split = DiffIndex.create(basis, { stride, seedLength: 4 }, 'shared');
+          const order = [...Array(parts).keys()];
+          for (const part of reverse ? order.reverse() : order) split.fillPart(part, parts);
+          expect(split.table).toEqual(whole.table);
+        },
+      ),
+    );
+  });
+
+  it('refuses a part outside 0..parts-1 and a table of the wrong size', () => {
+    const index = DiffIndex.create(prng(1000, 1), {}, 'shared');
+    for (const [part, parts] of [[2, 2], [-1, 2], [0, 0], [0.5, 2]]) {
+      expect(() => index.fillPart(part!, parts!)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
+    }
+    expect(() => DiffIndex.create(prng(1000, 1), {}, new Int32Array(7))).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
+  });
+});
+
+describe('worker threads indexing the basis', () => {
+  it('give the same index and basis hash as one thread, from shared and from plain memory', async () => {
+    const { basis } = pair(1 << 20, 7);
+    const one = await buildDiffIndex(basis);
+    for (const input of [basis, await readShared(basis)]) {
+      const two = await buildDiffIndex(input, { workers: 2 });
+      expect(two.index.table.buffer).toBeInstanceOf(SharedArrayBuffer);
+      expect(two.index.table).toEqual(one.index.table);
+      expect(Buffer.from(two.sha256).toString('hex')).toBe(createHash('sha256').update(basis).digest('hex'));
+    }
+  });
+
+  it('give byte-identical deltas for any pair, worker count and chunking', async () => {
+    await fc.assert(
+      fc.asyncProperty(arbPair, fc.integer({ min: 1, max: 3 }), async ({ basis, target }, workers) => {
+        const chunks = [target.subarray(0, target.length >> 1), target.subarray(target.length >> 1)];
+        const one = await collect(diffChunks(basis, chunks, { seedLength: 4, stride: 2 }));
+        const many = await collect(diffChunks(basis, chunks, { seedLength: 4, stride: 2, workers }));
+        expect(many).toEqual(one);
+        expect(patch(basis, many)).toEqual(target);
+      }),
+      { numRuns: 15 },
+    );
+  });
+
+  it('diffFile and the CLI take --workers and write the same delta', async () => {
+    const { basis, target } = pair(3 << 20, 11);
+    const b = join(dir, 'b.bin');
+    const t = join(dir, 't.bin');
+    writeFileSync(b, basis);
+    writeFileSync(t, target);
+    await diffFile(b, t, join(dir, 'one.rdelta'));
+    await diffFile(b, t, join(dir, 'two.rdelta'), { workers: 2 });
+    const one = readFileSync(join(dir, 'one.rdelta'));
+    expect(readFileSync(join(dir, 'two.rdelta'))).toEqual(one);
+    const r = runCli(['diff', '--workers', 'auto', b, t, join(dir, 'cli.rdelta')]);
+    expect(r.status, r.stderr.toString()).toBe(0);
+    expect(readFileSync(join(dir, 'cli.rdelta'))).toEqual(one);
+    expect(runCli(['diff', '--workers', 'two', b, t, join(dir, 'x.rdelta')]).stderr.toString()).toMatch(/--workers takes a whole number or auto/);
+  });
+});
+
+describe('readFileShared', () => {
+  it('reads a whole file into shared memory', async () => {
+    const data = prng(3 << 20, 5);
+    const got = await readFileShared(writeAndName('shared.bin', data));
+    expect(got.buffer).toBeInstanceOf(SharedArrayBuffer);
+    // Buffer.equals: vitest's deep equality walks a 3 MiB array element by element.
+    expect(Buffer.from(got.buffer).equals(data)).toBe(true);
+  });
+
+  it('names a missing file in an ERR_IO', async () => {
+    const e = await readFileShared(join(dir, 'missing.bin')).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(RolldeltaError);
+    expect(e).toMatchObject({ code: 'ERR_IO', message: expect.stringContaining('missing.bin') });
+  });
+});
+
+function writeAndName(name: string, data: Uint8Array): string {
+  const path = join(dir, name);
+  writeFileSync(path, data);
+  return path;
+}
+
+async function readShared(bytes: Uint8Array): Promise<Uint8Array> {
+  return readFileShared(writeAndName('basis-shared.bin', bytes));
+}
