@@ -29,7 +29,7 @@ export class DeltaWriter {
       this.native = undefined;
       this.sink = this.rdiff;
     } else {
-      this.native = new NativeDeltaEncoder(header, ondata, { level: opts.level, frameSize: opts.frameSize, rawDeflate: opts.rawDeflate, background: opts.background });
+      this.native = new NativeDeltaEncoder(header, ondata, { level: opts.level, frameSize: opts.frameSize, rawDeflate: opts.rawDeflate, background: opts.background, packFrameAsync: opts.packFrameAsync });
       this.rdiff = undefined;
       this.sink = this.native;
     }

@@ -24,9 +24,8 @@
  * Type 0xff, trailer (last frame). body = varint targetLength | targetSha256[32] | varint frameCount
  * (number of ops frames). Nothing may follow it. The sum of op lengths must equal targetLength.
  */
-import { cmEncode } from './cm-codec.js';
-import { opSegments } from './_op-segments.js';
-import { looksIncompressible } from './_entropy.js';
+import { joinSections, packFrame, sectionsOf, type FrameJob, type PackedFrame } from './_frame-packing.js';
+import { CM_LEVEL, CODEC_SECTIONS, CODEC_STORED, FRAME_HEAD, FRAME_OPS, FRAME_TRAILER, MAX_NATIVE_VALUE, OP_ADD, OP_COPY, OP_LITERAL } from './native-codes.js';
 import { crc32 } from '../core/crc32.js';
 import { ErrorCode, RolldeltaError } from '../core/errors.js';
 import type { OpSink } from '../core/ops.js';
@@ -37,25 +36,20 @@ import { NATIVE_DELTA_MAGIC, NATIVE_VERSION } from './native-magic.js';
 import { varintLength, writeVarint, zigzag } from './varint.js';
 import { fflateRawDeflate, type RawDeflate } from './raw-deflate.js';
 
-/** Frame types of the native delta format. */
-export const FRAME_OPS = 0x01;
-export const FRAME_TRAILER = 0xff;
-/** Bytes before a frame's body: type, body length, CRC. */
-export const FRAME_HEAD = 9;
-/** Offsets and lengths must stay below this so every varint and zigzag is a safe integer. */
-export const MAX_NATIVE_VALUE = 2 ** 50;
-/** Op kinds, the low two bits of an op's tag varint. */
-export const OP_LITERAL = 0;
-export const OP_COPY = 1;
-export const OP_ADD = 2;
-
-/** Codecs of an ops frame's payload. */
-export const CODEC_STORED = 0;
-export const CODEC_DEFLATE = 1;
-export const CODEC_SECTIONS = 2;
-export const CODEC_SECTIONS_CM = 3;
-/** The level from which ops frames use the context-mixing coder instead of deflate. */
-export const CM_LEVEL = 9;
+export {
+  CM_LEVEL,
+  CODEC_DEFLATE,
+  CODEC_SECTIONS,
+  CODEC_SECTIONS_CM,
+  CODEC_STORED,
+  FRAME_HEAD,
+  FRAME_OPS,
+  FRAME_TRAILER,
+  MAX_NATIVE_VALUE,
+  OP_ADD,
+  OP_COPY,
+  OP_LITERAL,
+} from './native-codes.js';
 
 const DEFAULT_FRAME = 1 << 20;
 const MAX_FRAME = (16 << 20) - 64;
@@ -73,6 +67,11 @@ export interface NativeDeltaEncoderOptions {
    * are done: the caller must await {@link NativeDeltaEncoder.settled} before it takes the output.
    */
   background?: boolean;
+  /**
+   * With `background`, at level 9: packs a frame elsewhere (worker threads at the Node edges), to
+   * the bytes {@link packFrame} gives; frames still leave in order.
+   */
+  packFrameAsync?: (job: FrameJob) => Promise<PackedFrame>;
 }
 
 /** What the trailer promises about the target. */
@@ -96,6 +95,7 @@ export class NativeDeltaEncoder implements OpSink {
   private readonly frameSize: number;
   private readonly deflate: boolean;
   private readonly rawDeflate: RawDeflate;
+  private readonly packFrameAsync: ((job: FrameJob) => Promise<PackedFrame>) | undefined;
   private readonly background: boolean;
   private ops = new Uint8Array(1024);
   private opsLen = 0;
@@ -139,7 +139,8 @@ export class NativeDeltaEncoder implements OpSink {
     this.ondata = ondata;
     this.level = level;
     this.rawDeflate = opts.rawDeflate ?? fflateRawDeflate;
-    this.background = opts.background === true && this.rawDeflate.deflateAsync !== undefined;
+    this.background = opts.background === true;
+    this.packFrameAsync = opts.packFrameAsync;
     this.frameSize = frameSize;
     this.deflate = header.codec === 'deflate';
   }
@@ -290,10 +291,13 @@ export class NativeDeltaEncoder implements OpSink {
     raw.set(this.offs.subarray(0, this.offsLen), tagsRaw);
     raw.set(this.lit.subarray(0, this.litLen), tagsRaw + this.offsLen);
     raw.set(this.diff.subarray(0, this.diffLen), tagsRaw + this.offsLen + this.litLen);
-    let payload: Uint8Array = raw;
-    let codec = 0;
     const deflateAsync = this.background && this.deflate && this.level < CM_LEVEL ? this.rawDeflate.deflateAsync : undefined;
-    if (deflateAsync) {
+    const packAsync = this.background && this.deflate && this.level >= CM_LEVEL ? this.packFrameAsync : undefined;
+    const job: FrameJob = { raw, tagsRaw, offsLen: this.offsLen, litLen: this.litLen, level: this.level, frameStart: this.frameStart };
+    if (packAsync) {
+      // Context mixing is slow (about 1 MB/s): frames are coded elsewhere, several at once.
+      this.send(packAsync(job).then((p) => this.frame(FRAME_OPS, p.payload, p.codec, rawLength)));
+    } else if (deflateAsync) {
       // Packed in the thread pool while the producer goes on; frames still leave in order.
       const { level, offsLen, litLen } = this;
       const parts = sectionsOf(raw, tagsRaw, offsLen, litLen).map(([section, tryPack]) =>
@@ -305,29 +309,10 @@ export class NativeDeltaEncoder implements OpSink {
           return deflated.length < raw.length ? this.frame(FRAME_OPS, deflated, CODEC_SECTIONS, rawLength) : this.frame(FRAME_OPS, raw, 0, rawLength);
         }),
       );
-    } else if (this.deflate) {
-      // Ops, literals and diffs pack better apart (their statistics differ: a tar's literal
-      // headers match each other, diffs are mostly zeros); each section is stored when packing
-      // does not shrink it (literal bytes that are already random are not even tried).
-      const { level, rawDeflate } = this;
-      const deflated = packSections(raw, tagsRaw, this.offsLen, this.litLen, (section, tryPack) => packSection(section, rawDeflate, level, tryPack));
-      if (deflated.length < payload.length) {
-        payload = deflated;
-        codec = CODEC_SECTIONS;
-      }
-      if (this.level >= CM_LEVEL) {
-        // Context mixing needs some bytes to learn from: tiny frames can still deflate smaller.
-        const tags = raw.subarray(0, tagsRaw);
-        const start = this.frameStart;
-        const mixed = packSections(raw, tagsRaw, this.offsLen, this.litLen, (section, tryPack, kind) =>
-          packSectionCm(section, tryPack, kind < 0 ? undefined : opSegments(tags, kind, start)));
-        if (mixed.length < payload.length) {
-          payload = mixed;
-          codec = CODEC_SECTIONS_CM;
-        }
-      }
+    } else {
+      const p = this.deflate ? packFrame(job, this.rawDeflate) : { payload: raw, codec: CODEC_STORED };
+      this.emit(FRAME_OPS, p.payload, p.codec, rawLength);
     }
-    if (!deflateAsync) this.emit(FRAME_OPS, payload, codec, rawLength);
     this.frames++;
     this.opsLen = 0;
     this.offsLen = 0;
@@ -366,6 +351,8 @@ export class NativeDeltaEncoder implements OpSink {
       this.ondata(chunk);
       return;
     }
+    // Its failure is taken in order below; until then it must not count as unhandled.
+    if (!(chunk instanceof Uint8Array)) chunk.catch(() => {});
     const done = (this.tail ?? Promise.resolve())
       .then(() => chunk)
       .then(
@@ -383,7 +370,7 @@ export class NativeDeltaEncoder implements OpSink {
   }
 
   /**
-   * With a `rawDeflate` that has `deflateAsync`: resolves once at most `maxPending` frames are
+   * With `background` (frames packed by `deflateAsync` or `packFrameAsync`): resolves once at most `maxPending` frames are
    * still being packed (0: everything handed on), and rethrows a packing failure. Producers await
    * it between pushes so that packing overlaps their work without piling up frames.
    */
@@ -419,59 +406,4 @@ export class NativeDeltaEncoder implements OpSink {
     next.set(this.lit.subarray(0, this.litLen));
     this.lit = next;
   }
-}
-
-/**
- * The sectioned payload of a frame (codecs 2 and 3): section sizes, then the four sections each
- * packed by `pack` (told whether to try and, for literals and diffs, which op kind they belong to).
- */
-function packSections(
-  raw: Uint8Array,
-  tagsRaw: number,
-  offsLen: number,
-  litLen: number,
-  pack: (section: Uint8Array, tryPack: boolean, kind: number) => Uint8Array,
-): Uint8Array {
-  return joinSections(tagsRaw, offsLen, litLen, sectionsOf(raw, tagsRaw, offsLen, litLen).map(([s, tryPack, kind]) => pack(s, tryPack, kind)));
-}
-
-/** A frame raw's four sections: [bytes, whether packing is worth trying, op kind of their bytes]. */
-function sectionsOf(raw: Uint8Array, tagsRaw: number, offsLen: number, litLen: number): Array<[Uint8Array, boolean, number]> {
-  const litStart = tagsRaw + offsLen;
-  const litRaw = raw.subarray(litStart, litStart + litLen);
-  return [
-    [raw.subarray(0, tagsRaw), true, -1],
-    [raw.subarray(tagsRaw, litStart), true, -1],
-    [litRaw, !looksIncompressible(litRaw), OP_LITERAL],
-    [raw.subarray(litStart + litLen), true, OP_ADD],
-  ];
-}
-
-/** The sectioned payload: the raw and packed sizes, then the four packed sections. */
-function joinSections(tagsRaw: number, offsLen: number, litLen: number, parts: Uint8Array[]): Uint8Array {
-  const [pTags, pOffs, pLit, pDiff] = parts;
-  const head = [tagsRaw, pTags.length, offsLen, pOffs.length, litLen, pLit.length, pDiff.length];
-  const headLen = head.reduce((a, v) => a + varintLength(v), 0);
-  const out = new Uint8Array(headLen + pTags.length + pOffs.length + pLit.length + pDiff.length);
-  let p = 0;
-  for (const v of head) p = writeVarint(out, p, v);
-  for (const part of [pTags, pOffs, pLit, pDiff]) {
-    out.set(part, p);
-    p += part.length;
-  }
-  return out;
-}
-
-/** A section coded by context mixing, or as is when that would not make it shorter. */
-function packSectionCm(raw: Uint8Array, tryPack: boolean, segments: number[] | undefined): Uint8Array {
-  if (!tryPack || raw.length === 0) return raw;
-  const packed = cmEncode(raw, segments);
-  return packed.length < raw.length ? packed : raw;
-}
-
-/** A section deflated, or as is when deflate would not make it shorter (or `tryDeflate` is false). */
-function packSection(raw: Uint8Array, rawDeflate: RawDeflate, level: number, tryDeflate: boolean): Uint8Array {
-  if (!tryDeflate || raw.length === 0) return raw;
-  const packed = rawDeflate.deflate(raw, level);
-  return packed.length < raw.length ? packed : raw;
 }

@@ -1,3 +1,4 @@
+import type { FrameJob, PackedFrame } from './_frame-packing.js';
 import type { HasherFactory } from '../core/hash.js';
 import type { RollsumName, StrongHashName } from '../core/params.js';
 import type { DiffOptions } from '../core/diff-options.js';
@@ -41,10 +42,15 @@ export interface DeltaOptions {
   rawDeflate?: RawDeflate;
   /**
    * For incremental producers whose caller awaits their `settled()` between pushes (the stream
-   * adapters do): pack frames in the background with `rawDeflate.deflateAsync`. Ignored by the
-   * one-shot functions.
+   * adapters do): pack frames in the background with `rawDeflate.deflateAsync`, or at level 9
+   * with `packFrameAsync` when given. Ignored by the one-shot functions.
    */
   background?: boolean;
+  /**
+   * With `background`, at level 9: packs a frame elsewhere (the Node adapters pass worker threads,
+   * several frames at once); it must give what `packFrame` gives.
+   */
+  packFrameAsync?: (job: FrameJob) => Promise<PackedFrame>;
 }
 
 /** Options for the two-sided diff; the output is always the native format. */
@@ -64,6 +70,8 @@ export interface DiffDeltaOptions extends DiffOptions {
   rawDeflate?: RawDeflate;
   /** See {@link DeltaOptions.background}. */
   background?: boolean;
+  /** See {@link DeltaOptions.packFrameAsync}. */
+  packFrameAsync?: (job: FrameJob) => Promise<PackedFrame>;
 }
 
 /** Options for applying a delta. */

@@ -1,6 +1,7 @@
 import { ErrorCode, RolldeltaError } from '../core/errors.js';
 import { DiffDelta } from '../format/diff-delta.js';
 import { writeFileAtomic } from '../stream/atomic-file.js';
+import { CM_LEVEL } from '../format/native-codes.js';
 import { ChunkBuffer } from '../stream/chunks.js';
 import { buildDiffIndex } from '../stream/diff-index-build.js';
 import { MAX_PACKING } from '../stream/_producer-chunks.js';
@@ -8,6 +9,8 @@ import { nodeRawDeflate } from '../stream/node-raw-deflate.js';
 import { nodeSha256 } from '../stream/node-sha256.js';
 import type { Progress } from '../stream/progress.js';
 import { resolveWorkerCount, type WorkerCount } from '../stream/worker-count.js';
+import { workerFramePacker } from '../stream/worker-frame-packer.js';
+import { WorkerPool } from '../stream/worker-pool.js';
 import { ImageArchive } from './archive-reader.js';
 import type { BasisCache, IndexedBasis } from './basis-cache.js';
 import { encodeImageDeltaHeader, type ImageDeltaLayer } from './image-delta-format.js';
@@ -41,7 +44,10 @@ export interface ImageDiffOptions {
   onProgress?: (p: Progress) => void;
   /** Indexes of recently used old images, so a known base is not read and indexed again. */
   basisCache?: BasisCache;
-  /** Threads indexing the old image (see buildDiffIndex): 1 (default), a count, or 'auto'. */
+  /**
+   * Threads indexing the old image (see buildDiffIndex) and context-mixing frames at level 9:
+   * 1 (default), a count, or 'auto'. The delta is the same.
+   */
   workers?: WorkerCount;
 }
 
@@ -116,16 +122,21 @@ export async function diffImages(oldPath: string, newPath: string, outPath: stri
       const total = layers.reduce((n, l) => n + (l.from === 'delta' ? l.size : 0), 0);
       const progress = { bytesIn: 0, bytesOut: header.length, total };
       let reported = 0;
+      const level = opts.level ?? 9;
+      const threads = resolveWorkerCount(opts.workers);
+      // Level 9 frames are context-mixed by worker threads, several at once (see workerFramePacker).
+      const pool = threads > 1 && level >= CM_LEVEL ? new WorkerPool(threads) : undefined;
+      const packFrameAsync = pool ? workerFramePacker(pool) : undefined;
       async function* chunks(): AsyncGenerator<Uint8Array> {
         yield header;
         const out = new ChunkBuffer();
-        const d = new DiffDelta(index, out.push, { level: opts.level ?? 9, sha256: nodeSha256, rawDeflate: nodeRawDeflate, background: true, basisSha256: sha256 });
+        const d = new DiffDelta(index, out.push, { level, sha256: nodeSha256, rawDeflate: nodeRawDeflate, background: true, packFrameAsync, basisSha256: sha256 });
         for (let i = 0; i < layers.length; i++) {
           if (layers[i].from === 'old') continue;
           for await (const c of newArchive.layerStream(newImage.layers[i])) {
             d.push(c);
             progress.bytesIn += c.length;
-            await d.settled(MAX_PACKING); // below level 9 frames are packed in the thread pool
+            await d.settled(MAX_PACKING); // frames are packed in the thread pool or the workers
             for (const o of out.take()) {
               progress.bytesOut += o.length;
               yield o;
@@ -144,7 +155,7 @@ export async function diffImages(oldPath: string, newPath: string, outPath: stri
         }
         opts.onProgress?.({ ...progress });
       }
-      const deltaBytes = await writeFileAtomic(outPath, chunks());
+      const deltaBytes = await writeFileAtomic(outPath, chunks()).finally(() => pool?.close());
       const sent = layers.filter((l) => l.from === 'delta').length;
       return { deltaBytes, pullBytes, newLayers: sent, reusedLayers: layers.length - sent, sentLayers: sent, ratio: deltaBytes > 0 ? pullBytes / deltaBytes : 0 };
     } finally {

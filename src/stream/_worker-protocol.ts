@@ -1,5 +1,6 @@
 import type { DiffOptions } from '../core/diff-options.js';
 import type { SignatureParams } from '../core/params.js';
+import type { FrameJob } from '../format/_frame-packing.js';
 
 /** Sum the blocks of `bytes` (whole blocks, except perhaps the basis's short last one). */
 export interface SignatureBytesTask {
@@ -30,8 +31,14 @@ export interface DiffIndexPartTask {
   parts: number;
 }
 
+/** Pack one native delta frame (level 9: context mixing), as the encoder would (see packFrame). */
+export interface PackFrameTask {
+  kind: 'pack-frame';
+  job: FrameJob;
+}
+
 /** What a worker can be asked to do. */
-export type WorkerTask = SignatureBytesTask | SignatureRangeTask | DiffIndexPartTask;
+export type WorkerTask = SignatureBytesTask | SignatureRangeTask | DiffIndexPartTask | PackFrameTask;
 
 /** The weak and strong sums of consecutive blocks, in block order. */
 export interface BlockSums {

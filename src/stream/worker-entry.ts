@@ -2,23 +2,33 @@
 import { parentPort } from 'node:worker_threads';
 import { DiffIndex } from '../core/diff-index.js';
 import { isRolldeltaError } from '../core/errors.js';
+import { packFrame } from '../format/_frame-packing.js';
+import { nodeRawDeflate } from './node-raw-deflate.js';
 import { signatureBytesSums, signatureRangeSums } from './_signature-task.js';
 import type { BlockSums, WorkerReply, WorkerRequest, WorkerTask } from './_worker-protocol.js';
 
-async function runTask(task: WorkerTask): Promise<BlockSums | null> {
-  if (task.kind === 'signature-bytes') return signatureBytesSums(task.params, task.bytes);
-  if (task.kind === 'signature-range') return signatureRangeSums(task.params, task.path, task.start, task.end);
+/** A task's result, and the buffers to move (not copy) back with it. */
+async function runTask(task: WorkerTask): Promise<{ result: unknown; transfer: ArrayBuffer[] }> {
+  if (task.kind === 'signature-bytes' || task.kind === 'signature-range') {
+    const sums: BlockSums = task.kind === 'signature-bytes' ? signatureBytesSums(task.params, task.bytes) : await signatureRangeSums(task.params, task.path, task.start, task.end);
+    return { result: sums, transfer: [sums.weak.buffer as ArrayBuffer, sums.strong.buffer as ArrayBuffer] };
+  }
+  if (task.kind === 'pack-frame') {
+    const packed = packFrame(task.job, nodeRawDeflate);
+    // The payload may be a view of the job's raw bytes (a stored frame): then it cannot move.
+    return { result: packed, transfer: packed.payload.buffer === task.job.raw.buffer ? [] : [packed.payload.buffer as ArrayBuffer] };
+  }
   DiffIndex.create(task.basis, task.options, task.table).fillPart(task.part, task.parts);
-  return null;
+  return { result: null, transfer: [] };
 }
 
 const port = parentPort;
 if (port) {
   port.on('message', (req: WorkerRequest) => {
     runTask(req.task).then(
-      (result) => {
+      ({ result, transfer }) => {
         const reply: WorkerReply = { id: req.id, result };
-        port.postMessage(reply, result ? [result.weak.buffer as ArrayBuffer, result.strong.buffer as ArrayBuffer] : []);
+        port.postMessage(reply, transfer);
       },
       (e: unknown) => {
         const error = isRolldeltaError(e)

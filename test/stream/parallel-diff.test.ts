@@ -1,5 +1,6 @@
-// A diff index filled by several threads must be the table one thread builds, so the deltas are
-// byte-identical whatever the worker count. The workers run the built dist/worker.js.
+// A diff index filled by several threads must be the table one thread builds, and level 9 frames
+// packed by worker threads the bytes packed here, so the deltas are byte-identical whatever the
+// worker count. The workers run the built dist/worker.js.
 import fc from 'fast-check';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -7,7 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DiffIndex } from '../../src/core/diff-index.js';
-import { buildDiffIndex, diffChunks, diffFile, patch, readFileShared, RolldeltaError } from '../../src/index.js';
+import { packFrame } from '../../src/format/_frame-packing.js';
+import { buildDiffIndex, diffChunks, diffFile, NativeDeltaEncoder, nodeRawDeflate, patch, readFileShared, RolldeltaError } from '../../src/index.js';
 import { prng } from '../core/_diff-helpers.js';
 import { arbPair, collect } from '../helpers/chunking.js';
 import { ensureBuilt, runCli } from '../helpers/cli.js';
@@ -94,6 +96,34 @@ describe('worker threads indexing the basis', () => {
     expect(r.status, r.stderr.toString()).toBe(0);
     expect(readFileSync(join(dir, 'cli.rdelta'))).toEqual(one);
     expect(runCli(['diff', '--workers', 'two', b, t, join(dir, 'x.rdelta')]).stderr.toString()).toMatch(/--workers takes a whole number or auto/);
+  });
+});
+
+describe('level 9 frames packed by worker threads', () => {
+  it('are the frames packed on this thread, in order, over many frames', async () => {
+    const { basis, target } = pair(1 << 18, 3);
+    // Literal-heavy: a quarter of the target replaced by text-like bytes context mixing packs well.
+    for (let i = 0; i < target.length >> 2; i++) target[i] = 97 + ((i * 7) % 13);
+    const chunks = [target.subarray(0, 100_000), target.subarray(100_000)];
+    const opts = { level: 9, frameSize: 16 << 10 };
+    const one = await collect(diffChunks(basis, chunks, opts));
+    const two = await collect(diffChunks(basis, chunks, { ...opts, workers: 2 }));
+    expect(Buffer.from(two).equals(Buffer.from(one))).toBe(true);
+    expect(patch(basis, two)).toEqual(target);
+  });
+
+  it('a packer failure fails the delta in order, never as an unhandled rejection', async () => {
+    const out: Uint8Array[] = [];
+    let calls = 0;
+    const enc = new NativeDeltaEncoder({ mode: 'diff', codec: 'deflate' }, (c) => out.push(c), {
+      level: 9,
+      frameSize: 256,
+      background: true,
+      packFrameAsync: (job) => (++calls === 2 ? Promise.reject(new RolldeltaError('ERR_IO', 'worker gone')) : Promise.resolve(packFrame(job, nodeRawDeflate))),
+    });
+    for (let i = 0; i < 8; i++) enc.literal(prng(300, i));
+    await expect(enc.settled()).rejects.toMatchObject({ code: 'ERR_IO', message: 'worker gone' });
+    expect(calls).toBeGreaterThan(2);
   });
 });
 

@@ -1,0 +1,106 @@
+import { looksIncompressible } from './_entropy.js';
+import { opSegments } from './_op-segments.js';
+import { cmEncode } from './cm-codec.js';
+import { CM_LEVEL, CODEC_SECTIONS, CODEC_SECTIONS_CM, CODEC_STORED, OP_ADD, OP_LITERAL } from './native-codes.js';
+import type { RawDeflate } from './raw-deflate.js';
+import { varintLength, writeVarint } from './varint.js';
+
+/**
+ * One ops frame's raw bytes to pack: the op tags (`tagsRaw` bytes, count first), the offsets
+ * (`offsLen`), the literals (`litLen`) and the add diffs (the rest), and where in the target the
+ * frame's output starts (the context-mixing coder's columns).
+ */
+export interface FrameJob {
+  raw: Uint8Array;
+  tagsRaw: number;
+  offsLen: number;
+  litLen: number;
+  level: number;
+  frameStart: number;
+}
+
+/** A frame's payload and its codec byte. */
+export interface PackedFrame {
+  payload: Uint8Array;
+  codec: number;
+}
+
+/**
+ * Packs a frame the smallest way its level allows: stored, deflated sections, or (level 9) context-
+ * mixed sections. Ops, literals and diffs pack better apart (their statistics differ: a tar's literal
+ * headers match each other, diffs are mostly zeros); each section is stored when packing does not
+ * shrink it (literal bytes that are already random are not even tried). A pure function of the job,
+ * so a worker thread packs a frame to the same bytes.
+ * @example
+ * const { payload, codec } = packFrame(job, nodeRawDeflate);
+ */
+export function packFrame(job: FrameJob, rawDeflate: RawDeflate): PackedFrame {
+  const { raw, tagsRaw, offsLen, litLen, level } = job;
+  let best: PackedFrame = { payload: raw, codec: CODEC_STORED };
+  const deflated = packSections(raw, tagsRaw, offsLen, litLen, (section, tryPack) => packSection(section, rawDeflate, level, tryPack));
+  if (deflated.length < best.payload.length) best = { payload: deflated, codec: CODEC_SECTIONS };
+  if (level >= CM_LEVEL) {
+    // Context mixing needs some bytes to learn from: tiny frames can still deflate smaller.
+    const tags = raw.subarray(0, tagsRaw);
+    const mixed = packSections(raw, tagsRaw, offsLen, litLen, (section, tryPack, kind) =>
+      packSectionCm(section, tryPack, kind < 0 ? undefined : opSegments(tags, kind, job.frameStart)),
+    );
+    if (mixed.length < best.payload.length) best = { payload: mixed, codec: CODEC_SECTIONS_CM };
+  }
+  return best;
+}
+
+/**
+ * The sectioned payload of a frame (codecs 2 and 3): section sizes, then the four sections each
+ * packed by `pack` (told whether to try and, for literals and diffs, which op kind they belong to).
+ */
+function packSections(
+  raw: Uint8Array,
+  tagsRaw: number,
+  offsLen: number,
+  litLen: number,
+  pack: (section: Uint8Array, tryPack: boolean, kind: number) => Uint8Array,
+): Uint8Array {
+  return joinSections(tagsRaw, offsLen, litLen, sectionsOf(raw, tagsRaw, offsLen, litLen).map(([s, tryPack, kind]) => pack(s, tryPack, kind)));
+}
+
+/** A frame raw's four sections: [bytes, whether packing is worth trying, op kind of their bytes]. */
+export function sectionsOf(raw: Uint8Array, tagsRaw: number, offsLen: number, litLen: number): Array<[Uint8Array, boolean, number]> {
+  const litStart = tagsRaw + offsLen;
+  const litRaw = raw.subarray(litStart, litStart + litLen);
+  return [
+    [raw.subarray(0, tagsRaw), true, -1],
+    [raw.subarray(tagsRaw, litStart), true, -1],
+    [litRaw, !looksIncompressible(litRaw), OP_LITERAL],
+    [raw.subarray(litStart + litLen), true, OP_ADD],
+  ];
+}
+
+/** The sectioned payload: the raw and packed sizes, then the four packed sections. */
+export function joinSections(tagsRaw: number, offsLen: number, litLen: number, parts: Uint8Array[]): Uint8Array {
+  const [pTags, pOffs, pLit, pDiff] = parts;
+  const head = [tagsRaw, pTags.length, offsLen, pOffs.length, litLen, pLit.length, pDiff.length];
+  const headLen = head.reduce((a, v) => a + varintLength(v), 0);
+  const out = new Uint8Array(headLen + pTags.length + pOffs.length + pLit.length + pDiff.length);
+  let p = 0;
+  for (const v of head) p = writeVarint(out, p, v);
+  for (const part of [pTags, pOffs, pLit, pDiff]) {
+    out.set(part, p);
+    p += part.length;
+  }
+  return out;
+}
+
+/** A section coded by context mixing, or as is when that would not make it shorter. */
+function packSectionCm(raw: Uint8Array, tryPack: boolean, segments: number[] | undefined): Uint8Array {
+  if (!tryPack || raw.length === 0) return raw;
+  const packed = cmEncode(raw, segments);
+  return packed.length < raw.length ? packed : raw;
+}
+
+/** A section deflated, or as is when deflate would not make it shorter (or `tryDeflate` is false). */
+function packSection(raw: Uint8Array, rawDeflate: RawDeflate, level: number, tryDeflate: boolean): Uint8Array {
+  if (!tryDeflate || raw.length === 0) return raw;
+  const packed = rawDeflate.deflate(raw, level);
+  return packed.length < raw.length ? packed : raw;
+}
