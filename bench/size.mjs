@@ -83,12 +83,12 @@ const node = process.execPath;
 const TOOLS = [
   {
     id: 'rd9', label: 'rolldelta diff -9', missing: rdMissing,
-    run: (p, w) => measure([[node, cli, 'diff', '--level', '9', p.basis, p.target, `${w}/rd9`]], `${w}/rd9`,
+    run: (p, w) => measure([[node, cli, 'diff', '--level', '9', '--workers', 'auto', p.basis, p.target, `${w}/rd9`]], `${w}/rd9`,
       decodesTo([node, cli, 'patch', p.basis, `${w}/rd9`, `${w}/out`], `${w}/out`, p.target)),
   },
   {
     id: 'rd6', label: 'rolldelta diff -6', missing: rdMissing,
-    run: (p, w) => measure([[node, cli, 'diff', '--level', '6', p.basis, p.target, `${w}/rd6`]], `${w}/rd6`,
+    run: (p, w) => measure([[node, cli, 'diff', '--level', '6', '--workers', 'auto', p.basis, p.target, `${w}/rd6`]], `${w}/rd6`,
       decodesTo([node, cli, 'patch', p.basis, `${w}/rd6`, `${w}/out`], `${w}/out`, p.target)),
   },
   {
@@ -242,7 +242,8 @@ const md = [
   'Cells: delta bytes (percent of target) · wall seconds (process start to exit, including the',
   'signature step for the rsync-model tools and gzip for rdiff). Every delta was decoded again and',
   'compared byte for byte with the target. "Best peer" is the smallest of zstd, xdelta3, rdiff+gzip',
-  `and bsdiff; the ratios judge rolldelta diff -${judgedLevel}.`,
+  `and bsdiff; the ratios judge rolldelta diff -${judgedLevel}. rolldelta diff runs with --workers auto`,
+  '(both cores: the basis index, and at -9 the context mixing of frames; the same deltas).',
   '',
   ...lines,
   '',

@@ -1,7 +1,7 @@
 import { ErrorCode, RolldeltaError } from '../core/errors.js';
 import { DiffDelta } from '../format/diff-delta.js';
-import { writeFileAtomic } from '../stream/atomic-file.js';
 import { CM_LEVEL } from '../format/native-codes.js';
+import { writeFileAtomic } from '../stream/atomic-file.js';
 import { ChunkBuffer } from '../stream/chunks.js';
 import { buildDiffIndex } from '../stream/diff-index-build.js';
 import { MAX_PACKING } from '../stream/_producer-chunks.js';
