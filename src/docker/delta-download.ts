@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { open, rename, stat, unlink } from 'node:fs/promises';
-import { ErrorCode, RolldeltaError } from '../core/errors.js';
+import { open, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { ErrorCode, RolldeltaError, isRolldeltaError } from '../core/errors.js';
 import { DamagedRangeError, FrameScanner } from '../format/frame-scanner.js';
 
 /** Progress of a device update. */
@@ -34,6 +34,32 @@ const sleep = (ms: number, signal?: AbortSignal) =>
     }, { once: true });
   });
 
+/**
+ * The chunks of a response body, ending with ERR_ABORTED as soon as `signal` aborts: fetch's body
+ * reader can wait forever for the rest of a body whose request was aborted mid-way (seen with
+ * Node 20's fetch when the abort came a chunk before the end).
+ */
+async function* untilAborted(body: AsyncIterable<Uint8Array>, signal: AbortSignal | undefined): AsyncGenerator<Uint8Array> {
+  const it = body[Symbol.asyncIterator]();
+  let onAbort = () => {};
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(new RolldeltaError(ErrorCode.ABORTED, 'the update was aborted'));
+    if (signal?.aborted) onAbort();
+    else signal?.addEventListener('abort', onAbort, { once: true });
+  });
+  aborted.catch(() => {});
+  try {
+    for (;;) {
+      const r = await Promise.race([it.next(), aborted]);
+      if (r.done) return;
+      yield r.value;
+    }
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
+    void it.return?.()?.catch(() => {});
+  }
+}
+
 /** Still generating: 202 as rolldelta answers, 502/504 as existing delta servers behind proxies do. */
 const isPending = (status: number) => status === 202 || status === 502 || status === 504;
 
@@ -44,6 +70,10 @@ const isPending = (status: number) => status === 202 || status === 502 || status
  * land in `path + '.part'`, which is fsynced and renamed to `path` only once complete and verified.
  * A native or image delta is checked frame by frame as it arrives (each frame's CRC-32): a damaged
  * frame is fetched again from its first byte, not the whole delta.
+ * A download that stops (the network stays down past the retries, an abort, the process killed or
+ * the power cut) keeps its `.part` and a note of its URL and announced SHA-256 (`.part.json`): the
+ * next call for the same URL and path checks the part's frames and resumes after the last good
+ * one. A part whose bytes turn out wrong, or an announced SHA-256 that changed, starts over.
  * @example
  * await downloadDelta('http://srv:8080/delta?from=a:1&to=a:2', '/var/tmp/a.rdimg', opts);
  */
@@ -54,12 +84,19 @@ export async function downloadDelta(url: string, path: string, opts: DownloadOpt
   let expectedSha: string | undefined;
   let total: number | undefined;
   const partial = `${path}.part`;
+  const notePath = `${partial}.json`;
   let scanner = new FrameScanner();
-  const fh = await open(partial, 'w');
-  let have = 0;
+  const resumed = await resumePoint(partial, notePath, url, scanner);
+  let have = resumed.have;
+  expectedSha = resumed.sha256;
+  const fh = await open(partial, have > 0 ? 'r+' : 'w');
+  await fh.truncate(have);
+  // Whether the part is worth keeping for a later call if this one fails.
+  let keep = true;
   let complete = false;
   try {
-    for (;;) {
+    // A part already whole (the last call stopped before the rename) needs no request.
+    while (!scanner.complete) {
       let res: Response;
       try {
         res = await fetch(url, { headers: have > 0 ? { range: `bytes=${have}-` } : {}, signal: opts.signal });
@@ -79,21 +116,42 @@ export async function downloadDelta(url: string, path: string, opts: DownloadOpt
         wait = Math.min(wait * 2, opts.maxBackoffMs);
         continue;
       }
+      if (res.status === 416 && have > 0) {
+        // Range Not Satisfiable: the part is as long as the delta, or longer. Start over.
+        await res.body?.cancel();
+        if (++failures > opts.retries) {
+          keep = false;
+          throw new RolldeltaError(ErrorCode.REMOTE, 'the delta server refused every range of the partial download');
+        }
+        have = 0;
+        scanner = new FrameScanner();
+        continue;
+      }
       if (res.status !== 200 && res.status !== 206) {
         const text = (await res.text().catch(() => '')).trim().slice(0, 300);
         throw new RolldeltaError(ErrorCode.REMOTE, `the delta server answered ${res.status}: ${text}`);
       }
       const sha = res.headers.get('x-delta-sha256') ?? undefined;
-      // The server ignored the range, or the delta changed between attempts: start over.
-      if ((res.status === 200 && have > 0) || (sha && expectedSha && sha !== expectedSha)) {
+      // The server ignored the range, or the delta changed since the part began: start over.
+      const changed = sha !== undefined && expectedSha !== undefined && sha !== expectedSha;
+      if ((res.status === 200 && have > 0) || changed) {
         have = 0;
         scanner = new FrameScanner();
+        if (res.status === 206) {
+          // This answer starts mid-way through the new delta: ask again from its first byte.
+          await res.body?.cancel();
+          expectedSha = sha;
+          await writeNote(notePath, { url, sha256: sha });
+          if (++failures > opts.retries) throw new RolldeltaError(ErrorCode.REMOTE, 'the delta kept changing while it was downloaded');
+          continue;
+        }
       }
+      if (sha !== expectedSha || have === 0) await writeNote(notePath, { url, sha256: sha ?? expectedSha });
       expectedSha = sha ?? expectedSha;
       const length = Number(res.headers.get('content-length'));
       if (Number.isFinite(length)) total = have + length;
       try {
-        for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+        for await (const chunk of untilAborted(res.body as unknown as AsyncIterable<Uint8Array>, opts.signal)) {
           await fh.write(chunk, 0, chunk.length, have);
           have += chunk.length;
           scanner.push(chunk);
@@ -128,13 +186,72 @@ export async function downloadDelta(url: string, path: string, opts: DownloadOpt
       const h = createHash('sha256');
       for await (const c of createReadStream(partial)) h.update(c as Buffer);
       const got = h.digest('hex');
-      if (got !== expectedSha) throw new RolldeltaError(ErrorCode.CHECKSUM, `the downloaded delta has SHA-256 ${got}, the server announced ${expectedSha}; it was corrupted in transit`);
+      if (got !== expectedSha) {
+        throw new RolldeltaError(ErrorCode.CHECKSUM, `the downloaded delta has SHA-256 ${got}, the server announced ${expectedSha}; it was corrupted in transit`);
+      }
     }
     await rename(partial, path);
     complete = true;
+  } catch (e) {
+    // Damage that keeps coming back: nothing worth resuming. (A server out of reach is.)
+    if (isRolldeltaError(e) && e.code === ErrorCode.CHECKSUM) keep = false;
+    throw e;
   } finally {
     await fh.close().catch(() => {});
-    if (!complete) await unlink(partial).catch(() => {});
+    if (complete || !keep) {
+      if (!complete) await unlink(partial).catch(() => {});
+      await unlink(notePath).catch(() => {});
+    }
   }
   return (await stat(path)).size;
+}
+
+/** What a partial download is of, kept beside it so that only the same delta resumes it. */
+interface PartNote {
+  url: string;
+  sha256?: string;
+}
+
+async function writeNote(notePath: string, note: PartNote): Promise<void> {
+  await writeFile(notePath, JSON.stringify(note));
+}
+
+/**
+ * Where a download into `partial` can resume: after the last good unit of a part left by an
+ * earlier call for the same `url` (fed to `scanner`, which then goes on from there), else 0.
+ */
+async function resumePoint(partial: string, notePath: string, url: string, scanner: FrameScanner): Promise<{ have: number; sha256?: string }> {
+  let note: PartNote;
+  try {
+    note = JSON.parse(await readFile(notePath, 'utf8')) as PartNote;
+  } catch {
+    return { have: 0 };
+  }
+  if (note?.url !== url) return { have: 0 };
+  let fh;
+  try {
+    fh = await open(partial, 'r');
+  } catch {
+    return { have: 0 };
+  }
+  try {
+    const buf = new Uint8Array(1 << 20);
+    let have = 0;
+    for (;;) {
+      const { bytesRead } = await fh.read(buf, 0, buf.length, have);
+      if (bytesRead === 0) break;
+      try {
+        scanner.push(buf.subarray(0, bytesRead));
+      } catch (e) {
+        if (!(e instanceof DamagedRangeError)) throw e;
+        // Bytes a crash left unwritten or half written: keep what was verified before them.
+        scanner.restartAt(e.offset);
+        return { have: e.offset, sha256: typeof note.sha256 === 'string' ? note.sha256 : undefined };
+      }
+      have += bytesRead;
+    }
+    return { have, sha256: typeof note.sha256 === 'string' ? note.sha256 : undefined };
+  } finally {
+    await fh.close();
+  }
 }

@@ -1,4 +1,5 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -71,7 +72,11 @@ export interface UpdateOptions {
   applyTimeoutMs?: number;
   /** Credentials for the fallback pull. */
   auth?: RegistryAuth;
-  /** Where the delta and the old image's archive are kept during the update; default the OS temp dir. */
+  /**
+   * Where the delta and the old image's archive are kept during the update; default the OS temp
+   * dir. A delta download cut short (network down, process killed) stays there and the next
+   * update between the same images resumes it; partials left for over a week are removed.
+   */
   workDir?: string;
   /** Bounds concurrent delta downloads; default {@link defaultDownloadLimiter} (2 at once). */
   limiter?: DownloadLimiter;
@@ -121,9 +126,16 @@ export async function updateImage(opts: UpdateOptions): Promise<UpdateResult> {
   if (present) return { action: 'none', imageId: present.Id };
   const policy = opts.from ?? sameRepositoryNewest;
   const from = typeof policy === 'string' ? policy : policy(await engine.listImages(), to);
+  const workDir = opts.workDir ?? tmpdir();
+  await removeStaleUpdates(workDir);
+  const url = from ? `${opts.deltaUrl}${opts.deltaUrl.includes('?') ? '&' : '?'}from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}` : '';
+  // Named after the delta's URL, so that an update cut short resumes its download next time.
+  const dir = join(workDir, `${UPDATE_DIR_PREFIX}${createHash('sha256').update(url).digest('hex').slice(0, 16)}`);
   try {
     if (!from) throw new RolldeltaError(ErrorCode.BASIS_MISMATCH, `no local image can serve as the basis for ${to}`);
-    return await viaDelta(opts, from);
+    const result = await viaDelta(opts, from, url, dir);
+    await rm(dir, { recursive: true, force: true });
+    return result;
   } catch (e) {
     if (opts.signal?.aborted) throw e;
     const reason = isRolldeltaError(e) ? `${e.message} (${e.code})` : String((e as Error)?.message ?? e);
@@ -131,17 +143,40 @@ export async function updateImage(opts: UpdateOptions): Promise<UpdateResult> {
     await engine.pullImage(to, { auth: opts.auth, signal: opts.signal });
     const pulled = await engine.inspectImage(to);
     if (!pulled) throw new RolldeltaError(ErrorCode.REMOTE, `the fallback pull of ${to} finished but the engine does not have it`);
+    // The image is here: a partial delta towards it is of no more use.
+    await rm(dir, { recursive: true, force: true });
     return { action: 'pull', imageId: pulled.Id, reason };
   }
 }
 
-async function viaDelta(opts: UpdateOptions, from: string): Promise<UpdateResult> {
+/** Work directories of updates are named this, then a hash of the delta's URL. */
+const UPDATE_DIR_PREFIX = 'rolldelta-update-';
+/** An update's partial download left alone this long is abandoned (its images moved on). */
+const STALE_UPDATE_MS = 7 * 24 * 3600 * 1000;
+
+/** Removes the work directories of updates untouched for a week. */
+async function removeStaleUpdates(workDir: string): Promise<void> {
+  let names: string[];
+  try {
+    names = await readdir(workDir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    if (!name.startsWith(UPDATE_DIR_PREFIX)) continue;
+    const path = join(workDir, name);
+    const s = await stat(path).catch(() => undefined);
+    if (s?.isDirectory() && Date.now() - s.mtimeMs > STALE_UPDATE_MS) await rm(path, { recursive: true, force: true });
+  }
+}
+
+async function viaDelta(opts: UpdateOptions, from: string, url: string, dir: string): Promise<UpdateResult> {
   const { engine, to } = opts;
   if (!(await engine.hasImage(from))) throw new RolldeltaError(ErrorCode.BASIS_MISMATCH, `the engine does not have ${from}, the image the delta starts from`);
-  const dir = await mkdtemp(join(opts.workDir ?? tmpdir(), 'rolldelta-update-'));
+  await mkdir(dir, { recursive: true });
+  const deltaPath = join(dir, 'update.rdimg');
+  const oldPath = join(dir, 'old.tar');
   try {
-    const url = `${opts.deltaUrl}${opts.deltaUrl.includes('?') ? '&' : '?'}from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}`;
-    const deltaPath = join(dir, 'update.rdimg');
     const deltaBytes = await (opts.limiter ?? defaultDownloadLimiter).run(() =>
       downloadDelta(url, deltaPath, {
         requestTimeoutMs: opts.requestTimeoutMs ?? 60_000,
@@ -155,7 +190,6 @@ async function viaDelta(opts: UpdateOptions, from: string): Promise<UpdateResult
     const file = await FileBasis.open(deltaPath);
     const { header } = await readImageDeltaHeader((p, n) => file.read(p, n), file.length).finally(() => file.close());
     opts.onProgress?.({ phase: 'apply', message: `rebuilding ${to} (${header.new.id}) from ${from}` });
-    const oldPath = join(dir, 'old.tar');
     await writeFileAtomic(oldPath, await engine.saveImages([from], { signal: opts.signal }));
     await withTimeout(opts.applyTimeoutMs ?? 600_000, 'applying the delta', (signal) =>
       applyImageDelta(oldPath, deltaPath, (chunks) => engine.loadImage(Readable.from(chunks), { signal }), { omitOldLayers: true }),
@@ -166,6 +200,9 @@ async function viaDelta(opts: UpdateOptions, from: string): Promise<UpdateResult
     }
     return { action: 'delta', imageId: loaded.Id, deltaBytes };
   } finally {
-    await rm(dir, { recursive: true, force: true });
+    // Only a partial download is worth keeping: the old image's archive is large, and a whole
+    // delta that failed to apply is fetched again rather than trusted.
+    await rm(oldPath, { force: true });
+    await rm(deltaPath, { force: true });
   }
 }

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -107,5 +107,127 @@ describe('per-frame refetch', () => {
     const other = new FrameScanner();
     other.push(Uint8Array.of(0x72, 0x73, 0x02, 0x36, 0x45, 0x00));
     expect(other.checking).toBe(false);
+  });
+});
+
+describe('resuming across calls', () => {
+  /** Downloads into `path` until `stopAt` bytes have landed, then aborts (as a killed device would stop). */
+  async function interrupted(url: string, path: string, stopAt: number): Promise<void> {
+    const ac = new AbortController();
+    const onProgress = (e: { bytes?: number }) => void ((e.bytes ?? 0) >= stopAt && ac.abort());
+    await expect(downloadDelta(url, path, { ...opts, signal: ac.signal, onProgress })).rejects.toMatchObject({ code: 'ERR_ABORTED' });
+  }
+
+  it('a stopped download keeps its part and the next call fetches only the rest, wherever it stopped', async () => {
+    const s = await serve(-1, () => false);
+    try {
+      // Aborted a chunk before the end, fetch's body reader used to wait forever.
+      for (const at of [0.99, 0.9]) {
+        const p = join(dir, `r1-${at}.rdelta`);
+        await interrupted(s.url, p, Math.floor(delta.length * at));
+        await downloadDelta(s.url, p, opts);
+        expect(Buffer.compare(readFileSync(p), delta)).toBe(0);
+      }
+      const path = join(dir, 'r1.rdelta');
+      await interrupted(s.url, path, delta.length >> 1);
+      const kept = statSync(`${path}.part`).size;
+      expect(kept).toBeGreaterThan(0);
+      expect(JSON.parse(readFileSync(`${path}.part.json`, 'utf8'))).toEqual({ url: s.url, sha256: sha });
+      await downloadDelta(s.url, path, opts);
+      expect(Buffer.compare(readFileSync(path), delta)).toBe(0);
+      expect(s.starts[s.starts.length - 1]).toBe(kept);
+      expect(existsSync(`${path}.part`) || existsSync(`${path}.part.json`)).toBe(false);
+    } finally {
+      s.server.close();
+    }
+  });
+
+  it('a part whose tail a crash left damaged resumes from the last good frame', async () => {
+    const s = await serve(-1, () => false);
+    try {
+      const path = join(dir, 'r2.rdelta');
+      await interrupted(s.url, path, Math.floor(delta.length * 0.7));
+      const part = readFileSync(`${path}.part`);
+      const at = part.length - 100;
+      part.fill(0, at);
+      writeFileSync(`${path}.part`, part);
+      await downloadDelta(s.url, path, opts);
+      expect(Buffer.compare(readFileSync(path), delta)).toBe(0);
+      const resumedAt = s.starts[s.starts.length - 1];
+      expect(resumedAt).toBe(frameStartOf(at));
+      expect(resumedAt).toBeGreaterThan(0);
+    } finally {
+      s.server.close();
+    }
+  });
+
+  it('a part of another URL, or one whose delta changed, starts over', async () => {
+    const s = await serve(-1, () => false);
+    try {
+      const path = join(dir, 'r3.rdelta');
+      writeFileSync(`${path}.part`, delta.subarray(0, 5000));
+      writeFileSync(`${path}.part.json`, JSON.stringify({ url: `${s.url}?other`, sha256: sha }));
+      await downloadDelta(s.url, path, opts);
+      expect(s.starts).toEqual([0]);
+      expect(Buffer.compare(readFileSync(path), delta)).toBe(0);
+
+      writeFileSync(`${path}.part`, delta.subarray(0, 5000));
+      writeFileSync(`${path}.part.json`, JSON.stringify({ url: s.url, sha256: '0'.repeat(64) }));
+      await downloadDelta(s.url, path, opts);
+      // The ranged answer names another SHA-256: it is dropped and the delta fetched from byte 0.
+      expect(s.starts.slice(1)).toEqual([5000, 0]);
+      expect(Buffer.compare(readFileSync(path), delta)).toBe(0);
+    } finally {
+      s.server.close();
+    }
+  });
+
+  it('a part already whole is verified and kept without asking the server', async () => {
+    const s = await serve(-1, () => false);
+    try {
+      const path = join(dir, 'r4.rdelta');
+      writeFileSync(`${path}.part`, delta);
+      writeFileSync(`${path}.part.json`, JSON.stringify({ url: s.url, sha256: sha }));
+      await downloadDelta(s.url, path, opts);
+      expect(s.starts).toEqual([]);
+      expect(Buffer.compare(readFileSync(path), delta)).toBe(0);
+      // Whole but wrong (every frame intact, the SHA-256 not the announced one) is ERR_CHECKSUM, and dropped.
+      writeFileSync(`${path}.part`, delta);
+      writeFileSync(`${path}.part.json`, JSON.stringify({ url: s.url, sha256: '0'.repeat(64) }));
+      await expect(downloadDelta(s.url, path, opts)).rejects.toMatchObject({ code: 'ERR_CHECKSUM' });
+      expect(existsSync(`${path}.part`) || existsSync(`${path}.part.json`)).toBe(false);
+    } finally {
+      s.server.close();
+    }
+  });
+
+  it('416 for a part longer than the delta starts over', async () => {
+    const body = Buffer.from('rs\x026not a native delta, so no frames to check');
+    const bodySha = createHash('sha256').update(body).digest('hex');
+    const starts: number[] = [];
+    const server = createServer((req, res) => {
+      const m = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
+      const from = m ? Number(m[1]) : 0;
+      starts.push(from);
+      if (from >= body.length) {
+        res.writeHead(416, { 'content-range': `bytes */${body.length}` });
+        res.end();
+        return;
+      }
+      res.writeHead(m ? 206 : 200, { 'content-length': body.length - from, 'x-delta-sha256': bodySha });
+      res.end(body.subarray(from));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/delta`;
+      const path = join(dir, 'r5.rdelta');
+      writeFileSync(`${path}.part`, Buffer.concat([body, Buffer.alloc(10)]));
+      writeFileSync(`${path}.part.json`, JSON.stringify({ url, sha256: bodySha }));
+      await downloadDelta(url, path, opts);
+      expect(starts).toEqual([body.length + 10, 0]);
+      expect(readFileSync(path).equals(body)).toBe(true);
+    } finally {
+      server.close();
+    }
   });
 });

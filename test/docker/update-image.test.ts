@@ -2,7 +2,7 @@
 // loopback, and a local docker-registry for the fallback pull. Faults are injected by wrapping
 // the server's handler (a cut connection, a flipped byte, answers of 202): real HTTP, real engine.
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -143,6 +143,27 @@ describe.skipIf(docker.skip || registry.skip)(`updateImage with a real engine, s
     const r = await updateImage(options());
     expect(r.action).toBe('delta');
     expect(requests.some((q) => q.range?.startsWith('bytes='))).toBe(true);
+    await runsRelease2();
+  });
+
+  it('an update stopped mid-download (device off) resumes its download next time, then cleans up', async () => {
+    const workDir = join(dir, 'work');
+    execFileSync('mkdir', ['-p', workDir]);
+    // The server sends half the delta; the device goes off as it lands.
+    fault = 'cut';
+    const ac = new AbortController();
+    const stopped = updateImage(options({ workDir, signal: ac.signal, onProgress: (e) => void (e.phase === 'download' && (e.bytes ?? 0) > 0 && ac.abort()) }));
+    await expect(stopped).rejects.toMatchObject({ code: 'ERR_ABORTED' });
+    const [work] = readdirSync(workDir);
+    expect(work).toMatch(/^rolldelta-update-[0-9a-f]{16}$/);
+    const part = statSync(join(workDir, work, 'update.rdimg.part')).size;
+    expect(part).toBeGreaterThan(0);
+    fault = 'none';
+    requests = [];
+    const r = await updateImage(options({ workDir }));
+    expect(r.action).toBe('delta');
+    expect(requests.map((q) => q.range)).toContain(`bytes=${part}-`);
+    expect(readdirSync(workDir)).toEqual([]);
     await runsRelease2();
   });
 
