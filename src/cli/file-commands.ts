@@ -4,6 +4,7 @@ import { deltaChunks } from '../stream/delta-stream.js';
 import { diffChunks } from '../stream/diff-stream.js';
 import { FileBasis } from '../stream/file-basis.js';
 import { patchInPlace } from '../stream/patch-in-place.js';
+import { nodeSha256 } from '../stream/node-sha256.js';
 import { patchChunks } from '../stream/patch-stream.js';
 import { readFileShared } from '../stream/read-shared.js';
 import { signatureChunks, signatureFileChunks, type SignatureStreamOptions } from '../stream/signature-stream.js';
@@ -94,7 +95,16 @@ export async function diffCommand(args: ParsedArgs): Promise<void> {
   if (basisPath === '-' && target === '-') throw new UsageError('only one of BASIS and NEW can be standard input');
   const v = args.values;
   const workers = workerCount(v.workers);
-  const basis = basisPath !== '-' && resolveWorkerCount(workers) > 1 ? await readFileShared(basisPath) : await readInput(basisPath);
+  let basis: Uint8Array;
+  let basisSha256: Uint8Array | undefined;
+  if (basisPath !== '-' && resolveWorkerCount(workers) > 1) {
+    // Worker threads share the basis: read it straight into shared memory, hashed as it lands.
+    const h = nodeSha256();
+    basis = await readFileShared(basisPath, h);
+    basisSha256 = h.digest();
+  } else {
+    basis = await readInput(basisPath);
+  }
   const size = await inputSize(target);
   const bar = progressBar(v.progress === true, 'diff');
   const written = await writeOutput(
@@ -105,6 +115,7 @@ export async function diffCommand(args: ParsedArgs): Promise<void> {
       inPlace: v['in-place'] === true,
       inPlaceStash: v['in-place-stash'] as number | undefined,
       workers,
+      basisSha256,
       onProgress: bar.onProgress,
     }),
   );

@@ -10,6 +10,8 @@ export interface DiffIndexBuildOptions extends DiffOptions {
   workers?: WorkerCount;
   signal?: AbortSignal;
   sha256?: () => Hasher;
+  /** The basis's SHA-256 when already known (readFileShared can hash as it reads): not hashed again. */
+  basisSha256?: Uint8Array;
 }
 
 /** A basis (an old file, an old image's layers) made ready for diffing: indexed, and its SHA-256. */
@@ -33,7 +35,7 @@ export async function buildDiffIndex(basis: Uint8Array, opts: DiffIndexBuildOpti
   const sha = opts.sha256 ?? nodeSha256;
   if (threads === 1) {
     const index = DiffIndex.build(basis, opts);
-    return { index, sha256: sha().update(basis).digest() };
+    return { index, sha256: opts.basisSha256 ?? sha().update(basis).digest() };
   }
   const shared = basis.buffer instanceof SharedArrayBuffer ? basis : copyToShared(basis);
   const options: DiffOptions = { seedLength: opts.seedLength, stride: opts.stride, maxCandidates: opts.maxCandidates };
@@ -48,7 +50,7 @@ export async function buildDiffIndex(basis: Uint8Array, opts: DiffIndexBuildOpti
       parts.push(run);
     }
     // The workers take a few tens of milliseconds to start: hashing first evens the parts out.
-    const sha256 = sha().update(shared).digest();
+    const sha256 = opts.basisSha256 ?? sha().update(shared).digest();
     index.fillPart(0, threads);
     await Promise.all(parts);
     return { index, sha256 };

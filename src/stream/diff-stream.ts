@@ -40,7 +40,7 @@ export async function* diffChunks(
   if (basis instanceof Uint8Array && threads > 1) {
     const { index, sha256 } = await buildDiffIndex(basis, opts);
     basis = index;
-    opts = { ...opts, basisSha256: opts.basisSha256 ?? sha256 };
+    opts = { ...opts, basisSha256: sha256 };
   }
   // Level 9 frames are context-mixed by the workers, several at once; the main thread only matches.
   const pool = threads > 1 && (opts.level ?? 6) >= CM_LEVEL ? new WorkerPool(threads, { signal: opts.signal }) : undefined;

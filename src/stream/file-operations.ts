@@ -5,6 +5,7 @@ import { deltaChunks, type DeltaStreamOptions } from './delta-stream.js';
 import { diffChunks, type DiffStreamOptions } from './diff-stream.js';
 import { FileBasis } from './file-basis.js';
 import { ioError } from './io-error.js';
+import { nodeSha256 } from './node-sha256.js';
 import { patchChunks, type PatchStreamOptions } from './patch-stream.js';
 import { readFileShared } from './read-shared.js';
 import { signatureFileChunks, type SignatureStreamOptions } from './signature-stream.js';
@@ -66,8 +67,15 @@ export async function deltaFile(sigPath: string, targetPath: string, deltaPath: 
  * await diffFile('old.bin', 'new.bin', 'update.rdelta', { level: 9, workers: 'auto' });
  */
 export async function diffFile(basisPath: string, targetPath: string, deltaPath: string, opts: DiffStreamOptions = {}): Promise<FileResult> {
-  // Worker threads share the basis: read it straight into shared memory rather than copy it there.
-  const basis = resolveWorkerCount(opts.workers) > 1 ? await readFileShared(basisPath) : await readAll(basisPath);
+  let basis: Uint8Array;
+  if (resolveWorkerCount(opts.workers) > 1 && opts.basisSha256 === undefined) {
+    // Worker threads share the basis: read it straight into shared memory, hashed as it lands.
+    const h = (opts.sha256 ?? nodeSha256)();
+    basis = await readFileShared(basisPath, h);
+    opts = { ...opts, basisSha256: h.digest() };
+  } else {
+    basis = await readAll(basisPath);
+  }
   const size = await sizeOf(targetPath);
   const bytesOut = await writeFileAtomic(deltaPath, diffChunks(basis, createReadStream(targetPath, READ_OPTS), { size, ...opts }));
   return { bytesIn: size, bytesOut };
