@@ -141,7 +141,7 @@ export async function patchCommand(args: ParsedArgs): Promise<void> {
     const size = await inputSize(deltaPath);
     // A file output appears only once verified: the basis hash is then needed only to explain a failure.
     const verifyBasis = out === '-' ? true : 'on-failure';
-    const written = await writeOutput(out, patchChunks(basis, openInput(deltaPath, 1 << 16), { size, verifyBasis, onProgress: bar.onProgress }, out !== '-'));
+    const written = await writeOutput(out, patchChunks(basis, openInput(deltaPath), { size, verifyBasis, onProgress: bar.onProgress }, out !== '-'));
     bar.done();
     if (v.progress) say(`patched: ${formatBytes(written)}`);
   } finally {
