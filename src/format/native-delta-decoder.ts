@@ -167,7 +167,7 @@ export class NativeDeltaDecoder {
           if (avail < len) return;
           const at = r.offset;
           const body = r.bytes(len);
-          if (crc32(body) !== this.bodyCrc) {
+          if ((this.rawDeflate.crc32 ?? crc32)(body, 0) !== this.bodyCrc) {
             throw new RolldeltaError(ErrorCode.CHECKSUM, `the CRC32 of the frame at byte ${at} does not match its contents; the delta is damaged, fetch it again`);
           }
           if (this.frameType === FRAME_OPS) {

@@ -341,7 +341,7 @@ export class NativeDeltaEncoder implements OpSink {
       writeVarint(frame, FRAME_HEAD + 1, rawLength);
     }
     frame.set(payload, FRAME_HEAD + prefix);
-    writeU32(frame, 5, crc32(frame.subarray(FRAME_HEAD)));
+    writeU32(frame, 5, (this.rawDeflate.crc32 ?? crc32)(frame.subarray(FRAME_HEAD), 0));
     return frame;
   }
 

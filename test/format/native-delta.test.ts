@@ -226,6 +226,16 @@ describe('native delta v1: hostile input', () => {
     }
   });
 
+  it("node:zlib's CRC-32 (frame checks at the Node edges) is the core's, chunk by chunk", () => {
+    expect(nodeRawDeflate.crc32).toBeTypeOf('function'); // Node 20.15 or later, as CI runs
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 3000 }), fc.uint8Array({ maxLength: 300 }), (a, b) => {
+        expect(nodeRawDeflate.crc32!(a, 0)).toBe(crc32(a));
+        expect(nodeRawDeflate.crc32!(b, nodeRawDeflate.crc32!(a, 0))).toBe(crc32(concat(a, b)));
+      }),
+    );
+  });
+
   it('checks the trailer: frame count, target length, nothing after it', () => {
     const head = prefix();
     const trailer = (len: number, frames: number) => {
