@@ -17,6 +17,20 @@ function workerEntry(): URL {
   throw new RolldeltaError(ErrorCode.IO, `the worker entry ${fileURLToPath(beside)} is missing: run \`npm run build\`, or use workers: 1`);
 }
 
+/**
+ * The parent's Node options minus `--input-type`, which a worker started from a file refuses
+ * (ERR_INPUT_TYPE_NOT_ALLOWED): a program run as `node --input-type=module -e …` could not start one.
+ */
+function workerExecArgv(): string[] {
+  const out: string[] = [];
+  const args = process.execArgv;
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === '--input-type') i++;
+    else if (!args[i].startsWith('--input-type=')) out.push(args[i]);
+  }
+  return out;
+}
+
 interface Job {
   id: number;
   task: WorkerTask;
@@ -61,7 +75,7 @@ export class WorkerPool {
     this.signal?.addEventListener('abort', this.onAbort, { once: true });
     const entry = workerEntry();
     for (let i = 0; i < size; i++) {
-      const w = new Worker(entry);
+      const w = new Worker(entry, { execArgv: workerExecArgv() });
       w.unref();
       w.on('message', (reply: WorkerReply) => this.settle(w, reply));
       w.on('error', (e) => this.fail(new RolldeltaError(ErrorCode.IO, `a worker thread failed: ${e.message}`, { cause: e })));

@@ -2,6 +2,7 @@
 // packed by worker threads the bytes packed here, so the deltas are byte-identical whatever the
 // worker count. The workers run the built dist/worker.js.
 import fc from 'fast-check';
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -96,6 +97,16 @@ describe('worker threads indexing the basis', () => {
     expect(r.status, r.stderr.toString()).toBe(0);
     expect(readFileSync(join(dir, 'cli.rdelta'))).toEqual(one);
     expect(runCli(['diff', '--workers', 'two', b, t, join(dir, 'x.rdelta')]).stderr.toString()).toMatch(/--workers takes a whole number or auto/);
+  });
+});
+
+describe('worker threads from a program run as node --input-type=module -e', () => {
+  it('start: --input-type, which a worker refuses, is not passed on to them', () => {
+    const index = join(import.meta.dirname, '..', '..', 'dist', 'index.js');
+    const code = `import { buildDiffIndex } from ${JSON.stringify(index)}; const b = new Uint8Array(1 << 16).map((_, i) => i * 7); const r = await buildDiffIndex(b, { workers: 2 }); console.log(r.sha256.length);`;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', code], { encoding: 'utf8' });
+    expect(r.stderr).toBe('');
+    expect(r.stdout.trim()).toBe('32');
   });
 });
 
