@@ -1,14 +1,13 @@
 import type { StrongHashName } from '../core/params.js';
 import type { WireFormat } from '../format/operations-options.js';
 import { deltaChunks } from '../stream/delta-stream.js';
+import type { DiffIndex } from '../core/diff-index.js';
+import { indexFile } from '../stream/diff-index-build.js';
 import { diffChunks } from '../stream/diff-stream.js';
 import { FileBasis } from '../stream/file-basis.js';
 import { patchInPlace } from '../stream/patch-in-place.js';
-import { nodeSha256 } from '../stream/node-sha256.js';
 import { patchChunks } from '../stream/patch-stream.js';
-import { readFileShared } from '../stream/read-shared.js';
 import { signatureChunks, signatureFileChunks, type SignatureStreamOptions } from '../stream/signature-stream.js';
-import { resolveWorkerCount } from '../stream/worker-count.js';
 import { expectPositionals, workerCount, type OptionSpec, type ParsedArgs } from './args.js';
 import { inputSize, openInput, readInput, writeOutput } from './io.js';
 import { formatBytes, progressBar } from './progress-bar.js';
@@ -95,13 +94,13 @@ export async function diffCommand(args: ParsedArgs): Promise<void> {
   if (basisPath === '-' && target === '-') throw new UsageError('only one of BASIS and NEW can be standard input');
   const v = args.values;
   const workers = workerCount(v.workers);
-  let basis: Uint8Array;
+  let basis: Uint8Array | DiffIndex;
   let basisSha256: Uint8Array | undefined;
-  if (basisPath !== '-' && resolveWorkerCount(workers) > 1) {
-    // Worker threads share the basis: read it straight into shared memory, hashed as it lands.
-    const h = nodeSha256();
-    basis = await readFileShared(basisPath, h);
-    basisSha256 = h.digest();
+  if (basisPath !== '-') {
+    // Indexed while it is read (on --workers threads), and hashed on the way.
+    const indexed = await indexFile(basisPath, { workers });
+    basis = indexed.index;
+    basisSha256 = indexed.sha256;
   } else {
     basis = await readInput(basisPath);
   }

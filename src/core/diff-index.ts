@@ -104,10 +104,15 @@ export class DiffIndex {
    * filling one part each build the same table as one thread filling it all. Worth it because the
    * fill waits on memory (a cache miss per insert into a table far larger than the caches): two
    * threads filled a 256 MiB basis's index 1.5x faster than one, measured.
+   * `from` and `upTo` limit the fill to the seeds that end in basis bytes (from, upTo]: calls that
+   * go on where the last one stopped (from = its upTo) index a basis while it is still being read.
    */
-  fillPart(part: number, parts: number): void {
+  fillPart(part: number, parts: number, from = 0, upTo = this.basis.length): void {
     if (!Number.isInteger(parts) || parts < 1 || !Number.isInteger(part) || part < 0 || part >= parts) {
       throw new RolldeltaError(ErrorCode.INVALID_ARGUMENT, `fillPart takes a part 0..parts-1 of a whole number of parts, got ${part} of ${parts}`);
+    }
+    if (!Number.isInteger(from) || !Number.isInteger(upTo) || from < 0 || from > upTo || upTo > this.basis.length) {
+      throw new RolldeltaError(ErrorCode.INVALID_ARGUMENT, `fillPart's byte range must satisfy 0 <= from <= upTo <= ${this.basis.length}, got ${from}..${upTo}`);
     }
     const { basis, seedLength: L, stride: S, slots, table, posBits, checkBits } = this;
     const n = basis.length;
@@ -116,7 +121,9 @@ export class DiffIndex {
     const buckets = 2 ** this.bucketBits;
     const lo = Math.floor((buckets * part) / parts);
     const hi = Math.floor((buckets * (part + 1)) / parts);
-    const last = n - L;
+    // Indexed positions are the multiples of the stride whose seed ends in (from, upTo].
+    const last = upTo - L;
+    const first = Math.max(0, Math.ceil((from - L + 1) / S) * S);
     // Entries go in batches: hash a batch, touch its buckets (independent loads the CPU overlaps),
     // then insert into what is now in cache. Measured about 3x faster than inserting as we hash.
     const bucket = new Int32Array(BATCH);
@@ -124,7 +131,7 @@ export class DiffIndex {
     const mul = seedMultipliers(L);
     const view = this.view;
     let touched = 0;
-    for (let p = 0; p <= last; ) {
+    for (let p = first; p <= last; ) {
       let k = 0;
       for (; k < BATCH && p <= last; p += S) {
         const h = seedHash(view, p, mul);

@@ -29,6 +29,11 @@ export interface DiffIndexPartTask {
   options: DiffOptions;
   part: number;
   parts: number;
+  /**
+   * While the basis is being read: progress[0] is the bytes read so far (-1: the read failed), and
+   * the worker indexes what has landed, waiting (Atomics.wait) for more.
+   */
+  progress?: Int32Array;
 }
 
 /** Pack one native delta frame (level 9: context mixing), as the encoder would (see packFrame). */

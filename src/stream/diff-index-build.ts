@@ -2,6 +2,7 @@ import { DiffIndex } from '../core/diff-index.js';
 import type { DiffOptions } from '../core/diff-options.js';
 import type { Hasher } from '../core/hash.js';
 import { nodeSha256 } from './node-sha256.js';
+import { readFileShared } from './read-shared.js';
 import { resolveWorkerCount, type WorkerCount } from './worker-count.js';
 import { WorkerPool } from './worker-pool.js';
 
@@ -63,4 +64,62 @@ function copyToShared(bytes: Uint8Array): Uint8Array {
   const out = new Uint8Array(new SharedArrayBuffer(bytes.length));
   out.set(bytes);
   return out;
+}
+
+/**
+ * Reads the file at `path` and indexes it for the two-sided diff while it is being read (each
+ * thread indexes what has landed while the next piece is read), hashing it on the way. With
+ * `workers` > 1 the threads share the basis and the table as {@link buildDiffIndex}'s do; the
+ * index is the same in every case.
+ * @example
+ * const { index, sha256 } = await indexFile('old.bin', { workers: 'auto' });
+ * await writeFileAtomic('d.rdelta', diffChunks(index, createReadStream('new.bin'), { basisSha256: sha256 }));
+ */
+export async function indexFile(path: string, opts: DiffIndexBuildOptions = {}): Promise<IndexedBasis> {
+  const threads = resolveWorkerCount(opts.workers);
+  const hasher = (opts.sha256 ?? nodeSha256)();
+  const options: DiffOptions = { seedLength: opts.seedLength, stride: opts.stride, maxCandidates: opts.maxCandidates };
+  // progress[0]: basis bytes read so far, for the workers to index up to (-1: the read failed).
+  const progress = new Int32Array(new SharedArrayBuffer(4));
+  const report = (read: number) => {
+    Atomics.store(progress, 0, read);
+    Atomics.notify(progress, 0);
+  };
+  let index: DiffIndex | undefined;
+  let indexed = 0;
+  let pool: WorkerPool | undefined;
+  const parts: Promise<unknown>[] = [];
+  const start = (bytes: Uint8Array): DiffIndex => {
+    const created = DiffIndex.create(bytes, options, threads > 1 ? 'shared' : undefined);
+    if (threads > 1) {
+      pool = new WorkerPool(threads - 1, { signal: opts.signal });
+      for (let part = 1; part < threads; part++) {
+        const run = pool.run({ kind: 'diff-index-part', basis: bytes, table: created.table, options, part, parts: threads, progress });
+        run.catch(() => {}); // awaited below; a failure meanwhile is not unhandled
+        parts.push(run);
+      }
+    }
+    return created;
+  };
+  try {
+    const basis = await readFileShared(path, {
+      hasher,
+      onRead: (bytes, read) => {
+        index ??= start(bytes);
+        report(read);
+        index.fillPart(0, threads, indexed, read);
+        indexed = read;
+      },
+    });
+    index ??= start(basis); // an empty file: nothing was read
+    report(basis.length);
+    index.fillPart(0, threads, indexed, basis.length);
+    await Promise.all(parts);
+    return { index, sha256: hasher.digest() };
+  } catch (e) {
+    report(-1);
+    throw e;
+  } finally {
+    await pool?.close();
+  }
 }

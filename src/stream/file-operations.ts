@@ -2,14 +2,12 @@ import { createReadStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { writeFileAtomic } from './atomic-file.js';
 import { deltaChunks, type DeltaStreamOptions } from './delta-stream.js';
+import { indexFile } from './diff-index-build.js';
 import { diffChunks, type DiffStreamOptions } from './diff-stream.js';
 import { FileBasis } from './file-basis.js';
 import { ioError } from './io-error.js';
-import { nodeSha256 } from './node-sha256.js';
 import { patchChunks, type PatchStreamOptions } from './patch-stream.js';
-import { readFileShared } from './read-shared.js';
 import { signatureFileChunks, type SignatureStreamOptions } from './signature-stream.js';
-import { resolveWorkerCount } from './worker-count.js';
 
 const READ_OPTS = { highWaterMark: 1 << 20 };
 
@@ -67,17 +65,11 @@ export async function deltaFile(sigPath: string, targetPath: string, deltaPath: 
  * await diffFile('old.bin', 'new.bin', 'update.rdelta', { level: 9, workers: 'auto' });
  */
 export async function diffFile(basisPath: string, targetPath: string, deltaPath: string, opts: DiffStreamOptions = {}): Promise<FileResult> {
-  let basis: Uint8Array;
-  if (resolveWorkerCount(opts.workers) > 1 && opts.basisSha256 === undefined) {
-    // Worker threads share the basis: read it straight into shared memory, hashed as it lands.
-    const h = (opts.sha256 ?? nodeSha256)();
-    basis = await readFileShared(basisPath, h);
-    opts = { ...opts, basisSha256: h.digest() };
-  } else {
-    basis = await readAll(basisPath);
-  }
+  // Indexed while it is read (on `workers` threads), and hashed on the way.
+  const { index, sha256 } = await indexFile(basisPath, opts);
+  opts = { ...opts, basisSha256: opts.basisSha256 ?? sha256 };
   const size = await sizeOf(targetPath);
-  const bytesOut = await writeFileAtomic(deltaPath, diffChunks(basis, createReadStream(targetPath, READ_OPTS), { size, ...opts }));
+  const bytesOut = await writeFileAtomic(deltaPath, diffChunks(index, createReadStream(targetPath, READ_OPTS), { size, ...opts }));
   return { bytesIn: size, bytesOut };
 }
 

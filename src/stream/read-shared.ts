@@ -6,15 +6,23 @@ import { ioError } from './io-error.js';
 /** Bytes per read: large enough for few round trips, small enough to hash one while the next lands. */
 const READ_BYTES = 8 << 20;
 
+export interface ReadSharedOptions {
+  /** Hashes each piece as it lands. */
+  hasher?: Hasher;
+  /** Called after each piece lands (and is hashed) with the buffer and the bytes read so far. */
+  onRead?: (bytes: Uint8Array, read: number) => void;
+}
+
 /**
  * Reads a whole file into a SharedArrayBuffer, which worker threads can read without a copy (see
- * buildDiffIndex). With `hasher`, each piece is hashed while the next is being read, so the hash
- * of a diff's basis costs no time of its own. A file that shrinks or grows while being read is ERR_IO.
+ * buildDiffIndex). Each piece is hashed (`hasher`) and handed on (`onRead`) while the next one is
+ * being read, so the hash of a diff's basis, and most of its indexing, cost no time of their own.
+ * A file that shrinks or grows while being read is ERR_IO.
  * @example
  * const h = nodeSha256();
- * const basis = await readFileShared('old.bin', h); // h.digest() is the basis's SHA-256
+ * const basis = await readFileShared('old.bin', { hasher: h }); // h.digest() is its SHA-256
  */
-export async function readFileShared(path: string, hasher?: Hasher): Promise<Uint8Array> {
+export async function readFileShared(path: string, opts: ReadSharedOptions = {}): Promise<Uint8Array> {
   let fh;
   try {
     fh = await open(path, 'r');
@@ -35,8 +43,9 @@ export async function readFileShared(path: string, hasher?: Hasher): Promise<Uin
       const n = await next;
       next = at + n < size ? readAt(at + n) : undefined;
       next?.catch(() => {}); // awaited on the next turn; a failure meanwhile is not unhandled
-      hasher?.update(out.subarray(at, at + n));
+      opts.hasher?.update(out.subarray(at, at + n));
       at += n;
+      opts.onRead?.(out, at);
     }
     const { bytesRead } = await fh.read(new Uint8Array(1), 0, 1, size);
     if (bytesRead !== 0) throw new RolldeltaError(ErrorCode.IO, `${path} grew past the ${size} bytes it had when opened: it changed while being read`);

@@ -1,11 +1,11 @@
 // The worker thread's entry (built to dist/worker.js): runs the tasks WorkerPool sends, one at a time.
 import { parentPort } from 'node:worker_threads';
 import { DiffIndex } from '../core/diff-index.js';
-import { isRolldeltaError } from '../core/errors.js';
+import { ErrorCode, RolldeltaError, isRolldeltaError } from '../core/errors.js';
 import { packFrame } from '../format/_frame-packing.js';
 import { nodeRawDeflate } from './node-raw-deflate.js';
 import { signatureBytesSums, signatureRangeSums } from './_signature-task.js';
-import type { BlockSums, WorkerReply, WorkerRequest, WorkerTask } from './_worker-protocol.js';
+import type { BlockSums, DiffIndexPartTask, WorkerReply, WorkerRequest, WorkerTask } from './_worker-protocol.js';
 
 /** A task's result, and the buffers to move (not copy) back with it. */
 async function runTask(task: WorkerTask): Promise<{ result: unknown; transfer: ArrayBuffer[] }> {
@@ -18,8 +18,24 @@ async function runTask(task: WorkerTask): Promise<{ result: unknown; transfer: A
     // The payload may be a view of the job's raw bytes (a stored frame): then it cannot move.
     return { result: packed, transfer: packed.payload.buffer === task.job.raw.buffer ? [] : [packed.payload.buffer as ArrayBuffer] };
   }
-  DiffIndex.create(task.basis, task.options, task.table).fillPart(task.part, task.parts);
+  const index = DiffIndex.create(task.basis, task.options, task.table);
+  if (task.progress) fillAsRead(index, task);
+  else index.fillPart(task.part, task.parts);
   return { result: null, transfer: [] };
+}
+
+/** Indexes a basis that is still being read, as far as it has landed each time it grows. */
+function fillAsRead(index: DiffIndex, task: DiffIndexPartTask): void {
+  const progress = task.progress!;
+  let indexed = 0;
+  for (;;) {
+    const read = Atomics.load(progress, 0);
+    if (read < 0) throw new RolldeltaError(ErrorCode.ABORTED, 'the basis being indexed could not be read');
+    index.fillPart(task.part, task.parts, indexed, read);
+    indexed = read;
+    if (read === task.basis.length) return;
+    Atomics.wait(progress, 0, read);
+  }
 }
 
 const port = parentPort;

@@ -10,9 +10,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DiffIndex } from '../../src/core/diff-index.js';
 import { packFrame } from '../../src/format/_frame-packing.js';
-import { buildDiffIndex, diffChunks, diffFile, NativeDeltaEncoder, nodeRawDeflate, patch, readFileShared, RolldeltaError } from '../../src/index.js';
+import { buildDiffIndex, diffChunks, indexFile, diffFile, NativeDeltaEncoder, nodeRawDeflate, patch, readFileShared, RolldeltaError } from '../../src/index.js';
 import { prng } from '../core/_diff-helpers.js';
-import { arbPair, collect } from '../helpers/chunking.js';
+import { arbCuts, arbPair, collect } from '../helpers/chunking.js';
 import { ensureBuilt, runCli } from '../helpers/cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'rolldelta-pindex-'));
@@ -31,18 +31,26 @@ function pair(n: number, seed: number): { basis: Uint8Array; target: Uint8Array 
 }
 
 describe('DiffIndex.fillPart', () => {
-  it('builds the same table in any number of parts, filled in any order', () => {
+  it('builds the same table in any number of parts, filled in any order, in byte ranges as a basis is read', () => {
     fc.assert(
       fc.property(
         fc.uint8Array({ maxLength: 5000 }),
         fc.integer({ min: 1, max: 5 }),
         fc.constantFrom(1, 3, 16),
         fc.boolean(),
-        (basis, parts, stride, reverse) => {
+        arbCuts,
+        (basis, parts, stride, reverse, cuts) => {
           const whole = DiffIndex.build(basis, { stride, seedLength: 4 });
           const split = DiffIndex.create(basis, { stride, seedLength: 4 }, 'shared');
+          const ends = [...cuts.map((c) => Math.floor(c * basis.length)).sort((a, b) => a - b), basis.length];
           const order = [...Array(parts).keys()];
-          for (const part of reverse ? order.reverse() : order) split.fillPart(part, parts);
+          for (const part of reverse ? order.reverse() : order) {
+            let from = 0;
+            for (const upTo of ends) {
+              split.fillPart(part, parts, from, upTo);
+              from = upTo;
+            }
+          }
           expect(split.table).toEqual(whole.table);
         },
       ),
@@ -53,6 +61,9 @@ describe('DiffIndex.fillPart', () => {
     const index = DiffIndex.create(prng(1000, 1), {}, 'shared');
     for (const [part, parts] of [[2, 2], [-1, 2], [0, 0], [0.5, 2]]) {
       expect(() => index.fillPart(part!, parts!)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
+    }
+    for (const [from, upTo] of [[-1, 10], [20, 10], [0, 1001], [0.5, 10]]) {
+      expect(() => index.fillPart(0, 1, from, upTo)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
     }
     expect(() => DiffIndex.create(prng(1000, 1), {}, new Int32Array(7))).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
   });
@@ -135,6 +146,25 @@ describe('level 9 frames packed by worker threads', () => {
     for (let i = 0; i < 8; i++) enc.literal(prng(300, i));
     await expect(enc.settled()).rejects.toMatchObject({ code: 'ERR_IO', message: 'worker gone' });
     expect(calls).toBeGreaterThan(2);
+  });
+});
+
+describe('indexFile: a basis indexed while it is read', () => {
+  it('is the index and hash of the whole basis, on one thread or several, for any size', async () => {
+    for (const n of [0, 5, 1000, (20 << 20) + 12345]) {
+      const basis = prng(n, n + 1);
+      const path = writeAndName(`indexed-${n}.bin`, basis);
+      const want = DiffIndex.build(basis);
+      for (const workers of [1, 2, 3]) {
+        const got = await indexFile(path, { workers });
+        expect(Buffer.from(got.index.table.buffer).equals(Buffer.from(want.table.buffer)), `${n} bytes, ${workers} threads`).toBe(true);
+        expect(Buffer.from(got.sha256).toString('hex')).toBe(createHash('sha256').update(basis).digest('hex'));
+      }
+    }
+  });
+
+  it('a basis that cannot be opened is ERR_IO', async () => {
+    await expect(indexFile(join(dir, 'missing-basis.bin'), { workers: 2 })).rejects.toMatchObject({ code: 'ERR_IO' });
   });
 });
 
