@@ -142,8 +142,19 @@ export class ImageArchive {
     return this.file.close();
   }
 
+  /** An entry's bytes in `chunk`-byte reads, the next one in flight while this one is used. */
   private async *rawChunks(e: TarFileEntry, chunk: number): AsyncGenerator<Uint8Array> {
-    for (let p = 0; p < e.size; p += chunk) yield await this.file.read(e.dataOffset + p, Math.min(chunk, e.size - p));
+    const read = (p: number) => {
+      const r = this.file.read(e.dataOffset + p, Math.min(chunk, e.size - p));
+      r.catch(() => {}); // awaited on the next turn; one left behind by a consumer that stopped is not unhandled
+      return r;
+    };
+    let next = e.size > 0 ? read(0) : undefined;
+    for (let p = 0; next; p += chunk) {
+      const c = await next;
+      next = p + chunk < e.size ? read(p + chunk) : undefined;
+      yield c;
+    }
   }
 
   private layerEntry(layer: ImageLayerRef): TarFileEntry {

@@ -3,7 +3,7 @@ import { DiffDelta } from '../format/diff-delta.js';
 import { CM_LEVEL } from '../format/native-codes.js';
 import { writeFileAtomic } from '../stream/atomic-file.js';
 import { ChunkBuffer } from '../stream/chunks.js';
-import { buildDiffIndex } from '../stream/diff-index-build.js';
+import { BasisIndexer, buildDiffIndex } from '../stream/diff-index-build.js';
 import { MAX_PACKING } from '../stream/_producer-chunks.js';
 import { nodeRawDeflate } from '../stream/node-raw-deflate.js';
 import { nodeSha256 } from '../stream/node-sha256.js';
@@ -51,10 +51,34 @@ export interface ImageDiffOptions {
   workers?: WorkerCount;
 }
 
+/**
+ * The new image's layers as the delta lists them (from the old image, or rebuilt from the delta),
+ * and the gzip bytes a pull would move: the layers the old image lacks, gzip ones as stored.
+ */
+async function measureLayers(archive: ImageArchive, image: ImageRecord, have: Set<string>): Promise<{ layers: ImageDeltaLayer[]; pullBytes: number }> {
+  const layers: ImageDeltaLayer[] = [];
+  let pullBytes = 0;
+  for (const layer of image.layers) {
+    const from = have.has(layer.diffId) ? 'old' : 'delta';
+    const gzip = from === 'delta' && layer.compression !== 'gzip';
+    // A plain layer's size is its tar entry's: no need to read it unless it is to be gzipped.
+    const known = archive.layerBasis(layer)?.length;
+    const m = !gzip && known !== undefined ? { rawBytes: known, gzipBytes: 0 } : await measureLayer(archive.layerStream(layer), gzip);
+    if (from === 'delta') pullBytes += layer.compression === 'gzip' ? layer.storedSize : m.gzipBytes;
+    layers.push({ diffId: layer.diffId, size: m.rawBytes, from });
+  }
+  return { layers, pullBytes };
+}
+
 /** The old image's layers, uncompressed, end to end in one buffer. */
-async function readAllLayers(archive: ImageArchive, image: ImageRecord, shared: boolean): Promise<Uint8Array> {
+async function readAllLayers(
+  archive: ImageArchive,
+  image: ImageRecord,
+  shared: boolean,
+  onLanded?: (bytes: Uint8Array, at: number) => void,
+): Promise<Uint8Array> {
   // Uncompressed layers have known sizes: fill one buffer, never holding the image twice (in
-  // shared memory when worker threads index it).
+  // shared memory when worker threads index it), told to `onLanded` as it fills.
   const sizes = image.layers.map((l) => archive.layerBasis(l)?.length);
   if (sizes.every((n) => n !== undefined)) {
     const total = sizes.reduce((a, b) => a + b, 0);
@@ -65,6 +89,7 @@ async function readAllLayers(archive: ImageArchive, image: ImageRecord, shared: 
         if (at + c.length > out.length) throw new RolldeltaError(ErrorCode.CORRUPT, `the old image's layers hold more than the ${out.length} bytes their entries list; the archive changed while being read`);
         out.set(c, at);
         at += c.length;
+        onLanded?.(out, at);
       }
     }
     return out;
@@ -97,22 +122,26 @@ export async function diffImages(oldPath: string, newPath: string, outPath: stri
     try {
       const oldImage = oldArchive.image(opts.image?.old ?? opts.oldImage);
       const newImage = newArchive.image(opts.image?.new ?? opts.newImage);
-      const have = new Set(oldImage.layers.map((l) => l.diffId));
-      const layers: ImageDeltaLayer[] = [];
-      let pullBytes = 0;
-      for (const layer of newImage.layers) {
-        const from = have.has(layer.diffId) ? 'old' : 'delta';
-        // A pull moves only the layers the old image lacks; gzip ones are measured as stored.
-        const m = await measureLayer(newArchive.layerStream(layer), from === 'delta' && layer.compression !== 'gzip');
-        if (from === 'delta') pullBytes += layer.compression === 'gzip' ? layer.storedSize : m.gzipBytes;
-        layers.push({ diffId: layer.diffId, size: m.rawBytes, from });
-      }
+      // What a pull would move is measured (gzip in the thread pool) while the old image is indexed.
+      const measured = measureLayers(newArchive, newImage, new Set(oldImage.layers.map((l) => l.diffId)));
+      measured.catch(() => {}); // awaited below; a failure meanwhile is not unhandled
       let indexed: IndexedBasis | undefined = opts.basisCache?.get(oldImage.id);
       if (!indexed) {
-        const basis = await readAllLayers(oldArchive, oldImage, resolveWorkerCount(opts.workers) > 1);
-        indexed = await buildDiffIndex(basis, { workers: opts.workers });
+        // Indexed as the layers are read, when they are plain (gzip ones are indexed once read).
+        let indexer: BasisIndexer | undefined;
+        try {
+          const basis = await readAllLayers(oldArchive, oldImage, resolveWorkerCount(opts.workers) > 1, (bytes, at) => {
+            indexer ??= new BasisIndexer(bytes, { workers: opts.workers });
+            indexer.landed(at);
+          });
+          indexed = indexer ? await indexer.finish() : await buildDiffIndex(basis, { workers: opts.workers });
+        } catch (e) {
+          await indexer?.fail();
+          throw e;
+        }
         opts.basisCache?.set(oldImage.id, indexed);
       }
+      const { layers, pullBytes } = await measured;
       const { index, sha256 } = indexed;
       const header = encodeImageDeltaHeader({
         old: { id: oldImage.id, diffIds: oldImage.layers.map((l) => l.diffId) },

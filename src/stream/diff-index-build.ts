@@ -1,4 +1,5 @@
 import { DiffIndex } from '../core/diff-index.js';
+import { ErrorCode, RolldeltaError } from '../core/errors.js';
 import type { DiffOptions } from '../core/diff-options.js';
 import type { Hasher } from '../core/hash.js';
 import { nodeSha256 } from './node-sha256.js';
@@ -67,6 +68,78 @@ function copyToShared(bytes: Uint8Array): Uint8Array {
 }
 
 /**
+ * Indexes (and hashes) a basis while it is being filled in, front to back: call `landed` each time
+ * more of it is in place, then `finish`; `fail` if the filling stops. With `workers` > 1 the basis
+ * must be in a SharedArrayBuffer: the worker threads index their parts of what has landed, waiting
+ * on an Atomics counter of the bytes in place. The index is the same as {@link buildDiffIndex}'s.
+ * @example
+ * const ix = new BasisIndexer(basis, { workers: 2 });
+ * for (...) { basis.set(piece, at); at += piece.length; ix.landed(at); }
+ * const { index, sha256 } = await ix.finish();
+ */
+export class BasisIndexer {
+  private readonly threads: number;
+  private readonly hasher: Hasher;
+  private readonly index: DiffIndex;
+  /** progress[0]: bytes in place, for the workers to index up to (-1: the filling failed). */
+  private readonly progress = new Int32Array(new SharedArrayBuffer(4));
+  private readonly pool: WorkerPool | undefined;
+  private readonly parts: Promise<unknown>[] = [];
+  private indexed = 0;
+
+  constructor(
+    private readonly basis: Uint8Array,
+    opts: DiffIndexBuildOptions = {},
+  ) {
+    this.threads = resolveWorkerCount(opts.workers);
+    this.hasher = (opts.sha256 ?? nodeSha256)();
+    const options: DiffOptions = { seedLength: opts.seedLength, stride: opts.stride, maxCandidates: opts.maxCandidates };
+    if (this.threads > 1 && !(basis.buffer instanceof SharedArrayBuffer)) {
+      throw new RolldeltaError(ErrorCode.INVALID_ARGUMENT, 'a basis indexed by worker threads while it is read must live in a SharedArrayBuffer');
+    }
+    this.index = DiffIndex.create(basis, options, this.threads > 1 ? 'shared' : undefined);
+    if (this.threads > 1) {
+      this.pool = new WorkerPool(this.threads - 1, { signal: opts.signal });
+      for (let part = 1; part < this.threads; part++) {
+        const run = this.pool.run({ kind: 'diff-index-part', basis, table: this.index.table, options, part, parts: this.threads, progress: this.progress });
+        run.catch(() => {}); // awaited in finish(); a failure meanwhile is not unhandled
+        this.parts.push(run);
+      }
+    }
+  }
+
+  /** The basis's first `read` bytes are in place: hash and index what is new. */
+  landed(read: number): void {
+    this.hasher.update(this.basis.subarray(this.indexed, read));
+    this.report(read);
+    this.index.fillPart(0, this.threads, this.indexed, read);
+    this.indexed = read;
+  }
+
+  /** Waits for every thread; the whole basis must have landed. */
+  async finish(): Promise<IndexedBasis> {
+    try {
+      if (this.indexed !== this.basis.length) this.landed(this.basis.length);
+      await Promise.all(this.parts);
+      return { index: this.index, sha256: this.hasher.digest() };
+    } finally {
+      await this.pool?.close();
+    }
+  }
+
+  /** The filling stopped: the worker threads give up. */
+  async fail(): Promise<void> {
+    this.report(-1);
+    await this.pool?.close();
+  }
+
+  private report(read: number): void {
+    Atomics.store(this.progress, 0, read);
+    Atomics.notify(this.progress, 0);
+  }
+}
+
+/**
  * Reads the file at `path` and indexes it for the two-sided diff while it is being read (each
  * thread indexes what has landed while the next piece is read), hashing it on the way. With
  * `workers` > 1 the threads share the basis and the table as {@link buildDiffIndex}'s do; the
@@ -76,50 +149,18 @@ function copyToShared(bytes: Uint8Array): Uint8Array {
  * await writeFileAtomic('d.rdelta', diffChunks(index, createReadStream('new.bin'), { basisSha256: sha256 }));
  */
 export async function indexFile(path: string, opts: DiffIndexBuildOptions = {}): Promise<IndexedBasis> {
-  const threads = resolveWorkerCount(opts.workers);
-  const hasher = (opts.sha256 ?? nodeSha256)();
-  const options: DiffOptions = { seedLength: opts.seedLength, stride: opts.stride, maxCandidates: opts.maxCandidates };
-  // progress[0]: basis bytes read so far, for the workers to index up to (-1: the read failed).
-  const progress = new Int32Array(new SharedArrayBuffer(4));
-  const report = (read: number) => {
-    Atomics.store(progress, 0, read);
-    Atomics.notify(progress, 0);
-  };
-  let index: DiffIndex | undefined;
-  let indexed = 0;
-  let pool: WorkerPool | undefined;
-  const parts: Promise<unknown>[] = [];
-  const start = (bytes: Uint8Array): DiffIndex => {
-    const created = DiffIndex.create(bytes, options, threads > 1 ? 'shared' : undefined);
-    if (threads > 1) {
-      pool = new WorkerPool(threads - 1, { signal: opts.signal });
-      for (let part = 1; part < threads; part++) {
-        const run = pool.run({ kind: 'diff-index-part', basis: bytes, table: created.table, options, part, parts: threads, progress });
-        run.catch(() => {}); // awaited below; a failure meanwhile is not unhandled
-        parts.push(run);
-      }
-    }
-    return created;
-  };
+  let indexer: BasisIndexer | undefined;
   try {
     const basis = await readFileShared(path, {
-      hasher,
       onRead: (bytes, read) => {
-        index ??= start(bytes);
-        report(read);
-        index.fillPart(0, threads, indexed, read);
-        indexed = read;
+        indexer ??= new BasisIndexer(bytes, opts);
+        indexer.landed(read);
       },
     });
-    index ??= start(basis); // an empty file: nothing was read
-    report(basis.length);
-    index.fillPart(0, threads, indexed, basis.length);
-    await Promise.all(parts);
-    return { index, sha256: hasher.digest() };
+    indexer ??= new BasisIndexer(basis, opts); // an empty file: nothing was read
+    return await indexer.finish();
   } catch (e) {
-    report(-1);
+    await indexer?.fail();
     throw e;
-  } finally {
-    await pool?.close();
   }
 }
