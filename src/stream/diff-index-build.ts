@@ -33,32 +33,8 @@ export interface IndexedBasis {
  * await writeFileAtomic('d.rdelta', diffChunks(index, createReadStream('new.bin'), { basisSha256: sha256 }));
  */
 export async function buildDiffIndex(basis: Uint8Array, opts: DiffIndexBuildOptions = {}): Promise<IndexedBasis> {
-  const threads = resolveWorkerCount(opts.workers);
-  const sha = opts.sha256 ?? nodeSha256;
-  if (threads === 1) {
-    const index = DiffIndex.build(basis, opts);
-    return { index, sha256: opts.basisSha256 ?? sha().update(basis).digest() };
-  }
-  const shared = basis.buffer instanceof SharedArrayBuffer ? basis : copyToShared(basis);
-  const options: DiffOptions = { seedLength: opts.seedLength, stride: opts.stride, maxCandidates: opts.maxCandidates };
-  const index = DiffIndex.create(shared, options, 'shared');
-  const pool = new WorkerPool(threads - 1, { signal: opts.signal });
-  try {
-    const parts: Promise<unknown>[] = [];
-    for (let part = 1; part < threads; part++) {
-      const run = pool.run({ kind: 'diff-index-part', basis: shared, table: index.table, options, part, parts: threads });
-      // Awaited below; until then a failure must not count as unhandled (fillPart may throw first).
-      run.catch(() => {});
-      parts.push(run);
-    }
-    // The workers take a few tens of milliseconds to start: hashing first evens the parts out.
-    const sha256 = opts.basisSha256 ?? sha().update(shared).digest();
-    index.fillPart(0, threads);
-    await Promise.all(parts);
-    return { index, sha256 };
-  } finally {
-    await pool.close();
-  }
+  const shared = resolveWorkerCount(opts.workers) > 1 && !(basis.buffer instanceof SharedArrayBuffer);
+  return new BasisIndexer(shared ? copyToShared(basis) : basis, opts).finish();
 }
 
 function copyToShared(bytes: Uint8Array): Uint8Array {
@@ -79,20 +55,23 @@ function copyToShared(bytes: Uint8Array): Uint8Array {
  */
 export class BasisIndexer {
   private readonly threads: number;
-  private readonly hasher: Hasher;
+  /** Hashes the basis, unless its SHA-256 was given. */
+  private readonly hasher: Hasher | undefined;
   private readonly index: DiffIndex;
   /** progress[0]: bytes in place, for the workers to index up to (-1: the filling failed). */
   private readonly progress = new Int32Array(new SharedArrayBuffer(4));
   private readonly pool: WorkerPool | undefined;
   private readonly parts: Promise<unknown>[] = [];
   private indexed = 0;
+  private readonly known: Uint8Array | undefined;
 
   constructor(
     private readonly basis: Uint8Array,
     opts: DiffIndexBuildOptions = {},
   ) {
     this.threads = resolveWorkerCount(opts.workers);
-    this.hasher = (opts.sha256 ?? nodeSha256)();
+    this.known = opts.basisSha256;
+    this.hasher = opts.basisSha256 ? undefined : (opts.sha256 ?? nodeSha256)();
     const options: DiffOptions = { seedLength: opts.seedLength, stride: opts.stride, maxCandidates: opts.maxCandidates };
     if (this.threads > 1 && !(basis.buffer instanceof SharedArrayBuffer)) {
       throw new RolldeltaError(ErrorCode.INVALID_ARGUMENT, 'a basis indexed by worker threads while it is read must live in a SharedArrayBuffer');
@@ -108,9 +87,12 @@ export class BasisIndexer {
     }
   }
 
-  /** The basis's first `read` bytes are in place: hash and index what is new. */
+  /**
+   * The basis's first `read` bytes are in place: hash and index what is new (hashing first: it
+   * evens the parts out while the worker threads start).
+   */
   landed(read: number): void {
-    this.hasher.update(this.basis.subarray(this.indexed, read));
+    this.hasher?.update(this.basis.subarray(this.indexed, read));
     this.report(read);
     this.index.fillPart(0, this.threads, this.indexed, read);
     this.indexed = read;
@@ -121,7 +103,7 @@ export class BasisIndexer {
     try {
       if (this.indexed !== this.basis.length) this.landed(this.basis.length);
       await Promise.all(this.parts);
-      return { index: this.index, sha256: this.hasher.digest() };
+      return { index: this.index, sha256: this.known ?? this.hasher!.digest() };
     } finally {
       await this.pool?.close();
     }
