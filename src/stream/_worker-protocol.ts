@@ -20,7 +20,7 @@ export interface SignatureRangeTask {
 
 /**
  * Fill one part of a diff index whose basis and table live in SharedArrayBuffers (see
- * DiffIndex.fillPart); the result is in the shared table, the reply carries nothing.
+ * DiffIndex.fillPart and BasisIndexer); the result is in the shared table, the reply carries nothing.
  */
 export interface DiffIndexPartTask {
   kind: 'diff-index-part';
@@ -30,10 +30,10 @@ export interface DiffIndexPartTask {
   part: number;
   parts: number;
   /**
-   * While the basis is being read: progress[0] is the bytes read so far (-1: the read failed), and
-   * the worker indexes what has landed, waiting (Atomics.wait) for more.
+   * progress[0] is the basis bytes in place so far (-1: filling it failed): the worker indexes what
+   * has landed and waits (Atomics.wait) for more until the whole basis is in.
    */
-  progress?: Int32Array;
+  progress: Int32Array;
 }
 
 /** Pack one native delta frame (level 9: context mixing), as the encoder would (see packFrame). */

@@ -18,15 +18,13 @@ async function runTask(task: WorkerTask): Promise<{ result: unknown; transfer: A
     // The payload may be a view of the job's raw bytes (a stored frame): then it cannot move.
     return { result: packed, transfer: packed.payload.buffer === task.job.raw.buffer ? [] : [packed.payload.buffer as ArrayBuffer] };
   }
-  const index = DiffIndex.create(task.basis, task.options, task.table);
-  if (task.progress) fillAsRead(index, task);
-  else index.fillPart(task.part, task.parts);
+  fillAsRead(DiffIndex.create(task.basis, task.options, task.table), task);
   return { result: null, transfer: [] };
 }
 
-/** Indexes a basis that is still being read, as far as it has landed each time it grows. */
+/** Indexes a basis that is still being filled in, as far as it has landed each time it grows. */
 function fillAsRead(index: DiffIndex, task: DiffIndexPartTask): void {
-  const progress = task.progress!;
+  const progress = task.progress;
   let indexed = 0;
   for (;;) {
     const read = Atomics.load(progress, 0);

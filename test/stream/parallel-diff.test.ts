@@ -171,8 +171,12 @@ describe('indexFile: a basis indexed while it is read', () => {
 describe('readFileShared', () => {
   it('reads a whole file into shared memory', async () => {
     const data = prng(3 << 20, 5);
-    const got = await readFileShared(writeAndName('shared.bin', data));
+    const h = createHash('sha256');
+    const seen: number[] = [];
+    const got = await readFileShared(writeAndName('shared.bin', data), { hasher: h, onRead: (_, read) => void seen.push(read) });
     expect(got.buffer).toBeInstanceOf(SharedArrayBuffer);
+    expect(h.digest('hex')).toBe(createHash('sha256').update(data).digest('hex'));
+    expect(seen[seen.length - 1]).toBe(data.length);
     // Buffer.equals: vitest's deep equality walks a 3 MiB array element by element.
     expect(Buffer.from(got.buffer).equals(data)).toBe(true);
   });
