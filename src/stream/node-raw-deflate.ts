@@ -2,6 +2,9 @@ import * as zlib from 'node:zlib';
 import { deflateRaw, deflateRawSync, inflateRawSync } from 'node:zlib';
 import type { RawDeflate } from '../format/raw-deflate.js';
 
+/** zlib's CRC-32, from Node 20.15 on (undefined before it: the core's is used then). */
+const zlibCrc32 = (zlib as { crc32?: (data: Uint8Array, value?: number) => number }).crc32;
+
 /**
  * An output buffer that holds all of deflate's output for `n` input bytes (zlib's bound for stored
  * blocks, with room to spare). node:zlib fills its output in `chunkSize` pieces, 16 KiB by default:
@@ -9,8 +12,6 @@ import type { RawDeflate } from '../format/raw-deflate.js';
  * times, waiting each time for the matcher to yield (256 MiB rsync delta 1.55 → 1.1 s, measured),
  * and a synchronous call joined the pieces in one more copy.
  */
-const zlibCrc32 = (zlib as { crc32?: (data: Uint8Array, value?: number) => number }).crc32;
-
 const outputRoom = (n: number) => n + (n >>> 10) + 1024;
 
 /**
@@ -30,6 +31,5 @@ export const nodeRawDeflate: RawDeflate = {
     // A plain Uint8Array: a Buffer's slice() is a view, and sinks copy literals with slice().
     return new Uint8Array(b.buffer, b.byteOffset, b.length);
   },
-  // zlib.crc32 came in Node 20.15; before it the core's is used.
   crc32: typeof zlibCrc32 === 'function' ? (data, previous) => zlibCrc32(data, previous) >>> 0 : undefined,
 };
