@@ -43,7 +43,7 @@ export async function measureFiles(pair, dir) {
     else o.peers[tool] = v;
   };
 
-  set('signature', 'rolldelta', rolldelta(['signature', B, p('rd.sig')], p('rd.sig')));
+  set('signature', 'rolldelta', rolldelta(['signature', '--workers', 'auto', B, p('rd.sig')], p('rd.sig')));
   set('delta', 'rolldelta', rolldelta(['delta', p('rd.sig'), T, p('rd.rsync')], p('rd.rsync')));
   set('diff', 'rolldelta', rolldelta(['diff', '--workers', 'auto', B, T, p('rd.diff')], p('rd.diff')));
   set('patch', 'rolldelta', await verified(rolldelta(['patch', B, p('rd.diff'), p('rd.out')], p('rd.out')), p('rd.out'), want));
