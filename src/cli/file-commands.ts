@@ -5,6 +5,7 @@ import type { DiffIndex } from '../core/diff-index.js';
 import { indexFile } from '../stream/diff-index-build.js';
 import { diffChunks } from '../stream/diff-stream.js';
 import { FileBasis } from '../stream/file-basis.js';
+import { patchFile } from '../stream/file-operations.js';
 import { patchInPlace } from '../stream/patch-in-place.js';
 import { patchChunks } from '../stream/patch-stream.js';
 import { signatureChunks, signatureFileChunks, type SignatureStreamOptions } from '../stream/signature-stream.js';
@@ -134,6 +135,13 @@ export async function patchCommand(args: ParsedArgs): Promise<void> {
   const [basisPath, deltaPath, out] = expectPositionals(args, ['BASIS', 'DELTA', 'OUT'], 'patch');
   if (basisPath === '-') throw new UsageError('BASIS must be a file: patch reads it at random positions');
   const v = args.values;
+  if (deltaPath !== '-' && out !== '-') {
+    const bar = progressBar(v.progress === true, 'patch');
+    const r = await patchFile(basisPath, deltaPath, out, { onProgress: bar.onProgress }).finally(() => bar.done());
+    if (r.alreadyTarget) say(`${basisPath} already is the target of this delta (patched before): nothing to do`);
+    else if (v.progress) say(`patched: ${formatBytes(r.bytesOut)}`);
+    return;
+  }
   const basis = await FileBasis.open(basisPath);
   const bar = progressBar(v.progress === true, 'patch');
   try {

@@ -1,5 +1,8 @@
 import { createReadStream } from 'node:fs';
+import { resolve } from 'node:path';
+import { ErrorCode, isRolldeltaError } from '../core/errors.js';
 import { readFile, stat } from 'node:fs/promises';
+import { isAlreadyTarget } from './already-target.js';
 import { writeFileAtomic } from './atomic-file.js';
 import { deltaChunks, type DeltaStreamOptions } from './delta-stream.js';
 import { indexFile } from './diff-index-build.js';
@@ -15,6 +18,8 @@ const READ_OPTS = { highWaterMark: 1 << 20 };
 export interface FileResult {
   bytesIn: number;
   bytesOut: number;
+  /** patchFile over the basis: the file already was the delta's target (patched before), kept as is. */
+  alreadyTarget?: boolean;
 }
 
 async function sizeOf(path: string): Promise<number> {
@@ -76,7 +81,8 @@ export async function diffFile(basisPath: string, targetPath: string, deltaPath:
 /**
  * Rebuilds the target from `basisPath` and the delta in `deltaPath` into `outPath`. The output
  * appears under its name only once complete and verified; `outPath` may be `basisPath` itself
- * (the basis is replaced only after success).
+ * (the basis is replaced only after success); run again over a basis it already made into the
+ * target (a retry after a crash), it leaves the file as it is and says `alreadyTarget`.
  * @example
  * await patchFile('old.bin', 'update.rdelta', 'new.bin');
  */
@@ -87,6 +93,14 @@ export async function patchFile(basisPath: string, deltaPath: string, outPath: s
     // The output appears only once verified, so the basis need not be hashed up front.
     const bytesOut = await writeFileAtomic(outPath, patchChunks(basis, createReadStream(deltaPath, READ_OPTS), { size, verifyBasis: 'on-failure', ...opts }, true));
     return { bytesIn: size, bytesOut };
+  } catch (e) {
+    // Over the basis, run again after it finished (a device retrying after a crash): the file is
+    // the target now. (To another path, a basis that is the target is the caller's mistake.)
+    const overItself = resolve(outPath) === resolve(basisPath);
+    if (overItself && isRolldeltaError(e) && e.code === ErrorCode.BASIS_MISMATCH && (await isAlreadyTarget(basisPath, deltaPath))) {
+      return { bytesIn: size, bytesOut: basis.length, alreadyTarget: true };
+    }
+    throw e;
   } finally {
     await basis.close();
   }
