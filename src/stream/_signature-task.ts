@@ -1,8 +1,7 @@
-import { open } from 'node:fs/promises';
 import { ErrorCode, RolldeltaError } from '../core/errors.js';
 import { SignatureBuilder } from '../core/signature-builder.js';
 import type { SignatureParams } from '../core/params.js';
-import { ioError } from './io-error.js';
+import { FileBasis } from './file-basis.js';
 import { nodeSha256 } from './node-sha256.js';
 import type { BlockSums } from './_worker-protocol.js';
 
@@ -37,26 +36,20 @@ export function signatureBytesSums(params: SignatureParams, bytes: Uint8Array): 
  */
 export async function signatureRangeSums(params: SignatureParams, path: string, start: number, end: number): Promise<BlockSums> {
   const b = builderFor(params);
-  let fh;
+  const file = await FileBasis.open(path);
   try {
-    fh = await open(path, 'r');
-  } catch (e) {
-    throw ioError(e, 'read', path);
-  }
-  try {
+    if (end > file.length) {
+      throw new RolldeltaError(ErrorCode.IO, `${path} has ${file.length} bytes, expected ${end}: the file changed while its signature was made; try again`);
+    }
     const buf = new Uint8Array(Math.min(READ_LENGTH, Math.max(end - start, 1)));
     for (let pos = start; pos < end; ) {
-      const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, end - pos), pos);
-      if (bytesRead === 0) {
-        throw new RolldeltaError(ErrorCode.IO, `${path} ended at byte ${pos}, expected ${end} bytes: the file changed while its signature was made; try again`);
-      }
-      b.push(buf.subarray(0, bytesRead));
-      pos += bytesRead;
+      const n = Math.min(buf.length, end - pos);
+      await file.readInto(buf, 0, pos, n);
+      b.push(buf.subarray(0, n));
+      pos += n;
     }
-  } catch (e) {
-    throw ioError(e, 'read', path);
   } finally {
-    await fh.close();
+    await file.close();
   }
   return sumsOf(b);
 }

@@ -44,7 +44,7 @@ export class FileBasis implements RandomAccessBasis {
       } catch (e) {
         throw ioError(e, 'read the basis', this.path);
       }
-      if (n === 0) throw new RolldeltaError(ErrorCode.IO, `${this.path} shrank while it was being read; do not change the basis during a patch`);
+      if (n === 0) throw new RolldeltaError(ErrorCode.IO, `${this.path} shrank while it was being read; do not change the basis while it is in use`);
       done += n;
     }
   }
