@@ -51,6 +51,21 @@ export function packFrame(job: FrameJob, rawDeflate: RawDeflate): PackedFrame {
 }
 
 /**
+ * What {@link packFrame} gives below level 9, with each section deflated off the calling thread
+ * (`deflateAsync`, libuv's thread pool at the Node edges) while the producer goes on.
+ */
+export async function deflateFrameAsync(job: FrameJob, deflateAsync: (data: Uint8Array, level: number) => Promise<Uint8Array>): Promise<PackedFrame> {
+  const { raw, tagsRaw, offsLen, litLen, level } = job;
+  const parts = await Promise.all(
+    sectionsOf(raw, tagsRaw, offsLen, litLen).map(([section, tryPack]) =>
+      tryPack && section.length > 0 ? deflateAsync(section, level).then((p) => (p.length < section.length ? p : section)) : section,
+    ),
+  );
+  const deflated = joinSections(tagsRaw, offsLen, litLen, parts);
+  return deflated.length < raw.length ? { payload: deflated, codec: CODEC_SECTIONS } : { payload: raw, codec: CODEC_STORED };
+}
+
+/**
  * The sectioned payload of a frame (codecs 2 and 3): section sizes, then the four sections each
  * packed by `pack` (told whether to try and, for literals and diffs, which op kind they belong to).
  */
@@ -65,7 +80,7 @@ function packSections(
 }
 
 /** A frame raw's four sections: [bytes, whether packing is worth trying, op kind of their bytes]. */
-export function sectionsOf(raw: Uint8Array, tagsRaw: number, offsLen: number, litLen: number): Array<[Uint8Array, boolean, number]> {
+function sectionsOf(raw: Uint8Array, tagsRaw: number, offsLen: number, litLen: number): Array<[Uint8Array, boolean, number]> {
   const litStart = tagsRaw + offsLen;
   const litRaw = raw.subarray(litStart, litStart + litLen);
   return [
@@ -77,7 +92,7 @@ export function sectionsOf(raw: Uint8Array, tagsRaw: number, offsLen: number, li
 }
 
 /** The sectioned payload: the raw and packed sizes, then the four packed sections. */
-export function joinSections(tagsRaw: number, offsLen: number, litLen: number, parts: Uint8Array[]): Uint8Array {
+function joinSections(tagsRaw: number, offsLen: number, litLen: number, parts: Uint8Array[]): Uint8Array {
   const [pTags, pOffs, pLit, pDiff] = parts;
   const head = [tagsRaw, pTags.length, offsLen, pOffs.length, litLen, pLit.length, pDiff.length];
   const headLen = head.reduce((a, v) => a + varintLength(v), 0);

@@ -42,8 +42,8 @@ export class DeltaWriter {
   }
 
   /**
-   * Resolves once at most `maxPending` frames are still being packed in the background (only with
-   * a `rawDeflate` that has `deflateAsync`; otherwise at once); rethrows a packing failure.
+   * Resolves once at most `maxPending` frames are still being packed in the background (with
+   * `background` and a `deflateAsync` or `packFrameAsync`; otherwise at once); rethrows a packing failure.
    */
   settled(maxPending = 0): Promise<void> {
     return this.native ? this.native.settled(maxPending) : Promise.resolve();

@@ -24,8 +24,8 @@
  * Type 0xff, trailer (last frame). body = varint targetLength | targetSha256[32] | varint frameCount
  * (number of ops frames). Nothing may follow it. The sum of op lengths must equal targetLength.
  */
-import { joinSections, packFrame, sectionsOf, type FrameJob, type PackedFrame } from './_frame-packing.js';
-import { CM_LEVEL, CODEC_SECTIONS, CODEC_STORED, FRAME_HEAD, FRAME_OPS, FRAME_TRAILER, MAX_NATIVE_VALUE, OP_ADD, OP_COPY, OP_LITERAL } from './native-codes.js';
+import { deflateFrameAsync, packFrame, type FrameJob, type PackedFrame } from './_frame-packing.js';
+import { CM_LEVEL, CODEC_STORED, FRAME_HEAD, FRAME_OPS, FRAME_TRAILER, MAX_NATIVE_VALUE, OP_ADD, OP_COPY, OP_LITERAL } from './native-codes.js';
 import { crc32 } from '../core/crc32.js';
 import { ErrorCode, RolldeltaError } from '../core/errors.js';
 import type { OpSink } from '../core/ops.js';
@@ -294,21 +294,11 @@ export class NativeDeltaEncoder implements OpSink {
     const deflateAsync = this.background && this.deflate && this.level < CM_LEVEL ? this.rawDeflate.deflateAsync : undefined;
     const packAsync = this.background && this.deflate && this.level >= CM_LEVEL ? this.packFrameAsync : undefined;
     const job: FrameJob = { raw, tagsRaw, offsLen: this.offsLen, litLen: this.litLen, level: this.level, frameStart: this.frameStart };
-    if (packAsync) {
-      // Context mixing is slow (about 1 MB/s): frames are coded elsewhere, several at once.
-      this.send(packAsync(job).then((p) => this.frame(FRAME_OPS, p.payload, p.codec, rawLength)));
-    } else if (deflateAsync) {
-      // Packed in the thread pool while the producer goes on; frames still leave in order.
-      const { level, offsLen, litLen } = this;
-      const parts = sectionsOf(raw, tagsRaw, offsLen, litLen).map(([section, tryPack]) =>
-        tryPack && section.length > 0 ? deflateAsync(section, level).then((p) => (p.length < section.length ? p : section)) : section,
-      );
-      this.send(
-        Promise.all(parts).then((packed) => {
-          const deflated = joinSections(tagsRaw, offsLen, litLen, packed);
-          return deflated.length < raw.length ? this.frame(FRAME_OPS, deflated, CODEC_SECTIONS, rawLength) : this.frame(FRAME_OPS, raw, 0, rawLength);
-        }),
-      );
+    // Context mixing is slow (about 1 MB/s): such frames are coded elsewhere, several at once;
+    // deflated ones in the thread pool while the producer goes on. Frames still leave in order.
+    const later = packAsync ? packAsync(job) : deflateAsync ? deflateFrameAsync(job, deflateAsync) : undefined;
+    if (later) {
+      this.send(later.then((p) => this.frame(FRAME_OPS, p.payload, p.codec, rawLength)));
     } else {
       const p = this.deflate ? packFrame(job, this.rawDeflate) : { payload: raw, codec: CODEC_STORED };
       this.emit(FRAME_OPS, p.payload, p.codec, rawLength);
