@@ -5,9 +5,9 @@ import { pipeline } from 'node:stream/promises';
 import { writeFileAtomic } from '../stream/atomic-file.js';
 import { ioError } from '../stream/io-error.js';
 
-/** `-` is stdin; anything else a file read in `chunkBytes` chunks (1 MiB unless told). */
-export function openInput(path: string, chunkBytes = 1 << 20): AsyncIterable<Uint8Array> {
-  return path === '-' ? process.stdin : createReadStream(path, { highWaterMark: chunkBytes });
+/** `-` is stdin; anything else a file read in 1 MiB chunks. */
+export function openInput(path: string): AsyncIterable<Uint8Array> {
+  return path === '-' ? process.stdin : createReadStream(path, { highWaterMark: 1 << 20 });
 }
 
 /** Size of an input file, or undefined for stdin. */

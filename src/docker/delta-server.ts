@@ -23,7 +23,7 @@ export interface DeltaServerOptions {
   retryAfterSeconds?: number;
   /** Deflate level of generated deltas; default 9. */
   level?: number;
-  /** Threads indexing an old image (see buildDiffIndex); default 1. */
+  /** Threads indexing an old image and, at level 9, packing frames (see diffImages); default 1. */
   workers?: WorkerCount;
   /** Old images kept indexed in memory between generations; default 2 (0 turns it off). */
   cachedBases?: number;

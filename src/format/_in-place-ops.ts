@@ -88,9 +88,20 @@ interface HeldOps {
   data: (Uint8Array | undefined)[];
 }
 
+function noOps(): HeldOps {
+  return { kinds: [], offsets: [], lengths: [], data: [] };
+}
+
+function put(ops: HeldOps, kind: number, offset: number, length: number, data: Uint8Array | undefined): void {
+  ops.kinds.push(kind);
+  ops.offsets.push(offset);
+  ops.lengths.push(length);
+  ops.data.push(data);
+}
+
 /** The ops as the encoder writes them: a copy that continues the previous copy joins it. */
 function mergeCopies(ops: HeldOps): HeldOps {
-  const out: HeldOps = { kinds: [], offsets: [], lengths: [], data: [] };
+  const out = noOps();
   for (let i = 0; i < ops.kinds.length; i++) {
     const kind = ops.kinds[i]!;
     const last = out.kinds.length - 1;
@@ -98,10 +109,7 @@ function mergeCopies(ops: HeldOps): HeldOps {
       out.lengths[last]! += ops.lengths[i]!;
       continue;
     }
-    out.kinds.push(kind);
-    out.offsets.push(ops.offsets[i]!);
-    out.lengths.push(ops.lengths[i]!);
-    out.data.push(ops.data[i]);
+    put(out, kind, ops.offsets[i]!, ops.lengths[i]!, ops.data[i]);
   }
   return out;
 }
@@ -129,20 +137,14 @@ function planOf(ops: HeldOps): InPlacePlan {
 
 /** The ops with every broken piece sent as a literal of its bytes; the other pieces as runs. */
 function breakPieces(ops: HeldOps, plan: InPlacePlan, broken: Uint8Array, basis: Uint8Array): HeldOps {
-  const out: HeldOps = { kinds: [], offsets: [], lengths: [], data: [] };
-  const put = (kind: number, offset: number, length: number, data: Uint8Array | undefined): void => {
-    out.kinds.push(kind);
-    out.offsets.push(offset);
-    out.lengths.push(length);
-    out.data.push(data);
-  };
+  const out = noOps();
   const { pieces, copyOf } = plan;
   let c = 0;
   let p = 0;
   for (let i = 0; i < ops.kinds.length; i++) {
     const kind = ops.kinds[i]!;
     if (kind === 0) {
-      put(0, 0, ops.lengths[i]!, ops.data[i]);
+      put(out, 0, 0, ops.lengths[i]!, ops.data[i]);
       continue;
     }
     const start = ops.offsets[i]!;
@@ -150,7 +152,7 @@ function breakPieces(ops: HeldOps, plan: InPlacePlan, broken: Uint8Array, basis:
     let runEnd = 0;
     const flushRun = (): void => {
       if (runStart < 0) return;
-      put(kind, runStart, runEnd - runStart, kind === COPY ? undefined : ops.data[i]!.subarray(runStart - start, runEnd - start));
+      put(out, kind, runStart, runEnd - runStart, kind === COPY ? undefined : ops.data[i]!.subarray(runStart - start, runEnd - start));
       runStart = -1;
     };
     for (; p < pieces.count && copyOf[p] === c; p++) {
@@ -169,7 +171,7 @@ function breakPieces(ops: HeldOps, plan: InPlacePlan, broken: Uint8Array, basis:
         const rel = off - start;
         for (let k = 0; k < len; k++) bytes[k] = (bytes[k]! + d[rel + k]!) & 0xff;
       }
-      put(0, 0, len, bytes);
+      put(out, 0, 0, len, bytes);
     }
     flushRun();
     c++;

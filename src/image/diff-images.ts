@@ -120,6 +120,7 @@ export async function diffImages(oldPath: string, newPath: string, outPath: stri
   try {
     const newArchive = await ImageArchive.open(newPath);
     try {
+      const threads = resolveWorkerCount(opts.workers);
       const oldImage = oldArchive.image(opts.image?.old ?? opts.oldImage);
       const newImage = newArchive.image(opts.image?.new ?? opts.newImage);
       // What a pull would move is measured (gzip in the thread pool) while the old image is indexed.
@@ -130,11 +131,11 @@ export async function diffImages(oldPath: string, newPath: string, outPath: stri
         // Indexed as the layers are read, when they are plain (gzip ones are indexed once read).
         let indexer: BasisIndexer | undefined;
         try {
-          const basis = await readAllLayers(oldArchive, oldImage, resolveWorkerCount(opts.workers) > 1, (bytes, at) => {
-            indexer ??= new BasisIndexer(bytes, { workers: opts.workers });
+          const basis = await readAllLayers(oldArchive, oldImage, threads > 1, (bytes, at) => {
+            indexer ??= new BasisIndexer(bytes, { workers: threads });
             indexer.landed(at);
           });
-          indexed = indexer ? await indexer.finish() : await buildDiffIndex(basis, { workers: opts.workers });
+          indexed = indexer ? await indexer.finish() : await buildDiffIndex(basis, { workers: threads });
         } catch (e) {
           await indexer?.fail();
           throw e;
@@ -152,7 +153,6 @@ export async function diffImages(oldPath: string, newPath: string, outPath: stri
       const progress = { bytesIn: 0, bytesOut: header.length, total };
       let reported = 0;
       const level = opts.level ?? 9;
-      const threads = resolveWorkerCount(opts.workers);
       // Level 9 frames are context-mixed by worker threads, several at once (see workerFramePacker).
       const pool = threads > 1 && level >= CM_LEVEL ? new WorkerPool(threads) : undefined;
       const packFrameAsync = pool ? workerFramePacker(pool) : undefined;

@@ -74,8 +74,9 @@ export class WorkerPool {
     }
     this.signal?.addEventListener('abort', this.onAbort, { once: true });
     const entry = workerEntry();
+    const execArgv = workerExecArgv();
     for (let i = 0; i < size; i++) {
-      const w = new Worker(entry, { execArgv: workerExecArgv() });
+      const w = new Worker(entry, { execArgv });
       w.unref();
       w.on('message', (reply: WorkerReply) => this.settle(w, reply));
       w.on('error', (e) => this.fail(new RolldeltaError(ErrorCode.IO, `a worker thread failed: ${e.message}`, { cause: e })));
