@@ -36,7 +36,7 @@ Any path may be - for standard input/output (but patch needs BASIS as a file).
 
 Options:
   --format native|rdiff   signature/delta format (default native; rdiff = librsync's)
-  -b, --block-size N      signature block length (default: rdiff's choice from the size)
+  -b, --block-size N      signature block length (default: √size as rdiff picks it; native: at most 8192)
   -S, --sum-size N        strong sum bytes (default: the hash's full length; -1: minimum safe)
   -H, --hash blake2|md4|sha256   strong hash (default sha256 native, blake2 rdiff)
   -R, --rollsum rabinkarp|rollsum   weak rolling sum (default rabinkarp)

@@ -5,6 +5,7 @@ export { DiffDelta } from './diff-delta.js';
 export { DeltaApplier } from './delta-applier.js';
 export { AnyDeltaDecoder, type DeltaTrailer } from './delta-decoder.js';
 export { encodeSignature, decodeSignature } from './signature-codec.js';
+export { defaultBlockLengthFor, resolveFormatParams, NATIVE_DEFAULT_BLOCK_CAP } from './signature-defaults.js';
 export type { DeltaHeader } from './delta-header.js';
 export { DEFAULT_LIMITS, resolveLimits, type DecodeLimits } from './limits.js';
 export { detectFormat, type FormatKind } from './detect.js';

@@ -16,10 +16,10 @@ export function defaultHashFor(format: WireFormat): StrongHashName {
   return format === 'rdiff' ? 'blake2b' : 'sha256';
 }
 
-/** Options for making a signature. Defaults are rdiff's, chosen from the basis length, except the native format's hash. */
+/** Options for making a signature. Defaults are rdiff's, chosen from the basis length, except the native format's hash and its block length's 8 KiB cap. */
 export interface SignatureOptions {
   format?: WireFormat;
-  /** Bytes per block; default about √(basis length), as rdiff picks it. */
+  /** Bytes per block; default about √(basis length), as rdiff picks it, at most 8 KiB in the native format (defaultBlockLengthFor). */
   blockLength?: number;
   /** Bytes kept of each strong sum; default the hash's full length; -1 picks the smallest safe one. */
   strongLength?: number;

@@ -1,12 +1,12 @@
 import { assertBytes, concatBytes } from '../core/bytes.js';
-import { resolveSignatureParams } from '../core/block-size.js';
 import type { Signature } from '../core/params.js';
 import { SignatureBuilder } from '../core/signature-builder.js';
 import { DeltaApplier } from './delta-applier.js';
 import { DiffDelta } from './diff-delta.js';
-import { defaultHashFor, type DeltaOptions, type DiffDeltaOptions, type PatchOptions, type SignatureOptions } from './operations-options.js';
+import { type DeltaOptions, type DiffDeltaOptions, type PatchOptions, type SignatureOptions } from './operations-options.js';
 import { RsyncDelta } from './rsync-delta.js';
 import { decodeSignature, encodeSignature } from './signature-codec.js';
+import { resolveFormatParams } from './signature-defaults.js';
 
 /**
  * Signature of a whole basis, encoded (native format unless `format: 'rdiff'`).
@@ -17,13 +17,12 @@ import { decodeSignature, encodeSignature } from './signature-codec.js';
  */
 export function signature(basis: Uint8Array, opts: SignatureOptions = {}): Uint8Array {
   assertBytes(basis, 'basis');
-  const format = opts.format ?? 'native';
-  return encodeSignature(buildSignatureOf(basis, { ...opts, hash: opts.hash ?? defaultHashFor(format) }), format);
+  return encodeSignature(buildSignatureOf(basis, opts), opts.format ?? 'native');
 }
 
 /** Builds the in-memory Signature of a whole basis (the structure behind `signature`). */
 export function buildSignatureOf(basis: Uint8Array, opts: SignatureOptions = {}): Signature {
-  const b = new SignatureBuilder(resolveSignatureParams(basis.length, { ...opts, hash: opts.hash ?? defaultHashFor(opts.format ?? 'native') }), { sha256: opts.sha256 });
+  const b = new SignatureBuilder(resolveFormatParams(basis.length, opts), { sha256: opts.sha256 });
   b.push(basis);
   return b.finish();
 }

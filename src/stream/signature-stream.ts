@@ -1,11 +1,11 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { Duplex } from 'node:stream';
-import { resolveSignatureParams } from '../core/block-size.js';
 import type { SignatureParams } from '../core/params.js';
 import { SignatureBuilder } from '../core/signature-builder.js';
-import { defaultHashFor, type SignatureOptions } from '../format/operations-options.js';
+import type { SignatureOptions } from '../format/operations-options.js';
 import { encodeSignature } from '../format/signature-codec.js';
+import { resolveFormatParams } from '../format/signature-defaults.js';
 import { byteChunks, type ByteSource } from './chunks.js';
 import { toDuplex } from './duplex.js';
 import { ioError } from './io-error.js';
@@ -14,7 +14,7 @@ import { ProgressMeter, type StreamOptions } from './progress.js';
 import { resolveWorkerCount, type WorkerCount } from './worker-count.js';
 import { fileSignatureParallel, streamSignatureParallel, type ParallelSignatureOptions } from './_parallel-signature.js';
 
-/** Options of the streaming signature. `size` (the basis length) picks rdiff's block length. */
+/** Options of the streaming signature. `size` (the basis length) picks the default block length. */
 export type SignatureStreamOptions = SignatureOptions &
   StreamOptions & {
     /**
@@ -25,7 +25,7 @@ export type SignatureStreamOptions = SignatureOptions &
   };
 
 function paramsOf(opts: SignatureStreamOptions): SignatureParams {
-  return resolveSignatureParams(opts.size, { ...opts, hash: opts.hash ?? defaultHashFor(opts.format ?? 'native') });
+  return resolveFormatParams(opts.size, opts);
 }
 
 function parallelOptions(opts: SignatureStreamOptions, workers: number, meter: ProgressMeter): ParallelSignatureOptions {
