@@ -1,4 +1,3 @@
-import { createReadStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -7,6 +6,7 @@ import { ErrorCode, RolldeltaError } from '../core/errors.js';
 import { writeFileAtomic } from '../stream/atomic-file.js';
 import { FileBasis } from '../stream/file-basis.js';
 import { patchChunks } from '../stream/patch-stream.js';
+import { reusedFileChunks } from '../stream/reused-chunks.js';
 import type { DecodeLimits } from '../format/limits.js';
 import { ImageArchive } from './archive-reader.js';
 import { dockerArchiveChunks, type OutputImage } from './docker-archive-writer.js';
@@ -176,7 +176,7 @@ async function openDeltaFile(path: string): Promise<{ header: ImageDeltaHeader; 
     const { header, deltaOffset } = await readImageDeltaHeader((p, n) => file.read(p, n), file.length);
     // Opened only when read: a refused old image leaves no open file behind.
     async function* rest(): AsyncGenerator<Uint8Array> {
-      yield* createReadStream(path, { start: deltaOffset, highWaterMark: 1 << 20 });
+      yield* reusedFileChunks(path, deltaOffset);
     }
     return { header, rest: rest(), close: async () => {} };
   } finally {

@@ -21,7 +21,7 @@ const RING = 3;
  * before the next). Without `reuse` every chunk is a fresh buffer the consumer may keep.
  * @example
  * const s = new OutputStager(basis, false);
- * for (const op of ops) yield* s.push(op);
+ * for (const op of ops) if (!s.add(op)) yield* s.push(op);
  * yield* s.finish();
  */
 export class OutputStager {
@@ -43,30 +43,27 @@ export class OutputStager {
     this.stage = this.nextBuffer();
   }
 
+  /**
+   * Adds an op that leaves the chunk short of full, and says true; false (nothing added) for one
+   * that would complete it, which goes to push(). Most ops are small: this path spares each one
+   * an async generator and its promises (a 1 GiB patch has hundreds of thousands of ops, whose
+   * generators were most of its garbage).
+   */
+  add(op: Op): boolean {
+    const n = op.type === 'literal' ? op.data.length : op.length;
+    if (this.fill + n >= STAGE_BYTES) return false;
+    this.check(op);
+    this.place(op, 0, n);
+    return true;
+  }
+
   /** Adds one op; yields every chunk it completes. */
   async *push(op: Op): AsyncGenerator<Uint8Array> {
-    if (op.type === 'literal') {
-      const data = op.data;
-      for (let done = 0; done < data.length; ) {
-        const n = Math.min(data.length - done, STAGE_BYTES - this.fill);
-        this.stage.set(data.subarray(done, done + n), this.fill);
-        this.fill += n;
-        done += n;
-        if (this.fill === STAGE_BYTES) yield await this.complete();
-      }
-      return;
-    }
-    if (op.type === 'add') checkAddRange(op.offset, op.length, op.diff, this.basis.length);
-    else checkCopyRange(op.offset, op.length, this.basis.length);
-    for (let done = 0; done < op.length; ) {
-      const n = Math.min(op.length - done, STAGE_BYTES - this.fill);
-      this.read(op.offset + done, n);
-      if (op.type === 'add') {
-        this.diffs ??= new Uint8Array(STAGE_BYTES);
-        this.diffs.set(op.diff.subarray(done, done + n), this.fill);
-        this.adds.push(this.fill, n);
-      }
-      this.fill += n;
+    this.check(op);
+    const total = op.type === 'literal' ? op.data.length : op.length;
+    for (let done = 0; done < total; ) {
+      const n = Math.min(total - done, STAGE_BYTES - this.fill);
+      this.place(op, done, n);
       done += n;
       if (this.fill === STAGE_BYTES) yield await this.complete();
     }
@@ -75,6 +72,26 @@ export class OutputStager {
   /** Yields the last, partial chunk (if any). */
   async *finish(): AsyncGenerator<Uint8Array> {
     if (this.fill > 0) yield await this.complete();
+  }
+
+  private check(op: Op): void {
+    if (op.type === 'add') checkAddRange(op.offset, op.length, op.diff, this.basis.length);
+    else if (op.type === 'copy') checkCopyRange(op.offset, op.length, this.basis.length);
+  }
+
+  /** Puts bytes [done, done + n) of an op at the stage's fill point (n fits). */
+  private place(op: Op, done: number, n: number): void {
+    if (op.type === 'literal') {
+      this.stage.set(op.data.subarray(done, done + n), this.fill);
+    } else {
+      this.read(op.offset + done, n);
+      if (op.type === 'add') {
+        this.diffs ??= new Uint8Array(STAGE_BYTES);
+        this.diffs.set(op.diff.subarray(done, done + n), this.fill);
+        this.adds.push(this.fill, n);
+      }
+    }
+    this.fill += n;
   }
 
   /** Records a basis read for the current stage, extending the previous one when contiguous. */

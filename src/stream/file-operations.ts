@@ -10,6 +10,7 @@ import { diffChunks, type DiffStreamOptions } from './diff-stream.js';
 import { FileBasis } from './file-basis.js';
 import { ioError } from './io-error.js';
 import { patchChunks, type PatchStreamOptions } from './patch-stream.js';
+import { reusedFileChunks } from './reused-chunks.js';
 import { signatureFileChunks, type SignatureStreamOptions } from './signature-stream.js';
 
 const READ_OPTS = { highWaterMark: 1 << 20 };
@@ -91,7 +92,7 @@ export async function patchFile(basisPath: string, deltaPath: string, outPath: s
   const basis = await FileBasis.open(basisPath);
   try {
     // The output appears only once verified, so the basis need not be hashed up front.
-    const bytesOut = await writeFileAtomic(outPath, patchChunks(basis, createReadStream(deltaPath, READ_OPTS), { size, verifyBasis: 'on-failure', ...opts }, true));
+    const bytesOut = await writeFileAtomic(outPath, patchChunks(basis, reusedFileChunks(deltaPath), { size, verifyBasis: 'on-failure', ...opts }, true));
     return { bytesIn: size, bytesOut };
   } catch (e) {
     // Over the basis, run again after it finished (a device retrying after a crash): the file is

@@ -57,6 +57,7 @@ export async function* patchChunks(
     }
     for (const op of queue.drain()) {
       throwIfAborted(opts.signal); // one COPY can expand to gigabytes: checked per op and per chunk
+      if (stager.add(op)) continue;
       for await (const chunk of stager.push(op)) {
         throwIfAborted(opts.signal);
         yield chunk;
