@@ -1,7 +1,5 @@
 import { applyImageDelta } from '../image/apply-image-delta.js';
 import { diffImages } from '../image/diff-images.js';
-import { writeFileAtomic } from '../stream/atomic-file.js';
-import type { Progress } from '../stream/progress.js';
 import { expectPositionals, parseArgs, workerCount, type OptionSpec } from './args.js';
 import { formatBytes, progressBar } from './progress-bar.js';
 import { UsageError } from './usage-error.js';
@@ -19,20 +17,6 @@ const applySpec: Record<string, OptionSpec> = { 'omit-old-layers': { kind: 'bool
 const USAGE =
   'usage: rolldelta image diff [--level N] [--old-image REF] [--new-image REF] [--workers N|auto] [--progress] OLD.tar NEW.tar DELTA\n' +
   '       rolldelta image apply [--omit-old-layers] [--progress] OLD.tar DELTA OUT.tar';
-
-/** Counts the bytes of an archive as it passes, for `--progress` of apply. */
-async function* counted(chunks: AsyncIterable<Uint8Array>, onProgress: ((p: Progress) => void) | undefined): AsyncGenerator<Uint8Array> {
-  let n = 0;
-  let reported = 0;
-  for await (const c of chunks) {
-    n += c.length;
-    if (onProgress && n - reported >= 1 << 20) {
-      reported = n;
-      onProgress({ bytesIn: n, bytesOut: n });
-    }
-    yield c;
-  }
-}
 
 /**
  * `rolldelta image diff OLD.tar NEW.tar DELTA` (prints delta bytes, pull bytes, ratio) and
@@ -64,8 +48,9 @@ export async function imageCommand(argv: readonly string[]): Promise<void> {
     if (args.values.help) return void process.stdout.write(`${USAGE}\n`);
     const [oldPath, delta, out] = expectPositionals(args, ['OLD.tar', 'DELTA', 'OUT.tar'], 'image apply');
     const bar = progressBar(args.values.progress === true, 'image apply');
-    const { imageId } = await applyImageDelta(oldPath, delta, (chunks) => writeFileAtomic(out, counted(chunks, bar.onProgress)), {
+    const { imageId } = await applyImageDelta(oldPath, delta, out, {
       omitLayers: args.values['omit-old-layers'] === true ? 'old' : undefined,
+      onProgress: bar.onProgress,
     }).finally(() => bar.done());
     process.stderr.write(`rebuilt image ${imageId} in ${out} (every layer and the config verified)\n`);
     return;

@@ -6,6 +6,7 @@ import { ErrorCode, RolldeltaError } from '../core/errors.js';
 import { writeFileAtomic } from '../stream/atomic-file.js';
 import { FileBasis } from '../stream/file-basis.js';
 import { patchChunks } from '../stream/patch-stream.js';
+import type { Progress } from '../stream/progress.js';
 import { reusedFileChunks } from '../stream/reused-chunks.js';
 import type { DecodeLimits } from '../format/limits.js';
 import { ImageArchive } from './archive-reader.js';
@@ -24,6 +25,8 @@ export interface ImageApplyOptions {
   omitOldLayers?: boolean;
   /** Caps on the embedded delta's frames and lengths (docs/LIMITS.md); safe defaults. */
   limits?: Partial<DecodeLimits>;
+  /** Called about every MiB of the archive produced, with its bytes so far (in and out alike). */
+  onProgress?: (p: Progress) => void;
 }
 
 /** Hands out consecutive byte ranges of one stream: the patched target is cut into layers. */
@@ -129,7 +132,12 @@ export async function applyImageDelta(
     }
     const omit = opts.omitLayers === 'old' || opts.omitOldLayers ? 'old' : new Set(opts.omitLayers ?? []);
     const omitted = (l: ImageDeltaLayer): boolean => (omit === 'old' ? l.from === 'old' : omit.has(l.diffId));
-    target = patchChunks(layeredBasis(parts), rest, { verifyBasis: false, limits: opts.limits });
+    // Into a file, chunks cycle through four reused buffers: the file's writer is done with 1 MiB
+    // before it asks for the second one after it, and the archive writer holds one chunk back
+    // until it has the next (the layer's last one waits for the digest). A layer left out would be
+    // skipped unwritten, and another consumer may keep what it is given: no reuse for either.
+    const toFile = typeof out === 'string';
+    target = patchChunks(layeredBasis(parts), rest, { verifyBasis: false, limits: opts.limits }, toFile && !header.new.layers.some(omitted) ? 4 : false);
     const cutter = new StreamCutter(target[Symbol.asyncIterator]());
     let targetLength = 0; // where each rebuilt layer starts in the patched target; at the end, its length
     const layers: OutputImage['layers'] = header.new.layers.map((l) => {
@@ -137,7 +145,7 @@ export async function applyImageDelta(
       if (l.from === 'delta') targetLength += l.size;
       if (omitted(l)) return { diffId: l.diffId, size: l.size };
       if (l.from === 'delta') return { diffId: l.diffId, size: l.size, content: () => cutNext(cutter, at, l.size) };
-      return { diffId: l.diffId, size: l.size, content: () => archive.layerStream(byDiffId.get(l.diffId)!) };
+      return { diffId: l.diffId, size: l.size, content: () => archive.layerStream(byDiffId.get(l.diffId)!, toFile) };
     });
     // The target's own checks (length, SHA-256) run when its stream ends: end it right after the
     // last layer written, before the archive's manifest goes out.
@@ -148,9 +156,10 @@ export async function applyImageDelta(
     }
     async function* archiveChunks(): AsyncGenerator<Uint8Array> {
       if (last < 0) await cutter.end(targetLength);
-      yield* dockerArchiveChunks({ id: header.new.id, config: header.new.config, repoTags: header.new.repoTags, layers });
+      const chunks = dockerArchiveChunks({ id: header.new.id, config: header.new.config, repoTags: header.new.repoTags, layers });
+      yield* opts.onProgress ? counted(chunks, opts.onProgress) : chunks;
     }
-    if (typeof out === 'string') await writeFileAtomic(out, archiveChunks());
+    if (toFile) await writeFileAtomic(out, archiveChunks());
     else await out(archiveChunks());
     return { imageId: header.new.id };
   } finally {
@@ -161,6 +170,20 @@ export async function applyImageDelta(
     for (const f of opened) await f.close();
     if (scratch) await rm(scratch, { recursive: true, force: true });
     await archive.close();
+  }
+}
+
+/** Passes an archive's chunks through, reporting its bytes so far about every MiB. */
+async function* counted(chunks: AsyncIterable<Uint8Array>, onProgress: (p: Progress) => void): AsyncGenerator<Uint8Array> {
+  let n = 0;
+  let reported = 0;
+  for await (const c of chunks) {
+    n += c.length;
+    if (n - reported >= 1 << 20) {
+      reported = n;
+      onProgress({ bytesIn: n, bytesOut: n });
+    }
+    yield c;
   }
 }
 

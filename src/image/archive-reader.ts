@@ -128,13 +128,16 @@ export class ImageArchive {
    * The uncompressed layer tar, streamed: plain layers in 1 MiB positional reads, gzip layers
    * decoded while streaming with bounded memory. The bytes are not checked against the DiffID
    * here: hash them if you need to.
+   * `reuseChunks` (plain layers) cycles four read buffers instead of a fresh one per MiB, which
+   * pile up as garbage between collections: for a consumer done with a chunk before it asks for
+   * the third one after it (writeFileAtomic behind dockerArchiveChunks, which holds one back).
    * @example
    * for await (const chunk of a.layerStream(layer)) out.write(chunk);
    */
-  layerStream(layer: ImageLayerRef): AsyncIterable<Uint8Array> {
+  layerStream(layer: ImageLayerRef, reuseChunks = false): AsyncIterable<Uint8Array> {
     const e = this.layerEntry(layer);
-    if (layer.compression === 'none') return this.rawChunks(e, READ_CHUNK);
-    return gunzipChunks(this.rawChunks(e, GZIP_READ_CHUNK), `layer ${layer.diffId} (${layer.entry})`);
+    if (layer.compression === 'none') return this.rawChunks(e, READ_CHUNK, reuseChunks);
+    return gunzipChunks(this.rawChunks(e, GZIP_READ_CHUNK, false), `layer ${layer.diffId} (${layer.entry})`);
   }
 
   /** Closes the archive file; streams and bases obtained from it stop working. */
@@ -142,10 +145,23 @@ export class ImageArchive {
     return this.file.close();
   }
 
-  /** An entry's bytes in `chunk`-byte reads, the next one in flight while this one is used. */
-  private async *rawChunks(e: TarFileEntry, chunk: number): AsyncGenerator<Uint8Array> {
+  /**
+   * An entry's bytes in `chunk`-byte reads, the next one in flight while this one is used; with
+   * `reuse`, read into a ring of four buffers (one read ahead, one the consumer holds, two it may
+   * still be writing).
+   */
+  private async *rawChunks(e: TarFileEntry, chunk: number, reuse: boolean): AsyncGenerator<Uint8Array> {
+    const ring: Uint8Array[] = [];
+    let turn = 0;
     const read = (p: number) => {
-      const r = this.file.read(e.dataOffset + p, Math.min(chunk, e.size - p));
+      const n = Math.min(chunk, e.size - p);
+      let r: Promise<Uint8Array>;
+      if (reuse) {
+        const buf = (ring[turn++ % 4] ??= new Uint8Array(chunk));
+        r = this.file.readInto(buf, 0, e.dataOffset + p, n).then(() => buf.subarray(0, n));
+      } else {
+        r = this.file.read(e.dataOffset + p, n);
+      }
       r.catch(() => {}); // awaited on the next turn; one left behind by a consumer that stopped is not unhandled
       return r;
     };

@@ -4,8 +4,6 @@ import { checkAddRange, checkCopyRange } from '../core/patcher.js';
 
 /** Bytes per output chunk: one basis read per contiguous run in it, all in flight at once. */
 export const STAGE_BYTES = 1 << 20;
-/** Buffers a reusing stager cycles through (see {@link OutputStager}). */
-const RING = 3;
 
 /**
  * Assembles patch output in 1 MiB chunks: literal bytes (and ADD diffs, beside the chunk) are
@@ -15,17 +13,17 @@ const RING = 3;
  * pool's round trip (about 0.3 ms) used to cost more than the reads themselves, with thousands of
  * ops per 256 MiB.
  *
- * With `reuse`, chunks come from a ring of three buffers, so patching allocates nothing per chunk
- * and garbage buffers do not pile up until the next GC (peak RSS); the consumer must be done with
- * a chunk before it asks for the second one after it (writeFileAtomic is: it waits for each write
- * before the next). Without `reuse` every chunk is a fresh buffer the consumer may keep.
+ * With a `ring` of n >= 3 buffers, chunks cycle through them, so patching allocates nothing per
+ * chunk and garbage buffers do not pile up until the next GC (peak RSS); the consumer must be done
+ * with a chunk before it asks for the (n-1)th one after it (writeFileAtomic, with three, is: it
+ * waits for each write before the next). With 0 every chunk is a fresh buffer the consumer may keep.
  * @example
- * const s = new OutputStager(basis, false);
+ * const s = new OutputStager(basis, 0);
  * for (const op of ops) if (!s.add(op)) yield* s.push(op);
  * yield* s.finish();
  */
 export class OutputStager {
-  private readonly ring: Uint8Array[] = [];
+  private readonly buffers: Uint8Array[] = [];
   private turn = 0;
   private stage: Uint8Array;
   private fill = 0;
@@ -38,7 +36,7 @@ export class OutputStager {
 
   constructor(
     private readonly basis: RandomAccessBasis,
-    private readonly reuse: boolean,
+    private readonly ring: number,
   ) {
     this.stage = this.nextBuffer();
   }
@@ -131,8 +129,8 @@ export class OutputStager {
   }
 
   private nextBuffer(): Uint8Array {
-    if (!this.reuse) return new Uint8Array(STAGE_BYTES);
-    const i = this.turn++ % RING;
-    return (this.ring[i] ??= new Uint8Array(STAGE_BYTES));
+    if (this.ring === 0) return new Uint8Array(STAGE_BYTES);
+    const i = this.turn++ % this.ring;
+    return (this.buffers[i] ??= new Uint8Array(STAGE_BYTES));
   }
 }

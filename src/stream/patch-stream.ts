@@ -1,5 +1,6 @@
 import type { Duplex } from 'node:stream';
 import { bytesBasis, type RandomAccessBasis } from '../core/basis.js';
+import { ErrorCode, RolldeltaError } from '../core/errors.js';
 import type { DeltaHeader } from '../format/delta-header.js';
 import { checkBasis, checkTarget } from '../format/delta-checks.js';
 import { AnyDeltaDecoder } from '../format/delta-decoder.js';
@@ -28,7 +29,8 @@ const FEED_BYTES = 64 << 10;
  * Output comes in chunks of 1 MiB (the last one shorter), each with all its basis reads in flight at
  * once. Memory: one decoded frame plus the chunk being filled, whatever the sizes.
  * `reuseChunks` (for writers that finish with a chunk before asking for the second one after it,
- * as writeFileAtomic does) cycles three chunk buffers instead of allocating one per MiB.
+ * as writeFileAtomic does) cycles three chunk buffers instead of allocating one per MiB; a number
+ * n >= 3 cycles n, for a writer done with a chunk before it asks for the (n-1)th after it.
  * @example
  * const basis = await FileBasis.open('old.bin');
  * for await (const c of patchChunks(basis, createReadStream('d.rdelta'))) out.write(c);
@@ -37,8 +39,10 @@ export async function* patchChunks(
   basis: Uint8Array | RandomAccessBasis,
   source: ByteSource,
   opts: PatchStreamOptions = {},
-  reuseChunks = false,
+  reuseChunks: boolean | number = false,
 ): AsyncGenerator<Uint8Array> {
+  const ring = reuseChunks === true ? 3 : reuseChunks === false ? 0 : reuseChunks;
+  if (ring !== 0 && (!Number.isInteger(ring) || ring < 3)) throw new RolldeltaError(ErrorCode.INVALID_ARGUMENT, `reuseChunks must be a boolean or an integer >= 3, got ${String(reuseChunks)}`);
   const base = basis instanceof Uint8Array ? bytesBasis(basis) : basis;
   const sha = opts.sha256 ?? nodeSha256;
   const queue = new OpQueue();
@@ -47,7 +51,7 @@ export async function* patchChunks(
   const decoder = new AnyDeltaDecoder(queue, { limits: opts.limits, onheader: (h) => (header = h), rawDeflate: opts.rawDeflate ?? nodeRawDeflate });
   const target = sha();
   const meter = new ProgressMeter(opts);
-  const stager = new OutputStager(base, reuseChunks);
+  const stager = new OutputStager(base, ring);
 
   async function* emitQueued(): AsyncGenerator<Uint8Array> {
     if (header && !basisChecked) {

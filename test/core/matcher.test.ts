@@ -9,18 +9,7 @@ import type { RollsumName, Signature, StrongHashName } from '../../src/core/para
 import { patchOps } from '../../src/core/patcher.js';
 import { weakSum } from '../../src/core/rolling.js';
 import { buildSignature, SignatureBuilder } from '../../src/core/signature-builder.js';
-
-function random(n: number, seed = 1): Uint8Array {
-  const out = new Uint8Array(n);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
+import { noise } from '../helpers/noise.js';
 
 function cat(...parts: Uint8Array[]): Uint8Array {
   return Uint8Array.from(Buffer.concat(parts));
@@ -64,14 +53,14 @@ function code(f: () => unknown): string | undefined {
 }
 
 describe('DeltaMatcher, by hand', () => {
-  const basis = random(1000, 5); // blocks of 100: ten full blocks
+  const basis = noise(1000, 5); // blocks of 100: ten full blocks
   const sig = buildSignature(basis, { blockLength: 100 });
 
   it('turns an unchanged target into one COPY', () => {
     expect(opsOf(sig, basis)).toEqual([{ type: 'copy', offset: 0, length: 1000 }]);
-    const odd = random(1050, 6); // ten full blocks and a short one
+    const odd = noise(1050, 6); // ten full blocks and a short one
     expect(opsOf(buildSignature(odd, { blockLength: 100 }), odd)).toEqual([{ type: 'copy', offset: 0, length: 1050 }]);
-    const short = random(40, 6); // one short block only
+    const short = noise(40, 6); // one short block only
     expect(opsOf(buildSignature(short, { blockLength: 100 }), short)).toEqual([{ type: 'copy', offset: 0, length: 40 }]);
   });
 
@@ -97,7 +86,7 @@ describe('DeltaMatcher, by hand', () => {
   });
 
   it('matches the short last block only at the very end of the target', () => {
-    const b = random(250, 8); // blocks 100, 100, 50
+    const b = noise(250, 8); // blocks 100, 100, 50
     const s = buildSignature(b, { blockLength: 100 });
     const tail = b.subarray(200);
     expect(opsOf(s, cat(new Uint8Array([9]), tail))).toEqual([
@@ -110,7 +99,7 @@ describe('DeltaMatcher, by hand', () => {
   });
 
   it('matches a short last block of unknown length (rdiff signatures)', () => {
-    const b = random(250, 8);
+    const b = noise(250, 8);
     const { basisLength: _l, basisSha256: _h, ...rdiffLike } = buildSignature(b, { blockLength: 100 });
     const target = cat(new Uint8Array([7, 7]), b.subarray(100));
     expect(opsOf(rdiffLike, target)).toEqual([
@@ -121,8 +110,8 @@ describe('DeltaMatcher, by hand', () => {
   });
 
   it('prefers the block after the previous match among identical blocks', () => {
-    const block = random(64, 3);
-    const b = cat(block, block, block, random(64, 4), block);
+    const block = noise(64, 3);
+    const b = cat(block, block, block, noise(64, 4), block);
     const s = buildSignature(b, { blockLength: 64 });
     expect(new BlockIndex(s).skipped).toBe(3);
     expect(opsOf(s, b)).toEqual([{ type: 'copy', offset: 0, length: b.length }]);
@@ -134,7 +123,7 @@ describe('DeltaMatcher, by hand', () => {
   });
 
   it('emits long literals in pieces of 64 KiB', () => {
-    const lit = random(200_000, 12);
+    const lit = noise(200_000, 12);
     const calls = opsOf(sig, lit);
     expect(calls.map((c) => (c.type === 'literal' ? c.data.length : -1))).toEqual([65536, 65536, 65536, 200_000 - 3 * 65536]);
   });
@@ -142,7 +131,7 @@ describe('DeltaMatcher, by hand', () => {
   it('works with both rollsums, both hashes and a block of one byte', () => {
     for (const rollsum of ['rabinkarp', 'rollsum'] as RollsumName[]) {
       for (const hash of ['blake2b', 'md4', 'sha256'] as StrongHashName[]) {
-        const b = random(300, 2);
+        const b = noise(300, 2);
         const s = buildSignature(b, { blockLength: 1, rollsum, hash, strongLength: 4 });
         const patched = patchOps(b, collect(s, cat(b.subarray(10, 20), b)).finish());
         expect(patched).toEqual(cat(b.subarray(10, 20), b));
@@ -201,8 +190,8 @@ describe('DeltaMatcher laws', () => {
   });
 
   it('gives the same ops for one-byte pushes and for huge pushes', () => {
-    const basis = random(300_000, 21);
-    const target = cat(basis.subarray(1000, 200_000), random(70_000, 22), basis.subarray(150_000), basis.subarray(0, 10_000));
+    const basis = noise(300_000, 21);
+    const target = cat(basis.subarray(1000, 200_000), noise(70_000, 22), basis.subarray(150_000), basis.subarray(0, 10_000));
     const sig = buildSignature(basis, { blockLength: 512 });
     const whole = opsOf(sig, target);
     const bytes = opsOf(
@@ -221,7 +210,7 @@ describe('DeltaMatcher laws', () => {
     const n = 20_000;
     const zeroWeak = weakSum('rabinkarp', new Uint8Array(blockLength));
     const strongLength = 8;
-    const strong = random(n * strongLength, 99);
+    const strong = noise(n * strongLength, 99);
     const sig: Signature = {
       ...resolveSignatureParams(undefined, { blockLength, strongLength, hash: 'md4' }),
       blockCount: n,
@@ -246,7 +235,7 @@ describe('DeltaMatcher laws', () => {
       ...resolveSignatureParams(undefined, { blockLength: 64, strongLength: 8, hash: 'md4' }),
       blockCount: n,
       weak: new Uint32Array(n).fill(12345),
-      strong: random(n * 8, 5),
+      strong: noise(n * 8, 5),
     };
     const index = new BlockIndex(sig);
     expect(index.skipped).toBe(n - MAX_CANDIDATES);
@@ -255,17 +244,17 @@ describe('DeltaMatcher laws', () => {
   });
 
   it('keeps its window bounded whatever the chunk and target size', () => {
-    const basis = random(100_000, 31);
+    const basis = noise(100_000, 31);
     const sig = buildSignature(basis, { blockLength: 4096 });
     const m = new DeltaMatcher(sig, new OpCollector());
-    m.push(random(8 << 20, 32)); // one 8 MiB chunk, nothing matches
+    m.push(noise(8 << 20, 32)); // one 8 MiB chunk, nothing matches
     const window = (m as unknown as { buf: Uint8Array }).buf.length;
     expect(window).toBeLessThanOrEqual((1 << 20) + (1 << 16) + 4096);
     m.finish();
   });
 
   it('a signature built from chunks matches like the one-shot one', () => {
-    const basis = random(50_000, 4);
+    const basis = noise(50_000, 4);
     const b = new SignatureBuilder(resolveSignatureParams(basis.length));
     for (let i = 0; i < basis.length; i += 777) b.push(basis.subarray(i, i + 777));
     const target = cat(basis.subarray(7), basis.subarray(0, 7));

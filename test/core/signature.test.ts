@@ -19,6 +19,7 @@ import { weakSum } from '../../src/core/rolling.js';
 import { buildSignature, SignatureBuilder } from '../../src/core/signature-builder.js';
 import { createStrongSummer } from '../../src/core/strong-hash.js';
 import { peer } from '../helpers/peers.js';
+import { noise } from '../helpers/noise.js';
 
 const ROLLSUMS: RollsumName[] = ['rabinkarp', 'rollsum'];
 const HASHES: StrongHashName[] = ['blake2b', 'md4'];
@@ -31,18 +32,6 @@ function code(f: () => unknown): string | undefined {
     return (e as RolldeltaError).code;
   }
   return undefined;
-}
-
-function random(n: number, seed = 1): Uint8Array {
-  const out = new Uint8Array(n);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = x & 0xff;
-  }
-  return out;
 }
 
 describe('defaultBlockLength', () => {
@@ -127,7 +116,7 @@ describe('SignatureBuilder', () => {
   });
 
   it('sums every block, the last one short', () => {
-    const data = random(1000, 7);
+    const data = noise(1000, 7);
     for (const rollsum of ROLLSUMS) {
       for (const hash of HASHES) {
         const sig = buildSignature(data, { blockLength: 64, strongLength: 8, rollsum, hash });
@@ -171,7 +160,7 @@ describe('SignatureBuilder', () => {
   });
 
   it('takes byte-at-a-time input', () => {
-    const data = random(777, 3);
+    const data = noise(777, 3);
     const b = new SignatureBuilder(resolveSignatureParams(data.length, { blockLength: 100 }));
     for (let i = 0; i < data.length; i++) b.push(data.subarray(i, i + 1));
     expect(b.finish()).toEqual(buildSignature(data, { blockLength: 100 }));
@@ -191,7 +180,7 @@ describe('SignatureBuilder', () => {
       };
       return hasher;
     };
-    const data = random(5000, 9);
+    const data = noise(5000, 9);
     const sig = buildSignature(data, { sha256 });
     expect(updates).toBe(1);
     expect(sig.basisSha256).toEqual(new Uint8Array(createHash('sha256').update(data).digest()));
@@ -244,7 +233,7 @@ describe.skipIf(peer('rdiff', 'rdiff').skip)('against rdiff', () => {
         { size: 70_001, args: ['-R', 'rabinkarp', '-H', 'md4', '-S', '-1'], rollsum: 'rabinkarp', hash: 'md4', strongLength: -1 },
       ];
       for (const c of cases) {
-        const data = random(c.size, c.size + 11);
+        const data = noise(c.size, c.size + 11);
         const basis = join(dir, 'basis');
         const sigFile = join(dir, 'sig');
         writeFileSync(basis, data);

@@ -10,6 +10,7 @@ import { RdiffDeltaDecoder } from '../../src/format/rdiff-delta-decoder.js';
 import { RdiffDeltaEncoder } from '../../src/format/rdiff-delta-encoder.js';
 import { decodeRdiffSignature, encodeRdiffSignature } from '../../src/format/rdiff-signature.js';
 import { applyOps, cat, cuts, pushAll, replay } from './_helpers.js';
+import { noise } from '../helpers/noise.js';
 
 // Missing rdiff: skipped with a message on a developer machine, a failure in CI.
 const present = !peer('rdiff', 'rdiff').skip;
@@ -21,21 +22,9 @@ afterAll(() => {
 const p = (n: string) => join(dir, n);
 const rdiff = (...args: string[]) => execFileSync('rdiff', ['-f', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
 
-function pseudoRandom(n: number, seed: number): Uint8Array {
-  const out = new Uint8Array(n);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = x;
-  }
-  return out;
-}
-
 describe.skipIf(!present)('rdiff-made files', () => {
-  const basis = pseudoRandom(50000, 7);
-  const target = cat(basis.subarray(1000, 20000), pseudoRandom(3000, 9), basis.subarray(0, 900), basis.subarray(30000));
+  const basis = noise(50000, 7);
+  const target = cat(basis.subarray(1000, 20000), noise(3000, 9), basis.subarray(0, 900), basis.subarray(30000));
 
   it('decodes rdiff signatures of every kind, and re-encodes them byte for byte', () => {
     writeFileSync(p('basis'), basis);
@@ -72,7 +61,7 @@ describe.skipIf(!present)('rdiff-made files', () => {
   it('rdiff patch applies a delta our encoder wrote from a hand-made op list', () => {
     const ops: Op[] = [
       { type: 'copy', offset: 1000, length: 19000 },
-      { type: 'literal', data: pseudoRandom(70000, 3) },
+      { type: 'literal', data: noise(70000, 3) },
       { type: 'copy', offset: 0, length: 1 },
       { type: 'copy', offset: 49999, length: 1 },
       { type: 'literal', data: Uint8Array.of(1, 2, 3) },

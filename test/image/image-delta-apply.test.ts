@@ -9,6 +9,7 @@ import { applyImageDelta } from '../../src/image/apply-image-delta.js';
 import { diffImages } from '../../src/image/diff-images.js';
 import { indexTarFile } from '../../src/image/tar-file-index.js';
 import { makeTar, type TarEntry } from '../helpers/images.js';
+import { noise } from '../helpers/noise.js';
 import type { Progress } from '../../src/stream/progress.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'rolldelta-imgapply-'));
@@ -143,3 +144,33 @@ async function deltaBodyLength(): Promise<number> {
   const { deltaOffset } = await readImageDeltaHeader(async (pos, n) => bytes.subarray(pos, pos + n), bytes.length);
   return bytes.length - deltaOffset;
 }
+
+describe('image apply into a file through reused buffers', () => {
+  // Layers of several MiB, so the reused read and output buffers wrap around many times, and
+  // layer boundaries fall inside output chunks; every layer is re-hashed from the written file.
+  it('writes every byte of multi-MiB layers, old and rebuilt, as a consumer that keeps chunks gets them', async () => {
+    const a = noise((5 << 20) + 12345, 1);
+    const b = noise((3 << 20) + 777, 2);
+    const edited = b.slice();
+    for (let i = 0; i < edited.length; i += 300_001) edited[i] ^= 0xff;
+    const c = noise((4 << 20) + 4321, 3);
+    const old = dockerArchive([[{ type: 'file', path: 'a', data: a }], [{ type: 'file', path: 'b', data: b }]], 'big:1');
+    const neu = dockerArchive([[{ type: 'file', path: 'a', data: a }], [{ type: 'file', path: 'b', data: edited }], [{ type: 'file', path: 'c', data: c }]], 'big:2');
+    writeFileSync(p('big-old.tar'), old.bytes);
+    writeFileSync(p('big-new.tar'), neu.bytes);
+    await diffImages(p('big-old.tar'), p('big-new.tar'), p('big.rdimg'), { level: 1 });
+    const seen: Progress[] = [];
+    await applyImageDelta(p('big-old.tar'), p('big.rdimg'), p('big-out.tar'), { onProgress: (e) => seen.push(e) });
+    expect(Object.fromEntries(await layersIn(p('big-out.tar')))).toEqual(Object.fromEntries(neu.diffIds.map((d) => [d, true])));
+    // About one report per MiB of the archive written, the last within a MiB of its end.
+    const written = readFileSync(p('big-out.tar')).length;
+    expect(seen.length).toBeGreaterThanOrEqual(Math.floor(written / (2 << 20)));
+    expect(seen.every((e, i) => i === 0 || e.bytesOut - seen[i - 1].bytesOut >= 1 << 20)).toBe(true);
+    expect(written - seen[seen.length - 1].bytesOut).toBeLessThan(2 << 20);
+    const kept: Uint8Array[] = [];
+    await applyImageDelta(p('big-old.tar'), p('big.rdimg'), async (chunks) => {
+      for await (const ch of chunks) kept.push(ch);
+    });
+    expect(Buffer.concat(kept).equals(readFileSync(p('big-out.tar')))).toBe(true);
+  });
+});

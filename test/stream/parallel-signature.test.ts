@@ -18,6 +18,7 @@ import { WorkerPool } from '../../src/stream/worker-pool.js';
 import { fileSignatureParallel, streamSignatureParallel } from '../../src/stream/_parallel-signature.js';
 import { arbCuts, collect, cutByFractions } from '../helpers/chunking.js';
 import { runCli } from '../helpers/cli.js';
+import { noise } from '../helpers/noise.js';
 
 const root = join(import.meta.dirname, '..', '..');
 const dir = mkdtempSync(join(tmpdir(), 'rolldelta-workers-'));
@@ -34,18 +35,6 @@ const combos: { format: Format; hash: StrongHashName; rollsum: RollsumName }[] =
 for (const rollsum of ['rabinkarp', 'rollsum'] as const) {
   for (const hash of ['sha256', 'blake2b', 'md4'] as const) combos.push({ format: 'native', hash, rollsum });
   for (const hash of ['blake2b', 'md4'] as const) combos.push({ format: 'rdiff', hash, rollsum });
-}
-
-function bytes(n: number, seed: number): Uint8Array {
-  const out = new Uint8Array(n);
-  let x = seed | 1;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = x;
-  }
-  return out;
 }
 
 function oneThread(data: Uint8Array, format: Format, opts: { blockLength: number; hash: StrongHashName; rollsum: RollsumName; strongLength?: number }): Uint8Array {
@@ -69,7 +58,7 @@ describe('parallel signature, byte-identical to one thread', () => {
   it.each(combos)('file ranges and stream pieces: $format $hash $rollsum, sizes around boundaries', async ({ format, hash, rollsum }) => {
     const pool = new WorkerPool(2);
     try {
-      const data = bytes(12 * bl + 7, 7);
+      const data = noise(12 * bl + 7, 7);
       const params = resolveSignatureParams(undefined, { blockLength: bl, hash, rollsum });
       for (const size of sizes) {
         const d = data.subarray(0, size);
@@ -95,7 +84,7 @@ describe('parallel signature, byte-identical to one thread', () => {
         fc.integer({ min: 2, max: 3 }),
         fc.constantFrom<Format>('native', 'rdiff'),
         async (size, cuts, blockLength, pieceBytes, workers, format) => {
-          const d = bytes(size, size + 1);
+          const d = noise(size, size + 1);
           const hash = format === 'rdiff' ? 'blake2b' : 'sha256';
           const params = resolveSignatureParams(undefined, { blockLength, hash, strongLength: -1 });
           const want = oneThread(d, format, { blockLength, hash, rollsum: 'rabinkarp', strongLength: params.strongLength });
@@ -109,7 +98,7 @@ describe('parallel signature, byte-identical to one thread', () => {
   });
 
   it('the public API: signatureFile, signatureFileChunks and signatureChunks with workers', async () => {
-    const d = bytes(3_000_001, 3); // several 1 MiB reads per piece, an odd tail
+    const d = noise(3_000_001, 3); // several 1 MiB reads per piece, an odd tail
     const path = tempFile(d);
     for (const format of ['native', 'rdiff'] as const) {
       await signatureFile(path, `${path}.1.sig`, { format });
@@ -124,7 +113,7 @@ describe('parallel signature, byte-identical to one thread', () => {
   });
 
   it('reports progress up to the whole file', async () => {
-    const d = bytes(40_000, 9);
+    const d = noise(40_000, 9);
     const path = tempFile(d);
     const seen: number[] = [];
     await signatureFile(path, `${path}.sig`, { workers: 2, onProgress: (p) => seen.push(p.bytesIn) });
@@ -140,7 +129,7 @@ describe('parallel signature errors', () => {
   });
 
   it('a file shorter than its stated size (changed meanwhile) is ERR_IO from the worker, as a RolldeltaError; the pool still works', async () => {
-    const path = tempFile(bytes(1000, 1));
+    const path = tempFile(noise(1000, 1));
     const pool = new WorkerPool(2);
     try {
       const opts = { workers: 2, withSha256: false, meter: meter(), pieceBytes: 640, pool };
@@ -157,20 +146,20 @@ describe('parallel signature errors', () => {
   it('a closed pool rejects new tasks with ERR_ABORTED', async () => {
     const pool = new WorkerPool(1);
     await pool.close();
-    await expect(streamSignatureParallel([bytes(100, 1)], params, { workers: 1, withSha256: false, meter: meter(), pool })).rejects.toMatchObject({ code: 'ERR_ABORTED' });
+    await expect(streamSignatureParallel([noise(100, 1)], params, { workers: 1, withSha256: false, meter: meter(), pool })).rejects.toMatchObject({ code: 'ERR_ABORTED' });
   });
 
   it('an abort rejects with ERR_ABORTED and stops the workers', async () => {
     const ac = new AbortController();
     async function* slow(): AsyncGenerator<Uint8Array> {
-      yield bytes(1000, 2);
+      yield noise(1000, 2);
       ac.abort();
       await new Promise((r) => setTimeout(r, 50));
-      yield bytes(1000, 3);
+      yield noise(1000, 3);
     }
     await expect(collect(signatureChunks(slow(), { workers: 2, signal: ac.signal }))).rejects.toMatchObject({ code: 'ERR_ABORTED' });
     const pre = AbortSignal.abort();
-    await expect(signatureFile(tempFile(bytes(10, 1)), join(dir, 'x.sig'), { workers: 2, signal: pre })).rejects.toMatchObject({ code: 'ERR_ABORTED' });
+    await expect(signatureFile(tempFile(noise(10, 1)), join(dir, 'x.sig'), { workers: 2, signal: pre })).rejects.toMatchObject({ code: 'ERR_ABORTED' });
   });
 
   it('worker counts: undefined is 1, auto and 0 one per core, others validated', () => {
@@ -184,7 +173,7 @@ describe('parallel signature errors', () => {
 
 describe('rolldelta signature --workers (built CLI)', () => {
   it('writes the same signature from a file and from stdin, both formats', () => {
-    const d = bytes(700_001, 5);
+    const d = noise(700_001, 5);
     const path = tempFile(d);
     for (const format of ['native', 'rdiff']) {
       expect(runCli(['signature', '--format', format, path, `${path}.a`]).status).toBe(0);
@@ -201,7 +190,7 @@ describe('rolldelta signature --workers (built CLI)', () => {
   });
 
   it('refuses a bad --workers as a usage error', () => {
-    const r = runCli(['signature', '--workers', 'many', tempFile(bytes(10, 1)), join(dir, 'y.sig')]);
+    const r = runCli(['signature', '--workers', 'many', tempFile(noise(10, 1)), join(dir, 'y.sig')]);
     expect(r.status).toBe(2);
     expect(r.stderr.toString()).toContain('--workers');
   });

@@ -59,6 +59,29 @@ describe('patch output in 1 MiB chunks (reads straight into them)', () => {
     expect(Buffer.compare(readFileSync(join(dir, 'big-out')), target)).toBe(0);
   });
 
+  it('patchChunks with a ring of n buffers: a consumer done with a chunk before the (n-1)th after it gets every byte', async () => {
+    writeFileSync(join(dir, 'big-b'), basis);
+    const fb = await FileBasis.open(join(dir, 'big-b'));
+    try {
+      // Holds each chunk until two more have come (as a writer with one write in flight and one
+      // chunk held back would), copying it only then, as four buffers allow.
+      const held: Uint8Array[] = [];
+      const copies: Uint8Array[] = [];
+      for await (const c of patchChunks(fb, [delta], {}, 4)) {
+        held.push(c);
+        if (held.length > 2) copies.push(held.shift()!.slice());
+      }
+      copies.push(...held.map((c) => c.slice()));
+      expect(Buffer.compare(Buffer.concat(copies), target)).toBe(0);
+      const bad = await (async () => {
+        for await (const _ of patchChunks(fb, [delta], {}, 2)) void _;
+      })().catch((e: unknown) => e);
+      expect((bad as { code?: string }).code).toBe('ERR_INVALID_ARGUMENT');
+    } finally {
+      await fb.close();
+    }
+  });
+
   it('patchChunks hands out fresh chunks a consumer may keep', async () => {
     writeFileSync(join(dir, 'big-b'), basis);
     const fb = await FileBasis.open(join(dir, 'big-b'));

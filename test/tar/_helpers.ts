@@ -5,21 +5,12 @@ import { join } from 'node:path';
 import type { TarEntry } from '../../src/tar/entry.js';
 import { TarReader, type TarReaderOptions } from '../../src/tar/reader.js';
 import { TarWriter } from '../../src/tar/writer.js';
+import { noise } from '../helpers/noise.js';
 
 export const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 
 /** Deterministic pseudo-random bytes. */
-export function bytes(n: number, seed = 1): Uint8Array {
-  const out = new Uint8Array(n);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
+export const bytes = noise;
 
 export interface TreeOptions {
   /** ustar-splittable long paths (prefix + name). */
