@@ -44,8 +44,7 @@ export class OutputStager {
   /**
    * Adds an op that leaves the chunk short of full, and says true; false (nothing added) for one
    * that would complete it, which goes to push(). Most ops are small: this path spares each one
-   * an async generator and its promises (a 1 GiB patch has hundreds of thousands of ops, whose
-   * generators were most of its garbage).
+   * an async generator and its promises.
    */
   add(op: Op): boolean {
     const n = op.type === 'literal' ? op.data.length : op.length;

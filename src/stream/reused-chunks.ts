@@ -5,10 +5,10 @@ import { ioError } from './io-error.js';
 const CHUNK_BYTES = 256 << 10;
 
 /**
- * Reads a file from byte `start` to its end into one buffer, yielding a view of it per read: each chunk is valid
- * only until the next one is asked for. For consumers that copy what they keep (the decoders do),
- * so that reading a delta of any size allocates one buffer instead of a fresh one per read, which
- * piles up as garbage between collections (peak RSS).
+ * Reads a file from byte `start` to its end into one buffer, yielding a view of it per read: each
+ * chunk is valid only until the next one is asked for. For consumers that copy what they keep (the
+ * decoders do), so that reading a delta of any size allocates one buffer instead of a fresh one per
+ * read, which piles up as garbage between collections (peak RSS).
  * @example
  * for await (const c of reusedFileChunks('update.rdelta')) decoder.push(c);
  */
