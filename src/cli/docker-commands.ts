@@ -1,7 +1,6 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
 import { DockerEngine } from '../docker/engine.js';
 import { applyImageDelta } from '../image/apply-image-delta.js';
 import { diffImages } from '../image/diff-images.js';
@@ -50,7 +49,7 @@ export async function dockerCommand(argv: readonly string[]): Promise<void> {
     const [oldRef, delta] = expectPositionals(args, ['OLD', 'DELTA'], 'docker apply');
     const { imageId } = await withScratch(async (dir) => {
       await save(engine, oldRef, join(dir, 'old.tar'));
-      return applyImageDelta(join(dir, 'old.tar'), delta, (chunks) => engine.loadImage(Readable.from(chunks)), { omitOldLayers: true });
+      return applyImageDelta(join(dir, 'old.tar'), delta, (chunks) => engine.loadImage(chunks), { omitOldLayers: true });
     });
     const tag = args.values.tag as string | undefined;
     if (tag) {

@@ -30,7 +30,7 @@ export async function writeOutput(path: string, chunks: AsyncIterable<Uint8Array
       yield c;
     }
   }
-  await pipeline(Readable.from(counted()), process.stdout, { end: false });
+  await pipeline(Readable.from(counted(), { objectMode: false }), process.stdout, { end: false });
   return n;
 }
 

@@ -2,7 +2,6 @@ import { createHash } from 'node:crypto';
 import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
 import { ErrorCode, RolldeltaError, isRolldeltaError } from '../core/errors.js';
 import { applyImageDelta } from '../image/apply-image-delta.js';
 import { readImageDeltaHeader } from '../image/image-delta-format.js';
@@ -192,7 +191,7 @@ async function viaDelta(opts: UpdateOptions, from: string, url: string, dir: str
     opts.onProgress?.({ phase: 'apply', message: `rebuilding ${to} (${header.new.id}) from ${from}` });
     await writeFileAtomic(oldPath, await engine.saveImages([from], { signal: opts.signal }));
     await withTimeout(opts.applyTimeoutMs ?? 600_000, 'applying the delta', (signal) =>
-      applyImageDelta(oldPath, deltaPath, (chunks) => engine.loadImage(Readable.from(chunks), { signal }), { omitOldLayers: true }),
+      applyImageDelta(oldPath, deltaPath, (chunks) => engine.loadImage(chunks, { signal }), { omitOldLayers: true }),
     );
     const loaded = await engine.inspectImage(to);
     if (loaded?.Id !== header.new.id) {
