@@ -49,7 +49,7 @@ export async function dockerCommand(argv: readonly string[]): Promise<void> {
     const [oldRef, delta] = expectPositionals(args, ['OLD', 'DELTA'], 'docker apply');
     const { imageId } = await withScratch(async (dir) => {
       await save(engine, oldRef, join(dir, 'old.tar'));
-      return applyImageDelta(join(dir, 'old.tar'), delta, (chunks) => engine.loadImage(chunks), { omitOldLayers: true });
+      return applyImageDelta(join(dir, 'old.tar'), delta, (chunks) => engine.loadImage(chunks), { omitOldLayers: true, reuseChunks: true });
     });
     const tag = args.values.tag as string | undefined;
     if (tag) {

@@ -1,6 +1,5 @@
 import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { ErrorCode, RolldeltaError, isRolldeltaError } from '../core/errors.js';
 
 /** A request body: whole bytes/text, or a byte stream piped with backpressure. */
@@ -93,15 +92,31 @@ export function httpSend(target: HttpTarget, method: string, path: string, opts:
     else if (body === undefined) req.end();
     else {
       let sourceFailed = false;
-      const guarded = async function* (): AsyncGenerator<Uint8Array> {
+      // Each chunk is written, and the write has completed (Node holds no reference to it), before
+      // the next is asked for: a source may reuse its buffers (applyImageDelta's reuseChunks).
+      const send = async (): Promise<void> => {
+        const it = (body as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]();
+        let done = false;
         try {
-          for await (const chunk of body as AsyncIterable<Uint8Array>) yield chunk;
-        } catch (e) {
-          sourceFailed = true;
-          throw e;
+          for (;;) {
+            let next: IteratorResult<Uint8Array>;
+            try {
+              next = await it.next();
+            } catch (e) {
+              sourceFailed = done = true;
+              throw e;
+            }
+            if (next.done) break;
+            await new Promise<void>((resolve, reject) => req.write(next.value, (e) => (e ? reject(e) : resolve())));
+          }
+          done = true;
+          await new Promise<void>((resolve) => req.end(resolve));
+        } finally {
+          // A request that failed mid-way closes its source (its files), as a pipeline would.
+          if (!done) await it.return?.().catch(() => {});
         }
       };
-      pipeline(Readable.from(guarded(), { objectMode: false }), req).catch((e: unknown) => {
+      send().catch((e: unknown) => {
         if (sourceFailed) {
           // The caller's input broke: that, not the torn connection, is the error to report.
           const err = fail(isRolldeltaError(e) || (e as Error)?.name === 'AbortError' ? e : new RolldeltaError(ErrorCode.IO, `reading the data to send with ${method} ${path} failed: ${(e as Error)?.message ?? String(e)}`, { cause: e }));

@@ -191,7 +191,9 @@ export class DockerEngine {
   /**
    * `docker load`: streams an image archive into `POST /images/load` and returns what the engine
    * loaded (`repo:tag` names, or `sha256:...` IDs for untagged images). An error the engine reports
-   * inside its 200 progress stream rejects like an HTTP error, with ERR_REMOTE.
+   * inside its 200 progress stream rejects like an HTTP error, with ERR_REMOTE. Each chunk of the
+   * archive has been written to the socket before the next is asked for, so its source may reuse
+   * its buffers (applyImageDelta's `reuseChunks`).
    * @example
    * const { loaded } = await engine.loadImage(createReadStream('app.tar')); // ['app:1']
    */

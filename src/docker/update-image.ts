@@ -191,7 +191,7 @@ async function viaDelta(opts: UpdateOptions, from: string, url: string, dir: str
     opts.onProgress?.({ phase: 'apply', message: `rebuilding ${to} (${header.new.id}) from ${from}` });
     await writeFileAtomic(oldPath, await engine.saveImages([from], { signal: opts.signal }));
     await withTimeout(opts.applyTimeoutMs ?? 600_000, 'applying the delta', (signal) =>
-      applyImageDelta(oldPath, deltaPath, (chunks) => engine.loadImage(chunks, { signal }), { omitOldLayers: true }),
+      applyImageDelta(oldPath, deltaPath, (chunks) => engine.loadImage(chunks, { signal }), { omitOldLayers: true, reuseChunks: true }),
     );
     const loaded = await engine.inspectImage(to);
     if (loaded?.Id !== header.new.id) {

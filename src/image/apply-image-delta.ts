@@ -27,6 +27,12 @@ export interface ImageApplyOptions {
   limits?: Partial<DecodeLimits>;
   /** Called about every MiB of the archive produced, with its bytes so far (in and out alike). */
   onProgress?: (p: Progress) => void;
+  /**
+   * For a consumer callback that is done with each chunk before it asks for the next one (as
+   * `DockerEngine.loadImage` is): chunks then cycle through reused buffers instead of a fresh one
+   * per MiB, which pile up as garbage between collections. Always on for a file output.
+   */
+  reuseChunks?: boolean;
 }
 
 /** Hands out consecutive byte ranges of one stream: the patched target is cut into layers. */
@@ -132,12 +138,15 @@ export async function applyImageDelta(
     }
     const omit = opts.omitLayers === 'old' || opts.omitOldLayers ? 'old' : new Set(opts.omitLayers ?? []);
     const omitted = (l: ImageDeltaLayer): boolean => (omit === 'old' ? l.from === 'old' : omit.has(l.diffId));
-    // Into a file, chunks cycle through four reused buffers: the file's writer is done with 1 MiB
-    // before it asks for the second one after it, and the archive writer holds one chunk back
-    // until it has the next (the layer's last one waits for the digest). A layer left out would be
-    // skipped unwritten, and another consumer may keep what it is given: no reuse for either.
+    // Into a file (or a consumer that says it lets go of each chunk), chunks cycle through four
+    // reused buffers: the file's writer is done with 1 MiB before it asks for the second one after
+    // it, and the archive writer holds one chunk back until it has the next (the layer's last one
+    // waits for the digest). A rebuilt layer left out would be skipped unwritten: then the
+    // target's chunks are fresh.
     const toFile = typeof out === 'string';
-    target = patchChunks(layeredBasis(parts), rest, { verifyBasis: false, limits: opts.limits }, toFile && !header.new.layers.some(omitted) ? 4 : false);
+    const reuse = toFile || opts.reuseChunks === true;
+    const skipsTarget = header.new.layers.some((l) => l.from === 'delta' && omitted(l));
+    target = patchChunks(layeredBasis(parts), rest, { verifyBasis: false, limits: opts.limits }, reuse && !skipsTarget ? 4 : false);
     const cutter = new StreamCutter(target[Symbol.asyncIterator]());
     let targetLength = 0; // where each rebuilt layer starts in the patched target; at the end, its length
     const layers: OutputImage['layers'] = header.new.layers.map((l) => {
@@ -145,7 +154,7 @@ export async function applyImageDelta(
       if (l.from === 'delta') targetLength += l.size;
       if (omitted(l)) return { diffId: l.diffId, size: l.size };
       if (l.from === 'delta') return { diffId: l.diffId, size: l.size, content: () => cutNext(cutter, at, l.size) };
-      return { diffId: l.diffId, size: l.size, content: () => archive.layerStream(byDiffId.get(l.diffId)!, toFile) };
+      return { diffId: l.diffId, size: l.size, content: () => archive.layerStream(byDiffId.get(l.diffId)!, reuse) };
     });
     // The target's own checks (length, SHA-256) run when its stream ends: end it right after the
     // last layer written, before the archive's manifest goes out.
