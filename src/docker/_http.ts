@@ -110,7 +110,7 @@ export function httpSend(target: HttpTarget, method: string, path: string, opts:
             await new Promise<void>((resolve, reject) => req.write(next.value, (e) => (e ? reject(e) : resolve())));
           }
           done = true;
-          await new Promise<void>((resolve) => req.end(resolve));
+          req.end();
         } finally {
           // A request that failed mid-way closes its source (its files), as a pipeline would.
           if (!done) await it.return?.().catch(() => {});

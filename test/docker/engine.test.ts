@@ -4,7 +4,7 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { ErrorCode, RolldeltaError, isRolldeltaError } from '../../src/core/errors.js';
 import { DockerEngine } from '../../src/docker/engine.js';
@@ -259,14 +259,22 @@ describe.skipIf(peer.skip)(`DockerEngine against a private dockerd ${peer.messag
     expect(e.code).toBe('ERR_CHECKSUM');
 
     const ac = new AbortController();
+    let closed = false;
     async function* slow(): AsyncGenerator<Uint8Array> {
-      yield new Uint8Array(4096);
-      ac.abort();
-      await new Promise((r) => setTimeout(r, 50));
-      yield new Uint8Array(4096);
+      try {
+        yield new Uint8Array(4096);
+        ac.abort();
+        await new Promise((r) => setTimeout(r, 50));
+        yield new Uint8Array(4096);
+        yield new Uint8Array(4096);
+      } finally {
+        closed = true;
+      }
     }
     const aborted = await rejection(d.engine.loadImage(slow(), { signal: ac.signal }));
     expect(aborted.code).toBe('ERR_ABORTED');
+    // The request's end closes its source (whose finally would close files), not left suspended.
+    await vi.waitFor(() => expect(closed).toBe(true), { timeout: 5000 });
     // The engine is still fine afterwards.
     expect(await d.engine.hasImage('rd-busybox:test')).toBe(true);
   });
