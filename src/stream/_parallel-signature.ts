@@ -1,4 +1,3 @@
-import { createReadStream } from 'node:fs';
 import { ErrorCode, RolldeltaError } from '../core/errors.js';
 import type { HasherFactory } from '../core/hash.js';
 import type { Signature, SignatureParams } from '../core/params.js';
@@ -7,6 +6,7 @@ import { byteChunks, type ByteSource } from './chunks.js';
 import { ioError } from './io-error.js';
 import { nodeSha256 } from './node-sha256.js';
 import type { ProgressMeter } from './progress.js';
+import { reusedFileChunks } from './reused-chunks.js';
 import { WorkerPool } from './worker-pool.js';
 import type { BlockSums, WorkerTask } from './_worker-protocol.js';
 
@@ -73,7 +73,7 @@ async function fileSha256(path: string, sha256: HasherFactory, signal: AbortSign
   const h = sha256();
   let length = 0;
   try {
-    for await (const c of byteChunks(createReadStream(path, { highWaterMark: 1 << 20 }), signal)) {
+    for await (const c of byteChunks(reusedFileChunks(path, 0, 1 << 20), signal)) {
       h.update(c);
       length += c.length;
     }
