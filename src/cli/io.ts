@@ -1,13 +1,16 @@
-import { createReadStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { writeFileAtomic } from '../stream/atomic-file.js';
 import { ioError } from '../stream/io-error.js';
+import { reusedFileChunks } from '../stream/reused-chunks.js';
 
-/** `-` is stdin; anything else a file read in 1 MiB chunks. */
+/**
+ * `-` is stdin; anything else a file read in 1 MiB chunks into one reused buffer (every consumer
+ * here, matcher or decoder, copies what it keeps before it asks for the next chunk).
+ */
 export function openInput(path: string): AsyncIterable<Uint8Array> {
-  return path === '-' ? process.stdin : createReadStream(path, { highWaterMark: 1 << 20 });
+  return path === '-' ? process.stdin : reusedFileChunks(path, 0, 1 << 20);
 }
 
 /** Size of an input file, or undefined for stdin. */

@@ -1,4 +1,3 @@
-import { createReadStream } from 'node:fs';
 import { resolve } from 'node:path';
 import { ErrorCode, isRolldeltaError } from '../core/errors.js';
 import { readFile, stat } from 'node:fs/promises';
@@ -13,7 +12,8 @@ import { patchChunks, type PatchStreamOptions } from './patch-stream.js';
 import { reusedFileChunks } from './reused-chunks.js';
 import { signatureFileChunks, type SignatureStreamOptions } from './signature-stream.js';
 
-const READ_OPTS = { highWaterMark: 1 << 20 };
+/** Target bytes per read (into one reused buffer: the matchers copy what they keep). */
+const READ_BYTES = 1 << 20;
 
 /** Result of a file operation: bytes read from the main input and written to the output. */
 export interface FileResult {
@@ -59,7 +59,7 @@ export async function signatureFile(basisPath: string, sigPath: string, opts: Si
 export async function deltaFile(sigPath: string, targetPath: string, deltaPath: string, opts: DeltaStreamOptions = {}): Promise<FileResult> {
   const sig = await readAll(sigPath);
   const size = await sizeOf(targetPath);
-  const bytesOut = await writeFileAtomic(deltaPath, deltaChunks(sig, createReadStream(targetPath, READ_OPTS), { size, ...opts }));
+  const bytesOut = await writeFileAtomic(deltaPath, deltaChunks(sig, reusedFileChunks(targetPath, 0, READ_BYTES), { size, ...opts }));
   return { bytesIn: size, bytesOut };
 }
 
@@ -75,7 +75,7 @@ export async function diffFile(basisPath: string, targetPath: string, deltaPath:
   const { index, sha256 } = await indexFile(basisPath, opts);
   opts = { ...opts, basisSha256: opts.basisSha256 ?? sha256 };
   const size = await sizeOf(targetPath);
-  const bytesOut = await writeFileAtomic(deltaPath, diffChunks(index, createReadStream(targetPath, READ_OPTS), { size, ...opts }));
+  const bytesOut = await writeFileAtomic(deltaPath, diffChunks(index, reusedFileChunks(targetPath, 0, READ_BYTES), { size, ...opts }));
   return { bytesIn: size, bytesOut };
 }
 

@@ -11,7 +11,7 @@ const dir = mkdtempSync(join(tmpdir(), 'rd-reused-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('reusedFileChunks', () => {
-  it('yields the file from `start` to its end, every chunk a view of the same buffer', async () => {
+  it('yields the file from `start` to its end, every chunk a view of one of two buffers', async () => {
     await fc.assert(
       fc.asyncProperty(fc.uint8Array({ maxLength: 3000 }), fc.nat(), fc.integer({ min: 1, max: 700 }), async (bytes, s, chunk) => {
         const start = bytes.length === 0 ? 0 : s % (bytes.length + 1);
@@ -25,7 +25,7 @@ describe('reusedFileChunks', () => {
           got.push(c.slice()); // the next chunk overwrites this one
         }
         expect(concatBytes(got)).toEqual(bytes.subarray(start));
-        expect(buffers.size).toBeLessThanOrEqual(1);
+        expect(buffers.size).toBeLessThanOrEqual(2);
       }),
       { numRuns: 60 },
     );
