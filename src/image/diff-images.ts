@@ -85,7 +85,8 @@ async function readAllLayers(
     const out = new Uint8Array(shared ? new SharedArrayBuffer(total) : new ArrayBuffer(total));
     let at = 0;
     for (const layer of image.layers) {
-      for await (const c of archive.layerStream(layer)) {
+      // Copied at once: the reads may cycle through reused buffers.
+      for await (const c of archive.layerStream(layer, true)) {
         if (at + c.length > out.length) throw new RolldeltaError(ErrorCode.CORRUPT, `the old image's layers hold more than the ${out.length} bytes their entries list; the archive changed while being read`);
         out.set(c, at);
         at += c.length;
@@ -162,7 +163,8 @@ export async function diffImages(oldPath: string, newPath: string, outPath: stri
         const d = new DiffDelta(index, out.push, { level, sha256: nodeSha256, rawDeflate: nodeRawDeflate, background: true, packFrameAsync, basisSha256: sha256 });
         for (let i = 0; i < layers.length; i++) {
           if (layers[i].from === 'old') continue;
-          for await (const c of newArchive.layerStream(newImage.layers[i])) {
+          // d.push copies what it keeps: the reads may cycle through reused buffers.
+          for await (const c of newArchive.layerStream(newImage.layers[i], true)) {
             d.push(c);
             progress.bytesIn += c.length;
             await d.settled(MAX_PACKING); // frames are packed in the thread pool or the workers
