@@ -6,7 +6,7 @@ import { ioError } from '../stream/io-error.js';
 import { reusedFileChunks } from '../stream/reused-chunks.js';
 
 /**
- * `-` is stdin; anything else a file read in 1 MiB chunks into one reused buffer (every consumer
+ * `-` is stdin; anything else a file read in 1 MiB chunks through two reused buffers (every consumer
  * here, matcher or decoder, copies what it keeps before it asks for the next chunk).
  */
 export function openInput(path: string): AsyncIterable<Uint8Array> {

@@ -12,7 +12,7 @@ import { patchChunks, type PatchStreamOptions } from './patch-stream.js';
 import { reusedFileChunks } from './reused-chunks.js';
 import { signatureFileChunks, type SignatureStreamOptions } from './signature-stream.js';
 
-/** Target bytes per read (into one reused buffer: the matchers copy what they keep). */
+/** Target bytes per read (through two reused buffers: the matchers copy what they keep). */
 const READ_BYTES = 1 << 20;
 
 /** Result of a file operation: bytes read from the main input and written to the output. */
