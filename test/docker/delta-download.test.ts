@@ -20,7 +20,7 @@ let dir = '';
 beforeAll(() => void (dir = mkdtempSync(join(tmpdir(), 'rolldelta-dl-'))));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-/** Serves `delta` with Range support; `corrupt(n)` says whether answer n flips a bit at `at`. */
+/** A test delta server: the requests' start offsets, the bytes it sent, and a stall switch. */
 interface TestServer {
   url: string;
   starts: number[];
@@ -30,6 +30,7 @@ interface TestServer {
   stallAt?: number;
 }
 
+/** Serves `delta` with Range support; `corrupt(n)` says whether answer n flips a bit at `at`. */
 async function serve(at: number, corrupt: (n: number) => boolean): Promise<TestServer> {
   const starts: number[] = [];
   let served = 0;
