@@ -34,6 +34,8 @@ export function resultsMarkdown(results) {
     `Measured ${results.date.slice(0, 16).replace('T', ' ')} UTC on ${results.machine}. Every operation is a child`,
     'process; peak RSS is its own (`/usr/bin/time`). Ratios > 1 mean rolldelta is faster. `docker load` is the',
     "client's time for loading the whole new archive into a private engine (vfs storage); its RSS is the engine's, not shown.",
+    '`image update (docker apply)` is the device side into that engine holding the old image: `rolldelta docker apply` saves',
+    'the old image, rebuilds the new one from the image delta and loads it (old layers left out).',
     'rolldelta signature, diff and image diff run with `--workers auto` (block sums, the basis index and',
     'level 9 frames on both cores; the same output as one thread); every other rolldelta operation and',
     'every peer runs as it does by default.',

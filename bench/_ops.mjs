@@ -24,18 +24,18 @@ export function peerNotes() {
  * Runs a command `repeat` times (default BENCH_REPEAT, else 1) and keeps the fastest run.
  * @returns {{ ok: boolean, secs: number, rssMiB: number|null, outBytes: number|null, error?: string }}
  */
-export function timed(cmd, args, out, repeat = REPEAT) {
+export function timed(cmd, args, out, repeat = REPEAT, env = undefined) {
   let best;
   for (let i = 0; i < repeat; i++) {
-    const r = runTimed(cmd, args, { timeoutSecs: TIMEOUT });
+    const r = runTimed(cmd, args, { timeoutSecs: TIMEOUT, ...(env ? { env } : {}) });
     if (!r.ok) return { ok: false, secs: r.secs, rssMiB: null, outBytes: null, error: (r.timedOut ? 'timed out; ' : '') + (r.stderr || r.error || 'failed').slice(-300) };
     if (!best || r.secs < best.secs) best = r;
   }
   return { ok: true, secs: best.secs, rssMiB: Number.isFinite(best.rssMiB) ? best.rssMiB : null, outBytes: out ? statSync(out).size : null };
 }
 
-/** `node dist/cli.js ...args`, timed. */
-export const rolldelta = (args, out) => timed(process.execPath, [CLI, ...args], out);
+/** `node dist/cli.js ...args`, timed (`env`: the child's environment, default this one's). */
+export const rolldelta = (args, out, repeat = REPEAT, env = undefined) => timed(process.execPath, [CLI, ...args], out, repeat, env);
 
 /** Times of BENCH_REPEAT. */
 export const REPEATS = REPEAT;
