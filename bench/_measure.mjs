@@ -119,6 +119,8 @@ export async function measureImage(img, dir, engine) {
       if (!t.ok) break;
     }
     timed('docker', [...host, 'rmi', '-f', 'bench:old'], undefined, 1);
+    // The engine wrote gigabytes into its storage: flush them now, not during the next size's runs.
+    timed('sync', [], undefined, 1);
     set('image update (docker apply)', 'rolldelta', u);
     set('image update (docker apply)', 'docker load', { ...r, rssMiB: null });
   }
