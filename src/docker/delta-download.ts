@@ -1,8 +1,8 @@
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { open, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { toHex } from '../core/bytes.js';
 import { ErrorCode, RolldeltaError, isRolldeltaError } from '../core/errors.js';
 import { DamagedRangeError, FrameScanner } from '../format/frame-scanner.js';
+import { fileSha256 } from '../stream/file-sha256.js';
 
 /** Progress of a device update. */
 export interface UpdateEvent {
@@ -183,9 +183,7 @@ export async function downloadDelta(url: string, path: string, opts: DownloadOpt
     await fh.sync();
     await fh.close();
     if (expectedSha) {
-      const h = createHash('sha256');
-      for await (const c of createReadStream(partial)) h.update(c as Buffer);
-      const got = h.digest('hex');
+      const got = toHex((await fileSha256(partial)).digest);
       if (got !== expectedSha) {
         throw new RolldeltaError(ErrorCode.CHECKSUM, `the downloaded delta has SHA-256 ${got}, the server announced ${expectedSha}; it was corrupted in transit`);
       }

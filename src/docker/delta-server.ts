@@ -1,11 +1,12 @@
-import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { toHex } from '../core/bytes.js';
 import { ErrorCode, RolldeltaError, isRolldeltaError } from '../core/errors.js';
 import { BasisCache } from '../image/basis-cache.js';
 import { diffImages } from '../image/diff-images.js';
 import { writeFileAtomic } from '../stream/atomic-file.js';
+import { fileSha256 } from '../stream/file-sha256.js';
 import type { WorkerCount } from '../stream/worker-count.js';
 import type { DeltaStore } from './delta-store.js';
 import type { DockerEngine } from './engine.js';
@@ -83,9 +84,7 @@ export function createDeltaServer(opts: DeltaServerOptions): DeltaServer {
     const key = `${path}:${size}`;
     let d = digests.get(key);
     if (!d) {
-      const h = createHash('sha256');
-      for await (const c of createReadStream(path)) h.update(c as Buffer);
-      d = h.digest('hex');
+      d = toHex((await fileSha256(path)).digest);
       digests.set(key, d);
     }
     return d;

@@ -3,10 +3,9 @@ import type { HasherFactory } from '../core/hash.js';
 import type { Signature, SignatureParams } from '../core/params.js';
 import { DEFAULT_MAX_BLOCKS } from '../core/signature-builder.js';
 import { byteChunks, type ByteSource } from './chunks.js';
-import { ioError } from './io-error.js';
+import { fileSha256 } from './file-sha256.js';
 import { nodeSha256 } from './node-sha256.js';
 import type { ProgressMeter } from './progress.js';
-import { reusedFileChunks } from './reused-chunks.js';
 import { WorkerPool } from './worker-pool.js';
 import type { BlockSums, WorkerTask } from './_worker-protocol.js';
 
@@ -69,20 +68,6 @@ function quiet<T>(p: Promise<T>): Promise<T> {
   return p;
 }
 
-async function fileSha256(path: string, sha256: HasherFactory, signal: AbortSignal | undefined): Promise<{ length: number; digest: Uint8Array }> {
-  const h = sha256();
-  let length = 0;
-  try {
-    for await (const c of byteChunks(reusedFileChunks(path, 0, 1 << 20), signal)) {
-      h.update(c);
-      length += c.length;
-    }
-  } catch (e) {
-    throw ioError(e, 'read', path);
-  }
-  return { length, digest: h.digest() };
-}
-
 /**
  * Signature of the file at `path` (`size` bytes): the file is cut into pieces of whole blocks, each
  * worker reads its pieces with positional reads and sums their blocks, and the sums are joined in
@@ -103,7 +88,7 @@ export async function fileSignatureParallel(path: string, size: number, params: 
       const task: WorkerTask = { kind: 'signature-range', params, path, start, end };
       jobs.push({ length: end - start, sums: quiet(pool.run<BlockSums>(task)) });
     }
-    const sha = opts.withSha256 ? quiet(fileSha256(path, opts.sha256 ?? nodeSha256, opts.signal)) : undefined;
+    const sha = opts.withSha256 ? quiet(fileSha256(path, { sha256: opts.sha256, signal: opts.signal })) : undefined;
     const asm = new SumsAssembler(params);
     for (const j of jobs) {
       asm.add(await j.sums);

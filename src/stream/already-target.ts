@@ -1,10 +1,10 @@
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
+import { equalBytes } from '../core/bytes.js';
 import { crc32 } from '../core/crc32.js';
 import { FRAME_HEAD, FRAME_TRAILER } from '../format/native-codes.js';
 import { readU32 } from '../format/_reader.js';
 import { Cursor } from '../format/varint.js';
+import { fileSha256 } from './file-sha256.js';
 
 /** Largest trailer frame: its head, two varints of at most 8 bytes and a SHA-256. */
 const MAX_TRAILER_FRAME = FRAME_HEAD + 8 + 32 + 8;
@@ -55,7 +55,5 @@ export async function isAlreadyTarget(basisPath: string, deltaPath: string): Pro
   if (!target) return false;
   const s = await stat(basisPath).catch(() => undefined);
   if (!s?.isFile() || s.size !== target.length) return false;
-  const h = createHash('sha256');
-  for await (const c of createReadStream(basisPath, { highWaterMark: 1 << 20 })) h.update(c as Buffer);
-  return h.digest().equals(target.sha256);
+  return equalBytes((await fileSha256(basisPath)).digest, target.sha256);
 }

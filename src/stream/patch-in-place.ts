@@ -11,6 +11,7 @@ import { NativeDeltaDecoder } from '../format/native-delta-decoder.js';
 import type { NativeTrailer } from '../format/native-delta-encoder.js';
 import { NATIVE_DELTA_MAGIC } from '../format/native-magic.js';
 import { readJournal, removeJournal, writeJournal, type InPlaceJournal } from './in-place-journal.js';
+import { fileSha256 } from './file-sha256.js';
 import { ioError } from './io-error.js';
 import { nodeRawDeflate } from './node-raw-deflate.js';
 
@@ -469,7 +470,5 @@ async function sha256File(path: string): Promise<string> {
   } catch (e) {
     throw ioError(e, 'read the delta', path);
   }
-  const h = createHash('sha256');
-  for await (const c of createReadStream(path)) h.update(c as Buffer);
-  return h.digest('hex');
+  return toHex((await fileSha256(path)).digest);
 }
