@@ -6,7 +6,7 @@ import { ErrorCode, RolldeltaError } from '../core/errors.js';
 import { writeFileAtomic } from '../stream/atomic-file.js';
 import { FileBasis } from '../stream/file-basis.js';
 import { patchChunks } from '../stream/patch-stream.js';
-import type { Progress } from '../stream/progress.js';
+import { ProgressMeter, type Progress } from '../stream/progress.js';
 import { reusedFileChunks } from '../stream/reused-chunks.js';
 import type { DecodeLimits } from '../format/limits.js';
 import { ImageArchive } from './archive-reader.js';
@@ -184,14 +184,10 @@ export async function applyImageDelta(
 
 /** Passes an archive's chunks through, reporting its bytes so far about every MiB. */
 async function* counted(chunks: AsyncIterable<Uint8Array>, onProgress: (p: Progress) => void): AsyncGenerator<Uint8Array> {
-  let n = 0;
-  let reported = 0;
+  const meter = new ProgressMeter({ onProgress });
   for await (const c of chunks) {
-    n += c.length;
-    if (n - reported >= 1 << 20) {
-      reported = n;
-      onProgress({ bytesIn: n, bytesOut: n });
-    }
+    meter.output(c.length);
+    meter.input(c.length); // after output: a report says both
     yield c;
   }
 }
