@@ -1,7 +1,7 @@
 import { looksIncompressible } from './_entropy.js';
 import { opSegments } from './_op-segments.js';
 import { cmEncode } from './cm-codec.js';
-import { CM_LEVEL, CODEC_SECTIONS, CODEC_SECTIONS_CM, CODEC_STORED, OP_ADD, OP_LITERAL } from './native-codes.js';
+import { CM_LEVEL, CODEC_LITERAL, CODEC_SECTIONS, CODEC_SECTIONS_CM, CODEC_STORED, OP_ADD, OP_LITERAL } from './native-codes.js';
 import type { RawDeflate } from './raw-deflate.js';
 import { varintLength, writeVarint } from './varint.js';
 
@@ -36,7 +36,7 @@ export interface PackedFrame {
  */
 export function packFrame(job: FrameJob, rawDeflate: RawDeflate): PackedFrame {
   const { raw, tagsRaw, offsLen, litLen, level } = job;
-  let best: PackedFrame = { payload: raw, codec: CODEC_STORED };
+  let best = storedFrame(job);
   const deflated = packSections(raw, tagsRaw, offsLen, litLen, (section, tryPack) => packSection(section, rawDeflate, level, tryPack));
   if (deflated.length < best.payload.length) best = { payload: deflated, codec: CODEC_SECTIONS };
   if (level >= CM_LEVEL) {
@@ -62,7 +62,18 @@ export async function deflateFrameAsync(job: FrameJob, deflateAsync: (data: Uint
     ),
   );
   const deflated = joinSections(tagsRaw, offsLen, litLen, parts);
-  return deflated.length < raw.length ? { payload: deflated, codec: CODEC_SECTIONS } : { payload: raw, codec: CODEC_STORED };
+  const stored = storedFrame(job);
+  return deflated.length < stored.payload.length ? { payload: deflated, codec: CODEC_SECTIONS } : stored;
+}
+
+/**
+ * A frame unpacked: its raw as is, or, when it is one literal op, just that literal's bytes (new
+ * content that does not compress costs no op list then, only the frame's head).
+ */
+export function storedFrame(job: FrameJob): PackedFrame {
+  const { raw, tagsRaw, offsLen, litLen } = job;
+  const oneLiteral = offsLen === 0 && litLen === raw.length - tagsRaw && tagsRaw === 1 + varintLength(litLen * 4 + OP_LITERAL) && raw[0] === 1;
+  return oneLiteral ? { payload: raw.subarray(tagsRaw), codec: CODEC_LITERAL } : { payload: raw, codec: CODEC_STORED };
 }
 
 /**

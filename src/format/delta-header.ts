@@ -27,28 +27,40 @@ const CODECS = ['deflate', 'stored'] as const;
 const ROLLSUMS = ['rollsum', 'rabinkarp'] as const;
 const HASHES = ['blake2b', 'md4', 'sha256'] as const;
 
-/** The header as the msgpack map that goes on the wire (absent fields left out). */
+/**
+ * The one-letter keys the fields have on the wire: a delta of a small edit is a few hundred bytes,
+ * and the full names alone took 60 of them.
+ */
+const WIRE_KEYS = {
+  mode: 'm',
+  codec: 'c',
+  basisLength: 'b',
+  basisSha256: 'B',
+  targetLength: 't',
+  targetSha256: 'T',
+  blockLength: 'k',
+  rollsum: 'r',
+  hash: 'h',
+  level: 'l',
+} as const satisfies Record<keyof DeltaHeader, string>;
+
+/** The header as the msgpack map that goes on the wire (absent fields, and codec 'deflate', left out). */
 export function deltaHeaderToMap(h: DeltaHeader): Record<string, unknown> {
-  return {
-    mode: h.mode,
-    basisLength: h.basisLength,
-    basisSha256: h.basisSha256,
-    targetLength: h.targetLength,
-    targetSha256: h.targetSha256,
-    blockLength: h.blockLength,
-    rollsum: h.rollsum,
-    hash: h.hash,
-    codec: h.codec,
-    level: h.level,
-  };
+  const map: Record<string, unknown> = {};
+  for (const [name, key] of Object.entries(WIRE_KEYS)) map[key] = h[name as keyof DeltaHeader];
+  if (h.codec === 'deflate') map[WIRE_KEYS.codec] = undefined;
+  return map;
 }
 
 /**
  * Validates a decoded msgpack map as a DeltaHeader: wrong types are ERR_CORRUPT, unknown mode,
- * codec or algorithm names ERR_UNSUPPORTED, unknown keys ignored.
+ * codec or algorithm names ERR_UNSUPPORTED, unknown keys ignored; a missing codec is 'deflate'.
  */
-export function deltaHeaderFromMap(map: Record<string, unknown>): DeltaHeader {
-  const h: DeltaHeader = { mode: reqName(map, 'mode', MODES), codec: reqName(map, 'codec', CODECS) };
+export function deltaHeaderFromMap(wire: Record<string, unknown>): DeltaHeader {
+  // Under the full names, so that errors name the field.
+  const map: Record<string, unknown> = {};
+  for (const [name, key] of Object.entries(WIRE_KEYS)) map[name] = wire[key];
+  const h: DeltaHeader = { mode: reqName(map, 'mode', MODES), codec: optName(map, 'codec', CODECS) ?? 'deflate' };
   const basisLength = optUint(map, 'basisLength');
   if (basisLength !== undefined) h.basisLength = basisLength;
   const basisSha256 = optDigest(map, 'basisSha256');

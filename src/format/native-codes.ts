@@ -17,5 +17,7 @@ export const CODEC_STORED = 0;
 export const CODEC_DEFLATE = 1;
 export const CODEC_SECTIONS = 2;
 export const CODEC_SECTIONS_CM = 3;
+/** A frame that is one literal op, stored: the payload is its bytes (incompressible new content). */
+export const CODEC_LITERAL = 4;
 /** The level from which ops frames use the context-mixing coder instead of deflate. */
 export const CM_LEVEL = 9;

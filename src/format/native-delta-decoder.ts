@@ -8,7 +8,7 @@ import { decodeHeaderBlock, HEADER_OVERHEAD } from './_header-block.js';
 import { ByteReader, corrupt, DecoderState, overLimit, truncated } from './_reader.js';
 import { deltaHeaderFromMap, type DeltaHeader } from './delta-header.js';
 import { resolveLimits, type DecodeLimits } from './limits.js';
-import { CODEC_SECTIONS, CODEC_SECTIONS_CM, FRAME_HEAD, FRAME_OPS, FRAME_TRAILER, MAX_NATIVE_VALUE, OP_ADD, OP_COPY, OP_LITERAL, type NativeTrailer } from './native-delta-encoder.js';
+import { CODEC_DEFLATE, CODEC_LITERAL, CODEC_SECTIONS, CODEC_SECTIONS_CM, CODEC_STORED, FRAME_HEAD, FRAME_OPS, FRAME_TRAILER, MAX_NATIVE_VALUE, OP_ADD, OP_COPY, OP_LITERAL, type NativeTrailer } from './native-delta-encoder.js';
 import { NATIVE_DELTA_MAGIC, NATIVE_VERSION } from './native-magic.js';
 import { Cursor, unzigzag } from './varint.js';
 import { fflateRawDeflate, type RawDeflate } from './raw-deflate.js';
@@ -154,7 +154,7 @@ export class NativeDeltaDecoder {
           if (type === FRAME_TRAILER) {
             if (len < 34 || len > MAX_TRAILER) throw corrupt(`a trailer of ${len} bytes (expected 34 to ${MAX_TRAILER})`, at);
           } else {
-            if (len < 3) throw corrupt(`an ops frame of ${len} bytes`, at);
+            if (len < 2) throw corrupt(`an ops frame of ${len} bytes`, at);
             if (len > lim.maxFrameBytes + 16) throw overLimit('a frame length', len, 'maxFrameBytes', lim.maxFrameBytes);
           }
           this.frameType = type;
@@ -189,18 +189,22 @@ export class NativeDeltaDecoder {
 
   private opsFrame(body: Uint8Array, at: number): void {
     const lim = this.limits;
-    const c = new Cursor(body, 0, body.length);
-    const codec = c.u8();
-    const rawLength = c.varint();
+    const codec = body[0]!;
+    if (codec === CODEC_LITERAL) {
+      this.literalFrame(body.subarray(1));
+      return;
+    }
+    const c = new Cursor(body, 1, body.length);
+    // Stored frames are as long as their raw; packed ones say how long it is.
+    const rawLength = codec === CODEC_STORED ? body.length - 1 : c.varint();
     if (rawLength > lim.maxFrameBytes) throw overLimit('a frame\'s raw length', rawLength, 'maxFrameBytes', lim.maxFrameBytes);
     const payload = body.subarray(c.pos);
     let raw: Uint8Array;
     // The section sizes of a sectioned frame, checked against what the ops need.
     let sec: Sections | undefined;
-    if (codec === 0) {
-      if (payload.length !== rawLength) throw corrupt(`a stored frame of ${payload.length} bytes declares ${rawLength}`, at);
+    if (codec === CODEC_STORED) {
       raw = payload;
-    } else if (codec === 1) {
+    } else if (codec === CODEC_DEFLATE) {
       if (payload.length >= rawLength) throw corrupt(`a deflated frame of ${payload.length} bytes is not smaller than its raw ${rawLength}`, at);
       raw = inflateBounded(this.rawDeflate, payload, rawLength, at);
     } else if (codec === CODEC_SECTIONS || codec === CODEC_SECTIONS_CM) {
@@ -282,6 +286,18 @@ export class NativeDeltaDecoder {
         dif += length;
       }
     }
+    this.total = total;
+    this.frames++;
+  }
+
+  /** A frame that is one literal op (codec 4): its payload, at least one byte, all of it. */
+  private literalFrame(data: Uint8Array): void {
+    const lim = this.limits;
+    if (data.length > lim.maxFrameBytes) throw overLimit('a frame\'s raw length', data.length, 'maxFrameBytes', lim.maxFrameBytes);
+    if (data.length > lim.maxLiteralBytes) throw overLimit('a literal', data.length, 'maxLiteralBytes', lim.maxLiteralBytes);
+    const total = this.total + data.length;
+    if (total > lim.maxTargetLength) throw overLimit('the target length', total, 'maxTargetLength', lim.maxTargetLength);
+    this.sink.literal(data);
     this.total = total;
     this.frames++;
   }

@@ -3,10 +3,11 @@
  * "varint" is unsigned LEB128 (at most 8 bytes, canonical, value <= 2^53 - 1).
  *
  *   magic    72 64 6c 74 ("rdlt"), then version 01
- *   header   u32 length | msgpack map (DeltaHeader) | u32 crc32(length field + map)
+ *   header   u32 length | msgpack map (DeltaHeader, one-letter keys) | u32 crc32(length field + map)
  *   frames   u8 type | u32 bodyLength | u32 crc32(body) | body      (repeated)
  *
- * Type 0x01, ops frame. body = u8 codec | varint rawLength | payload; codec 0: payload is raw;
+ * Type 0x01, ops frame. body = u8 codec | (codecs 1-3: varint rawLength) | payload; codec 0: payload is
+ * raw; 4: payload is the bytes of the frame's one literal op (raw would be 01 | tag | those bytes);
  * 1: payload is raw deflated (RFC 1951, fflate); 2 (sections, what the encoder writes): payload =
  * varint tagsRaw | tagsPacked | offsRaw | offsPacked | litRaw | litPacked | diffPacked, then the
  * four sections of raw (below) one after another, each deflated on its own, or stored when its
@@ -19,13 +20,13 @@
  *        the previous one costs one byte and each frame decodes on its own.
  * An add writes (basis[offset + i] + diff[i]) & 0xff.
  * Lengths are >= 1; offsets and lengths are < 2^50. raw is at most frameSize (+ a few bytes of
- * op headers); a codec other than 0 is only used when its payload is shorter than raw.
+ * op headers); codecs 1-3 are only used when their payload is shorter than raw.
  *
  * Type 0xff, trailer (last frame). body = varint targetLength | targetSha256[32] | varint frameCount
  * (number of ops frames). Nothing may follow it. The sum of op lengths must equal targetLength.
  */
-import { deflateFrameAsync, packFrame, type FrameJob, type PackedFrame } from './_frame-packing.js';
-import { CM_LEVEL, CODEC_STORED, FRAME_HEAD, FRAME_OPS, FRAME_TRAILER, MAX_NATIVE_VALUE, OP_ADD, OP_COPY, OP_LITERAL } from './native-codes.js';
+import { deflateFrameAsync, packFrame, storedFrame, type FrameJob, type PackedFrame } from './_frame-packing.js';
+import { CM_LEVEL, CODEC_LITERAL, CODEC_STORED, FRAME_HEAD, FRAME_OPS, FRAME_TRAILER, MAX_NATIVE_VALUE, OP_ADD, OP_COPY, OP_LITERAL } from './native-codes.js';
 import { crc32 } from '../core/crc32.js';
 import { ErrorCode, RolldeltaError } from '../core/errors.js';
 import type { OpSink } from '../core/ops.js';
@@ -39,6 +40,7 @@ import { fflateRawDeflate, type RawDeflate } from './raw-deflate.js';
 export {
   CM_LEVEL,
   CODEC_DEFLATE,
+  CODEC_LITERAL,
   CODEC_SECTIONS,
   CODEC_SECTIONS_CM,
   CODEC_STORED,
@@ -300,7 +302,7 @@ export class NativeDeltaEncoder implements OpSink {
     if (later) {
       this.send(later.then((p) => this.frame(FRAME_OPS, p.payload, p.codec, rawLength)));
     } else {
-      const p = this.deflate ? packFrame(job, this.rawDeflate) : { payload: raw, codec: CODEC_STORED };
+      const p = this.deflate ? packFrame(job, this.rawDeflate) : storedFrame(job);
       this.emit(FRAME_OPS, p.payload, p.codec, rawLength);
     }
     this.frames++;
@@ -314,21 +316,25 @@ export class NativeDeltaEncoder implements OpSink {
     this.frameOut = 0;
   }
 
-  /** Writes one frame; for ops frames `rawLength` is given and the codec byte and varint lead the body. */
+  /**
+   * Writes one frame; for ops frames `rawLength` is given and the codec byte leads the body, then
+   * rawLength where the payload's own length does not tell it (packed codecs).
+   */
   private emit(type: number, payload: Uint8Array, codec: number, rawLength: number | undefined): void {
     this.send(this.frame(type, payload, codec, rawLength));
   }
 
   /** A frame's bytes: head, CRC and body. */
   private frame(type: number, payload: Uint8Array, codec: number, rawLength: number | undefined): Uint8Array {
-    const prefix = rawLength === undefined ? 0 : 1 + varintLength(rawLength);
+    const sized = rawLength !== undefined && codec !== CODEC_STORED && codec !== CODEC_LITERAL;
+    const prefix = rawLength === undefined ? 0 : sized ? 1 + varintLength(rawLength) : 1;
     const bodyLength = prefix + payload.length;
     const frame = new Uint8Array(FRAME_HEAD + bodyLength);
     frame[0] = type;
     writeU32(frame, 1, bodyLength);
     if (rawLength !== undefined) {
       frame[FRAME_HEAD] = codec;
-      writeVarint(frame, FRAME_HEAD + 1, rawLength);
+      if (sized) writeVarint(frame, FRAME_HEAD + 1, rawLength);
     }
     frame.set(payload, FRAME_HEAD + prefix);
     writeU32(frame, 5, (this.rawDeflate.crc32 ?? crc32)(frame.subarray(FRAME_HEAD), 0));

@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { deflateSync } from 'fflate';
+import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { crc32 } from '../../src/core/crc32.js';
 import { RolldeltaError } from '../../src/core/errors.js';
@@ -15,6 +16,9 @@ import { concat, prng } from '../core/_diff-helpers.js';
 import { arbFractions, arbOps, bytewise, cat, codeOf, cuts, pushAll, replay, targetLength } from './_helpers.js';
 
 const SHA = new Uint8Array(32).map((_, i) => i * 7);
+/** Magic and header block of HEADER, and of a header with only mode and codec 'deflate'. */
+const HEADER_BYTES = 5 + 8 + 1 + (2 + 5) + (2 + 3) + (2 + 2 + 32);
+const SMALL_HEADER_BYTES = 5 + 8 + 1 + (2 + 5);
 const HEADER: DeltaHeader = { mode: 'diff', codec: 'deflate', basisLength: 1000, basisSha256: new Uint8Array(32).fill(1) };
 
 function encode(ops: readonly Op[], header: DeltaHeader = HEADER, opts?: NativeDeltaEncoderOptions): Uint8Array {
@@ -112,6 +116,29 @@ describe('native delta v1', () => {
     expect(decode([bytes], { limits: { maxFrameBytes: 1100 } }).ops).toEqual(ops);
   });
 
+  it('stores a frame that is one literal as its bytes alone (codec 4), and a stored frame without its raw length', () => {
+    const noise = prng(5000, 3);
+    const bytes = encode([{ type: 'literal', data: noise }], { mode: 'diff', codec: 'deflate' }, { frameSize: 1000 });
+    const head = prefix().length - (HEADER_BYTES - SMALL_HEADER_BYTES);
+    // Five frames of head (9), codec (1) and 1000 bytes; the trailer frame is 9 + 2 + 32 + 1 bytes.
+    expect(bytes.length).toBe(head + 5 * 1010 + 44);
+    expect(bytes[head + 9]).toBe(4);
+    expect(decode([bytes]).ops).toEqual([{ type: 'literal', data: noise }]);
+    const mixed: Op[] = [{ type: 'copy', offset: 9, length: 99 }, { type: 'literal', data: prng(50, 4) }];
+    const stored = encode(mixed, { mode: 'diff', codec: 'stored' });
+    const at = head + 2 + 7; // the header says c: 'stored'
+    expect(stored[at + 9]).toBe(0);
+    // codec, op count, copy tag (2 bytes), literal tag, offset (2 bytes), 50 literal bytes.
+    expect(new DataView(stored.buffer, stored.byteOffset).getUint32(at + 1)).toBe(1 + 1 + 2 + 1 + 2 + 50);
+    expect(decode([stored]).ops).toEqual(mixed);
+  });
+
+  it('keeps the header small: one-letter keys, codec only when stored', () => {
+    // Magic 5, length and CRC 8, map: mode, basisLength (uint16), basisSha256 (bin 32).
+    expect(prefix().length).toBe(HEADER_BYTES);
+    expect(HEADER_BYTES).toBeLessThanOrEqual(5 + 8 + 1 + 7 + 5 + 36);
+  });
+
   it('fires onheader before any op and lets it refuse the delta', () => {
     const events: string[] = [];
     const dec = new NativeDeltaDecoder(
@@ -129,17 +156,22 @@ describe('native delta v1', () => {
 
   it('keeps unknown header keys out and ignores them when decoding', async () => {
     const { encodeHeaderBlock } = await import('../../src/format/_header-block.js');
-    const block = encodeHeaderBlock({ mode: 'diff', codec: 'stored', future: [1, 2, 3] });
+    // On the wire the fields have one-letter keys (m mode, c codec, b basisLength, ...).
+    const block = encodeHeaderBlock({ m: 'diff', c: 'stored', future: [1, 2, 3] });
     const body = new Uint8Array(50);
     let p = writeVarint(body, 0, 0);
     body.set(SHA, p);
     p = writeVarint(body, p + 32, 0);
     const bytes = cat(Uint8Array.of(0x72, 0x64, 0x6c, 0x74, 1), block, frame(0xff, body.subarray(0, p)));
     expect(decode([bytes]).header).toEqual({ mode: 'diff', codec: 'stored' });
-    const wrong = encodeHeaderBlock({ mode: 'diff', codec: 'stored', basisLength: 'x' });
+    const noCodec = encodeHeaderBlock({ m: 'diff' });
+    expect(decode([cat(Uint8Array.of(0x72, 0x64, 0x6c, 0x74, 1), noCodec, frame(0xff, body.subarray(0, p)))]).header).toEqual({ mode: 'diff', codec: 'deflate' });
+    const wrong = encodeHeaderBlock({ m: 'diff', c: 'stored', b: 'x' });
     expect(codeOf(() => decode([cat(Uint8Array.of(0x72, 0x64, 0x6c, 0x74, 1), wrong)]))).toBe('ERR_CORRUPT');
-    const unknownCodec = encodeHeaderBlock({ mode: 'diff', codec: 'zstd' });
+    const unknownCodec = encodeHeaderBlock({ m: 'diff', c: 'zstd' });
     expect(codeOf(() => decode([cat(Uint8Array.of(0x72, 0x64, 0x6c, 0x74, 1), unknownCodec)]))).toBe('ERR_UNSUPPORTED');
+    const noMode = encodeHeaderBlock({ mode: 'diff' });
+    expect(codeOf(() => decode([cat(Uint8Array.of(0x72, 0x64, 0x6c, 0x74, 1), noMode)]))).toBe('ERR_CORRUPT');
   });
 
   it('writes an empty delta as magic, header and trailer', () => {
@@ -172,7 +204,7 @@ describe('native delta v1: hostile input', () => {
   it('a CRC mismatch emits no op of that frame', () => {
     const bytes = encode([{ type: 'literal', data: new Uint8Array(10).fill(3) }], { mode: 'diff', codec: 'stored' });
     const bad = bytes.slice();
-    bad[bad.length - 60] ^= 0xff; // inside the ops frame's body
+    bad[bad.length - 43 - 3] ^= 0xff; // inside the ops frame's body (the trailer frame is 43 bytes)
     let ops = 0;
     const dec = new NativeDeltaDecoder({ copy: () => ops++, literal: () => ops++ });
     expect(codeOf(() => dec.push(bad, true))).toBe('ERR_CHECKSUM');
@@ -195,6 +227,19 @@ describe('native delta v1: hostile input', () => {
     expect(codeOf(() => decode([big], { limits: { maxFrameBytes: 1000 } }))).toBe('ERR_LIMIT');
     expect(codeOf(() => decode([big], { limits: { maxTargetLength: 1999 } }))).toBe('ERR_LIMIT');
     expect(codeOf(() => decode([big], { limits: { maxHeaderBytes: 8 } }))).toBe('ERR_LIMIT');
+  });
+
+  it('refuses a literal frame (codec 4) that is empty or over the limits', () => {
+    const head = prefix();
+    const lit = (n: number) => frame(1, cat(Uint8Array.of(4), prng(n, 8)));
+    const got: Uint8Array[] = [];
+    new NativeDeltaDecoder({ copy() {}, literal: (d) => void got.push(d.slice()) }, { limits: { maxFrameBytes: 10 } }).push(cat(head, lit(10)));
+    expect(got).toEqual([prng(10, 8)]);
+    expect(codeOf(() => decode([cat(head, frame(1, Uint8Array.of(4)))]))).toBe('ERR_CORRUPT');
+    expect(codeOf(() => decode([cat(head, lit(11))], { limits: { maxFrameBytes: 10 } }))).toBe('ERR_LIMIT');
+    expect(codeOf(() => decode([cat(head, lit(11))], { limits: { maxLiteralBytes: 10 } }))).toBe('ERR_LIMIT');
+    expect(codeOf(() => decode([cat(head, lit(6), lit(6))], { limits: { maxTargetLength: 11 } }))).toBe('ERR_LIMIT');
+    expect(codeOf(() => decode([cat(head, lit(6))]))).toBe('ERR_TRUNCATED');
   });
 
   it.each([
@@ -254,7 +299,7 @@ describe('native delta v1: hostile input', () => {
 
   it('refuses impossible ops: zero length, negative offset, literal bytes that do not add up', () => {
     const head = prefix();
-    const raw = (bytes: number[]) => frame(1, Uint8Array.of(0, bytes.length, ...bytes));
+    const raw = (bytes: number[]) => frame(1, Uint8Array.of(0, ...bytes)); // codec 0: stored
     expect(codeOf(() => decode([cat(head, raw([1, 1, 0]))]))).toBe('ERR_CORRUPT'); // copy of length 0
     expect(codeOf(() => decode([cat(head, raw([1, 5, 1]))]))).toBe('ERR_CORRUPT'); // copy at offset -1
     expect(codeOf(() => decode([cat(head, raw([1, 8, 9]))]))).toBe('ERR_CORRUPT'); // literal of 2, 1 byte present
@@ -345,5 +390,35 @@ describe('native delta v1: hostile input', () => {
     expect(codeOf(() => enc.finish({ targetLength: 4, targetSha256: SHA }))).toBe('ERR_INVALID_ARGUMENT');
     expect(codeOf(() => new NativeDeltaEncoder(HEADER, () => {}, { frameSize: 1 }))).toBe('ERR_INVALID_ARGUMENT');
     expect(codeOf(() => new NativeDeltaEncoder(HEADER, () => {}, { level: 12 }))).toBe('ERR_INVALID_ARGUMENT');
+  });
+});
+
+describe('two-sided diff: the worst case', () => {
+  // When nothing matches, a delta is the target deflated at the same level (by the same DEFLATE)
+  // plus the magic, header, trailer and frame heads: at most 128 bytes, and 32 per started MiB.
+  // Frames decode on their own, so deflate starts each MiB with an empty window: on compressible
+  // content that costs up to 0.26% (measured, level 6); level 9's context mixing is far smaller.
+  const bound = (deflated: number, target: number) => deflated * 1.005 + 128 + 32 * Math.ceil(target / (1 << 20));
+  const sources = readdirSync(new URL('../../src/format/', import.meta.url)).map((f) => readFileSync(new URL(`../../src/format/${f}`, import.meta.url)));
+  const pairs: Array<[string, Uint8Array, Uint8Array]> = [
+    ['random vs unrelated random, 3 MiB', prng(3 << 20, 31), prng(3 << 20, 32)],
+    ['this repo\'s format sources vs random', prng(1 << 20, 33), concat(...sources)],
+    ['random vs those sources', concat(...sources), prng(1 << 20, 34)],
+    ['letter soup vs random, 1.25 MiB', prng(1 << 20, 35), prng(5 << 18, 36).map((b) => 97 + (b % 7))],
+    ['random vs unrelated random, 8 MiB (the size corpus\'s pair)', prng(1 << 20, 37), prng(8 << 20, 38)],
+    ['one byte vs nothing', new Uint8Array(0), Uint8Array.of(7)],
+  ];
+  it.each(pairs)('%s: no larger than the target deflated, plus a bounded head', (_, basis, target) => {
+    for (const rawDeflate of [fflateRawDeflate, nodeRawDeflate]) {
+      // Level 9 (context mixing, ~1 MB/s) once: it deflates only to compare.
+      for (const level of rawDeflate === fflateRawDeflate ? [1, 6, 9] : [1, 6]) {
+        const delta = diff(basis, target, { level, rawDeflate });
+        const deflated = rawDeflate.deflate(target, level).length;
+        expect(delta.length, `level ${level}`).toBeLessThanOrEqual(bound(deflated, target.length));
+        // Incompressible content is stored: 10 bytes of frame head per MiB, not a fraction.
+        if (deflated >= target.length) expect(delta.length - target.length, `level ${level}`).toBeLessThanOrEqual(128 + 10 * Math.ceil(target.length / (1 << 20)));
+        expect(Buffer.compare(patch(basis, delta, { rawDeflate }), target)).toBe(0);
+      }
+    }
   });
 });
