@@ -11,7 +11,7 @@ import { reusedFileChunks } from '../stream/reused-chunks.js';
 import type { DecodeLimits } from '../format/limits.js';
 import { ImageArchive } from './archive-reader.js';
 import { dockerArchiveChunks, type OutputImage } from './docker-archive-writer.js';
-import { readImageDeltaHeader, readImageDeltaHeaderFrom, type ImageDeltaHeader, type ImageDeltaLayer } from './image-delta-format.js';
+import { readImageDeltaHeader, readImageDeltaHeaderFrom, unpackImageConfig, type ImageDeltaHeader, type ImageDeltaLayer } from './image-delta-format.js';
 import { layeredBasis } from './layered-basis.js';
 
 export interface ImageApplyOptions {
@@ -113,6 +113,7 @@ export async function applyImageDelta(
         `this delta was made against image ${header.old.id}, but ${oldPath} holds ${archive.images.map((i) => i.id).join(', ')}; apply it to the image it was made from`,
       );
     }
+    const config = unpackImageConfig(header, old.config);
     const byDiffId = new Map(old.layers.map((l) => [l.diffId, l]));
     for (const l of header.new.layers) {
       if (l.from === 'old' && !byDiffId.has(l.diffId)) throw new RolldeltaError(ErrorCode.BASIS_MISMATCH, `the delta expects layer ${l.diffId} in the old image, which lacks it`);
@@ -165,7 +166,7 @@ export async function applyImageDelta(
     }
     async function* archiveChunks(): AsyncGenerator<Uint8Array> {
       if (last < 0) await cutter.end(targetLength);
-      const chunks = dockerArchiveChunks({ id: header.new.id, config: header.new.config, repoTags: header.new.repoTags, layers });
+      const chunks = dockerArchiveChunks({ id: header.new.id, config, repoTags: header.new.repoTags, layers });
       yield* opts.onProgress ? counted(chunks, opts.onProgress) : chunks;
     }
     if (toFile) await writeFileAtomic(out, archiveChunks());

@@ -13,7 +13,7 @@ import { workerFramePacker } from '../stream/worker-frame-packer.js';
 import { WorkerPool } from '../stream/worker-pool.js';
 import { ImageArchive } from './archive-reader.js';
 import type { BasisCache, IndexedBasis } from './basis-cache.js';
-import { encodeImageDeltaHeader, type ImageDeltaLayer } from './image-delta-format.js';
+import { encodeImageDeltaHeader, packImageConfig, type ImageDeltaLayer } from './image-delta-format.js';
 import type { ImageRecord } from './image-types.js';
 import { measureLayer } from './pull-size.js';
 
@@ -147,7 +147,7 @@ export async function diffImages(oldPath: string, newPath: string, outPath: stri
       const { index, sha256 } = indexed;
       const header = encodeImageDeltaHeader({
         old: { id: oldImage.id, diffIds: oldImage.layers.map((l) => l.diffId) },
-        new: { id: newImage.id, config: newImage.config, repoTags: newImage.repoTags, layers },
+        new: { id: newImage.id, config: packImageConfig(newImage.config, oldImage.config), repoTags: newImage.repoTags, layers },
         pullBytes,
       });
       const total = layers.reduce((n, l) => n + (l.from === 'delta' ? l.size : 0), 0);

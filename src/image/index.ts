@@ -6,6 +6,16 @@ export { dockerArchiveChunks, writeDockerArchive, type OutputImage, type DockerA
 export { sha256Digest, digestHex, chainIds } from './digest.js';
 export { diffImages, type ImageDiffOptions, type ImageDiffSummary } from './diff-images.js';
 export { applyImageDelta, type ImageApplyOptions } from './apply-image-delta.js';
-export { readImageDeltaHeader, readImageDeltaHeaderFrom, encodeImageDeltaHeader, IMAGE_DELTA_MAGIC, type ImageDeltaHeader, type ImageDeltaLayer } from './image-delta-format.js';
+export {
+  readImageDeltaHeader,
+  readImageDeltaHeaderFrom,
+  encodeImageDeltaHeader,
+  packImageConfig,
+  unpackImageConfig,
+  IMAGE_DELTA_MAGIC,
+  type ImageDeltaHeader,
+  type ImageDeltaLayer,
+  type PackedImageConfig,
+} from './image-delta-format.js';
 export { layeredBasis } from './layered-basis.js';
 export { BasisCache, type IndexedBasis } from './basis-cache.js';

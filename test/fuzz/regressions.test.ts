@@ -157,10 +157,12 @@ describe('fuzz findings: image delta header', () => {
   // Found (1M-input run, seed 1): a header whose new repoTags held "" passed the header check,
   // and the archive writer refused it as ERR_INVALID_ARGUMENT, blaming the caller for the delta.
   it('an empty repo tag is ERR_CORRUPT when the header is read', async () => {
-    const id = 'sha256:' + 'ab'.repeat(32);
-    const bytes = concatBytes([IMAGE_DELTA_MAGIC, encodeHeaderBlock({ old: { id, diffIds: [] }, new: { id, config: enc.encode('{}'), repoTags: [''], layers: [] } })]);
+    // The header's map as it goes on the wire (docs/FORMAT.md, image delta): one-letter keys, raw digests.
+    const id = new Uint8Array(32).fill(0xab);
+    const config = { c: enc.encode('{}'), s: 2 };
+    const bytes = concatBytes([IMAGE_DELTA_MAGIC, encodeHeaderBlock({ o: { i: id, d: [] }, n: { i: id, ...config, t: [''], l: [] } })]);
     expect(await codeOfAsync(() => readImageDeltaHeader(async (p, n) => bytes.subarray(p, p + n), bytes.length))).toBe('ERR_CORRUPT');
-    const good = concatBytes([IMAGE_DELTA_MAGIC, encodeHeaderBlock({ old: { id, diffIds: [] }, new: { id, config: enc.encode('{}'), repoTags: ['app:2'], layers: [] } })]);
+    const good = concatBytes([IMAGE_DELTA_MAGIC, encodeHeaderBlock({ o: { i: id, d: [] }, n: { i: id, ...config, t: ['app:2'], l: [] } })]);
     expect((await readImageDeltaHeader(async (p, n) => good.subarray(p, p + n), good.length)).header.new.repoTags).toEqual(['app:2']);
   });
 });

@@ -4,7 +4,16 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { bytesBasis, type RandomAccessBasis } from '../../src/core/basis.js';
 import { RolldeltaError } from '../../src/core/errors.js';
-import { encodeImageDeltaHeader, IMAGE_DELTA_MAGIC, readImageDeltaHeader, readImageDeltaHeaderFrom, type ImageDeltaHeader } from '../../src/image/image-delta-format.js';
+import { sha256Digest } from '../../src/image/digest.js';
+import {
+  encodeImageDeltaHeader,
+  IMAGE_DELTA_MAGIC,
+  packImageConfig,
+  readImageDeltaHeader,
+  readImageDeltaHeaderFrom,
+  unpackImageConfig,
+  type ImageDeltaHeader,
+} from '../../src/image/image-delta-format.js';
 import { layeredBasis } from '../../src/image/layered-basis.js';
 
 const digestArb = fc.uint8Array({ minLength: 32, maxLength: 32 }).map((b) => `sha256:${Buffer.from(b).toString('hex')}`);
@@ -13,7 +22,7 @@ const headerArb: fc.Arbitrary<ImageDeltaHeader> = fc.record({
   old: fc.record({ id: digestArb, diffIds: fc.array(digestArb, { maxLength: 6 }) }),
   new: fc.record({
     id: digestArb,
-    config: fc.uint8Array({ maxLength: 2000 }),
+    config: fc.tuple(fc.uint8Array({ maxLength: 2000 }), fc.uint8Array({ maxLength: 2000 })).map(([c, old]) => packImageConfig(c, old)),
     repoTags: fc.array(fc.string({ minLength: 1, maxLength: 40 }), { maxLength: 3 }),
     layers: fc.array(
       fc.record({ diffId: digestArb, size: fc.maxSafeInteger().map((n) => Math.abs(n)), from: fc.constantFrom('old' as const, 'delta' as const) }),
@@ -42,7 +51,7 @@ function sample(): ImageDeltaHeader {
   const d = (c: string) => `sha256:${c.repeat(64)}`;
   return {
     old: { id: d('a'), diffIds: [d('1'), d('2')] },
-    new: { id: d('b'), config: new TextEncoder().encode('{"os":"linux"}'), repoTags: ['app:v2'], layers: [{ diffId: d('1'), size: 10, from: 'old' }, { diffId: d('3'), size: 20, from: 'delta' }] },
+    new: { id: d('b'), config: packImageConfig(new TextEncoder().encode('{"os":"linux"}'), new Uint8Array(0)), repoTags: ['app:v2'], layers: [{ diffId: d('1'), size: 10, from: 'old' }, { diffId: d('3'), size: 20, from: 'delta' }] },
     pullBytes: 1234,
   };
 }
@@ -59,13 +68,47 @@ describe('image delta header', () => {
         expect(deltaOffset).toBe(head.length);
         expect(header.old).toEqual(h.old);
         expect(header.new.id).toBe(h.new.id);
-        expect(Array.from(header.new.config)).toEqual(Array.from(h.new.config));
+        expect(header.new.config.length).toBe(h.new.config.length);
+        expect(Array.from(header.new.config.packed)).toEqual(Array.from(h.new.config.packed));
         expect(header.new.repoTags).toEqual(h.new.repoTags);
         expect(header.new.layers).toEqual(h.new.layers);
         expect(header.pullBytes).toBe(h.pullBytes);
       }),
       { numRuns: 200 },
     );
+  });
+
+  it('packs the new config against the old one, and unpacks only what hashes to the new image ID', () => {
+    const withConfig = (config: Uint8Array, old: Uint8Array): ImageDeltaHeader => {
+      const h = sample();
+      return { ...h, new: { ...h.new, id: sha256Digest(config), config: packImageConfig(config, old) } };
+    };
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 3000 }), fc.uint8Array({ maxLength: 40_000 }), (config, old) => {
+        expect(Array.from(unpackImageConfig(withConfig(config, old), old))).toEqual(Array.from(config));
+      }),
+      { numRuns: 100 },
+    );
+    // Two configs of one application: a new layer's DiffID and new timestamps.
+    const cfg = (t: string, layer: string) =>
+      new TextEncoder().encode(JSON.stringify({ architecture: 'amd64', os: 'linux', config: { Env: ['PATH=/usr/bin'], Cmd: ['/app/src/app.js'], WorkingDir: '/app' }, created: t, history: [{ created: t, created_by: '/bin/sh -c #(nop) COPY dir:' + layer.repeat(8) + ' in /app' }], rootfs: { type: 'layers', diff_ids: [`sha256:${'1'.repeat(64)}`, `sha256:${layer.repeat(8)}`] } }));
+    const oldConfig = cfg('2026-11-22T10:00:00.123456789Z', '5a0e5eb5');
+    const newConfig = cfg('2026-11-23T02:01:39.141792981Z', '96c75ce5');
+    const h = withConfig(newConfig, oldConfig);
+    expect(h.new.config.packed.length).toBeLessThan(newConfig.length / 3);
+    expect(Array.from(unpackImageConfig(h, oldConfig))).toEqual(Array.from(newConfig));
+    // Another old image's config, a damaged or lying packed config: ERR_CORRUPT, never a wrong config.
+    expect(() => unpackImageConfig(h, cfg('2026-01-01T00:00:00.000000000Z', 'ffffffff'))).toThrow(expect.objectContaining({ code: 'ERR_CORRUPT' }));
+    for (let i = 0; i < h.new.config.packed.length * 8; i += 5) {
+      const packed = h.new.config.packed.slice();
+      packed[i >> 3] ^= 1 << (i & 7);
+      expect(() => unpackImageConfig({ ...h, new: { ...h.new, config: { length: newConfig.length, packed } } }, oldConfig), `bit ${i}`).toThrow(
+        expect.objectContaining({ code: 'ERR_CORRUPT' }),
+      );
+    }
+    for (const length of [0, newConfig.length - 1, newConfig.length + 1, 2 ** 30]) {
+      expect(() => unpackImageConfig({ ...h, new: { ...h.new, config: { length, packed: h.new.config.packed } } }, oldConfig)).toThrow(expect.objectContaining({ code: 'ERR_CORRUPT' }));
+    }
   });
 
   it('starts with "rdim" and version 1', () => {
