@@ -183,4 +183,25 @@ describe('image apply into a file through reused buffers', () => {
     expect(Buffer.concat(copied).equals(readFileSync(p('big-out-new.tar')))).toBe(true);
     expect([...(await layersIn(p('big-out-new.tar'))).values()]).toEqual([false, true, true]);
   });
+  it('old layers of any size between rebuilt ones arrive whole in a file and in a consumer', async () => {
+    // Small layers (one read each) between multi-read ones and rebuilt ones. The file writer gathers
+    // small chunks into 1 MiB writes, so a read buffer shared across layers would be refilled while
+    // a small layer's chunk still waits in that batch (it was tried: this test caught it).
+    const sizes = [700_000, 3000, (2 << 20) + 99, 10, 600_000, (1 << 20) + 1, 5];
+    const oldLayers = sizes.map((n, i) => [{ type: 'file' as const, path: `l${i}`, data: noise(n, 10 + i) }]);
+    const rebuilt = (i: number) => [{ type: 'file' as const, path: `new${i}`, data: noise(300_000 + i, 40 + i) }];
+    const newLayers = [oldLayers[0], oldLayers[1], rebuilt(0), oldLayers[2], oldLayers[3], oldLayers[4], rebuilt(1), oldLayers[5], oldLayers[6]];
+    const old = dockerArchive(oldLayers, 'many:1');
+    const neu = dockerArchive(newLayers, 'many:2');
+    writeFileSync(p('many-old.tar'), old.bytes);
+    writeFileSync(p('many-new.tar'), neu.bytes);
+    await diffImages(p('many-old.tar'), p('many-new.tar'), p('many.rdimg'), { level: 1 });
+    await applyImageDelta(p('many-old.tar'), p('many.rdimg'), p('many-out.tar'));
+    expect(Object.fromEntries(await layersIn(p('many-out.tar')))).toEqual(Object.fromEntries(neu.diffIds.map((d) => [d, true])));
+    const copied: Uint8Array[] = [];
+    await applyImageDelta(p('many-old.tar'), p('many.rdimg'), async (chunks) => {
+      for await (const ch of chunks) copied.push(ch.slice());
+    }, { reuseChunks: true });
+    expect(Buffer.concat(copied).equals(readFileSync(p('many-out.tar')))).toBe(true);
+  });
 });
