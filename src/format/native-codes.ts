@@ -5,6 +5,9 @@ export const FRAME_OPS = 0x01;
 export const FRAME_TRAILER = 0xff;
 /** Bytes before a frame's body: type, body length, CRC. */
 export const FRAME_HEAD = 9;
+/** A trailer's body: target length and frame count (varints of 1 to 8 bytes) around a SHA-256. */
+export const TRAILER_MIN = 1 + 32 + 1;
+export const TRAILER_MAX = 8 + 32 + 8;
 /** Offsets and lengths must stay below this so every varint and zigzag is a safe integer. */
 export const MAX_NATIVE_VALUE = 2 ** 50;
 /** Op kinds, the low two bits of an op's tag varint. */

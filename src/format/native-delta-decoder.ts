@@ -8,6 +8,7 @@ import { decodeHeaderBlock, HEADER_OVERHEAD } from './_header-block.js';
 import { ByteReader, corrupt, DecoderState, overLimit, truncated } from './_reader.js';
 import { deltaHeaderFromMap, type DeltaHeader } from './delta-header.js';
 import { resolveLimits, type DecodeLimits } from './limits.js';
+import { TRAILER_MAX, TRAILER_MIN } from './native-codes.js';
 import { CODEC_DEFLATE, CODEC_LITERAL, CODEC_SECTIONS, CODEC_SECTIONS_CM, CODEC_STORED, FRAME_HEAD, FRAME_OPS, FRAME_TRAILER, MAX_NATIVE_VALUE, OP_ADD, OP_COPY, OP_LITERAL, type NativeTrailer } from './native-delta-encoder.js';
 import { NATIVE_DELTA_MAGIC, NATIVE_VERSION } from './native-magic.js';
 import { Cursor, unzigzag } from './varint.js';
@@ -29,9 +30,6 @@ const S_HEADER = 1;
 const S_FRAME_HEAD = 2;
 const S_FRAME_BODY = 3;
 const S_DONE = 4;
-
-// Largest trailer body: two 8-byte varints and the digest.
-const MAX_TRAILER = 8 + 32 + 8;
 
 /**
  * Incremental decoder of a native rolldelta v1 delta (see native-delta-encoder.ts for the format):
@@ -152,7 +150,7 @@ export class NativeDeltaDecoder {
           const len = r.u32();
           this.bodyCrc = r.u32();
           if (type === FRAME_TRAILER) {
-            if (len < 34 || len > MAX_TRAILER) throw corrupt(`a trailer of ${len} bytes (expected 34 to ${MAX_TRAILER})`, at);
+            if (len < TRAILER_MIN || len > TRAILER_MAX) throw corrupt(`a trailer of ${len} bytes (expected ${TRAILER_MIN} to ${TRAILER_MAX})`, at);
           } else {
             if (len < 2) throw corrupt(`an ops frame of ${len} bytes`, at);
             if (len > lim.maxFrameBytes + 16) throw overLimit('a frame length', len, 'maxFrameBytes', lim.maxFrameBytes);

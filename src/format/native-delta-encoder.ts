@@ -26,7 +26,7 @@
  * (number of ops frames). Nothing may follow it. The sum of op lengths must equal targetLength.
  */
 import { deflateFrameAsync, packFrame, storedFrame, type FrameJob, type PackedFrame } from './_frame-packing.js';
-import { CM_LEVEL, CODEC_LITERAL, CODEC_STORED, FRAME_HEAD, FRAME_OPS, FRAME_TRAILER, MAX_NATIVE_VALUE, OP_ADD, OP_COPY, OP_LITERAL } from './native-codes.js';
+import { CM_LEVEL, CODEC_LITERAL, CODEC_STORED, FRAME_HEAD, FRAME_OPS, FRAME_TRAILER, MAX_NATIVE_VALUE, OP_ADD, OP_COPY, OP_LITERAL, TRAILER_MAX } from './native-codes.js';
 import { crc32 } from '../core/crc32.js';
 import { ErrorCode, RolldeltaError } from '../core/errors.js';
 import type { OpSink } from '../core/ops.js';
@@ -232,7 +232,7 @@ export class NativeDeltaEncoder implements OpSink {
     this.flushCopy();
     this.cutFrame();
     this.start();
-    const body = new Uint8Array(8 + 32 + 8);
+    const body = new Uint8Array(TRAILER_MAX);
     let p = writeVarint(body, 0, targetLength);
     body.set(targetSha256, p);
     p = writeVarint(body, p + 32, this.frames);

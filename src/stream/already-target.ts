@@ -1,15 +1,10 @@
 import { open, stat } from 'node:fs/promises';
 import { equalBytes } from '../core/bytes.js';
 import { crc32 } from '../core/crc32.js';
-import { FRAME_HEAD, FRAME_TRAILER } from '../format/native-codes.js';
+import { FRAME_HEAD, FRAME_TRAILER, TRAILER_MAX, TRAILER_MIN } from '../format/native-codes.js';
 import { readU32 } from '../format/_reader.js';
 import { Cursor } from '../format/varint.js';
 import { fileSha256 } from './file-sha256.js';
-
-/** Largest trailer frame: its head, two varints of at most 8 bytes and a SHA-256. */
-const MAX_TRAILER_FRAME = FRAME_HEAD + 8 + 32 + 8;
-/** Smallest trailer body: two one-byte varints and a SHA-256. */
-const MIN_TRAILER_BODY = 34;
 
 /**
  * The target a native delta file promises (its trailer's length and SHA-256), read from the file's
@@ -20,10 +15,10 @@ async function promisedTarget(deltaPath: string): Promise<{ length: number; sha2
   const fh = await open(deltaPath, 'r');
   try {
     const { size } = await fh.stat();
-    const n = Math.min(size, MAX_TRAILER_FRAME);
+    const n = Math.min(size, FRAME_HEAD + TRAILER_MAX);
     const tail = new Uint8Array(n);
     await fh.read(tail, 0, n, size - n);
-    for (let at = 0; at + FRAME_HEAD + MIN_TRAILER_BODY <= n; at++) {
+    for (let at = 0; at + FRAME_HEAD + TRAILER_MIN <= n; at++) {
       const body = tail.subarray(at + FRAME_HEAD);
       if (tail[at] !== FRAME_TRAILER || readU32(tail, at + 1) !== body.length || readU32(tail, at + 5) !== crc32(body)) continue;
       try {
