@@ -15,15 +15,16 @@ import type { PatchOptions } from './operations-options.js';
  */
 export class DeltaApplier {
   private readonly decoder: AnyDeltaDecoder;
-  private readonly hasher: Hasher;
+  /** Hashes the output, unless `verifyTarget` is false. */
+  private readonly hasher: Hasher | undefined;
   private written = 0;
 
   constructor(basis: Uint8Array | SyncBasis, ondata: (chunk: Uint8Array) => void, opts: PatchOptions = {}) {
-    this.hasher = opts.sha256 ? opts.sha256() : new Sha256();
+    this.hasher = opts.verifyTarget === false ? undefined : opts.sha256 ? opts.sha256() : new Sha256();
     const length = basis.length;
     const patcher = new Patcher(basis, (chunk) => {
       this.written += chunk.length;
-      this.hasher.update(chunk);
+      this.hasher?.update(chunk);
       ondata(chunk);
     });
     this.decoder = new AnyDeltaDecoder(patcher, {
@@ -38,7 +39,7 @@ export class DeltaApplier {
 
   push(chunk: Uint8Array, final = false): void {
     this.decoder.push(chunk, final);
-    if (final && this.decoder.trailer) checkTarget(this.decoder.trailer, this.written, this.hasher.digest());
+    if (final && this.decoder.trailer) checkTarget(this.decoder.trailer, this.written, this.hasher?.digest());
   }
 }
 

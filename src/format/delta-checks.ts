@@ -21,11 +21,11 @@ export function checkBasis(header: DeltaHeader, basisLength: number, basisSha256
   }
 }
 
-/** Verifies the rebuilt target against the delta's trailer; a mismatch means a corrupt delta or basis. */
+/** Verifies the rebuilt target against the delta's trailer (its SHA-256 unless none is given); a mismatch means a corrupt delta or basis. */
 export function checkTarget(
   expected: { targetLength: number; targetSha256: Uint8Array },
   length: number,
-  sha256: Uint8Array,
+  sha256: Uint8Array | undefined,
 ): void {
   if (expected.targetLength !== length) {
     throw new RolldeltaError(
@@ -33,7 +33,7 @@ export function checkTarget(
       `the delta promised ${expected.targetLength} target bytes but produced ${length}; the delta is corrupt`,
     );
   }
-  if (!equalBytes(expected.targetSha256, sha256)) {
+  if (sha256 !== undefined && !equalBytes(expected.targetSha256, sha256)) {
     throw new RolldeltaError(
       ErrorCode.CHECKSUM,
       `the rebuilt target has SHA-256 ${toHex(sha256)}, the delta expected ${toHex(expected.targetSha256)}; the delta or the basis is corrupt`,

@@ -9,7 +9,9 @@ import type { DiffDeltaOptions } from './operations-options.js';
 /**
  * Incremental two-sided diff: the whole basis in memory (indexed once), the target streamed in,
  * native delta bytes out. Pass a prebuilt `DiffIndex` and the basis hash to diff many targets
- * against one basis without re-indexing it.
+ * against one basis without re-indexing it; `basisSha256: false` leaves the digest out of the
+ * header (patch then checks the basis length only), for a container that identifies the basis
+ * itself, as an image delta does with the old image's DiffIDs.
  * @example
  * const d = new DiffDelta(basis, (c) => out.push(c));
  * d.push(target); d.finish();
@@ -24,10 +26,12 @@ export class DiffDelta {
   constructor(
     basis: Uint8Array | DiffIndex,
     ondata: (chunk: Uint8Array) => void,
-    opts: DiffDeltaOptions & { basisSha256?: Uint8Array } = {},
+    opts: DiffDeltaOptions & { basisSha256?: Uint8Array | false } = {},
   ) {
     const bytes = basis instanceof DiffIndex ? basis.basis : basis;
-    const basisSha256 = opts.basisSha256 ?? hashAll(bytes, opts.sha256 ? opts.sha256() : new Sha256());
+    // false: the header names no basis digest (the caller's format identifies the basis otherwise).
+    const given = opts.basisSha256;
+    const basisSha256 = given === false ? undefined : (given ?? hashAll(bytes, opts.sha256 ? opts.sha256() : new Sha256()));
     this.writer = new DeltaWriter(
       'native',
       {

@@ -85,6 +85,12 @@ export interface PatchOptions {
    * always checked first.
    */
   verifyBasis?: boolean | 'on-failure';
+  /**
+   * Check the rebuilt target's SHA-256 against the delta's trailer (default `true`). `false` skips
+   * that hash (its length is still checked): only for callers that verify the output themselves,
+   * as image apply does with every layer's DiffID, which would otherwise hash it twice.
+   */
+  verifyTarget?: boolean;
   sha256?: HasherFactory;
   /** DEFLATE implementation; default fflate's, the Node adapters pass node:zlib's. */
   rawDeflate?: RawDeflate;

@@ -18,7 +18,7 @@ export interface ImageApplyOptions {
   /**
    * Layers to leave out of the output because the engine loading it has them: their DiffIDs, or
    * `'old'` for every layer taken from the old image. A left-out layer that the delta rebuilds is
-   * still rebuilt (the target is one stream) and covered by the delta's target SHA-256.
+   * still rebuilt (the target is one stream), but neither written nor hashed.
    */
   omitLayers?: string[] | 'old';
   /** Same as `omitLayers: 'old'` (kept for existing callers). */
@@ -82,8 +82,8 @@ class StreamCutter {
  * atomically) or handed to a consumer (for instance `docker load`'s request body, so no copy of the
  * new image lands on disk). The old image must be the one the delta names (ERR_BASIS_MISMATCH
  * before anything is written); every layer is checked against its DiffID and the config against
- * the image ID while streaming, and the delta's own target length and SHA-256 before the archive's
- * manifest goes out.
+ * the image ID while streaming, and the delta's own target length before the archive's manifest
+ * goes out (the layers' digests cover the target: it is not hashed a second time).
  * Memory: one decoded frame and one 1 MiB read; uncompressed old layers are read in place, gzip
  * ones from a scratch copy decompressed once into a folder beside `out` (the system temp folder
  * for a consumer); disk: their uncompressed size, removed afterwards.
@@ -147,7 +147,10 @@ export async function applyImageDelta(
     const toFile = typeof out === 'string';
     const reuse = toFile || opts.reuseChunks === true;
     const skipsTarget = header.new.layers.some((l) => l.from === 'delta' && omitted(l));
-    target = patchChunks(layeredBasis(parts), rest, { verifyBasis: false, limits: opts.limits }, reuse && !skipsTarget ? 4 : false);
+    // Neither the basis nor the whole target is hashed: every layer written is checked against its
+    // DiffID (old ones too), which covers both; a rebuilt layer left out is not written at all.
+    const patchOpts = { verifyBasis: false, verifyTarget: false, limits: opts.limits };
+    target = patchChunks(layeredBasis(parts), rest, patchOpts, reuse && !skipsTarget ? 4 : false);
     const cutter = new StreamCutter(target[Symbol.asyncIterator]());
     let targetLength = 0; // where each rebuilt layer starts in the patched target; at the end, its length
     const layers: OutputImage['layers'] = header.new.layers.map((l) => {
@@ -157,7 +160,7 @@ export async function applyImageDelta(
       if (l.from === 'delta') return { diffId: l.diffId, size: l.size, content: () => cutNext(cutter, at, l.size) };
       return { diffId: l.diffId, size: l.size, content: () => archive.layerStream(byDiffId.get(l.diffId)!, reuse) };
     });
-    // The target's own checks (length, SHA-256) run when its stream ends: end it right after the
+    // The target's own checks (length, frame count) run when its stream ends: end it right after the
     // last layer written, before the archive's manifest goes out.
     const last = layers.map((l) => l.content !== undefined).lastIndexOf(true);
     if (last >= 0) {

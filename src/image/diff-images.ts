@@ -133,10 +133,10 @@ export async function diffImages(oldPath: string, newPath: string, outPath: stri
         let indexer: BasisIndexer | undefined;
         try {
           const basis = await readAllLayers(oldArchive, oldImage, threads > 1, (bytes, at) => {
-            indexer ??= new BasisIndexer(bytes, { workers: threads });
+            indexer ??= new BasisIndexer(bytes, { workers: threads, hashBasis: false });
             indexer.landed(at);
           });
-          indexed = indexer ? await indexer.finish() : await buildDiffIndex(basis, { workers: threads });
+          indexed = indexer ? await indexer.finish() : await buildDiffIndex(basis, { workers: threads, hashBasis: false });
         } catch (e) {
           await indexer?.fail();
           throw e;
@@ -144,7 +144,7 @@ export async function diffImages(oldPath: string, newPath: string, outPath: stri
         opts.basisCache?.set(oldImage.id, indexed);
       }
       const { layers, pullBytes } = await measured;
-      const { index, sha256 } = indexed;
+      const { index } = indexed;
       const header = encodeImageDeltaHeader({
         old: { id: oldImage.id, diffIds: oldImage.layers.map((l) => l.diffId) },
         new: { id: newImage.id, config: packImageConfig(newImage.config, oldImage.config), repoTags: newImage.repoTags, layers },
@@ -160,7 +160,7 @@ export async function diffImages(oldPath: string, newPath: string, outPath: stri
       async function* chunks(): AsyncGenerator<Uint8Array> {
         yield header;
         const out = new ChunkBuffer();
-        const d = new DiffDelta(index, out.push, { level, sha256: nodeSha256, rawDeflate: nodeRawDeflate, background: true, packFrameAsync, basisSha256: sha256 });
+        const d = new DiffDelta(index, out.push, { level, sha256: nodeSha256, rawDeflate: nodeRawDeflate, background: true, packFrameAsync, basisSha256: false });
         for (let i = 0; i < layers.length; i++) {
           if (layers[i].from === 'old') continue;
           // d.push copies what it keeps: the reads may cycle through reused buffers.

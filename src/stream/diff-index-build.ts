@@ -14,12 +14,18 @@ export interface DiffIndexBuildOptions extends DiffOptions {
   sha256?: () => Hasher;
   /** The basis's SHA-256 when already known (readFileShared can hash as it reads): not hashed again. */
   basisSha256?: Uint8Array;
+  /**
+   * Hash the basis (default true). An image delta names its basis by the old image's DiffIDs and
+   * leaves the digest out: its diff skips the hash.
+   */
+  hashBasis?: boolean;
 }
 
 /** A basis (an old file, an old image's layers) made ready for diffing: indexed, and its SHA-256. */
 export interface IndexedBasis {
   index: DiffIndex;
-  sha256: Uint8Array;
+  /** Undefined when built with `hashBasis: false`. */
+  sha256: Uint8Array | undefined;
 }
 
 /**
@@ -55,7 +61,7 @@ function copyToShared(bytes: Uint8Array): Uint8Array {
  */
 export class BasisIndexer {
   private readonly threads: number;
-  /** Hashes the basis, unless its SHA-256 was given. */
+  /** Hashes the basis, unless its SHA-256 was given or is not wanted. */
   private readonly hasher: Hasher | undefined;
   private readonly index: DiffIndex;
   /** progress[0]: bytes in place, for the workers to index up to (-1: the filling failed). */
@@ -71,7 +77,7 @@ export class BasisIndexer {
   ) {
     this.threads = resolveWorkerCount(opts.workers);
     this.known = opts.basisSha256;
-    this.hasher = opts.basisSha256 ? undefined : (opts.sha256 ?? nodeSha256)();
+    this.hasher = opts.basisSha256 || opts.hashBasis === false ? undefined : (opts.sha256 ?? nodeSha256)();
     const options: DiffOptions = { seedLength: opts.seedLength, stride: opts.stride, maxCandidates: opts.maxCandidates };
     if (this.threads > 1 && !(basis.buffer instanceof SharedArrayBuffer)) {
       throw new RolldeltaError(ErrorCode.INVALID_ARGUMENT, 'a basis indexed by worker threads while it is read must live in a SharedArrayBuffer');
@@ -103,7 +109,7 @@ export class BasisIndexer {
     try {
       if (this.indexed !== this.basis.length) this.landed(this.basis.length);
       await Promise.all(this.parts);
-      return { index: this.index, sha256: this.known ?? this.hasher!.digest() };
+      return { index: this.index, sha256: this.known ?? this.hasher?.digest() };
     } finally {
       await this.pool?.close();
     }

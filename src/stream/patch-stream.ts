@@ -49,7 +49,7 @@ export async function* patchChunks(
   let header: DeltaHeader | undefined;
   let basisChecked = false;
   const decoder = new AnyDeltaDecoder(queue, { limits: opts.limits, onheader: (h) => (header = h), rawDeflate: opts.rawDeflate ?? nodeRawDeflate });
-  const target = sha();
+  const target = opts.verifyTarget === false ? undefined : sha();
   const meter = new ProgressMeter(opts);
   const stager = new OutputStager(base, ring);
 
@@ -71,7 +71,7 @@ export async function* patchChunks(
 
   async function* verified(chunks: AsyncGenerator<Uint8Array>): AsyncGenerator<Uint8Array> {
     for await (const c of chunks) {
-      target.update(c);
+      target?.update(c);
       meter.output(c.length);
       yield c;
     }
@@ -91,7 +91,7 @@ export async function* patchChunks(
   yield* verified(stager.finish());
   if (decoder.trailer) {
     try {
-      checkTarget(decoder.trailer, meter.bytesOut, target.digest());
+      checkTarget(decoder.trailer, meter.bytesOut, target?.digest());
     } catch (e) {
       // The basis was not hashed up front: a wrong one is the likelier cause, so say so if it is.
       if (opts.verifyBasis === 'on-failure' && header?.basisSha256) checkBasis(header, base.length, await hashBasis(base, sha));

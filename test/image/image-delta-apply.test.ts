@@ -5,6 +5,9 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { OpCollector } from '../../src/core/ops.js';
+import type { DeltaHeader } from '../../src/format/delta-header.js';
+import { NativeDeltaDecoder } from '../../src/format/native-delta-decoder.js';
 import { applyImageDelta } from '../../src/image/apply-image-delta.js';
 import { diffImages } from '../../src/image/diff-images.js';
 import { indexTarFile } from '../../src/image/tar-file-index.js';
@@ -25,7 +28,7 @@ function text(seed: number, n = 3000): string {
 }
 
 /** A legacy `docker save` archive of one image whose layers are the given file lists. */
-function dockerArchive(layers: TarEntry[][], tag: string): { bytes: Uint8Array; diffIds: string[] } {
+function dockerArchive(layers: TarEntry[][], tag: string): { bytes: Uint8Array; diffIds: string[]; layerBytes: number } {
   const tars = layers.map((l) => makeTar(l));
   const diffIds = tars.map(sha);
   const config = enc.encode(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: diffIds } }));
@@ -35,7 +38,7 @@ function dockerArchive(layers: TarEntry[][], tag: string): { bytes: Uint8Array; 
     { type: 'file', path: `${sha(config).slice(7)}.json`, data: config },
     { type: 'file', path: 'manifest.json', data: JSON.stringify([{ Config: `${sha(config).slice(7)}.json`, RepoTags: [tag], Layers: paths }]) },
   ]);
-  return { bytes, diffIds };
+  return { bytes, diffIds, layerBytes: tars.reduce((n, t) => n + t.length, 0) };
 }
 
 /** DiffID -> whether the output archive carries that layer's layer.tar (checked against its hash). */
@@ -86,6 +89,10 @@ describe('image delta apply options', () => {
     await applyImageDelta(p('old.tar'), chunksOf(p('d.rdimg'), 7), p('out-stream.tar'));
     expect(readFileSync(p('out-stream.tar')).equals(readFileSync(p('out-file.tar')))).toBe(true);
     expect([...(await layersIn(p('out-file.tar'))).values()]).toEqual([true, true, true]);
+    // The embedded delta names the basis by length only: the header's DiffIDs identify it.
+    const embedded = await embeddedDeltaHeader(p('d.rdimg'));
+    expect(embedded.basisSha256).toBeUndefined();
+    expect(embedded.basisLength).toBe(oldImage.layerBytes);
     // Worker threads indexing the old image build the same delta (dist/worker.js, built by npm test).
     await diffImages(p('old.tar'), p('new.tar'), p('d2.rdimg'), { image: { old: 'app:1', new: 'app:2' }, workers: 2 });
     expect(readFileSync(p('d2.rdimg')).equals(readFileSync(p('d.rdimg')))).toBe(true);
@@ -136,6 +143,16 @@ describe('image delta apply options', () => {
     expect(pulled).toBeLessThanOrEqual(headerChunks);
   });
 });
+
+/** The header of the native delta inside an image delta file. */
+async function embeddedDeltaHeader(path: string): Promise<DeltaHeader> {
+  const { readImageDeltaHeader } = await import('../../src/image/image-delta-format.js');
+  const bytes = readFileSync(path);
+  const { deltaOffset } = await readImageDeltaHeader(async (pos, n) => bytes.subarray(pos, pos + n), bytes.length);
+  let header: DeltaHeader | undefined;
+  new NativeDeltaDecoder(new OpCollector(), { onheader: (h) => (header = h) }).push(bytes.subarray(deltaOffset), true);
+  return header!;
+}
 
 /** Bytes of the embedded native delta, to know how much of the file is header. */
 async function deltaBodyLength(): Promise<number> {

@@ -2,7 +2,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { diff } from '../../src/format/operations.js';
+import { DiffDelta } from '../../src/format/diff-delta.js';
+import { diff, patch } from '../../src/format/operations.js';
 import { FileBasis } from '../../src/stream/file-basis.js';
 import { patchFile } from '../../src/stream/file-operations.js';
 import { patchChunks } from '../../src/stream/patch-stream.js';
@@ -93,5 +94,41 @@ describe('patch output in 1 MiB chunks (reads straight into them)', () => {
     } finally {
       await fb.close();
     }
+  });
+});
+
+describe('a delta without a basis digest, and patching without the target hash', () => {
+  // As image deltas are made: the header names the basis length only, since the container
+  // identifies the basis (the old image's DiffIDs) and checks what is written (each layer's).
+  const basis = prng(200_000, 5);
+  const target = basis.map((b, i) => (i % 4000 === 7 ? b ^ 0x21 : b));
+  const chunks: Uint8Array[] = [];
+  const d = new DiffDelta(basis, (c) => chunks.push(c.slice()), { basisSha256: false });
+  d.push(target);
+  d.finish();
+  const delta = Buffer.concat(chunks);
+  const sameLength = basis.map((b, i) => (i === 100_003 ? b ^ 1 : b));
+
+  async function viaStream(b: Uint8Array, opts: Parameters<typeof patchChunks>[2] = {}): Promise<Buffer> {
+    const out: Uint8Array[] = [];
+    for await (const c of patchChunks(b, [delta], opts)) out.push(c);
+    return Buffer.concat(out);
+  }
+
+  it('is smaller than one with the digest, patches the basis, and still refuses a basis of another length', async () => {
+    expect(delta.length).toBeLessThan(diff(basis, target).length - 32);
+    expect(Buffer.compare(patch(basis, delta), target)).toBe(0);
+    expect(Buffer.compare(await viaStream(basis), target)).toBe(0);
+    expect(() => patch(basis.subarray(1), delta)).toThrow(expect.objectContaining({ code: 'ERR_BASIS_MISMATCH' }));
+  });
+
+  it('a changed basis of the same length is caught by the target hash, unless verifyTarget is false', async () => {
+    // Byte 100,003 of the basis is copied into the target: the output differs there.
+    expect(() => patch(sameLength, delta)).toThrow(expect.objectContaining({ code: 'ERR_CHECKSUM' }));
+    await expect(viaStream(sameLength)).rejects.toMatchObject({ code: 'ERR_CHECKSUM' });
+    const unchecked = patch(sameLength, delta, { verifyTarget: false });
+    expect(unchecked.length).toBe(target.length);
+    expect(Buffer.compare(unchecked, target)).not.toBe(0);
+    expect(Buffer.compare(await viaStream(sameLength, { verifyTarget: false }), unchecked)).toBe(0);
   });
 });
