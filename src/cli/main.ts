@@ -12,6 +12,7 @@ import {
   signatureSpec,
 } from './file-commands.js';
 import { UsageError } from './usage-error.js';
+import { isDeviceCommand, keepYoungGenerationSmall } from './young-generation.js';
 
 const HELP = `rolldelta — binary deltas for files and container images
 
@@ -71,6 +72,7 @@ function version(): string {
 /** Runs the CLI with `argv` (without node and script) and returns the exit code. */
 export async function main(argv: readonly string[]): Promise<number> {
   const [name, ...rest] = argv;
+  if (isDeviceCommand(argv)) keepYoungGenerationSmall();
   try {
     if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
       process.stdout.write(HELP);
