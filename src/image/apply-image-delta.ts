@@ -13,6 +13,7 @@ import { ImageArchive } from './archive-reader.js';
 import { dockerArchiveChunks, type OutputImage } from './docker-archive-writer.js';
 import { readImageDeltaHeader, readImageDeltaHeaderFrom, unpackImageConfig, type ImageDeltaHeader, type ImageDeltaLayer } from './image-delta-format.js';
 import { layeredBasis } from './layered-basis.js';
+import { ReadRing } from './read-ring.js';
 
 export interface ImageApplyOptions {
   /**
@@ -152,13 +153,15 @@ export async function applyImageDelta(
     const patchOpts = { verifyBasis: false, verifyTarget: false, limits: opts.limits };
     target = patchChunks(layeredBasis(parts), rest, patchOpts, reuse && !skipsTarget ? 4 : false);
     const cutter = new StreamCutter(target[Symbol.asyncIterator]());
+    // Old layers go out one after another: one ring of read buffers serves them all.
+    const oldRing = reuse ? new ReadRing(ImageArchive.READ_BYTES) : undefined;
     let targetLength = 0; // where each rebuilt layer starts in the patched target; at the end, its length
     const layers: OutputImage['layers'] = header.new.layers.map((l) => {
       const at = targetLength;
       if (l.from === 'delta') targetLength += l.size;
       if (omitted(l)) return { diffId: l.diffId, size: l.size };
       if (l.from === 'delta') return { diffId: l.diffId, size: l.size, content: () => cutNext(cutter, at, l.size) };
-      return { diffId: l.diffId, size: l.size, content: () => archive.layerStream(byDiffId.get(l.diffId)!, reuse) };
+      return { diffId: l.diffId, size: l.size, content: () => archive.layerStream(byDiffId.get(l.diffId)!, oldRing ?? false) };
     });
     // The target's own checks (length, frame count) run when its stream ends: end it right after the
     // last layer written, before the archive's manifest goes out.

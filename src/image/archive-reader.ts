@@ -7,6 +7,7 @@ import { familiarRef, ociLayoutImages } from './_archive-oci.js';
 import { COMPRESSION_PROBE_BYTES, detectCompression, gunzipChunks } from './compression.js';
 import { digestHex, sha256Digest } from './digest.js';
 import type { ArchiveFormat, ImageLayerRef, ImageRecord } from './image-types.js';
+import { ReadRing } from './read-ring.js';
 import { indexTarFile, resolveTarEntry, type TarFileEntry } from './tar-file-index.js';
 
 /** Options of `ImageArchive.open`. */
@@ -131,14 +132,23 @@ export class ImageArchive {
    * `reuseChunks` (plain layers) cycles four read buffers instead of a fresh one per MiB, which
    * pile up as garbage between collections: for a consumer done with a chunk before it asks for
    * the third one after it (writeFileAtomic behind dockerArchiveChunks, which holds one back).
+   * `true` gives this stream its own four; a {@link ReadRing} of {@link ImageArchive.READ_BYTES}
+   * shares them with the other layers the same consumer streams one after another.
    * @example
    * for await (const chunk of a.layerStream(layer)) out.write(chunk);
    */
-  layerStream(layer: ImageLayerRef, reuseChunks = false): AsyncIterable<Uint8Array> {
+  layerStream(layer: ImageLayerRef, reuseChunks: boolean | ReadRing = false): AsyncIterable<Uint8Array> {
     const e = this.layerEntry(layer);
-    if (layer.compression === 'none') return this.rawChunks(e, READ_CHUNK, reuseChunks);
-    return gunzipChunks(this.rawChunks(e, GZIP_READ_CHUNK, false), `layer ${layer.diffId} (${layer.entry})`);
+    if (layer.compression === 'none') {
+      const ring = reuseChunks === true ? new ReadRing(READ_CHUNK) : reuseChunks === false ? undefined : reuseChunks;
+      if (ring && ring.size !== READ_CHUNK) throw new RolldeltaError(ErrorCode.INVALID_ARGUMENT, `a layer read ring holds ${READ_CHUNK}-byte buffers, got ${ring.size}`);
+      return this.rawChunks(e, READ_CHUNK, ring);
+    }
+    return gunzipChunks(this.rawChunks(e, GZIP_READ_CHUNK, undefined), `layer ${layer.diffId} (${layer.entry})`);
   }
+
+  /** The size of plain layers' reads, for a {@link ReadRing} shared across layerStream calls. */
+  static readonly READ_BYTES = READ_CHUNK;
 
   /** Closes the archive file; streams and bases obtained from it stop working. */
   close(): Promise<void> {
@@ -146,19 +156,17 @@ export class ImageArchive {
   }
 
   /**
-   * An entry's bytes in `chunk`-byte reads, the next one in flight while this one is used; with
-   * `reuse`, read into a ring of four buffers (one read ahead, one the consumer holds, two it may
-   * still be writing).
+   * An entry's bytes in `chunk`-byte reads, the next one in flight while this one is used; with a
+   * ring, full-size reads go into its four buffers (one read ahead, one the consumer holds, two it
+   * may still be writing) and a short last one into its own.
    */
-  private async *rawChunks(e: TarFileEntry, chunk: number, reuse: boolean): AsyncGenerator<Uint8Array> {
-    const ring: Uint8Array[] = [];
-    let turn = 0;
+  private async *rawChunks(e: TarFileEntry, chunk: number, ring: ReadRing | undefined): AsyncGenerator<Uint8Array> {
     const read = (p: number) => {
       const n = Math.min(chunk, e.size - p);
       let r: Promise<Uint8Array>;
-      if (reuse) {
-        const buf = (ring[turn++ % 4] ??= new Uint8Array(chunk));
-        r = this.file.readInto(buf, 0, e.dataOffset + p, n).then(() => buf.subarray(0, n));
+      if (ring && n === chunk) {
+        const buf = ring.take();
+        r = this.file.readInto(buf, 0, e.dataOffset + p, n).then(() => buf);
       } else {
         r = this.file.read(e.dataOffset + p, n);
       }

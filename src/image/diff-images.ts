@@ -16,6 +16,7 @@ import type { BasisCache, IndexedBasis } from './basis-cache.js';
 import { encodeImageDeltaHeader, packImageConfig, type ImageDeltaLayer } from './image-delta-format.js';
 import type { ImageRecord } from './image-types.js';
 import { measureLayer } from './pull-size.js';
+import { ReadRing } from './read-ring.js';
 
 /** What an image diff produced, against what a regular pull would have moved. */
 export interface ImageDiffSummary {
@@ -84,9 +85,10 @@ async function readAllLayers(
     const total = sizes.reduce((a, b) => a + b, 0);
     const out = new Uint8Array(shared ? new SharedArrayBuffer(total) : new ArrayBuffer(total));
     let at = 0;
+    const ring = new ReadRing(ImageArchive.READ_BYTES);
     for (const layer of image.layers) {
       // Copied at once: the reads may cycle through reused buffers.
-      for await (const c of archive.layerStream(layer, true)) {
+      for await (const c of archive.layerStream(layer, ring)) {
         if (at + c.length > out.length) throw new RolldeltaError(ErrorCode.CORRUPT, `the old image's layers hold more than the ${out.length} bytes their entries list; the archive changed while being read`);
         out.set(c, at);
         at += c.length;
@@ -161,10 +163,11 @@ export async function diffImages(oldPath: string, newPath: string, outPath: stri
         yield header;
         const out = new ChunkBuffer();
         const d = new DiffDelta(index, out.push, { level, sha256: nodeSha256, rawDeflate: nodeRawDeflate, background: true, packFrameAsync, basisSha256: false });
+        const ring = new ReadRing(ImageArchive.READ_BYTES);
         for (let i = 0; i < layers.length; i++) {
           if (layers[i].from === 'old') continue;
           // d.push copies what it keeps: the reads may cycle through reused buffers.
-          for await (const c of newArchive.layerStream(newImage.layers[i], true)) {
+          for await (const c of newArchive.layerStream(newImage.layers[i], ring)) {
             d.push(c);
             progress.bytesIn += c.length;
             await d.settled(MAX_PACKING); // frames are packed in the thread pool or the workers

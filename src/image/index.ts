@@ -1,4 +1,5 @@
 export { ImageArchive, type ImageArchiveOptions } from './archive-reader.js';
+export { ReadRing } from './read-ring.js';
 export type { ArchiveFormat, ImageLayerRef, ImageRecord, LayerCompression } from './image-types.js';
 export { indexTarFile, resolveTarEntry, normalizeEntryName, type TarFileEntry, type TarFileIndexOptions, type PositionalFile } from './tar-file-index.js';
 export { detectCompression, gunzipChunks } from './compression.js';

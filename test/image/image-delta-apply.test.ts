@@ -9,6 +9,8 @@ import { OpCollector } from '../../src/core/ops.js';
 import type { DeltaHeader } from '../../src/format/delta-header.js';
 import { NativeDeltaDecoder } from '../../src/format/native-delta-decoder.js';
 import { applyImageDelta } from '../../src/image/apply-image-delta.js';
+import { ImageArchive } from '../../src/image/archive-reader.js';
+import { ReadRing } from '../../src/image/read-ring.js';
 import { diffImages } from '../../src/image/diff-images.js';
 import { indexTarFile } from '../../src/image/tar-file-index.js';
 import { makeTar, type TarEntry } from '../helpers/images.js';
@@ -201,9 +203,10 @@ describe('image apply into a file through reused buffers', () => {
     expect([...(await layersIn(p('big-out-new.tar'))).values()]).toEqual([false, true, true]);
   });
   it('old layers of any size between rebuilt ones arrive whole in a file and in a consumer', async () => {
-    // Small layers (one read each) between multi-read ones and rebuilt ones. The file writer gathers
-    // small chunks into 1 MiB writes, so a read buffer shared across layers would be refilled while
-    // a small layer's chunk still waits in that batch (it was tried: this test caught it).
+    // Small layers (one read each) between multi-read ones and rebuilt ones. Old layers share one
+    // ring of read buffers; the file writer gathers small chunks into 1 MiB writes, so a layer's
+    // short last chunk must not come from the ring, which later layers refill while it still waits
+    // in that batch (giving it a ring buffer corrupts the output: this test catches it).
     const sizes = [700_000, 3000, (2 << 20) + 99, 10, 600_000, (1 << 20) + 1, 5];
     const oldLayers = sizes.map((n, i) => [{ type: 'file' as const, path: `l${i}`, data: noise(n, 10 + i) }]);
     const rebuilt = (i: number) => [{ type: 'file' as const, path: `new${i}`, data: noise(300_000 + i, 40 + i) }];
@@ -220,5 +223,27 @@ describe('image apply into a file through reused buffers', () => {
       for await (const ch of chunks) copied.push(ch.slice());
     }, { reuseChunks: true });
     expect(Buffer.concat(copied).equals(readFileSync(p('many-out.tar')))).toBe(true);
+  });
+
+  it('a read ring shared by layers hands out four buffers for full reads and fresh ones for short ends', async () => {
+    const archive = await ImageArchive.open(p('many-old.tar'));
+    try {
+      const image = archive.image();
+      const ring = new ReadRing(ImageArchive.READ_BYTES);
+      const ringBuffers = new Set<ArrayBufferLike>();
+      for (const layer of [...image.layers, ...image.layers]) {
+        const h = createHash('sha256');
+        for await (const c of archive.layerStream(layer, ring)) {
+          h.update(c);
+          if (c.length === ImageArchive.READ_BYTES) ringBuffers.add(c.buffer);
+          else expect(ringBuffers.has(c.buffer)).toBe(false);
+        }
+        expect(`sha256:${h.digest('hex')}`).toBe(layer.diffId);
+      }
+      expect(ringBuffers.size).toBe(4); // the big layers' 3 full reads, twice: round the ring of four
+      expect(() => archive.layerStream(image.layers[0], new ReadRing(4096))).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
+    } finally {
+      await archive.close();
+    }
   });
 });
