@@ -31,7 +31,7 @@ export class AnyDeltaDecoder {
 
   constructor(
     private readonly sink: OpSink,
-    private readonly opts: { limits?: Partial<DecodeLimits>; onheader?: (h: DeltaHeader) => void; rawDeflate?: RawDeflate } = {},
+    private readonly opts: { limits?: Partial<DecodeLimits>; onheader?: (h: DeltaHeader) => void; rawDeflate?: RawDeflate; frameByFrame?: boolean } = {},
   ) {
     this.limits = resolveLimits(opts.limits);
   }
@@ -52,6 +52,11 @@ export class AnyDeltaDecoder {
     this.inner.push(chunk, final);
   }
 
+  /** With `frameByFrame` (native deltas): the last push stopped after a frame; push an empty chunk to go on. */
+  get paused(): boolean {
+    return this.inner instanceof NativeDeltaDecoder && this.inner.paused;
+  }
+
   private open(first: Uint8Array): NativeDeltaDecoder | RdiffDeltaDecoder {
     if (first.length < 4) {
       throw new RolldeltaError(ErrorCode.TRUNCATED, `a delta needs at least 4 bytes of magic, got ${first.length}; the file is truncated or empty`);
@@ -62,6 +67,7 @@ export class AnyDeltaDecoder {
       return new NativeDeltaDecoder(this.sink, {
         limits: this.limits,
         rawDeflate: this.opts.rawDeflate,
+        frameByFrame: this.opts.frameByFrame,
         onheader: (h) => {
           this.header = h;
           this.opts.onheader?.(h);

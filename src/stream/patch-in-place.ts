@@ -341,15 +341,31 @@ interface DecodedOp {
   data?: Uint8Array;
 }
 
-/** The delta's ops in order, in batches of what each 1 MiB read decoded (data copied out). */
-async function* decodeOps(deltaPath: string, limits?: Partial<DecodeLimits>, onheader?: (h: DeltaHeader) => void, onend?: (t: NativeTrailer) => void): AsyncGenerator<DecodedOp[]> {
+/**
+ * The delta's ops in order, one batch per frame (without literal and diff bytes if `withData` is
+ * false): a few KiB of delta can pack many 1 MiB frames of literals, and batches per 1 MiB read
+ * held them all (a 530 KB delta of 512 MiB of zeros peaked at 608 MiB). The bytes are the
+ * decoder's, not copied: the next frame is decoded only when the consumer asks for the next batch.
+ */
+async function* decodeOps(
+  deltaPath: string,
+  limits?: Partial<DecodeLimits>,
+  onheader?: (h: DeltaHeader) => void,
+  onend?: (t: NativeTrailer) => void,
+  withData = true,
+): AsyncGenerator<DecodedOp[]> {
   let batch: DecodedOp[] = [];
   const sink: OpSink = {
     copy: (offset, length) => void batch.push({ kind: 'copy', offset, length }),
-    literal: (data) => void batch.push({ kind: 'literal', offset: 0, length: data.length, data: new Uint8Array(data) }),
-    add: (offset, length, diff) => void batch.push({ kind: 'add', offset, length, data: new Uint8Array(diff) }),
+    literal: (data) => void batch.push({ kind: 'literal', offset: 0, length: data.length, data: withData ? data : undefined }),
+    add: (offset, length, diff) => void batch.push({ kind: 'add', offset, length, data: withData ? diff : undefined }),
   };
-  const dec = new NativeDeltaDecoder(sink, { limits, onheader, onend, rawDeflate: nodeRawDeflate });
+  const dec = new NativeDeltaDecoder(sink, { limits, onheader, onend, rawDeflate: nodeRawDeflate, frameByFrame: true });
+  const take = (): DecodedOp[] => {
+    const out = batch;
+    batch = [];
+    return out;
+  };
   let first = true;
   for await (const chunk of createReadStream(deltaPath, { highWaterMark: CHUNK })) {
     const bytes = chunk as Buffer;
@@ -358,14 +374,19 @@ async function* decodeOps(deltaPath: string, limits?: Partial<DecodeLimits>, onh
     }
     first = false;
     dec.push(bytes);
-    if (batch.length > 0) {
-      yield batch;
-      batch = [];
+    if (batch.length > 0) yield take();
+    while (dec.paused) {
+      dec.push(NO_BYTES);
+      if (batch.length > 0) yield take();
     }
   }
-  dec.push(new Uint8Array(0), true);
-  if (batch.length > 0) yield batch;
+  do {
+    dec.push(NO_BYTES, true);
+    if (batch.length > 0) yield take();
+  } while (dec.paused);
 }
+
+const NO_BYTES = new Uint8Array(0);
 
 /** First pass: header, trailer, and where every copy and add reads and writes. */
 async function readShape(deltaPath: string, limits?: Partial<DecodeLimits>): Promise<DeltaShape> {
@@ -377,7 +398,7 @@ async function readShape(deltaPath: string, limits?: Partial<DecodeLimits>): Pro
   let l = new Float64Array(cap);
   let count = 0;
   let at = 0;
-  for await (const batch of decodeOps(deltaPath, limits, (h) => (header = h), (tr) => (trailer = tr))) {
+  for await (const batch of decodeOps(deltaPath, limits, (h) => (header = h), (tr) => (trailer = tr), false)) {
     for (const o of batch) {
       if (o.kind !== 'literal') {
         if (count === cap) {
@@ -439,8 +460,9 @@ async function writeStash(fh: FileHandle, stashPath: string, plan: InPlacePlan):
   }
 }
 
-async function readAt(fh: FileHandle, position: number, length: number): Promise<Buffer> {
-  const buf = Buffer.allocUnsafe(length);
+/** `length` bytes at `position`, into `into` (at least that long) or a fresh buffer. */
+async function readAt(fh: FileHandle, position: number, length: number, into?: Buffer): Promise<Buffer> {
+  const buf = into ? into.subarray(0, length) : Buffer.allocUnsafe(length);
   let done = 0;
   while (done < length) {
     const { bytesRead } = await fh.read(buf, done, length - done, position + done);
@@ -460,7 +482,9 @@ async function writeAt(fh: FileHandle, position: number, bytes: Uint8Array): Pro
 
 async function sha256Handle(fh: FileHandle, length: number): Promise<Uint8Array> {
   const h = createHash('sha256');
-  for (let p = 0; p < length; p += 4 * CHUNK) h.update(await readAt(fh, p, Math.min(4 * CHUNK, length - p)));
+  // One buffer for the whole file: a fresh one per read left hundreds of MiB to the collector.
+  const buf = Buffer.allocUnsafe(Math.min(4 * CHUNK, length));
+  for (let p = 0; p < length; p += 4 * CHUNK) h.update(await readAt(fh, p, Math.min(4 * CHUNK, length - p), buf));
   return new Uint8Array(h.digest());
 }
 

@@ -18,8 +18,9 @@ export type PatchStreamOptions = PatchOptions & StreamOptions;
 
 /** Largest single basis read: bounds patch memory whatever a COPY's length. */
 const READ_CHUNK = 1 << 20;
-/** Delta bytes decoded between drains of the op queue. */
+/** Delta bytes decoded between drains of the op queue (at most one frame's ops at a time). */
 const FEED_BYTES = 64 << 10;
+const NO_BYTES = new Uint8Array(0);
 
 /**
  * Applies a delta (either format, detected) to a random-access basis, streamed: delta chunks in,
@@ -48,7 +49,8 @@ export async function* patchChunks(
   const queue = new OpQueue();
   let header: DeltaHeader | undefined;
   let basisChecked = false;
-  const decoder = new AnyDeltaDecoder(queue, { limits: opts.limits, onheader: (h) => (header = h), rawDeflate: opts.rawDeflate ?? nodeRawDeflate });
+  // Frame by frame: the queue then holds one frame's ops and bytes, however many frames a slice packs.
+  const decoder = new AnyDeltaDecoder(queue, { limits: opts.limits, onheader: (h) => (header = h), rawDeflate: opts.rawDeflate ?? nodeRawDeflate, frameByFrame: true });
   const target = opts.verifyTarget === false ? undefined : sha();
   const meter = new ProgressMeter(opts);
   const stager = new OutputStager(base, ring);
@@ -84,10 +86,16 @@ export async function* patchChunks(
     for (let o = 0; o < chunk.length; o += FEED_BYTES) {
       decoder.push(chunk.subarray(o, o + FEED_BYTES));
       yield* verified(emitQueued());
+      while (decoder.paused) {
+        decoder.push(NO_BYTES);
+        yield* verified(emitQueued());
+      }
     }
   }
-  decoder.push(new Uint8Array(0), true);
-  yield* verified(emitQueued());
+  do {
+    decoder.push(NO_BYTES, true);
+    yield* verified(emitQueued());
+  } while (decoder.paused);
   yield* verified(stager.finish());
   if (decoder.trailer) {
     try {

@@ -262,6 +262,47 @@ describe('native delta v1: hostile input', () => {
     expect(codeOf(() => decode([cat(head, frame(1, Uint8Array.of(7, 1, 0)))]))).toBe('ERR_UNSUPPORTED');
   });
 
+  it('frame by frame: each push stops after an ops frame, and going on gives the same ops', () => {
+    // Literal frames of zeros pack ~1000x: a few KiB of delta carry several 1 MiB frames.
+    const ops: Op[] = [
+      { type: 'literal', data: new Uint8Array(3 << 20) },
+      { type: 'copy', offset: 7, length: 100 },
+      { type: 'literal', data: new Uint8Array(1000).fill(3) },
+    ];
+    for (const rawDeflate of [fflateRawDeflate, nodeRawDeflate]) {
+      const bytes = encode(ops, HEADER, { rawDeflate, frameSize: 1 << 20 });
+      expect(bytes.length).toBeLessThan(16 << 10);
+      const perPush: number[] = [];
+      let held = 0;
+      const sink = new OpCollector();
+      const counting = {
+        copy: (o: number, n: number) => (held++, sink.copy(o, n)),
+        literal: (d: Uint8Array) => (held++, sink.literal(d)),
+      };
+      const dec = new NativeDeltaDecoder(counting, { rawDeflate, frameByFrame: true });
+      dec.push(bytes); // the whole delta at once: still one frame per push
+      perPush.push(held);
+      while (dec.paused) {
+        held = 0;
+        dec.push(new Uint8Array(0));
+        perPush.push(held);
+      }
+      dec.push(new Uint8Array(0), true);
+      expect(perPush.length).toBeGreaterThanOrEqual(4); // 3 MiB of zeros, then the rest: one frame per push
+      const all = decode([bytes], { rawDeflate }).ops;
+      expect(all.length).toBe(3);
+      expect(sink.finish()).toEqual(all);
+      // A delta cut short is still ERR_TRUNCATED once the frames it has are out.
+      const cut = new NativeDeltaDecoder({ copy() {}, literal() {} }, { rawDeflate, frameByFrame: true });
+      expect(
+        codeOf(() => {
+          cut.push(bytes.subarray(0, bytes.length - 3), true);
+          while (cut.paused) cut.push(new Uint8Array(0), true);
+        }),
+      ).toBe('ERR_TRUNCATED');
+    }
+  });
+
   it('decodes with either DEFLATE what the other encoded', () => {
     const basis = prng(300_000, 5);
     const target = concat(prng(50_000, 6), basis.subarray(1000, 200_000), new TextEncoder().encode('text '.repeat(20_000)));
