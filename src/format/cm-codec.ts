@@ -50,7 +50,8 @@ export function cmEncode(raw: Uint8Array, segments?: ArrayLike<number>): Uint8Ar
 }
 
 /**
- * Decodes `rawLength` bytes coded by cmEncode.
+ * Decodes `rawLength` bytes coded by cmEncode. The result is the model's history, whose memory the
+ * next cmEncode or cmDecode reuses: copy it to keep it.
  * @example
  * const literals = cmDecode(packed, 4096);
  */

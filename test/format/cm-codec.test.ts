@@ -25,6 +25,21 @@ describe('context-mixing section coder', () => {
     expect(cmEncode(zeros).length).toBeLessThan(200);
   });
 
+  it('reuses one set of model tables from section to section (fresh ones per frame piled up for the collector)', () => {
+    const big = text(300_000);
+    const small = text(1000);
+    const a = cmDecode(cmEncode(big), big.length);
+    expect(a).toEqual(big);
+    // The next model (a smaller section, then a bigger one) works in the same memory, and decodes
+    // right after a bigger one: its tables are reset, not left over.
+    const b = cmDecode(cmEncode(small), small.length);
+    expect(b).toEqual(small);
+    expect(b.buffer).toBe(a.buffer);
+    const c = cmDecode(cmEncode(big), big.length);
+    expect(c).toEqual(big);
+    expect(c.buffer).toBe(a.buffer);
+  });
+
   it('decodes hostile input to exactly the declared length without throwing', () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 200 }), fc.nat(5000), (junk, n) => {
