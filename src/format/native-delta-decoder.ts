@@ -89,9 +89,11 @@ export class NativeDeltaDecoder {
    * such payloads, small for what they yield, can afford. The result lives until the next call.
    */
   private inflate(payload: Uint8Array, rawLength: number, at: number): Uint8Array {
-    if (payload.length * HIGH_RATIO >= rawLength) return inflateBounded(this.rawDeflate, payload, rawLength, at);
+    if (payload.length * HIGH_RATIO >= rawLength) return inflateBounded(() => this.rawDeflate.inflate(payload, rawLength), rawLength, at);
     if (this.inflated.length <= rawLength) this.inflated = new Uint8Array(Math.max(rawLength + 1, Math.min(2 * this.inflated.length, this.limits.maxFrameBytes + 1)));
-    return inflateBounded(fflateInto(this.inflated.subarray(0, rawLength + 1)), payload, rawLength, at);
+    // One byte more than promised: fflate stops there, so a longer stream shows as such.
+    const out = this.inflated.subarray(0, rawLength + 1);
+    return inflateBounded(() => inflateSync(payload, { out }), rawLength, at);
   }
 
   /** The first `n` bytes of the reused frame buffer, grown (at most to the frame limit) when short. */
@@ -405,22 +407,34 @@ function unpackSections(
   return { raw, tagsRaw, offsRaw, litRaw };
 }
 
+/**
+ * Feeds `chunk` to a decoder made with `frameByFrame`, then empty chunks (with the same `final`)
+ * for as long as it pauses, yielding after each push: the caller drains one frame's ops at a time.
+ * @example
+ * for (const _ of pushFrameByFrame(decoder, chunk)) drain(queue);
+ */
+export function* pushFrameByFrame(decoder: { push(chunk: Uint8Array, final?: boolean): void; readonly paused: boolean }, chunk: Uint8Array, final = false): Generator<void> {
+  decoder.push(chunk, final);
+  yield;
+  while (decoder.paused) {
+    decoder.push(NO_BYTES, final);
+    yield;
+  }
+}
+
+const NO_BYTES = new Uint8Array(0);
+
 /** Payloads that inflate more than this many times are inflated into a reused buffer. */
 const HIGH_RATIO = 32;
 
-/** fflate's inflate into `out` (one byte longer than promised: a longer stream shows as such). */
-function fflateInto(out: Uint8Array): RawDeflate {
-  return { deflate: fflateRawDeflate.deflate, inflate: (data) => inflateSync(data, { out }) };
-}
-
 /**
- * Inflates to at most one byte more than promised, so memory stays bounded and a stream that
- * yields more (or less) than `rawLength` is caught.
+ * Runs `inflate`, which yields at most one byte more than promised, so memory stays bounded and a
+ * stream that yields more (or less) than `rawLength` is caught.
  */
-function inflateBounded(rawDeflate: RawDeflate, payload: Uint8Array, rawLength: number, at: number): Uint8Array {
+function inflateBounded(inflate: () => Uint8Array, rawLength: number, at: number): Uint8Array {
   let out: Uint8Array;
   try {
-    out = rawDeflate.inflate(payload, rawLength);
+    out = inflate();
   } catch (e) {
     throw new RolldeltaError(ErrorCode.CORRUPT, `the deflate data of the frame at byte ${at} is invalid (${(e as Error).message}); the delta is damaged`, { cause: e });
   }

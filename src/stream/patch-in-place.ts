@@ -7,7 +7,7 @@ import { planInPlace, type InPlacePlan } from '../core/in-place-plan.js';
 import type { OpSink } from '../core/ops.js';
 import type { DeltaHeader } from '../format/delta-header.js';
 import type { DecodeLimits } from '../format/limits.js';
-import { NativeDeltaDecoder } from '../format/native-delta-decoder.js';
+import { NativeDeltaDecoder, pushFrameByFrame } from '../format/native-delta-decoder.js';
 import type { NativeTrailer } from '../format/native-delta-encoder.js';
 import { NATIVE_DELTA_MAGIC } from '../format/native-magic.js';
 import { readJournal, removeJournal, writeJournal, type InPlaceJournal } from './in-place-journal.js';
@@ -373,20 +373,10 @@ async function* decodeOps(
       throw new RolldeltaError(ErrorCode.UNSUPPORTED, `${deltaPath} is not a native rolldelta delta; in-place patching needs the native format (its basis and target hashes)`);
     }
     first = false;
-    dec.push(bytes);
-    if (batch.length > 0) yield take();
-    while (dec.paused) {
-      dec.push(NO_BYTES);
-      if (batch.length > 0) yield take();
-    }
+    for (const _ of pushFrameByFrame(dec, bytes)) if (batch.length > 0) yield take();
   }
-  do {
-    dec.push(NO_BYTES, true);
-    if (batch.length > 0) yield take();
-  } while (dec.paused);
+  for (const _ of pushFrameByFrame(dec, new Uint8Array(0), true)) if (batch.length > 0) yield take();
 }
-
-const NO_BYTES = new Uint8Array(0);
 
 /** First pass: header, trailer, and where every copy and add reads and writes. */
 async function readShape(deltaPath: string, limits?: Partial<DecodeLimits>): Promise<DeltaShape> {

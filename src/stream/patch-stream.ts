@@ -4,6 +4,7 @@ import { ErrorCode, RolldeltaError } from '../core/errors.js';
 import type { DeltaHeader } from '../format/delta-header.js';
 import { checkBasis, checkTarget } from '../format/delta-checks.js';
 import { AnyDeltaDecoder } from '../format/delta-decoder.js';
+import { pushFrameByFrame } from '../format/native-delta-decoder.js';
 import { OpQueue } from '../format/op-queue.js';
 import type { PatchOptions } from '../format/operations-options.js';
 import { throwIfAborted } from './abort.js';
@@ -20,7 +21,6 @@ export type PatchStreamOptions = PatchOptions & StreamOptions;
 const READ_CHUNK = 1 << 20;
 /** Delta bytes decoded between drains of the op queue (at most one frame's ops at a time). */
 const FEED_BYTES = 64 << 10;
-const NO_BYTES = new Uint8Array(0);
 
 /**
  * Applies a delta (either format, detected) to a random-access basis, streamed: delta chunks in,
@@ -84,18 +84,10 @@ export async function* patchChunks(
     // In slices: a 1 MiB read of a well-packed delta holds a dozen frames, whose ops would all be
     // queued (their bytes copied) before the first is written.
     for (let o = 0; o < chunk.length; o += FEED_BYTES) {
-      decoder.push(chunk.subarray(o, o + FEED_BYTES));
-      yield* verified(emitQueued());
-      while (decoder.paused) {
-        decoder.push(NO_BYTES);
-        yield* verified(emitQueued());
-      }
+      for (const _ of pushFrameByFrame(decoder, chunk.subarray(o, o + FEED_BYTES))) yield* verified(emitQueued());
     }
   }
-  do {
-    decoder.push(NO_BYTES, true);
-    yield* verified(emitQueued());
-  } while (decoder.paused);
+  for (const _ of pushFrameByFrame(decoder, new Uint8Array(0), true)) yield* verified(emitQueued());
   yield* verified(stager.finish());
   if (decoder.trailer) {
     try {
