@@ -1,5 +1,5 @@
 import { deflateSync, inflateSync } from 'fflate';
-import { concatBytes, equalBytes } from '../core/bytes.js';
+import { concatBytes, equalBytes, fromHex, toHex } from '../core/bytes.js';
 import { ErrorCode, RolldeltaError } from '../core/errors.js';
 import { decodeHeaderBlock, encodeHeaderBlock, HEADER_OVERHEAD } from '../format/_header-block.js';
 import { readU32 } from '../format/_reader.js';
@@ -135,13 +135,13 @@ function tag(v: unknown, what: string): string {
 
 /** A `sha256:<hex>` digest as the header carries it: its 32 bytes. */
 function digestBytes(digest: string): Uint8Array {
-  return Buffer.from(digestHex(digest), 'hex');
+  return fromHex(digestHex(digest));
 }
 
 /** A digest field of the header (32 bytes) as `sha256:<hex>`. */
 function digest(v: unknown, what: string): string {
   if (!(v instanceof Uint8Array) || v.length !== 32) throw bad(`${what} is not a 32-byte digest`);
-  return `sha256:${Buffer.from(v.buffer, v.byteOffset, 32).toString('hex')}`;
+  return `sha256:${toHex(v)}`;
 }
 
 /**
