@@ -28,9 +28,9 @@ Usage:
                                               rebuild the new image as an archive docker load accepts
   rolldelta docker diff [--level N] OLD NEW DELTA   the same for images in the engine (DOCKER_HOST)
   rolldelta docker apply [--tag NEW] OLD DELTA      rebuild the new image into the engine
-  rolldelta serve --store DIR (--images DIR | --engine) [--port 8080] [--host 127.0.0.1] [--workers N|auto]
-                                              serve image deltas: GET /delta?from=OLD&to=NEW
-  rolldelta update [--from OLD] --to NEW --server URL [--request-timeout S] [--retries N] [--retry-interval S]
+  rolldelta serve --store DIR (--images DIR | --engine) [--port 8080] [--host 127.0.0.1] [--workers N|auto] [--level N]
+                                              serve image deltas: GET /delta?from=OLD&to=NEW[&level=N]
+  rolldelta update [--from OLD] --to NEW --server URL [--level N] [--request-timeout S] [--retries N] [--retry-interval S]
                                               update the engine's NEW by delta, or by a pull on any failure
 
 Any path may be - for standard input/output (but patch needs BASIS as a file).
@@ -41,7 +41,9 @@ Options:
   -S, --sum-size N        strong sum bytes (default: the hash's full length; -1: minimum safe)
   -H, --hash blake2|md4|sha256   strong hash (default sha256 native, blake2 rdiff)
   -R, --rollsum rabinkarp|rollsum   weak rolling sum (default rabinkarp)
-  --level N               packing of literals and diffs, 0-9 (default 6; 9 adds context mixing)
+  --level N               packing of literals and diffs, 0-9 (default 6; 9 adds context mixing,
+                          smallest but slow to decode; image, docker and serve default to 9;
+                          update asks the server for that level, e.g. 6 on a slow CPU)
   --in-place              diff: a delta patch --in-place applies saving at most 256 KiB aside
   --in-place-stash N      diff --in-place: that budget in bytes (0: cycles sent as literals)
   --workers N|auto        signature: threads summing blocks; diff: threads indexing the basis

@@ -12,12 +12,14 @@ const spec: Record<string, OptionSpec> = {
   images: { kind: 'string' },
   engine: { kind: 'boolean' },
   workers: { kind: 'string' },
+  level: { kind: 'integer' },
   help: { kind: 'boolean', short: 'h' },
 };
 
 /**
- * `rolldelta serve --port P --store DIR (--images DIR | --engine) [--workers N|auto]`: the delta server, with image
- * archives from a directory (`app:2` is `app_2.tar`) or saved from the Docker Engine on demand.
+ * `rolldelta serve --port P --store DIR (--images DIR | --engine) [--workers N|auto] [--level N]`: the delta
+ * server, with image archives from a directory (`app:2` is `app_2.tar`) or saved from the Docker
+ * Engine on demand; --level is that of the deltas devices get when they ask for none (default 9).
  * Runs until interrupted.
  */
 export async function serveCommand(argv: readonly string[]): Promise<void> {
@@ -28,7 +30,8 @@ export async function serveCommand(argv: readonly string[]): Promise<void> {
   if (!store) throw new UsageError('serve needs --store DIR (where deltas are kept)');
   if (!images && !args.values.engine) throw new UsageError('serve needs --images DIR (image archives) or --engine (save images from DOCKER_HOST)');
   const source = images ? archiveDirectory(images) : engineArchives(new DockerEngine(), store);
-  const server = createDeltaServer({ source, store: new DeltaStore(store), workers: workerCount(args.values.workers) });
+  const level = args.values.level as number | undefined;
+  const server = createDeltaServer({ source, store: new DeltaStore(store), workers: workerCount(args.values.workers), level });
   const port = (args.values.port as number | undefined) ?? 8080;
   const host = (args.values.host as string | undefined) ?? '127.0.0.1';
   const http = createServer(server.handler);

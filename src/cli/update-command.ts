@@ -8,6 +8,7 @@ const spec: Record<string, OptionSpec> = {
   from: { kind: 'string' },
   to: { kind: 'string' },
   server: { kind: 'string' },
+  level: { kind: 'integer' },
   'request-timeout': { kind: 'integer' },
   retries: { kind: 'integer' },
   'retry-interval': { kind: 'integer' },
@@ -15,9 +16,10 @@ const spec: Record<string, OptionSpec> = {
 };
 
 /**
- * `rolldelta update [--from OLD] --to NEW --server URL`: the device update against the engine at
- * DOCKER_HOST (without --from, the basis is the newest local image of NEW's repository); prints
- * how it went (delta, pull and why, or nothing to do).
+ * `rolldelta update [--from OLD] --to NEW --server URL [--level N]`: the device update against the
+ * engine at DOCKER_HOST (without --from, the basis is the newest local image of NEW's repository;
+ * --level asks the server for a delta made at that level); prints how it went (delta, pull and
+ * why, or nothing to do).
  */
 export async function updateCommand(argv: readonly string[]): Promise<void> {
   const args = parseArgs(argv, spec);
@@ -30,6 +32,7 @@ export async function updateCommand(argv: readonly string[]): Promise<void> {
     from,
     to,
     deltaUrl: server,
+    level: args.values.level as number | undefined,
     requestTimeoutMs: seconds('request-timeout'),
     retries: args.values.retries as number | undefined,
     retryIntervalMs: seconds('retry-interval'),

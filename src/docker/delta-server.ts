@@ -3,6 +3,7 @@ import { stat } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { toHex } from '../core/bytes.js';
 import { ErrorCode, RolldeltaError, isRolldeltaError } from '../core/errors.js';
+import { checkLevel } from '../format/level.js';
 import { BasisCache } from '../image/basis-cache.js';
 import { diffImages } from '../image/diff-images.js';
 import { writeFileAtomic } from '../stream/atomic-file.js';
@@ -22,7 +23,12 @@ export interface DeltaServerOptions {
   store: DeltaStore;
   /** Seconds a device is told to wait (Retry-After) while a delta is generated; default 2. */
   retryAfterSeconds?: number;
-  /** Deflate level of generated deltas; default 9. */
+  /**
+   * Level of generated deltas, 0-9; default 9 (context mixing: the smallest deltas, decoded at
+   * about 0.5 MB/s of new content). A device may ask for another with `&level=N` (a slow CPU
+   * asks for 6: deflate, which decodes hundreds of times faster, for a larger delta); each level
+   * of a pair is generated and stored once.
+   */
   level?: number;
   /** Threads indexing an old image and, at level 9, packing frames (see diffImages); default 1. */
   workers?: WorkerCount;
@@ -32,11 +38,14 @@ export interface DeltaServerOptions {
 
 /** The server's HTTP handler and its ahead-of-time generator. */
 export interface DeltaServer {
-  /** A node:http request handler for `GET|HEAD /delta?from=&to=`. */
+  /** A node:http request handler for `GET|HEAD /delta?from=&to=[&level=]`. */
   handler(req: IncomingMessage, res: ServerResponse): void;
-  /** Generates (or finds) the delta for a pair now, e.g. at build time; resolves to its size. */
-  generate(from: string, to: string): Promise<number>;
-  /** Generations started so far (one per pair, however many devices asked). */
+  /**
+   * Generates (or finds) the delta for a pair now, e.g. at build time; resolves to its size.
+   * `level` as a device would ask for it (default the server's).
+   */
+  generate(from: string, to: string, level?: number): Promise<number>;
+  /** Generations started so far (one per pair and level, however many devices asked). */
   readonly generations: number;
   /** Indexes of popular old images, reused across pairs. */
   readonly basisCache: BasisCache | undefined;
@@ -48,6 +57,17 @@ function refOf(url: URL, name: string): string {
   const v = url.searchParams.get(name);
   if (!v || v.length > MAX_REF) throw new RolldeltaError(ErrorCode.INVALID_ARGUMENT, `the query needs ${name}=<image reference> (at most ${MAX_REF} characters)`);
   return v;
+}
+
+/** One generation per pair and level: what `running` and `failures` are keyed by. */
+const jobKey = (from: string, to: string, variant: number | undefined) => `${from}\0${to}\0${variant ?? ''}`;
+
+/** The `level` a device asks for (0-9), or undefined when it leaves it to the server. */
+function levelOf(url: URL): number | undefined {
+  const v = url.searchParams.get('level');
+  if (v === null) return undefined;
+  if (!/^[0-9]$/.test(v)) throw new RolldeltaError(ErrorCode.INVALID_ARGUMENT, `level must be a digit from 0 to 9, got ${JSON.stringify(v.slice(0, 20))}`);
+  return Number(v);
 }
 
 /** Parses `Range: bytes=N-` or `bytes=N-M` against a file of `size` bytes; undefined means the whole file. */
@@ -65,8 +85,9 @@ function rangeOf(header: string | undefined, size: number): { start: number; end
  * image delta when it exists (Range requests give 206, so devices resume; `x-delta-sha256` carries
  * the whole delta's SHA-256 for the device to check), and 202 with
  * Retry-After while it is generated on demand: one generation per pair, however many devices ask
- * at once. `HEAD` tells the size before a download. A failed generation answers 500 with the
- * reason, and the next request tries again.
+ * at once. `&level=N` (0-9) asks for a delta made at that level instead of the server's (a device
+ * too slow to decode context mixing asks for 6). `HEAD` tells the size before a download. A failed
+ * generation answers 500 with the reason, and the next request tries again; a bad query, 400.
  * @example
  * const server = createDeltaServer({ source: archiveDirectory('/srv/images'), store: new DeltaStore('/srv/deltas') });
  * http.createServer(server.handler).listen(8080);
@@ -78,6 +99,9 @@ export function createDeltaServer(opts: DeltaServerOptions): DeltaServer {
   const retryAfter = String(opts.retryAfterSeconds ?? 2);
   const digests = new Map<string, string>();
   const basisCache = opts.cachedBases === 0 ? undefined : new BasisCache(opts.cachedBases ?? 2);
+  const serverLevel = checkLevel(opts.level ?? 9);
+  /** The store's name for a level: none for the server's own, so its deltas keep their names. */
+  const variantOf = (level: number | undefined) => (level === undefined || level === serverLevel ? undefined : level);
 
   /** SHA-256 of a stored delta, computed once: devices check the download against it. */
   async function digestOf(path: string, size: number): Promise<string> {
@@ -90,8 +114,8 @@ export function createDeltaServer(opts: DeltaServerOptions): DeltaServer {
     return d;
   }
 
-  function start(from: string, to: string): Promise<number> {
-    const key = `${from}\0${to}`;
+  function start(from: string, to: string, variant: number | undefined): Promise<number> {
+    const key = jobKey(from, to, variant);
     let job = running.get(key);
     if (job) return job;
     generations++;
@@ -99,7 +123,7 @@ export function createDeltaServer(opts: DeltaServerOptions): DeltaServer {
     job = (async () => {
       await opts.store.init();
       const [oldPath, newPath] = await Promise.all([opts.source.archive(from), opts.source.archive(to)]);
-      const s = await diffImages(oldPath, newPath, opts.store.pathFor(from, to), { level: opts.level, basisCache, workers: opts.workers });
+      const s = await diffImages(oldPath, newPath, opts.store.pathFor(from, to, variant), { level: variant ?? serverLevel, basisCache, workers: opts.workers });
       return s.deltaBytes;
     })();
     running.set(key, job);
@@ -113,8 +137,9 @@ export function createDeltaServer(opts: DeltaServerOptions): DeltaServer {
     return job;
   }
 
-  async function generate(from: string, to: string): Promise<number> {
-    return (await opts.store.size(from, to)) ?? start(from, to);
+  async function generate(from: string, to: string, level?: number): Promise<number> {
+    const variant = variantOf(level === undefined ? undefined : checkLevel(level));
+    return (await opts.store.size(from, to, variant)) ?? start(from, to, variant);
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -123,21 +148,23 @@ export function createDeltaServer(opts: DeltaServerOptions): DeltaServer {
     if (req.method !== 'GET' && req.method !== 'HEAD') return void res.writeHead(405, { allow: 'GET, HEAD' }).end();
     let from: string;
     let to: string;
+    let variant: number | undefined;
     try {
       from = refOf(url, 'from');
       to = refOf(url, 'to');
+      variant = variantOf(levelOf(url));
     } catch (e) {
       return void res.writeHead(400, { 'content-type': 'text/plain' }).end(`${(e as Error).message}\n`);
     }
-    const size = await opts.store.size(from, to);
+    const size = await opts.store.size(from, to, variant);
     if (size === undefined) {
-      const key = `${from}\0${to}`;
+      const key = jobKey(from, to, variant);
       const failed = failures.get(key);
       if (failed && !running.has(key)) {
         failures.delete(key);
         return void res.writeHead(500, { 'content-type': 'text/plain' }).end(`generating the delta failed: ${failed}\n`);
       }
-      start(from, to).catch(() => {}); // the failure is reported to the next request
+      start(from, to, variant).catch(() => {}); // the failure is reported to the next request
       return void res.writeHead(202, { 'retry-after': retryAfter, 'content-type': 'text/plain' }).end('the delta is being generated; ask again\n');
     }
     const range = rangeOf(req.headers.range, size);
@@ -145,12 +172,12 @@ export function createDeltaServer(opts: DeltaServerOptions): DeltaServer {
     const headers = {
       'content-type': 'application/vnd.rolldelta.image-delta',
       'accept-ranges': 'bytes',
-      'x-delta-sha256': await digestOf(opts.store.pathFor(from, to), size),
+      'x-delta-sha256': await digestOf(opts.store.pathFor(from, to, variant), size),
     };
     if (range) res.writeHead(206, { ...headers, 'content-length': range.end - range.start + 1, 'content-range': `bytes ${range.start}-${range.end}/${size}` });
     else res.writeHead(200, { ...headers, 'content-length': size });
     if (req.method === 'HEAD') return void res.end();
-    const file = createReadStream(opts.store.pathFor(from, to), range ? { start: range.start, end: range.end } : {});
+    const file = createReadStream(opts.store.pathFor(from, to, variant), range ? { start: range.start, end: range.end } : {});
     file.on('error', () => res.destroy());
     file.pipe(res);
   }

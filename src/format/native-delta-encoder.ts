@@ -31,6 +31,7 @@ import { crc32 } from '../core/crc32.js';
 import { ErrorCode, RolldeltaError } from '../core/errors.js';
 import type { OpSink } from '../core/ops.js';
 import { encodeHeaderBlock } from './_header-block.js';
+import { checkLevel } from './level.js';
 import { writeU32 } from './_reader.js';
 import { deltaHeaderToMap, type DeltaHeader } from './delta-header.js';
 import { NATIVE_DELTA_MAGIC, NATIVE_VERSION } from './native-magic.js';
@@ -126,10 +127,7 @@ export class NativeDeltaEncoder implements OpSink {
   private failure: unknown;
 
   constructor(header: DeltaHeader, ondata: (chunk: Uint8Array) => void, opts: NativeDeltaEncoderOptions = {}) {
-    const level = opts.level ?? header.level ?? 6;
-    if (!Number.isInteger(level) || level < 0 || level > 9) {
-      throw new RolldeltaError(ErrorCode.INVALID_ARGUMENT, `level must be an integer 0-9, got ${String(level)}`);
-    }
+    const level = checkLevel(opts.level ?? header.level ?? 6);
     const frameSize = opts.frameSize ?? DEFAULT_FRAME;
     if (!Number.isInteger(frameSize) || frameSize < 64 || frameSize > MAX_FRAME) {
       throw new RolldeltaError(ErrorCode.INVALID_ARGUMENT, `frameSize must be an integer from 64 to ${MAX_FRAME}, got ${String(frameSize)}`);

@@ -72,6 +72,15 @@ describe('rolldelta CLI', () => {
     expect(runCli(['--version']).stdout.toString().trim()).toMatch(/^\d+\.\d+\.\d+$/);
   });
 
+  it('serve and update refuse a level outside 0-9 before anything else', () => {
+    // Nothing is listened on or asked of an engine: the option is checked first.
+    for (const args of [['serve', '--store', p('store'), '--images', dir, '--level', '12'], ['update', '--to', 'a:2', '--server', 'http://127.0.0.1:9/delta', '--level', '12']]) {
+      const r = runCli(args);
+      expect(r.status, args[0]).toBe(1);
+      expect(r.stderr.toString().trim()).toBe('rolldelta: level must be an integer from 0 to 9, got 12 (ERR_INVALID_ARGUMENT)');
+    }
+  });
+
   it('--block-size and --format rdiff are honoured', () => {
     expect(runCli(['signature', '--format', 'rdiff', '--block-size', '1024', p('old'), p('r.sig')]).status).toBe(0);
     const sig = readFileSync(p('r.sig'));

@@ -95,6 +95,47 @@ describe('createDeltaServer', () => {
     expect((await fetch(`${base}/delta?from=a&to=b`, { method: 'POST' })).status).toBe(405);
   });
 
+  it('makes a delta at the level a device asks for, once, beside the server\'s own', async () => {
+    const url = `${base}/delta?from=app:1&to=app:2`;
+    const ownBytes = readFileSync(join(dir, 'got.rdimg'));
+    // The server's own level asked for by name is the delta it already has: no generation.
+    const before = delta.generations;
+    const same = await fetch(`${url}&level=9`);
+    expect(same.status).toBe(200);
+    expect(Buffer.from(await same.arrayBuffer()).equals(ownBytes)).toBe(true);
+    expect(delta.generations).toBe(before);
+    // Level 6: generated once, however many ask, stored apart from the level 9 one.
+    const first = await Promise.all(Array.from({ length: 5 }, () => fetch(`${url}&level=6`)));
+    for (const r of first) await r.arrayBuffer();
+    expect(delta.generations).toBe(before + 1);
+    let r = await fetch(`${url}&level=6`);
+    for (let i = 0; r.status === 202 && i < 100; i++) {
+      await r.arrayBuffer();
+      await new Promise((s) => setTimeout(s, 50));
+      r = await fetch(`${url}&level=6`);
+    }
+    expect(r.status).toBe(200);
+    const body = new Uint8Array(await r.arrayBuffer());
+    expect(r.headers.get('x-delta-sha256')).toBe(createHash('sha256').update(body).digest('hex'));
+    expect(Buffer.from(body).equals(ownBytes)).toBe(false);
+    expect(Buffer.from(body).equals(readFileSync(new DeltaStore(join(dir, 'store')).pathFor('app:1', 'app:2', 6)))).toBe(true);
+    expect(delta.generations).toBe(before + 1);
+    // It rebuilds release 2 like the level 9 one.
+    writeFileSync(join(dir, 'got6.rdimg'), body);
+    await applyImageDelta(join(dir, 'app_1.tar'), join(dir, 'got6.rdimg'), join(dir, 'out6.tar'));
+    expect(readFileSync(join(dir, 'out6.tar')).equals(readFileSync(join(dir, 'out.tar')))).toBe(true);
+    // generate() takes the same level, and finds the stored delta.
+    expect(await delta.generate('app:1', 'app:2', 6)).toBe(body.length);
+    expect(delta.generations).toBe(before + 1);
+    for (const bad of ['10', '-1', 'x', '6.5', '']) {
+      const res = await fetch(`${url}&level=${bad}`);
+      expect(res.status, `level=${bad}`).toBe(400);
+      expect(await res.text()).toContain('level must be');
+    }
+    await expect(delta.generate('app:1', 'app:2', 12)).rejects.toMatchObject({ code: 'ERR_INVALID_ARGUMENT' });
+    expect(() => createDeltaServer({ source: archiveDirectory(dir), store: new DeltaStore(dir), level: 10 })).toThrow(/level must be/);
+  });
+
   it('generates ahead of time, reusing the index of a base it has seen', async () => {
     writeFileSync(join(dir, 'app_3.tar'), release(3));
     const hits = delta.basisCache!.hits;

@@ -29,10 +29,10 @@ describe.skipIf(docker.skip || registry.skip)(`updateImage with a real engine, s
   let R2: string;
   let R0: string;
   let fault: Fault = 'none';
-  let requests: Array<{ range?: string; status?: number }> = [];
+  let requests: Array<{ url?: string; range?: string; status?: number }> = [];
 
   function handler(req: IncomingMessage, res: ServerResponse): void {
-    const seen: { range?: string; status?: number } = { range: req.headers.range };
+    const seen: { url?: string; range?: string; status?: number } = { url: req.url, range: req.headers.range };
     requests.push(seen);
     const pending = requests.filter((r) => r.status === 202).length;
     if (fault === 'pending3' && pending < 3) {
@@ -128,6 +128,17 @@ describe.skipIf(docker.skip || registry.skip)(`updateImage with a real engine, s
     expect(events).toContain('download');
     await runsRelease2();
     expect((await updateImage(options())).action).toBe('none');
+  });
+
+  it('asks the server for the level it is given, and gets a delta made at it', async () => {
+    const r = await updateImage(options({ level: 6 }));
+    expect(r.action).toBe('delta');
+    expect(requests.length).toBeGreaterThan(0);
+    for (const q of requests) expect(new URL(q.url!, url).searchParams.get('level')).toBe('6');
+    const store = new DeltaStore(join(dir, 'store'));
+    expect(statSync(store.pathFor(R1, R2, 6)).size).toBe(r.deltaBytes);
+    await runsRelease2();
+    await expect(updateImage(options({ level: 10 }))).rejects.toMatchObject({ code: 'ERR_INVALID_ARGUMENT' });
   });
 
   it('waits for a server that first answers 202 three times', async () => {
