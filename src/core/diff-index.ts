@@ -103,7 +103,7 @@ export class DiffIndex {
    * bucket belongs to one part and takes its positions in basis order, so any number of threads
    * filling one part each build the same table as one thread filling it all. Worth it because the
    * fill waits on memory (a cache miss per insert into a table far larger than the caches): two
-   * threads filled a 256 MiB basis's index 1.5x faster than one, measured.
+   * threads filled a 256 MiB basis's index 1.2-1.5x faster than one, measured.
    * `from` and `upTo` limit the fill to the seeds that end in basis bytes (from, upTo]: calls that
    * go on where the last one stopped (from = its upTo) index a basis while it is still being read.
    */
