@@ -3,7 +3,7 @@ import type { WorkerPool } from './worker-pool.js';
 
 /**
  * A `packFrameAsync` that packs each frame in one of `pool`'s worker threads (the frame's raw bytes
- * move there, not copied): level 9's context mixing codes about 1 MB/s, so two threads coding two
+ * move there, not copied): level 9's context mixing codes about 0.5 MB/s, so two threads coding two
  * frames at once halve a diff's time when literals dominate it. Same bytes as packing here.
  * @example
  * new DiffDelta(basis, ondata, { level: 9, background: true, packFrameAsync: workerFramePacker(pool) });
