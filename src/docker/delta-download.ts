@@ -3,6 +3,7 @@ import { toHex } from '../core/bytes.js';
 import { ErrorCode, RolldeltaError, isRolldeltaError } from '../core/errors.js';
 import { DamagedRangeError, FrameScanner } from '../format/frame-scanner.js';
 import { fileSha256 } from '../stream/file-sha256.js';
+import { httpGet, type GetResponse } from './_http-get.js';
 
 /** Progress of a device update. */
 export interface UpdateEvent {
@@ -35,9 +36,9 @@ const sleep = (ms: number, signal?: AbortSignal) =>
   });
 
 /**
- * The chunks of a response body, ending with ERR_ABORTED as soon as `signal` aborts: fetch's body
- * reader can wait forever for the rest of a body whose request was aborted mid-way (seen with
- * Node 20's fetch when the abort came a chunk before the end).
+ * The chunks of a response body, ending with ERR_ABORTED as soon as `signal` aborts, whatever the
+ * transport does with the rest of the body (Node 20's fetch, used before, waited forever for it
+ * when the abort came a chunk before the end).
  */
 async function* untilAborted(body: AsyncIterable<Uint8Array>, signal: AbortSignal | undefined): AsyncGenerator<Uint8Array> {
   const it = body[Symbol.asyncIterator]();
@@ -97,9 +98,9 @@ export async function downloadDelta(url: string, path: string, opts: DownloadOpt
   try {
     // A part already whole (the last call stopped before the rename) needs no request.
     while (!scanner.complete) {
-      let res: Response;
+      let res: GetResponse;
       try {
-        res = await fetch(url, { headers: have > 0 ? { range: `bytes=${have}-` } : {}, signal: opts.signal });
+        res = await httpGet(url, { headers: have > 0 ? { range: `bytes=${have}-` } : {}, signal: opts.signal });
       } catch (e) {
         if (opts.signal?.aborted) throw new RolldeltaError(ErrorCode.ABORTED, 'the update was aborted');
         if (++failures > opts.retries) throw new RolldeltaError(ErrorCode.REMOTE, `cannot reach the delta server at ${url}: ${(e as Error).message}`, { cause: e });
@@ -107,9 +108,9 @@ export async function downloadDelta(url: string, path: string, opts: DownloadOpt
         continue;
       }
       if (isPending(res.status)) {
-        await res.body?.cancel();
+        res.discard();
         if (Date.now() >= deadline) throw new RolldeltaError(ErrorCode.TIMEOUT, `the delta server was still generating the delta after ${opts.requestTimeoutMs} ms`);
-        const hinted = Number(res.headers.get('retry-after')) * 1000;
+        const hinted = Number(res.header('retry-after')) * 1000;
         const delay = Math.min(Number.isFinite(hinted) && hinted > 0 ? Math.max(hinted, wait) : wait, opts.maxBackoffMs, Math.max(0, deadline - Date.now()));
         opts.onProgress?.({ phase: 'waiting', message: `server answered ${res.status}; asking again in ${delay} ms` });
         await sleep(delay, opts.signal);
@@ -118,7 +119,7 @@ export async function downloadDelta(url: string, path: string, opts: DownloadOpt
       }
       if (res.status === 416 && have > 0) {
         // Range Not Satisfiable: the part is as long as the delta, or longer. Start over.
-        await res.body?.cancel();
+        res.discard();
         if (++failures > opts.retries) {
           keep = false;
           throw new RolldeltaError(ErrorCode.REMOTE, 'the delta server refused every range of the partial download');
@@ -128,10 +129,10 @@ export async function downloadDelta(url: string, path: string, opts: DownloadOpt
         continue;
       }
       if (res.status !== 200 && res.status !== 206) {
-        const text = (await res.text().catch(() => '')).trim().slice(0, 300);
+        const text = (await res.text(300)).trim();
         throw new RolldeltaError(ErrorCode.REMOTE, `the delta server answered ${res.status}: ${text}`);
       }
-      const sha = res.headers.get('x-delta-sha256') ?? undefined;
+      const sha = res.header('x-delta-sha256');
       // The server ignored the range, or the delta changed since the part began: start over.
       const changed = sha !== undefined && expectedSha !== undefined && sha !== expectedSha;
       if ((res.status === 200 && have > 0) || changed) {
@@ -139,7 +140,7 @@ export async function downloadDelta(url: string, path: string, opts: DownloadOpt
         scanner = new FrameScanner();
         if (res.status === 206) {
           // This answer starts mid-way through the new delta: ask again from its first byte.
-          await res.body?.cancel();
+          res.discard();
           expectedSha = sha;
           await writeNote(notePath, { url, sha256: sha });
           if (++failures > opts.retries) throw new RolldeltaError(ErrorCode.REMOTE, 'the delta kept changing while it was downloaded');
@@ -148,10 +149,10 @@ export async function downloadDelta(url: string, path: string, opts: DownloadOpt
       }
       if (sha !== expectedSha || have === 0) await writeNote(notePath, { url, sha256: sha ?? expectedSha });
       expectedSha = sha ?? expectedSha;
-      const length = Number(res.headers.get('content-length'));
+      const length = Number(res.header('content-length') ?? NaN);
       if (Number.isFinite(length)) total = have + length;
       try {
-        for await (const chunk of untilAborted(res.body as unknown as AsyncIterable<Uint8Array>, opts.signal)) {
+        for await (const chunk of untilAborted(res.body, opts.signal)) {
           await fh.write(chunk, 0, chunk.length, have);
           have += chunk.length;
           scanner.push(chunk);
@@ -161,7 +162,7 @@ export async function downloadDelta(url: string, path: string, opts: DownloadOpt
         if (opts.signal?.aborted) throw new RolldeltaError(ErrorCode.ABORTED, 'the update was aborted');
         if (e instanceof DamagedRangeError) {
           // Only the damaged frame and what follows it is fetched again.
-          await res.body?.cancel().catch(() => {});
+          res.discard();
           if (++failures > opts.retries) throw e;
           have = e.offset;
           scanner.restartAt(e.offset);

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { concatBytes } from '../core/bytes.js';
 import { ErrorCode, RolldeltaError } from '../core/errors.js';
+import { httpGet, type GetResponse } from './_http-get.js';
 
 /** Every manifest and index type a registry may hold; naming all four avoids 404s on OCI-pushed images. */
 export const MANIFEST_ACCEPT = [
@@ -77,7 +78,7 @@ export class RegistryClient {
       const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
       const doc = jsonObject(bytes, what);
       if (doc.mediaType !== undefined && typeof doc.mediaType !== 'string') throw bad(`${what} has a mediaType that is not a string`);
-      const mediaType = doc.mediaType ?? res.headers.get('content-type') ?? '';
+      const mediaType = doc.mediaType ?? res.header('content-type') ?? '';
       if (INDEX_TYPES.has(mediaType) || doc.manifests !== undefined) {
         if (!Array.isArray(doc.manifests)) throw bad(`${what} is an index without a manifests list`);
         const list = doc.manifests.map((d, i) => descriptor(d, `${what}, manifest ${i}`));
@@ -100,8 +101,12 @@ export class RegistryClient {
   async *blob(repo: string, digest: string, range?: { start: number; end?: number }): AsyncGenerator<Uint8Array> {
     const headers: Record<string, string> = range ? { range: `bytes=${range.start}-${range.end ?? ''}` } : {};
     const res = await this.request(`/v2/${repo}/blobs/${digest}`, headers);
-    if (range && res.status !== 206) throw new RolldeltaError(ErrorCode.REMOTE, `the registry ignored the Range request for ${digest} (answered ${res.status})`);
-    for await (const c of res.body as unknown as AsyncIterable<Uint8Array>) yield c;
+    try {
+      if (range && res.status !== 206) throw new RolldeltaError(ErrorCode.REMOTE, `the registry ignored the Range request for ${digest} (answered ${res.status})`);
+      for await (const c of res.body) yield c;
+    } finally {
+      res.discard(); // a consumer that stops early frees the connection too
+    }
   }
 
   /** A whole small blob (a config), checked against its digest. */
@@ -113,31 +118,31 @@ export class RegistryClient {
   }
 
   /** A whole body, read as it streams and refused past `max` bytes (with or without a Content-Length). */
-  private async body(res: Response, max: number, what: string): Promise<Uint8Array> {
-    const declared = Number(res.headers.get('content-length'));
+  private async body(res: GetResponse, max: number, what: string): Promise<Uint8Array> {
+    const declared = Number(res.header('content-length') ?? NaN);
     if (declared > max) {
-      await res.body?.cancel();
+      res.discard();
       throw new RolldeltaError(ErrorCode.LIMIT, `${what} is ${declared} bytes, more than the ${max} allowed`);
     }
     return readCapped(res, max, what);
   }
 
-  private async request(path: string, headers: Record<string, string>): Promise<Response> {
+  private async request(path: string, headers: Record<string, string>): Promise<GetResponse> {
     for (let attempt = 0; attempt < 2; attempt++) {
       const auth: Record<string, string> = this.token ? { authorization: this.token } : {};
-      let res: Response;
+      let res: GetResponse;
       try {
-        res = await fetch(`${this.base}${path}`, { headers: { ...headers, ...auth } });
+        res = await httpGet(`${this.base}${path}`, { headers: { ...headers, ...auth } });
       } catch (e) {
         throw new RolldeltaError(ErrorCode.IO, `cannot reach the registry at ${this.base}: ${(e as Error).message}`, { cause: e });
       }
       if (res.status === 401 && attempt === 0) {
-        await res.body?.cancel();
-        this.token = await this.answerChallenge(res.headers.get('www-authenticate') ?? '');
+        res.discard();
+        this.token = await this.answerChallenge(res.header('www-authenticate') ?? '');
         continue;
       }
       if (res.status >= 400) {
-        const text = new TextDecoder().decode(await readCapped(res, 300, 'an error answer', true).catch(() => new Uint8Array(0)));
+        const text = await res.text(300);
         throw new RolldeltaError(ErrorCode.REMOTE, `the registry answered ${res.status} for ${path}: ${text}`, { cause: { status: res.status } });
       }
       return res;
@@ -162,14 +167,14 @@ export class RegistryClient {
     if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new RolldeltaError(ErrorCode.REMOTE, `the registry's token service ${url.origin} is not http(s)`);
     if (params.service) url.searchParams.set('service', params.service);
     if (params.scope) url.searchParams.set('scope', params.scope);
-    let res: Response;
+    let res: GetResponse;
     try {
-      res = await fetch(url, { headers: creds ? { authorization: `Basic ${creds}` } : {} });
+      res = await httpGet(url.href, { headers: creds ? { authorization: `Basic ${creds}` } : {} });
     } catch (e) {
       throw new RolldeltaError(ErrorCode.IO, `cannot reach the registry's token service at ${url.origin}: ${(e as Error).message}`, { cause: e });
     }
-    if (!res.ok) {
-      await res.body?.cancel();
+    if (res.status < 200 || res.status > 299) {
+      res.discard();
       throw new RolldeltaError(ErrorCode.REMOTE, `the token service at ${url.origin} answered ${res.status}`);
     }
     const body = jsonObject(await readCapped(res, MAX_TOKEN, 'the token answer'), 'the token answer', ErrorCode.REMOTE);
@@ -183,26 +188,17 @@ function bad(what: string): RolldeltaError {
   return new RolldeltaError(ErrorCode.CORRUPT, `${what}; the registry sent something that is not an image manifest`);
 }
 
-/** Reads a body up to `max` bytes: more is ERR_LIMIT, or the first `max` bytes when `cut`. */
-async function readCapped(res: Response, max: number, what: string, cut = false): Promise<Uint8Array> {
+/** Reads a body up to `max` bytes: more is ERR_LIMIT. */
+async function readCapped(res: GetResponse, max: number, what: string): Promise<Uint8Array> {
   const parts: Uint8Array[] = [];
   let n = 0;
-  if (res.body) {
-    const reader = res.body.getReader();
-    for (;;) {
-      const r = await reader.read();
-      if (r.done) break;
-      if (n + r.value.length > max) {
-        await reader.cancel();
-        if (cut) {
-          parts.push(r.value.subarray(0, max - n));
-          break;
-        }
-        throw new RolldeltaError(ErrorCode.LIMIT, `${what} is more than the ${max} bytes allowed`);
-      }
-      parts.push(r.value);
-      n += r.value.length;
+  for await (const c of res.body) {
+    if (n + c.length > max) {
+      res.discard();
+      throw new RolldeltaError(ErrorCode.LIMIT, `${what} is more than the ${max} bytes allowed`);
     }
+    parts.push(c);
+    n += c.length;
   }
   return concatBytes(parts);
 }

@@ -107,7 +107,8 @@ export async function fileSignatureParallel(path: string, size: number, params: 
 /**
  * Signature of a basis that can only be read in order (a pipe, stdin): the main thread cuts the
  * chunks into pieces of whole blocks, hashes them for the basis SHA-256 (native format only) and
- * hands each piece to the next free worker, transferring its buffer; sums are joined in block
+ * hands each piece to the next free worker (pieces live in SharedArrayBuffers: handed over without
+ * a copy, and without detaching anything; see WorkerPool); sums are joined in block
  * order. At most 2 pieces per worker are in flight, so memory stays bounded.
  * @example
  * const sig = await streamSignatureParallel(process.stdin, params, { workers: 2, withSha256: true, meter });
@@ -121,14 +122,15 @@ export async function streamSignatureParallel(source: ByteSource, params: Signat
   const maxInFlight = 2 * opts.workers;
   const send = async (bytes: Uint8Array): Promise<void> => {
     if (pool.error) throw pool.error; // stop reading the source at once, not at the next full queue
-    sha?.update(bytes); // before the transfer detaches the buffer
+    sha?.update(bytes);
     const task: WorkerTask = { kind: 'signature-bytes', params, bytes };
-    inFlight.push(quiet(pool.run<BlockSums>(task, [bytes.buffer as ArrayBuffer])));
+    inFlight.push(quiet(pool.run<BlockSums>(task)));
     while (inFlight.length >= maxInFlight) asm.add(await inFlight.shift()!);
   };
   try {
     let length = 0;
-    let piece = new Uint8Array(pieceLength);
+    const newPiece = () => new Uint8Array(new SharedArrayBuffer(pieceLength));
+    let piece = newPiece();
     let fill = 0;
     for await (const chunk of byteChunks(source, opts.signal)) {
       length += chunk.length;
@@ -139,7 +141,7 @@ export async function streamSignatureParallel(source: ByteSource, params: Signat
         i += take;
         if (fill === pieceLength) {
           await send(piece);
-          piece = new Uint8Array(pieceLength);
+          piece = newPiece();
           fill = 0;
         }
       }

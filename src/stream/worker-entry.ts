@@ -5,21 +5,20 @@ import { ErrorCode, RolldeltaError, isRolldeltaError } from '../core/errors.js';
 import { packFrame } from '../format/_frame-packing.js';
 import { nodeRawDeflate } from './node-raw-deflate.js';
 import { signatureBytesSums, signatureRangeSums } from './_signature-task.js';
-import type { BlockSums, DiffIndexPartTask, WorkerReply, WorkerRequest, WorkerTask } from './_worker-protocol.js';
+import type { DiffIndexPartTask, WorkerReply, WorkerRequest, WorkerTask } from './_worker-protocol.js';
 
-/** A task's result, and the buffers to move (not copy) back with it. */
-async function runTask(task: WorkerTask): Promise<{ result: unknown; transfer: ArrayBuffer[] }> {
+/** A task's result, copied back to the main thread (see WorkerPool: nothing is transferred). */
+async function runTask(task: WorkerTask): Promise<unknown> {
   if (task.kind === 'signature-bytes' || task.kind === 'signature-range') {
-    const sums: BlockSums = task.kind === 'signature-bytes' ? signatureBytesSums(task.params, task.bytes) : await signatureRangeSums(task.params, task.path, task.start, task.end);
-    return { result: sums, transfer: [sums.weak.buffer as ArrayBuffer, sums.strong.buffer as ArrayBuffer] };
+    return task.kind === 'signature-bytes' ? signatureBytesSums(task.params, task.bytes) : await signatureRangeSums(task.params, task.path, task.start, task.end);
   }
   if (task.kind === 'pack-frame') {
     const packed = packFrame(task.job, nodeRawDeflate);
-    // The payload may be a view of the job's raw bytes (a stored frame): then it cannot move.
-    return { result: packed, transfer: packed.payload.buffer === task.job.raw.buffer ? [] : [packed.payload.buffer as ArrayBuffer] };
+    // A stored frame's payload is a view of the job's raw bytes: send only its own bytes.
+    return packed.payload.buffer === task.job.raw.buffer ? { ...packed, payload: packed.payload.slice() } : packed;
   }
   fillAsRead(DiffIndex.create(task.basis, task.options, task.table), task);
-  return { result: null, transfer: [] };
+  return null;
 }
 
 /** Indexes a basis that is still being filled in, as far as it has landed each time it grows. */
@@ -40,9 +39,9 @@ const port = parentPort;
 if (port) {
   port.on('message', (req: WorkerRequest) => {
     runTask(req.task).then(
-      ({ result, transfer }) => {
+      (result) => {
         const reply: WorkerReply = { id: req.id, result };
-        port.postMessage(reply, transfer);
+        port.postMessage(reply);
       },
       (e: unknown) => {
         const error = isRolldeltaError(e)

@@ -3,11 +3,12 @@ import type { WorkerPool } from './worker-pool.js';
 
 /**
  * A `packFrameAsync` that packs each frame in one of `pool`'s worker threads (the frame's raw bytes
- * move there, not copied): level 9's context mixing codes about 0.5 MB/s, so two threads coding two
- * frames at once halve a diff's time when literals dominate it. Same bytes as packing here.
+ * are copied there, a millisecond against seconds of coding): level 9's context mixing codes about
+ * 0.5 MB/s, so two threads coding two frames at once halve a diff's time when literals dominate it.
+ * Same bytes as packing here.
  * @example
  * new DiffDelta(basis, ondata, { level: 9, background: true, packFrameAsync: workerFramePacker(pool) });
  */
 export function workerFramePacker(pool: WorkerPool): (job: FrameJob) => Promise<PackedFrame> {
-  return (job) => pool.run<PackedFrame>({ kind: 'pack-frame', job }, [job.raw.buffer as ArrayBuffer]);
+  return (job) => pool.run<PackedFrame>({ kind: 'pack-frame', job });
 }

@@ -114,13 +114,15 @@ describe('worker threads indexing the basis', () => {
   });
 });
 
-describe('worker threads from a program run as node --input-type=module -e', () => {
-  it('start: --input-type, which a worker refuses, is not passed on to them', () => {
+describe('worker threads in a program started with Node options a worker refuses', () => {
+  it('start: --input-type and V8 options such as --max-old-space-size are not passed on to them', () => {
     const index = join(import.meta.dirname, '..', '..', 'dist', 'index.js');
     const code = `import { buildDiffIndex } from ${JSON.stringify(index)}; const b = new Uint8Array(1 << 16).map((_, i) => i * 7); const r = await buildDiffIndex(b, { workers: 2 }); console.log(r.sha256.length);`;
-    const r = spawnSync(process.execPath, ['--input-type=module', '-e', code], { encoding: 'utf8' });
-    expect(r.stderr).toBe('');
-    expect(r.stdout.trim()).toBe('32');
+    for (const flags of [[], ['--max-old-space-size=512'], ['--max-semi-space-size=1', '--stack-size=2000']]) {
+      const r = spawnSync(process.execPath, [...flags, '--input-type=module', '-e', code], { encoding: 'utf8' });
+      expect(r.stderr, flags.join(' ')).toBe('');
+      expect(r.stdout.trim()).toBe('32');
+    }
   });
 });
 

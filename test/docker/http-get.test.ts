@@ -1,0 +1,88 @@
+// httpGet over real loopback servers: redirects, headers, bodies, errors.
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { httpGet } from '../../src/docker/_http-get.js';
+
+let a: Server;
+let b: Server;
+let urlA: string;
+let urlB: string;
+const seen: Array<{ server: string; path: string; headers: IncomingHttpHeaders }> = [];
+
+function serve(name: string): Server {
+  return createServer((req, res) => {
+    seen.push({ server: name, path: req.url ?? '', headers: req.headers });
+    const [path] = (req.url ?? '').split('?');
+    if (path === '/same') return void res.writeHead(302, { location: '/data' }).end();
+    if (path === '/away') return void res.writeHead(307, { location: `${urlB}/data` }).end();
+    if (path === '/loop') return void res.writeHead(301, { location: '/loop' }).end();
+    if (path === '/error') return void res.writeHead(500).end('x'.repeat(1000));
+    res.writeHead(200, { 'x-served-by': name, 'content-length': 11 }).end('hello world');
+  });
+}
+
+async function listen(s: Server): Promise<string> {
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  return `http://127.0.0.1:${(s.address() as AddressInfo).port}`;
+}
+
+async function text(body: AsyncIterable<Uint8Array>): Promise<string> {
+  let s = '';
+  for await (const c of body) s += Buffer.from(c).toString();
+  return s;
+}
+
+beforeAll(async () => {
+  a = serve('a');
+  b = serve('b');
+  urlA = await listen(a);
+  urlB = await listen(b);
+});
+
+afterAll(async () => {
+  await Promise.all([a, b].map((s) => new Promise((r) => s.close(r))));
+});
+
+describe('httpGet', () => {
+  it('follows a redirect with the same headers, and reads status, headers and body', async () => {
+    seen.length = 0;
+    const res = await httpGet(`${urlA}/same`, { headers: { range: 'bytes=3-', authorization: 'Bearer t' } });
+    expect(res.status).toBe(200);
+    expect(res.header('X-Served-By')).toBe('a');
+    expect(res.header('nope')).toBeUndefined();
+    expect(await text(res.body)).toBe('hello world');
+    expect(seen.map((s) => s.path)).toEqual(['/same', '/data']);
+    expect(seen[1]!.headers.range).toBe('bytes=3-');
+    expect(seen[1]!.headers.authorization).toBe('Bearer t');
+  });
+
+  it('does not send Authorization to another origin it is redirected to', async () => {
+    seen.length = 0;
+    const res = await httpGet(`${urlA}/away`, { headers: { Authorization: 'Bearer t', range: 'bytes=0-' } });
+    expect(await text(res.body)).toBe('hello world');
+    expect(seen.map((s) => s.server)).toEqual(['a', 'b']);
+    expect(seen[0]!.headers.authorization).toBe('Bearer t');
+    expect(seen[1]!.headers.authorization).toBeUndefined();
+    expect(seen[1]!.headers.range).toBe('bytes=0-');
+  });
+
+  it('stops after five redirects and answers the sixth as it is; quotes error bodies up to a limit', async () => {
+    seen.length = 0;
+    const res = await httpGet(`${urlA}/loop`);
+    expect(res.status).toBe(301);
+    res.discard();
+    expect(seen).toHaveLength(6);
+    const err = await httpGet(`${urlA}/error`);
+    expect(err.status).toBe(500);
+    expect(await err.text(100)).toBe('x'.repeat(100));
+  });
+
+  it('rejects what it cannot reach, other schemes, and an aborted request', async () => {
+    await expect(httpGet('http://127.0.0.1:9/')).rejects.toThrow(/ECONNREFUSED/);
+    await expect(httpGet('ftp://127.0.0.1/')).rejects.toThrow(/unsupported URL scheme/);
+    const ac = new AbortController();
+    ac.abort();
+    await expect(httpGet(`${urlA}/data`, { signal: ac.signal })).rejects.toMatchObject({ name: 'AbortError' });
+  });
+});
