@@ -4,7 +4,6 @@ import { join } from 'node:path';
 import { DockerEngine } from '../docker/engine.js';
 import { applyImageDelta } from '../image/apply-image-delta.js';
 import { diffImages } from '../image/diff-images.js';
-import { writeFileAtomic } from '../stream/atomic-file.js';
 import { expectPositionals, parseArgs, type OptionSpec } from './args.js';
 import { formatBytes } from './progress-bar.js';
 import { UsageError } from './usage-error.js';
@@ -23,7 +22,7 @@ async function withScratch<T>(fn: (dir: string) => Promise<T>): Promise<T> {
 }
 
 async function save(engine: DockerEngine, ref: string, path: string): Promise<void> {
-  await writeFileAtomic(path, await engine.saveImages([ref]));
+  await engine.saveImagesToFile([ref], path);
 }
 
 /**

@@ -196,7 +196,7 @@ export async function statusError(res: HttpResponse, what: string): Promise<Roll
   });
 }
 
-function transportError(e: unknown, socketPath: string, method: string, path: string, signal: AbortSignal | undefined): RolldeltaError {
+export function transportError(e: unknown, socketPath: string, method: string, path: string, signal: AbortSignal | undefined): RolldeltaError {
   if (isRolldeltaError(e)) return e;
   if (signal?.aborted || (e as Error)?.name === 'AbortError') {
     return new RolldeltaError(ErrorCode.ABORTED, `${method} ${path} to the Docker Engine was aborted`, { cause: signal?.reason ?? e });

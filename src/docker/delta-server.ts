@@ -6,7 +6,6 @@ import { ErrorCode, RolldeltaError, isRolldeltaError } from '../core/errors.js';
 import { checkLevel } from '../format/level.js';
 import { BasisCache } from '../image/basis-cache.js';
 import { diffImages } from '../image/diff-images.js';
-import { writeFileAtomic } from '../stream/atomic-file.js';
 import { fileSha256 } from '../stream/file-sha256.js';
 import type { WorkerCount } from '../stream/worker-count.js';
 import type { DeltaStore } from './delta-store.js';
@@ -232,7 +231,7 @@ export function engineArchives(engine: DockerEngine, dir: string): DeltaSource {
       try {
         await stat(path);
       } catch {
-        await writeFileAtomic(path, await engine.saveImages([ref])); // by name, so the archive keeps its tag
+        await engine.saveImagesToFile([ref], path); // by name, so the archive keeps its tag
       }
       return path;
     },

@@ -1,6 +1,8 @@
 import { Readable } from 'node:stream';
 import { ErrorCode, RolldeltaError } from '../core/errors.js';
+import { writeFileAtomic } from '../stream/atomic-file.js';
 import { httpSend, readJson, statusError, type HttpResponse, type HttpTarget, type RequestBody } from './_http.js';
+import { socketGetChunks } from './_socket-get.js';
 import { readJsonStream, type JsonMessage } from './json-stream.js';
 
 /** The newest Engine API version this client was written against; older engines are spoken to in theirs. */
@@ -178,14 +180,23 @@ export class DockerEngine {
    * await pipeline(await engine.saveImages(['app:1']), createWriteStream('app.tar'));
    */
   async saveImages(refs: string[], opts: { signal?: AbortSignal } = {}): Promise<Readable> {
-    if (!Array.isArray(refs) || refs.length === 0) {
-      throw new RolldeltaError(ErrorCode.INVALID_ARGUMENT, 'saveImages needs at least one image reference');
-    }
-    const q = new URLSearchParams();
-    for (const r of refs) q.append('names', checkRef(r, 'refs[]'));
-    const res = await this.send('GET', `/images/get?${q}`, { signal: opts.signal });
+    const res = await this.send('GET', saveQuery(refs), { signal: opts.signal });
     if (res.status >= 400) throw await statusError(res, `docker save of ${refs.join(', ')}`);
     return Readable.from(res.body, { objectMode: false });
+  }
+
+  /**
+   * `docker save` into a file, atomically (temporary file, fsync, rename), in bounded memory: the
+   * engine's answer is read into reused buffers (see socketGetChunks) rather than through Node's
+   * HTTP client, which allocates a fresh buffer per read (a 256 MiB save on the device peaked 35
+   * MiB higher). Resolves to the archive's size.
+   * @example
+   * await engine.saveImagesToFile(['app:1'], '/var/tmp/app-1.tar');
+   */
+  async saveImagesToFile(refs: string[], path: string, opts: { signal?: AbortSignal } = {}): Promise<number> {
+    const query = saveQuery(refs);
+    const version = await this.apiVersion();
+    return writeFileAtomic(path, socketGetChunks(this.target, `/v${version}${query}`, `docker save of ${refs.join(', ')}`, opts.signal));
   }
 
   /**
@@ -443,4 +454,14 @@ async function demuxLogs(body: AsyncIterable<Uint8Array>): Promise<{ stdout: str
   }
   if (buf.length !== 0) throw new RolldeltaError(ErrorCode.TRUNCATED, `the Docker Engine's log stream ended inside a frame (${buf.length} bytes left over)`);
   return { stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') };
+}
+
+/** The save endpoint's path for `refs` (at least one, each checked). */
+function saveQuery(refs: string[]): string {
+  if (!Array.isArray(refs) || refs.length === 0) {
+    throw new RolldeltaError(ErrorCode.INVALID_ARGUMENT, 'saving images needs at least one image reference');
+  }
+  const q = new URLSearchParams();
+  for (const r of refs) q.append('names', checkRef(r, 'refs[]'));
+  return `/images/get?${q}`;
 }

@@ -6,7 +6,6 @@ import { ErrorCode, RolldeltaError, isRolldeltaError } from '../core/errors.js';
 import { checkLevel } from '../format/level.js';
 import { applyImageDelta } from '../image/apply-image-delta.js';
 import { readImageDeltaHeader } from '../image/image-delta-format.js';
-import { writeFileAtomic } from '../stream/atomic-file.js';
 import { FileBasis } from '../stream/file-basis.js';
 import { downloadDelta, type UpdateEvent } from './delta-download.js';
 import type { DockerEngine, ImageSummary, RegistryAuth } from './engine.js';
@@ -198,7 +197,7 @@ async function viaDelta(opts: UpdateOptions, from: string, url: string, dir: str
     const file = await FileBasis.open(deltaPath);
     const { header } = await readImageDeltaHeader((p, n) => file.read(p, n), file.length).finally(() => file.close());
     opts.onProgress?.({ phase: 'apply', message: `rebuilding ${to} (${header.new.id}) from ${from}` });
-    await writeFileAtomic(oldPath, await engine.saveImages([from], { signal: opts.signal }));
+    await engine.saveImagesToFile([from], oldPath, { signal: opts.signal });
     await withTimeout(opts.applyTimeoutMs ?? 600_000, 'applying the delta', (signal) =>
       applyImageDelta(oldPath, deltaPath, (chunks) => engine.loadImage(chunks, { signal }), { omitOldLayers: true, reuseChunks: true }),
     );

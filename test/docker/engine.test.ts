@@ -1,5 +1,5 @@
 import { createReadStream } from 'node:fs';
-import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -54,6 +54,61 @@ const http = (status: string, body: string, type = 'application/json'): string =
   `HTTP/1.1 ${status}\r\nContent-Type: ${type}\r\nApi-Version: 1.41\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`;
 
 describe('DockerEngine without a daemon', () => {
+  it('saveImagesToFile reads a chunked answer of any cutting into the file, and refuses a cut or refused one', async () => {
+    const body = Buffer.from(new Uint8Array(3 * (1 << 20) + 12345).map((_, i) => (i * 2654435761) >>> 24));
+    // Chunks of uneven sizes, the answer written in uneven pieces with pauses between them.
+    const chunked = (b: Buffer, cutAt?: number): Buffer => {
+      const parts: Buffer[] = [Buffer.from('HTTP/1.1 200 OK\r\nContent-Type: application/x-tar\r\nTransfer-Encoding: chunked\r\n\r\n')];
+      for (let o = 0, k = 0; o < b.length; k++) {
+        const n = Math.min(b.length - o, [1, 70_000, 4096, 333_333, 17][k % 5]!);
+        parts.push(Buffer.from(`${n.toString(16)}${k % 3 === 0 ? ';ext=1' : ''}\r\n`), b.subarray(o, o + n), Buffer.from('\r\n'));
+        o += n;
+      }
+      parts.push(Buffer.from('0\r\nX-Trailer: 1\r\n\r\n'));
+      const all = Buffer.concat(parts);
+      return cutAt === undefined ? all : all.subarray(0, cutAt);
+    };
+    const dir = await mkdtemp(join(tmpdir(), 'rd-save-'));
+    const socketPath = join(dir, 's');
+    let answer: Buffer = chunked(body);
+    let status = 200;
+    const server: Server = createServer((sock) => {
+      sock.once('data', async () => {
+        if (status !== 200) return void sock.end(http(`${status} Not Found`, '{"message":"No such image: rd:9"}'));
+        for (let o = 0, k = 0; o < answer.length; k++) {
+          const n = [5, 100_000, 7, 65_536, 1_000_000][k % 5]!;
+          sock.write(answer.subarray(o, o + n));
+          o += n;
+          if (k % 7 === 0) await new Promise((r) => setTimeout(r, 1));
+        }
+        sock.end();
+      });
+      sock.on('error', () => {});
+    });
+    await new Promise<void>((r) => server.listen(socketPath, r));
+    try {
+      const engine = new DockerEngine({ socketPath, apiVersion: '1.41' });
+      const out = join(dir, 'out.tar');
+      expect(await engine.saveImagesToFile(['rd:1'], out)).toBe(body.length);
+      expect((await readFile(out)).equals(body)).toBe(true);
+      answer = chunked(body, 2_000_000);
+      const cut = await rejection(engine.saveImagesToFile(['rd:1'], join(dir, 'cut.tar')));
+      expect(cut.code).toBe('ERR_TRUNCATED');
+      status = 404;
+      const refused = await rejection(engine.saveImagesToFile(['rd:9'], join(dir, 'refused.tar')));
+      expect(refused.code).toBe('ERR_REMOTE');
+      expect(refused.message).toContain('No such image: rd:9');
+      expect((refused.cause as { status: number }).status).toBe(404);
+      for (const name of ['cut.tar', 'refused.tar']) await expect(stat(join(dir, name))).rejects.toThrow();
+      const ac = new AbortController();
+      ac.abort();
+      expect((await rejection(engine.saveImagesToFile(['rd:1'], join(dir, 'a.tar'), { signal: ac.signal }))).code).toBe('ERR_ABORTED');
+    } finally {
+      server.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('a dead socket is ERR_IO naming the socket and what to do', async () => {
     const e = await rejection(new DockerEngine({ socketPath: '/tmp/rd-no-such-dir/docker.sock' }).ping());
     expect(e.code).toBe('ERR_IO');
@@ -216,6 +271,13 @@ describe.skipIf(peer.skip)(`DockerEngine against a private dockerd ${peer.messag
     const bytes = await saveToFile(d.engine, ['rd-app:1'], file);
     expect(bytes).toBeGreaterThan(busyboxRootfsTar().length);
     expect((await stat(file)).size).toBe(bytes);
+    // The same archive read off the socket into reused buffers.
+    const direct = join(tmp, 'app-direct.tar');
+    expect(await d.engine.saveImagesToFile(['rd-app:1'], direct)).toBe(bytes);
+    expect((await readFile(direct)).equals(await readFile(file))).toBe(true);
+    const missing = await rejection(d.engine.saveImagesToFile(['rd-missing:1'], join(tmp, 'never.tar')));
+    expect(missing.code).toBe('ERR_REMOTE');
+    await expect(stat(join(tmp, 'never.tar'))).rejects.toThrow();
     const id = (await d.engine.inspectImage('rd-app:1'))!.Id;
 
     await d.engine.removeImage('rd-app:1');
