@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isRolldeltaError } from '../../src/core/errors.js';
+import { HttpResponseParser } from '../../src/docker/_http-response-parser.js';
 import { decodeSignature } from '../../src/format/signature-codec.js';
 import { diff, patch, signature, delta } from '../../src/format/operations.js';
 import { readTar } from '../../src/tar/archive.js';
@@ -175,6 +176,19 @@ const targets: Target[] = [
       const d = new JsonLineDecoder(4096);
       d.push(input);
       d.push(enc.encode('\n'));
+    },
+    weight: 1,
+  },
+  {
+    name: 'Docker Engine HTTP answers (docker save off the socket)',
+    seeds: () => [
+      enc.encode('HTTP/1.1 200 OK\r\nContent-Type: application/x-tar\r\nTransfer-Encoding: chunked\r\n\r\n5;x=1\r\nhello\r\n3\r\nabc\r\n0\r\nT: 1\r\n\r\n'),
+      enc.encode('HTTP/1.0 404 Not Found\r\nContent-Length: 27\r\n\r\n{"message":"No such image"}'),
+    ],
+    run: (input) => {
+      const p = new HttpResponseParser(() => {}, 'a fuzzed answer');
+      p.push(input);
+      p.end();
     },
     weight: 1,
   },
