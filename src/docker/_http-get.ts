@@ -1,5 +1,6 @@
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import { rawGet, type RawAnswer } from './_raw-get.js';
 
 /** An answer to {@link httpGet}: read the body to its end, or discard() it, to free the connection. */
 export interface GetResponse {
@@ -15,6 +16,13 @@ export interface GetResponse {
 export interface GetOptions {
   headers?: Record<string, string>;
   signal?: AbortSignal;
+  /**
+   * Read an http: answer into reused buffers (rawGet): each piece of its body is valid only until
+   * the next one is asked for, so write or copy it before going on. For large downloads on a
+   * device: Node's client allocates a fresh buffer per read, and a 64 MiB delta download peaked at
+   * 134 MiB. https: answers are read by node:https either way.
+   */
+  reuseBuffers?: boolean;
 }
 
 const REDIRECT = new Set([301, 302, 303, 307, 308]);
@@ -35,10 +43,10 @@ export async function httpGet(url: string, opts: GetOptions = {}): Promise<GetRe
   let target = new URL(url);
   const headers = { ...opts.headers };
   for (let hop = 0; ; hop++) {
-    const res = await send(target, headers, opts.signal);
-    const location = res.headers.location;
-    if (!REDIRECT.has(res.statusCode ?? 0) || location === undefined || hop === MAX_REDIRECTS) return answer(res);
-    res.destroy();
+    const res = opts.reuseBuffers && target.protocol === 'http:' ? rawAnswer(await sendRaw(target, headers, opts.signal)) : answer(await send(target, headers, opts.signal));
+    const location = res.header('location');
+    if (!REDIRECT.has(res.status) || location === undefined || hop === MAX_REDIRECTS) return res;
+    res.discard();
     const next = new URL(location, target);
     if (next.origin !== target.origin) {
       for (const name of Object.keys(headers)) if (name.toLowerCase() === 'authorization') delete headers[name];
@@ -60,6 +68,26 @@ function send(target: URL, headers: Record<string, string>, signal: AbortSignal 
   });
 }
 
+function sendRaw(target: URL, headers: Record<string, string>, signal: AbortSignal | undefined): Promise<RawAnswer> {
+  const lines = [`Host: ${target.host}`];
+  for (const [name, value] of Object.entries(headers)) {
+    if (/[\r\n:]/.test(name) || /[\r\n]/.test(value)) return Promise.reject(new Error(`the header ${JSON.stringify(name)} cannot be sent: it holds a line break or colon`));
+    lines.push(`${name}: ${value}`);
+  }
+  const host = target.hostname.replace(/^\[(.*)\]$/, '$1'); // an IPv6 literal without brackets
+  return rawGet({ host, port: Number(target.port || 80) }, `${target.pathname}${target.search}`, { headers: lines, what: `GET ${target.href}`, signal, prompt: true });
+}
+
+function rawAnswer(a: RawAnswer): GetResponse {
+  return {
+    status: a.status,
+    header: (name) => a.headers.get(name.toLowerCase()),
+    body: a.body,
+    discard: a.discard,
+    text: (max) => textOf(a.body, a.discard, max),
+  };
+}
+
 function answer(res: IncomingMessage): GetResponse {
   return {
     status: res.statusCode ?? 0,
@@ -69,21 +97,24 @@ function answer(res: IncomingMessage): GetResponse {
     },
     body: res,
     discard: () => res.destroy(),
-    text: async (max = 64 * 1024) => {
-      const parts: Buffer[] = [];
-      let n = 0;
-      try {
-        for await (const c of res) {
-          parts.push(c as Buffer);
-          n += (c as Buffer).length;
-          if (n >= max) break;
-        }
-      } catch {
-        // What arrived is reason enough.
-      } finally {
-        res.destroy();
-      }
-      return Buffer.concat(parts).subarray(0, max).toString('utf8');
-    },
+    text: (max) => textOf(res, () => res.destroy(), max),
   };
+}
+
+/** The start of a body as text, each chunk copied (it may be a reused buffer). */
+async function textOf(body: AsyncIterable<Uint8Array>, discard: () => void, max = 64 * 1024): Promise<string> {
+  const parts: Buffer[] = [];
+  let n = 0;
+  try {
+    for await (const c of body) {
+      parts.push(Buffer.from(c.subarray(0, max - n)));
+      n += Math.min(c.length, max - n);
+      if (n >= max) break;
+    }
+  } catch {
+    // What arrived is reason enough.
+  } finally {
+    discard();
+  }
+  return Buffer.concat(parts).toString('utf8');
 }

@@ -150,7 +150,8 @@ export async function readText(res: HttpResponse, max = MAX_ERROR_BODY): Promise
   const parts: Buffer[] = [];
   let n = 0;
   for await (const chunk of res.body) {
-    if (n < max) parts.push(Buffer.from(chunk.buffer, chunk.byteOffset, Math.min(chunk.length, max - n)));
+    // Copied: a body read through reused buffers (rawGet) overwrites its chunks.
+    if (n < max) parts.push(Buffer.from(chunk.subarray(0, Math.min(chunk.length, max - n))));
     n += chunk.length;
   }
   return Buffer.concat(parts).toString('utf8');

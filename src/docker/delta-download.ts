@@ -100,7 +100,7 @@ export async function downloadDelta(url: string, path: string, opts: DownloadOpt
     while (!scanner.complete) {
       let res: GetResponse;
       try {
-        res = await httpGet(url, { headers: have > 0 ? { range: `bytes=${have}-` } : {}, signal: opts.signal });
+        res = await httpGet(url, { headers: have > 0 ? { range: `bytes=${have}-` } : {}, signal: opts.signal, reuseBuffers: true });
       } catch (e) {
         if (opts.signal?.aborted) throw new RolldeltaError(ErrorCode.ABORTED, 'the update was aborted');
         if (++failures > opts.retries) throw new RolldeltaError(ErrorCode.REMOTE, `cannot reach the delta server at ${url}: ${(e as Error).message}`, { cause: e });

@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { httpGet } from '../../src/docker/_http-get.js';
 
+const big = Buffer.from(new Uint8Array(5 * (1 << 20) + 99).map((_, i) => (i * 2654435761) >>> 24));
 let a: Server;
 let b: Server;
 let urlA: string;
@@ -18,6 +19,21 @@ function serve(name: string): Server {
     if (path === '/away') return void res.writeHead(307, { location: `${urlB}/data` }).end();
     if (path === '/loop') return void res.writeHead(301, { location: '/loop' }).end();
     if (path === '/error') return void res.writeHead(500).end('x'.repeat(1000));
+    if (path === '/big') {
+      // 5 MiB in uneven writes, chunked (no Content-Length), more than the reused ring holds.
+      res.writeHead(200, { 'x-served-by': name });
+      for (let o = 0, k = 0; o < big.length; k++) {
+        const n = [1, 300_000, 65_536, 7, 1_500_000][k % 5]!;
+        res.write(big.subarray(o, o + n));
+        o += n;
+      }
+      return void res.end();
+    }
+    if (path === '/cut') {
+      res.writeHead(200, { 'content-length': big.length });
+      res.write(big.subarray(0, 1_234_567));
+      return void setTimeout(() => res.destroy(), 20);
+    }
     res.writeHead(200, { 'x-served-by': name, 'content-length': 11 }).end('hello world');
   });
 }
@@ -76,6 +92,30 @@ describe('httpGet', () => {
     const err = await httpGet(`${urlA}/error`);
     expect(err.status).toBe(500);
     expect(await err.text(100)).toBe('x'.repeat(100));
+  });
+
+  it('with reuseBuffers reads an http answer into reused buffers: the same bytes, redirects followed, bytes before a cut handed out', async () => {
+    seen.length = 0;
+    const res = await httpGet(`${urlA}/away`, { headers: { authorization: 'Bearer t' }, reuseBuffers: true });
+    expect(res.status).toBe(200);
+    expect(res.header('x-served-by')).toBe('b');
+    expect(await text(res.body)).toBe('hello world');
+    expect(seen[1]!.headers.authorization).toBeUndefined();
+    const bigRes = await httpGet(`${urlA}/big`, { reuseBuffers: true });
+    const parts: Buffer[] = [];
+    for await (const piece of bigRes.body) parts.push(Buffer.from(piece)); // copied: the next piece may reuse it
+    expect(Buffer.concat(parts).equals(big)).toBe(true);
+    const cut = await httpGet(`${urlA}/cut`, { reuseBuffers: true });
+    let got = 0;
+    await expect(
+      (async () => {
+        for await (const piece of cut.body) got += piece.length;
+      })(),
+    ).rejects.toMatchObject({ code: 'ERR_TRUNCATED' });
+    expect(got).toBe(1_234_567);
+    const err = await httpGet(`${urlA}/error`, { reuseBuffers: true });
+    expect(err.status).toBe(500);
+    expect(await err.text(10)).toBe('x'.repeat(10));
   });
 
   it('rejects what it cannot reach, other schemes, and an aborted request', async () => {
