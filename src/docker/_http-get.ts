@@ -29,7 +29,8 @@ const REDIRECT = new Set([301, 302, 303, 307, 308]);
 const MAX_REDIRECTS = 5;
 
 /**
- * GET over node:http or node:https, following up to five redirects (Authorization is not sent to
+ * GET over node:http or node:https (with `reuseBuffers`, an http: answer over a plain socket read
+ * into reused buffers: rawGet), following up to five redirects (Authorization is not sent to
  * another origin), resolving once the answer's headers arrive. Used instead of fetch for the
  * device's and the server's downloads: reading a fetch body detaches ArrayBuffers, and once one is
  * detached V8 checks every typed-array access in the thread for it (context mixing decoded 15-18%
