@@ -3,6 +3,8 @@ import { ErrorCode, RolldeltaError } from '../core/errors.js';
 /** Most bytes of status line and headers, and of one chunk-size or trailer line. */
 const MAX_HEAD = 64 << 10;
 const MAX_LINE = 4096;
+/** Head and chunk lines are ASCII; latin1 maps any stray byte to one character. */
+const LATIN1 = new TextDecoder('latin1');
 
 type Mode = 'head' | 'length' | 'close' | 'size' | 'data' | 'data-end' | 'trailer' | 'done';
 
@@ -91,7 +93,7 @@ export class HttpResponseParser {
       this.head = joined;
       return data.length;
     }
-    this.parseHead(new TextDecoder('latin1').decode(joined.subarray(0, end)));
+    this.parseHead(LATIN1.decode(joined.subarray(0, end)));
     this.head = new Uint8Array(0);
     return end + 4 - before;
   }
@@ -124,7 +126,7 @@ export class HttpResponseParser {
   private readLine(data: Uint8Array, i: number): number {
     let k = i;
     while (k < data.length && data[k] !== 10) k++;
-    const piece = new TextDecoder('latin1').decode(data.subarray(i, k));
+    const piece = LATIN1.decode(data.subarray(i, k));
     if (this.line.length + piece.length > MAX_LINE) throw this.malformed('a chunk line longer than 4096 bytes');
     this.line += piece;
     if (k === data.length) return k;

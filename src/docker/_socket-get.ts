@@ -20,7 +20,7 @@ export async function* socketGetChunks(target: HttpTarget, path: string, what: s
     mapError: (e) => transportError(e, target.socketPath, 'GET', path, signal),
   });
   if (answer.status >= 300) {
-    // Error answers are one short chunk: the ring's reuse does not reach it.
+    // statusError's readText copies what it keeps of the body, whose chunks the ring reuses.
     throw await statusError({ status: answer.status, headers: {}, body: answer.body, discard: answer.discard }, what);
   }
   yield* answer.body;

@@ -194,9 +194,8 @@ export class DockerEngine {
    * await engine.saveImagesToFile(['app:1'], '/var/tmp/app-1.tar');
    */
   async saveImagesToFile(refs: string[], path: string, opts: { signal?: AbortSignal } = {}): Promise<number> {
-    const query = saveQuery(refs);
-    const version = await this.apiVersion();
-    return writeFileAtomic(path, socketGetChunks(this.target, `/v${version}${query}`, `docker save of ${refs.join(', ')}`, opts.signal));
+    const versioned = await this.versioned(saveQuery(refs));
+    return writeFileAtomic(path, socketGetChunks(this.target, versioned, `docker save of ${refs.join(', ')}`, opts.signal));
   }
 
   /**
@@ -329,8 +328,12 @@ export class DockerEngine {
 
   /** Sends a versioned request, negotiating the version first if that has not happened yet. */
   private async send(method: string, path: string, opts: { body?: RequestBody; headers?: Record<string, string>; signal?: AbortSignal } = {}): Promise<HttpResponse> {
-    const version = await this.apiVersion();
-    return httpSend(this.target, method, `/v${version}${path}`, opts);
+    return httpSend(this.target, method, await this.versioned(path), opts);
+  }
+
+  /** `path` under the negotiated API version, as every request but the negotiation itself is sent. */
+  private async versioned(path: string): Promise<string> {
+    return `/v${await this.apiVersion()}${path}`;
   }
 
   private async expectOk(method: string, path: string, what: string, signal?: AbortSignal): Promise<void> {
