@@ -12,6 +12,14 @@ export function assertBytes(a: unknown, what: string): asserts a is Uint8Array {
   }
 }
 
+/**
+ * A copy of `a` in a new Uint8Array. Not `a.slice()`: on a Buffer (a Uint8Array too) slice()
+ * shares memory, so bytes kept past a call from a caller's reused read buffer would change.
+ */
+export function copyBytes(a: Uint8Array): Uint8Array {
+  return new Uint8Array(a);
+}
+
 /** Concatenates byte arrays into one new array. */
 export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
   let n = 0;

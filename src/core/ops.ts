@@ -5,6 +5,8 @@
  * (bsdiff's approximate copy) writes `(basis[offset + i] + diff[i]) & 0xff` for i < length, which
  * sends a recompiled region whose bytes mostly agree as a mostly-zero, well-compressing diff.
  */
+import { copyBytes } from './bytes.js';
+
 export interface OpSink {
   /** Emit `length` (> 0) bytes copied from basis position `offset` (>= 0). */
   copy(offset: number, length: number): void;
@@ -52,7 +54,7 @@ export class OpCollector implements OpSink {
   literal(data: Uint8Array): void {
     if (data.length === 0) return;
     this.lastCopyOffset = -1;
-    this.pending.push(data.slice());
+    this.pending.push(copyBytes(data));
     this.pendingLength += data.length;
   }
 
@@ -69,7 +71,7 @@ export class OpCollector implements OpSink {
       this.ops[this.ops.length - 1] = { type: 'add', offset: last.offset, length: last.length + length, diff: merged };
       return;
     }
-    this.ops.push({ type: 'add', offset, length, diff: diff.slice(0, length) });
+    this.ops.push({ type: 'add', offset, length, diff: copyBytes(diff.subarray(0, length)) });
   }
 
   /** Returns the ops collected so far (flushes a pending literal). */

@@ -1,5 +1,5 @@
 import type { RandomAccessBasis } from './basis.js';
-import { assertBytes, isBytes } from './bytes.js';
+import { assertBytes, copyBytes, isBytes } from './bytes.js';
 import { ErrorCode, RolldeltaError } from './errors.js';
 import type { Op, OpSink } from './ops.js';
 
@@ -84,7 +84,7 @@ export class Patcher implements OpSink {
     if (data.length === 0) return;
     this.total += data.length;
     // The OpSink contract lends `data` only for this call; the consumer may keep what it gets.
-    this.ondata(data.slice());
+    this.ondata(copyBytes(data));
   }
 
   add(offset: number, length: number, diff: Uint8Array): void {

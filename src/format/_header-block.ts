@@ -1,4 +1,5 @@
 import { decode, encode } from '@msgpack/msgpack';
+import { copyBytes } from '../core/bytes.js';
 import { crc32 } from '../core/crc32.js';
 import { ErrorCode, RolldeltaError } from '../core/errors.js';
 import { readU32, writeU32 } from './_reader.js';
@@ -79,7 +80,7 @@ export function optDigest(map: Record<string, unknown>, key: string): Uint8Array
   const v = map[key];
   if (v === undefined || v === null) return undefined;
   if (!(v instanceof Uint8Array) || v.length !== 32) throw wrongType(key, 'a 32-byte binary', v);
-  return v.slice();
+  return copyBytes(v);
 }
 
 /** A string field that must be one of `allowed` (unknown names: ERR_UNSUPPORTED), or undefined. */

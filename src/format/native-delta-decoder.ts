@@ -1,7 +1,7 @@
 import { inflateSync } from 'fflate';
 import { cmDecode } from './cm-codec.js';
 import { opSegments } from './_op-segments.js';
-import { equalBytes } from '../core/bytes.js';
+import { copyBytes, equalBytes } from '../core/bytes.js';
 import { crc32 } from '../core/crc32.js';
 import { ErrorCode, RolldeltaError } from '../core/errors.js';
 import type { OpSink } from '../core/ops.js';
@@ -337,7 +337,7 @@ export class NativeDeltaDecoder {
   private trailer(body: Uint8Array, at: number): void {
     const c = new Cursor(body, 0, body.length);
     const targetLength = c.varint();
-    const targetSha256 = c.bytes(32).slice();
+    const targetSha256 = copyBytes(c.bytes(32));
     const frameCount = c.varint();
     if (c.pos !== body.length) throw corrupt(`${body.length - c.pos} stray bytes in the trailer`, at);
     if (frameCount !== this.frames) throw corrupt(`the trailer counts ${frameCount} frames but ${this.frames} were read`, at);

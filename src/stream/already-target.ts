@@ -1,5 +1,5 @@
 import { open, stat } from 'node:fs/promises';
-import { equalBytes } from '../core/bytes.js';
+import { copyBytes, equalBytes } from '../core/bytes.js';
 import { crc32 } from '../core/crc32.js';
 import { FRAME_HEAD, FRAME_TRAILER, TRAILER_MAX, TRAILER_MIN } from '../format/native-codes.js';
 import { readU32 } from '../format/_reader.js';
@@ -24,7 +24,7 @@ async function promisedTarget(deltaPath: string): Promise<{ length: number; sha2
       try {
         const c = new Cursor(body, 0, body.length);
         const length = c.varint();
-        const sha256 = c.bytes(32).slice();
+        const sha256 = copyBytes(c.bytes(32));
         c.varint(); // the frame count
         if (c.pos === body.length) return { length, sha256 };
       } catch {

@@ -162,20 +162,20 @@ class Runner {
     // Small pieces are gathered into write-ahead batches: all their sources are read first (in
     // plan order no piece reads what an earlier one writes, so reading ahead is safe), logged,
     // then written, with one checkpoint per batch instead of one per conflict.
-    let batch: { offset: number; length: number }[] = [];
-    let parts: Uint8Array[] = [];
+    let batch: number[] = []; // source, target, length of each piece
     let batchBytes = 0;
     const flushBatch = async (next: number) => {
       if (batch.length === 0) return;
+      const { wal, walBytes } = await gatherPieces(this.fh, batch, batchBytes);
       await this.fh.sync();
-      this.journal = { ...this.journal, step: next, chunk: 0, wal: batch, walBytes: Buffer.concat(parts) };
+      this.journal = { ...this.journal, step: next, chunk: 0, wal, walBytes };
       await writeJournal(this.journalPath, this.journal);
       await this.replayWal();
       batch = [];
-      parts = [];
       batchBytes = 0;
       await this.checkpoint({ step: next });
     };
+    const buf = Buffer.allocUnsafe(CHUNK);
     for (let s = j.step; s < order.length; s++) {
       const i = order[s]!;
       const dst = pieces.targetOffset[i]!;
@@ -184,8 +184,7 @@ class Runner {
       if (dst === src) continue;
       if (len <= SMALL_PIECE) {
         if (batchBytes + len > WAL_CHUNK) await flushBatch(s);
-        batch.push({ offset: dst, length: len });
-        parts.push(await readAt(this.fh, src, len));
+        batch.push(src, dst, len);
         batchBytes += len;
         continue;
       }
@@ -200,7 +199,7 @@ class Runner {
       if (this.conflicts(dst, dst + len) || this.pendingStart.length >= MAX_PENDING) await this.checkpoint({ step: s });
       for (let o = 0; o < len; o += CHUNK) {
         const n = Math.min(CHUNK, len - o);
-        await writeAt(this.fh, dst + o, await readAt(this.fh, src + o, n));
+        await writeAt(this.fh, dst + o, await readAt(this.fh, src + o, n, buf));
       }
       this.pendingStart.push(src);
       this.pendingEnd.push(src + len);
@@ -233,11 +232,14 @@ class Runner {
   }
 
   private async replayWal(): Promise<void> {
+    // The records never overlap: written all at once.
+    const writes: Promise<void>[] = [];
     let p = 0;
     for (const w of this.journal.wal) {
-      await writeAt(this.fh, w.offset, this.journal.walBytes.subarray(p, p + w.length));
+      writes.push(writeAt(this.fh, w.offset, this.journal.walBytes.subarray(p, p + w.length)));
       p += w.length;
     }
+    await Promise.all(writes);
     await this.fh.sync();
   }
 
@@ -332,6 +334,58 @@ class Runner {
       await stash?.close();
     }
   }
+}
+
+/** Source ranges this close are read as one (the bytes between them are read and dropped). */
+const READ_GAP = 16 << 10;
+/** Longest range read at once. */
+const MAX_READ = 256 << 10;
+
+/**
+ * Reads the sources of a batch of pieces (source, target, length triples, `bytes` in all) and
+ * lays them out as write-ahead records: by target, pieces that meet joined into one record. The
+ * plan cuts copies into pieces of a few hundred bytes where an insertion shifts them, a batch
+ * holds hundreds: reading and writing each alone cost two system calls (and two trips through
+ * the thread pool) per piece. Sources close together are read as one range, all ranges at once.
+ */
+async function gatherPieces(fh: FileHandle, batch: number[], bytes: number): Promise<{ wal: { offset: number; length: number }[]; walBytes: Uint8Array }> {
+  const n = batch.length / 3;
+  const byTarget = Array.from({ length: n }, (_, k) => k).sort((a, b) => batch[3 * a + 1]! - batch[3 * b + 1]!);
+  const walBytes = new Uint8Array(bytes);
+  const slot = new Float64Array(n);
+  const wal: { offset: number; length: number }[] = [];
+  let at = 0;
+  for (const k of byTarget) {
+    const dst = batch[3 * k + 1]!;
+    const len = batch[3 * k + 2]!;
+    slot[k] = at;
+    const last = wal[wal.length - 1];
+    if (last && last.offset + last.length === dst) last.length += len;
+    else wal.push({ offset: dst, length: len });
+    at += len;
+  }
+  const bySource = Array.from({ length: n }, (_, k) => k).sort((a, b) => batch[3 * a]! - batch[3 * b]!);
+  const reads: Promise<void>[] = [];
+  for (let r = 0; r < n; ) {
+    const start = batch[3 * bySource[r]!]!;
+    let end = start + batch[3 * bySource[r]! + 2]!;
+    let q = r + 1;
+    for (; q < n; q++) {
+      const src = batch[3 * bySource[q]!]!;
+      const srcEnd = src + batch[3 * bySource[q]! + 2]!;
+      if (src > end + READ_GAP || Math.max(end, srcEnd) - start > MAX_READ) break;
+      end = Math.max(end, srcEnd);
+    }
+    const members = bySource.slice(r, q);
+    reads.push(
+      readAt(fh, start, end - start).then((range) => {
+        for (const k of members) walBytes.set(range.subarray(batch[3 * k]! - start, batch[3 * k]! - start + batch[3 * k + 2]!), slot[k]!);
+      }),
+    );
+    r = q;
+  }
+  await Promise.all(reads);
+  return { wal, walBytes };
 }
 
 interface DecodedOp {

@@ -1,4 +1,4 @@
-import { assertBytes } from '../core/bytes.js';
+import { assertBytes, copyBytes } from '../core/bytes.js';
 import { ErrorCode, RolldeltaError } from '../core/errors.js';
 import { entryTypeOf, isHeaderOnlyType, type TarEntry } from './entry.js';
 import { BLOCK, isZeroBlock, parseHeader, type TarHeader } from './header.js';
@@ -241,7 +241,7 @@ export class TarReader {
       }
       const padded = h.size + padOf(h.size);
       this.reserve(BLOCK + padded, h.size);
-      this.pending.push(b.slice());
+      this.pending.push(copyBytes(b));
       this.pendingLen += BLOCK;
       this.metaType = t;
       this.metaSize = h.size;
@@ -252,7 +252,7 @@ export class TarReader {
       return;
     }
     this.header = h;
-    this.pending.push(b.slice());
+    this.pending.push(copyBytes(b));
     this.pendingLen += BLOCK;
     if (h.isExtended) {
       this.state = S_SPARSE;
@@ -358,7 +358,7 @@ export class TarReader {
   private takePadding(entry: TarEntry, pad: Uint8Array): void {
     for (let i = 0; i < pad.length; i++) {
       if (pad[i] !== 0) {
-        entry.paddingBytes = pad.slice();
+        entry.paddingBytes = copyBytes(pad);
         return;
       }
     }
@@ -378,7 +378,7 @@ export class TarReader {
         `tar archive has more than maxTrailerBytes ${this.maxTrailer} bytes after its end-of-archive marker; raise maxTrailerBytes if the archive is trusted`,
       );
     }
-    this.trailer.push(bytes.slice());
+    this.trailer.push(copyBytes(bytes));
     this.trailerLen += bytes.length;
   }
 }

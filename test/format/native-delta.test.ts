@@ -139,6 +139,14 @@ describe('native delta v1', () => {
     expect(HEADER_BYTES).toBeLessThanOrEqual(5 + 8 + 1 + 7 + 5 + 36);
   });
 
+  it('keeps copies of the header and trailer digests, not views of a Buffer the caller reuses', () => {
+    const bytes = Buffer.from(encode(sample));
+    const { header, end } = decode([bytes]);
+    bytes.fill(0);
+    expect(header!.basisSha256).toEqual(HEADER.basisSha256);
+    expect(end!.targetSha256).toEqual(SHA);
+  });
+
   it('fires onheader before any op and lets it refuse the delta', () => {
     const events: string[] = [];
     const dec = new NativeDeltaDecoder(

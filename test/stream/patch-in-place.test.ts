@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { planInPlace } from '../../src/core/in-place-plan.js';
 import { diff, patch } from '../../src/format/operations.js';
 import { DiffDelta } from '../../src/format/diff-delta.js';
+import { NativeDeltaDecoder } from '../../src/format/native-delta-decoder.js';
 import { patchInPlace } from '../../src/stream/patch-in-place.js';
 import { concat, prng } from '../core/_diff-helpers.js';
 
@@ -151,6 +152,86 @@ describe('in-place patching', () => {
       expect(r.resumed).toBe(true);
       expectFile(f, target);
     }
+  });
+
+  it('plans pieces that cover each copy exactly and, run in order like memmove, read intact bytes', () => {
+    const copies = fc.array(fc.record({ gap: fc.nat(40), src: fc.nat(4000), len: fc.integer({ min: 1, max: 600 }) }), { minLength: 1, maxLength: 40 });
+    fc.assert(
+      fc.property(copies, (cs) => {
+        const t: number[] = [];
+        let at = 0;
+        for (const c of cs) {
+          at += c.gap;
+          t.push(at);
+          at += c.len;
+        }
+        const size = Math.max(at, 4600);
+        const plan = planInPlace({ targetOffset: Float64Array.from(t), sourceOffset: Float64Array.from(cs, (c) => c.src), length: Float64Array.from(cs, (c) => c.len), count: cs.length });
+        const { pieces, copyOf } = plan;
+        // Pieces of copy k: consecutive, in target order, tiling it with its own displacement.
+        let p = 0;
+        cs.forEach((c, k) => {
+          let end = t[k]!;
+          for (; p < pieces.count && copyOf[p] === k; p++) {
+            expect(pieces.targetOffset[p]).toBe(end);
+            expect(pieces.sourceOffset[p]! - pieces.targetOffset[p]!).toBe(c.src - t[k]!);
+            end += pieces.length[p]!;
+          }
+          expect(end).toBe(t[k]! + c.len);
+        });
+        expect(p).toBe(pieces.count);
+        expect(plan.order.length + plan.broken.length).toBe(pieces.count);
+        // Run it on numbered bytes: broken pieces saved first, the others in order, each read
+        // whole before it is written (what the patcher does with a piece that overlaps itself).
+        const basis = Uint32Array.from({ length: size }, (_, i) => i);
+        const file = basis.slice();
+        const saved = [...plan.broken].map((b) => basis.slice(pieces.sourceOffset[b]!, pieces.sourceOffset[b]! + pieces.length[b]!));
+        let stale = 0;
+        for (const i of plan.order) {
+          const src = pieces.sourceOffset[i]!;
+          for (let k = 0; k < pieces.length[i]!; k++) if (file[src + k] !== src + k) stale++;
+          file.copyWithin(pieces.targetOffset[i]!, src, src + pieces.length[i]!);
+        }
+        expect(stale).toBe(0);
+        [...plan.broken].forEach((b, k) => file.set(saved[k]!, pieces.targetOffset[b]!));
+        let wrong = 0;
+        cs.forEach((c, k) => {
+          for (let j = 0; j < c.len; j++) if (file[t[k]! + j] !== c.src + j) wrong++;
+        });
+        expect(wrong).toBe(0);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('joins the pieces an insertion cascades into back into runs', async () => {
+    // An insertion shifts every copy after it: cut where sources cross the shifted targets, the
+    // copies fell into their 64-piece cap, each piece read and written alone.
+    const basis = prng(1 << 20, 11);
+    const parts: Uint8Array[] = [];
+    for (let at = 0; at < basis.length; at += 16_384) parts.push(prng(97, at + 1), basis.subarray(at, at + 16_000));
+    // Two regions swapped: a cycle, so the copies are cut into pieces at all.
+    parts.push(basis.subarray(300_000, 310_000), basis.subarray(200_000, 210_000));
+    const target = concat(...parts);
+    const delta = diff(basis, target, { inPlace: true });
+    // The ops as the device decodes them (an OpCollector would join some).
+    const t: number[] = [];
+    const s: number[] = [];
+    const l: number[] = [];
+    let at = 0;
+    const copy = (offset: number, length: number) => {
+      t.push(at);
+      s.push(offset);
+      l.push(length);
+      at += length;
+    };
+    new NativeDeltaDecoder({ copy, add: copy, literal: (d) => void (at += d.length) }).push(delta, true);
+    const plan = planInPlace({ targetOffset: Float64Array.from(t), sourceOffset: Float64Array.from(s), length: Float64Array.from(l), count: t.length });
+    // Cut alone, these 66 copies make 4,343 pieces (the 64-piece cap); joined, 1,715.
+    expect(plan.pieces.count).toBeLessThan(32 * t.length);
+    const [f, d] = files(basis, delta);
+    await patchInPlace(f, d);
+    expectFile(f, target);
   });
 
   it('plans a chain of moves without breaking anything, and breaks a 3-cycle once', () => {

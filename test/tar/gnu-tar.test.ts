@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TarEntry } from '../../src/tar/entry.js';
 import { readTar, writeTar } from '../../src/tar/archive.js';
+import { TarReader } from '../../src/tar/reader.js';
 import { LONG_NAME, LONG_TARGET, SPLIT_PATH, byteByByte, cutAt, gnuTar, makeTree, pass, sha256, tarList, type TreeOptions } from './_helpers.js';
 
 interface Case {
@@ -116,6 +117,27 @@ describe.each(CASES)('GNU tar $id archive', (c) => {
       }),
       { numRuns: 25 },
     );
+  });
+
+  it('keeps its own copies of what it holds when the source reuses one Buffer for every chunk', () => {
+    // Buffer's slice() shares memory: header blocks and the trailer kept as slices of a reused
+    // read buffer would be overwritten by the next read.
+    const { bytes } = archives.get(c.id)!;
+    const whole = pass([bytes]);
+    const entries: TarEntry[] = [];
+    let trailer: Uint8Array | undefined;
+    const r = new TarReader({ onentry: (e) => void entries.push(e), ondata() {}, onend: (t) => void (trailer = t) });
+    const scratch = Buffer.alloc(3000);
+    for (let at = 0; at < bytes.length; at += scratch.length) {
+      const n = Math.min(scratch.length, bytes.length - at);
+      scratch.set(bytes.subarray(at, at + n));
+      r.push(scratch.subarray(0, n));
+      scratch.fill(0xaa);
+    }
+    r.push(new Uint8Array(0), true);
+    const kept = (es: TarEntry[]) => es.map((e) => [e.name, sha256(e.headerBlocks), e.paddingBytes && sha256(e.paddingBytes)]);
+    expect(kept(entries)).toEqual(kept(whole.entries));
+    expect(sha256(trailer!)).toBe(sha256(whole.trailer));
   });
 
   it('whole-buffer readTar/writeTar round-trips', () => {
