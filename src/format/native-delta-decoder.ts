@@ -31,6 +31,14 @@ export interface NativeDeltaDecoderOptions {
    * frames of literals, and without pausing the sink would hold them all at once.
    */
   frameByFrame?: boolean;
+  /**
+   * Decode only the ops' kinds, lengths and offsets: the literal and diff sections of sectioned
+   * frames are not unpacked, and the sink receives views of unspecified bytes for them. For a
+   * first pass that needs only the delta's shape (in-place patching plans its copies before it
+   * writes anything): at level 9 the literals' context mixing is nearly all of the decoding.
+   * Frames are checked as always (CRC, structure), but not the bytes left out.
+   */
+  opsOnly?: boolean;
 }
 
 const S_MAGIC = 0;
@@ -71,6 +79,7 @@ export class NativeDeltaDecoder {
   private frames = 0;
   private total = 0;
   private readonly frameByFrame: boolean;
+  private readonly opsOnly: boolean;
 
   constructor(sink: OpSink, opts: NativeDeltaDecoderOptions = {}) {
     this.sink = sink;
@@ -79,6 +88,7 @@ export class NativeDeltaDecoder {
     this.onend = opts.onend;
     this.rawDeflate = opts.rawDeflate ?? fflateRawDeflate;
     this.frameByFrame = opts.frameByFrame === true;
+    this.opsOnly = opts.opsOnly === true;
   }
 
   /**
@@ -240,7 +250,7 @@ export class NativeDeltaDecoder {
       if (payload.length >= rawLength) throw corrupt(`a deflated frame of ${payload.length} bytes is not smaller than its raw ${rawLength}`, at);
       raw = this.inflate(payload, rawLength, at);
     } else if (codec === CODEC_SECTIONS || codec === CODEC_SECTIONS_CM) {
-      sec = unpackSections((part, r) => this.inflate(part, r, at), payload, rawLength, (n) => this.scratchOf(n), at, codec === CODEC_SECTIONS_CM, this.total);
+      sec = unpackSections((part, r) => this.inflate(part, r, at), payload, rawLength, (n) => this.scratchOf(n), at, codec === CODEC_SECTIONS_CM, this.total, this.opsOnly);
       raw = sec.raw;
     } else {
       throw new RolldeltaError(ErrorCode.UNSUPPORTED, `frame at byte ${at} uses codec ${codec}, which this version does not know; upgrade rolldelta`);
@@ -374,6 +384,7 @@ function unpackSections(
   at: number,
   cm: boolean,
   frameStart: number,
+  opsOnly: boolean,
 ): Sections {
   if (payload.length >= rawLength) throw corrupt(`a sectioned frame of ${payload.length} bytes is not smaller than its raw ${rawLength}`, at);
   const c = new Cursor(payload, 0, payload.length);
@@ -399,6 +410,11 @@ function unpackSections(
     const part = payload.subarray(src, src + p);
     // The coder's segments for literals and diffs come from the tags, already unpacked.
     const kind = k === 4 ? OP_LITERAL : k === 6 ? OP_ADD : -1;
+    if (opsOnly && kind >= 0) {
+      src += p;
+      dst += r;
+      continue;
+    }
     const unpacked = p === r ? part : cm ? cmDecode(part, r, kind < 0 ? undefined : opSegments(raw.subarray(0, tagsRaw), kind, frameStart)) : inflate(part, r);
     raw.set(unpacked, dst);
     src += p;

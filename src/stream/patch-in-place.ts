@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { open, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { equalBytes, toHex } from '../core/bytes.js';
 import { ErrorCode, RolldeltaError } from '../core/errors.js';
@@ -14,6 +13,7 @@ import { readJournal, removeJournal, writeJournal, type InPlaceJournal } from '.
 import { fileSha256 } from './file-sha256.js';
 import { ioError } from './io-error.js';
 import { nodeRawDeflate } from './node-raw-deflate.js';
+import { reusedFileChunks } from './reused-chunks.js';
 
 /** Options of {@link patchInPlace}. */
 export interface PatchInPlaceOptions {
@@ -40,6 +40,8 @@ const WAL_CHUNK = 256 << 10;
 const MAX_PENDING = 1024;
 /** Pieces up to this long go through write-ahead batches (cut copies are often a few bytes). */
 const SMALL_PIECE = 64 << 10;
+/** Write-ahead records written at once when replayed. */
+const REPLAY_WIDTH = 128;
 /** Literal bytes written between two checkpoints of phase 2. */
 const LITERAL_CHECKPOINT = 8 << 20;
 
@@ -232,14 +234,15 @@ class Runner {
   }
 
   private async replayWal(): Promise<void> {
-    // The records never overlap: written all at once.
-    const writes: Promise<void>[] = [];
-    let p = 0;
-    for (const w of this.journal.wal) {
-      writes.push(writeAt(this.fh, w.offset, this.journal.walBytes.subarray(p, p + w.length)));
-      p += w.length;
+    // The records never overlap: written REPLAY_WIDTH at a time (all at once, the thousands of
+    // small adds of a tar's headers held as many requests: the npm tree's peak 92 → 83-87 MiB).
+    const { wal, walBytes } = this.journal;
+    const at: number[] = [];
+    for (let k = 0, p = 0; k < wal.length; p += wal[k++]!.length) at.push(p);
+    for (let k = 0; k < wal.length; k += REPLAY_WIDTH) {
+      const group = wal.slice(k, k + REPLAY_WIDTH);
+      await Promise.all(group.map((w, g) => writeAt(this.fh, w.offset, walBytes.subarray(at[k + g]!, at[k + g]! + w.length))));
     }
-    await Promise.all(writes);
     await this.fh.sync();
   }
 
@@ -260,19 +263,19 @@ class Runner {
     const fh = this.fh;
     const from = this.journal.op;
     let wal: { offset: number; length: number }[] = [];
-    let walParts: Uint8Array[] = [];
+    // The adds' diff bytes for the records in `wal`, at the same offsets as their sums will be.
+    const diffs = new Uint8Array(WAL_CHUNK);
     let walBytes = 0;
     let sinceCheckpoint = 0;
     // Makes everything up to op `nextOp` (and its first `nextChunk` add pieces) durable: the
     // plain writes are synced before the journal moves past them, the sums logged before written.
     const flush = async (nextOp: number, nextChunk = 0) => {
       await fh.sync();
-      if (walParts.length > 0) {
-        this.journal = { ...this.journal, op: nextOp, chunk: nextChunk, wal, walBytes: Buffer.concat(walParts) };
+      if (wal.length > 0) {
+        this.journal = { ...this.journal, op: nextOp, chunk: nextChunk, wal, walBytes: await readSums(fh, wal, diffs, walBytes) };
         await writeJournal(this.journalPath, this.journal);
         await this.replayWal();
         wal = [];
-        walParts = [];
         walBytes = 0;
       }
       await this.checkpoint({ op: nextOp, chunk: nextChunk });
@@ -307,16 +310,14 @@ class Runner {
               }
               if (o.kind === 'add') {
                 // The basis bytes are in place now; the sum is logged before it is written,
-                // because a rerun could not recompute it from overwritten bytes.
+                // because a rerun could not recompute it from overwritten bytes. It is read at
+                // the flush, with the others of its batch: until then nothing writes there.
                 // Pieces an interrupted run already summed are in the file: never add twice.
                 for (let k = op === from ? fromChunk * WAL_CHUNK : 0; k < len; k += WAL_CHUNK) {
                   const n = Math.min(WAL_CHUNK, len - k);
-                  const sum = await readAt(fh, at + k, n);
-                  const d = o.data!;
-                  for (let b = 0; b < n; b++) sum[b] = (sum[b]! + d[k + b]!) & 0xff;
                   if (walBytes + n > WAL_CHUNK) await flush(op, k / WAL_CHUNK);
                   wal.push({ offset: at + k, length: n });
-                  walParts.push(sum);
+                  diffs.set(o.data!.subarray(k, k + n), walBytes);
                   walBytes += n;
                 }
               }
@@ -336,56 +337,91 @@ class Runner {
   }
 }
 
-/** Source ranges this close are read as one (the bytes between them are read and dropped). */
-const READ_GAP = 16 << 10;
-/** Longest range read at once. */
-const MAX_READ = 256 << 10;
+/**
+ * The sums of a batch of adds: each record's bytes in the file plus its diff (at the same offset
+ * in `diffs`). Read one at a time, each add cost a trip through the thread pool, and all at once
+ * thousands of requests (a tar whose members' times all changed has an add per header).
+ */
+async function readSums(fh: FileHandle, wal: { offset: number; length: number }[], diffs: Uint8Array, bytes: number): Promise<Uint8Array> {
+  const sums = new Uint8Array(bytes);
+  const slots: number[] = [];
+  let p = 0;
+  for (const w of wal) {
+    slots.push(p);
+    p += w.length;
+  }
+  await readRanges(
+    fh,
+    wal.map((w) => w.offset),
+    wal.map((w) => w.length),
+    slots,
+    sums,
+  );
+  for (let i = 0; i < bytes; i++) sums[i] = (sums[i]! + diffs[i]!) & 0xff;
+  return sums;
+}
 
 /**
  * Reads the sources of a batch of pieces (source, target, length triples, `bytes` in all) and
  * lays them out as write-ahead records: by target, pieces that meet joined into one record. The
- * plan cuts copies into pieces of a few hundred bytes where an insertion shifts them, a batch
+ * plan cuts copies into pieces of a few hundred bytes where an insertion shifts them, and a batch
  * holds hundreds: reading and writing each alone cost two system calls (and two trips through
- * the thread pool) per piece. Sources close together are read as one range, all ranges at once.
+ * the thread pool) per piece.
  */
 async function gatherPieces(fh: FileHandle, batch: number[], bytes: number): Promise<{ wal: { offset: number; length: number }[]; walBytes: Uint8Array }> {
   const n = batch.length / 3;
   const byTarget = Array.from({ length: n }, (_, k) => k).sort((a, b) => batch[3 * a + 1]! - batch[3 * b + 1]!);
   const walBytes = new Uint8Array(bytes);
-  const slot = new Float64Array(n);
+  const slots = new Array<number>(n);
   const wal: { offset: number; length: number }[] = [];
   let at = 0;
   for (const k of byTarget) {
     const dst = batch[3 * k + 1]!;
     const len = batch[3 * k + 2]!;
-    slot[k] = at;
+    slots[k] = at;
     const last = wal[wal.length - 1];
     if (last && last.offset + last.length === dst) last.length += len;
     else wal.push({ offset: dst, length: len });
     at += len;
   }
-  const bySource = Array.from({ length: n }, (_, k) => k).sort((a, b) => batch[3 * a]! - batch[3 * b]!);
+  const sources = Array.from({ length: n }, (_, k) => batch[3 * k]!);
+  const lengths = Array.from({ length: n }, (_, k) => batch[3 * k + 2]!);
+  await readRanges(fh, sources, lengths, slots, walBytes);
+  return { wal, walBytes };
+}
+
+/** Ranges this close are read as one (the bytes between them are read and dropped). */
+const READ_GAP = 16 << 10;
+/** Longest range read at once. */
+const MAX_READ = 256 << 10;
+
+/**
+ * Reads `length[k]` bytes of the file at `position[k]` into `into` at `slot[k]`, for every k:
+ * ranges close together in the file are read as one, and all of those at once.
+ */
+async function readRanges(fh: FileHandle, position: number[], length: number[], slot: number[], into: Uint8Array): Promise<void> {
+  const n = position.length;
+  const order = Array.from({ length: n }, (_, k) => k).sort((a, b) => position[a]! - position[b]!);
   const reads: Promise<void>[] = [];
   for (let r = 0; r < n; ) {
-    const start = batch[3 * bySource[r]!]!;
-    let end = start + batch[3 * bySource[r]! + 2]!;
+    const start = position[order[r]!]!;
+    let end = start + length[order[r]!]!;
     let q = r + 1;
     for (; q < n; q++) {
-      const src = batch[3 * bySource[q]!]!;
-      const srcEnd = src + batch[3 * bySource[q]! + 2]!;
-      if (src > end + READ_GAP || Math.max(end, srcEnd) - start > MAX_READ) break;
-      end = Math.max(end, srcEnd);
+      const from = position[order[q]!]!;
+      const to = from + length[order[q]!]!;
+      if (from > end + READ_GAP || Math.max(end, to) - start > MAX_READ) break;
+      end = Math.max(end, to);
     }
-    const members = bySource.slice(r, q);
+    const members = order.slice(r, q);
     reads.push(
       readAt(fh, start, end - start).then((range) => {
-        for (const k of members) walBytes.set(range.subarray(batch[3 * k]! - start, batch[3 * k]! - start + batch[3 * k + 2]!), slot[k]!);
+        for (const k of members) into.set(range.subarray(position[k]! - start, position[k]! - start + length[k]!), slot[k]!);
       }),
     );
     r = q;
   }
   await Promise.all(reads);
-  return { wal, walBytes };
 }
 
 interface DecodedOp {
@@ -414,15 +450,15 @@ async function* decodeOps(
     literal: (data) => void batch.push({ kind: 'literal', offset: 0, length: data.length, data: withData ? data : undefined }),
     add: (offset, length, diff) => void batch.push({ kind: 'add', offset, length, data: withData ? diff : undefined }),
   };
-  const dec = new NativeDeltaDecoder(sink, { limits, onheader, onend, rawDeflate: nodeRawDeflate, frameByFrame: true });
+  const dec = new NativeDeltaDecoder(sink, { limits, onheader, onend, rawDeflate: nodeRawDeflate, frameByFrame: true, opsOnly: !withData });
   const take = (): DecodedOp[] => {
     const out = batch;
     batch = [];
     return out;
   };
   let first = true;
-  for await (const chunk of createReadStream(deltaPath, { highWaterMark: CHUNK })) {
-    const bytes = chunk as Buffer;
+  // Two reused buffers: each batch is done with before the next read is asked for.
+  for await (const bytes of reusedFileChunks(deltaPath, 0, CHUNK)) {
     if (first && (bytes.length < 4 || !equalBytes(bytes.subarray(0, 4), NATIVE_DELTA_MAGIC.subarray(0, 4)))) {
       throw new RolldeltaError(ErrorCode.UNSUPPORTED, `${deltaPath} is not a native rolldelta delta; in-place patching needs the native format (its basis and target hashes)`);
     }

@@ -139,6 +139,24 @@ describe('native delta v1', () => {
     expect(HEADER_BYTES).toBeLessThanOrEqual(5 + 8 + 1 + 7 + 5 + 36);
   });
 
+  it.each([6, 9])('decodes the same ops with opsOnly, leaving out literal and diff bytes (level %i)', (level) => {
+    const basis = prng(300_000, 5);
+    const target = concat(basis.subarray(0, 100_000), new TextEncoder().encode('new text, '.repeat(3000)), basis.subarray(120_000));
+    for (let i = 150_000; i < 180_000; i += 50) target[i] ^= 1; // a near-match: ADD ops
+    const delta = diff(basis, target, { level });
+    const shape = (opsOnly: boolean) => {
+      const ops: string[] = [];
+      new NativeDeltaDecoder(
+        { copy: (o, l) => ops.push(`c${o}+${l}`), literal: (d) => ops.push(`l${d.length}`), add: (o, l) => ops.push(`a${o}+${l}`) },
+        { opsOnly },
+      ).push(delta, true);
+      return ops;
+    };
+    const full = shape(false);
+    expect(full.some((o) => o[0] === 'a') && full.some((o) => o[0] === 'l')).toBe(true);
+    expect(shape(true)).toEqual(full);
+  });
+
   it('keeps copies of the header and trailer digests, not views of a Buffer the caller reuses', () => {
     const bytes = Buffer.from(encode(sample));
     const { header, end } = decode([bytes]);
@@ -399,8 +417,10 @@ describe('native delta v1: hostile input', () => {
       fc.property(fc.integer({ min: 3, max: body.length - 1 }), fc.integer({ min: 1, max: 255 }), (i, x) => {
         const bad = body.slice();
         bad[i] ^= x;
-        const code = codeOf(() => decode([refix(bad)]));
-        expect(code === 'no error' || code.startsWith('ERR_')).toBe(true);
+        for (const opsOnly of [false, true]) {
+          const code = codeOf(() => decode([refix(bad)], { opsOnly }));
+          expect(code === 'no error' || code.startsWith('ERR_')).toBe(true);
+        }
       }),
       { numRuns: 300 },
     );

@@ -22,6 +22,7 @@ import { applyImageDelta } from '../../src/image/apply-image-delta.js';
 import { readImageDeltaHeader } from '../../src/image/image-delta-format.js';
 import { JsonLineDecoder } from '../../src/docker/json-stream.js';
 import { FrameScanner } from '../../src/format/frame-scanner.js';
+import { NativeDeltaDecoder } from '../../src/format/native-delta-decoder.js';
 import { dockerLegacyTar, fixtureImage, ociLayoutTar, tarBytes } from '../helpers/image-fixtures.js';
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 2400);
@@ -117,6 +118,12 @@ const targets: Target[] = [
     seeds: () => [diff(basis, target, { level: 6 }), diff(basis, target, { level: 9 }), delta(signature(basis), target)],
     run: (input) => patch(basis, input),
     weight: 3,
+  },
+  {
+    name: 'native delta, ops only (the first pass of an in-place patch)',
+    seeds: () => [diff(basis, target, { level: 6 }), diff(basis, target, { level: 9 }), delta(signature(basis), target)],
+    run: (input) => new NativeDeltaDecoder({ copy() {}, literal() {}, add() {} }, { opsOnly: true }).push(input, true),
+    weight: 1,
   },
   {
     name: 'rdiff delta through patch',
