@@ -26,6 +26,7 @@ const p = (name: string) => join(dir, name);
 const sha = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex');
 let targetSha = '';
 let basisSha = '';
+let piecesSha = '';
 
 function random(): number {
   seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
@@ -46,6 +47,12 @@ function makeFiles(): void {
   for (let i = 0; i < target.length; i += 1 << 20) target[i] ^= 0x55;
   writeFileSync(p('basis'), basis);
   writeFileSync(p('target'), target);
+  // Two 8 KiB regions swapped (a copy cycle: one piece saved aside) and a line inserted every
+  // 64 KiB (the cuts cascade through every shifted copy: thousands of small pieces, moved in
+  // write-ahead batches, and copies over their own source).
+  const parts = [basis.subarray(16384, 24576), basis.subarray(8192, 16384), basis.subarray(0, 8192)];
+  for (let at = 24576; at < SIZE; at += 65536) parts.push(Buffer.from(`inserted line ${at}\n`), basis.subarray(at, Math.min(SIZE, at + 65536)));
+  writeFileSync(p('target-pieces'), Buffer.concat(parts));
 }
 
 /** Runs the CLI and SIGKILLs it after `ms` (or lets it finish first); resolves when it exited. */
@@ -73,6 +80,8 @@ beforeAll(() => {
   targetSha = sha(p('target'));
   expect(runCli(['diff', p('basis'), p('target'), p('delta')]).status).toBe(0);
   expect(runCli(['diff', '--in-place', p('basis'), p('target'), p('delta-ip')]).status).toBe(0);
+  piecesSha = sha(p('target-pieces'));
+  expect(runCli(['diff', '--in-place', p('basis'), p('target-pieces'), p('delta-pieces')]).status).toBe(0);
 }, 120_000);
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -120,9 +129,13 @@ describe(`SIGKILL during patch (${POINTS} kill points, ${SIZE >> 20} MiB)`, () =
     }
   }, 1_800_000);
 
-  it('in place: after a kill the file is untouched or resumes from its journal, and a rerun completes', async () => {
+  it.each([
+    ['a moved region', 'delta-ip', () => targetSha],
+    ['copies cut into pieces, one saved aside', 'delta-pieces', () => piecesSha],
+  ])('in place (%s): after a kill the file is untouched or resumes from its journal, and a rerun completes', async (_, delta, wanted) => {
+    const targetSha = wanted();
     copyFileSync(p('basis'), p('ip'));
-    const args = ['patch', '--in-place', p('ip'), p('delta-ip')];
+    const args = ['patch', '--in-place', p('ip'), p(delta)];
     const full = await duration(args);
     expect(sha(p('ip'))).toBe(targetSha);
     let interrupted = 0;
