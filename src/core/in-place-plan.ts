@@ -61,32 +61,8 @@ export function planInPlace(copies: InPlaceCopies): InPlacePlan {
  */
 function orderPieces(pieces: InPlaceCopies, copyOf: Int32Array, acyclicOnly = false): InPlacePlan | undefined {
   const n = pieces.count;
-  const { targetOffset: tOff, sourceOffset: sOff, length: len } = pieces;
-  // Edges u → v: v writes where u reads. Pieces' targets are disjoint and ascending, so the
-  // targets a source overlaps are one run, found by binary search: no quadratic scan, whatever
-  // the sources' overlaps.
-  const targetEnds = new Float64Array(n);
-  for (let i = 0; i < n; i++) targetEnds[i] = tOff[i]! + len[i]!;
-  const edgeFrom: number[] = [];
-  const edgeTo: number[] = [];
-  const indegree = new Int32Array(n);
-  for (let u = 0; u < n; u++) {
-    const a = sOff[u]!;
-    const b = a + len[u]!;
-    for (let v = upperBound(targetEnds, a + 0.5); v < n && tOff[v]! < b; v++) {
-      if (v === u) continue;
-      edgeFrom.push(u);
-      edgeTo.push(v);
-      indegree[v]!++;
-    }
-  }
-  const e = edgeFrom.length;
-  const firstEdge = new Int32Array(n + 1);
-  for (let k = 0; k < e; k++) firstEdge[edgeFrom[k]! + 1]!++;
-  for (let i = 0; i < n; i++) firstEdge[i + 1]! += firstEdge[i]!;
-  const targets = new Int32Array(e);
-  const fill = firstEdge.slice(0, n);
-  for (let k = 0; k < e; k++) targets[fill[edgeFrom[k]!]!++] = edgeTo[k]!;
+  const len = pieces.length;
+  const { firstEdge, targets, indegree } = edgesOf(pieces);
 
   // Kahn's algorithm; ready copies run in op order (a min-heap on the index keeps the file
   // written front to back where the graph allows, which reads and writes sequentially).
@@ -145,6 +121,38 @@ function orderPieces(pieces: InPlaceCopies, copyOf: Int32Array, acyclicOnly = fa
     }
   }
   return { pieces, copyOf, order: order.subarray(0, placed), broken: Int32Array.from(broken).sort(), brokenBytes };
+}
+
+/**
+ * The edges u → v (v writes where u reads) in compact form: u's at targets[firstEdge[u] ..
+ * firstEdge[u + 1]), ascending; and how many point at each piece. Pieces' targets are disjoint
+ * and ascending, so the targets a source overlaps are one run, found by binary search: no
+ * quadratic scan, whatever the sources' overlaps. Counted, then filled: lists of edges grown as
+ * they came held the 256 MiB delta's planning 24 MiB higher.
+ */
+function edgesOf(pieces: InPlaceCopies): { firstEdge: Int32Array; targets: Int32Array; indegree: Int32Array } {
+  const n = pieces.count;
+  const { targetOffset: tOff, sourceOffset: sOff, length: len } = pieces;
+  const targetEnds = new Float64Array(n);
+  for (let i = 0; i < n; i++) targetEnds[i] = tOff[i]! + len[i]!;
+  const each = (visit: (u: number, v: number) => void) => {
+    for (let u = 0; u < n; u++) {
+      const a = sOff[u]!;
+      const b = a + len[u]!;
+      for (let v = upperBound(targetEnds, a + 0.5); v < n && tOff[v]! < b; v++) if (v !== u) visit(u, v);
+    }
+  };
+  const firstEdge = new Int32Array(n + 1);
+  each((u) => firstEdge[u + 1]!++);
+  for (let i = 0; i < n; i++) firstEdge[i + 1]! += firstEdge[i]!;
+  const targets = new Int32Array(firstEdge[n]!);
+  const indegree = new Int32Array(n);
+  let e = 0;
+  each((_, v) => {
+    targets[e++] = v;
+    indegree[v]!++;
+  });
+  return { firstEdge, targets, indegree };
 }
 
 /**
@@ -217,9 +225,6 @@ function joinRuns(plan: InPlacePlan): InPlacePlan {
  * literals, the fixpoint 24 KB. Pieces of one copy are consecutive and in target order.
  */
 function splitAtTargets(copies: InPlaceCopies): { pieces: InPlaceCopies; copyOf: Int32Array } {
-  let pieces: InPlaceCopies = copies;
-  let copyOf: Int32Array = new Int32Array(copies.count);
-  for (let i = 0; i < copies.count; i++) copyOf[i] = i;
   // Only boundaries new since the last round can cut a piece: each piece was cut at every older
   // one in its source already. Rescanning all of them each round took 1 s of a 256 MiB in-place
   // patch's 1.3 s of planning (64 rounds over up to 199,000 pieces).
@@ -229,35 +234,42 @@ function splitAtTargets(copies: InPlaceCopies): { pieces: InPlaceCopies; copyOf:
     fresh[2 * i + 1] = copies.targetOffset[i]! + copies.length[i]!;
   }
   fresh.sort();
-  // Rounds write into two sets of arrays in turn: a fresh set per round left up to 64 of them to
-  // the collector (planning the 256 MiB delta above peaked 19 MiB higher).
-  const spare = new PieceArrays(copies.count);
-  let into = new PieceArrays(copies.count);
+  // Rounds write into two lists in turn: a fresh set of arrays per round left up to 64 of them
+  // to the collector (planning the 256 MiB delta above peaked 19 MiB higher).
+  let pieces = PieceList.of(copies);
+  let into = new PieceList(copies.count);
   for (let round = 0; round < SPLIT_ROUNDS && pieces.count < SPLIT_MAX_FACTOR * copies.count + 16; round++) {
-    const cuts = splitOnce(pieces, copyOf, fresh, into);
+    const cuts = splitOnce(copies, pieces, fresh, into);
     if (cuts.length === 0) break;
-    const last = pieces === copies ? spare : (pieces as PieceArrays);
-    pieces = into;
-    copyOf = into.copyOf;
-    into = last;
+    [pieces, into] = [into, pieces];
     fresh = cuts;
   }
-  return pieces instanceof PieceArrays ? { pieces: pieces.trimmed(), copyOf: copyOf.subarray(0, pieces.count) } : { pieces, copyOf };
+  return pieces.placed(copies);
 }
 
-/** Pieces being cut, in arrays that grow (by half again) and are reused from round to round. */
-class PieceArrays implements InPlaceCopies {
-  targetOffset: Float64Array;
-  sourceOffset: Float64Array;
+/**
+ * Pieces being cut, as lengths and copies alone (12 bytes a piece instead of 28; the 256 MiB
+ * delta's cutting peaked 15 MiB lower): a piece starts
+ * where the one before it of its copy ends, or where its copy starts, and reads at its copy's
+ * displacement. The arrays grow by half again and are reused from round to round.
+ */
+class PieceList {
   length: Float64Array;
   copyOf: Int32Array;
   count = 0;
 
   constructor(capacity: number) {
-    this.targetOffset = new Float64Array(capacity);
-    this.sourceOffset = new Float64Array(capacity);
     this.length = new Float64Array(capacity);
     this.copyOf = new Int32Array(capacity);
+  }
+
+  /** The copies themselves, one piece each. */
+  static of(copies: InPlaceCopies): PieceList {
+    const list = new PieceList(copies.count);
+    list.count = copies.count;
+    list.length.set(copies.length.subarray(0, copies.count));
+    for (let i = 0; i < copies.count; i++) list.copyOf[i] = i;
+    return list;
   }
 
   /** Makes room for `count` pieces (their values are not kept). */
@@ -265,15 +277,29 @@ class PieceArrays implements InPlaceCopies {
     this.count = count;
     if (count <= this.length.length) return;
     const capacity = Math.max(count, Math.ceil(1.5 * this.length.length));
-    this.targetOffset = new Float64Array(capacity);
-    this.sourceOffset = new Float64Array(capacity);
     this.length = new Float64Array(capacity);
     this.copyOf = new Int32Array(capacity);
   }
 
-  trimmed(): InPlaceCopies {
+  /** Where piece `i` starts in the target, given where piece `i - 1` starts (`previous`). */
+  targetOf(copies: InPlaceCopies, i: number, previous: number): number {
+    const c = this.copyOf[i]!;
+    return i > 0 && this.copyOf[i - 1] === c ? previous + this.length[i - 1]! : copies.targetOffset[c]!;
+  }
+
+  /** The pieces with their target and source offsets written out. */
+  placed(copies: InPlaceCopies): { pieces: InPlaceCopies; copyOf: Int32Array } {
     const n = this.count;
-    return { targetOffset: this.targetOffset.subarray(0, n), sourceOffset: this.sourceOffset.subarray(0, n), length: this.length.subarray(0, n), count: n };
+    const targetOffset = new Float64Array(n);
+    const sourceOffset = new Float64Array(n);
+    let t = 0;
+    for (let i = 0; i < n; i++) {
+      const c = this.copyOf[i]!;
+      t = this.targetOf(copies, i, t);
+      targetOffset[i] = t;
+      sourceOffset[i] = t + copies.sourceOffset[c]! - copies.targetOffset[c]!;
+    }
+    return { pieces: { targetOffset, sourceOffset, length: this.length.slice(0, n), count: n }, copyOf: this.copyOf.slice(0, n) };
   }
 }
 
@@ -284,35 +310,36 @@ const SPLIT_MAX_FACTOR = 64;
  * Cuts every piece where its source range crosses one of `bounds` (ascending target positions),
  * writing the pieces into `out`; returns where the new pieces' targets start (ascending).
  */
-function splitOnce(copies: InPlaceCopies, parent: Int32Array, bounds: Float64Array, out: PieceArrays): Float64Array {
-  const n = copies.count;
-  const { targetOffset: tOff, sourceOffset: sOff, length: len } = copies;
+function splitOnce(copies: InPlaceCopies, list: PieceList, bounds: Float64Array, out: PieceList): Float64Array {
+  const n = list.count;
+  const { length: len, copyOf: parent } = list;
   // Cutting only at the ends of runs moved by one displacement was tried: it stops the cascade an
   // insertion causes (cuts stepping through a shifted run), but left a shuffled tar's cycles
   // needing 507 KB instead of 24 KB; the caps above bound the cascade instead.
   let total = n;
-  for (let i = 0; i < n; i++) total += cutsIn(bounds, sOff[i]!, sOff[i]! + len[i]!);
+  for (let i = 0, t = 0; i < n; i++) {
+    t = list.targetOf(copies, i, t);
+    const start = t + copies.sourceOffset[parent[i]!]! - copies.targetOffset[parent[i]!]!;
+    total += cutsIn(bounds, start, start + len[i]!);
+  }
   const cuts = new Float64Array(total - n);
   if (total === n) return cuts;
   out.reset(total);
-  const { targetOffset: t, sourceOffset: s, length: l, copyOf: of } = out;
+  const { length: l, copyOf: of } = out;
   let m = 0;
   let c = 0;
-  for (let i = 0; i < n; i++) {
-    const start = sOff[i]!;
+  for (let i = 0, t = 0; i < n; i++) {
+    t = list.targetOf(copies, i, t);
+    const start = t + copies.sourceOffset[parent[i]!]! - copies.targetOffset[parent[i]!]!;
     const end = start + len[i]!;
     let cut = start;
     for (let k = upperBound(bounds, start + 0.5); k < bounds.length && bounds[k]! < end; k++) {
       if (bounds[k]! <= cut) continue;
-      t[m] = tOff[i]! + (cut - start);
-      s[m] = cut;
       l[m] = bounds[k]! - cut;
       of[m++] = parent[i]!;
       cut = bounds[k]!;
-      cuts[c++] = tOff[i]! + (cut - start);
+      cuts[c++] = t + (cut - start);
     }
-    t[m] = tOff[i]! + (cut - start);
-    s[m] = cut;
     l[m] = end - cut;
     of[m++] = parent[i]!;
   }

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { ioError } from './io-error.js';
+import { writeAll } from './write-all.js';
 
 const FLUSH_BYTES = 1 << 20;
 
@@ -65,19 +66,6 @@ export async function writeFileAtomic(path: string, chunks: AsyncIterable<Uint8A
   }
   await syncDirectory(dir);
   return total;
-}
-
-/** Writes every byte of `batch` at the file's current position (writev may write less). */
-async function writeAll(fh: FileHandle, batch: Uint8Array[]): Promise<void> {
-  let rest = batch;
-  while (rest.length > 0) {
-    const { bytesWritten } = await fh.writev(rest);
-    let n = bytesWritten;
-    let i = 0;
-    while (i < rest.length && n >= rest[i]!.length) n -= rest[i++]!.length;
-    rest = rest.slice(i);
-    if (n > 0) rest[0] = rest[0]!.subarray(n);
-  }
 }
 
 /** Makes the rename durable: without it a power cut can forget the new directory entry. */
