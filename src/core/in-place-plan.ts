@@ -294,10 +294,9 @@ class PieceList {
     const sourceOffset = new Float64Array(n);
     let t = 0;
     for (let i = 0; i < n; i++) {
-      const c = this.copyOf[i]!;
       t = this.targetOf(copies, i, t);
       targetOffset[i] = t;
-      sourceOffset[i] = t + copies.sourceOffset[c]! - copies.targetOffset[c]!;
+      sourceOffset[i] = t + shiftOf(copies, this.copyOf[i]!);
     }
     return { pieces: { targetOffset, sourceOffset, length: this.length.slice(0, n), count: n }, copyOf: this.copyOf.slice(0, n) };
   }
@@ -305,6 +304,11 @@ class PieceList {
 
 const SPLIT_ROUNDS = 64;
 const SPLIT_MAX_FACTOR = 64;
+
+/** How far copy `c` reads from where it writes (source minus target offset). */
+function shiftOf(copies: InPlaceCopies, c: number): number {
+  return copies.sourceOffset[c]! - copies.targetOffset[c]!;
+}
 
 /**
  * Cuts every piece where its source range crosses one of `bounds` (ascending target positions),
@@ -319,7 +323,7 @@ function splitOnce(copies: InPlaceCopies, list: PieceList, bounds: Float64Array,
   let total = n;
   for (let i = 0, t = 0; i < n; i++) {
     t = list.targetOf(copies, i, t);
-    const start = t + copies.sourceOffset[parent[i]!]! - copies.targetOffset[parent[i]!]!;
+    const start = t + shiftOf(copies, parent[i]!);
     total += cutsIn(bounds, start, start + len[i]!);
   }
   const cuts = new Float64Array(total - n);
@@ -330,7 +334,7 @@ function splitOnce(copies: InPlaceCopies, list: PieceList, bounds: Float64Array,
   let c = 0;
   for (let i = 0, t = 0; i < n; i++) {
     t = list.targetOf(copies, i, t);
-    const start = t + copies.sourceOffset[parent[i]!]! - copies.targetOffset[parent[i]!]!;
+    const start = t + shiftOf(copies, parent[i]!);
     const end = start + len[i]!;
     let cut = start;
     for (let k = upperBound(bounds, start + 0.5); k < bounds.length && bounds[k]! < end; k++) {

@@ -40,8 +40,12 @@ const WAL_CHUNK = 256 << 10;
 const MAX_PENDING = 1024;
 /** Pieces up to this long go through write-ahead batches (cut copies are often a few bytes). */
 const SMALL_PIECE = 64 << 10;
-/** Write-ahead records written at once when replayed. */
-const REPLAY_WIDTH = 128;
+/**
+ * File requests in flight at once (replaying write-ahead records, reading a batch's ranges): one
+ * at a time, each cost a trip through the thread pool; all at once, the thousands of small adds
+ * of a tar's headers held as many requests (the npm tree's peak 92 → 83-87 MiB with this bound).
+ */
+const IN_FLIGHT = 128;
 /** Literal bytes written between two checkpoints of phase 2. */
 const LITERAL_CHECKPOINT = 8 << 20;
 
@@ -241,15 +245,10 @@ class Runner {
   }
 
   private async replayWal(): Promise<void> {
-    // The records never overlap: written REPLAY_WIDTH at a time (all at once, the thousands of
-    // small adds of a tar's headers held as many requests: the npm tree's peak 92 → 83-87 MiB).
+    // The records never overlap: written several at once.
     const { wal, walBytes } = this.journal;
-    const at: number[] = [];
-    for (let k = 0, p = 0; k < wal.length; p += wal[k++]!.length) at.push(p);
-    for (let k = 0; k < wal.length; k += REPLAY_WIDTH) {
-      const group = wal.slice(k, k + REPLAY_WIDTH);
-      await Promise.all(group.map((w, g) => writeAt(this.fh, w.offset, walBytes.subarray(at[k + g]!, at[k + g]! + w.length))));
-    }
+    const at = recordStarts(wal);
+    await inFlight(wal, (w, k) => writeAt(this.fh, w.offset, walBytes.subarray(at[k]!, at[k]! + w.length)));
     await this.fh.sync();
   }
 
@@ -358,17 +357,11 @@ async function readSums(
   scratch: Uint8Array,
 ): Promise<Uint8Array> {
   const sums = into.subarray(0, bytes);
-  const slots: number[] = [];
-  let p = 0;
-  for (const w of wal) {
-    slots.push(p);
-    p += w.length;
-  }
   await readRanges(
     fh,
     wal.map((w) => w.offset),
     wal.map((w) => w.length),
-    slots,
+    recordStarts(wal),
     sums,
     scratch,
   );
@@ -415,13 +408,11 @@ async function gatherPieces(
 const READ_GAP = 16 << 10;
 /** ...as long as a call's dropped bytes stay within this (tiny pieces far apart stay apart). */
 const GAP_BUDGET = 256 << 10;
-/** Reads in flight at once. */
-const READ_WIDTH = 128;
 
 /**
  * Reads `length[k]` bytes of the file at `position[k]` into `into` at `slot[k]`, for every k
  * (at most WAL_CHUNK bytes in all): ranges close together in the file are read as one, through
- * `scratch` (WAL_CHUNK + GAP_BUDGET bytes), READ_WIDTH at a time.
+ * `scratch` (WAL_CHUNK + GAP_BUDGET bytes), several at once.
  */
 async function readRanges(fh: FileHandle, position: number[], length: number[], slot: number[], into: Uint8Array, scratch: Uint8Array): Promise<void> {
   const n = position.length;
@@ -445,16 +436,26 @@ async function readRanges(fh: FileHandle, position: number[], length: number[], 
     used += end - start;
     r = q;
   }
-  for (let g = 0; g < ranges.length; g += READ_WIDTH) {
-    await Promise.all(
-      ranges.slice(g, g + READ_WIDTH).map(async ([start, end, from, to, off]) => {
-        const range = await readAt(fh, start!, end! - start!, scratch.subarray(off!));
-        for (let k = from!; k < to!; k++) {
-          const m = order[k]!;
-          into.set(range.subarray(position[m]! - start!, position[m]! - start! + length[m]!), slot[m]!);
-        }
-      }),
-    );
+  await inFlight(ranges, async ([start, end, from, to, off]) => {
+    const range = await readAt(fh, start!, end! - start!, scratch.subarray(off!));
+    for (let k = from!; k < to!; k++) {
+      const m = order[k]!;
+      into.set(range.subarray(position[m]! - start!, position[m]! - start! + length[m]!), slot[m]!);
+    }
+  });
+}
+
+/** Where each write-ahead record's bytes start in the journal's `walBytes`. */
+function recordStarts(wal: readonly { length: number }[]): number[] {
+  const at: number[] = [];
+  for (let k = 0, p = 0; k < wal.length; p += wal[k++]!.length) at.push(p);
+  return at;
+}
+
+/** Runs `task` on every item, IN_FLIGHT at a time. */
+async function inFlight<T>(items: readonly T[], task: (item: T, index: number) => Promise<void>): Promise<void> {
+  for (let g = 0; g < items.length; g += IN_FLIGHT) {
+    await Promise.all(items.slice(g, g + IN_FLIGHT).map((item, k) => task(item, g + k)));
   }
 }
 
