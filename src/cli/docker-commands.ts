@@ -2,8 +2,6 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DockerEngine } from '../docker/engine.js';
-import { applyImageDelta } from '../image/apply-image-delta.js';
-import { diffImages } from '../image/diff-images.js';
 import { expectPositionals, parseArgs, type OptionSpec } from './args.js';
 import { formatBytes } from './progress-bar.js';
 import { UsageError } from './usage-error.js';
@@ -35,6 +33,7 @@ export async function dockerCommand(argv: readonly string[]): Promise<void> {
   if (sub === 'diff') {
     const args = parseArgs(rest, diffSpec);
     const [oldRef, newRef, out] = expectPositionals(args, ['OLD', 'NEW', 'DELTA'], 'docker diff');
+    const { diffImages } = await import('../image/diff-images.js');
     const s = await withScratch(async (dir) => {
       await save(engine, oldRef, join(dir, 'old.tar'));
       await save(engine, newRef, join(dir, 'new.tar'));
@@ -46,6 +45,8 @@ export async function dockerCommand(argv: readonly string[]): Promise<void> {
   if (sub === 'apply') {
     const args = parseArgs(rest, applySpec);
     const [oldRef, delta] = expectPositionals(args, ['OLD', 'DELTA'], 'docker apply');
+    // Each subcommand loads only its own half: a device applying a delta parses none of the diff engine.
+    const { applyImageDelta } = await import('../image/apply-image-delta.js');
     const { imageId } = await withScratch(async (dir) => {
       await save(engine, oldRef, join(dir, 'old.tar'));
       return applyImageDelta(join(dir, 'old.tar'), delta, (chunks) => engine.loadImage(chunks), { omitOldLayers: true, reuseChunks: true });

@@ -1,5 +1,3 @@
-import { applyImageDelta } from '../image/apply-image-delta.js';
-import { diffImages } from '../image/diff-images.js';
 import { expectPositionals, parseArgs, workerCount, type OptionSpec } from './args.js';
 import { formatBytes, progressBar } from './progress-bar.js';
 import { UsageError } from './usage-error.js';
@@ -31,6 +29,7 @@ export async function imageCommand(argv: readonly string[]): Promise<void> {
     if (args.values.help) return void process.stdout.write(`${USAGE}\n`);
     const [oldPath, newPath, out] = expectPositionals(args, ['OLD.tar', 'NEW.tar', 'DELTA'], 'image diff');
     const bar = progressBar(args.values.progress === true, 'image diff');
+    const { diffImages } = await import('../image/diff-images.js');
     const s = await diffImages(oldPath, newPath, out, {
       level: args.values.level as number | undefined,
       image: { old: args.values['old-image'] as string | undefined, new: args.values['new-image'] as string | undefined },
@@ -48,6 +47,8 @@ export async function imageCommand(argv: readonly string[]): Promise<void> {
     if (args.values.help) return void process.stdout.write(`${USAGE}\n`);
     const [oldPath, delta, out] = expectPositionals(args, ['OLD.tar', 'DELTA', 'OUT.tar'], 'image apply');
     const bar = progressBar(args.values.progress === true, 'image apply');
+    // Each subcommand loads only its own half: a device applying a delta parses none of the diff engine.
+    const { applyImageDelta } = await import('../image/apply-image-delta.js');
     const { imageId } = await applyImageDelta(oldPath, delta, out, {
       omitLayers: args.values['omit-old-layers'] === true ? 'old' : undefined,
       onProgress: bar.onProgress,

@@ -1,6 +1,6 @@
 import { crc32 } from '../core/crc32.js';
 import { ErrorCode, RolldeltaError } from '../core/errors.js';
-import { FRAME_HEAD, FRAME_OPS, FRAME_TRAILER } from './native-delta-encoder.js';
+import { FRAME_HEAD, FRAME_OPS, FRAME_TRAILER } from './native-codes.js';
 import { NATIVE_DELTA_MAGIC, NATIVE_VERSION } from './native-magic.js';
 
 /** Image delta magic ("rdim", version 1): a header block, then a native delta. */

@@ -2,8 +2,7 @@ import { ErrorCode, RolldeltaError } from '../core/errors.js';
 import type { OpSink } from '../core/ops.js';
 import { ByteReader, corrupt, DecoderState, overLimit, truncated } from './_reader.js';
 import { resolveLimits, type DecodeLimits } from './limits.js';
-import { RDIFF_DELTA_MAGIC } from './rdiff-magic.js';
-import { RS_OP_COPY, RS_OP_LITERAL_N1 } from './rdiff-delta-encoder.js';
+import { RDIFF_DELTA_MAGIC, RS_OP_COPY, RS_OP_LITERAL_N1 } from './rdiff-magic.js';
 
 const S_MAGIC = 0;
 const S_COMMAND = 1;

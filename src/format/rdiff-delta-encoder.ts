@@ -9,12 +9,7 @@
 import { ErrorCode, RolldeltaError } from '../core/errors.js';
 import type { OpSink } from '../core/ops.js';
 import { writeU32 } from './_reader.js';
-import { RDIFF_DELTA_MAGIC } from './rdiff-magic.js';
-
-/** Opcodes of the librsync delta format. */
-export const RS_OP_END = 0x00;
-export const RS_OP_LITERAL_N1 = 0x41;
-export const RS_OP_COPY = 0x45;
+import { RDIFF_DELTA_MAGIC, RS_OP_COPY, RS_OP_END, RS_OP_LITERAL_N1 } from './rdiff-magic.js';
 
 /** Largest literal one command carries; longer literals are cut (rdiff cuts at 65533). */
 const MAX_LITERAL = 0xffff;

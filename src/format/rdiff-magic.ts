@@ -4,6 +4,11 @@ import type { RollsumName, StrongHashName } from '../core/params.js';
 /** librsync delta magic ("rs\x026"). */
 export const RDIFF_DELTA_MAGIC = 0x72730236;
 
+/** Opcodes of the librsync delta format (the decoder needs them without the encoder). */
+export const RS_OP_END = 0x00;
+export const RS_OP_LITERAL_N1 = 0x41;
+export const RS_OP_COPY = 0x45;
+
 /** librsync signature magics: high nibble of the low byte picks the rollsum, low nibble the hash. */
 export const RDIFF_SIG_ROLLSUM_MD4 = 0x72730136;
 export const RDIFF_SIG_ROLLSUM_BLAKE2 = 0x72730137;

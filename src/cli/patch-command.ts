@@ -1,0 +1,45 @@
+import { FileBasis } from '../stream/file-basis.js';
+import { patchFile } from '../stream/patch-file.js';
+import { patchChunks } from '../stream/patch-stream.js';
+import { expectPositionals, type OptionSpec, type ParsedArgs } from './args.js';
+import { fileCommandOptions, say } from './file-command-options.js';
+import { inputSize, openInput, writeOutput } from './io.js';
+import { formatBytes, progressBar } from './progress-bar.js';
+import { UsageError } from './usage-error.js';
+
+export const spec: Record<string, OptionSpec> = { ...fileCommandOptions, 'in-place': { kind: 'boolean' } };
+
+/** `rolldelta patch BASIS DELTA OUT`, or `rolldelta patch --in-place BASIS DELTA` */
+export async function run(args: ParsedArgs): Promise<void> {
+  if (args.values['in-place'] === true) {
+    const [file, deltaPath] = expectPositionals(args, ['BASIS', 'DELTA'], 'patch --in-place');
+    if (file === '-' || deltaPath === '-') throw new UsageError('patch --in-place needs BASIS and DELTA as files');
+    // Loaded only here: the planner and journal are most of the patch command's code.
+    const { patchInPlace } = await import('../stream/patch-in-place.js');
+    const r = await patchInPlace(file, deltaPath);
+    if (args.values.progress) say(`patched in place${r.resumed ? ' (resumed)' : ''}: ${formatBytes(r.targetLength)}`);
+    return;
+  }
+  const [basisPath, deltaPath, out] = expectPositionals(args, ['BASIS', 'DELTA', 'OUT'], 'patch');
+  if (basisPath === '-') throw new UsageError('BASIS must be a file: patch reads it at random positions');
+  const v = args.values;
+  if (deltaPath !== '-' && out !== '-') {
+    const bar = progressBar(v.progress === true, 'patch');
+    const r = await patchFile(basisPath, deltaPath, out, { onProgress: bar.onProgress }).finally(() => bar.done());
+    if (r.alreadyTarget) say(`${basisPath} already is the target of this delta (patched before): nothing to do`);
+    else if (v.progress) say(`patched: ${formatBytes(r.bytesOut)}`);
+    return;
+  }
+  const basis = await FileBasis.open(basisPath);
+  const bar = progressBar(v.progress === true, 'patch');
+  try {
+    const size = await inputSize(deltaPath);
+    // A file output appears only once verified: the basis hash is then needed only to explain a failure.
+    const verifyBasis = out === '-' ? true : 'on-failure';
+    const written = await writeOutput(out, patchChunks(basis, openInput(deltaPath), { size, verifyBasis, onProgress: bar.onProgress }, out !== '-'));
+    bar.done();
+    if (v.progress) say(`patched: ${formatBytes(written)}`);
+  } finally {
+    await basis.close();
+  }
+}
