@@ -27,8 +27,9 @@ export function sizeTable(size) {
 
 /**
  * Linearity of each rolldelta operation: time per byte at 1024 MiB over time per byte at 256 MiB,
- * after taking off `startupSecs` (the CLI's start: Node and loading the bundle, paid once per run
- * whatever the size; without it every operation looks better than linear).
+ * after taking off `startupSecs` (the CLI's start, `rolldelta --version`: Node and the command
+ * dispatcher, paid once per run whatever the size; without it every operation looks better than
+ * linear). Each command loads its own code after that, which stays in its figures.
  */
 export function linearity(sizes, startupSecs = 0) {
   const big = sizes.find((s) => s.mib === 1024);

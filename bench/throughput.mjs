@@ -36,7 +36,7 @@ else {
   }
 }
 
-// The CLI's own start (Node, the bundle), best of 5: paid once per run whatever the input size.
+// The CLI's own start (Node, the command dispatcher), best of 5: paid once per run whatever the input size.
 const startupSecs = Math.min(...Array.from({ length: 5 }, () => rolldelta(['--version']).secs));
 const results = { machine: machine(), date: new Date().toISOString(), node: process.version, notes, startupSecs, sizes: [] };
 console.log(`rolldelta throughput; ${results.machine}`);

@@ -13,10 +13,16 @@ export const STAGE_BYTES = 1 << 20;
  * pool's round trip (about 0.3 ms) used to cost more than the reads themselves, with thousands of
  * ops per 256 MiB.
  *
+ * A full chunk is handed out only once the next one is full too (or the ops end), so its reads
+ * are in flight while the consumer hashes and writes the one before: reading the basis overlaps
+ * the rest instead of taking turns with it (on slow storage a 1 MiB read is milliseconds).
+ *
  * With a `ring` of n >= 3 buffers, chunks cycle through them, so patching allocates nothing per
  * chunk and garbage buffers do not pile up until the next GC (peak RSS); the consumer must be done
  * with a chunk before it asks for the (n-1)th one after it (writeFileAtomic, with three, is: it
- * waits for each write before the next). With 0 every chunk is a fresh buffer the consumer may keep.
+ * waits for each write before the next): while it holds the n-2 chunks before the one it asks
+ * for, that one is being read and the next filled, n in all. With 0 every chunk is a fresh
+ * buffer the consumer may keep.
  * @example
  * const s = new OutputStager(basis, 0);
  * for (const op of ops) if (!s.add(op)) yield* s.push(op);
@@ -33,6 +39,10 @@ export class OutputStager {
   private adds: number[] = [];
   /** Their diff bytes, at the same offsets as in the stage (copied: the op's bytes are lent). */
   private diffs: Uint8Array | undefined;
+  /** The other stage's diff bytes: one stage fills while the one before it is being read. */
+  private spareDiffs: Uint8Array | undefined;
+  /** The full stage whose reads are in flight, handed out when the next one is full. */
+  private reading: Promise<Uint8Array> | undefined;
 
   constructor(
     private readonly basis: RandomAccessBasis,
@@ -62,13 +72,20 @@ export class OutputStager {
       const n = Math.min(total - done, STAGE_BYTES - this.fill);
       this.place(op, done, n);
       done += n;
-      if (this.fill === STAGE_BYTES) yield await this.complete();
+      if (this.fill === STAGE_BYTES) {
+        const previous = this.startReads();
+        if (previous) yield await previous;
+      }
     }
   }
 
-  /** Yields the last, partial chunk (if any). */
+  /** Yields what is left: the stage being read and the last, partial one (if any). */
   async *finish(): AsyncGenerator<Uint8Array> {
-    if (this.fill > 0) yield await this.complete();
+    const previous = this.fill > 0 ? this.startReads() : undefined;
+    if (previous) yield await previous;
+    const last = this.reading;
+    this.reading = undefined;
+    if (last) yield await last;
   }
 
   private check(op: Op): void {
@@ -99,10 +116,25 @@ export class OutputStager {
     else r.push(this.fill, position, length);
   }
 
-  /** Performs the stage's reads, applies its adds, and hands it out. */
-  private async complete(): Promise<Uint8Array> {
-    const stage = this.stage;
-    const r = this.reads;
+  /**
+   * Starts the current stage's reads and moves on to a fresh stage; returns the stage that was
+   * being read before (to hand out now), if any.
+   */
+  private startReads(): Promise<Uint8Array> | undefined {
+    const previous = this.reading;
+    const stage = this.fill === STAGE_BYTES ? this.stage : this.stage.subarray(0, this.fill);
+    this.reading = this.complete(stage, this.reads, this.adds, this.diffs);
+    this.reading.catch(() => {}); // awaited when handed out; a failure meanwhile is not unhandled
+    this.reads = [];
+    this.adds = [];
+    [this.diffs, this.spareDiffs] = [this.spareDiffs, this.diffs];
+    this.fill = 0;
+    this.stage = this.nextBuffer();
+    return previous;
+  }
+
+  /** Performs a stage's reads and applies its adds. */
+  private async complete(stage: Uint8Array, r: number[], adds: number[], d: Uint8Array | undefined): Promise<Uint8Array> {
     const basis = this.basis;
     if (basis.readInto) {
       const pending: Promise<void>[] = [];
@@ -114,17 +146,10 @@ export class OutputStager {
     } else {
       for (let k = 0; k < r.length; k += 3) stage.set(await basis.read(r[k + 1], r[k + 2]), r[k]);
     }
-    const adds = this.adds;
-    const d = this.diffs;
     for (let j = 0; j < adds.length; j += 2) {
       for (let i = adds[j], end = i + adds[j + 1]; i < end; i++) stage[i] = (stage[i] + d![i]) & 0xff;
     }
-    const out = this.fill === STAGE_BYTES ? stage : stage.subarray(0, this.fill);
-    this.reads = [];
-    this.adds = [];
-    this.fill = 0;
-    this.stage = this.nextBuffer();
-    return out;
+    return stage;
   }
 
   private nextBuffer(): Uint8Array {

@@ -28,7 +28,8 @@ const FEED_BYTES = 64 << 10;
  * byte; the target's length and SHA-256 are checked at the end (native format), so a consumer that
  * writes to a temporary file and renames on success never keeps a bad result.
  * Output comes in chunks of 1 MiB (the last one shorter), each with all its basis reads in flight at
- * once. Memory: one decoded frame plus the chunk being filled, whatever the sizes.
+ * once, while the chunk before it goes out. Memory: one decoded frame plus the chunk being filled
+ * and the one being read, whatever the sizes.
  * `reuseChunks` (for writers that finish with a chunk before asking for the second one after it,
  * as writeFileAtomic does) cycles three chunk buffers instead of allocating one per MiB; a number
  * n >= 3 cycles n, for a writer done with a chunk before it asks for the (n-1)th after it.

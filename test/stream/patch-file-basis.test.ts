@@ -64,16 +64,18 @@ describe('patch output in 1 MiB chunks (reads straight into them)', () => {
     writeFileSync(join(dir, 'big-b'), basis);
     const fb = await FileBasis.open(join(dir, 'big-b'));
     try {
-      // Holds each chunk until two more have come (as a writer with one write in flight and one
-      // chunk held back would), copying it only then, as four buffers allow.
-      const held: Uint8Array[] = [];
-      const copies: Uint8Array[] = [];
-      for await (const c of patchChunks(fb, [delta], {}, 4)) {
-        held.push(c);
-        if (held.length > 2) copies.push(held.shift()!.slice());
+      // Holds each chunk until n-2 more have come (with four: as a writer with one write in
+      // flight and one chunk held back would), copying it only then, as n buffers allow.
+      for (const n of [3, 4, 5]) {
+        const held: Uint8Array[] = [];
+        const copies: Uint8Array[] = [];
+        for await (const c of patchChunks(fb, [delta], {}, n)) {
+          held.push(c);
+          if (held.length > n - 2) copies.push(held.shift()!.slice());
+        }
+        copies.push(...held.map((c) => c.slice()));
+        expect(Buffer.compare(Buffer.concat(copies), target), `ring of ${n}`).toBe(0);
       }
-      copies.push(...held.map((c) => c.slice()));
-      expect(Buffer.compare(Buffer.concat(copies), target)).toBe(0);
       const bad = await (async () => {
         for await (const _ of patchChunks(fb, [delta], {}, 2)) void _;
       })().catch((e: unknown) => e);
