@@ -10,4 +10,4 @@ export * from './tar/index.js';
 export * from './image/index.js';
 export * from './docker/index.js';
 // In Node the one-shot operations run on node:crypto and node:zlib (the format layer's run anywhere).
-export { signature, delta, diff, patch } from './stream/node-operations.js';
+export { signature, buildSignatureOf, delta, diff, patch } from './stream/node-operations.js';

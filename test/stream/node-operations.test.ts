@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { Sha256 } from '../../src/core/sha256.js';
 import * as anywhere from '../../src/format/operations.js';
-import { delta, diff, diffChunks, patch, signature, deltaChunks, signatureChunks, type HasherFactory } from '../../src/index.js';
+import { buildSignatureOf, delta, diff, diffChunks, patch, signature, deltaChunks, signatureChunks, type HasherFactory } from '../../src/index.js';
+import * as onNode from '../../src/stream/node-operations.js';
 import { nodeRawDeflate } from '../../src/stream/node-raw-deflate.js';
 
 async function collect(chunks: AsyncIterable<Uint8Array>): Promise<Buffer> {
@@ -28,6 +29,16 @@ describe("the package entry's one-shot operations (node:crypto and node:zlib inj
     expect(Buffer.compare(r, await collect(deltaChunks(sig, [target])))).toBe(0);
     expect(Buffer.compare(patch(basis, d), target)).toBe(0);
     expect(Buffer.compare(patch(basis, r), target)).toBe(0);
+  });
+
+  it('are the Node ones, buildSignatureOf too, and agree with the fallbacks on what they compute', () => {
+    for (const [name, f] of Object.entries({ signature, buildSignatureOf, delta, diff, patch })) {
+      expect(f, name).toBe(onNode[name as keyof typeof onNode]);
+    }
+    const fast = buildSignatureOf(basis);
+    const fallback = anywhere.buildSignatureOf(basis);
+    expect(Buffer.compare(fast.strong, fallback.strong)).toBe(0);
+    expect(Buffer.compare(fast.basisSha256!, fallback.basisSha256!)).toBe(0);
   });
 
   it("keep the caller's own SHA-256 and DEFLATE", () => {
