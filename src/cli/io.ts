@@ -1,7 +1,8 @@
-import { readFile, stat } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { writeFileAtomic } from '../stream/atomic-file.js';
+import { fileSize } from '../stream/file-size.js';
 import { ioError } from '../stream/io-error.js';
 import { reusedFileChunks } from '../stream/reused-chunks.js';
 
@@ -15,12 +16,7 @@ export function openInput(path: string): AsyncIterable<Uint8Array> {
 
 /** Size of an input file, or undefined for stdin. */
 export async function inputSize(path: string): Promise<number | undefined> {
-  if (path === '-') return undefined;
-  try {
-    return (await stat(path)).size;
-  } catch (e) {
-    throw ioError(e, 'read', path);
-  }
+  return path === '-' ? undefined : fileSize(path);
 }
 
 /** Writes chunks to stdout (`-`, with backpressure) or atomically to a file; returns bytes written. */

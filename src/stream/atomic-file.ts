@@ -48,13 +48,12 @@ export async function writeFileAtomic(path: string, chunks: AsyncIterable<Uint8A
       if (pendingBytes === 0) return;
       // Many tiny pieces are joined: writev takes at most IOV_MAX (1024) buffers at once.
       const batch = pending.length > 256 ? [Buffer.concat(pending, pendingBytes)] : pending;
-      const bytes = pendingBytes;
+      unsynced += pendingBytes;
       pending = [];
       pendingBytes = 0;
       await settle();
       // Caught here and rethrown by settle(): a failed write must not become an unhandled rejection.
       inFlight = writeAll(fh!, batch).catch((e: unknown) => void (failure ??= e));
-      unsynced += bytes;
       if (unsynced >= SYNC_BYTES && syncing === undefined) {
         unsynced = 0;
         syncing = inFlight.then(() => fh!.datasync()).catch((e: unknown) => void (failure ??= e)).finally(() => (syncing = undefined));
