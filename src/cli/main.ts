@@ -2,6 +2,7 @@ import { createRequire } from 'node:module';
 import { isRolldeltaError } from '../core/errors.js';
 import { parseArgs, type OptionSpec, type ParsedArgs } from './args.js';
 import { UsageError } from './usage-error.js';
+import { deferOptimizingCompiler, patchesByStreaming } from './optimizing-compiler.js';
 import { isDeviceCommand, keepYoungGenerationSmall } from './young-generation.js';
 
 const HELP = `rolldelta — binary deltas for files and container images
@@ -69,6 +70,7 @@ function version(): string {
 export async function main(argv: readonly string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (isDeviceCommand(argv)) keepYoungGenerationSmall();
+  if (patchesByStreaming(argv)) deferOptimizingCompiler();
   try {
     if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
       process.stdout.write(HELP);

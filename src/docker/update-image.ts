@@ -87,6 +87,8 @@ export interface UpdateOptions {
   /** Bounds concurrent delta downloads; default {@link defaultDownloadLimiter} (2 at once). */
   limiter?: DownloadLimiter;
   onProgress?: (e: UpdateEvent) => void;
+  /** Called before each context-mixing (level 9) frame of the delta is decoded (see PatchOptions). */
+  beforeContextMixing?: () => void;
   signal?: AbortSignal;
 }
 
@@ -199,7 +201,7 @@ async function viaDelta(opts: UpdateOptions, from: string, url: string, dir: str
     opts.onProgress?.({ phase: 'apply', message: `rebuilding ${to} (${header.new.id}) from ${from}` });
     await engine.saveImagesToFile([from], oldPath, { signal: opts.signal });
     await withTimeout(opts.applyTimeoutMs ?? 600_000, 'applying the delta', (signal) =>
-      applyImageDelta(oldPath, deltaPath, (chunks) => engine.loadImage(chunks, { signal }), { omitOldLayers: true, reuseChunks: true }),
+      applyImageDelta(oldPath, deltaPath, (chunks) => engine.loadImage(chunks, { signal }), { omitOldLayers: true, reuseChunks: true, beforeContextMixing: opts.beforeContextMixing }),
     );
     const loaded = await engine.inspectImage(to);
     if (loaded?.Id !== header.new.id) {

@@ -3,9 +3,8 @@ import type { OpSink } from '../core/ops.js';
 import type { DeltaHeader } from './delta-header.js';
 import { detectFormat } from './detect.js';
 import { resolveLimits, type DecodeLimits } from './limits.js';
-import { NativeDeltaDecoder } from './native-delta-decoder.js';
+import { NativeDeltaDecoder, type NativeDeltaDecoderOptions } from './native-delta-decoder.js';
 import { RdiffDeltaDecoder } from './rdiff-delta-decoder.js';
-import type { RawDeflate } from './raw-deflate.js';
 
 /** What a delta's trailer promises about the target (native format only). */
 export interface DeltaTrailer {
@@ -31,7 +30,7 @@ export class AnyDeltaDecoder {
 
   constructor(
     private readonly sink: OpSink,
-    private readonly opts: { limits?: Partial<DecodeLimits>; onheader?: (h: DeltaHeader) => void; rawDeflate?: RawDeflate; frameByFrame?: boolean } = {},
+    private readonly opts: Pick<NativeDeltaDecoderOptions, 'limits' | 'onheader' | 'rawDeflate' | 'frameByFrame' | 'beforeContextMixing'> = {},
   ) {
     this.limits = resolveLimits(opts.limits);
   }
@@ -68,6 +67,7 @@ export class AnyDeltaDecoder {
         limits: this.limits,
         rawDeflate: this.opts.rawDeflate,
         frameByFrame: this.opts.frameByFrame,
+        beforeContextMixing: this.opts.beforeContextMixing,
         onheader: (h) => {
           this.header = h;
           this.opts.onheader?.(h);

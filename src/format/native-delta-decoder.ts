@@ -39,6 +39,13 @@ export interface NativeDeltaDecoderOptions {
    * Frames are checked as always (CRC, structure), but not the bytes left out.
    */
   opsOnly?: boolean;
+  /**
+   * Called before each frame coded by context mixing (level 9) is unpacked: such frames are
+   * nearly all of a level 9 delta's decoding time, in JavaScript that does arithmetic per bit.
+   * The CLI's streaming patch commands run without V8's optimizing compiler and switch it on
+   * here (cli/optimizing-compiler.ts).
+   */
+  beforeContextMixing?: () => void;
 }
 
 const S_MAGIC = 0;
@@ -80,6 +87,7 @@ export class NativeDeltaDecoder {
   private total = 0;
   private readonly frameByFrame: boolean;
   private readonly opsOnly: boolean;
+  private readonly beforeContextMixing: (() => void) | undefined;
 
   constructor(sink: OpSink, opts: NativeDeltaDecoderOptions = {}) {
     this.sink = sink;
@@ -89,6 +97,7 @@ export class NativeDeltaDecoder {
     this.rawDeflate = opts.rawDeflate ?? fflateRawDeflate;
     this.frameByFrame = opts.frameByFrame === true;
     this.opsOnly = opts.opsOnly === true;
+    this.beforeContextMixing = opts.beforeContextMixing;
   }
 
   /**
@@ -250,6 +259,7 @@ export class NativeDeltaDecoder {
       if (payload.length >= rawLength) throw corrupt(`a deflated frame of ${payload.length} bytes is not smaller than its raw ${rawLength}`, at);
       raw = this.inflate(payload, rawLength, at);
     } else if (codec === CODEC_SECTIONS || codec === CODEC_SECTIONS_CM) {
+      if (codec === CODEC_SECTIONS_CM) this.beforeContextMixing?.();
       sec = unpackSections((part, r) => this.inflate(part, r, at), payload, rawLength, (n) => this.scratchOf(n), at, codec === CODEC_SECTIONS_CM, this.total, this.opsOnly);
       raw = sec.raw;
     } else {

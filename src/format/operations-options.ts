@@ -94,4 +94,6 @@ export interface PatchOptions {
   sha256?: HasherFactory;
   /** DEFLATE implementation; default fflate's, the Node adapters pass node:zlib's. */
   rawDeflate?: RawDeflate;
+  /** Called before each context-mixing (level 9) frame is decoded; see NativeDeltaDecoderOptions. */
+  beforeContextMixing?: () => void;
 }

@@ -26,6 +26,8 @@ export interface ImageApplyOptions {
   omitOldLayers?: boolean;
   /** Caps on the embedded delta's frames and lengths (docs/LIMITS.md); safe defaults. */
   limits?: Partial<DecodeLimits>;
+  /** Called before each context-mixing (level 9) frame of the delta is decoded (see PatchOptions). */
+  beforeContextMixing?: () => void;
   /** Called about every MiB of the archive produced, with its bytes so far (in and out alike). */
   onProgress?: (p: Progress) => void;
   /**
@@ -150,7 +152,7 @@ export async function applyImageDelta(
     const skipsTarget = header.new.layers.some((l) => l.from === 'delta' && omitted(l));
     // Neither the basis nor the whole target is hashed: every layer written is checked against its
     // DiffID (old ones too), which covers both; a rebuilt layer left out is not written at all.
-    const patchOpts = { verifyBasis: false, verifyTarget: false, limits: opts.limits };
+    const patchOpts = { verifyBasis: false, verifyTarget: false, limits: opts.limits, beforeContextMixing: opts.beforeContextMixing };
     target = patchChunks(layeredBasis(parts), rest, patchOpts, reuse && !skipsTarget ? 4 : false);
     const cutter = new StreamCutter(target[Symbol.asyncIterator]());
     // Old layers go out one after another: one ring of read buffers serves them all.

@@ -2,7 +2,24 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { cmDecode, cmEncode } from '../../src/format/cm-codec.js';
 import { opSegments } from '../../src/format/_op-segments.js';
+import { CODEC_SECTIONS_CM, FRAME_HEAD, FRAME_OPS } from '../../src/format/native-codes.js';
 import { diff, patch } from '../../src/format/operations.js';
+import { readU32 } from '../../src/format/_reader.js';
+import { patchChunks } from '../../src/stream/patch-stream.js';
+
+/** Ops frames of a native delta whose payload is coded by context mixing, found by walking the frame heads. */
+function contextMixingFrames(delta: Uint8Array): number {
+  let at = 5 + 8 + readU32(delta, 5); // magic and version, then the header block (length, map, CRC)
+  let n = 0;
+  for (; delta[at] === FRAME_OPS; at += FRAME_HEAD + readU32(delta, at + 1)) if (delta[at + FRAME_HEAD] === CODEC_SECTIONS_CM) n++;
+  return n;
+}
+
+async function patched(basis: Uint8Array, delta: Uint8Array, beforeContextMixing: () => void): Promise<Buffer> {
+  const out: Uint8Array[] = [];
+  for await (const c of patchChunks(basis, [delta], { beforeContextMixing })) out.push(c);
+  return Buffer.concat(out);
+}
 
 const text = (n: number) => new TextEncoder().encode('the quick brown fox jumps over the lazy dog; '.repeat(Math.ceil(n / 45)).slice(0, n));
 
@@ -58,7 +75,7 @@ describe('context-mixing section coder', () => {
     expect(opSegments(Uint8Array.of(0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x0f), 0, 0)).toEqual([]);
   });
 
-  it('level 9 diffs (context mixing) patch back exactly and are smaller than level 6 on new text', () => {
+  it('level 9 diffs (context mixing) patch back exactly and are smaller than level 6 on new text', async () => {
     const basis = text(200_000);
     const target = basis.slice();
     for (let i = 0; i < 50; i++) target[i * 3989] ^= 0x20;
@@ -79,5 +96,15 @@ describe('context-mixing section coder', () => {
     const d6 = diff(basis, t2, { level: 6 });
     expect(patch(basis, d9)).toEqual(t2);
     expect(d9.length).toBeLessThan(d6.length);
+    // Each context-mixing frame is announced before it is decoded (the CLI turns V8's optimizing
+    // compiler on there), in memory and streaming alike; a level 6 delta has none.
+    const cm = diff(basis, t2, { level: 9, frameSize: 16_384 });
+    const frames = contextMixingFrames(cm);
+    expect(frames).toBeGreaterThan(1);
+    const calls = { memory: 0, stream: 0, level6: 0 };
+    expect(patch(basis, cm, { beforeContextMixing: () => calls.memory++ })).toEqual(t2);
+    expect(new Uint8Array(await patched(basis, cm, () => calls.stream++))).toEqual(t2);
+    patch(basis, d6, { beforeContextMixing: () => calls.level6++ });
+    expect(calls).toEqual({ memory: frames, stream: frames, level6: 0 });
   });
 });
