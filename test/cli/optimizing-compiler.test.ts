@@ -38,7 +38,7 @@ describe('deferOptimizingCompiler', () => {
     resumeOptimizingCompiler();
     expect(warm(hotFunction())).toBe(true);
     expect(warm(early)).toBe(true);
-    // Resuming twice, or without deferring, changes nothing.
+    // Resuming again (the next context-mixing frame) changes nothing.
     resumeOptimizingCompiler();
     expect(warm(hotFunction())).toBe(true);
   });
