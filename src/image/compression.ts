@@ -1,4 +1,4 @@
-import { Gunzip } from 'fflate';
+import { createGunzip, type Gunzip } from 'node:zlib';
 import { ErrorCode, RolldeltaError } from '../core/errors.js';
 import type { LayerCompression } from './image-types.js';
 
@@ -30,43 +30,65 @@ export function detectCompression(head: Uint8Array, what: string): LayerCompress
   return 'none';
 }
 
-/** Compressed bytes given to the inflater at once: deflate expands at most ~1032x, so one step's output stays under ~17 MB. */
-const GZIP_STEP = 16 << 10;
+/** Bytes of output per zlib step: fewer, larger chunks than its 16 KiB default. */
+const GUNZIP_CHUNK = 64 << 10;
 
 /**
- * Decodes a gzip stream (one or several members) as it arrives. Memory stays bounded whatever the
- * ratio: input is fed in 16 KiB steps and each step's output is yielded before the next.
- * A damaged or cut stream is ERR_CORRUPT / ERR_TRUNCATED naming `what`.
+ * Decodes a gzip stream (one or several members) as it arrives, with node:zlib: native, 3x faster
+ * than fflate's pure-TypeScript inflater here (64 MiB: 0.23 vs 0.70 s), and as fast without V8's
+ * optimizing compiler, which the CLI's device commands run without (fflate then took 3.7 s).
+ * Memory stays bounded whatever the ratio: zlib yields 64 KiB at a time and stops while its
+ * output waits to be taken, and the next input chunk is asked for only once zlib has consumed the
+ * last (so a source may reuse its buffers). A damaged or cut stream is ERR_CORRUPT /
+ * ERR_TRUNCATED naming `what`; a failure of `source` itself comes through as it is.
  * @example
  * for await (const tarChunk of gunzipChunks(readChunks(file), 'layer 2')) hash.update(tarChunk);
  */
 export async function* gunzipChunks(source: AsyncIterable<Uint8Array>, what: string): AsyncGenerator<Uint8Array> {
-  let out: Uint8Array[] = [];
-  let ended = false;
-  const gz = new Gunzip((chunk, final) => {
-    if (chunk.length > 0) out.push(chunk);
-    if (final) ended = true;
-  });
-  const step = (chunk: Uint8Array, final: boolean): void => {
+  const gz = createGunzip({ chunkSize: GUNZIP_CHUNK });
+  let sourceFailure: { error: unknown } | undefined;
+  const feed = (async () => {
+    const it = source[Symbol.asyncIterator]();
     try {
-      gz.push(chunk, final);
-    } catch (e) {
-      const msg = (e as Error).message;
-      const code = /unexpected EOF/i.test(msg) ? ErrorCode.TRUNCATED : ErrorCode.CORRUPT;
-      throw new RolldeltaError(code, `${what} is not a valid gzip stream (${msg}); the archive is damaged or cut short`, { cause: e });
-    }
-  };
-  for await (const chunk of source) {
-    for (let p = 0; p < chunk.length; p += GZIP_STEP) {
-      step(chunk.subarray(p, Math.min(chunk.length, p + GZIP_STEP)), false);
-      if (out.length > 0) {
-        yield* out;
-        out = [];
+      for (;;) {
+        let r: IteratorResult<Uint8Array>;
+        try {
+          r = await it.next();
+        } catch (e) {
+          sourceFailure = { error: e };
+          gz.destroy(e instanceof Error ? e : new Error(String(e)));
+          return;
+        }
+        if (r.done) break;
+        if (!(await written(gz, r.value))) return;
       }
+      gz.end();
+    } finally {
+      if (!sourceFailure) await it.return?.();
     }
+  })();
+  feed.catch(() => {}); // awaited below; a source that fails to close meanwhile is not unhandled
+  try {
+    for await (const chunk of gz) yield chunk as Buffer;
+  } catch (e) {
+    if (sourceFailure) throw sourceFailure.error;
+    const msg = (e as Error).message;
+    const code = (e as { code?: string }).code === 'Z_BUF_ERROR' || /unexpected end/i.test(msg) ? ErrorCode.TRUNCATED : ErrorCode.CORRUPT;
+    throw new RolldeltaError(code, `${what} is not a valid gzip stream (${msg}); the archive is damaged or cut short`, { cause: e });
+  } finally {
+    gz.destroy();
+    await feed;
   }
-  step(new Uint8Array(0), true);
-  yield* out;
-  out = [];
-  if (!ended) throw new RolldeltaError(ErrorCode.TRUNCATED, `${what} ends inside its gzip stream; the archive is cut short`);
+}
+
+/** Writes `chunk` to zlib; true once zlib has consumed it, false if the stream failed or closed first. */
+function written(gz: Gunzip, chunk: Uint8Array): Promise<boolean> {
+  return new Promise((resolve) => {
+    const closed = (): void => resolve(false);
+    gz.once('close', closed);
+    gz.write(chunk, (err) => {
+      gz.off('close', closed);
+      resolve(!err);
+    });
+  });
 }
