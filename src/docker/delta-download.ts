@@ -3,6 +3,7 @@ import { toHex } from '../core/bytes.js';
 import { ErrorCode, RolldeltaError, isRolldeltaError } from '../core/errors.js';
 import { DamagedRangeError, FrameScanner } from '../format/frame-scanner.js';
 import { fileSha256 } from '../stream/file-sha256.js';
+import { nodeRawDeflate } from '../stream/node-raw-deflate.js';
 import { httpGet, type GetResponse } from './_http-get.js';
 
 /** Progress of a device update. */
@@ -86,7 +87,7 @@ export async function downloadDelta(url: string, path: string, opts: DownloadOpt
   let total: number | undefined;
   const partial = `${path}.part`;
   const notePath = `${partial}.json`;
-  let scanner = new FrameScanner();
+  let scanner = new FrameScanner({ crc32: nodeRawDeflate.crc32 });
   const resumed = await resumePoint(partial, notePath, url, scanner);
   let have = resumed.have;
   expectedSha = resumed.sha256;
@@ -125,7 +126,7 @@ export async function downloadDelta(url: string, path: string, opts: DownloadOpt
           throw new RolldeltaError(ErrorCode.REMOTE, 'the delta server refused every range of the partial download');
         }
         have = 0;
-        scanner = new FrameScanner();
+        scanner = new FrameScanner({ crc32: nodeRawDeflate.crc32 });
         continue;
       }
       if (res.status !== 200 && res.status !== 206) {
@@ -137,7 +138,7 @@ export async function downloadDelta(url: string, path: string, opts: DownloadOpt
       const changed = sha !== undefined && expectedSha !== undefined && sha !== expectedSha;
       if ((res.status === 200 && have > 0) || changed) {
         have = 0;
-        scanner = new FrameScanner();
+        scanner = new FrameScanner({ crc32: nodeRawDeflate.crc32 });
         if (res.status === 206) {
           // This answer starts mid-way through the new delta: ask again from its first byte.
           res.discard();

@@ -3,6 +3,7 @@ import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ErrorCode, RolldeltaError, isRolldeltaError } from '../core/errors.js';
+import type { PatchOptions } from '../format/operations-options.js';
 import { checkLevel } from '../format/level.js';
 import { applyImageDelta } from '../image/apply-image-delta.js';
 import { readImageDeltaHeader } from '../image/image-delta-format.js';
@@ -87,8 +88,8 @@ export interface UpdateOptions {
   /** Bounds concurrent delta downloads; default {@link defaultDownloadLimiter} (2 at once). */
   limiter?: DownloadLimiter;
   onProgress?: (e: UpdateEvent) => void;
-  /** Called before each context-mixing (level 9) frame of the delta is decoded (see PatchOptions). */
-  beforeContextMixing?: () => void;
+  /** Called before the delta's decoder runs a JavaScript codec on a frame (see PatchOptions). */
+  beforeJavaScriptCodec?: PatchOptions['beforeJavaScriptCodec'];
   signal?: AbortSignal;
 }
 
@@ -201,7 +202,7 @@ async function viaDelta(opts: UpdateOptions, from: string, url: string, dir: str
     opts.onProgress?.({ phase: 'apply', message: `rebuilding ${to} (${header.new.id}) from ${from}` });
     await engine.saveImagesToFile([from], oldPath, { signal: opts.signal });
     await withTimeout(opts.applyTimeoutMs ?? 600_000, 'applying the delta', (signal) =>
-      applyImageDelta(oldPath, deltaPath, (chunks) => engine.loadImage(chunks, { signal }), { omitOldLayers: true, reuseChunks: true, beforeContextMixing: opts.beforeContextMixing }),
+      applyImageDelta(oldPath, deltaPath, (chunks) => engine.loadImage(chunks, { signal }), { omitOldLayers: true, reuseChunks: true, beforeJavaScriptCodec: opts.beforeJavaScriptCodec }),
     );
     const loaded = await engine.inspectImage(to);
     if (loaded?.Id !== header.new.id) {

@@ -30,7 +30,7 @@ export class DeltaApplier {
     this.decoder = new AnyDeltaDecoder(patcher, {
       limits: opts.limits,
       rawDeflate: opts.rawDeflate,
-      beforeContextMixing: opts.beforeContextMixing,
+      beforeJavaScriptCodec: opts.beforeJavaScriptCodec,
       onheader: (h) => {
         const wantHash = h.basisSha256 !== undefined && opts.verifyBasis !== false; // in memory: cheap, always up front
         checkBasis(h, length, wantHash ? hashBasis(basis, opts) : undefined);

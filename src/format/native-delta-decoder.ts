@@ -15,6 +15,9 @@ import { NATIVE_DELTA_MAGIC, NATIVE_VERSION } from './native-magic.js';
 import { Cursor, unzigzag } from './varint.js';
 import { fflateRawDeflate, type RawDeflate } from './raw-deflate.js';
 
+/** The decoder's codecs written in JavaScript (the rest of its per-byte work is native at the Node edge). */
+export type JavaScriptCodec = 'context-mixing' | 'inflate';
+
 /** Options of the native delta decoder. */
 export interface NativeDeltaDecoderOptions {
   limits?: Partial<DecodeLimits>;
@@ -40,12 +43,14 @@ export interface NativeDeltaDecoderOptions {
    */
   opsOnly?: boolean;
   /**
-   * Called before each frame coded by context mixing (level 9) is unpacked: such frames are
-   * nearly all of a level 9 delta's decoding time, in JavaScript that does arithmetic per bit.
-   * The CLI's streaming patch commands run without V8's optimizing compiler and switch it on
-   * here (cli/optimizing-compiler.ts).
+   * Called before the decoder runs one of its codecs written in JavaScript, with the bytes it is
+   * about to produce: context mixing (level 9) on a frame, or fflate's inflater on a payload that
+   * inflates more than 32x (see inflate()). They are the decoder's only hot loops in JavaScript:
+   * everything else it does per byte is native. The CLI's streaming patch commands run without
+   * V8's optimizing compiler and switch it on here once there is enough such work to pay for it
+   * (cli/optimizing-compiler.ts).
    */
-  beforeContextMixing?: () => void;
+  beforeJavaScriptCodec?: (codec: JavaScriptCodec, rawLength: number) => void;
 }
 
 const S_MAGIC = 0;
@@ -87,7 +92,7 @@ export class NativeDeltaDecoder {
   private total = 0;
   private readonly frameByFrame: boolean;
   private readonly opsOnly: boolean;
-  private readonly beforeContextMixing: (() => void) | undefined;
+  private readonly beforeJavaScriptCodec: NativeDeltaDecoderOptions['beforeJavaScriptCodec'];
 
   constructor(sink: OpSink, opts: NativeDeltaDecoderOptions = {}) {
     this.sink = sink;
@@ -97,7 +102,7 @@ export class NativeDeltaDecoder {
     this.rawDeflate = opts.rawDeflate ?? fflateRawDeflate;
     this.frameByFrame = opts.frameByFrame === true;
     this.opsOnly = opts.opsOnly === true;
-    this.beforeContextMixing = opts.beforeContextMixing;
+    this.beforeJavaScriptCodec = opts.beforeJavaScriptCodec;
   }
 
   /**
@@ -112,6 +117,7 @@ export class NativeDeltaDecoder {
     if (this.inflated.length <= rawLength) this.inflated = new Uint8Array(Math.max(rawLength + 1, Math.min(2 * this.inflated.length, this.limits.maxFrameBytes + 1)));
     // One byte more than promised: fflate stops there, so a longer stream shows as such.
     const out = this.inflated.subarray(0, rawLength + 1);
+    this.beforeJavaScriptCodec?.('inflate', rawLength);
     return inflateBounded(() => inflateSync(payload, { out }), rawLength, at);
   }
 
@@ -259,7 +265,7 @@ export class NativeDeltaDecoder {
       if (payload.length >= rawLength) throw corrupt(`a deflated frame of ${payload.length} bytes is not smaller than its raw ${rawLength}`, at);
       raw = this.inflate(payload, rawLength, at);
     } else if (codec === CODEC_SECTIONS || codec === CODEC_SECTIONS_CM) {
-      if (codec === CODEC_SECTIONS_CM) this.beforeContextMixing?.();
+      if (codec === CODEC_SECTIONS_CM) this.beforeJavaScriptCodec?.('context-mixing', rawLength);
       sec = unpackSections((part, r) => this.inflate(part, r, at), payload, rawLength, (n) => this.scratchOf(n), at, codec === CODEC_SECTIONS_CM, this.total, this.opsOnly);
       raw = sec.raw;
     } else {

@@ -3,6 +3,7 @@ import type { HasherFactory } from '../core/hash.js';
 import type { RollsumName, StrongHashName } from '../core/params.js';
 import type { DiffOptions } from '../core/diff-options.js';
 import type { DecodeLimits } from './limits.js';
+import type { NativeDeltaDecoderOptions } from './native-delta-decoder.js';
 import type { RawDeflate } from './raw-deflate.js';
 
 /** Which wire format to write: rolldelta's own (smaller, verified) or librsync's rdiff format. */
@@ -94,6 +95,6 @@ export interface PatchOptions {
   sha256?: HasherFactory;
   /** DEFLATE implementation; default fflate's, the Node adapters pass node:zlib's. */
   rawDeflate?: RawDeflate;
-  /** Called before each context-mixing (level 9) frame is decoded; see NativeDeltaDecoderOptions. */
-  beforeContextMixing?: () => void;
+  /** Called before the decoder runs a JavaScript codec (context mixing, fflate); see NativeDeltaDecoderOptions. */
+  beforeJavaScriptCodec?: NativeDeltaDecoderOptions['beforeJavaScriptCodec'];
 }

@@ -9,6 +9,7 @@ import { patchChunks } from '../stream/patch-stream.js';
 import { ProgressMeter, type Progress } from '../stream/progress.js';
 import { reusedFileChunks } from '../stream/reused-chunks.js';
 import type { DecodeLimits } from '../format/limits.js';
+import type { PatchOptions } from '../format/operations-options.js';
 import { ImageArchive } from './archive-reader.js';
 import { dockerArchiveChunks, type OutputImage } from './docker-archive-writer.js';
 import { readImageDeltaHeader, readImageDeltaHeaderFrom, unpackImageConfig, type ImageDeltaHeader, type ImageDeltaLayer } from './image-delta-format.js';
@@ -26,8 +27,8 @@ export interface ImageApplyOptions {
   omitOldLayers?: boolean;
   /** Caps on the embedded delta's frames and lengths (docs/LIMITS.md); safe defaults. */
   limits?: Partial<DecodeLimits>;
-  /** Called before each context-mixing (level 9) frame of the delta is decoded (see PatchOptions). */
-  beforeContextMixing?: () => void;
+  /** Called before the delta's decoder runs a JavaScript codec on a frame (see PatchOptions). */
+  beforeJavaScriptCodec?: PatchOptions['beforeJavaScriptCodec'];
   /** Called about every MiB of the archive produced, with its bytes so far (in and out alike). */
   onProgress?: (p: Progress) => void;
   /**
@@ -152,7 +153,7 @@ export async function applyImageDelta(
     const skipsTarget = header.new.layers.some((l) => l.from === 'delta' && omitted(l));
     // Neither the basis nor the whole target is hashed: every layer written is checked against its
     // DiffID (old ones too), which covers both; a rebuilt layer left out is not written at all.
-    const patchOpts = { verifyBasis: false, verifyTarget: false, limits: opts.limits, beforeContextMixing: opts.beforeContextMixing };
+    const patchOpts = { verifyBasis: false, verifyTarget: false, limits: opts.limits, beforeJavaScriptCodec: opts.beforeJavaScriptCodec };
     target = patchChunks(layeredBasis(parts), rest, patchOpts, reuse && !skipsTarget ? 4 : false);
     const cutter = new StreamCutter(target[Symbol.asyncIterator]());
     // Old layers go out one after another: one ring of read buffers serves them all.

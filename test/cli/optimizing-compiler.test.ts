@@ -2,19 +2,16 @@
 // frame needs it. Runs in its own process (vitest forks one per file): the flags are process-wide.
 import { setFlagsFromString } from 'node:v8';
 import { describe, expect, it } from 'vitest';
-import { deferOptimizingCompiler, patchesByStreaming, resumeOptimizingCompiler } from '../../src/cli/optimizing-compiler.js';
+import { deferOptimizingCompiler, patchesByStreaming, resumeForJavaScriptCodec, resumeOptimizingCompiler } from '../../src/cli/optimizing-compiler.js';
 
 // V8's own view of a function, through its test intrinsics (enabled before the code using them compiles).
 setFlagsFromString('--allow-natives-syntax');
 const optimizationStatus = new Function('f', 'return %GetOptimizationStatus(f)') as (f: unknown) => number;
 const TURBOFANNED = 1 << 6; // V8's OptimizationStatus::kTurboFanned
 
-const hotFunction = () =>
-  function sum(n: number): number {
-    let s = 0;
-    for (let i = 0; i < n; i++) s = (s + i * 7) | 0;
-    return s;
-  };
+let made = 0;
+/** A new function each time (its own code, not a closure sharing code V8 may have optimized already). */
+const hotFunction = () => new Function('n', `let s = ${made++}; for (let i = 0; i < n; i++) s = (s + i * 7) | 0; return s;`) as (n: number) => number;
 
 /** Calls `f` until TurboFan has compiled it, at most 200,000 times; whether it did. */
 function warm(f: (n: number) => number): boolean {
@@ -38,8 +35,22 @@ describe('deferOptimizingCompiler', () => {
     resumeOptimizingCompiler();
     expect(warm(hotFunction())).toBe(true);
     expect(warm(early)).toBe(true);
-    // Resuming again (the next context-mixing frame) changes nothing.
+    // Resuming again changes nothing.
     resumeOptimizingCompiler();
+    expect(warm(hotFunction())).toBe(true);
+  });
+
+  it("resumes for the decoder's JavaScript codecs once one of them has a budget's work: 4 MiB inflated, 4 KiB context-mixed", () => {
+    deferOptimizingCompiler();
+    for (let i = 0; i < 4; i++) resumeForJavaScriptCodec('inflate', 1 << 20);
+    resumeForJavaScriptCodec('context-mixing', 4 << 10);
+    expect(warm(hotFunction())).toBe(false); // neither over its budget yet
+    resumeForJavaScriptCodec('inflate', 1);
+    expect(warm(hotFunction())).toBe(true);
+    deferOptimizingCompiler(); // budgets start again
+    resumeForJavaScriptCodec('inflate', 3 << 20);
+    expect(warm(hotFunction())).toBe(false);
+    resumeForJavaScriptCodec('context-mixing', 5 << 10);
     expect(warm(hotFunction())).toBe(true);
   });
 });

@@ -15,9 +15,9 @@ function contextMixingFrames(delta: Uint8Array): number {
   return n;
 }
 
-async function patched(basis: Uint8Array, delta: Uint8Array, beforeContextMixing: () => void): Promise<Buffer> {
+async function patched(basis: Uint8Array, delta: Uint8Array, beforeJavaScriptCodec: () => void): Promise<Buffer> {
   const out: Uint8Array[] = [];
-  for await (const c of patchChunks(basis, [delta], { beforeContextMixing })) out.push(c);
+  for await (const c of patchChunks(basis, [delta], { beforeJavaScriptCodec })) out.push(c);
   return Buffer.concat(out);
 }
 
@@ -102,9 +102,9 @@ describe('context-mixing section coder', () => {
     const frames = contextMixingFrames(cm);
     expect(frames).toBeGreaterThan(1);
     const calls = { memory: 0, stream: 0, level6: 0 };
-    expect(patch(basis, cm, { beforeContextMixing: () => calls.memory++ })).toEqual(t2);
+    expect(patch(basis, cm, { beforeJavaScriptCodec: () => calls.memory++ })).toEqual(t2);
     expect(new Uint8Array(await patched(basis, cm, () => calls.stream++))).toEqual(t2);
-    patch(basis, d6, { beforeContextMixing: () => calls.level6++ });
+    patch(basis, d6, { beforeJavaScriptCodec: () => calls.level6++ });
     expect(calls).toEqual({ memory: frames, stream: frames, level6: 0 });
   });
 });

@@ -338,6 +338,20 @@ describe('native delta v1: hostile input', () => {
     }
   });
 
+  it('announces the JavaScript inflater before a payload that inflates more than 32x, and only then', () => {
+    // 3 MiB of zeros: frames that deflate ~1000x, inflated by fflate into a reused buffer.
+    const basis = prng(100_000, 8);
+    const zeros = concat(basis.subarray(0, 50_000), new Uint8Array(3 << 20));
+    let calls = 0;
+    expect(Buffer.compare(patch(basis, diff(basis, zeros), { beforeJavaScriptCodec: () => calls++ }), zeros)).toBe(0);
+    expect(calls).toBeGreaterThanOrEqual(3); // at least once per 1 MiB frame
+    // A frame of random literals and repeated text inflates a few times: node:zlib alone, no call.
+    const plain = concat(prng(200_000, 9), basis.subarray(500, 90_000), new TextEncoder().encode('some text that deflates a little '.repeat(3000)));
+    calls = 0;
+    expect(Buffer.compare(patch(basis, diff(basis, plain, { rawDeflate: nodeRawDeflate }), { rawDeflate: nodeRawDeflate, beforeJavaScriptCodec: () => calls++ }), plain)).toBe(0);
+    expect(calls).toBe(0);
+  });
+
   it("node:zlib's CRC-32 (frame checks at the Node edges) is the core's, chunk by chunk", () => {
     expect(nodeRawDeflate.crc32).toBeTypeOf('function'); // Node 20.15 or later, as CI runs
     fc.assert(
