@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DockerEngine } from '../docker/engine.js';
 import { expectPositionals, parseArgs, type OptionSpec } from './args.js';
-import { resumeForJavaScriptCodec } from './optimizing-compiler.js';
+import { resumeForJavaScriptWork } from './optimizing-compiler.js';
 import { formatBytes } from './progress-bar.js';
 import { UsageError } from './usage-error.js';
 
@@ -50,7 +50,7 @@ export async function dockerCommand(argv: readonly string[]): Promise<void> {
     const { applyImageDelta } = await import('../image/apply-image-delta.js');
     const { imageId } = await withScratch(async (dir) => {
       await save(engine, oldRef, join(dir, 'old.tar'));
-      return applyImageDelta(join(dir, 'old.tar'), delta, (chunks) => engine.loadImage(chunks), { omitOldLayers: true, reuseChunks: true, beforeJavaScriptCodec: resumeForJavaScriptCodec });
+      return applyImageDelta(join(dir, 'old.tar'), delta, (chunks) => engine.loadImage(chunks), { omitOldLayers: true, reuseChunks: true, beforeJavaScriptWork: resumeForJavaScriptWork });
     });
     const tag = args.values.tag as string | undefined;
     if (tag) {

@@ -1,5 +1,5 @@
 import { expectPositionals, parseArgs, workerCount, type OptionSpec } from './args.js';
-import { resumeForJavaScriptCodec } from './optimizing-compiler.js';
+import { resumeForJavaScriptWork } from './optimizing-compiler.js';
 import { formatBytes, progressBar } from './progress-bar.js';
 import { UsageError } from './usage-error.js';
 
@@ -53,7 +53,7 @@ export async function imageCommand(argv: readonly string[]): Promise<void> {
     const { imageId } = await applyImageDelta(oldPath, delta, out, {
       omitLayers: args.values['omit-old-layers'] === true ? 'old' : undefined,
       onProgress: bar.onProgress,
-      beforeJavaScriptCodec: resumeForJavaScriptCodec,
+      beforeJavaScriptWork: resumeForJavaScriptWork,
     }).finally(() => bar.done());
     process.stderr.write(`rebuilt image ${imageId} in ${out} (every layer and the config verified)\n`);
     return;

@@ -1,18 +1,20 @@
 import { setFlagsFromString } from 'node:v8';
-import type { JavaScriptCodec } from '../format/native-delta-decoder.js';
+import type { JavaScriptWork } from '../format/native-delta-decoder.js';
 import { isDeviceCommand } from './young-generation.js';
 
 let deferred = false;
 
 /**
- * Bytes each of the decoder's JavaScript codecs may produce without the optimizing compiler before
- * it is turned back on: about 70 ms of extra decoding either way (measured without it: context
- * mixing ~18 µs more a byte, fflate's inflater ~16 ms more a MiB), against the 5-10 MiB of RSS the
- * compiler costs once on. A delta with one small section of zero runs (an image delta's tar header
- * differences) so decodes without it: 256 MiB bench image applied in 58.7 MiB instead of 63.5.
+ * Bytes of each kind of per-byte JavaScript work a patch may do without the optimizing compiler
+ * before it is turned back on: some 20-70 ms of slower work (measured without the compiler:
+ * context mixing ~18 µs more a byte, fflate's inflater ~16 ms more a MiB, adding differences
+ * ~21 ms more a MiB), against the 5-10 MiB of RSS the compiler costs once on. A delta with one
+ * small section of zero runs (an image delta's tar header differences) or a few edits (the bench
+ * pairs' adds, 36 KiB-1.1 MiB) so patches without it: the 256 MiB bench image in 58.9 MiB instead
+ * of 63.5.
  */
-const BUDGET: Record<JavaScriptCodec, number> = { 'context-mixing': 4 << 10, inflate: 4 << 20 };
-const produced: Record<JavaScriptCodec, number> = { 'context-mixing': 0, inflate: 0 };
+const BUDGET: Record<JavaScriptWork, number> = { 'context-mixing': 4 << 10, inflate: 4 << 20, add: 2 << 20 };
+const produced: Record<JavaScriptWork, number> = { 'context-mixing': 0, inflate: 0, add: 0 };
 
 /**
  * Turns V8's optimizing compiler (TurboFan) off until {@link resumeOptimizingCompiler}: for the
@@ -29,6 +31,7 @@ export function deferOptimizingCompiler(): void {
   deferred = true;
   produced['context-mixing'] = 0;
   produced.inflate = 0;
+  produced.add = 0;
   setFlagsFromString('--no-opt');
 }
 
@@ -45,14 +48,15 @@ export function resumeOptimizingCompiler(): void {
 }
 
 /**
- * The commands' `beforeJavaScriptCodec`: counts what the decoder's JavaScript codecs are about to
- * produce and turns the optimizing compiler back on once a codec's budget is spent. Context mixing
- * is arithmetic per bit and decodes ~10x slower without the compiler (the 1 GiB bench image's
- * 73 KB frame: 2.3 s instead of 1.0 for the apply), fflate's inflater ~6x (512 MiB of zeros: 9.7 s
- * instead of 1.5): deltas that need them so patch as fast as before.
+ * The commands' `beforeJavaScriptWork`: counts the per-byte JavaScript work the patch is about to
+ * do and turns the optimizing compiler back on once a kind's budget is spent. Without it context
+ * mixing is ~10x slower (the 1 GiB bench image's 73 KB frame: its apply 2.3 s instead of 1.0),
+ * fflate's inflater ~6x (512 MiB of zeros: 9.7 s instead of 1.5), adding differences ~13x (the
+ * libssl3 upgrade's 3.8 MiB of them: 221 ms instead of 160 for the patch): deltas with much of it
+ * so patch as fast as before.
  */
-export function resumeForJavaScriptCodec(codec: JavaScriptCodec, rawLength: number): void {
+export function resumeForJavaScriptWork(kind: JavaScriptWork, bytes: number): void {
   if (!deferred) return;
-  produced[codec] += rawLength;
-  if (produced[codec] > BUDGET[codec]) resumeOptimizingCompiler();
+  produced[kind] += bytes;
+  if (produced[kind] > BUDGET[kind]) resumeOptimizingCompiler();
 }

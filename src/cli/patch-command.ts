@@ -4,7 +4,7 @@ import { patchChunks } from '../stream/patch-stream.js';
 import { expectPositionals, type OptionSpec, type ParsedArgs } from './args.js';
 import { fileCommandOptions, say } from './file-command-options.js';
 import { inputSize, openInput, writeOutput } from './io.js';
-import { resumeForJavaScriptCodec } from './optimizing-compiler.js';
+import { resumeForJavaScriptWork } from './optimizing-compiler.js';
 import { formatBytes, progressBar } from './progress-bar.js';
 import { UsageError } from './usage-error.js';
 
@@ -26,7 +26,7 @@ export async function run(args: ParsedArgs): Promise<void> {
   const v = args.values;
   if (deltaPath !== '-' && out !== '-') {
     const bar = progressBar(v.progress === true, 'patch');
-    const r = await patchFile(basisPath, deltaPath, out, { onProgress: bar.onProgress, beforeJavaScriptCodec: resumeForJavaScriptCodec }).finally(() => bar.done());
+    const r = await patchFile(basisPath, deltaPath, out, { onProgress: bar.onProgress, beforeJavaScriptWork: resumeForJavaScriptWork }).finally(() => bar.done());
     if (r.alreadyTarget) say(`${basisPath} already is the target of this delta (patched before): nothing to do`);
     else if (v.progress) say(`patched: ${formatBytes(r.bytesOut)}`);
     return;
@@ -37,7 +37,7 @@ export async function run(args: ParsedArgs): Promise<void> {
     const size = await inputSize(deltaPath);
     // A file output appears only once verified: the basis hash is then needed only to explain a failure.
     const verifyBasis = out === '-' ? true : 'on-failure';
-    const written = await writeOutput(out, patchChunks(basis, openInput(deltaPath), { size, verifyBasis, onProgress: bar.onProgress, beforeJavaScriptCodec: resumeForJavaScriptCodec }, out !== '-'));
+    const written = await writeOutput(out, patchChunks(basis, openInput(deltaPath), { size, verifyBasis, onProgress: bar.onProgress, beforeJavaScriptWork: resumeForJavaScriptWork }, out !== '-'));
     bar.done();
     if (v.progress) say(`patched: ${formatBytes(written)}`);
   } finally {

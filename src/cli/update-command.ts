@@ -1,7 +1,7 @@
 import { DockerEngine } from '../docker/engine.js';
 import { updateImage } from '../docker/update-image.js';
 import { expectPositionals, parseArgs, type OptionSpec } from './args.js';
-import { resumeForJavaScriptCodec } from './optimizing-compiler.js';
+import { resumeForJavaScriptWork } from './optimizing-compiler.js';
 import { formatBytes } from './progress-bar.js';
 import { UsageError } from './usage-error.js';
 
@@ -40,7 +40,7 @@ export async function updateCommand(argv: readonly string[]): Promise<void> {
     onProgress: (e) => {
       if (e.phase !== 'download') process.stderr.write(`${e.phase}: ${e.message ?? ''}\n`);
     },
-    beforeJavaScriptCodec: resumeForJavaScriptCodec,
+    beforeJavaScriptWork: resumeForJavaScriptWork,
   });
   const how = r.action === 'delta' ? `by a ${formatBytes(r.deltaBytes ?? 0)} delta` : r.action === 'pull' ? `by a regular pull (${r.reason})` : 'already present';
   process.stderr.write(`${to} is ${r.imageId}: ${how}\n`);

@@ -89,7 +89,7 @@ export interface UpdateOptions {
   limiter?: DownloadLimiter;
   onProgress?: (e: UpdateEvent) => void;
   /** Called before the delta's decoder runs a JavaScript codec on a frame (see PatchOptions). */
-  beforeJavaScriptCodec?: PatchOptions['beforeJavaScriptCodec'];
+  beforeJavaScriptWork?: PatchOptions['beforeJavaScriptWork'];
   signal?: AbortSignal;
 }
 
@@ -202,7 +202,7 @@ async function viaDelta(opts: UpdateOptions, from: string, url: string, dir: str
     opts.onProgress?.({ phase: 'apply', message: `rebuilding ${to} (${header.new.id}) from ${from}` });
     await engine.saveImagesToFile([from], oldPath, { signal: opts.signal });
     await withTimeout(opts.applyTimeoutMs ?? 600_000, 'applying the delta', (signal) =>
-      applyImageDelta(oldPath, deltaPath, (chunks) => engine.loadImage(chunks, { signal }), { omitOldLayers: true, reuseChunks: true, beforeJavaScriptCodec: opts.beforeJavaScriptCodec }),
+      applyImageDelta(oldPath, deltaPath, (chunks) => engine.loadImage(chunks, { signal }), { omitOldLayers: true, reuseChunks: true, beforeJavaScriptWork: opts.beforeJavaScriptWork }),
     );
     const loaded = await engine.inspectImage(to);
     if (loaded?.Id !== header.new.id) {

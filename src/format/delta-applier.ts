@@ -30,7 +30,7 @@ export class DeltaApplier {
     this.decoder = new AnyDeltaDecoder(patcher, {
       limits: opts.limits,
       rawDeflate: opts.rawDeflate,
-      beforeJavaScriptCodec: opts.beforeJavaScriptCodec,
+      beforeJavaScriptWork: opts.beforeJavaScriptWork,
       onheader: (h) => {
         const wantHash = h.basisSha256 !== undefined && opts.verifyBasis !== false; // in memory: cheap, always up front
         checkBasis(h, length, wantHash ? hashBasis(basis, opts) : undefined);

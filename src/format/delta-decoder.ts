@@ -30,7 +30,7 @@ export class AnyDeltaDecoder {
 
   constructor(
     private readonly sink: OpSink,
-    private readonly opts: Pick<NativeDeltaDecoderOptions, 'limits' | 'onheader' | 'rawDeflate' | 'frameByFrame' | 'beforeJavaScriptCodec'> = {},
+    private readonly opts: Pick<NativeDeltaDecoderOptions, 'limits' | 'onheader' | 'rawDeflate' | 'frameByFrame' | 'beforeJavaScriptWork'> = {},
   ) {
     this.limits = resolveLimits(opts.limits);
   }
@@ -67,7 +67,7 @@ export class AnyDeltaDecoder {
         limits: this.limits,
         rawDeflate: this.opts.rawDeflate,
         frameByFrame: this.opts.frameByFrame,
-        beforeJavaScriptCodec: this.opts.beforeJavaScriptCodec,
+        beforeJavaScriptWork: this.opts.beforeJavaScriptWork,
         onheader: (h) => {
           this.header = h;
           this.opts.onheader?.(h);

@@ -15,8 +15,11 @@ import { NATIVE_DELTA_MAGIC, NATIVE_VERSION } from './native-magic.js';
 import { Cursor, unzigzag } from './varint.js';
 import { fflateRawDeflate, type RawDeflate } from './raw-deflate.js';
 
-/** The decoder's codecs written in JavaScript (the rest of its per-byte work is native at the Node edge). */
-export type JavaScriptCodec = 'context-mixing' | 'inflate';
+/**
+ * Work per byte that a patch does in JavaScript (everything else per byte is native at the Node
+ * edge): the decoder's two codecs written in JavaScript, and applying ADD ops' differences.
+ */
+export type JavaScriptWork = 'context-mixing' | 'inflate' | 'add';
 
 /** Options of the native delta decoder. */
 export interface NativeDeltaDecoderOptions {
@@ -43,14 +46,14 @@ export interface NativeDeltaDecoderOptions {
    */
   opsOnly?: boolean;
   /**
-   * Called before the decoder runs one of its codecs written in JavaScript, with the bytes it is
-   * about to produce: context mixing (level 9) on a frame, or fflate's inflater on a payload that
-   * inflates more than 32x (see inflate()). They are the decoder's only hot loops in JavaScript:
-   * everything else it does per byte is native. The CLI's streaming patch commands run without
-   * V8's optimizing compiler and switch it on here once there is enough such work to pay for it
-   * (cli/optimizing-compiler.ts).
+   * Called before per-byte work in JavaScript, with its kind and bytes: context mixing (level 9)
+   * on a frame, fflate's inflater on a payload that inflates more than 32x (see inflate()), and a
+   * frame's ADD ops (before they are emitted: the patcher adds their differences byte by byte).
+   * Everything else a patch does per byte is native. The CLI's streaming patch commands run
+   * without V8's optimizing compiler and switch it on here once there is enough such work to pay
+   * for it (cli/optimizing-compiler.ts).
    */
-  beforeJavaScriptCodec?: (codec: JavaScriptCodec, rawLength: number) => void;
+  beforeJavaScriptWork?: (codec: JavaScriptWork, rawLength: number) => void;
 }
 
 const S_MAGIC = 0;
@@ -92,7 +95,7 @@ export class NativeDeltaDecoder {
   private total = 0;
   private readonly frameByFrame: boolean;
   private readonly opsOnly: boolean;
-  private readonly beforeJavaScriptCodec: NativeDeltaDecoderOptions['beforeJavaScriptCodec'];
+  private readonly beforeJavaScriptWork: NativeDeltaDecoderOptions['beforeJavaScriptWork'];
 
   constructor(sink: OpSink, opts: NativeDeltaDecoderOptions = {}) {
     this.sink = sink;
@@ -102,7 +105,7 @@ export class NativeDeltaDecoder {
     this.rawDeflate = opts.rawDeflate ?? fflateRawDeflate;
     this.frameByFrame = opts.frameByFrame === true;
     this.opsOnly = opts.opsOnly === true;
-    this.beforeJavaScriptCodec = opts.beforeJavaScriptCodec;
+    this.beforeJavaScriptWork = opts.beforeJavaScriptWork;
   }
 
   /**
@@ -117,7 +120,7 @@ export class NativeDeltaDecoder {
     if (this.inflated.length <= rawLength) this.inflated = new Uint8Array(Math.max(rawLength + 1, Math.min(2 * this.inflated.length, this.limits.maxFrameBytes + 1)));
     // One byte more than promised: fflate stops there, so a longer stream shows as such.
     const out = this.inflated.subarray(0, rawLength + 1);
-    this.beforeJavaScriptCodec?.('inflate', rawLength);
+    this.beforeJavaScriptWork?.('inflate', rawLength);
     return inflateBounded(() => inflateSync(payload, { out }), rawLength, at);
   }
 
@@ -265,7 +268,7 @@ export class NativeDeltaDecoder {
       if (payload.length >= rawLength) throw corrupt(`a deflated frame of ${payload.length} bytes is not smaller than its raw ${rawLength}`, at);
       raw = this.inflate(payload, rawLength, at);
     } else if (codec === CODEC_SECTIONS || codec === CODEC_SECTIONS_CM) {
-      if (codec === CODEC_SECTIONS_CM) this.beforeJavaScriptCodec?.('context-mixing', rawLength);
+      if (codec === CODEC_SECTIONS_CM) this.beforeJavaScriptWork?.('context-mixing', rawLength);
       sec = unpackSections((part, r) => this.inflate(part, r, at), payload, rawLength, (n) => this.scratchOf(n), at, codec === CODEC_SECTIONS_CM, this.total, this.opsOnly);
       raw = sec.raw;
     } else {
@@ -318,6 +321,7 @@ export class NativeDeltaDecoder {
     if (offsEnd + literalBytes + diffBytes !== rawLength) {
       throw corrupt(`the ops of a frame need ${literalBytes} literal and ${diffBytes} diff bytes but ${rawLength - offsEnd} follow them`, at);
     }
+    if (diffBytes > 0) this.beforeJavaScriptWork?.('add', diffBytes);
     // Pass 2 emits.
     const sink = this.sink;
     let lit = offsEnd;

@@ -96,5 +96,5 @@ export interface PatchOptions {
   /** DEFLATE implementation; default fflate's, the Node adapters pass node:zlib's. */
   rawDeflate?: RawDeflate;
   /** Called before the decoder runs a JavaScript codec (context mixing, fflate); see NativeDeltaDecoderOptions. */
-  beforeJavaScriptCodec?: NativeDeltaDecoderOptions['beforeJavaScriptCodec'];
+  beforeJavaScriptWork?: NativeDeltaDecoderOptions['beforeJavaScriptWork'];
 }

@@ -28,7 +28,7 @@ export interface ImageApplyOptions {
   /** Caps on the embedded delta's frames and lengths (docs/LIMITS.md); safe defaults. */
   limits?: Partial<DecodeLimits>;
   /** Called before the delta's decoder runs a JavaScript codec on a frame (see PatchOptions). */
-  beforeJavaScriptCodec?: PatchOptions['beforeJavaScriptCodec'];
+  beforeJavaScriptWork?: PatchOptions['beforeJavaScriptWork'];
   /** Called about every MiB of the archive produced, with its bytes so far (in and out alike). */
   onProgress?: (p: Progress) => void;
   /**
@@ -153,7 +153,7 @@ export async function applyImageDelta(
     const skipsTarget = header.new.layers.some((l) => l.from === 'delta' && omitted(l));
     // Neither the basis nor the whole target is hashed: every layer written is checked against its
     // DiffID (old ones too), which covers both; a rebuilt layer left out is not written at all.
-    const patchOpts = { verifyBasis: false, verifyTarget: false, limits: opts.limits, beforeJavaScriptCodec: opts.beforeJavaScriptCodec };
+    const patchOpts = { verifyBasis: false, verifyTarget: false, limits: opts.limits, beforeJavaScriptWork: opts.beforeJavaScriptWork };
     target = patchChunks(layeredBasis(parts), rest, patchOpts, reuse && !skipsTarget ? 4 : false);
     const cutter = new StreamCutter(target[Symbol.asyncIterator]());
     // Old layers go out one after another: one ring of read buffers serves them all.

@@ -51,7 +51,7 @@ export async function* patchChunks(
   let header: DeltaHeader | undefined;
   let basisChecked = false;
   // Frame by frame: the queue then holds one frame's ops and bytes, however many frames a slice packs.
-  const decoder = new AnyDeltaDecoder(queue, { limits: opts.limits, onheader: (h) => (header = h), rawDeflate: opts.rawDeflate ?? nodeRawDeflate, frameByFrame: true, beforeJavaScriptCodec: opts.beforeJavaScriptCodec });
+  const decoder = new AnyDeltaDecoder(queue, { limits: opts.limits, onheader: (h) => (header = h), rawDeflate: opts.rawDeflate ?? nodeRawDeflate, frameByFrame: true, beforeJavaScriptWork: opts.beforeJavaScriptWork });
   const target = opts.verifyTarget === false ? undefined : sha();
   const meter = new ProgressMeter(opts);
   const stager = new OutputStager(base, ring);

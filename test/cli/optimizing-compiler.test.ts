@@ -2,7 +2,7 @@
 // frame needs it. Runs in its own process (vitest forks one per file): the flags are process-wide.
 import { setFlagsFromString } from 'node:v8';
 import { describe, expect, it } from 'vitest';
-import { deferOptimizingCompiler, patchesByStreaming, resumeForJavaScriptCodec, resumeOptimizingCompiler } from '../../src/cli/optimizing-compiler.js';
+import { deferOptimizingCompiler, patchesByStreaming, resumeForJavaScriptWork, resumeOptimizingCompiler } from '../../src/cli/optimizing-compiler.js';
 
 // V8's own view of a function, through its test intrinsics (enabled before the code using them compiles).
 setFlagsFromString('--allow-natives-syntax');
@@ -40,17 +40,22 @@ describe('deferOptimizingCompiler', () => {
     expect(warm(hotFunction())).toBe(true);
   });
 
-  it("resumes for the decoder's JavaScript codecs once one of them has a budget's work: 4 MiB inflated, 4 KiB context-mixed", () => {
+  it("resumes once a kind of per-byte JavaScript work exceeds its budget: 4 MiB inflated, 4 KiB context-mixed, 2 MiB added", () => {
     deferOptimizingCompiler();
-    for (let i = 0; i < 4; i++) resumeForJavaScriptCodec('inflate', 1 << 20);
-    resumeForJavaScriptCodec('context-mixing', 4 << 10);
+    for (let i = 0; i < 4; i++) resumeForJavaScriptWork('inflate', 1 << 20);
+    resumeForJavaScriptWork('context-mixing', 4 << 10);
     expect(warm(hotFunction())).toBe(false); // neither over its budget yet
-    resumeForJavaScriptCodec('inflate', 1);
+    resumeForJavaScriptWork('inflate', 1);
     expect(warm(hotFunction())).toBe(true);
     deferOptimizingCompiler(); // budgets start again
-    resumeForJavaScriptCodec('inflate', 3 << 20);
+    resumeForJavaScriptWork('inflate', 3 << 20);
     expect(warm(hotFunction())).toBe(false);
-    resumeForJavaScriptCodec('context-mixing', 5 << 10);
+    resumeForJavaScriptWork('context-mixing', 5 << 10);
+    expect(warm(hotFunction())).toBe(true);
+    deferOptimizingCompiler();
+    resumeForJavaScriptWork('add', 2 << 20);
+    expect(warm(hotFunction())).toBe(false);
+    resumeForJavaScriptWork('add', 1);
     expect(warm(hotFunction())).toBe(true);
   });
 });

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { cmDecode, cmEncode } from '../../src/format/cm-codec.js';
 import { opSegments } from '../../src/format/_op-segments.js';
 import { CODEC_SECTIONS_CM, FRAME_HEAD, FRAME_OPS } from '../../src/format/native-codes.js';
+import type { JavaScriptWork } from '../../src/format/native-delta-decoder.js';
 import { diff, patch } from '../../src/format/operations.js';
 import { readU32 } from '../../src/format/_reader.js';
 import { patchChunks } from '../../src/stream/patch-stream.js';
@@ -15,9 +16,9 @@ function contextMixingFrames(delta: Uint8Array): number {
   return n;
 }
 
-async function patched(basis: Uint8Array, delta: Uint8Array, beforeJavaScriptCodec: () => void): Promise<Buffer> {
+async function patched(basis: Uint8Array, delta: Uint8Array, beforeJavaScriptWork: (kind: JavaScriptWork) => void): Promise<Buffer> {
   const out: Uint8Array[] = [];
-  for await (const c of patchChunks(basis, [delta], { beforeJavaScriptCodec })) out.push(c);
+  for await (const c of patchChunks(basis, [delta], { beforeJavaScriptWork })) out.push(c);
   return Buffer.concat(out);
 }
 
@@ -102,9 +103,9 @@ describe('context-mixing section coder', () => {
     const frames = contextMixingFrames(cm);
     expect(frames).toBeGreaterThan(1);
     const calls = { memory: 0, stream: 0, level6: 0 };
-    expect(patch(basis, cm, { beforeJavaScriptCodec: () => calls.memory++ })).toEqual(t2);
-    expect(new Uint8Array(await patched(basis, cm, () => calls.stream++))).toEqual(t2);
-    patch(basis, d6, { beforeJavaScriptCodec: () => calls.level6++ });
+    expect(patch(basis, cm, { beforeJavaScriptWork: (kind) => void (kind === 'context-mixing' && calls.memory++) })).toEqual(t2);
+    expect(new Uint8Array(await patched(basis, cm, (kind) => void (kind === 'context-mixing' && calls.stream++)))).toEqual(t2);
+    patch(basis, d6, { beforeJavaScriptWork: (kind) => void (kind === 'context-mixing' && calls.level6++) });
     expect(calls).toEqual({ memory: frames, stream: frames, level6: 0 });
   });
 });

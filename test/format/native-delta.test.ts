@@ -343,12 +343,34 @@ describe('native delta v1: hostile input', () => {
     const basis = prng(100_000, 8);
     const zeros = concat(basis.subarray(0, 50_000), new Uint8Array(3 << 20));
     let calls = 0;
-    expect(Buffer.compare(patch(basis, diff(basis, zeros), { beforeJavaScriptCodec: () => calls++ }), zeros)).toBe(0);
+    expect(Buffer.compare(patch(basis, diff(basis, zeros), { beforeJavaScriptWork: (kind) => void (kind === 'inflate' && calls++) }), zeros)).toBe(0);
     expect(calls).toBeGreaterThanOrEqual(3); // at least once per 1 MiB frame
     // A frame of random literals and repeated text inflates a few times: node:zlib alone, no call.
     const plain = concat(prng(200_000, 9), basis.subarray(500, 90_000), new TextEncoder().encode('some text that deflates a little '.repeat(3000)));
     calls = 0;
-    expect(Buffer.compare(patch(basis, diff(basis, plain, { rawDeflate: nodeRawDeflate }), { rawDeflate: nodeRawDeflate, beforeJavaScriptCodec: () => calls++ }), plain)).toBe(0);
+    expect(Buffer.compare(patch(basis, diff(basis, plain, { rawDeflate: nodeRawDeflate }), { rawDeflate: nodeRawDeflate, beforeJavaScriptWork: (kind) => void (kind === 'inflate' && calls++) }), plain)).toBe(0);
+    expect(calls).toBe(0);
+  });
+
+  it('announces each frame\'s ADD bytes before emitting its ops, and nothing for a delta without them', () => {
+    // A basis edited in scattered bytes: approximate copies, whose differences the patcher adds.
+    const basis = prng(400_000, 10);
+    const edited = basis.slice();
+    for (let i = 1000; i < edited.length; i += 50) edited[i] ^= 0x40;
+    const d = diff(basis, edited, { frameSize: 65_536 });
+    const ops = new OpCollector();
+    const order: string[] = [];
+    let announced = 0;
+    const sink = { copy: (o: number, n: number) => ops.copy(o, n), literal: (b: Uint8Array) => ops.literal(b), add: (o: number, n: number, x: Uint8Array) => (order.push('op'), ops.add(o, n, x)) };
+    new NativeDeltaDecoder(sink, { beforeJavaScriptWork: (kind, n) => void (kind === 'add' && ((announced += n), order.push('announce'))) }).push(d, true);
+    const addBytes = ops.finish().reduce((s, op) => s + (op.type === 'add' ? op.length : 0), 0);
+    expect(addBytes).toBeGreaterThan(100_000);
+    expect(announced).toBe(addBytes);
+    expect(order[0]).toBe('announce');
+    expect(order.filter((x) => x === 'announce').length).toBeGreaterThan(1); // one per frame with adds
+    let calls = 0;
+    const plain = concat(prng(10_000, 11), basis.subarray(0, 100_000));
+    expect(Buffer.compare(patch(basis, diff(basis, plain, { approximate: false }), { beforeJavaScriptWork: (kind) => void (kind === 'add' && calls++) }), plain)).toBe(0);
     expect(calls).toBe(0);
   });
 

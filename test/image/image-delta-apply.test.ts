@@ -111,7 +111,7 @@ describe('image delta apply options', () => {
     const inDelta = await contextMixingFrames(p('prose.rdimg'));
     expect(inDelta).toBeGreaterThan(0);
     let announced = 0;
-    await applyImageDelta(p('old.tar'), p('prose.rdimg'), p('prose-out.tar'), { beforeJavaScriptCodec: () => announced++ });
+    await applyImageDelta(p('old.tar'), p('prose.rdimg'), p('prose-out.tar'), { beforeJavaScriptWork: (kind) => void (kind === 'context-mixing' && announced++) });
     expect(announced).toBe(inDelta);
     expect([...(await layersIn(p('prose-out.tar'))).values()]).toEqual([true, true, true]);
   });
@@ -178,7 +178,7 @@ async function contextMixingFrames(path: string): Promise<number> {
   const bytes = readFileSync(path);
   const { deltaOffset } = await readImageDeltaHeader(async (pos, n) => bytes.subarray(pos, pos + n), bytes.length);
   let n = 0;
-  new NativeDeltaDecoder(new OpCollector(), { beforeJavaScriptCodec: () => n++ }).push(bytes.subarray(deltaOffset), true);
+  new NativeDeltaDecoder(new OpCollector(), { beforeJavaScriptWork: (kind) => void (kind === 'context-mixing' && n++) }).push(bytes.subarray(deltaOffset), true);
   return n;
 }
 
@@ -206,7 +206,7 @@ describe('image apply into a file through reused buffers', () => {
     await diffImages(p('big-old.tar'), p('big-new.tar'), p('big.rdimg'), { level: 1 });
     const seen: Progress[] = [];
     let cmFrames = 0;
-    await applyImageDelta(p('big-old.tar'), p('big.rdimg'), p('big-out.tar'), { onProgress: (e) => seen.push(e), beforeJavaScriptCodec: () => cmFrames++ });
+    await applyImageDelta(p('big-old.tar'), p('big.rdimg'), p('big-out.tar'), { onProgress: (e) => seen.push(e), beforeJavaScriptWork: (kind) => void (kind === 'context-mixing' && cmFrames++) });
     expect(cmFrames).toBe(0); // level 1: deflate only
     expect(Object.fromEntries(await layersIn(p('big-out.tar')))).toEqual(Object.fromEntries(neu.diffIds.map((d) => [d, true])));
     // About one report per MiB of the archive written, the last within a MiB of its end.
