@@ -88,7 +88,7 @@ export interface UpdateOptions {
   /** Bounds concurrent delta downloads; default {@link defaultDownloadLimiter} (2 at once). */
   limiter?: DownloadLimiter;
   onProgress?: (e: UpdateEvent) => void;
-  /** Called before the delta's decoder runs a JavaScript codec on a frame (see PatchOptions). */
+  /** Called before the patch does per-byte work in JavaScript, with its kind and bytes (see PatchOptions). */
   beforeJavaScriptWork?: PatchOptions['beforeJavaScriptWork'];
   signal?: AbortSignal;
 }

@@ -53,7 +53,7 @@ export interface NativeDeltaDecoderOptions {
    * without V8's optimizing compiler and switch it on here once there is enough such work to pay
    * for it (cli/optimizing-compiler.ts).
    */
-  beforeJavaScriptWork?: (codec: JavaScriptWork, rawLength: number) => void;
+  beforeJavaScriptWork?: (kind: JavaScriptWork, bytes: number) => void;
 }
 
 const S_MAGIC = 0;

@@ -95,6 +95,6 @@ export interface PatchOptions {
   sha256?: HasherFactory;
   /** DEFLATE implementation; default fflate's, the Node adapters pass node:zlib's. */
   rawDeflate?: RawDeflate;
-  /** Called before the decoder runs a JavaScript codec (context mixing, fflate); see NativeDeltaDecoderOptions. */
+  /** Called before per-byte work in JavaScript (context mixing, fflate, adding differences); see NativeDeltaDecoderOptions. */
   beforeJavaScriptWork?: NativeDeltaDecoderOptions['beforeJavaScriptWork'];
 }

@@ -27,7 +27,7 @@ export interface ImageApplyOptions {
   omitOldLayers?: boolean;
   /** Caps on the embedded delta's frames and lengths (docs/LIMITS.md); safe defaults. */
   limits?: Partial<DecodeLimits>;
-  /** Called before the delta's decoder runs a JavaScript codec on a frame (see PatchOptions). */
+  /** Called before the patch does per-byte work in JavaScript, with its kind and bytes (see PatchOptions). */
   beforeJavaScriptWork?: PatchOptions['beforeJavaScriptWork'];
   /** Called about every MiB of the archive produced, with its bytes so far (in and out alike). */
   onProgress?: (p: Progress) => void;
