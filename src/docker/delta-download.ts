@@ -6,6 +6,11 @@ import { fileSha256 } from '../stream/file-sha256.js';
 import { nodeRawDeflate } from '../stream/node-raw-deflate.js';
 import { httpGet, type GetResponse } from './_http-get.js';
 
+/** A scanner that checks the delta's frames as they land with node:zlib's CRC-32 (16x the core's without the optimizing compiler, as `rolldelta update` runs). */
+function checkedScanner(): FrameScanner {
+  return new FrameScanner({ crc32: nodeRawDeflate.crc32 });
+}
+
 /** Progress of a device update. */
 export interface UpdateEvent {
   phase: 'waiting' | 'download' | 'apply' | 'fallback';
@@ -87,7 +92,7 @@ export async function downloadDelta(url: string, path: string, opts: DownloadOpt
   let total: number | undefined;
   const partial = `${path}.part`;
   const notePath = `${partial}.json`;
-  let scanner = new FrameScanner({ crc32: nodeRawDeflate.crc32 });
+  let scanner = checkedScanner();
   const resumed = await resumePoint(partial, notePath, url, scanner);
   let have = resumed.have;
   expectedSha = resumed.sha256;
@@ -126,7 +131,7 @@ export async function downloadDelta(url: string, path: string, opts: DownloadOpt
           throw new RolldeltaError(ErrorCode.REMOTE, 'the delta server refused every range of the partial download');
         }
         have = 0;
-        scanner = new FrameScanner({ crc32: nodeRawDeflate.crc32 });
+        scanner = checkedScanner();
         continue;
       }
       if (res.status !== 200 && res.status !== 206) {
@@ -138,7 +143,7 @@ export async function downloadDelta(url: string, path: string, opts: DownloadOpt
       const changed = sha !== undefined && expectedSha !== undefined && sha !== expectedSha;
       if ((res.status === 200 && have > 0) || changed) {
         have = 0;
-        scanner = new FrameScanner({ crc32: nodeRawDeflate.crc32 });
+        scanner = checkedScanner();
         if (res.status === 206) {
           // This answer starts mid-way through the new delta: ask again from its first byte.
           res.discard();

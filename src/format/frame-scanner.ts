@@ -2,6 +2,7 @@ import { crc32 } from '../core/crc32.js';
 import { ErrorCode, RolldeltaError } from '../core/errors.js';
 import { FRAME_HEAD, FRAME_OPS, FRAME_TRAILER } from './native-codes.js';
 import { NATIVE_DELTA_MAGIC, NATIVE_VERSION } from './native-magic.js';
+import type { RawDeflate } from './raw-deflate.js';
 
 /** Image delta magic ("rdim", version 1): a header block, then a native delta. */
 const IMAGE_MAGIC = Uint8Array.of(0x72, 0x64, 0x69, 0x6d, 0x01);
@@ -58,9 +59,9 @@ export class FrameScanner {
   /** Inside an image delta: its header block is followed by the embedded native delta's magic. */
   private inImage = false;
   private blockIsImage = false;
-  private readonly crc32: (data: Uint8Array, previous: number) => number;
+  private readonly crc32: NonNullable<RawDeflate['crc32']>;
 
-  constructor(opts: { crc32?: (data: Uint8Array, previous: number) => number } = {}) {
+  constructor(opts: { crc32?: RawDeflate['crc32'] } = {}) {
     this.crc32 = opts.crc32 ?? crc32;
   }
 
