@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { cmDecode, cmEncode } from '../../src/format/cm-codec.js';
@@ -24,6 +25,40 @@ async function patched(basis: Uint8Array, delta: Uint8Array, beforeJavaScriptWor
 
 const text = (n: number) => new TextEncoder().encode('the quick brown fox jumps over the lazy dog; '.repeat(Math.ceil(n / 45)).slice(0, n));
 
+/**
+ * Delta-like bytes from a fixed seed: words with repeats (literals), runs of zeros with sparse
+ * small values (differences), and a copy of an earlier stretch (for the match model).
+ */
+function deltaLike(n: number, seed: number): Uint8Array {
+  const out = new Uint8Array(n);
+  const words = ['patch', 'basis', ' the ', 'target', '\n', '0x7f', '{"a":', 'delta', '/usr/lib/'].map((w) => new TextEncoder().encode(w));
+  let x = seed;
+  const next = () => (x = (Math.imul(x, 1103515245) + 12345) >>> 0) >>> 16;
+  for (let i = 0; i < n; ) {
+    const kind = next() % 3;
+    const len = Math.min(n - i, 16 + (next() % 512));
+    if (kind === 0) {
+      for (let j = 0; j < len; ) for (const b of words[next() % words.length]!) if (j < len) out[i + j++] = b;
+    } else if (kind === 1) {
+      for (let j = 0; j < len; j++) out[i + j] = next() % 9 === 0 ? next() & 0xff : 0;
+    } else if (i > len) {
+      const from = next() % (i - len);
+      out.copyWithin(i, from, from + len);
+    }
+    i += len;
+  }
+  return out;
+}
+
+/** Lengths and SHA-256 of the known inputs coded: the model is the format, so these never change (a new model is a new codec). */
+const KNOWN = [
+  '2786 6ba50d93755dbcfc36ba91563f2824985def63e9e40e8b6b1a193a0101f13132',
+  '24066 1e99165f181fd73a409da1102b434bec5a525bfa5747aee2adb912e89e3b2665',
+  '2759 749e4d412b9ab1f919079eb9fbcbbf75cc3bee29649383116abd9995e90e1796',
+];
+
+const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+
 describe('context-mixing section coder', () => {
   it('decode(encode(x)) equals x, with and without segments', () => {
     fc.assert(
@@ -34,6 +69,15 @@ describe('context-mixing section coder', () => {
       }),
       { numRuns: 150 },
     );
+  });
+
+  it('codes known inputs to the same bytes as ever (the model is part of the delta format)', () => {
+    const short = deltaLike(20_000, 7); // below 64 KiB: order-0 probability map
+    const long = deltaLike(200_000, 11); // order-1 map, larger tables
+    const segs = [3, 700, 4096, 9000, 20_000, 10_300];
+    const got = [cmEncode(short), cmEncode(long), cmEncode(short, segs)].map((c) => `${c.length} ${sha256(c)}`);
+    expect(got).toEqual(KNOWN);
+    expect(cmDecode(cmEncode(long), long.length)).toEqual(long);
   });
 
   it('codes repetitive text far below its size and beats a stored copy of random bytes by nothing', () => {
