@@ -49,7 +49,7 @@ export function resumeOptimizingCompiler(): void {
 /**
  * The commands' `beforeJavaScriptWork`: counts the per-byte JavaScript work the patch is about to
  * do and turns the optimizing compiler back on once a kind's budget is spent. Without it context
- * mixing is ~10x slower (the 1 GiB bench image's 73 KB frame: its apply 2.3 s instead of 1.0),
+ * mixing is ~15-20x slower (the 1 GiB bench image's 73 KB frame: its apply 2.3 s instead of 1.0),
  * fflate's inflater ~6x (512 MiB of zeros: 9.7 s instead of 1.5), adding differences ~13x (the
  * libssl3 upgrade's 3.8 MiB of them: 221 ms instead of 160 for the patch): deltas with much of it
  * so patch as fast as before.

@@ -24,7 +24,7 @@ export interface DeltaServerOptions {
   retryAfterSeconds?: number;
   /**
    * Level of generated deltas, 0-9; default 9 (context mixing: the smallest deltas, decoded at
-   * about 0.5 MB/s of new content). A device may ask for another with `&level=N` (a slow CPU
+   * about 0.7 MB/s of new content). A device may ask for another with `&level=N` (a slow CPU
    * asks for 6: deflate, which decodes hundreds of times faster, for a larger delta); each level
    * of a pair is generated and stored once.
    */

@@ -63,7 +63,7 @@ export interface UpdateOptions {
   deltaUrl: string;
   /**
    * Ask the server for a delta made at this level (0-9) instead of its own (9 by default: context
-   * mixing, the smallest, decoded at ~0.5 MB/s of new content on the bench machine, ~2 s per MiB). A
+   * mixing, the smallest, decoded at ~0.7 MB/s of new content on the bench machine, ~1.5 s per MiB). A
    * device whose CPU is slow for its link asks for 6: deflate, decoded hundreds of times faster,
    * for a larger delta (2 MiB of new text: 244 KB at 9, 537 KB at 6).
    */

@@ -294,7 +294,7 @@ export class NativeDeltaEncoder implements OpSink {
     const deflateAsync = this.background && this.deflate && this.level < CM_LEVEL ? this.rawDeflate.deflateAsync : undefined;
     const packAsync = this.background && this.deflate && this.level >= CM_LEVEL ? this.packFrameAsync : undefined;
     const job: FrameJob = { raw, tagsRaw, offsLen: this.offsLen, litLen: this.litLen, level: this.level, frameStart: this.frameStart };
-    // Context mixing is slow (about 0.5 MB/s): such frames are coded elsewhere, several at once;
+    // Context mixing is slow (about 0.7 MB/s): such frames are coded elsewhere, several at once;
     // deflated ones in the thread pool while the producer goes on. Frames still leave in order.
     const later = packAsync ? packAsync(job) : deflateAsync ? deflateFrameAsync(job, deflateAsync) : undefined;
     if (later) {
