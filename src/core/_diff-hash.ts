@@ -27,6 +27,18 @@ export function seedMultipliers(seedLength: number): Int32Array {
 
 /** Hash of the seed at `p` (the caller keeps `p + 4 * mul.length` within the view). */
 export function seedHash(view: DataView, p: number, mul: Int32Array): number {
+  // The default seed (16 bytes) written out: the loop checked the view and multipliers again on
+  // each pass, and indexing 16M seeds took 150 ms instead of 70. Same hash.
+  if (mul.length === 4) {
+    let w = Math.imul(view.getInt32(p), mul[0]);
+    w ^= w >>> 15;
+    w = Math.imul(w ^ view.getInt32(p + 4), mul[1]);
+    w ^= w >>> 15;
+    w = Math.imul(w ^ view.getInt32(p + 8), mul[2]);
+    w ^= w >>> 15;
+    w = Math.imul(w ^ view.getInt32(p + 12), mul[3]);
+    return w ^ (w >>> 15);
+  }
   let h = 0;
   for (let j = 0; j < mul.length; j++) {
     h = Math.imul(h ^ view.getInt32(p + 4 * j), mul[j]);

@@ -1,0 +1,65 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { forwardMatch } from '../../src/core/_diff-extend.js';
+import { seedHash, seedMultipliers } from '../../src/core/_diff-hash.js';
+
+const view = (b: Uint8Array) => new DataView(b.buffer, b.byteOffset, b.byteLength);
+
+/** The definition forwardMatch computes many bytes at a time. */
+function naiveMatch(a: Uint8Array, ai: number, b: Uint8Array, bi: number, max: number): number {
+  let k = 0;
+  while (k < max && a[ai + k] === b[bi + k]) k++;
+  return k;
+}
+
+/** The definition of the seed hash, one word at a time (seedHash writes the 16-byte seed out). */
+function naiveSeedHash(v: DataView, p: number, mul: Int32Array): number {
+  let h = 0;
+  for (let j = 0; j < mul.length; j++) {
+    h = Math.imul(h ^ v.getInt32(p + 4 * j), mul[j]!);
+    h ^= h >>> 15;
+  }
+  return h;
+}
+
+describe('diff extension and seed hashing', () => {
+  it('forwardMatch counts equal bytes up to max, wherever the first difference falls', () => {
+    const a = new Uint8Array(300).map((_, i) => (i * 7 + 3) & 0xff);
+    const ai = 2;
+    for (const shift of [0, 1, 3]) {
+      const bi = ai + shift; // b's copy of a sits at another alignment
+      for (let diffAt = 0; diffAt <= 72; diffAt++) {
+        const b = new Uint8Array(300);
+        b.set(a.subarray(ai, ai + 200), bi);
+        b[bi + diffAt] ^= 0x40;
+        for (let max = 0; max <= 70; max++) expect(forwardMatch(view(a), ai, view(b), bi, max)).toBe(Math.min(max, diffAt));
+      }
+    }
+  });
+
+  it('forwardMatch agrees with the byte loop on arbitrary inputs', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 1, maxLength: 300 }), fc.nat(299), fc.nat(299), fc.nat(300), fc.array(fc.nat(299), { maxLength: 3 }), (x, i, j, m, flips) => {
+        const a = x.slice();
+        const b = x.slice();
+        for (const f of flips) b[f % b.length] ^= 1;
+        const ai = i % a.length;
+        const bi = j % b.length;
+        const max = Math.min(m, a.length - ai, b.length - bi);
+        expect(forwardMatch(view(a), ai, view(b), bi, max)).toBe(naiveMatch(a, ai, b, bi, max));
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('seedHash is the word-at-a-time hash for every seed length', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 64, maxLength: 128 }), fc.integer({ min: 1, max: 16 }), fc.nat(63), (bytes, words, at) => {
+        const mul = seedMultipliers(words * 4);
+        const p = Math.min(at, bytes.length - words * 4);
+        expect(seedHash(view(bytes), p, mul)).toBe(naiveSeedHash(view(bytes), p, mul));
+      }),
+      { numRuns: 500 },
+    );
+  });
+});
