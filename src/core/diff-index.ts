@@ -131,15 +131,17 @@ export class DiffIndex {
     const mul = seedMultipliers(L);
     const view = this.view;
     let touched = 0;
+    let at = first / S; // p / S, counted along rather than divided
     for (let p = first; p <= last; ) {
       let k = 0;
-      for (; k < BATCH && p <= last; p += S) {
+      for (; k < BATCH && p <= last; p += S, at++) {
         const h = seedHash(view, p, mul);
         const b = Math.imul(h, BUCKET_MIX) >>> shift;
-        if (b < lo || b >= hi) continue;
+        // Written every time, kept when b is in [lo, hi) (the signs of b - lo and b - hi differ):
+        // half the seeds of a two-thread fill fall out at random, which a branch mispredicted.
         bucket[k] = b * slots;
-        entry[k] = (seedCheck(h, checkBits) << posBits) | (p / S);
-        k++;
+        entry[k] = (seedCheck(h, checkBits) << posBits) | at;
+        k += ((b - lo) ^ (b - hi)) >>> 31;
       }
       for (let j = 0; j < k; j++) touched ^= table[bucket[j]];
       for (let j = 0; j < k; j++) {
