@@ -51,3 +51,19 @@ export function seedHash(view: DataView, p: number, mul: Int32Array): number {
 export function seedCheck(h: number, bits: number): number {
   return bits === 0 ? 0 : Math.imul(h ^ (h >>> 15), CHECK_MIX) >>> (32 - bits);
 }
+
+/**
+ * Loads `table[at[0..count)]` and folds them into one value, so the caller's next pass over those
+ * entries finds them in cache: independent loads the CPU overlaps. Eight a pass: the one-load loop
+ * kept fewer misses in flight (16M random buckets of a 128 MiB table touched and filled 880 ms
+ * one a pass, 630 eight a pass, 660 sixteen, measured).
+ */
+export function touchBuckets(table: Int32Array, at: Int32Array, count: number): number {
+  let x = 0;
+  let j = 0;
+  for (; j + 8 <= count; j += 8) {
+    x ^= table[at[j]] ^ table[at[j + 1]] ^ table[at[j + 2]] ^ table[at[j + 3]] ^ table[at[j + 4]] ^ table[at[j + 5]] ^ table[at[j + 6]] ^ table[at[j + 7]];
+  }
+  for (; j < count; j++) x ^= table[at[j]];
+  return x;
+}

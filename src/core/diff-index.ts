@@ -1,4 +1,4 @@
-import { BUCKET_MIX, seedCheck, seedHash, seedMultipliers } from './_diff-hash.js';
+import { BUCKET_MIX, seedCheck, seedHash, seedMultipliers, touchBuckets } from './_diff-hash.js';
 import { assertBytes } from './bytes.js';
 import { type DiffOptions, MAX_DIFF_BASIS, resolveDiffOptions } from './diff-options.js';
 import { ErrorCode, RolldeltaError } from './errors.js';
@@ -143,7 +143,7 @@ export class DiffIndex {
         entry[k] = (seedCheck(h, checkBits) << posBits) | at;
         k += ((b - lo) ^ (b - hi)) >>> 31;
       }
-      for (let j = 0; j < k; j++) touched ^= table[bucket[j]];
+      touched ^= touchBuckets(table, bucket, k);
       for (let j = 0; j < k; j++) {
         const b = bucket[j];
         for (let s = 0; s < slots; s++) {

@@ -1,7 +1,7 @@
 import { backwardApprox, forwardApprox, splitOverlap } from './_diff-approx.js';
 import { DiffEmitter } from './_diff-emit.js';
 import { forwardMatch } from './_diff-extend.js';
-import { BUCKET_MIX, seedCheck, seedHash, seedMultipliers } from './_diff-hash.js';
+import { BUCKET_MIX, seedCheck, seedHash, seedMultipliers, touchBuckets } from './_diff-hash.js';
 import { assertBytes } from './bytes.js';
 import { DiffIndex } from './diff-index.js';
 import { type DiffOptions, resolveDiffOptions } from './diff-options.js';
@@ -275,12 +275,13 @@ export class DiffMatcher {
             // CPU, so the table's cache misses are paid once per batch rather than per position.
             // A match drops the batch (bEnd = bStart), so only positions this run examines are read.
             const cnt = Math.min(BATCH * step, hashLimit - i);
-            for (let j = 0; j < cnt; j += step) {
+            let hashed = 0;
+            for (let j = 0; j < cnt; j += step, hashed++) {
               const h = seedHash(view, i + j, mul);
-              hb[j / step] = (Math.imul(h, BUCKET_MIX) >>> shift) * slots;
-              hc[j / step] = seedCheck(h, checkBits);
+              hb[hashed] = (Math.imul(h, BUCKET_MIX) >>> shift) * slots;
+              hc[hashed] = seedCheck(h, checkBits);
             }
-            for (let j = 0; j * step < cnt; j++) touched ^= table[hb[j]];
+            touched ^= touchBuckets(table, hb, hashed);
             bStart = i;
             bEnd = i + cnt;
             bStep = step;

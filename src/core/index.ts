@@ -1,6 +1,6 @@
 export { ErrorCode, RolldeltaError, isRolldeltaError } from './errors.js';
 export { isBytes, concatBytes, equalBytes, toHex, fromHex } from './bytes.js';
-export type { Hasher, HasherFactory } from './hash.js';
+export type { BackgroundHasher, Hasher, HasherFactory } from './hash.js';
 export { OpCollector, opsTargetLength, type Op, type OpSink } from './ops.js';
 export { bytesBasis, type RandomAccessBasis } from './basis.js';
 export type { RollsumName, StrongHashName, Signature, SignatureParams } from './params.js';

@@ -1,5 +1,5 @@
 import type { FrameJob, PackedFrame } from './_frame-packing.js';
-import type { HasherFactory } from '../core/hash.js';
+import type { BackgroundHasher, HasherFactory } from '../core/hash.js';
 import type { RollsumName, StrongHashName } from '../core/params.js';
 import type { DiffOptions } from '../core/diff-options.js';
 import type { DecodeLimits } from './limits.js';
@@ -52,6 +52,12 @@ export interface DeltaOptions {
    * several frames at once); it must give what `packFrame` gives.
    */
   packFrameAsync?: (job: FrameJob) => Promise<PackedFrame>;
+  /**
+   * With `background`, in the native format: hashes the target for the trailer elsewhere
+   * (`diffChunks` passes a worker thread for a target of 128 MiB or more when given more than one
+   * thread), instead of `sha256` on the matching thread. Its digest must be SHA-256.
+   */
+  backgroundSha256?: () => BackgroundHasher;
 }
 
 /** Options for the two-sided diff; the output is always the native format. */
@@ -73,6 +79,8 @@ export interface DiffDeltaOptions extends DiffOptions {
   background?: boolean;
   /** See {@link DeltaOptions.packFrameAsync}. */
   packFrameAsync?: (job: FrameJob) => Promise<PackedFrame>;
+  /** See {@link DeltaOptions.backgroundSha256}. */
+  backgroundSha256?: () => BackgroundHasher;
 }
 
 /** Options for applying a delta. */

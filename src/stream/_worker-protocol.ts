@@ -42,8 +42,19 @@ export interface PackFrameTask {
   job: FrameJob;
 }
 
+/**
+ * Hash `bytes` into the SHA-256 named `stream` (created on its first task) and, with `final`, reply
+ * with its digest and forget it. A stream's tasks must all go to one worker, in order (a pool of one).
+ */
+export interface Sha256Task {
+  kind: 'sha256';
+  stream: number;
+  bytes: Uint8Array;
+  final: boolean;
+}
+
 /** What a worker can be asked to do. */
-export type WorkerTask = SignatureBytesTask | SignatureRangeTask | DiffIndexPartTask | PackFrameTask;
+export type WorkerTask = SignatureBytesTask | SignatureRangeTask | DiffIndexPartTask | PackFrameTask | Sha256Task;
 
 /** The weak and strong sums of consecutive blocks, in block order. */
 export interface BlockSums {

@@ -12,7 +12,10 @@ export interface Progress {
 export interface StreamOptions {
   signal?: AbortSignal;
   onProgress?: (p: Progress) => void;
-  /** Input length when known, passed through to progress events (and used for default block lengths). */
+  /**
+   * Input length when known, passed through to progress events (and used for default block
+   * lengths, and by the two-sided diff to decide whether a worker thread hashes the target).
+   */
   size?: number;
 }
 

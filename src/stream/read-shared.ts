@@ -10,6 +10,11 @@ const READ_BYTES = 8 << 20;
 export interface ReadSharedOptions {
   /** Hashes each piece as it lands. */
   hasher?: Hasher;
+  /**
+   * Called once with the buffer the file is read into, while its first piece is being read:
+   * to set up what works on it (indexFile starts its worker threads here).
+   */
+  onOpen?: (bytes: Uint8Array) => void;
   /** Called after each piece lands (and is hashed) with the buffer and the bytes read so far. */
   onRead?: (bytes: Uint8Array, read: number) => void;
 }
@@ -36,6 +41,7 @@ export async function readFileShared(path: string, opts: ReadSharedOptions = {})
     };
     let at = 0;
     let next = size > 0 ? readAt(0) : undefined;
+    opts.onOpen?.(out);
     while (next) {
       const n = await next;
       next = at + n < size ? readAt(at + n) : undefined;

@@ -1,11 +1,15 @@
 // The worker thread's entry (built to dist/worker.js): runs the tasks WorkerPool sends, one at a time.
+import { createHash, type Hash } from 'node:crypto';
 import { parentPort } from 'node:worker_threads';
 import { DiffIndex } from '../core/diff-index.js';
 import { ErrorCode, RolldeltaError, isRolldeltaError } from '../core/errors.js';
 import { packFrame } from '../format/_frame-packing.js';
 import { nodeRawDeflate } from './node-raw-deflate.js';
 import { signatureBytesSums, signatureRangeSums } from './_signature-task.js';
-import type { DiffIndexPartTask, WorkerReply, WorkerRequest, WorkerTask } from './_worker-protocol.js';
+import type { DiffIndexPartTask, Sha256Task, WorkerReply, WorkerRequest, WorkerTask } from './_worker-protocol.js';
+
+/** The SHA-256 streams this worker is hashing, by their number (see Sha256Task). */
+const hashes = new Map<number, Hash>();
 
 /** A task's result, copied back to the main thread (see WorkerPool: nothing is transferred). */
 async function runTask(task: WorkerTask): Promise<unknown> {
@@ -17,8 +21,18 @@ async function runTask(task: WorkerTask): Promise<unknown> {
     // A stored frame's payload is a view of the job's raw bytes: send only its own bytes.
     return packed.payload.buffer === task.job.raw.buffer ? { ...packed, payload: packed.payload.slice() } : packed;
   }
+  if (task.kind === 'sha256') return hashStream(task);
   fillAsRead(DiffIndex.create(task.basis, task.options, task.table), task);
   return null;
+}
+
+function hashStream(task: Sha256Task): Uint8Array | null {
+  let h = hashes.get(task.stream);
+  if (!h) hashes.set(task.stream, (h = createHash('sha256')));
+  h.update(task.bytes);
+  if (!task.final) return null;
+  hashes.delete(task.stream);
+  return new Uint8Array(h.digest());
 }
 
 /** Indexes a basis that is still being filled in, as far as it has landed each time it grows. */

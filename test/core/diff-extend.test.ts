@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { forwardMatch } from '../../src/core/_diff-extend.js';
-import { seedHash, seedMultipliers } from '../../src/core/_diff-hash.js';
+import { seedHash, seedMultipliers, touchBuckets } from '../../src/core/_diff-hash.js';
 
 const view = (b: Uint8Array) => new DataView(b.buffer, b.byteOffset, b.byteLength);
 
@@ -50,6 +50,16 @@ describe('diff extension and seed hashing', () => {
       }),
       { numRuns: 500 },
     );
+  });
+
+  it('touchBuckets folds exactly the first count entries it is pointed at, eight a pass or fewer', () => {
+    const table = new Int32Array(64).map((_, i) => Math.imul(i + 1, 0x9e3779b1));
+    const at = new Int32Array(40).map((_, j) => (j * 37) % 64);
+    for (let count = 0; count <= at.length; count++) {
+      let want = 0;
+      for (let j = 0; j < count; j++) want ^= table[at[j]!]!;
+      expect(touchBuckets(table, at, count), `${count} entries`).toBe(want);
+    }
   });
 
   it('seedHash is the word-at-a-time hash for every seed length', () => {

@@ -178,7 +178,16 @@ describe('readFileShared', () => {
     const data = prng(3 << 20, 5);
     const h = createHash('sha256');
     const seen: number[] = [];
-    const got = await readFileShared(writeAndName('shared.bin', data), { hasher: h, onRead: (_, read) => void seen.push(read) });
+    let opened: Uint8Array | undefined;
+    const got = await readFileShared(writeAndName('shared.bin', data), {
+      hasher: h,
+      onOpen: (bytes) => {
+        expect(seen).toEqual([]); // before the first piece has landed
+        opened = bytes;
+      },
+      onRead: (_, read) => void seen.push(read),
+    });
+    expect(opened).toBe(got);
     expect(got.buffer).toBeInstanceOf(SharedArrayBuffer);
     expect(h.digest('hex')).toBe(createHash('sha256').update(data).digest('hex'));
     expect(seen[seen.length - 1]).toBe(data.length);
