@@ -123,6 +123,19 @@ describe('a diff whose target is hashed elsewhere', () => {
     expect(() => patch(basis, d)).toThrow(expect.objectContaining({ code: 'ERR_CHECKSUM' }));
   });
 
+  it('stops on an abort while slabs are in flight: ERR_ABORTED, and nothing unhandled', async () => {
+    const ac = new AbortController();
+    const big = prng(6 * MiB, 9);
+    async function* source(): AsyncGenerator<Uint8Array> {
+      for (let at = 0; at < big.length; at += MiB) {
+        if (at === 3 * MiB) ac.abort();
+        yield big.subarray(at, at + MiB);
+      }
+    }
+    const got = collect(diffChunks(basis, source(), { workers: 2, size: 128 << 20, signal: ac.signal }));
+    await expect(got).rejects.toMatchObject({ code: 'ERR_ABORTED' });
+  });
+
   it('fails with the hasher\'s error, as a rejection of the stream and never an unhandled one', async () => {
     for (const failing of [
       { update: () => {}, caughtUp: async () => {}, digest: () => Promise.reject(new Error('digest gone')) },
