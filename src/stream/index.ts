@@ -2,7 +2,7 @@ export { signatureChunks, signatureFileChunks, createSignatureStream, type Signa
 export { resolveWorkerCount, MAX_WORKERS, type WorkerCount } from './worker-count.js';
 export { deltaChunks, createDeltaStream, type DeltaStreamOptions } from './delta-stream.js';
 export { diffChunks, createDiffStream, type DiffStreamOptions } from './diff-stream.js';
-export { BasisIndexer, buildDiffIndex, indexFile, type DiffIndexBuildOptions, type IndexedBasis } from './diff-index-build.js';
+export { BasisIndexer, buildDiffIndex, indexFile, type DiffIndexBuildOptions, type IndexedBasis, type KeptWorker } from './diff-index-build.js';
 export { readFileShared, type ReadSharedOptions } from './read-shared.js';
 export { patchChunks, createPatchStream, type PatchStreamOptions } from './patch-stream.js';
 export { signatureFile, deltaFile, diffFile, patchFile, type FileResult } from './file-operations.js';

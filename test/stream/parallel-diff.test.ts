@@ -11,6 +11,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DiffIndex } from '../../src/core/diff-index.js';
 import { packFrame } from '../../src/format/_frame-packing.js';
 import { buildDiffIndex, diffChunks, indexFile, diffFile, NativeDeltaEncoder, nodeRawDeflate, patch, readFileShared, RolldeltaError } from '../../src/index.js';
+import { indexFileKeepingWorker } from '../../src/stream/diff-index-build.js';
+import { WorkerSha256 } from '../../src/stream/worker-sha256.js';
 import { prng } from '../core/_diff-helpers.js';
 import { arbCuts, arbPair, collect } from '../helpers/chunking.js';
 import { ensureBuilt, runCli } from '../helpers/cli.js';
@@ -164,6 +166,28 @@ describe('indexFile: a basis indexed while it is read', () => {
         const got = await indexFile(path, { workers });
         expect(Buffer.from(got.index.table.buffer).equals(Buffer.from(want.table.buffer)), `${n} bytes, ${workers} threads`).toBe(true);
         expect(Buffer.from(got.sha256!).toString('hex')).toBe(createHash('sha256').update(basis).digest('hex'));
+      }
+    }
+  });
+
+  it('keeps a two-thread index\'s worker open for the diff that follows, when asked, and only then', async () => {
+    const basis = prng(3 << 20, 9);
+    const path = writeAndName('kept.bin', basis);
+    const want = DiffIndex.build(basis);
+    for (const workers of [1, 2, 3]) {
+      const { indexed, worker } = await indexFileKeepingWorker(path, { workers });
+      expect(Buffer.from(indexed.index.table.buffer).equals(Buffer.from(want.table.buffer))).toBe(true);
+      if (workers !== 2) {
+        expect(worker).toBeUndefined();
+        continue;
+      }
+      try {
+        expect(worker!.error).toBeUndefined(); // still open: it takes the target's hash
+        const h = new WorkerSha256(worker!);
+        h.update(basis);
+        expect(Buffer.from(await h.digest()).toString('hex')).toBe(createHash('sha256').update(basis).digest('hex'));
+      } finally {
+        await worker!.close();
       }
     }
   });
