@@ -1,7 +1,9 @@
 /**
  * The bit predictor of the context-mixing section coder (see cm-codec.ts): after each coded bit
  * it gives the probability, in 1/4096ths, that the next bit is 1. Shared by encoder and decoder,
- * which must drive it identically: `p()` then `update(bit)` for each bit, most significant first.
+ * which must drive it identically: `cmPredict()` then `cmUpdate(bit)` for each bit, most
+ * significant first. Every function on that path is named cm*: the CLI's device commands let V8's
+ * optimizing compiler compile only those (`--turbo-filter=cm*`, see cli/optimizing-compiler.ts).
  *
  * Inputs, mixed in the logistic domain by weights learnt online (as in PAQ/lpaq):
  * - order 0..4 and order 6 contexts: adaptive probabilities in hashed tables, one 16-slot bucket
@@ -37,7 +39,7 @@ const COLUMN_MASK = 511;
 
 /** stretch(p) = ln(p / (1 - p)), p in 1/4096ths, scaled by 256 and clamped to ±2047. */
 const STRETCH = new Int16Array(4096);
-/** squash(d) = 4096 / (1 + e^(-d / 256)), the inverse of stretch, for d in -2047..2047. */
+/** cmSquash(d) = 4096 / (1 + e^(-d / 256)), the inverse of stretch, for d in -2047..2047. */
 const SQUASH = new Int16Array(4096);
 /** Adaptation rate of a probability seen n times: 1 / (n + 1.5), in 1/32768ths (products stay int32). */
 const RATE = new Int32Array(MAX_COUNT + 1);
@@ -47,7 +49,7 @@ for (let i = 0; i < 4096; i++) {
   const p = Math.min(4095, Math.max(1, i));
   STRETCH[i] = Math.min(2047, Math.max(-2047, Math.round(256 * Math.log(p / (4096 - p)))));
 }
-/** The update count after one more update (it stops at MAX_COUNT): a table, so adapt() stays small enough to inline. */
+/** The update count after one more update (it stops at MAX_COUNT): a table, so cmAdapt() stays small enough to inline. */
 const NEXT_COUNT = new Uint8Array(16);
 for (let n = 0; n <= MAX_COUNT; n++) {
   RATE[n] = Math.floor(32768 / (n + 1.5));
@@ -56,7 +58,7 @@ for (let n = 0; n <= MAX_COUNT; n++) {
 
 const NO_SEGMENTS: ArrayLike<number> = [];
 
-const squash = (d: number): number => SQUASH[(d > 2047 ? 2047 : d < -2047 ? -2047 : d) + 2048];
+const cmSquash = (d: number): number => SQUASH[(d > 2047 ? 2047 : d < -2047 ? -2047 : d) + 2048];
 
 /**
  * Bits of the shared context table for a section of `length` bytes: 8 slots per byte (collisions
@@ -98,7 +100,7 @@ function takeTables(): CmTables {
  * The model; one instance codes one section. Its tables are shared with the models made after
  * it: use each model to the end of its section before making the next (cmEncode and cmDecode do).
  * @example
- * const m = new CmModel(raw.length); const p = m.p(); m.update(bit);
+ * const m = new CmModel(raw.length); const p = m.cmPredict(); m.cmUpdate(bit);
  */
 export class CmModel {
   private readonly mask: number;
@@ -143,8 +145,8 @@ export class CmModel {
     this.segments = segments;
     this.segStart = segments.length > 1 ? segments[0]! : 0;
     this.segLength = segments.length > 1 ? segments[1]! : 0;
-    this.hash[6] = hashOf(this.segStart & COLUMN_MASK, 7);
-    this.hash[7] = hashOf(this.segStart & COLUMN_MASK, 8);
+    this.hash[6] = cmHashOf(this.segStart & COLUMN_MASK, 7);
+    this.hash[7] = cmHashOf(this.segStart & COLUMN_MASK, 8);
     const bits = cmTableBits(length);
     this.mask = (1 << bits) - 1;
     const t = takeTables();
@@ -157,7 +159,7 @@ export class CmModel {
     if (t.apm.length < apmLength) t.apm = new Uint16Array(apmLength);
     const apm = (this.apm = t.apm.subarray(0, apmLength));
     // Every context starts as the identity map; fill one, then double the filled part.
-    for (let j = 0; j < 33; j++) apm[j] = squash((j - 16) * 128) * 16;
+    for (let j = 0; j < 33; j++) apm[j] = cmSquash((j - 16) * 128) * 16;
     for (let filled = 33; filled < apm.length; filled *= 2) apm.copyWithin(filled, 0, Math.min(filled, apm.length - filled));
     this.matchBits = Math.max(10, bits - 4);
     if (t.matchTable.length < 1 << this.matchBits) t.matchTable = new Int32Array(1 << this.matchBits);
@@ -166,13 +168,13 @@ export class CmModel {
     if (t.history.length < length) t.history = new Uint8Array(length);
     this.history = t.history.subarray(0, length).fill(0);
     this.matchPtr = 0;
-    this.newNibble();
+    this.cmNewNibble();
   }
 
   /** The probability (1..4095 in 1/4096ths) that the next bit is 1. */
-  p(): number {
+  cmPredict(): number {
     const { slots, st, base, c0 } = this;
-    const k = nibbleSlot(c0, this.bitCount);
+    const k = cmNibbleSlot(c0, this.bitCount);
     // Written out order by order, here and in update: in a loop TurboFan checks every typed
     // array again on each pass, and coding took 1.6x as long.
     st[0] = STRETCH[slots[base[0] + k] >>> 4];
@@ -207,7 +209,7 @@ export class CmModel {
       st[4] * weights[w + 4] + st[5] * weights[w + 5] + st[6] * weights[w + 6] + st[7] * weights[w + 7] +
       st[8] * weights[w + 8] + st[9] * weights[w + 9] + st[10] * weights[w + 10] + st[11] * weights[w + 11] +
       st[12] * weights[w + 12] + st[13] * weights[w + 13];
-    const pMix = (this.pMix = squash(dot >> 16));
+    const pMix = (this.pMix = cmSquash(dot >> 16));
     // Refine with an adaptive probability map, interpolating between two buckets.
     const s = STRETCH[pMix] + 2048;
     const lo = s >> 7;
@@ -222,22 +224,22 @@ export class CmModel {
   }
 
   /** Learns from the coded bit and moves to the next. */
-  update(bit: number): void {
+  cmUpdate(bit: number): void {
     const { slots, base, st, weights } = this;
     const t = (bit << 12) - bit;
-    const k = nibbleSlot(this.c0, this.bitCount);
-    adapt(slots, base[0] + k, t);
-    adapt(slots, base[1] + k, t);
-    adapt(slots, base[2] + k, t);
-    adapt(slots, base[3] + k, t);
-    adapt(slots, base[4] + k, t);
-    adapt(slots, base[5] + k, t);
-    adapt(slots, base[6] + k, t);
-    adapt(slots, base[7] + k, t);
-    adapt(slots, base[8] + k, t);
-    adapt(slots, base[9] + k, t);
-    adapt(slots, base[10] + k, t);
-    adapt(slots, base[11] + k, t);
+    const k = cmNibbleSlot(this.c0, this.bitCount);
+    cmAdapt(slots, base[0] + k, t);
+    cmAdapt(slots, base[1] + k, t);
+    cmAdapt(slots, base[2] + k, t);
+    cmAdapt(slots, base[3] + k, t);
+    cmAdapt(slots, base[4] + k, t);
+    cmAdapt(slots, base[5] + k, t);
+    cmAdapt(slots, base[6] + k, t);
+    cmAdapt(slots, base[7] + k, t);
+    cmAdapt(slots, base[8] + k, t);
+    cmAdapt(slots, base[9] + k, t);
+    cmAdapt(slots, base[10] + k, t);
+    cmAdapt(slots, base[11] + k, t);
     if (this.matchSlot >= 0) {
       const s = this.matchSlot;
       const n = this.matchCount[s];
@@ -268,11 +270,11 @@ export class CmModel {
     a[j + 1] += (((target - a[j + 1]) >> 6) * wt) >> 7;
 
     this.c0 = (this.c0 << 1) | bit;
-    if (++this.bitCount === 8) this.endByte(this.c0 & 0xff);
-    else if (this.bitCount === 4) this.newNibble();
+    if (++this.bitCount === 8) this.cmEndByte(this.c0 & 0xff);
+    else if (this.bitCount === 4) this.cmNewNibble();
   }
 
-  private endByte(byte: number): void {
+  private cmEndByte(byte: number): void {
     this.history[this.pos++] = byte;
     this.c8 = ((this.c8 << 8) | (this.c4 >>> 24)) >>> 0;
     this.c4 = ((this.c4 << 8) | byte) >>> 0;
@@ -281,25 +283,25 @@ export class CmModel {
     const c4 = this.c4;
     const h = this.hash;
     h[0] = 0;
-    h[1] = hashOf(c4 & 0xff, 1);
-    h[2] = hashOf(c4 & 0xffff, 2);
-    h[3] = hashOf(c4 & 0xffffff, 3);
-    h[4] = hashOf(c4, 4);
-    h[5] = hashOf(c4 ^ Math.imul(this.c8 & 0xffff, 0x2f0b4c4d), 6);
-    this.nextSegmentByte();
+    h[1] = cmHashOf(c4 & 0xff, 1);
+    h[2] = cmHashOf(c4 & 0xffff, 2);
+    h[3] = cmHashOf(c4 & 0xffffff, 3);
+    h[4] = cmHashOf(c4, 4);
+    h[5] = cmHashOf(c4 ^ Math.imul(this.c8 & 0xffff, 0x2f0b4c4d), 6);
+    this.cmNextSegmentByte();
     const column = (this.segStart + this.segPos) & COLUMN_MASK;
-    h[6] = hashOf(column, 7);
-    h[7] = hashOf((column << 8) | (c4 & 0xff), 8);
-    h[8] = hashOf(c4 & 0xff00, 9);
-    h[9] = hashOf(c4 & 0xffff00, 10);
-    h[10] = hashOf(c4 & 0xff0000ff, 11);
-    h[11] = hashOf(c4 & 0xf0f0f0f0, 12);
-    this.updateMatch(byte);
-    this.newNibble();
+    h[6] = cmHashOf(column, 7);
+    h[7] = cmHashOf((column << 8) | (c4 & 0xff), 8);
+    h[8] = cmHashOf(c4 & 0xff00, 9);
+    h[9] = cmHashOf(c4 & 0xffff00, 10);
+    h[10] = cmHashOf(c4 & 0xff0000ff, 11);
+    h[11] = cmHashOf(c4 & 0xf0f0f0f0, 12);
+    this.cmUpdateMatch(byte);
+    this.cmNewNibble();
   }
 
   /** Advances the position within the current segment past the byte just coded. */
-  private nextSegmentByte(): void {
+  private cmNextSegmentByte(): void {
     if (++this.segPos < this.segLength) return;
     this.segPos = 0;
     const segs = this.segments;
@@ -308,7 +310,7 @@ export class CmModel {
     this.segLength = this.segIndex + 1 < segs.length ? segs[this.segIndex + 1]! : 0;
   }
 
-  private updateMatch(byte: number): void {
+  private cmUpdateMatch(byte: number): void {
     const hist = this.history;
     if (this.matchLen > 0 && this.expected === byte) {
       this.matchPtr++;
@@ -336,31 +338,31 @@ export class CmModel {
   }
 
   /** At a byte's start and middle: each order's bucket for the next four bits. */
-  private newNibble(): void {
+  private cmNewNibble(): void {
     const { base, hash, mask } = this;
     const hi = this.bitCount === 4 ? this.c0 : 0;
     const m = Math.imul(hi + 1, 0x6f4f2a35);
-    for (let i = 0; i < ORDERS; i++) base[i] = bucketOf(hash[i], m, mask);
+    for (let i = 0; i < ORDERS; i++) base[i] = cmBucketOf(hash[i], m, mask);
   }
 }
 
 /** Moves the probability in slot `s` towards the coded bit (`t`: 0 or 4095), faster while it is new. */
-function adapt(slots: Uint16Array, s: number, t: number): void {
+function cmAdapt(slots: Uint16Array, s: number, t: number): void {
   const v = slots[s];
   const p = v >>> 4;
   slots[s] = ((p + (((t - p) * RATE[v & 15] + 16384) >> 15)) << 4) | NEXT_COUNT[v & 15];
 }
 
 /** The first slot of the 16-slot bucket of a context hash and nibble mix `m`. */
-function bucketOf(hash: number, m: number, mask: number): number {
+function cmBucketOf(hash: number, m: number, mask: number): number {
   return (Math.imul(hash ^ m, 0x9e3779b1) >>> 0) & mask & ~15;
 }
 
 /** Slot 1..15 of a nibble's bucket for the bits seen so far in that nibble. */
-function nibbleSlot(c0: number, bitCount: number): number {
+function cmNibbleSlot(c0: number, bitCount: number): number {
   return bitCount < 4 ? c0 : ((c0 & ((1 << (bitCount - 4)) - 1)) | (1 << (bitCount - 4)));
 }
 
-function hashOf(x: number, order: number): number {
+function cmHashOf(x: number, order: number): number {
   return Math.imul(Math.imul(x, 0x2c9277b5) + order * 0x5bd1e995, 0x27d4eb2d) ^ order;
 }

@@ -27,12 +27,12 @@ export function cmEncode(raw: Uint8Array, segments?: ArrayLike<number>): Uint8Ar
     const c = raw[i];
     for (let j = 7; j >= 0; j--) {
       const bit = (c >>> j) & 1;
-      const p = model.p();
+      const p = model.cmPredict();
       const range = x2 - x1;
       const xmid = x1 + (range >>> 12) * p + (((range & 0xfff) * p) >>> 12);
       if (bit) x2 = xmid;
       else x1 = xmid + 1;
-      model.update(bit);
+      model.cmUpdate(bit);
       while (((x1 ^ x2) & 0xff000000) === 0) {
         if (n === out.length) out = grow(out);
         out[n++] = x2 >>> 24;
@@ -66,13 +66,13 @@ export function cmDecode(packed: Uint8Array, rawLength: number, segments?: Array
   let x2 = 0xffffffff;
   for (let i = 0; i < rawLength; i++) {
     for (let j = 0; j < 8; j++) {
-      const p = model.p();
+      const p = model.cmPredict();
       const range = x2 - x1;
       const xmid = x1 + (range >>> 12) * p + (((range & 0xfff) * p) >>> 12);
       const bit = x <= xmid ? 1 : 0;
       if (bit) x2 = xmid;
       else x1 = xmid + 1;
-      model.update(bit);
+      model.cmUpdate(bit);
       while (((x1 ^ x2) & 0xff000000) === 0) {
         x1 = (x1 << 8) >>> 0;
         x2 = ((x2 << 8) | 255) >>> 0;

@@ -11,7 +11,8 @@ const TURBOFANNED = 1 << 6; // V8's OptimizationStatus::kTurboFanned
 
 let made = 0;
 /** A new function each time (its own code, not a closure sharing code V8 may have optimized already). */
-const hotFunction = () => new Function('n', `let s = ${made++}; for (let i = 0; i < n; i++) s = (s + i * 7) | 0; return s;`) as (n: number) => number;
+const hotFunction = (name = 'hot') =>
+  new Function(`return function ${name}(n) { let s = ${made++}; for (let i = 0; i < n; i++) s = (s + i * 7) | 0; return s; }`)() as (n: number) => number;
 
 /** Calls `f` until TurboFan has compiled it, at most 200,000 times; whether it did. */
 function warm(f: (n: number) => number): boolean {
@@ -40,7 +41,7 @@ describe('deferOptimizingCompiler', () => {
     expect(warm(hotFunction())).toBe(true);
   });
 
-  it("resumes once a kind of per-byte JavaScript work exceeds its budget: 4 MiB inflated, 4 KiB context-mixed, 2 MiB added", () => {
+  it("resumes once a kind of per-byte JavaScript work exceeds its budget: 4 MiB inflated, 4 KiB context-mixed (cm* functions only), 2 MiB added", () => {
     deferOptimizingCompiler();
     for (let i = 0; i < 4; i++) resumeForJavaScriptWork('inflate', 1 << 20);
     resumeForJavaScriptWork('context-mixing', 4 << 10);
@@ -50,8 +51,14 @@ describe('deferOptimizingCompiler', () => {
     deferOptimizingCompiler(); // budgets start again
     resumeForJavaScriptWork('inflate', 3 << 20);
     expect(warm(hotFunction())).toBe(false);
+    // Context mixing alone: only its functions, all named cm*, are compiled.
     resumeForJavaScriptWork('context-mixing', 5 << 10);
+    expect(warm(hotFunction('cmHot'))).toBe(true);
+    expect(warm(hotFunction())).toBe(false);
+    // Then another kind over its budget: everything again.
+    resumeForJavaScriptWork('inflate', 2 << 20);
     expect(warm(hotFunction())).toBe(true);
+    expect(warm(hotFunction('cmHot'))).toBe(true);
     deferOptimizingCompiler();
     resumeForJavaScriptWork('add', 2 << 20);
     expect(warm(hotFunction())).toBe(false);
