@@ -3,6 +3,8 @@ import type { JavaScriptWork } from '../format/native-delta-decoder.js';
 import { isDeviceCommand } from './young-generation.js';
 
 let deferred = false;
+/** Compiling the context-mixing functions only (see CONTEXT_MIXING_FILTER). */
+let compilingContextMixing = false;
 
 /**
  * Bytes of each kind of per-byte JavaScript work a patch may do without the optimizing compiler
@@ -57,7 +59,6 @@ export function resumeOptimizingCompiler(): void {
  * 66.8-67.9 MiB instead of 70.3-70.5 (RssAnon 26.2-27.3 against 29.5-29.7), in the same time.
  */
 const CONTEXT_MIXING_FILTER = 'cm*';
-let compilingContextMixing = false;
 
 function resumeForContextMixing(): void {
   if (!deferred || compilingContextMixing) return;
