@@ -4,7 +4,7 @@ import { DiffDelta } from '../format/diff-delta.js';
 import { CM_LEVEL } from '../format/native-codes.js';
 import type { DiffDeltaOptions } from '../format/operations-options.js';
 import type { ByteSource } from './chunks.js';
-import { buildDiffIndex } from './diff-index-build.js';
+import { buildDiffIndex, indexFileKeepingWorker } from './diff-index-build.js';
 import { producerChunks } from './_producer-chunks.js';
 import { toDuplex } from './duplex.js';
 import { nodeRawDeflate } from './node-raw-deflate.js';
@@ -56,6 +56,23 @@ export async function* diffChunks(
     yield* producerChunks((ondata) => new DiffDelta(basis, ondata, deltaOpts), source, opts);
   } finally {
     await Promise.all([pool?.close(), hashPool?.close()]);
+  }
+}
+
+/**
+ * {@link diffChunks} against the file at `basisPath`, indexed while it is read (on `workers`
+ * threads) and hashed on the way; on two threads the index's worker then hashes the target
+ * instead of another one starting (see indexFileKeepingWorker). The CLI's diff and diffFile.
+ * @example
+ * await writeFileAtomic('d.rdelta', diffChunksAgainstFile('old.bin', createReadStream('new.bin'), { workers: 2 }));
+ */
+export async function* diffChunksAgainstFile(basisPath: string, source: ByteSource, opts: DiffStreamOptions = {}): AsyncGenerator<Uint8Array> {
+  const { indexed, worker } = await indexFileKeepingWorker(basisPath, opts);
+  try {
+    const backgroundSha256 = opts.backgroundSha256 ?? (worker ? () => new WorkerSha256(worker) : undefined);
+    yield* diffChunks(indexed.index, source, { ...opts, basisSha256: opts.basisSha256 ?? indexed.sha256, backgroundSha256 });
+  } finally {
+    await worker?.close();
   }
 }
 

@@ -1,13 +1,11 @@
 import { readFile } from 'node:fs/promises';
 import { writeFileAtomic } from './atomic-file.js';
 import { deltaChunks, type DeltaStreamOptions } from './delta-stream.js';
-import { indexFileKeepingWorker } from './diff-index-build.js';
-import { diffChunks, type DiffStreamOptions } from './diff-stream.js';
+import { diffChunksAgainstFile, type DiffStreamOptions } from './diff-stream.js';
 import { fileSize } from './file-size.js';
 import { ioError } from './io-error.js';
 import { reusedFileChunks } from './reused-chunks.js';
 import { signatureFileChunks, type SignatureStreamOptions } from './signature-stream.js';
-import { WorkerSha256 } from './worker-sha256.js';
 
 // Its own module: a patch (the device's one operation) loads none of the encoders.
 export { patchFile } from './patch-file.js';
@@ -63,16 +61,7 @@ export async function deltaFile(sigPath: string, targetPath: string, deltaPath: 
  * await diffFile('old.bin', 'new.bin', 'update.rdelta', { level: 9, workers: 'auto' });
  */
 export async function diffFile(basisPath: string, targetPath: string, deltaPath: string, opts: DiffStreamOptions = {}): Promise<FileResult> {
-  // Indexed while it is read (on `workers` threads), and hashed on the way; the index's worker
-  // then hashes the target.
-  const { indexed, worker } = await indexFileKeepingWorker(basisPath, opts);
-  try {
-    const backgroundSha256 = opts.backgroundSha256 ?? (worker ? () => new WorkerSha256(worker) : undefined);
-    opts = { ...opts, basisSha256: opts.basisSha256 ?? indexed.sha256, backgroundSha256 };
-    const size = await fileSize(targetPath);
-    const bytesOut = await writeFileAtomic(deltaPath, diffChunks(indexed.index, reusedFileChunks(targetPath, 0, READ_BYTES), { size, ...opts }));
-    return { bytesIn: size, bytesOut };
-  } finally {
-    await worker?.close();
-  }
+  const size = await fileSize(targetPath);
+  const bytesOut = await writeFileAtomic(deltaPath, diffChunksAgainstFile(basisPath, reusedFileChunks(targetPath, 0, READ_BYTES), { size, ...opts }));
+  return { bytesIn: size, bytesOut };
 }
