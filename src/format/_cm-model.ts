@@ -30,7 +30,8 @@ const MAX_COUNT = 10;
 const MATCH_LIMIT = 65535;
 /**
  * Sections from this length refine with an order-1 probability map (previous byte and partial
- * byte); shorter ones with an order-0 map, which learns faster and is cheaper to set up.
+ * byte); shorter ones with an order-0 map, which learns faster and is cheaper to set up. Order 0
+ * throughout would save the patch 4.2 MiB but code 10.8 MiB of new Python source 1.6% larger.
  */
 const APM_ORDER1_FROM = 1 << 16;
 const LEARNING_RATE = 7;
@@ -62,7 +63,8 @@ const cmSquash = (d: number): number => SQUASH[(d > 2047 ? 2047 : d < -2047 ? -2
 
 /**
  * Bits of the shared context table for a section of `length` bytes: 8 slots per byte (collisions
- * cost up to 3% at 2 per byte), at most 2^23 slots (16 MiB).
+ * cost up to 3% at 2 per byte), at most 2^23 slots (16 MiB). A cap of 2^21 would save the patch
+ * 12 MiB for sections from 1 MiB but code 10.8 MiB of new Python source 4.2% larger.
  */
 export function cmTableBits(length: number): number {
   let bits = 12;

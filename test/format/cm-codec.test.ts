@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { cmDecode, cmEncode } from '../../src/format/cm-codec.js';
+import { cmTableBits } from '../../src/format/_cm-model.js';
 import { opSegments } from '../../src/format/_op-segments.js';
 import { CODEC_SECTIONS_CM, FRAME_HEAD, FRAME_OPS } from '../../src/format/native-codes.js';
 import type { JavaScriptWork } from '../../src/format/native-delta-decoder.js';
@@ -52,11 +53,15 @@ function deltaLike(n: number, seed: number): Uint8Array {
   return out;
 }
 
-/** Lengths and SHA-256 of the known inputs coded: the model is the format, so these never change (a new model is a new codec). */
+/**
+ * Lengths and SHA-256 of the known inputs coded: the model is the format, so once released these
+ * never change (a new model is a new codec).
+ */
 const KNOWN = [
   '2786 6ba50d93755dbcfc36ba91563f2824985def63e9e40e8b6b1a193a0101f13132',
   '24066 1e99165f181fd73a409da1102b434bec5a525bfa5747aee2adb912e89e3b2665',
   '2759 749e4d412b9ab1f919079eb9fbcbbf75cc3bee29649383116abd9995e90e1796',
+  '122850 3313ffa9c68d4c60be23cec0143f30e6c3d24532a7da23d16751f00a2094d4d6',
 ];
 
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
@@ -76,8 +81,9 @@ describe('context-mixing section coder', () => {
   it('codes known inputs to the same bytes as ever (the model is part of the delta format)', () => {
     const short = deltaLike(20_000, 7); // below 64 KiB: order-0 probability map
     const long = deltaLike(200_000, 11); // order-1 map, larger tables
+    const huge = deltaLike(1_100_000, 13); // tables at their cap
     const segs = [3, 700, 4096, 9000, 20_000, 10_300];
-    const got = [cmEncode(short), cmEncode(long), cmEncode(short, segs)].map((c) => `${c.length} ${sha256(c)}`);
+    const got = [cmEncode(short), cmEncode(long), cmEncode(short, segs), cmEncode(huge)].map((c) => `${c.length} ${sha256(c)}`);
     expect(got).toEqual(KNOWN);
     expect(cmDecode(cmEncode(long), long.length)).toEqual(long);
   });
@@ -102,6 +108,14 @@ describe('context-mixing section coder', () => {
     const c = cmDecode(cmEncode(big), big.length);
     expect(c).toEqual(big);
     expect(c.buffer).toBe(a.buffer);
+  });
+
+  it('sizes the context table by the section, 8 slots a byte up to 2^23 slots (16 MiB) however long', () => {
+    expect(cmTableBits(0)).toBe(12);
+    expect(cmTableBits(1000)).toBe(13);
+    expect(cmTableBits(100_000)).toBe(20);
+    expect(cmTableBits(1 << 20)).toBe(23);
+    expect(cmTableBits(16 << 20)).toBe(23);
   });
 
   it('names every function its decoding runs per bit or byte cm* (the CLI compiles only cm* for it)', () => {
