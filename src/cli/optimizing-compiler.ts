@@ -10,12 +10,14 @@ let compilingContextMixing = false;
  * Bytes of each kind of per-byte JavaScript work a patch may do without the optimizing compiler
  * before it is turned back on: some 20-70 ms of slower work (measured without the compiler:
  * context mixing ~18 µs more a byte, fflate's inflater ~16 ms more a MiB, adding differences
- * ~21 ms more a MiB), against the 5-10 MiB of RSS the compiler costs once on. A delta with one
- * small section of zero runs (an image delta's tar header differences) or a few edits (the bench
- * pairs' adds, 36 KiB-1.1 MiB) so patches without it: the 256 MiB bench image in 58.9 MiB instead
- * of 63.5.
+ * 3-10 ms more a MiB, word by word: ~3 where they are mostly zero, as a recompiled binary's are,
+ * ~10 where a sixth of the bytes differ), against the 5-10 MiB of RSS the compiler costs once on.
+ * A delta with one small section of zero runs (an image delta's tar header differences) or a few
+ * edits (the bench pairs' adds, 36 KiB-1.1 MiB) so patches without it: the 256 MiB bench image in
+ * 58.9 MiB instead of 63.5; so does a package upgrade's (libssl3's 3.8 MiB of differences at level
+ * 6: 59.9 MiB instead of 65.7, 0.19 s instead of 0.18).
  */
-const BUDGET: Readonly<Record<JavaScriptWork, number>> = { 'context-mixing': 4 << 10, inflate: 4 << 20, add: 2 << 20 };
+const BUDGET: Readonly<Record<JavaScriptWork, number>> = { 'context-mixing': 4 << 10, inflate: 4 << 20, add: 6 << 20 };
 /** What is left of each budget since the compiler was deferred. */
 let remaining = { ...BUDGET };
 
@@ -71,9 +73,9 @@ function resumeForContextMixing(): void {
  * The commands' `beforeJavaScriptWork`: counts the per-byte JavaScript work the patch is about to
  * do and turns the optimizing compiler back on once a kind's budget is spent. Without it context
  * mixing is ~15-20x slower (the 1 GiB bench image's 73 KB frame: its apply 2.3 s instead of 1.0),
- * fflate's inflater ~6x (512 MiB of zeros: 9.7 s instead of 1.5), adding differences ~13x (the
- * libssl3 upgrade's 3.8 MiB of them: 221 ms instead of 160 for the patch): deltas with much of it
- * so patch as fast as before.
+ * fflate's inflater ~6x (512 MiB of zeros: 9.7 s instead of 1.5), adding differences ~3-20x (a
+ * quarter of 16 MiB differing in a sixth of its bytes: 0.20 s instead of 0.16 for the patch):
+ * deltas with much of it so patch as fast as before.
  */
 export function resumeForJavaScriptWork(kind: JavaScriptWork, bytes: number): void {
   if (!deferred) return;

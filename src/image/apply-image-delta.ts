@@ -154,10 +154,18 @@ export async function applyImageDelta(
     // Neither the basis nor the whole target is hashed: every layer written is checked against its
     // DiffID (old ones too), which covers both; a rebuilt layer left out is not written at all.
     const patchOpts = { verifyBasis: false, verifyTarget: false, limits: opts.limits, beforeJavaScriptWork: opts.beforeJavaScriptWork };
-    target = patchChunks(layeredBasis(parts), rest, patchOpts, reuse && !skipsTarget ? 4 : false);
-    const cutter = new StreamCutter(target[Symbol.asyncIterator]());
-    // Old layers go out one after another: one ring of read buffers serves them all.
+    // Old layers go out one after another: one ring of read buffers serves them all. When they all
+    // go out before the rebuilt layers (the usual: a base kept, the layers above it rebuilt), the
+    // patch then takes its chunks from that ring too: the 1 GiB bench image's apply 68 → 64 MiB
+    // peak RSS. Not when an old layer follows a rebuilt one: the patch reads ahead into chunks
+    // the old layer would then refill.
     const oldRing = reuse ? new ReadRing(ImageArchive.READ_BYTES) : undefined;
+    const written = header.new.layers.filter((l) => !omitted(l));
+    const firstRebuilt = written.findIndex((l) => l.from === 'delta');
+    const shareRing = firstRebuilt >= 0 && !written.slice(firstRebuilt).some((l) => l.from === 'old');
+    const targetRing = reuse && !skipsTarget ? (shareRing && oldRing ? oldRing : 4) : false;
+    target = patchChunks(layeredBasis(parts), rest, patchOpts, targetRing);
+    const cutter = new StreamCutter(target[Symbol.asyncIterator]());
     let targetLength = 0; // where each rebuilt layer starts in the patched target; at the end, its length
     const layers: OutputImage['layers'] = header.new.layers.map((l) => {
       const at = targetLength;

@@ -1,3 +1,5 @@
+import type { ChunkRing } from '../stream/chunk-ring.js';
+
 /**
  * Four read buffers of one size handed out in turn, shared by the plain layers one consumer
  * streams one after another (`ImageArchive.layerStream(layer, ring)`): 4 MiB of 1 MiB buffers
@@ -6,12 +8,15 @@
  * rebuilt ones, 9 MiB otherwise). The consumer must be done with a chunk before it asks for the
  * third one after it, as writeFileAtomic behind dockerArchiveChunks is. Only full-size reads use
  * the ring: a layer's short last chunk waits in the file writer's 1 MiB batch while later layers
- * go round the ring, so it gets a buffer of its own (sharing it too corrupted the output).
+ * go round the ring, so it gets a buffer of its own (sharing it too corrupted the output). A
+ * {@link ChunkRing}: the image apply's patch takes its output chunks from it when every old layer
+ * goes out before the rebuilt ones.
  * @example
  * const ring = new ReadRing(1 << 20);
  * for (const l of layers) for await (const c of archive.layerStream(l, ring)) out.write(c);
  */
-export class ReadRing {
+export class ReadRing implements ChunkRing {
+  readonly count = 4;
   private readonly buffers: Uint8Array[] = [];
   private turn = 0;
 
@@ -19,6 +24,6 @@ export class ReadRing {
 
   /** The next buffer in turn. */
   take(): Uint8Array {
-    return (this.buffers[this.turn++ % 4] ??= new Uint8Array(this.size));
+    return (this.buffers[this.turn++ % this.count] ??= new Uint8Array(this.size));
   }
 }

@@ -1,12 +1,14 @@
 import type { RandomAccessBasis } from '../core/basis.js';
 import type { Op } from '../core/ops.js';
+import { addDifferences } from '../core/add-differences.js';
 import { checkAddRange, checkCopyRange } from '../core/patcher.js';
+import type { ChunkRing } from './chunk-ring.js';
 
 /** Bytes per output chunk: one basis read per contiguous run in it, all in flight at once. */
 export const STAGE_BYTES = 1 << 20;
 
 /**
- * Assembles patch output in 1 MiB chunks: literal bytes (and ADD diffs, beside the chunk) are
+ * Assembles patch output in 1 MiB chunks: literal bytes (and ADD diffs, in a buffer aside) are
  * copied in as ops arrive, so an op's bytes need only live until push() returns; COPY and ADD
  * ranges are recorded (adjacent ones merged) and read straight into the chunk when it is full, every read of a
  * chunk in flight at once. One await per chunk instead of one per op: on a file basis the thread
@@ -21,8 +23,9 @@ export const STAGE_BYTES = 1 << 20;
  * chunk and garbage buffers do not pile up until the next GC (peak RSS); the consumer must be done
  * with a chunk before it asks for the (n-1)th one after it (writeFileAtomic, with three, is: it
  * waits for each write before the next): while it holds the n-2 chunks before the one it asks
- * for, that one is being read and the next filled, n in all. With 0 every chunk is a fresh
- * buffer the consumer may keep.
+ * for, that one is being read and the next filled, n in all. A {@link ChunkRing} of 1 MiB buffers
+ * is a ring of its `count`, shared with streams that went out before. With 0 every chunk is a
+ * fresh buffer the consumer may keep.
  * @example
  * const s = new OutputStager(basis, 0);
  * for (const op of ops) if (!s.add(op)) yield* s.push(op);
@@ -35,18 +38,25 @@ export class OutputStager {
   private fill = 0;
   /** Basis reads of the current stage: [stage offset, basis position, length] triples. */
   private reads: number[] = [];
-  /** ADD ranges of the current stage, applied after its reads: [stage offset, length] pairs. */
+  /** ADD ranges of the current stage, applied after its reads: [stage offset, length, diffs offset] triples. */
   private adds: number[] = [];
-  /** Their diff bytes, at the same offsets as in the stage (copied: the op's bytes are lent). */
-  private diffs: Uint8Array | undefined;
+  /**
+   * Their diff bytes one after another (copied: the op's bytes are lent), in a buffer that grows
+   * to what a stage's adds need: tar headers' few bytes a file need KiBs, where a buffer laid out
+   * like the stage took up to 1 MiB for each of the two. Each add's bytes start at its stage
+   * offset's place in a 32-bit word, so addDifferences() goes a word at a time (up to 3 bytes of
+   * padding per add of 16 bytes or more: at most ~1.2 MiB).
+   */
+  private diffs = new Uint8Array(0);
+  private diffBytes = 0;
   /** The other stage's diff bytes: one stage fills while the one before it is being read. */
-  private spareDiffs: Uint8Array | undefined;
+  private spareDiffs = new Uint8Array(0);
   /** The full stage whose reads are in flight, handed out when the next one is full. */
   private reading: Promise<Uint8Array> | undefined;
 
   constructor(
     private readonly basis: RandomAccessBasis,
-    private readonly ring: number,
+    private readonly ring: number | ChunkRing,
   ) {
     this.stage = this.nextBuffer();
   }
@@ -100,9 +110,11 @@ export class OutputStager {
     } else {
       this.read(op.offset + done, n);
       if (op.type === 'add') {
-        this.diffs ??= new Uint8Array(STAGE_BYTES);
-        this.diffs.set(op.diff.subarray(done, done + n), this.fill);
-        this.adds.push(this.fill, n);
+        const at = n < 16 ? this.diffBytes : this.diffBytes + ((this.fill - this.diffBytes) & 3);
+        if (at + n > this.diffs.length) this.growDiffs(at + n);
+        this.diffs.set(op.diff.subarray(done, done + n), at);
+        this.diffBytes = at + n;
+        this.adds.push(this.fill, n, at);
       }
     }
     this.fill += n;
@@ -128,13 +140,14 @@ export class OutputStager {
     this.reads = [];
     this.adds = [];
     [this.diffs, this.spareDiffs] = [this.spareDiffs, this.diffs];
+    this.diffBytes = 0;
     this.fill = 0;
     this.stage = this.nextBuffer();
     return previous;
   }
 
   /** Performs a stage's reads and applies its adds. */
-  private async complete(stage: Uint8Array, r: number[], adds: number[], d: Uint8Array | undefined): Promise<Uint8Array> {
+  private async complete(stage: Uint8Array, r: number[], adds: number[], d: Uint8Array): Promise<Uint8Array> {
     const basis = this.basis;
     if (basis.readInto) {
       const pending: Promise<void>[] = [];
@@ -146,13 +159,23 @@ export class OutputStager {
     } else {
       for (let k = 0; k < r.length; k += 3) stage.set(await basis.read(r[k + 1], r[k + 2]), r[k]);
     }
-    for (let j = 0; j < adds.length; j += 2) {
-      for (let i = adds[j], end = i + adds[j + 1]; i < end; i++) stage[i] = (stage[i] + d![i]) & 0xff;
+    if (adds.length > 0) {
+      const s32 = (stage.byteOffset & 3) === 0 ? new Uint32Array(stage.buffer, stage.byteOffset, stage.length >>> 2) : undefined;
+      const d32 = new Uint32Array(d.buffer, d.byteOffset, d.length >>> 2);
+      for (let j = 0; j < adds.length; j += 3) addDifferences(stage, s32, adds[j], d, d32, adds[j + 2], adds[j + 1]);
     }
     return stage;
   }
 
+  /** Makes room for `need` diff bytes, keeping those gathered so far (a whole number of words). */
+  private growDiffs(need: number): void {
+    const next = new Uint8Array((Math.max(need, Math.min(STAGE_BYTES, Math.max(2 * this.diffs.length, 64 << 10))) + 3) & ~3);
+    next.set(this.diffs.subarray(0, this.diffBytes));
+    this.diffs = next;
+  }
+
   private nextBuffer(): Uint8Array {
+    if (typeof this.ring === 'object') return this.ring.take();
     if (this.ring === 0) return new Uint8Array(STAGE_BYTES);
     const i = this.turn++ % this.ring;
     return (this.buffers[i] ??= new Uint8Array(STAGE_BYTES));

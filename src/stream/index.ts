@@ -5,6 +5,7 @@ export { diffChunks, createDiffStream, type DiffStreamOptions } from './diff-str
 export { BasisIndexer, buildDiffIndex, indexFile, type DiffIndexBuildOptions, type IndexedBasis, type KeptWorker } from './diff-index-build.js';
 export { readFileShared, type ReadSharedOptions } from './read-shared.js';
 export { patchChunks, createPatchStream, type PatchStreamOptions } from './patch-stream.js';
+export type { ChunkRing } from './chunk-ring.js';
 export { signatureFile, deltaFile, diffFile, patchFile, type FileResult } from './file-operations.js';
 export { patchInPlace, type PatchInPlaceOptions, type PatchInPlaceResult } from './patch-in-place.js';
 export { FileBasis } from './file-basis.js';

@@ -12,7 +12,8 @@ import { byteChunks, type ByteSource } from './chunks.js';
 import { toDuplex } from './duplex.js';
 import { nodeRawDeflate } from './node-raw-deflate.js';
 import { nodeSha256 } from './node-sha256.js';
-import { OutputStager } from './_output-stager.js';
+import type { ChunkRing } from './chunk-ring.js';
+import { OutputStager, STAGE_BYTES } from './_output-stager.js';
 import { ProgressMeter, type StreamOptions } from './progress.js';
 
 export type PatchStreamOptions = PatchOptions & StreamOptions;
@@ -32,7 +33,9 @@ const FEED_BYTES = 64 << 10;
  * and the one being read, whatever the sizes.
  * `reuseChunks` (for writers that finish with a chunk before asking for the second one after it,
  * as writeFileAtomic does) cycles three chunk buffers instead of allocating one per MiB; a number
- * n >= 3 cycles n, for a writer done with a chunk before it asks for the (n-1)th after it.
+ * n >= 3 cycles n, for a writer done with a chunk before it asks for the (n-1)th after it; a
+ * {@link ChunkRing} of 1 MiB buffers (count >= 3) takes them from that ring, which streams written
+ * before this one used (no stream may take from it until this one has ended).
  * @example
  * const basis = await FileBasis.open('old.bin');
  * for await (const c of patchChunks(basis, createReadStream('d.rdelta'))) out.write(c);
@@ -41,10 +44,14 @@ export async function* patchChunks(
   basis: Uint8Array | RandomAccessBasis,
   source: ByteSource,
   opts: PatchStreamOptions = {},
-  reuseChunks: boolean | number = false,
+  reuseChunks: boolean | number | ChunkRing = false,
 ): AsyncGenerator<Uint8Array> {
   const ring = reuseChunks === true ? 3 : reuseChunks === false ? 0 : reuseChunks;
-  if (ring !== 0 && (!Number.isInteger(ring) || ring < 3)) throw new RolldeltaError(ErrorCode.INVALID_ARGUMENT, `reuseChunks must be a boolean or an integer >= 3, got ${String(reuseChunks)}`);
+  const isRing = typeof ring === 'object' && ring !== null;
+  if (isRing ? ring.size !== STAGE_BYTES || !(ring.count >= 3) : ring !== 0 && (!Number.isInteger(ring) || ring < 3)) {
+    const got = isRing ? `a ring of ${String(ring.count)} buffers of ${String(ring.size)} bytes` : String(reuseChunks);
+    throw new RolldeltaError(ErrorCode.INVALID_ARGUMENT, `reuseChunks must be a boolean, an integer >= 3 or a ring of at least 3 buffers of ${STAGE_BYTES} bytes, got ${got}`);
+  }
   const base = basis instanceof Uint8Array ? bytesBasis(basis) : basis;
   const sha = opts.sha256 ?? nodeSha256;
   const queue = new OpQueue();

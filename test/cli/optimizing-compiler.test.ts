@@ -41,7 +41,7 @@ describe('deferOptimizingCompiler', () => {
     expect(warm(hotFunction())).toBe(true);
   });
 
-  it("resumes once a kind of per-byte JavaScript work exceeds its budget: 4 MiB inflated, 4 KiB context-mixed (cm* functions only), 2 MiB added", () => {
+  it("resumes once a kind of per-byte JavaScript work exceeds its budget: 4 MiB inflated, 4 KiB context-mixed (cm* functions only), 6 MiB added", () => {
     deferOptimizingCompiler();
     for (let i = 0; i < 4; i++) resumeForJavaScriptWork('inflate', 1 << 20);
     resumeForJavaScriptWork('context-mixing', 4 << 10);
@@ -60,7 +60,7 @@ describe('deferOptimizingCompiler', () => {
     expect(warm(hotFunction())).toBe(true);
     expect(warm(hotFunction('cmHot'))).toBe(true);
     deferOptimizingCompiler();
-    resumeForJavaScriptWork('add', 2 << 20);
+    resumeForJavaScriptWork('add', 6 << 20);
     expect(warm(hotFunction())).toBe(false);
     resumeForJavaScriptWork('add', 1);
     expect(warm(hotFunction())).toBe(true);

@@ -190,6 +190,22 @@ async function deltaBodyLength(): Promise<number> {
   return bytes.length - deltaOffset;
 }
 
+/**
+ * Applies `${name}.rdimg` to `${name}-old.tar` into a consumer that takes reused chunks (and copies
+ * them): the distinct buffers its 1 MiB chunks came in, and whether it got `${name}-out.tar`'s bytes.
+ */
+async function reusedBuffers(name: string): Promise<{ buffers: number; same: boolean }> {
+  const buffers = new Set<ArrayBufferLike>();
+  const copied: Uint8Array[] = [];
+  await applyImageDelta(p(`${name}-old.tar`), p(`${name}.rdimg`), async (chunks) => {
+    for await (const ch of chunks) {
+      if (ch.length === 1 << 20) buffers.add(ch.buffer);
+      copied.push(ch.slice());
+    }
+  }, { reuseChunks: true });
+  return { buffers: buffers.size, same: Buffer.concat(copied).equals(readFileSync(p(`${name}-out.tar`))) };
+}
+
 describe('image apply into a file through reused buffers', () => {
   // Layers of several MiB, so the reused read and output buffers wrap around many times, and
   // layer boundaries fall inside output chunks; every layer is re-hashed from the written file.
@@ -251,6 +267,29 @@ describe('image apply into a file through reused buffers', () => {
       for await (const ch of chunks) copied.push(ch.slice());
     }, { reuseChunks: true });
     expect(Buffer.concat(copied).equals(readFileSync(p('many-out.tar')))).toBe(true);
+  });
+
+  it('with the old layers before the rebuilt ones, the patch takes its chunks from their ring: four 1 MiB buffers in all', async () => {
+    // big:2 is [a (old, 5 MiB), b edited, c new]: the patch writes 7 MiB after 5 MiB of old reads.
+    expect(await reusedBuffers('big')).toEqual({ buffers: 4, same: true });
+  });
+
+  it('with an old layer between rebuilt ones, the patch keeps chunks of its own and every layer arrives whole', async () => {
+    // The patch reads ahead into the second rebuilt layer while the old one goes out: sharing the
+    // old layers' ring then would refill chunks it still holds (this test fails if it does).
+    const o = noise((3 << 20) + 5, 21);
+    const r = noise((3 << 20) + 9, 22);
+    const edit = (b: Uint8Array) => b.map((x, i) => (i % 200_003 === 0 ? x ^ 1 : x));
+    const old = dockerArchive([[{ type: 'file', path: 'r', data: r }], [{ type: 'file', path: 'o', data: o }]], 'mid:1');
+    const neu = dockerArchive([[{ type: 'file', path: 'r', data: edit(r) }], [{ type: 'file', path: 'o', data: o }], [{ type: 'file', path: 'r2', data: edit(edit(r)).reverse() }]], 'mid:2');
+    writeFileSync(p('mid-old.tar'), old.bytes);
+    writeFileSync(p('mid-new.tar'), neu.bytes);
+    await diffImages(p('mid-old.tar'), p('mid-new.tar'), p('mid.rdimg'), { level: 1 });
+    await applyImageDelta(p('mid-old.tar'), p('mid.rdimg'), p('mid-out.tar'));
+    expect(Object.fromEntries(await layersIn(p('mid-out.tar')))).toEqual(Object.fromEntries(neu.diffIds.map((d) => [d, true])));
+    const { buffers, same } = await reusedBuffers('mid');
+    expect(same).toBe(true);
+    expect(buffers).toBeGreaterThan(4);
   });
 
   it('a read ring shared by layers hands out four buffers for full reads and fresh ones for short ends', async () => {

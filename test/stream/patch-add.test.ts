@@ -41,4 +41,19 @@ describe('ADD ops end to end', () => {
     expect(ops.finish().some((op) => op.type === 'add')).toBe(false);
     expect(Buffer.compare(patch(basis, r), target)).toBe(0);
   });
+
+  it('hundreds of short ADD ops a chunk (their differences gathered aside as the buffer grows) patch, also through reused chunks', async () => {
+    const t = basis.slice();
+    for (let s = 0; s < t.length; s += 4096) for (let i = s; i < s + 600; i += 8) t[i] ^= 0x40;
+    const short = diff(basis, t);
+    const ops = new OpCollector();
+    new NativeDeltaDecoder(ops).push(short, true);
+    const adds = ops.finish().filter((op) => op.type === 'add');
+    expect(adds.length).toBeGreaterThan(500); // ~256 a 1 MiB chunk, 150 KB of differences each
+    expect(adds.every((op) => op.length < 1000)).toBe(true);
+    for (const reuse of [false, 3]) {
+      const out = await collect(patchChunks(basis, cutByFractions(short, [0.3, 0.31]), {}, reuse));
+      expect(Buffer.compare(out, t)).toBe(0);
+    }
+  });
 });

@@ -20,6 +20,7 @@ import {
   diffFile,
   patchChunks,
   patchFile,
+  ReadRing,
   signature,
   signatureChunks,
   signatureFile,
@@ -52,6 +53,31 @@ describe('streaming law: patch(basis, delta(sig(basis), target)) == target for a
       }),
       { numRuns: 100 },
     );
+  });
+});
+
+describe('patchChunks through a ring of buffers other streams used first', () => {
+  const MiB = 1 << 20;
+  const basis = new Uint8Array(3 * MiB).map((_, i) => (i * 2654435761) >>> 24);
+  const target = new Uint8Array(5 * MiB + 123).map((_, i) => (i % 4099 === 0 ? 7 : basis[i % basis.length]!));
+  const delta = diff(basis, target);
+
+  it("writes every chunk into the ring's buffers, the target whole", async () => {
+    const ring = new ReadRing(MiB);
+    const own = new Set(Array.from({ length: ring.count }, () => ring.take().buffer));
+    const copied: Uint8Array[] = [];
+    for await (const c of patchChunks(basis, [delta], {}, ring)) {
+      expect(own.has(c.buffer)).toBe(true);
+      copied.push(c.slice());
+    }
+    expect(Buffer.concat(copied).equals(target)).toBe(true);
+  });
+
+  it('refuses a ring of another buffer size or of fewer than three buffers, and null', async () => {
+    const fewer = { size: MiB, count: 2, take: () => new Uint8Array(MiB) };
+    for (const ring of [new ReadRing(4096), fewer, null as unknown as number]) {
+      await expect(collect(patchChunks(basis, [delta], {}, ring))).rejects.toMatchObject({ code: 'ERR_INVALID_ARGUMENT' });
+    }
   });
 });
 
