@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DockerEngine } from '../docker/engine.js';
+import type { ReadRing } from '../image/read-ring.js';
 import { expectPositionals, parseArgs, type OptionSpec } from './args.js';
 import { resumeForJavaScriptWork } from './optimizing-compiler.js';
 import { formatBytes } from './progress-bar.js';
@@ -20,8 +21,8 @@ async function withScratch<T>(fn: (dir: string) => Promise<T>): Promise<T> {
   }
 }
 
-async function save(engine: DockerEngine, ref: string, path: string): Promise<void> {
-  await engine.saveImagesToFile([ref], path);
+async function save(engine: DockerEngine, ref: string, path: string, ring?: ReadRing): Promise<void> {
+  await engine.saveImagesToFile([ref], path, { ring });
 }
 
 /**
@@ -48,9 +49,13 @@ export async function dockerCommand(argv: readonly string[]): Promise<void> {
     const [oldRef, delta] = expectPositionals(args, ['OLD', 'DELTA'], 'docker apply');
     // Each subcommand loads only its own half: a device applying a delta parses none of the diff engine.
     const { applyImageDelta } = await import('../image/apply-image-delta.js');
+    const { ReadRing } = await import('../image/read-ring.js');
+    const { ImageArchive } = await import('../image/archive-reader.js');
+    // One ring of buffers for the save and then the apply: 4 MiB less at the apply's peak.
+    const ring = new ReadRing(ImageArchive.READ_BYTES);
     const { imageId } = await withScratch(async (dir) => {
-      await save(engine, oldRef, join(dir, 'old.tar'));
-      return applyImageDelta(join(dir, 'old.tar'), delta, (chunks) => engine.loadImage(chunks), { omitOldLayers: true, reuseChunks: true, beforeJavaScriptWork: resumeForJavaScriptWork });
+      await save(engine, oldRef, join(dir, 'old.tar'), ring);
+      return applyImageDelta(join(dir, 'old.tar'), delta, (chunks) => engine.loadImage(chunks), { omitOldLayers: true, reuseChunks: true, ring, beforeJavaScriptWork: resumeForJavaScriptWork });
     });
     const tag = args.values.tag as string | undefined;
     if (tag) {

@@ -37,6 +37,12 @@ export interface RawGetOptions {
    * until the second chunk after it is asked for (writeFileAtomic gathers them).
    */
   prompt?: boolean;
+  /**
+   * The 4 MiB to use as the ring (a ReadRing's `block()`), for memory shared with work that runs
+   * before or after this request, never during it: a device update's save of the old image and
+   * its apply. Default: a ring of its own.
+   */
+  ring?: Uint8Array;
 }
 
 /**
@@ -55,7 +61,8 @@ export interface RawGetOptions {
 export function rawGet(target: RawTarget, path: string, opts: RawGetOptions): Promise<RawAnswer> {
   const { what, signal } = opts;
   const mapError = opts.mapError ?? ((e: unknown) => e);
-  const ring = new Uint8Array(RING_BYTES);
+  if (opts.ring !== undefined && opts.ring.length !== RING_BYTES) throw new RolldeltaError(ErrorCode.INVALID_ARGUMENT, `a ring for ${what} must be ${RING_BYTES} bytes, got ${opts.ring.length}`);
+  const ring = opts.ring ?? new Uint8Array(RING_BYTES);
   /** Body bytes written into the ring, handed out, and that the consumer is done with (absolute). */
   let produced = 0;
   let yielded = 0;

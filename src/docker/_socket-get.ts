@@ -8,14 +8,16 @@ import { rawGet } from './_raw-get.js';
  * the device no longer leaves 20-35 MiB of Node's per-read buffers waiting for a collection. A
  * 4xx/5xx answer is ERR_REMOTE with the engine's message; transport failures ERR_IO, a stall past
  * the target's `timeoutMs` ERR_TIMEOUT, an abort ERR_ABORTED, an answer cut short ERR_TRUNCATED.
+ * `ring`: the 4 MiB to read through instead of a ring of its own (see rawGet).
  * @example
  * await writeFileAtomic('old.tar', socketGetChunks(target, '/v1.41/images/get?names=app:1', 'docker save of app:1'));
  */
-export async function* socketGetChunks(target: HttpTarget, path: string, what: string, signal?: AbortSignal): AsyncGenerator<Uint8Array> {
+export async function* socketGetChunks(target: HttpTarget, path: string, what: string, signal?: AbortSignal, ring?: Uint8Array): AsyncGenerator<Uint8Array> {
   const answer = await rawGet({ path: target.socketPath }, path, {
     headers: ['Host: docker'],
     what,
     signal,
+    ring,
     timeoutMs: target.timeoutMs,
     mapError: (e) => transportError(e, target.socketPath, 'GET', path, signal),
   });

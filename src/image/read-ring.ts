@@ -17,13 +17,24 @@ import type { ChunkRing } from '../stream/chunk-ring.js';
  */
 export class ReadRing implements ChunkRing {
   readonly count = 4;
+  private memory: Uint8Array | undefined;
   private readonly buffers: Uint8Array[] = [];
   private turn = 0;
 
   constructor(readonly size: number) {}
 
+  /**
+   * The ring's buffers as one block of `count` × `size` bytes, in turn order: for a reader that
+   * wraps around a ring of its own, such as a docker save's body (`saveImagesToFile`'s `ring`),
+   * run before or after, never while, the ring's buffers are in use.
+   */
+  block(): Uint8Array {
+    return (this.memory ??= new Uint8Array(this.count * this.size));
+  }
+
   /** The next buffer in turn. */
   take(): Uint8Array {
-    return (this.buffers[this.turn++ % this.count] ??= new Uint8Array(this.size));
+    const i = this.turn++ % this.count;
+    return (this.buffers[i] ??= this.block().subarray(i * this.size, (i + 1) * this.size));
   }
 }

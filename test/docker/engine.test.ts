@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { ErrorCode, RolldeltaError, isRolldeltaError } from '../../src/core/errors.js';
 import { DockerEngine } from '../../src/docker/engine.js';
+import { ReadRing } from '../../src/image/read-ring.js';
 import type { JsonMessage } from '../../src/docker/json-stream.js';
 import { dockerdAvailable, missingBinary, requirePeer, startDockerd, type Dockerd } from '../helpers/dockerd.js';
 import { freePort, startRegistry } from '../helpers/registry.js';
@@ -91,6 +92,13 @@ describe('DockerEngine without a daemon', () => {
       const out = join(dir, 'out.tar');
       expect(await engine.saveImagesToFile(['rd:1'], out)).toBe(body.length);
       expect((await readFile(out)).equals(body)).toBe(true);
+      // Through a ring given for it (to share with the apply that follows): the same file, read
+      // through that ring's 4 MiB, which holds the (shorter) body when it is done.
+      const ring = new ReadRing(1 << 20);
+      expect(await engine.saveImagesToFile(['rd:1'], join(dir, 'ring.tar'), { ring })).toBe(body.length);
+      expect((await readFile(join(dir, 'ring.tar'))).equals(body)).toBe(true);
+      expect(Buffer.from(ring.block().subarray(0, body.length)).equals(body)).toBe(true);
+      expect((await rejection(engine.saveImagesToFile(['rd:1'], join(dir, 'small.tar'), { ring: new ReadRing(4096) }))).code).toBe('ERR_INVALID_ARGUMENT');
       answer = chunked(body, 2_000_000);
       const cut = await rejection(engine.saveImagesToFile(['rd:1'], join(dir, 'cut.tar')));
       expect(cut.code).toBe('ERR_TRUNCATED');
