@@ -23,6 +23,8 @@ export interface GetOptions {
    * 134 MiB. https: answers are read by node:https either way.
    */
   reuseBuffers?: boolean;
+  /** With `reuseBuffers`: the 4 MiB to read through (a ReadRing's `block()`), shared with work before or after (see rawGet). */
+  ring?: Uint8Array;
 }
 
 const REDIRECT = new Set([301, 302, 303, 307, 308]);
@@ -44,7 +46,7 @@ export async function httpGet(url: string, opts: GetOptions = {}): Promise<GetRe
   let target = new URL(url);
   const headers = { ...opts.headers };
   for (let hop = 0; ; hop++) {
-    const res = opts.reuseBuffers && target.protocol === 'http:' ? rawAnswer(await sendRaw(target, headers, opts.signal)) : answer(await send(target, headers, opts.signal));
+    const res = opts.reuseBuffers && target.protocol === 'http:' ? rawAnswer(await sendRaw(target, headers, opts.signal, opts.ring)) : answer(await send(target, headers, opts.signal));
     const location = res.header('location');
     if (!REDIRECT.has(res.status) || location === undefined || hop === MAX_REDIRECTS) return res;
     res.discard();
@@ -69,14 +71,14 @@ function send(target: URL, headers: Record<string, string>, signal: AbortSignal 
   });
 }
 
-function sendRaw(target: URL, headers: Record<string, string>, signal: AbortSignal | undefined): Promise<RawAnswer> {
+function sendRaw(target: URL, headers: Record<string, string>, signal: AbortSignal | undefined, ring: Uint8Array | undefined): Promise<RawAnswer> {
   const lines = [`Host: ${target.host}`];
   for (const [name, value] of Object.entries(headers)) {
     if (/[\r\n:]/.test(name) || /[\r\n]/.test(value)) return Promise.reject(new Error(`the header ${JSON.stringify(name)} cannot be sent: it holds a line break or colon`));
     lines.push(`${name}: ${value}`);
   }
   const host = target.hostname.replace(/^\[(.*)\]$/, '$1'); // an IPv6 literal without brackets
-  return rawGet({ host, port: Number(target.port || 80) }, `${target.pathname}${target.search}`, { headers: lines, what: `GET ${target.href}`, signal, prompt: true });
+  return rawGet({ host, port: Number(target.port || 80) }, `${target.pathname}${target.search}`, { headers: lines, what: `GET ${target.href}`, signal, prompt: true, ring });
 }
 
 function rawAnswer(a: RawAnswer): GetResponse {

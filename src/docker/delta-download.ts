@@ -2,6 +2,7 @@ import { open, readFile, rename, stat, unlink, writeFile } from 'node:fs/promise
 import { toHex } from '../core/bytes.js';
 import { ErrorCode, RolldeltaError, isRolldeltaError } from '../core/errors.js';
 import { DamagedRangeError, FrameScanner } from '../format/frame-scanner.js';
+import type { ReadRing } from '../image/read-ring.js';
 import { fileSha256 } from '../stream/file-sha256.js';
 import { nodeRawDeflate } from '../stream/node-raw-deflate.js';
 import { httpGet, type GetResponse } from './_http-get.js';
@@ -30,6 +31,11 @@ export interface DownloadOptions {
   retryIntervalMs: number;
   onProgress?: (e: UpdateEvent) => void;
   signal?: AbortSignal;
+  /**
+   * The ring of 1 MiB buffers to read an http: answer through instead of 4 MiB of its own, shared
+   * with what runs after the download (`updateImage` hands the same one to the save and the apply).
+   */
+  ring?: ReadRing;
 }
 
 const sleep = (ms: number, signal?: AbortSignal) =>
@@ -106,7 +112,7 @@ export async function downloadDelta(url: string, path: string, opts: DownloadOpt
     while (!scanner.complete) {
       let res: GetResponse;
       try {
-        res = await httpGet(url, { headers: have > 0 ? { range: `bytes=${have}-` } : {}, signal: opts.signal, reuseBuffers: true });
+        res = await httpGet(url, { headers: have > 0 ? { range: `bytes=${have}-` } : {}, signal: opts.signal, reuseBuffers: true, ring: opts.ring?.block() });
       } catch (e) {
         if (opts.signal?.aborted) throw new RolldeltaError(ErrorCode.ABORTED, 'the update was aborted');
         if (++failures > opts.retries) throw new RolldeltaError(ErrorCode.REMOTE, `cannot reach the delta server at ${url}: ${(e as Error).message}`, { cause: e });

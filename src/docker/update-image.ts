@@ -188,9 +188,13 @@ async function viaDelta(opts: UpdateOptions, from: string, url: string, dir: str
   await mkdir(dir, { recursive: true });
   const deltaPath = join(dir, 'update.rdimg');
   const oldPath = join(dir, 'old.tar');
+  // One ring of buffers for the download, the save and then the apply, which run one after
+  // another: the ones before the apply were still resident, as garbage, at its peak.
+  const ring = new ReadRing(ImageArchive.READ_BYTES);
   try {
     const deltaBytes = await (opts.limiter ?? defaultDownloadLimiter).run(() =>
       downloadDelta(url, deltaPath, {
+        ring,
         requestTimeoutMs: opts.requestTimeoutMs ?? 60_000,
         maxBackoffMs: opts.maxBackoffMs ?? 30_000,
         retries: opts.retries ?? 30,
@@ -202,8 +206,6 @@ async function viaDelta(opts: UpdateOptions, from: string, url: string, dir: str
     const file = await FileBasis.open(deltaPath);
     const { header } = await readImageDeltaHeader((p, n) => file.read(p, n), file.length).finally(() => file.close());
     opts.onProgress?.({ phase: 'apply', message: `rebuilding ${to} (${header.new.id}) from ${from}` });
-    // One ring of buffers for the save and then the apply: 4 MiB less at the apply's peak.
-    const ring = new ReadRing(ImageArchive.READ_BYTES);
     await engine.saveImagesToFile([from], oldPath, { signal: opts.signal, ring });
     await withTimeout(opts.applyTimeoutMs ?? 600_000, 'applying the delta', (signal) =>
       applyImageDelta(oldPath, deltaPath, (chunks) => engine.loadImage(chunks, { signal }), { omitOldLayers: true, reuseChunks: true, ring, beforeJavaScriptWork: opts.beforeJavaScriptWork }),

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { downloadDelta } from '../../src/docker/delta-download.js';
 import { DamagedRangeError, FrameScanner } from '../../src/format/frame-scanner.js';
+import { ReadRing } from '../../src/image/read-ring.js';
 import { diff } from '../../src/format/operations.js';
 import { nodeRawDeflate } from '../../src/stream/node-raw-deflate.js';
 import { prng } from '../core/_diff-helpers.js';
@@ -87,6 +88,22 @@ describe('per-frame refetch', () => {
       expect(s.served()).toBeLessThan(delta.length * 1.5);
       expect(messages.some((m) => m.includes('fetch it again'))).toBe(true);
       expect(existsSync(`${path}.part`)).toBe(false);
+    } finally {
+      s.server.close();
+    }
+  });
+
+  it('through a ring given for it, request after request, the same delta (the ring holds the last answer)', async () => {
+    const at = Math.floor(delta.length * 0.3);
+    const s = await serve(at, (n) => n === 0);
+    try {
+      const path = join(dir, 'ring.rdelta');
+      const ring = new ReadRing(1 << 20);
+      await downloadDelta(s.url, path, { ...opts, ring });
+      expect(Buffer.compare(readFileSync(path), delta)).toBe(0);
+      expect(s.starts).toEqual([0, frameStartOf(at)]);
+      const last = delta.subarray(s.starts[1]);
+      expect(Buffer.compare(ring.block().subarray(0, last.length), last)).toBe(0);
     } finally {
       s.server.close();
     }
