@@ -73,6 +73,9 @@ async function* untilAborted(body: AsyncIterable<Uint8Array>, signal: AbortSigna
   }
 }
 
+/** The buffer size of a ring the download may read through (rawGet's 4 MiB, in quarters). */
+const RING_BUFFER_BYTES = 1 << 20;
+
 /** Still generating: 202 as rolldelta answers, 502/504 as existing delta servers behind proxies do. */
 const isPending = (status: number) => status === 202 || status === 502 || status === 504;
 
@@ -91,6 +94,8 @@ const isPending = (status: number) => status === 202 || status === 502 || status
  * await downloadDelta('http://srv:8080/delta?from=a:1&to=a:2', '/var/tmp/a.rdimg', opts);
  */
 export async function downloadDelta(url: string, path: string, opts: DownloadOptions): Promise<number> {
+  // A programming error, not a network one: refused at once rather than retried.
+  if (opts.ring !== undefined && opts.ring.size !== RING_BUFFER_BYTES) throw new RolldeltaError(ErrorCode.INVALID_ARGUMENT, `ring must hold buffers of ${RING_BUFFER_BYTES} bytes, got ${String(opts.ring.size)}`);
   const deadline = Date.now() + opts.requestTimeoutMs;
   let wait = 500;
   let failures = 0;

@@ -104,6 +104,8 @@ describe('per-frame refetch', () => {
       expect(s.starts).toEqual([0, frameStartOf(at)]);
       const last = delta.subarray(s.starts[1]);
       expect(Buffer.compare(ring.block().subarray(0, last.length), last)).toBe(0);
+      // A ring of another size is a caller's mistake: refused at once, not retried as a network error.
+      await expect(downloadDelta(s.url, join(dir, 'small-ring.rdelta'), { ...opts, retryIntervalMs: 60_000, ring: new ReadRing(4096) })).rejects.toMatchObject({ code: 'ERR_INVALID_ARGUMENT' });
     } finally {
       s.server.close();
     }
