@@ -160,8 +160,8 @@ export class BasisIndexer {
  * const { index, sha256 } = await indexFile('old.bin', { workers: 'auto' });
  * await writeFileAtomic('d.rdelta', diffChunks(index, createReadStream('new.bin'), { basisSha256: sha256 }));
  */
-export async function indexFile(path: string, opts: DiffIndexBuildOptions = {}): Promise<IndexedBasis> {
-  return (await indexFileFor(path, opts, false)).indexed;
+export function indexFile(path: string, opts: DiffIndexBuildOptions = {}): Promise<IndexedBasis> {
+  return indexFileThen(path, opts, (indexer) => indexer.finish());
 }
 
 /**
@@ -169,10 +169,11 @@ export async function indexFile(path: string, opts: DiffIndexBuildOptions = {}):
  * stays open to hash the target (see BasisIndexer.finishKeepingWorker); the caller closes `worker`.
  */
 export function indexFileKeepingWorker(path: string, opts: DiffIndexBuildOptions = {}): Promise<KeptWorker> {
-  return indexFileFor(path, opts, true);
+  return indexFileThen(path, opts, (indexer) => indexer.finishKeepingWorker());
 }
 
-async function indexFileFor(path: string, opts: DiffIndexBuildOptions, keep: boolean): Promise<KeptWorker> {
+/** Reads and indexes the file, then ends the indexer with `finish`; an error on the way fails the indexer (its threads closed). */
+async function indexFileThen<T>(path: string, opts: DiffIndexBuildOptions, finish: (indexer: BasisIndexer) => Promise<T>): Promise<T> {
   let indexer: BasisIndexer | undefined;
   try {
     await readFileShared(path, {
@@ -180,7 +181,7 @@ async function indexFileFor(path: string, opts: DiffIndexBuildOptions, keep: boo
       onOpen: (bytes) => void (indexer = new BasisIndexer(bytes, opts)),
       onRead: (_, read) => indexer!.landed(read),
     });
-    return await (keep ? indexer!.finishKeepingWorker() : indexer!.finish().then((indexed) => ({ indexed, worker: undefined })));
+    return await finish(indexer!);
   } catch (e) {
     await indexer?.fail();
     throw e;
