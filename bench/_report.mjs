@@ -72,8 +72,8 @@ export function checks(sizes, startupSecs = 0) {
       const r = o[name].rolldelta;
       add(`${at}: ${name} peak RSS under ${RSS_CAP_MIB} MiB`, r?.ok && r.rssMiB != null ? r.rssMiB < RSS_CAP_MIB : null, r?.rssMiB != null ? `${r.rssMiB.toFixed(1)} MiB` : 'not measured');
     }
-    // README "Bounded memory": the basis plus an index of at most the basis size again, ~2 MiB of
-    // target window, on top of Node's own ~45 MiB.
+    // README "Bounded memory": the basis plus an index of at most half its size, ~2 MiB of target
+    // window, on top of Node's own ~45 MiB and the worker threads' (docs/LIMITS.md).
     const cap = (2 * o.diff.bytes) / 2 ** 20 + 64;
     add(`${at}: diff peak RSS within the documented 2 x basis + 64 MiB`, d?.ok && d.rssMiB != null ? d.rssMiB <= cap : null, d?.rssMiB != null ? `${d.rssMiB.toFixed(0)} of ${cap.toFixed(0)} MiB` : 'not measured');
   }

@@ -9,7 +9,7 @@
  * of copies to literals).
  */
 
-/** Mixes the sum's bits into the bucket number (golden-ratio multiply, top bits taken). */
+/** Mixes the hash's bits into the bucket number (golden-ratio multiply, top bits count most). */
 export const BUCKET_MIX = 0x9e3779b1 | 0;
 /** Second mix for the check bits stored beside each position, independent of the bucket bits. */
 const CHECK_MIX = 0x85ebca6b | 0;
@@ -45,6 +45,16 @@ export function seedHash(view: DataView, p: number, mul: Int32Array): number {
     h ^= h >>> 15;
   }
   return h;
+}
+
+/**
+ * Bucket of seed hash `h` in a table of `buckets` buckets (any count up to 2^29, so the table can be
+ * sized to the basis instead of the next power of two): the mixed hash, read as a fraction of 2^32,
+ * times `buckets`. Computed exactly in two 16-bit halves, each product below 2^53.
+ */
+export function seedBucket(h: number, buckets: number): number {
+  const x = Math.imul(h, BUCKET_MIX) >>> 0;
+  return Math.floor(((x >>> 16) * buckets + Math.floor(((x & 0xffff) * buckets) / 65536)) / 65536);
 }
 
 /** Check bits of a seed hash (the top `bits` of a second mix; 0 when bits is 0). */

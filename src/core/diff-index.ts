@@ -1,4 +1,4 @@
-import { BUCKET_MIX, seedCheck, seedHash, seedMultipliers, touchBuckets } from './_diff-hash.js';
+import { seedBucket, seedCheck, seedHash, seedMultipliers, touchBuckets } from './_diff-hash.js';
 import { assertBytes } from './bytes.js';
 import { type DiffOptions, MAX_DIFF_BASIS, resolveDiffOptions } from './diff-options.js';
 import { ErrorCode, RolldeltaError } from './errors.js';
@@ -8,11 +8,13 @@ import { ErrorCode, RolldeltaError } from './errors.js';
  * bucketed hash table. Build it once and hand it to many `DiffMatcher`s to diff many targets against
  * one basis.
  *
- * Layout: `2^bucketBits` buckets of `slots` (8, or 16 for a `maxCandidates` above 8) Int32
- * entries, a quarter to half full on average, so the table takes between 8 and 16 bytes per
- * indexed position: about `8..16 * basis.length / stride` bytes in all. Eight slots of which four
- * are used on average lose 0.5% of the entries to full buckets where four of which two are used
- * lost 4%; a bucket is still one cache line. An entry packs
+ * Layout: `buckets` buckets of `slots` (8, or 16 for a `maxCandidates` above 8) Int32 entries,
+ * half full on average, so the table takes 8 bytes per indexed position: `8 * basis.length /
+ * stride` bytes in all, half the basis at the default stride. The bucket count is not rounded to a
+ * power of two, which made the table anywhere from 8 to 16 bytes a position (a 1.02 GiB image's
+ * index took 1 GiB instead of 0.52). Eight slots of which four are used on average lose 0.5% of the
+ * entries to full buckets where four of which two are used lost 4%; a bucket is still one cache
+ * line. An entry packs
  * `position / stride` in its low `posBits` bits and check bits of the seed hash above them, so most
  * colliding candidates are rejected without touching the basis. A full bucket keeps its first
  * entries: a basis of one repeated byte fills a single bucket, which bounds candidate walks.
@@ -28,10 +30,11 @@ export class DiffIndex {
   readonly stride: number;
   /** Entries per bucket (a power of two). */
   readonly slots: number;
-  readonly bucketBits: number;
+  /** Number of buckets (any count from 16; {@link seedBucket} maps a seed hash to one). */
+  readonly buckets: number;
   readonly posBits: number;
   readonly checkBits: number;
-  /** `(1 << bucketBits) * slots` entries; -1 marks an empty slot. */
+  /** `buckets * slots` entries; -1 marks an empty slot. */
   readonly table: Int32Array;
 
   private constructor(basis: Uint8Array, seedLength: number, stride: number, slots: number, table?: Int32Array | 'shared') {
@@ -41,15 +44,13 @@ export class DiffIndex {
     this.stride = stride;
     this.slots = slots;
     const entries = basis.length >= seedLength ? Math.floor((basis.length - seedLength) / stride) + 1 : 0;
-    // Smallest power of two with buckets at most half full on average.
-    let bucketBits = 4;
-    while (bucketBits < 30 && (slots >>> 1) * 2 ** bucketBits < entries) bucketBits++;
-    this.bucketBits = bucketBits;
+    // Buckets half full on average.
+    this.buckets = Math.min(MAX_BUCKETS, Math.max(16, Math.ceil(entries / (slots >>> 1))));
     let posBits = 1;
     while (posBits < 31 && 2 ** posBits <= entries) posBits++;
     this.posBits = posBits;
     this.checkBits = 31 - posBits;
-    const length = (1 << bucketBits) * slots;
+    const length = this.buckets * slots;
     if (table instanceof Int32Array) {
       if (table.length !== length) {
         throw new RolldeltaError(ErrorCode.INVALID_ARGUMENT, `a diff index table for this basis and these options holds ${length} entries, got ${table.length}`);
@@ -117,8 +118,7 @@ export class DiffIndex {
     const { basis, seedLength: L, stride: S, slots, table, posBits, checkBits } = this;
     const n = basis.length;
     if (n < L) return;
-    const shift = 32 - this.bucketBits;
-    const buckets = 2 ** this.bucketBits;
+    const buckets = this.buckets;
     const lo = Math.floor((buckets * part) / parts);
     const hi = Math.floor((buckets * (part + 1)) / parts);
     // Indexed positions are the multiples of the stride whose seed ends in (from, upTo].
@@ -136,7 +136,7 @@ export class DiffIndex {
       let k = 0;
       for (; k < BATCH && p <= last; p += S, at++) {
         const h = seedHash(view, p, mul);
-        const b = Math.imul(h, BUCKET_MIX) >>> shift;
+        const b = seedBucket(h, buckets);
         // Written every time, kept when b is in [lo, hi) (the signs of b - lo and b - hi differ):
         // half the seeds of a two-thread fill fall out at random, which a branch mispredicted.
         bucket[k] = b * slots;
@@ -158,6 +158,8 @@ export class DiffIndex {
   }
 }
 
+/** Most buckets a table has (so `seedBucket`'s products stay exact): a 2 GiB basis at stride 1. */
+const MAX_BUCKETS = 2 ** 29;
 /** Entries hashed and touched per batch. */
 const BATCH = 256;
 /** Keeps the touch loop from being optimised away. */

@@ -1,7 +1,7 @@
 import { backwardApprox, forwardApprox, splitOverlap } from './_diff-approx.js';
 import { DiffEmitter } from './_diff-emit.js';
 import { forwardMatch } from './_diff-extend.js';
-import { BUCKET_MIX, seedCheck, seedHash, seedMultipliers, touchBuckets } from './_diff-hash.js';
+import { seedBucket, seedCheck, seedHash, seedMultipliers, touchBuckets } from './_diff-hash.js';
 import { assertBytes } from './bytes.js';
 import { DiffIndex } from './diff-index.js';
 import { type DiffOptions, resolveDiffOptions } from './diff-options.js';
@@ -206,7 +206,7 @@ export class DiffMatcher {
     const bview = index.view;
     const n = basis.length;
     const end = this.end;
-    const shift = 32 - index.bucketBits;
+    const buckets = index.buckets;
     const posMask = posBits >= 31 ? 0x7fffffff : (1 << posBits) - 1;
     const hashLimit = n >= L ? Math.min(limit, end - L + 1) : 0;
     let i = this.pos;
@@ -278,7 +278,7 @@ export class DiffMatcher {
             let hashed = 0;
             for (let j = 0; j < cnt; j += step, hashed++) {
               const h = seedHash(view, i + j, mul);
-              hb[hashed] = (Math.imul(h, BUCKET_MIX) >>> shift) * slots;
+              hb[hashed] = seedBucket(h, buckets) * slots;
               hc[hashed] = seedCheck(h, checkBits);
             }
             touched ^= touchBuckets(table, hb, hashed);

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { forwardMatch } from '../../src/core/_diff-extend.js';
-import { seedHash, seedMultipliers, touchBuckets } from '../../src/core/_diff-hash.js';
+import { BUCKET_MIX, seedBucket, seedHash, seedMultipliers, touchBuckets } from '../../src/core/_diff-hash.js';
 
 const view = (b: Uint8Array) => new DataView(b.buffer, b.byteOffset, b.byteLength);
 
@@ -10,6 +10,23 @@ function naiveMatch(a: Uint8Array, ai: number, b: Uint8Array, bi: number, max: n
   let k = 0;
   while (k < max && a[ai + k] === b[bi + k]) k++;
   return k;
+}
+
+/** The definition of the bucket: the mixed hash as a fraction of 2^32, times the bucket count, in exact arithmetic. */
+function exactBucket(h: number, buckets: number): number {
+  return Number((BigInt(Math.imul(h, BUCKET_MIX) >>> 0) * BigInt(buckets)) >> 32n);
+}
+
+/** The inverse of an odd number mod 2^32 (Newton's iteration doubles the correct low bits each step). */
+function inverse(odd: number): number {
+  let inv = odd;
+  for (let i = 0; i < 5; i++) inv = Math.imul(inv, 2 - Math.imul(odd, inv));
+  return inv;
+}
+
+/** The seed hash whose mixed hash is `x`. */
+function hashMixingTo(x: number): number {
+  return Math.imul(x, inverse(BUCKET_MIX));
 }
 
 /** The definition of the seed hash, one word at a time (seedHash writes the 16-byte seed out). */
@@ -60,6 +77,27 @@ describe('diff extension and seed hashing', () => {
       for (let j = 0; j < count; j++) want ^= table[at[j]!]!;
       expect(touchBuckets(table, at, count), `${count} entries`).toBe(want);
     }
+  });
+
+  it('seedBucket is the exact bucket for any hash and any bucket count, up to the top of the range', () => {
+    const top = hashMixingTo(-1);
+    expect(Math.imul(top, BUCKET_MIX) >>> 0).toBe(2 ** 32 - 1);
+    // A mixed hash whose product with 2^29 - 1 is one below a multiple of 2^32: a single double
+    // multiply rounds it up to that multiple, one bucket too far.
+    const odd = 2 ** 29 - 1;
+    const nearEdge = hashMixingTo(Math.imul(-1, inverse(odd)));
+    expect(seedBucket(nearEdge, odd)).toBe(exactBucket(nearEdge, odd));
+    const counts = fc.oneof(fc.integer({ min: 1, max: 2 ** 29 }), fc.constantFrom(1, 3, 16, 2 ** 24 + 1, 3 * 2 ** 27, odd, 2 ** 29));
+    const hashes = fc.oneof(fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }), fc.constantFrom(0, top, top - 1, nearEdge));
+    fc.assert(
+      fc.property(hashes, counts, (h, buckets) => {
+        const b = seedBucket(h, buckets);
+        expect(b).toBe(exactBucket(h, buckets));
+        expect(b >= 0 && b < buckets).toBe(true);
+      }),
+      { numRuns: 5000 },
+    );
+    expect(seedBucket(top, 2 ** 29)).toBe(2 ** 29 - 1);
   });
 
   it('seedHash is the word-at-a-time hash for every seed length', () => {

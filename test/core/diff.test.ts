@@ -213,10 +213,19 @@ describe('diff options', () => {
     expect(() => new DiffMatcher(prng(10, 1), {} as never)).toThrow(RolldeltaError);
   });
 
-  it('keeps the index within 16 bytes per indexed position, at most the basis size by default', () => {
-    const basis = prng(4 * MiB, 1);
-    expect(DiffIndex.build(basis, { stride: 8 }).byteLength).toBeLessThanOrEqual((16 * basis.length) / 8);
-    expect(DiffIndex.build(basis).byteLength).toBeLessThanOrEqual(basis.length);
+  it('sizes the index to the basis: 8 bytes per indexed position (half the basis by default), not the next power of two', () => {
+    // 4 MiB + 4 KiB: a power-of-two table would have doubled to 4 MiB here.
+    for (const [length, opts] of [[4 * MiB, {}], [4 * MiB + 4096, {}], [3 * MiB + 123, { stride: 8 }], [4 * MiB + 4096, { maxCandidates: 12 }]] as const) {
+      const basis = prng(length, 1);
+      const index = DiffIndex.build(basis, opts);
+      const positions = Math.floor((length - index.seedLength) / index.stride) + 1;
+      expect(index.byteLength, `${length} ${JSON.stringify(opts)}`).toBeGreaterThanOrEqual(8 * positions);
+      expect(index.byteLength).toBeLessThanOrEqual(8 * positions + 4 * index.slots);
+      // Half full on average: full buckets drop under 1% of a random basis's positions.
+      const kept = index.table.reduce((n, e) => n + (e === -1 ? 0 : 1), 0);
+      expect(kept / positions).toBeGreaterThan(0.99);
+    }
+    expect(DiffIndex.build(prng(4 * MiB + 4096, 1)).byteLength).toBeLessThanOrEqual((4 * MiB + 4096) / 2 + 32);
   });
 });
 
