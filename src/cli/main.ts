@@ -38,7 +38,8 @@ Options:
   --in-place              diff: a delta patch --in-place applies saving at most 256 KiB aside
   --in-place-stash N      diff --in-place: that budget in bytes (0: cycles sent as literals)
   --workers N|auto        signature: threads summing blocks; diff: threads indexing the basis
-                          and, at level 9, packing frames (default 1; auto: one per core)
+                          and, at level 9, packing frames (default 1; auto: one per core, but
+                          a basis under 64 MiB is indexed on one)
   --progress              progress bar on stderr (when it is a terminal)
   -h, --help              this help
   --version               the version

@@ -19,6 +19,13 @@ export interface FrameJob {
   frameStart: number;
 }
 
+/**
+ * Packs a frame elsewhere (another thread) to the bytes {@link packFrame} gives, or returns undefined
+ * for the caller to pack it. `last` is true for a delta's final frame, which no later frame's
+ * packing can overlap with.
+ */
+export type FramePackerAsync = (job: FrameJob, last: boolean) => Promise<PackedFrame> | undefined;
+
 /** A frame's payload and its codec byte. */
 export interface PackedFrame {
   payload: Uint8Array;
@@ -37,6 +44,8 @@ export interface PackedFrame {
 export function packFrame(job: FrameJob, rawDeflate: RawDeflate): PackedFrame {
   const { raw, tagsRaw, offsLen, litLen, level } = job;
   let best = storedFrame(job);
+  // One literal of random bytes: every sectioned payload holds those bytes as they are, and more.
+  if (best.codec === CODEC_LITERAL && looksIncompressible(best.payload)) return best;
   const deflated = packSections(raw, tagsRaw, offsLen, litLen, (section, tryPack) => packSection(section, rawDeflate, level, tryPack));
   if (deflated.length < best.payload.length) best = { payload: deflated, codec: CODEC_SECTIONS };
   if (level >= CM_LEVEL) {
@@ -48,6 +57,12 @@ export function packFrame(job: FrameJob, rawDeflate: RawDeflate): PackedFrame {
     if (mixed.length < best.payload.length) best = { payload: mixed, codec: CODEC_SECTIONS_CM };
   }
   return best;
+}
+
+/** Bytes of the frame that level 9 context-mixes: all but literals that already look random. */
+export function contextMixedBytes(job: FrameJob): number {
+  const litStart = job.tagsRaw + job.offsLen;
+  return job.raw.length - (looksIncompressible(job.raw.subarray(litStart, litStart + job.litLen)) ? job.litLen : 0);
 }
 
 /**

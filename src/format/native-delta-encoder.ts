@@ -25,7 +25,7 @@
  * Type 0xff, trailer (last frame). body = varint targetLength | targetSha256[32] | varint frameCount
  * (number of ops frames). Nothing may follow it. The sum of op lengths must equal targetLength.
  */
-import { deflateFrameAsync, packFrame, storedFrame, type FrameJob, type PackedFrame } from './_frame-packing.js';
+import { deflateFrameAsync, packFrame, storedFrame, type FrameJob, type FramePackerAsync } from './_frame-packing.js';
 import { CM_LEVEL, CODEC_LITERAL, CODEC_STORED, FRAME_HEAD, FRAME_OPS, FRAME_TRAILER, MAX_NATIVE_VALUE, OP_ADD, OP_COPY, OP_LITERAL, TRAILER_MAX } from './native-codes.js';
 import { crc32 } from '../core/crc32.js';
 import { ErrorCode, RolldeltaError } from '../core/errors.js';
@@ -72,9 +72,10 @@ export interface NativeDeltaEncoderOptions {
   background?: boolean;
   /**
    * With `background`, at level 9: packs a frame elsewhere (worker threads at the Node edges), to
-   * the bytes {@link packFrame} gives; frames still leave in order.
+   * the bytes {@link packFrame} gives, or returns undefined to have it packed here; frames still
+   * leave in order.
    */
-  packFrameAsync?: (job: FrameJob) => Promise<PackedFrame>;
+  packFrameAsync?: FramePackerAsync;
 }
 
 /** What the trailer promises about the target. */
@@ -98,7 +99,7 @@ export class NativeDeltaEncoder implements OpSink {
   private readonly frameSize: number;
   private readonly deflate: boolean;
   private readonly rawDeflate: RawDeflate;
-  private readonly packFrameAsync: ((job: FrameJob) => Promise<PackedFrame>) | undefined;
+  private readonly packFrameAsync: FramePackerAsync | undefined;
   private readonly background: boolean;
   private ops = new Uint8Array(1024);
   private opsLen = 0;
@@ -228,7 +229,7 @@ export class NativeDeltaEncoder implements OpSink {
       throw new RolldeltaError(ErrorCode.INVALID_ARGUMENT, `trailer.targetLength is ${targetLength} but the ops write ${this.total} bytes`);
     }
     this.flushCopy();
-    this.cutFrame();
+    this.cutFrame(true);
     this.start();
     const body = new Uint8Array(TRAILER_MAX);
     let p = writeVarint(body, 0, targetLength);
@@ -277,8 +278,8 @@ export class NativeDeltaEncoder implements OpSink {
     this.openLiteral = 0;
   }
 
-  /** Ends the current frame (a pending copy stays pending: it goes into the next frame). */
-  private cutFrame(): void {
+  /** Ends the current frame (a pending copy stays pending: it goes into the next frame); `last` at finish. */
+  private cutFrame(last = false): void {
     this.closeLiteral();
     if (this.opCount === 0) return;
     this.start();
@@ -296,7 +297,7 @@ export class NativeDeltaEncoder implements OpSink {
     const job: FrameJob = { raw, tagsRaw, offsLen: this.offsLen, litLen: this.litLen, level: this.level, frameStart: this.frameStart };
     // Context mixing is slow (about 0.7 MB/s): such frames are coded elsewhere, several at once;
     // deflated ones in the thread pool while the producer goes on. Frames still leave in order.
-    const later = packAsync ? packAsync(job) : deflateAsync ? deflateFrameAsync(job, deflateAsync) : undefined;
+    const later = packAsync ? packAsync(job, last) : deflateAsync ? deflateFrameAsync(job, deflateAsync) : undefined;
     if (later) {
       this.send(later.then((p) => this.frame(FRAME_OPS, p.payload, p.codec, rawLength)));
     } else {

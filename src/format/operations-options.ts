@@ -1,4 +1,4 @@
-import type { FrameJob, PackedFrame } from './_frame-packing.js';
+import type { FramePackerAsync } from './_frame-packing.js';
 import type { BackgroundHasher, HasherFactory } from '../core/hash.js';
 import type { RollsumName, StrongHashName } from '../core/params.js';
 import type { DiffOptions } from '../core/diff-options.js';
@@ -49,9 +49,10 @@ export interface DeltaOptions {
   background?: boolean;
   /**
    * With `background`, at level 9: packs a frame elsewhere (the Node adapters pass worker threads,
-   * several frames at once); it must give what `packFrame` gives.
+   * several frames at once); it must give what `packFrame` gives, or undefined to have the frame
+   * packed here.
    */
-  packFrameAsync?: (job: FrameJob) => Promise<PackedFrame>;
+  packFrameAsync?: FramePackerAsync;
   /**
    * With `background`, in the native format: hashes the target for the trailer elsewhere
    * (`diffChunks` passes a worker thread for a target of 128 MiB or more when given more than one
@@ -78,7 +79,7 @@ export interface DiffDeltaOptions extends DiffOptions {
   /** See {@link DeltaOptions.background}. */
   background?: boolean;
   /** See {@link DeltaOptions.packFrameAsync}. */
-  packFrameAsync?: (job: FrameJob) => Promise<PackedFrame>;
+  packFrameAsync?: FramePackerAsync;
   /** See {@link DeltaOptions.backgroundSha256}. */
   backgroundSha256?: () => BackgroundHasher;
 }

@@ -9,8 +9,7 @@ import { nodeRawDeflate } from '../stream/node-raw-deflate.js';
 import { nodeSha256 } from '../stream/node-sha256.js';
 import type { Progress } from '../stream/progress.js';
 import { resolveWorkerCount, type WorkerCount } from '../stream/worker-count.js';
-import { workerFramePacker } from '../stream/worker-frame-packer.js';
-import { WorkerPool } from '../stream/worker-pool.js';
+import { WorkerFramePacker } from '../stream/worker-frame-packer.js';
 import { ImageArchive } from './archive-reader.js';
 import type { BasisCache, IndexedBasis } from './basis-cache.js';
 import { encodeImageDeltaHeader, packImageConfig, type ImageDeltaLayer } from './image-delta-format.js';
@@ -46,8 +45,9 @@ export interface ImageDiffOptions {
   /** Indexes of recently used old images, so a known base is not read and indexed again. */
   basisCache?: BasisCache;
   /**
-   * Threads indexing the old image (see buildDiffIndex) and context-mixing frames at level 9:
-   * 1 (default), a count, or 'auto'. The delta is the same.
+   * Threads indexing the old image (see buildDiffIndex) and context-mixing frames at level 9
+   * (see WorkerFramePacker: started at the first frame worth it): 1 (default), a count, or 'auto'.
+   * The delta is the same.
    */
   workers?: WorkerCount;
 }
@@ -156,9 +156,9 @@ export async function diffImages(oldPath: string, newPath: string, outPath: stri
       const progress = { bytesIn: 0, bytesOut: header.length, total };
       let reported = 0;
       const level = opts.level ?? 9;
-      // Level 9 frames are context-mixed by worker threads, several at once (see workerFramePacker).
-      const pool = threads > 1 && level >= CM_LEVEL ? new WorkerPool(threads) : undefined;
-      const packFrameAsync = pool ? workerFramePacker(pool) : undefined;
+      // Level 9 frames are context-mixed by worker threads, several at once (see WorkerFramePacker).
+      const packer = threads > 1 && level >= CM_LEVEL ? new WorkerFramePacker(threads) : undefined;
+      const packFrameAsync = packer?.pack;
       async function* chunks(): AsyncGenerator<Uint8Array> {
         yield header;
         const out = new ChunkBuffer();
@@ -189,7 +189,7 @@ export async function diffImages(oldPath: string, newPath: string, outPath: stri
         }
         opts.onProgress?.({ ...progress });
       }
-      const deltaBytes = await writeFileAtomic(outPath, chunks()).finally(() => pool?.close());
+      const deltaBytes = await writeFileAtomic(outPath, chunks()).finally(() => packer?.close());
       const sent = layers.filter((l) => l.from === 'delta').length;
       return { deltaBytes, pullBytes, newLayers: sent, reusedLayers: layers.length - sent, sentLayers: sent, ratio: deltaBytes > 0 ? pullBytes / deltaBytes : 0 };
     } finally {

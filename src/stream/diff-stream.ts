@@ -11,7 +11,7 @@ import { nodeRawDeflate } from './node-raw-deflate.js';
 import { nodeSha256 } from './node-sha256.js';
 import type { StreamOptions } from './progress.js';
 import { resolveWorkerCount, type WorkerCount } from './worker-count.js';
-import { workerFramePacker } from './worker-frame-packer.js';
+import { WorkerFramePacker } from './worker-frame-packer.js';
 import { WorkerPool } from './worker-pool.js';
 import { WorkerSha256 } from './worker-sha256.js';
 
@@ -19,9 +19,10 @@ export type DiffStreamOptions = DiffDeltaOptions &
   StreamOptions & {
     basisSha256?: Uint8Array;
     /**
-     * Threads indexing a basis given as bytes (see {@link buildDiffIndex}) and, at level 9,
-     * context-mixing frames; default 1. With more than one and a `size` of at least 128 MiB, a
-     * worker thread also hashes the target for the trailer while this one matches.
+     * Threads indexing a basis given as bytes (see {@link buildDiffIndex}: 'auto' indexes one under
+     * 64 MiB on this thread) and, at level 9, context-mixing frames (see WorkerFramePacker: started
+     * at the first frame worth it); default 1. With more than one and a `size` of at least 128 MiB,
+     * a worker thread also hashes the target for the trailer while this one matches.
      */
     workers?: WorkerCount;
   };
@@ -46,16 +47,16 @@ export async function* diffChunks(
     opts = { ...opts, basisSha256: sha256 };
   }
   // Level 9 frames are context-mixed by the workers, several at once; the main thread only matches.
-  const pool = threads > 1 && (opts.level ?? 6) >= CM_LEVEL ? new WorkerPool(threads, { signal: opts.signal }) : undefined;
+  const packer = threads > 1 && (opts.level ?? 6) >= CM_LEVEL ? new WorkerFramePacker(threads, opts.signal) : undefined;
   const hashAway = threads > 1 && !opts.backgroundSha256 && (opts.size ?? 0) >= HASH_AWAY_FROM;
   const hashPool = hashAway ? new WorkerPool(1, { signal: opts.signal }) : undefined;
   try {
-    const packFrameAsync = pool ? workerFramePacker(pool) : undefined;
+    const packFrameAsync = packer?.pack;
     const backgroundSha256 = opts.backgroundSha256 ?? (hashPool ? () => new WorkerSha256(hashPool) : undefined);
     const deltaOpts = { ...opts, sha256: opts.sha256 ?? nodeSha256, rawDeflate: opts.rawDeflate ?? nodeRawDeflate, background: true, packFrameAsync, backgroundSha256 };
     yield* producerChunks((ondata) => new DiffDelta(basis, ondata, deltaOpts), source, opts);
   } finally {
-    await Promise.all([pool?.close(), hashPool?.close()]);
+    await Promise.all([packer?.close(), hashPool?.close()]);
   }
 }
 

@@ -1,14 +1,47 @@
-import type { FrameJob, PackedFrame } from '../format/_frame-packing.js';
-import type { WorkerPool } from './worker-pool.js';
+import { contextMixedBytes, type FramePackerAsync, type FrameJob, type PackedFrame } from '../format/_frame-packing.js';
+import { WorkerPool } from './worker-pool.js';
 
 /**
- * A `packFrameAsync` that packs each frame in one of `pool`'s worker threads (the frame's raw bytes
- * are copied there, a millisecond against seconds of coding): level 9's context mixing codes about
- * 0.7 MB/s, so two threads coding two frames at once halve a diff's time when literals dominate it.
- * Same bytes as packing here.
- * @example
- * new DiffDelta(basis, ondata, { level: 9, background: true, packFrameAsync: workerFramePacker(pool) });
+ * Context mixing a frame needs before worker threads are started for it: starting them (each its
+ * own Node and its own compile of the model, on cores the diff is busy on) cost 70-95 ms for the
+ * size corpus's pairs, whose deltas are one frame of 106-380 KB: ~60 KB of context mixing.
  */
-export function workerFramePacker(pool: WorkerPool): (job: FrameJob) => Promise<PackedFrame> {
-  return (job) => pool.run<PackedFrame>({ kind: 'pack-frame', job });
+const WORKER_FRAME_FROM = 64 << 10;
+
+/**
+ * Packs level 9 frames in up to `threads` worker threads (the frame's raw bytes are copied there,
+ * a millisecond against seconds of coding): context mixing codes about 0.7 MB/s, so two threads
+ * coding two frames at once halve a diff's time when literals dominate it. The threads start at
+ * the first frame worth it: until then, a delta's only or last frame, and frames of little to
+ * context-mix (random literals are stored), are packed on the calling thread. Same bytes either way.
+ * @example
+ * const packer = new WorkerFramePacker(2);
+ * try { new DiffDelta(basis, ondata, { level: 9, background: true, packFrameAsync: packer.pack }); … } finally { await packer.close(); }
+ */
+export class WorkerFramePacker {
+  private pool: WorkerPool | undefined;
+
+  constructor(
+    private readonly threads: number,
+    private readonly signal?: AbortSignal,
+  ) {}
+
+  /** The encoder's `packFrameAsync`. */
+  readonly pack: FramePackerAsync = (job: FrameJob, last: boolean) => {
+    if (!this.pool) {
+      if (last || contextMixedBytes(job) < WORKER_FRAME_FROM) return undefined;
+      this.pool = new WorkerPool(this.threads, { signal: this.signal });
+    }
+    return this.pool.run<PackedFrame>({ kind: 'pack-frame', job });
+  };
+
+  /** Whether worker threads were started. */
+  get started(): boolean {
+    return this.pool !== undefined;
+  }
+
+  /** Closes the worker threads, if any were started. */
+  async close(): Promise<void> {
+    await this.pool?.close();
+  }
 }

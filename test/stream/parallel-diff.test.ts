@@ -5,13 +5,14 @@ import fc from 'fast-check';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DiffIndex } from '../../src/core/diff-index.js';
 import { packFrame } from '../../src/format/_frame-packing.js';
 import { buildDiffIndex, diffChunks, indexFile, diffFile, NativeDeltaEncoder, nodeRawDeflate, patch, readFileShared, RolldeltaError } from '../../src/index.js';
 import { indexFileKeepingWorker } from '../../src/stream/diff-index-build.js';
+import { WorkerFramePacker } from '../../src/stream/worker-frame-packer.js';
 import { WorkerSha256 } from '../../src/stream/worker-sha256.js';
 import { prng } from '../core/_diff-helpers.js';
 import { arbCuts, arbPair, collect } from '../helpers/chunking.js';
@@ -86,6 +87,14 @@ describe('worker threads indexing the basis', () => {
     expect(unhashed.index.table).toEqual(one.index.table);
   });
 
+  it("'auto' indexes a basis under 64 MiB on this thread, and from 64 MiB on one thread per core", async () => {
+    const small = prng(3 << 20, 5);
+    expect((await buildDiffIndex(small, { workers: 'auto' })).index.table.buffer).not.toBeInstanceOf(SharedArrayBuffer);
+    expect((await buildDiffIndex(small, { workers: 2 })).index.table.buffer).toBeInstanceOf(SharedArrayBuffer);
+    const large = await buildDiffIndex(prng(64 << 20, 6), { workers: 'auto' });
+    expect(large.index.table.buffer instanceof SharedArrayBuffer).toBe(availableParallelism() > 1);
+  });
+
   it('give byte-identical deltas for any pair, worker count and chunking', async () => {
     await fc.assert(
       fc.asyncProperty(arbPair, fc.integer({ min: 1, max: 3 }), async ({ basis, target }, workers) => {
@@ -130,15 +139,53 @@ describe('worker threads in a program started with Node options a worker refuses
 
 describe('level 9 frames packed by worker threads', () => {
   it('are the frames packed on this thread, in order, over many frames', async () => {
-    const { basis, target } = pair(1 << 18, 3);
-    // Literal-heavy: a quarter of the target replaced by text-like bytes context mixing packs well.
+    const { basis, target } = pair(1 << 20, 3);
+    // Literal-heavy: a quarter of the target replaced by text-like bytes context mixing packs well,
+    // in frames large enough for worker threads to start.
     for (let i = 0; i < target.length >> 2; i++) target[i] = 97 + ((i * 7) % 13);
     const chunks = [target.subarray(0, 100_000), target.subarray(100_000)];
-    const opts = { level: 9, frameSize: 16 << 10 };
+    const opts = { level: 9, frameSize: 64 << 10 };
     const one = await collect(diffChunks(basis, chunks, opts));
     const two = await collect(diffChunks(basis, chunks, { ...opts, workers: 2 }));
     expect(Buffer.from(two).equals(Buffer.from(one))).toBe(true);
     expect(patch(basis, two)).toEqual(target);
+  });
+
+  it("start only for a frame worth it: not for a delta's only frame, nor for random literals", async () => {
+    const text = (n: number, seed: number) => new Uint8Array(n).map((_, i) => 97 + ((i * seed) % 23) + (i % 7 === 0 ? 1 : 0));
+    const cases = [
+      { name: 'three frames of text', literals: [text(85_000, 3), text(85_000, 5), text(85_000, 11)], starts: true },
+      { name: 'one frame of text', literals: [text(75_000, 3)], starts: false },
+      { name: 'random literals', literals: [prng(85_000, 1), prng(85_000, 2), prng(85_000, 3)], starts: false },
+    ];
+    for (const { name, literals, starts } of cases) {
+      const packer = new WorkerFramePacker(2);
+      const encode = async (packFrameAsync?: WorkerFramePacker['pack']) => {
+        const out: Uint8Array[] = [];
+        const enc = new NativeDeltaEncoder({ mode: 'diff', codec: 'deflate' }, (c) => out.push(c), {
+          level: 9,
+          frameSize: 80 << 10,
+          rawDeflate: nodeRawDeflate, // as the workers pack small frames (deflate beats context mixing there)
+          background: true,
+          packFrameAsync,
+        });
+        let total = 0;
+        for (const l of literals) {
+          enc.literal(l);
+          total += l.length;
+        }
+        enc.finish({ targetLength: total, targetSha256: new Uint8Array(32) });
+        await enc.settled();
+        return Buffer.concat(out);
+      };
+      try {
+        const packed = await encode(packer.pack);
+        expect(packer.started, name).toBe(starts);
+        expect(packed.equals(await encode()), name).toBe(true);
+      } finally {
+        await packer.close();
+      }
+    }
   });
 
   it('a packer failure fails the delta in order, never as an unhandled rejection', async () => {
