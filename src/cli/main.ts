@@ -39,7 +39,7 @@ Options:
   --in-place-stash N      diff --in-place: that budget in bytes (0: cycles sent as literals)
   --workers N|auto        signature: threads summing blocks; diff: threads indexing the basis
                           and, at level 9, packing frames (default 1; auto: one per core, but
-                          a basis under 64 MiB is indexed on one)
+                          one for a basis under 64 MiB)
   --progress              progress bar on stderr (when it is a terminal)
   -h, --help              this help
   --version               the version

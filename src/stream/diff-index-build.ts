@@ -4,7 +4,7 @@ import type { DiffOptions } from '../core/diff-options.js';
 import type { Hasher } from '../core/hash.js';
 import { nodeSha256 } from './node-sha256.js';
 import { readFileShared } from './read-shared.js';
-import { resolveWorkerCount, type WorkerCount } from './worker-count.js';
+import { workersForSize, type WorkerCount } from './worker-count.js';
 import { WorkerPool } from './worker-pool.js';
 
 export interface DiffIndexBuildOptions extends DiffOptions {
@@ -49,22 +49,8 @@ export interface KeptWorker {
  * await writeFileAtomic('d.rdelta', diffChunks(index, createReadStream('new.bin'), { basisSha256: sha256 }));
  */
 export async function buildDiffIndex(basis: Uint8Array, opts: DiffIndexBuildOptions = {}): Promise<IndexedBasis> {
-  const shared = indexThreads(opts.workers, basis.length) > 1 && !(basis.buffer instanceof SharedArrayBuffer);
+  const shared = workersForSize(opts.workers, basis.length) > 1 && !(basis.buffer instanceof SharedArrayBuffer);
   return new BasisIndexer(shared ? copyToShared(basis) : basis, opts).finish();
-}
-
-/**
- * Basis size from which 'auto' indexes on worker threads. Below it their start (~40 ms a thread,
- * on the cores the reading and hashing use) costs more than it saves: the CLI's diff on one thread
- * against two, medians of alternating runs: 6 MB basis 0.53 s against 0.60, 21 MB 0.31 against
- * 0.37, 34 MB 0.39 against 0.40, 48 MiB 0.50 against 0.51; 64 MiB 0.61 against 0.60.
- */
-const AUTO_INDEX_THREADS_FROM = 64 << 20;
-
-/** The threads a basis of `length` bytes is indexed with (see DiffIndexBuildOptions.workers). */
-function indexThreads(workers: WorkerCount | undefined, length: number): number {
-  const auto = workers === 'auto' || workers === 0;
-  return auto && length < AUTO_INDEX_THREADS_FROM ? 1 : resolveWorkerCount(workers);
 }
 
 function copyToShared(bytes: Uint8Array): Uint8Array {
@@ -99,7 +85,7 @@ export class BasisIndexer {
     private readonly basis: Uint8Array,
     opts: DiffIndexBuildOptions = {},
   ) {
-    this.threads = indexThreads(opts.workers, basis.length);
+    this.threads = workersForSize(opts.workers, basis.length);
     this.known = opts.basisSha256;
     this.hasher = opts.basisSha256 || opts.hashBasis === false ? undefined : (opts.sha256 ?? nodeSha256)();
     const options: DiffOptions = { seedLength: opts.seedLength, stride: opts.stride, maxCandidates: opts.maxCandidates };

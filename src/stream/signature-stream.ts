@@ -11,7 +11,7 @@ import { toDuplex } from './duplex.js';
 import { ioError } from './io-error.js';
 import { nodeSha256 } from './node-sha256.js';
 import { ProgressMeter, type StreamOptions } from './progress.js';
-import { resolveWorkerCount, type WorkerCount } from './worker-count.js';
+import { workersForSize, type WorkerCount } from './worker-count.js';
 import { fileSignatureParallel, streamSignatureParallel, type ParallelSignatureOptions } from './_parallel-signature.js';
 
 /** Options of the streaming signature. `size` (the basis length) picks the default block length. */
@@ -19,7 +19,8 @@ export type SignatureStreamOptions = SignatureOptions &
   StreamOptions & {
     /**
      * Threads that sum blocks: 1 (default) sums on the calling thread; 2 or more use worker_threads
-     * (the output is byte-identical); 0 or 'auto' one per core. Workers hash with node:crypto.
+     * (the output is byte-identical); 0 or 'auto' one per core, but one for a `size` under 64 MiB
+     * (see AUTO_WORKERS_FROM). Workers hash with node:crypto.
      */
     workers?: WorkerCount;
   };
@@ -41,7 +42,7 @@ function parallelOptions(opts: SignatureStreamOptions, workers: number, meter: P
 export async function* signatureChunks(source: ByteSource, opts: SignatureStreamOptions = {}): AsyncGenerator<Uint8Array> {
   const format = opts.format ?? 'native';
   const params = paramsOf(opts);
-  const workers = resolveWorkerCount(opts.workers);
+  const workers = workersForSize(opts.workers, opts.size);
   const meter = new ProgressMeter(opts);
   let out: Uint8Array;
   if (workers > 1) {
@@ -66,7 +67,7 @@ export async function* signatureChunks(source: ByteSource, opts: SignatureStream
  * for await (const c of signatureFileChunks('old.bin', { size, workers: 2 })) sigOut.write(c);
  */
 export async function* signatureFileChunks(path: string, opts: SignatureStreamOptions & { size: number }): AsyncGenerator<Uint8Array> {
-  const workers = resolveWorkerCount(opts.workers);
+  const workers = workersForSize(opts.workers, opts.size);
   // Ranges need a regular file; a pipe or device (/dev/stdin) is read in order, piped to workers.
   if (workers === 1 || !(await isRegularFile(path))) {
     yield* signatureChunks(createReadStream(path, { highWaterMark: 1 << 20 }), opts);

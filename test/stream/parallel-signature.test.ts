@@ -12,6 +12,7 @@ import type { RollsumName, StrongHashName } from '../../src/core/params.js';
 import { buildSignature } from '../../src/core/signature-builder.js';
 import { encodeSignature } from '../../src/format/signature-codec.js';
 import { RolldeltaError, resolveWorkerCount, signatureChunks, signatureFile, signatureFileChunks } from '../../src/index.js';
+import { workersForSize } from '../../src/stream/worker-count.js';
 import { nodeSha256 } from '../../src/stream/node-sha256.js';
 import { ProgressMeter } from '../../src/stream/progress.js';
 import { WorkerPool } from '../../src/stream/worker-pool.js';
@@ -168,6 +169,17 @@ describe('parallel signature errors', () => {
     expect(resolveWorkerCount(0)).toBe(resolveWorkerCount('auto'));
     expect(resolveWorkerCount(3)).toBe(3);
     for (const bad of [-1, 1.5, 65, Number.NaN]) expect(() => resolveWorkerCount(bad)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
+  });
+
+  it("'auto' for a known size under 64 MiB is one thread; a count asked for is that count", () => {
+    const cores = resolveWorkerCount('auto');
+    expect(workersForSize('auto', (64 << 20) - 1)).toBe(1);
+    expect(workersForSize(0, 6e6)).toBe(1);
+    expect(workersForSize('auto', 64 << 20)).toBe(cores);
+    expect(workersForSize('auto', undefined)).toBe(cores); // a stream of unknown length
+    expect(workersForSize(2, 6e6)).toBe(2);
+    expect(workersForSize(undefined, 1 << 30)).toBe(1);
+    expect(() => workersForSize(-1, 6e6)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
   });
 });
 
