@@ -158,7 +158,7 @@ export class DiffIndex {
   }
 }
 
-/** Most buckets a table has (so `seedBucket`'s products stay exact): a 2 GiB basis at stride 1. */
+/** Most buckets a table has: as many as a 2 GiB basis indexed at every byte (stride 1) fills half. */
 const MAX_BUCKETS = 2 ** 29;
 /** Entries hashed and touched per batch. */
 const BATCH = 256;

@@ -1,4 +1,5 @@
 import { contextMixedBytes, type FramePackerAsync, type FrameJob, type PackedFrame } from '../format/_frame-packing.js';
+import { ErrorCode, RolldeltaError } from '../core/errors.js';
 import { WorkerPool } from './worker-pool.js';
 
 /**
@@ -20,6 +21,7 @@ const WORKER_FRAME_FROM = 64 << 10;
  */
 export class WorkerFramePacker {
   private pool: WorkerPool | undefined;
+  private closed = false;
 
   constructor(
     private readonly threads: number,
@@ -28,6 +30,7 @@ export class WorkerFramePacker {
 
   /** The encoder's `packFrameAsync`. */
   readonly pack: FramePackerAsync = (job: FrameJob, last: boolean) => {
+    if (this.closed) return Promise.reject(new RolldeltaError(ErrorCode.ABORTED, 'the frame packer was closed before the frame was packed'));
     if (!this.pool) {
       if (last || contextMixedBytes(job) < WORKER_FRAME_FROM) return undefined;
       this.pool = new WorkerPool(this.threads, { signal: this.signal });
@@ -40,8 +43,9 @@ export class WorkerFramePacker {
     return this.pool !== undefined;
   }
 
-  /** Closes the worker threads, if any were started. */
+  /** Closes the worker threads, if any were started; frames handed on later are refused. */
   async close(): Promise<void> {
+    this.closed = true;
     await this.pool?.close();
   }
 }

@@ -188,6 +188,14 @@ describe('level 9 frames packed by worker threads', () => {
     }
   });
 
+  it('refuse frames once closed, started or not', async () => {
+    const job = { raw: new Uint8Array(100_000).fill(97), tagsRaw: 0, offsLen: 0, litLen: 0, level: 9, frameStart: 0 };
+    const packer = new WorkerFramePacker(2);
+    await packer.close();
+    await expect(packer.pack(job, false)).rejects.toMatchObject({ code: 'ERR_ABORTED' });
+    expect(packer.started).toBe(false);
+  });
+
   it('a packer failure fails the delta in order, never as an unhandled rejection', async () => {
     const out: Uint8Array[] = [];
     let calls = 0;
