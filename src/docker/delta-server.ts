@@ -29,7 +29,10 @@ export interface DeltaServerOptions {
    * of a pair is generated and stored once.
    */
   level?: number;
-  /** Threads indexing an old image and, at level 9, packing frames (see diffImages); default 1. */
+  /**
+   * Threads indexing an old image and, at level 9, packing frames (see diffImages); default 1.
+   * With more than one, every frame of note is context-mixed off the event loop (keepEventLoopFree).
+   */
   workers?: WorkerCount;
   /** Old images kept indexed in memory between generations; default 2 (0 turns it off). */
   cachedBases?: number;
@@ -122,7 +125,13 @@ export function createDeltaServer(opts: DeltaServerOptions): DeltaServer {
     job = (async () => {
       await opts.store.init();
       const [oldPath, newPath] = await Promise.all([opts.source.archive(from), opts.source.archive(to)]);
-      const s = await diffImages(oldPath, newPath, opts.store.pathFor(from, to, variant), { level: variant ?? serverLevel, basisCache, workers: opts.workers });
+      const s = await diffImages(oldPath, newPath, opts.store.pathFor(from, to, variant), {
+        level: variant ?? serverLevel,
+        basisCache,
+        workers: opts.workers,
+        // Other devices' downloads stream from this event loop meanwhile.
+        keepEventLoopFree: true,
+      });
       return s.deltaBytes;
     })();
     running.set(key, job);

@@ -50,6 +50,12 @@ export interface ImageDiffOptions {
    * The delta is the same.
    */
   workers?: WorkerCount;
+  /**
+   * With `workers` > 1, at level 9: context-mix every frame of more than a few KiB on a worker
+   * thread, the last one too, so this thread's event loop stays free (the delta server sets it;
+   * see WorkerFramePackerOptions).
+   */
+  keepEventLoopFree?: boolean;
 }
 
 /**
@@ -157,7 +163,7 @@ export async function diffImages(oldPath: string, newPath: string, outPath: stri
       let reported = 0;
       const level = opts.level ?? 9;
       // Level 9 frames are context-mixed by worker threads, several at once (see WorkerFramePacker).
-      const packer = threads > 1 && level >= CM_LEVEL ? new WorkerFramePacker(threads) : undefined;
+      const packer = threads > 1 && level >= CM_LEVEL ? new WorkerFramePacker(threads, { keepEventLoopFree: opts.keepEventLoopFree }) : undefined;
       const packFrameAsync = packer?.pack;
       async function* chunks(): AsyncGenerator<Uint8Array> {
         yield header;

@@ -25,6 +25,8 @@ export type DiffStreamOptions = DiffDeltaOptions &
      * a worker thread also hashes the target for the trailer while this one matches.
      */
     workers?: WorkerCount;
+    /** With `workers` > 1, at level 9: see WorkerFramePackerOptions.keepEventLoopFree. */
+    keepEventLoopFree?: boolean;
   };
 
 /**
@@ -47,7 +49,7 @@ export async function* diffChunks(
     opts = { ...opts, basisSha256: sha256 };
   }
   // Level 9 frames are context-mixed by the workers, several at once; the main thread only matches.
-  const packer = threads > 1 && (opts.level ?? 6) >= CM_LEVEL ? new WorkerFramePacker(threads, opts.signal) : undefined;
+  const packer = threads > 1 && (opts.level ?? 6) >= CM_LEVEL ? new WorkerFramePacker(threads, { signal: opts.signal, keepEventLoopFree: opts.keepEventLoopFree }) : undefined;
   const hashAway = threads > 1 && !opts.backgroundSha256 && (opts.size ?? 0) >= HASH_AWAY_FROM;
   const hashPool = hashAway ? new WorkerPool(1, { signal: opts.signal }) : undefined;
   try {

@@ -151,15 +151,19 @@ describe('level 9 frames packed by worker threads', () => {
     expect(patch(basis, two)).toEqual(target);
   });
 
-  it("start only for a frame worth it: not for a delta's only frame, nor for random literals", async () => {
+  it("start only for a frame worth it: not for a delta's only frame (unless the event loop is to stay free), nor for random literals", async () => {
     const text = (n: number, seed: number) => new Uint8Array(n).map((_, i) => 97 + ((i * seed) % 23) + (i % 7 === 0 ? 1 : 0));
+    const threeFrames = [text(85_000, 3), text(85_000, 5), text(85_000, 11)];
+    const randomFrames = [prng(85_000, 1), prng(85_000, 2), prng(85_000, 3)];
     const cases = [
-      { name: 'three frames of text', literals: [text(85_000, 3), text(85_000, 5), text(85_000, 11)], starts: true },
-      { name: 'one frame of text', literals: [text(75_000, 3)], starts: false },
-      { name: 'random literals', literals: [prng(85_000, 1), prng(85_000, 2), prng(85_000, 3)], starts: false },
+      { name: 'three frames of text', literals: threeFrames, free: false, starts: true },
+      { name: 'one frame of text', literals: [text(75_000, 3)], free: false, starts: false },
+      { name: 'random literals', literals: randomFrames, free: false, starts: false },
+      { name: 'one frame of text, event loop kept free', literals: [text(75_000, 3)], free: true, starts: true },
+      { name: 'random literals, event loop kept free', literals: randomFrames, free: true, starts: false },
     ];
-    for (const { name, literals, starts } of cases) {
-      const packer = new WorkerFramePacker(2);
+    for (const { name, literals, free, starts } of cases) {
+      const packer = new WorkerFramePacker(2, { keepEventLoopFree: free });
       const encode = async (packFrameAsync?: WorkerFramePacker['pack']) => {
         const out: Uint8Array[] = [];
         const enc = new NativeDeltaEncoder({ mode: 'diff', codec: 'deflate' }, (c) => out.push(c), {
