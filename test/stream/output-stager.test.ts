@@ -58,6 +58,38 @@ describe('OutputStager', () => {
     expect(Buffer.compare(Buffer.concat(out), Uint8Array.from(want))).toBe(0);
   });
 
+  it("keeps at most 32 of a chunk's basis reads in flight (64 with the chunk before it's), however many short copies it holds", async () => {
+    let inFlight = 0;
+    let most = 0;
+    const counting: RandomAccessBasis = {
+      length: basis.length,
+      read: (position, length) => basis.slice(position, position + length),
+      readInto: (buf, offset, position, length) => {
+        most = Math.max(most, ++inFlight);
+        return new Promise((resolve) =>
+          setImmediate(() => {
+            inFlight--;
+            resolve(buf.set(basis.subarray(position, position + length), offset));
+          }),
+        );
+      },
+    };
+    // Short copies from scattered places, a literal byte between them (so no two merge): ~5,000 reads a chunk.
+    const ops: Op[] = [];
+    const want: number[] = [];
+    for (let i = 0, at = 0; at < 2 * MiB; i++) {
+      const offset = (i * 7919 * 64) % (basis.length - 200);
+      ops.push({ type: 'copy', offset, length: 200 }, { type: 'literal', data: Uint8Array.of(i & 0xff) });
+      for (let k = 0; k < 200; k++) want.push(basis[offset + k]!);
+      want.push(i & 0xff);
+      at += 201;
+    }
+    const out = await run(new OutputStager(counting, 3), ops, []);
+    expect(Buffer.compare(Buffer.concat(out), Uint8Array.from(want))).toBe(0);
+    expect(most).toBeGreaterThan(1);
+    expect(most).toBeLessThanOrEqual(64); // ~5,000 with every read of a chunk at once
+  });
+
   it('hands out a target shorter than one chunk, and nothing for no ops', async () => {
     const log: string[] = [];
     const out = await run(new OutputStager(slowBasis(basis, log), 3), [{ type: 'copy', offset: 5, length: 100 }], log);
