@@ -2,7 +2,7 @@ import { open, readFile, rename, stat, unlink, writeFile } from 'node:fs/promise
 import { toHex } from '../core/bytes.js';
 import { ErrorCode, RolldeltaError, isRolldeltaError } from '../core/errors.js';
 import { DamagedRangeError, FrameScanner } from '../format/frame-scanner.js';
-import type { ReadRing } from '../image/read-ring.js';
+import { checkRingSize, type ReadRing } from '../image/read-ring.js';
 import { fileSha256 } from '../stream/file-sha256.js';
 import { nodeRawDeflate } from '../stream/node-raw-deflate.js';
 import { httpGet, type GetResponse } from './_http-get.js';
@@ -95,7 +95,7 @@ const isPending = (status: number) => status === 202 || status === 502 || status
  */
 export async function downloadDelta(url: string, path: string, opts: DownloadOptions): Promise<number> {
   // A programming error, not a network one: refused at once rather than retried.
-  if (opts.ring !== undefined && opts.ring.size !== RING_BUFFER_BYTES) throw new RolldeltaError(ErrorCode.INVALID_ARGUMENT, `ring must hold buffers of ${RING_BUFFER_BYTES} bytes, got ${String(opts.ring.size)}`);
+  checkRingSize(opts.ring, RING_BUFFER_BYTES, 'ring');
   const deadline = Date.now() + opts.requestTimeoutMs;
   let wait = 500;
   let failures = 0;

@@ -14,7 +14,7 @@ import { ImageArchive } from './archive-reader.js';
 import { dockerArchiveChunks, type OutputImage } from './docker-archive-writer.js';
 import { readImageDeltaHeader, readImageDeltaHeaderFrom, unpackImageConfig, type ImageDeltaHeader, type ImageDeltaLayer } from './image-delta-format.js';
 import { layeredBasis } from './layered-basis.js';
-import { ReadRing } from './read-ring.js';
+import { checkRingSize, ReadRing } from './read-ring.js';
 
 export interface ImageApplyOptions {
   /**
@@ -107,9 +107,7 @@ export async function applyImageDelta(
   out: string | ((chunks: AsyncIterable<Uint8Array>) => Promise<unknown>),
   opts: ImageApplyOptions = {},
 ): Promise<{ imageId: string }> {
-  if (opts.ring !== undefined && opts.ring.size !== ImageArchive.READ_BYTES) {
-    throw new RolldeltaError(ErrorCode.INVALID_ARGUMENT, `ring must hold buffers of ${ImageArchive.READ_BYTES} bytes, got ${String(opts.ring.size)}`);
-  }
+  checkRingSize(opts.ring, ImageArchive.READ_BYTES, 'ring');
   const { header, rest, close } = typeof delta === 'string' ? await openDeltaFile(delta) : await readImageDeltaHeaderFrom(delta);
   const archive = await ImageArchive.open(oldPath).catch(async (e: unknown) => {
     await close().catch(() => {});

@@ -7,7 +7,7 @@ import { familiarRef, ociLayoutImages } from './_archive-oci.js';
 import { COMPRESSION_PROBE_BYTES, detectCompression, gunzipChunks } from './compression.js';
 import { digestHex, sha256Digest } from './digest.js';
 import type { ArchiveFormat, ImageLayerRef, ImageRecord } from './image-types.js';
-import { ReadRing } from './read-ring.js';
+import { checkRingSize, ReadRing } from './read-ring.js';
 import { indexTarFile, resolveTarEntry, type TarFileEntry } from './tar-file-index.js';
 
 /** Options of `ImageArchive.open`. */
@@ -141,7 +141,7 @@ export class ImageArchive {
     const e = this.layerEntry(layer);
     if (layer.compression === 'none') {
       const ring = reuseChunks === true ? new ReadRing(READ_CHUNK) : reuseChunks === false ? undefined : reuseChunks;
-      if (ring && ring.size !== READ_CHUNK) throw new RolldeltaError(ErrorCode.INVALID_ARGUMENT, `a layer read ring holds ${READ_CHUNK}-byte buffers, got ${ring.size}`);
+      checkRingSize(ring, READ_CHUNK, 'a layer read ring');
       return this.rawChunks(e, READ_CHUNK, ring);
     }
     return gunzipChunks(this.rawChunks(e, GZIP_READ_CHUNK, undefined), `layer ${layer.diffId} (${layer.entry})`);

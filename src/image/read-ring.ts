@@ -1,3 +1,4 @@
+import { ErrorCode, RolldeltaError } from '../core/errors.js';
 import type { ChunkRing } from '../stream/chunk-ring.js';
 
 /**
@@ -37,4 +38,14 @@ export class ReadRing implements ChunkRing {
     const i = this.turn++ % this.count;
     return (this.buffers[i] ??= this.block().subarray(i * this.size, (i + 1) * this.size));
   }
+}
+
+/**
+ * Refuses (ERR_INVALID_ARGUMENT) a ring handed in whose buffers are not `size` bytes, before any
+ * work starts: a wrong ring is a caller's mistake, not a failure to retry.
+ * @example
+ * checkRingSize(opts.ring, ImageArchive.READ_BYTES, 'ring');
+ */
+export function checkRingSize(ring: ReadRing | undefined, size: number, what: string): void {
+  if (ring !== undefined && ring.size !== size) throw new RolldeltaError(ErrorCode.INVALID_ARGUMENT, `${what} must hold buffers of ${size} bytes, got ${String(ring.size)}`);
 }
