@@ -18,7 +18,8 @@ export async function run(args: ParsedArgs): Promise<void> {
     // Loaded only here: the planner and journal are most of the patch command's code.
     const { patchInPlace } = await import('../stream/patch-in-place.js');
     const r = await patchInPlace(file, deltaPath);
-    if (args.values.progress) say(`patched in place${r.resumed ? ' (resumed)' : ''}: ${formatBytes(r.targetLength)}`);
+    if (r.alreadyTarget) say(`${file} already is the target of this delta (patched before): nothing to do`);
+    else if (args.values.progress) say(`patched in place${r.resumed ? ' (resumed)' : ''}: ${formatBytes(r.targetLength)}`);
     return;
   }
   const [basisPath, deltaPath, out] = expectPositionals(args, ['BASIS', 'DELTA', 'OUT'], 'patch');

@@ -31,6 +31,8 @@ export interface PatchInPlaceResult {
   resumed: boolean;
   /** Bytes of copies saved aside to break cycles. */
   stashedBytes: number;
+  /** The file already was the delta's target (patched before, a retry after a crash): nothing was written. */
+  alreadyTarget: boolean;
 }
 
 const CHUNK = 1 << 20;
@@ -66,7 +68,9 @@ interface DeltaShape {
  * then literals and adds are written in op order; the file is truncated or grown to the target
  * length and its SHA-256 checked. A journal, `<path>.rdjournal`, records progress durably: a
  * killed run is resumed by calling again with the same delta, and before the first write the
- * file is untouched. The basis is checked against the delta's basis length and SHA-256 first.
+ * file is untouched. The basis is checked against the delta's basis length and SHA-256 first;
+ * a file that already is the delta's target (run again after it finished) is left as it is, and
+ * the result says `alreadyTarget`.
  * While a journal exists the file is half patched: do not replace it (a journal resumes whatever
  * the path holds); to abandon a patch, restore the file and delete the journal and stash.
  * @example
@@ -103,7 +107,9 @@ export async function patchInPlace(path: string, deltaPath: string, opts: PatchI
   let checkpoints = 0;
   try {
     if (journal === undefined) {
-      await checkBasis(fh, path, shape.header);
+      if ((await basisOrTarget(fh, path, shape.header, shape.trailer)) === 'target') {
+        return { targetLength: shape.trailer.targetLength, resumed: false, stashedBytes: 0, alreadyTarget: true };
+      }
       if (plan.brokenBytes > maxStash) {
         throw new RolldeltaError(
           ErrorCode.LIMIT,
@@ -135,7 +141,7 @@ export async function patchInPlace(path: string, deltaPath: string, opts: PatchI
   }
   await removeJournal(journalPath);
   await unlink(stashPath).catch(() => {});
-  return { targetLength: shape.trailer.targetLength, resumed, stashedBytes: plan.brokenBytes };
+  return { targetLength: shape.trailer.targetLength, resumed, stashedBytes: plan.brokenBytes, alreadyTarget: false };
 }
 
 /** The two passes over the file, with the journal kept one durable step behind the writes. */
@@ -539,17 +545,28 @@ function grow(a: Float64Array, cap: number): Float64Array<ArrayBuffer> {
   return b;
 }
 
-async function checkBasis(fh: FileHandle, path: string, header: DeltaHeader): Promise<void> {
+/**
+ * Whether the file is the basis the delta expects or already its target (a run again after one
+ * that finished: a device that crashed before it recorded success). Hashed at most once, and only
+ * when a length leaves a SHA-256 to compare. Neither is ERR_BASIS_MISMATCH.
+ */
+async function basisOrTarget(fh: FileHandle, path: string, header: DeltaHeader, trailer: NativeTrailer): Promise<'basis' | 'target'> {
   const { size } = await fh.stat();
-  if (header.basisLength !== undefined && header.basisLength !== size) {
-    throw new RolldeltaError(ErrorCode.BASIS_MISMATCH, `${path} has ${size} bytes, the delta was made against a basis of ${header.basisLength}; nothing was written`);
-  }
-  if (header.basisSha256 !== undefined) {
-    const got = await sha256Handle(fh, size);
-    if (!equalBytes(got, header.basisSha256)) {
-      throw new RolldeltaError(ErrorCode.BASIS_MISMATCH, `${path} is not the basis the delta was made against (SHA-256 ${toHex(got)}, expected ${toHex(header.basisSha256)}); nothing was written`);
-    }
-  }
+  const fitsBasis = header.basisLength === undefined || header.basisLength === size;
+  const fitsTarget = trailer.targetLength === size;
+  if (!fitsBasis && !fitsTarget) throw lengthMismatch(path, size, header.basisLength!);
+  // A delta without the basis hash takes any file of its length as the basis (unless it is the target).
+  if (!fitsTarget && header.basisSha256 === undefined) return 'basis';
+  const got = await sha256Handle(fh, size);
+  if (fitsBasis && header.basisSha256 !== undefined && equalBytes(got, header.basisSha256)) return 'basis';
+  if (fitsTarget && equalBytes(got, trailer.targetSha256)) return 'target';
+  if (fitsBasis && header.basisSha256 === undefined) return 'basis';
+  if (!fitsBasis) throw lengthMismatch(path, size, header.basisLength!);
+  throw new RolldeltaError(ErrorCode.BASIS_MISMATCH, `${path} is not the basis the delta was made against (SHA-256 ${toHex(got)}, expected ${toHex(header.basisSha256!)}); nothing was written`);
+}
+
+function lengthMismatch(path: string, size: number, basisLength: number): RolldeltaError {
+  return new RolldeltaError(ErrorCode.BASIS_MISMATCH, `${path} has ${size} bytes, the delta was made against a basis of ${basisLength}; nothing was written`);
 }
 
 /** Saves the cycle-breaking copies' basis bytes aside, durably, before anything is overwritten. */

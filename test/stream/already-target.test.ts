@@ -59,4 +59,13 @@ describe('a patch run again after it finished', () => {
     expect(r.stderr.toString()).toMatch(/already is the target of this delta/);
     expect(Buffer.compare(readFileSync(p('c.bin')), target)).toBe(0);
   });
+
+  it('rolldelta patch --in-place F DELTA twice: the second says there is nothing to do and exits 0', () => {
+    writeFileSync(p('ip.bin'), basis);
+    expect(runCli(['patch', '--in-place', p('ip.bin'), p('d.rdelta')]).status).toBe(0);
+    const r = runCli(['patch', '--in-place', p('ip.bin'), p('d.rdelta')]);
+    expect(r.status, r.stderr.toString()).toBe(0);
+    expect(r.stderr.toString()).toMatch(/ip\.bin already is the target of this delta \(patched before\): nothing to do/);
+    expect(Buffer.compare(readFileSync(p('ip.bin')), target)).toBe(0);
+  });
 });

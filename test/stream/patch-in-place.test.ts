@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -122,6 +122,57 @@ describe('in-place patching', () => {
     const [f2, d2] = files(basis, diff(basis, target));
     await expect(patchInPlace(f2, d2, { maxStashBytes: 100 })).rejects.toMatchObject({ code: 'ERR_LIMIT' });
     expect(new Uint8Array(readFileSync(f2))).toEqual(basis);
+  });
+
+  it('run again after it finished: already the target, nothing written (the mtime stays), nothing left beside it', async () => {
+    const basis = prng(300_000, 21);
+    const target = concat(basis.subarray(0, 100_000), prng(5000, 22), basis.subarray(100_000)); // longer
+    const [f, d] = files(basis, diff(basis, target, { level: 1 }));
+    expect((await patchInPlace(f, d)).alreadyTarget).toBe(false);
+    const old = new Date(Date.UTC(2020, 0, 1));
+    utimesSync(f, old, old);
+    const again = await patchInPlace(f, d);
+    expect(again).toMatchObject({ alreadyTarget: true, resumed: false, targetLength: target.length });
+    expectFile(f, target);
+    expect(statSync(f).mtimeMs).toBe(old.getTime());
+    expect(existsSync(`${f}.rdjournal`) || existsSync(`${f}.rdstash`)).toBe(false);
+  });
+
+  it('a file of the target length that is not the target is still ERR_BASIS_MISMATCH, and untouched', async () => {
+    const basis = prng(300_000, 23);
+    const target = concat(basis.subarray(150_000), prng(1000, 24), basis.subarray(0, 150_000));
+    const other = prng(target.length, 25);
+    const [f, d] = files(other, diff(basis, target, { level: 1 }));
+    await expect(patchInPlace(f, d)).rejects.toMatchObject({ code: 'ERR_BASIS_MISMATCH', message: expect.stringContaining(`has ${target.length} bytes`) });
+    expectFile(f, other);
+  });
+
+  it('basis and target of one length: the one hash tells basis, target and neither apart', async () => {
+    const basis = prng(300_000, 26);
+    // Halves swapped and an edit: the delta applied to the target would not make the target again.
+    const target = concat(basis.subarray(150_000), prng(1000, 27), basis.subarray(1000, 150_000));
+    const [f, d] = files(basis, diff(basis, target, { level: 1 }));
+    expect((await patchInPlace(f, d)).alreadyTarget).toBe(false);
+    expect((await patchInPlace(f, d)).alreadyTarget).toBe(true);
+    expectFile(f, target);
+    const other = prng(300_000, 28);
+    writeFileSync(f, other);
+    await expect(patchInPlace(f, d)).rejects.toMatchObject({ code: 'ERR_BASIS_MISMATCH', message: expect.stringContaining('is not the basis') });
+    expectFile(f, other);
+  });
+
+  it('a delta without the basis hash, run again over its target of the basis length: already the target, not patched again', async () => {
+    const basis = prng(300_000, 29);
+    const target = concat(basis.subarray(150_000), prng(1000, 30), basis.subarray(1000, 150_000));
+    const out: Uint8Array[] = [];
+    const dd = new DiffDelta(basis, (c) => out.push(c), { level: 1, basisSha256: false });
+    dd.push(target);
+    dd.finish();
+    const [f, d] = files(basis, Buffer.concat(out));
+    expect((await patchInPlace(f, d)).alreadyTarget).toBe(false);
+    expectFile(f, target);
+    expect((await patchInPlace(f, d)).alreadyTarget).toBe(true);
+    expectFile(f, target);
   });
 
   it('resumes after a crash at checkpoints spread over the run (simulated by a throwing hook) and finishes', async () => {
