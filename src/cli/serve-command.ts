@@ -1,7 +1,9 @@
 import { createServer } from 'node:http';
+import { isRolldeltaError, RolldeltaError } from '../core/errors.js';
 import { archiveDirectory, createDeltaServer, engineArchives } from '../docker/delta-server.js';
 import { DeltaStore } from '../docker/delta-store.js';
 import { DockerEngine } from '../docker/engine.js';
+import { checkLevel } from '../format/level.js';
 import { expectPositionals, parseArgs, workerCount, type OptionSpec } from './args.js';
 import { UsageError } from './usage-error.js';
 
@@ -16,22 +18,53 @@ const spec: Record<string, OptionSpec> = {
   help: { kind: 'boolean', short: 'h' },
 };
 
+const USAGE = `usage: rolldelta serve --store DIR (--images DIR | --engine) [--port 8080] [--host 127.0.0.1] [--workers N|auto] [--level N]
+
+Serves image deltas over HTTP until interrupted (SIGINT, SIGTERM).
+  --store DIR       where generated deltas are kept (created when missing)
+  --images DIR      image archives (docker save or OCI), one file per image: the image NAME:TAG is
+                    the file NAME_TAG.tar, every character other than A-Z a-z 0-9 . - _ replaced by _
+                    (app:1 -> app_1.tar, reg.io:5000/team/app:1.2 -> reg.io_5000_team_app_1.2.tar)
+  --engine          save images from the Docker Engine at DOCKER_HOST instead (default
+                    unix:///var/run/docker.sock; checked at start-up), cached in --store
+  --port N          port to listen on (default 8080)
+  --host H          address to listen on (default 127.0.0.1)
+  --workers N|auto  threads indexing old images and packing level-9 frames (default 1)
+  --level N         level of the deltas devices get when they ask for none, 0-9 (default 9)
+  -h, --help        this help
+
+Requests:
+  GET /delta?from=OLD&to=NEW[&level=N]   OLD and NEW are image references (URL-encoded),
+                                         N a level 0-9 (default the server's --level)
+    200  the delta (a Range request gets 206); x-delta-sha256 is its SHA-256
+    202  it is being generated: ask again after Retry-After seconds
+    404  the server has no image OLD or NEW (the body names it, and the file looked for)
+    400  a bad query; 500 the generation failed (the body says why; the next request retries)
+  HEAD /delta?...                        the same status and headers (content-length), no body
+`;
+
 /**
  * `rolldelta serve --port P --store DIR (--images DIR | --engine) [--workers N|auto] [--level N]`: the delta
  * server, with image archives from a directory (`app:2` is `app_2.tar`) or saved from the Docker
- * Engine on demand; --level is that of the deltas devices get when they ask for none (default 9).
- * Runs until interrupted.
+ * Engine on demand (which must answer at start-up); --level is that of the deltas devices get when
+ * they ask for none (default 9). Runs until interrupted; --help prints the usage, with the archive
+ * naming rule and the requests.
+ * @example
+ * await serveCommand(['--store', '/srv/deltas', '--images', '/srv/images', '--port', '8080']);
  */
 export async function serveCommand(argv: readonly string[]): Promise<void> {
   const args = parseArgs(argv, spec);
+  if (args.values.help) return void process.stdout.write(USAGE);
   expectPositionals(args, [], 'serve');
   const store = args.values.store as string | undefined;
   const images = args.values.images as string | undefined;
   if (!store) throw new UsageError('serve needs --store DIR (where deltas are kept)');
   if (!images && !args.values.engine) throw new UsageError('serve needs --images DIR (image archives) or --engine (save images from DOCKER_HOST)');
-  const source = images ? archiveDirectory(images) : engineArchives(new DockerEngine(), store);
-  const level = args.values.level as number | undefined;
-  const server = createDeltaServer({ source, store: new DeltaStore(store), workers: workerCount(args.values.workers), level });
+  // Options first: a bad one is reported without asking an engine anything.
+  const level = args.values.level === undefined ? undefined : checkLevel(args.values.level);
+  const workers = workerCount(args.values.workers);
+  const source = images ? archiveDirectory(images) : engineArchives(await reachableEngine(), store);
+  const server = createDeltaServer({ source, store: new DeltaStore(store), workers, level });
   const port = (args.values.port as number | undefined) ?? 8080;
   const host = (args.values.host as string | undefined) ?? '127.0.0.1';
   const http = createServer(server.handler);
@@ -45,4 +78,16 @@ export async function serveCommand(argv: readonly string[]): Promise<void> {
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
   });
+}
+
+/** The engine at DOCKER_HOST, once it has answered a ping: a server without one would answer every request 202, then 500. */
+async function reachableEngine(): Promise<DockerEngine> {
+  const engine = new DockerEngine();
+  try {
+    await engine.ping();
+  } catch (e) {
+    if (!isRolldeltaError(e)) throw e;
+    throw new RolldeltaError(e.code, `serve --engine needs a Docker Engine: ${e.message}`, { cause: e });
+  }
+  return engine;
 }

@@ -19,6 +19,8 @@ export const ErrorCode = {
   LIMIT: 'ERR_LIMIT',
   /** A caller passed an invalid argument or option. */
   INVALID_ARGUMENT: 'ERR_INVALID_ARGUMENT',
+  /** What was asked for (an image, its archive) is not where it was looked for. */
+  NOT_FOUND: 'ERR_NOT_FOUND',
   /** The operation was cancelled through its AbortSignal. */
   ABORTED: 'ERR_ABORTED',
   /** An input/output operation failed (file, socket, child process). */

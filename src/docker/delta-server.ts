@@ -13,8 +13,14 @@ import type { DockerEngine } from './engine.js';
 
 /** Where the server finds image archives (`docker save` or OCI) by reference. */
 export interface DeltaSource {
-  /** Path of an archive holding the image `ref`; rejects when the source has no such image. */
+  /** Path of an archive holding the image `ref`; rejects (ERR_NOT_FOUND) when the source has no such image. */
   archive(ref: string): Promise<string>;
+  /**
+   * Optional and cheap (a stat, an inspect; no archive written): rejects with ERR_NOT_FOUND when
+   * the source has no image `ref`. The server asks it before starting a generation, so that a
+   * request for a missing image is answered 404 at once instead of 202 and then a failure.
+   */
+  checkImage?(ref: string): Promise<void>;
 }
 
 export interface DeltaServerOptions {
@@ -61,6 +67,17 @@ function refOf(url: URL, name: string): string {
   return v;
 }
 
+/** A request the server answers with an error status and a one-line reason per problem. */
+interface Refusal {
+  status: number;
+  message: string;
+}
+
+/** The reason a person reads, with the code a program switches on. */
+const reasonOf = (e: unknown) => (isRolldeltaError(e) ? `${e.message} (${e.code})` : String((e as Error)?.message ?? e));
+
+const isNotFound = (e: unknown) => isRolldeltaError(e) && e.code === ErrorCode.NOT_FOUND;
+
 /** One generation per pair and level: what `running` and `failures` are keyed by. */
 const jobKey = (from: string, to: string, variant: number | undefined) => `${from}\0${to}\0${variant ?? ''}`;
 
@@ -88,15 +105,17 @@ function rangeOf(header: string | undefined, size: number): { start: number; end
  * the whole delta's SHA-256 for the device to check), and 202 with
  * Retry-After while it is generated on demand: one generation per pair, however many devices ask
  * at once. `&level=N` (0-9) asks for a delta made at that level instead of the server's (a device
- * too slow to decode context mixing asks for 6). `HEAD` tells the size before a download. A failed
- * generation answers 500 with the reason, and the next request tries again; a bad query, 400.
+ * too slow to decode context mixing asks for 6). `HEAD` tells the size before a download. An image
+ * the source does not have answers 404 naming it: at once when the source can tell cheaply
+ * ({@link DeltaSource.checkImage}), else after the generation finds out. A failed generation
+ * answers 500 with the reason, and the next request tries again; a bad query, 400.
  * @example
  * const server = createDeltaServer({ source: archiveDirectory('/srv/images'), store: new DeltaStore('/srv/deltas') });
  * http.createServer(server.handler).listen(8080);
  */
 export function createDeltaServer(opts: DeltaServerOptions): DeltaServer {
   const running = new Map<string, Promise<number>>();
-  const failures = new Map<string, string>();
+  const failures = new Map<string, Refusal>();
   let generations = 0;
   const retryAfter = String(opts.retryAfterSeconds ?? 2);
   const digests = new Map<string, string>();
@@ -139,10 +158,26 @@ export function createDeltaServer(opts: DeltaServerOptions): DeltaServer {
       () => running.delete(key),
       (e) => {
         running.delete(key);
-        failures.set(key, isRolldeltaError(e) ? `${e.message} (${e.code})` : String((e as Error)?.message ?? e));
+        failures.set(key, isNotFound(e) ? { status: 404, message: `not found: ${reasonOf(e)}` } : { status: 500, message: `generating the delta failed: ${reasonOf(e)}` });
       },
     );
     return job;
+  }
+
+  /**
+   * Asks the source whether it has both images, when it can tell cheaply: 404 for those it has
+   * not, 500 when it could not say, undefined to go on and generate.
+   */
+  async function refusalFor(from: string, to: string): Promise<Refusal | undefined> {
+    const check = opts.source.checkImage?.bind(opts.source);
+    if (!check) return undefined;
+    const refs = from === to ? [from] : [from, to];
+    const results = await Promise.allSettled(refs.map((ref) => check(ref)));
+    const errors = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
+    if (errors.length === 0) return undefined;
+    const missing = errors.filter(isNotFound);
+    if (missing.length > 0) return { status: 404, message: missing.map((e) => `not found: ${reasonOf(e)}`).join('\n') };
+    return { status: 500, message: errors.map((e) => `checking the images failed: ${reasonOf(e)}`).join('\n') };
   }
 
   async function generate(from: string, to: string, level?: number): Promise<number> {
@@ -170,8 +205,11 @@ export function createDeltaServer(opts: DeltaServerOptions): DeltaServer {
       const failed = failures.get(key);
       if (failed && !running.has(key)) {
         failures.delete(key);
-        return void res.writeHead(500, { 'content-type': 'text/plain' }).end(`generating the delta failed: ${failed}\n`);
+        return void res.writeHead(failed.status, { 'content-type': 'text/plain' }).end(`${failed.message}\n`);
       }
+      // A running generation was checked when it started; a missing image starts none.
+      const refused = running.has(key) ? undefined : await refusalFor(from, to);
+      if (refused) return void res.writeHead(refused.status, { 'content-type': 'text/plain' }).end(`${refused.message}\n`);
       start(from, to, variant).catch(() => {}); // the failure is reported to the next request
       return void res.writeHead(202, { 'retry-after': retryAfter, 'content-type': 'text/plain' }).end('the delta is being generated; ask again\n');
     }
@@ -206,21 +244,38 @@ export function createDeltaServer(opts: DeltaServerOptions): DeltaServer {
 }
 
 /**
- * A source of image archives in a directory: `ref` `app:2` is the file `app_2.tar` (characters
- * other than letters, digits, `.`, `-` and `_` become `_`).
+ * The file name {@link archiveDirectory} looks for: `app:2` is `app_2.tar`, every character other
+ * than ASCII letters, digits, `.`, `-` and `_` replaced by `_`.
+ * @example
+ * archiveFileName('reg.io:5000/team/app:1.2'); // 'reg.io_5000_team_app_1.2.tar'
+ */
+export function archiveFileName(ref: string): string {
+  return `${ref.replace(/[^A-Za-z0-9._-]/g, '_')}.tar`;
+}
+
+/**
+ * A source of image archives in a directory: `ref` `app:2` is the file `app_2.tar` (see
+ * {@link archiveFileName}); an image without its file is ERR_NOT_FOUND, naming the file.
  * @example
  * archiveDirectory('/srv/images').archive('app:2'); // '/srv/images/app_2.tar'
  */
 export function archiveDirectory(dir: string): DeltaSource {
+  async function pathOf(ref: string): Promise<string> {
+    const path = `${dir}/${archiveFileName(ref)}`;
+    try {
+      await stat(path);
+    } catch {
+      throw new RolldeltaError(
+        ErrorCode.NOT_FOUND,
+        `no archive for image ${ref}: looked for ${path} (the image NAME:TAG is the file NAME_TAG.tar, every character other than A-Z a-z 0-9 . - _ replaced by _); docker save it there`,
+      );
+    }
+    return path;
+  }
   return {
-    async archive(ref) {
-      const path = `${dir}/${ref.replace(/[^A-Za-z0-9._-]/g, '_')}.tar`;
-      try {
-        await stat(path);
-      } catch {
-        throw new RolldeltaError(ErrorCode.INVALID_ARGUMENT, `no archive for image ${ref} (looked for ${path})`);
-      }
-      return path;
+    archive: pathOf,
+    async checkImage(ref) {
+      await pathOf(ref);
     },
   };
 }
@@ -232,10 +287,17 @@ export function archiveDirectory(dir: string): DeltaSource {
  * createDeltaServer({ source: engineArchives(new DockerEngine(), '/srv/cache'), store });
  */
 export function engineArchives(engine: DockerEngine, dir: string): DeltaSource {
+  async function inspect(ref: string) {
+    const info = await engine.inspectImage(ref);
+    if (!info) throw new RolldeltaError(ErrorCode.NOT_FOUND, `the Docker Engine at ${engine.socketPath} has no image ${ref}; docker pull or docker load it there`);
+    return info;
+  }
   return {
+    async checkImage(ref) {
+      await inspect(ref);
+    },
     async archive(ref) {
-      const info = await engine.inspectImage(ref);
-      if (!info) throw new RolldeltaError(ErrorCode.INVALID_ARGUMENT, `the engine has no image ${ref}`);
+      const info = await inspect(ref);
       const path = `${dir}/${info.Id.replace(/^sha256:/, '')}.tar`;
       try {
         await stat(path);

@@ -1,9 +1,11 @@
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureBuilt, runCli } from '../helpers/cli.js';
+import { archiveFileName } from '../../src/docker/delta-server.js';
+import { cliPath, ensureBuilt, runCli } from '../helpers/cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'rolldelta-cli-'));
 const p = (n: string) => join(dir, n);
@@ -74,11 +76,34 @@ describe('rolldelta CLI', () => {
 
   it('serve and update refuse a level outside 0-9 before anything else', () => {
     // Nothing is listened on or asked of an engine: the option is checked first.
-    for (const args of [['serve', '--store', p('store'), '--images', dir, '--level', '12'], ['update', '--to', 'a:2', '--server', 'http://127.0.0.1:9/delta', '--level', '12']]) {
+    for (const args of [['serve', '--store', p('store'), '--images', dir, '--level', '12'], ['serve', '--store', p('store'), '--engine', '--level', '12'], ['update', '--to', 'a:2', '--server', 'http://127.0.0.1:9/delta', '--level', '12']]) {
       const r = runCli(args);
       expect(r.status, args[0]).toBe(1);
       expect(r.stderr.toString().trim()).toBe('rolldelta: level must be an integer from 0 to 9, got 12 (ERR_INVALID_ARGUMENT)');
     }
+  });
+
+  it('serve --help and -h print its usage: the archive naming rule and the query', () => {
+    for (const flag of ['--help', '-h']) {
+      const r = runCli(['serve', flag]);
+      expect(r.status, flag).toBe(0);
+      const out = r.stdout.toString();
+      expect(out).toMatch(/^usage: rolldelta serve --store DIR \(--images DIR \| --engine\)/);
+      expect(out.replace(/\s+/g, ' ')).toContain('the image NAME:TAG is the file NAME_TAG.tar, every character other than A-Z a-z 0-9 . - _ replaced by _');
+      // Its examples are the names the server looks for.
+      const examples = [...out.matchAll(/(\S+) -> (\S+\.tar)/g)].map((m) => [m[1].replace(/^\(/, ''), m[2]]);
+      expect(examples.map(([ref]) => ref)).toEqual(['app:1', 'reg.io:5000/team/app:1.2']);
+      for (const [ref, file] of examples) expect(archiveFileName(ref)).toBe(file);
+      expect(out).toContain('GET /delta?from=OLD&to=NEW[&level=N]');
+      expect(r.stderr.toString()).toBe('');
+    }
+  });
+
+  it('serve --engine exits 1 with a one-line reason when no engine answers at DOCKER_HOST', () => {
+    const sock = p('nobody-listens.sock');
+    const r = spawnSync(process.execPath, [cliPath, 'serve', '--store', p('store'), '--engine', '--port', '0'], { env: { ...process.env, DOCKER_HOST: `unix://${sock}` }, timeout: 20_000 });
+    expect(r.status).toBe(1);
+    expect(r.stderr.toString()).toBe(`rolldelta: serve --engine needs a Docker Engine: cannot reach the Docker Engine at ${sock}: no such socket; start dockerd or set DOCKER_HOST=unix:///path/to/docker.sock (ERR_IO)\n`);
   });
 
   it('--block-size and --format rdiff are honoured', () => {

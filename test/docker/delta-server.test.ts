@@ -1,12 +1,14 @@
 // The delta server over real HTTP on loopback, with image archives from a directory.
+// (An engine's answers for images it lacks: delta-server-engine.test.ts, with a real dockerd.)
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import { createServer, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DeltaStore, applyImageDelta, archiveDirectory, createDeltaServer, type DeltaServer } from '../../src/index.js';
+import { DeltaStore, DockerEngine, applyImageDelta, archiveDirectory, archiveFileName, createDeltaServer, engineArchives, type DeltaServer } from '../../src/index.js';
+import { downloadDelta } from '../../src/docker/delta-download.js';
 import { makeTar } from '../helpers/images.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'rolldelta-server-'));
@@ -29,6 +31,28 @@ function release(n: number): Uint8Array {
 let server: Server;
 let delta: DeltaServer;
 let base: string;
+
+/** Serves `handler` on a loopback port for the length of `use`. */
+async function withServer(handler: RequestListener, use: (base: string) => Promise<void>): Promise<void> {
+  const s = createServer(handler);
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  try {
+    await use(`http://127.0.0.1:${(s.address() as AddressInfo).port}`);
+  } finally {
+    await new Promise((r) => s.close(r));
+  }
+}
+
+/** Asks for `url` until it is no longer 202, as a device does. */
+async function untilDone(url: string): Promise<Response> {
+  let r = await fetch(url);
+  for (let i = 0; r.status === 202 && i < 200; i++) {
+    await r.arrayBuffer();
+    await new Promise((s) => setTimeout(s, 20));
+    r = await fetch(url);
+  }
+  return r;
+}
 
 beforeAll(async () => {
   writeFileSync(join(dir, 'app_1.tar'), release(1));
@@ -80,16 +104,71 @@ describe('createDeltaServer', () => {
     expect((await fetch(url, { headers: { range: `bytes=${size}-` } })).status).toBe(416);
   });
 
-  it('reports a failed generation with its reason, and bad requests with 400/404/405', async () => {
-    const url = `${base}/delta?from=app:1&to=app:9`;
-    expect((await fetch(url)).status).toBe(202);
-    let r = await fetch(url);
-    for (let i = 0; r.status === 202 && i < 100; i++) {
-      await new Promise((s) => setTimeout(s, 20));
-      r = await fetch(url);
+  it('answers 404 at once for an image it has no archive for, naming the file it looked for; starts no generation', async () => {
+    writeFileSync(join(dir, 'app-5.tar'), release(5)); // named the wrong way: app:5 is app_5.tar
+    const before = delta.generations;
+    for (let i = 0; i < 2; i++) {
+      const r = await fetch(`${base}/delta?from=app:5&to=app:2`);
+      expect(r.status).toBe(404);
+      const text = await r.text();
+      expect(text).toContain(`no archive for image app:5: looked for ${join(dir, 'app_5.tar')}`);
+      expect(text).toContain('(ERR_NOT_FOUND)');
+      expect(text).not.toContain('app:2');
     }
+    // Both missing, both named; a registry's reference keeps only A-Z a-z 0-9 . - _ (as --help says).
+    const both = await fetch(`${base}/delta?from=${encodeURIComponent('reg.io:5000/team/app:1.2')}&to=nope:9`);
+    expect(both.status).toBe(404);
+    const text = await both.text();
+    expect(text).toContain(join(dir, 'reg.io_5000_team_app_1.2.tar'));
+    expect(archiveFileName('reg.io:5000/team/app:1.2')).toBe('reg.io_5000_team_app_1.2.tar');
+    expect(text).toContain('no archive for image nope:9');
+    expect((await fetch(`${base}/delta?from=app:1&to=nope:9`, { method: 'HEAD' })).status).toBe(404);
+    await expect(delta.generate('app:1', 'nope:8')).rejects.toMatchObject({ code: 'ERR_NOT_FOUND' });
+    expect(delta.generations).toBe(before + 1); // the generate() call, not the requests
+  });
+
+  it('a device asking for a missing image is told at once: one request, no waiting, ERR_REMOTE with the reason', async () => {
+    const phases: string[] = [];
+    const t0 = Date.now();
+    const opts = { requestTimeoutMs: 60_000, maxBackoffMs: 30_000, retries: 30, retryIntervalMs: 10_000, onProgress: (e: { phase: string }) => phases.push(e.phase) };
+    const err = await downloadDelta(`${base}/delta?from=app:1&to=nope:9`, join(dir, 'never.rdimg'), opts).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'ERR_REMOTE' });
+    expect((err as Error).message).toContain('the delta server answered 404: not found: no archive for image nope:9');
+    // updateImage falls back to a pull on this error, before any wait for a generation.
+    expect(phases).not.toContain('waiting');
+    expect(Date.now() - t0).toBeLessThan(5_000);
+  });
+
+  it('with a source that cannot check cheaply, a missing image answers 202, then 404 from the generation', async () => {
+    const own = archiveDirectory(dir);
+    const s = createDeltaServer({ source: { archive: (ref) => own.archive(ref) }, store: new DeltaStore(join(dir, 'store-nocheck')), retryAfterSeconds: 1 });
+    await withServer(s.handler, async (b) => {
+      const url = `${b}/delta?from=app:1&to=nope:9`;
+      expect((await fetch(url)).status).toBe(202);
+      const r = await untilDone(url);
+      expect(r.status).toBe(404);
+      expect(await r.text()).toMatch(/^not found: no archive for image nope:9: .*\(ERR_NOT_FOUND\)\n$/);
+    });
+  });
+
+  it('an engine source that cannot be reached answers 500 at once with the reason, starting no generation', async () => {
+    const engine = new DockerEngine({ socketPath: join(dir, 'nobody-listens.sock') });
+    const s = createDeltaServer({ source: engineArchives(engine, join(dir, 'engine-cache')), store: new DeltaStore(join(dir, 'store-engine')) });
+    await withServer(s.handler, async (b) => {
+      const r = await fetch(`${b}/delta?from=app:1&to=app:2`);
+      expect(r.status).toBe(500);
+      expect(await r.text()).toContain('checking the images failed: cannot reach the Docker Engine at');
+      expect(s.generations).toBe(0);
+    });
+  });
+
+  it('reports a failed generation with its reason, and bad requests with 400/404/405', async () => {
+    writeFileSync(join(dir, 'broken_1.tar'), 'not an image archive');
+    const url = `${base}/delta?from=broken:1&to=app:2`;
+    expect((await fetch(url)).status).toBe(202);
+    const r = await untilDone(url);
     expect(r.status).toBe(500);
-    expect(await r.text()).toContain('no archive for image app:9');
+    expect(await r.text()).toMatch(/^generating the delta failed: .*\(ERR_[A-Z_]+\)\n$/);
     expect((await fetch(`${base}/delta?from=app:1`)).status).toBe(400);
     expect((await fetch(`${base}/nope`)).status).toBe(404);
     expect((await fetch(`${base}/delta?from=a&to=b`, { method: 'POST' })).status).toBe(405);

@@ -1,0 +1,49 @@
+// The delta server with images saved from a real Docker Engine (a private dockerd): what it
+// answers for an image the engine does not have.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DeltaStore, createDeltaServer, engineArchives, type DeltaServer } from '../../src/index.js';
+import { dockerdAvailable, requirePeer, startDockerd, type Dockerd } from '../helpers/dockerd.js';
+import { importBusybox } from '../helpers/images.js';
+
+const docker = requirePeer('dockerd', dockerdAvailable());
+
+describe.skipIf(docker.skip)(`engineArchives with a real engine ${docker.message}`, () => {
+  let d: Dockerd;
+  let dir: string;
+  let http: Server;
+  let server: DeltaServer;
+  let base: string;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'rolldelta-server-engine-'));
+    d = await startDockerd();
+    await importBusybox(d.engine, 'rd-base:1');
+    server = createDeltaServer({ source: engineArchives(d.engine, join(dir, 'cache')), store: new DeltaStore(join(dir, 'store')) });
+    http = createServer(server.handler);
+    await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
+    base = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
+  }, 120_000);
+
+  afterAll(async () => {
+    await new Promise((r) => http?.close(r));
+    await d?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('answers 404 at once naming the image the engine does not have (inspect: 404), starting no generation', async () => {
+    for (let i = 0; i < 2; i++) {
+      const r = await fetch(`${base}/delta?from=rd-base:1&to=nope:9`);
+      expect(r.status).toBe(404);
+      const text = await r.text();
+      expect(text).toBe(`not found: the Docker Engine at ${d.socketPath} has no image nope:9; docker pull or docker load it there (ERR_NOT_FOUND)\n`);
+    }
+    const both = await (await fetch(`${base}/delta?from=gone:1&to=nope:9`)).text();
+    expect(both.split('\n').filter(Boolean)).toHaveLength(2);
+    expect(server.generations).toBe(0);
+  });
+});
