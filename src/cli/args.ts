@@ -1,4 +1,4 @@
-import type { WorkerCount } from '../stream/worker-count.js';
+import { MAX_WORKERS, type WorkerCount } from '../stream/worker-count.js';
 import { UsageError } from './usage-error.js';
 
 export type OptionKind = 'string' | 'integer' | 'boolean';
@@ -8,6 +8,9 @@ export interface OptionSpec {
   short?: string;
   /** Allowed values of a string option. */
   choices?: readonly string[];
+  /** Smallest and largest value of an integer option (checked here, so a bad value is bad usage). */
+  min?: number;
+  max?: number;
 }
 
 export interface ParsedArgs {
@@ -54,14 +57,24 @@ export function parseArgs(argv: readonly string[], spec: Record<string, OptionSp
     const raw = inline ?? argv[++i];
     if (raw === undefined) throw new UsageError(`--${name} needs a value`);
     if (s.kind === 'integer') {
-      if (!/^-?\d+$/.test(raw)) throw new UsageError(`--${name} takes a whole number, got ${JSON.stringify(raw)}`);
-      values[name] = Number(raw);
+      values[name] = integerValue(name, raw, s);
     } else {
       if (s.choices && !s.choices.includes(raw)) throw new UsageError(`--${name} is one of ${s.choices.join(', ')}; got ${JSON.stringify(raw)}`);
       values[name] = raw;
     }
   }
   return { positionals, values };
+}
+
+function integerValue(name: string, raw: string, s: OptionSpec): number {
+  const min = s.min ?? Number.MIN_SAFE_INTEGER;
+  const max = s.max ?? Number.MAX_SAFE_INTEGER;
+  const n = /^-?\d+$/.test(raw) ? Number(raw) : NaN;
+  if (!(n >= min && n <= max)) {
+    const range = s.min === undefined && s.max === undefined ? '' : s.max === undefined ? ` of at least ${min}` : ` from ${min} to ${max}`;
+    throw new UsageError(`--${name} takes a whole number${range}, got ${JSON.stringify(raw)}`);
+  }
+  return n;
 }
 
 /** Throws a usage error unless exactly `names.length` positionals were given. */
@@ -72,9 +85,13 @@ export function expectPositionals(args: ParsedArgs, names: readonly string[], co
   return args.positionals;
 }
 
-/** The value of `--workers`: a whole number or auto (undefined when not given). */
+/** `--level`, shared by every command that makes or asks for a native delta. */
+export const levelOption: OptionSpec = { kind: 'integer', min: 0, max: 9 };
+
+/** The value of `--workers`: auto or a whole number of threads, 1..MAX_WORKERS (undefined when not given). */
 export function workerCount(v: unknown): WorkerCount | undefined {
   if (v === undefined || v === 'auto') return v;
-  if (typeof v !== 'string' || !/^\d+$/.test(v)) throw new UsageError(`--workers takes a whole number or auto, got ${JSON.stringify(v)}`);
-  return Number(v);
+  const n = typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : NaN;
+  if (!(n >= 1 && n <= MAX_WORKERS)) throw new UsageError(`--workers takes auto or a whole number from 1 to ${MAX_WORKERS}, got ${JSON.stringify(v)}`);
+  return n;
 }

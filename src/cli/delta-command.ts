@@ -1,19 +1,20 @@
 import type { WireFormat } from '../format/operations-options.js';
 import { deltaChunks } from '../stream/delta-stream.js';
-import { expectPositionals, type OptionSpec, type ParsedArgs } from './args.js';
+import { expectPositionals, levelOption, type OptionSpec, type ParsedArgs } from './args.js';
 import { fileCommandOptions, say } from './file-command-options.js';
 import { inputSize, openInput, readInput, writeOutput } from './io.js';
 import { formatBytes, progressBar } from './progress-bar.js';
+import type { StopSignals } from './stop-signals.js';
 import { UsageError } from './usage-error.js';
 
 export const spec: Record<string, OptionSpec> = {
   ...fileCommandOptions,
   format: { kind: 'string', choices: ['native', 'rdiff'] },
-  level: { kind: 'integer' },
+  level: levelOption,
 };
 
 /** `rolldelta delta SIG NEW DELTA` */
-export async function run(args: ParsedArgs): Promise<void> {
+export async function run(args: ParsedArgs, stops: StopSignals): Promise<void> {
   const [sigPath, target, out] = expectPositionals(args, ['SIG', 'NEW', 'DELTA'], 'delta');
   if (sigPath === '-' && target === '-') throw new UsageError('only one of SIG and NEW can be standard input');
   const v = args.values;
@@ -22,7 +23,7 @@ export async function run(args: ParsedArgs): Promise<void> {
   const bar = progressBar(v.progress === true, 'delta');
   const written = await writeOutput(
     out,
-    deltaChunks(sig, openInput(target), { size, format: (v.format as WireFormat | undefined) ?? 'native', level: v.level as number | undefined, onProgress: bar.onProgress }),
+    deltaChunks(sig, openInput(target), { size, format: (v.format as WireFormat | undefined) ?? 'native', level: v.level as number | undefined, onProgress: bar.onProgress, signal: stops.signal }),
   );
   bar.done();
   if (v.progress) say(`delta: ${formatBytes(written)} for ${formatBytes(size ?? 0)} of target`);

@@ -1,23 +1,25 @@
 import { diffChunks, diffChunksAgainstFile, type DiffStreamOptions } from '../stream/diff-stream.js';
-import { expectPositionals, workerCount, type OptionSpec, type ParsedArgs } from './args.js';
+import { expectPositionals, levelOption, workerCount, type OptionSpec, type ParsedArgs } from './args.js';
 import { fileCommandOptions, say } from './file-command-options.js';
 import { inputSize, openInput, readInput, writeOutput } from './io.js';
 import { formatBytes, progressBar } from './progress-bar.js';
+import type { StopSignals } from './stop-signals.js';
 import { UsageError } from './usage-error.js';
 
 export const spec: Record<string, OptionSpec> = {
   ...fileCommandOptions,
-  level: { kind: 'integer' },
+  level: levelOption,
   'in-place': { kind: 'boolean' },
-  'in-place-stash': { kind: 'integer' },
+  'in-place-stash': { kind: 'integer', min: 0 },
   workers: { kind: 'string' },
 };
 
 /** `rolldelta diff BASIS NEW DELTA` */
-export async function run(args: ParsedArgs): Promise<void> {
+export async function run(args: ParsedArgs, stops: StopSignals): Promise<void> {
   const [basisPath, target, out] = expectPositionals(args, ['BASIS', 'NEW', 'DELTA'], 'diff');
   if (basisPath === '-' && target === '-') throw new UsageError('only one of BASIS and NEW can be standard input');
   const v = args.values;
+  if (v['in-place-stash'] !== undefined && v['in-place'] !== true) throw new UsageError('--in-place-stash is for diff --in-place only');
   const workers = workerCount(v.workers);
   const size = await inputSize(target);
   const bar = progressBar(v.progress === true, 'diff');
@@ -28,6 +30,7 @@ export async function run(args: ParsedArgs): Promise<void> {
     inPlaceStash: v['in-place-stash'] as number | undefined,
     workers,
     onProgress: bar.onProgress,
+    signal: stops.signal,
   };
   // A file basis is indexed while it is read (on --workers threads) and hashed on the way.
   const chunks = basisPath !== '-' ? diffChunksAgainstFile(basisPath, openInput(target), opts) : diffChunks(await readInput(basisPath), openInput(target), opts);

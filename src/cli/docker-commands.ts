@@ -3,13 +3,21 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DockerEngine } from '../docker/engine.js';
 import type { ReadRing } from '../image/read-ring.js';
-import { expectPositionals, parseArgs, type OptionSpec } from './args.js';
+import { expectPositionals, levelOption, parseArgs, type OptionSpec } from './args.js';
 import { resumeForJavaScriptWork } from './optimizing-compiler.js';
 import { formatBytes } from './progress-bar.js';
 import { UsageError } from './usage-error.js';
 
-const diffSpec: Record<string, OptionSpec> = { level: { kind: 'integer' }, help: { kind: 'boolean', short: 'h' } };
+const diffSpec: Record<string, OptionSpec> = { level: levelOption, help: { kind: 'boolean', short: 'h' } };
 const applySpec: Record<string, OptionSpec> = { tag: { kind: 'string' }, help: { kind: 'boolean', short: 'h' } };
+
+const USAGE = `Usage:
+  rolldelta docker diff [--level N] OLD NEW DELTA   delta between two images in the engine
+  rolldelta docker apply [--tag NEW] OLD DELTA      rebuild the new image into the engine
+
+The engine is DOCKER_HOST's (default unix:///var/run/docker.sock). OLD and NEW are image references
+or IDs. --level N: packing of what is new, 0-9 (default 9). --tag NEW: tag the rebuilt image.
+`;
 
 /** Runs `fn` with a scratch directory that is removed afterwards. */
 async function withScratch<T>(fn: (dir: string) => Promise<T>): Promise<T> {
@@ -21,31 +29,34 @@ async function withScratch<T>(fn: (dir: string) => Promise<T>): Promise<T> {
   }
 }
 
-async function save(engine: DockerEngine, ref: string, path: string, ring?: ReadRing): Promise<void> {
-  await engine.saveImagesToFile([ref], path, { ring });
+async function save(engine: DockerEngine, ref: string, path: string, signal: AbortSignal | undefined, ring?: ReadRing): Promise<void> {
+  await engine.saveImagesToFile([ref], path, { signal, ring });
 }
 
 /**
  * `rolldelta docker diff OLD NEW DELTA` (images in the engine at DOCKER_HOST) and
  * `rolldelta docker apply OLD DELTA [--tag NEW]` (rebuilds the new image into the engine).
  */
-export async function dockerCommand(argv: readonly string[]): Promise<void> {
+export async function dockerCommand(argv: readonly string[], signal?: AbortSignal): Promise<void> {
   const [sub, ...rest] = argv;
+  if (sub === '--help' || sub === '-h') return void process.stdout.write(USAGE);
   const engine = new DockerEngine();
   if (sub === 'diff') {
     const args = parseArgs(rest, diffSpec);
+    if (args.values.help) return void process.stdout.write(USAGE);
     const [oldRef, newRef, out] = expectPositionals(args, ['OLD', 'NEW', 'DELTA'], 'docker diff');
     const { diffImages } = await import('../image/diff-images.js');
     const s = await withScratch(async (dir) => {
-      await save(engine, oldRef, join(dir, 'old.tar'));
-      await save(engine, newRef, join(dir, 'new.tar'));
-      return diffImages(join(dir, 'old.tar'), join(dir, 'new.tar'), out, { level: args.values.level as number | undefined });
+      await save(engine, oldRef, join(dir, 'old.tar'), signal);
+      await save(engine, newRef, join(dir, 'new.tar'), signal);
+      return diffImages(join(dir, 'old.tar'), join(dir, 'new.tar'), out, { level: args.values.level as number | undefined, signal });
     });
     process.stderr.write(`image delta: ${formatBytes(s.deltaBytes)}; a pull would move ${formatBytes(s.pullBytes)}\n`);
     return;
   }
   if (sub === 'apply') {
     const args = parseArgs(rest, applySpec);
+    if (args.values.help) return void process.stdout.write(USAGE);
     const [oldRef, delta] = expectPositionals(args, ['OLD', 'DELTA'], 'docker apply');
     // Each subcommand loads only its own half: a device applying a delta parses none of the diff engine.
     const { applyImageDelta } = await import('../image/apply-image-delta.js');
@@ -54,8 +65,9 @@ export async function dockerCommand(argv: readonly string[]): Promise<void> {
     // One ring of buffers for the save and then the apply: 4 MiB less at the apply's peak.
     const ring = new ReadRing(ImageArchive.READ_BYTES);
     const { imageId } = await withScratch(async (dir) => {
-      await save(engine, oldRef, join(dir, 'old.tar'), ring);
-      return applyImageDelta(join(dir, 'old.tar'), delta, (chunks) => engine.loadImage(chunks), { omitOldLayers: true, reuseChunks: true, ring, beforeJavaScriptWork: resumeForJavaScriptWork });
+      await save(engine, oldRef, join(dir, 'old.tar'), signal, ring);
+      const load = (chunks: AsyncIterable<Uint8Array>) => engine.loadImage(chunks, { signal });
+      return applyImageDelta(join(dir, 'old.tar'), delta, load, { omitOldLayers: true, reuseChunks: true, ring, beforeJavaScriptWork: resumeForJavaScriptWork, signal });
     });
     const tag = args.values.tag as string | undefined;
     if (tag) {
@@ -66,5 +78,5 @@ export async function dockerCommand(argv: readonly string[]): Promise<void> {
     process.stderr.write(`loaded ${imageId}${tag ? ` as ${tag}` : ''} (every layer and the config verified)\n`);
     return;
   }
-  throw new UsageError('docker takes a subcommand: diff OLD NEW DELTA, or apply OLD DELTA [--tag NEW]');
+  throw new UsageError(`docker takes a subcommand: diff or apply\n${USAGE}`);
 }

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { ErrorCode, RolldeltaError } from '../core/errors.js';
 import { writeFileAtomic } from '../stream/atomic-file.js';
 import { fileSize } from '../stream/file-size.js';
 import { ioError } from '../stream/io-error.js';
@@ -29,7 +30,13 @@ export async function writeOutput(path: string, chunks: AsyncIterable<Uint8Array
       yield c;
     }
   }
-  await pipeline(Readable.from(counted(), { objectMode: false }), process.stdout, { end: false });
+  try {
+    await pipeline(Readable.from(counted(), { objectMode: false }), process.stdout, { end: false });
+  } catch (e) {
+    // The reader went away (`| head`): say so in one line, not with a stack.
+    if ((e as NodeJS.ErrnoException)?.code !== 'EPIPE') throw e;
+    throw new RolldeltaError(ErrorCode.IO, 'standard output was closed by its reader before the end: the output is incomplete', { cause: e });
+  }
   return n;
 }
 

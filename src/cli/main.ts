@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import { isRolldeltaError } from '../core/errors.js';
 import { parseArgs, type OptionSpec, type ParsedArgs } from './args.js';
+import { StopSignals } from './stop-signals.js';
 import { UsageError } from './usage-error.js';
 import { deferOptimizingCompiler, patchesByStreaming } from './optimizing-compiler.js';
 import { isDeviceCommand, keepYoungGenerationSmall } from './young-generation.js';
@@ -24,7 +25,9 @@ Usage:
   rolldelta update [--from OLD] --to NEW --server URL [--level N] [--request-timeout S] [--retries N] [--retry-interval S]
                                               update the engine's NEW by delta, or by a pull on any failure
 
-Any path may be - for standard input/output (but patch needs BASIS as a file).
+Any path may be - for standard input/output, but patch reads BASIS and image commands their
+archives at random positions: those must be files. The options below are the file commands';
+'rolldelta image --help' (and docker, serve, update) shows that command's own.
 
 Options:
   --format native|rdiff   signature/delta format (default native; rdiff = librsync's)
@@ -44,12 +47,14 @@ Options:
   -h, --help              this help
   --version               the version
 
-Exit codes: 0 success, 1 failure (one-line reason on stderr), 2 bad usage.
+Exit codes: 0 success, 1 failure (one-line reason on stderr), 2 bad usage; 130, 143 or 129
+when stopped by SIGINT (Ctrl-C), SIGTERM or SIGHUP, its temporary files removed (a second one
+exits at once; patch --in-place is simply killed: it resumes where it stopped).
 `;
 
 interface Command {
   spec: Record<string, OptionSpec>;
-  run(args: ParsedArgs): Promise<void>;
+  run(args: ParsedArgs, stops: StopSignals): Promise<void>;
 }
 
 /**
@@ -72,6 +77,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (isDeviceCommand(argv)) keepYoungGenerationSmall();
   if (patchesByStreaming(argv)) deferOptimizingCompiler();
+  const stops = new StopSignals();
   try {
     if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
       process.stdout.write(HELP);
@@ -82,23 +88,19 @@ export async function main(argv: readonly string[]): Promise<number> {
       return 0;
     }
     if (name === 'docker') {
-      await (await import('./docker-commands.js')).dockerCommand(rest);
+      await (await import('./docker-commands.js')).dockerCommand(rest, stops.signal);
       return 0;
     }
     if (name === 'serve') {
-      await (await import('./serve-command.js')).serveCommand(rest);
+      await (await import('./serve-command.js')).serveCommand(rest, stops.signal);
       return 0;
     }
     if (name === 'update') {
-      await (await import('./update-command.js')).updateCommand(rest);
+      await (await import('./update-command.js')).updateCommand(rest, stops.signal);
       return 0;
     }
     if (name === 'image') {
-      if (rest.includes('--help') || rest.includes('-h')) {
-        process.stdout.write(HELP);
-        return 0;
-      }
-      await (await import('./image-commands.js')).imageCommand(rest);
+      await (await import('./image-commands.js')).imageCommand(rest, stops.signal);
       return 0;
     }
     const load = Object.hasOwn(commands, name) ? commands[name] : undefined;
@@ -109,9 +111,13 @@ export async function main(argv: readonly string[]): Promise<number> {
       process.stdout.write(HELP);
       return 0;
     }
-    await cmd.run(args);
+    await cmd.run(args, stops);
     return 0;
   } catch (e) {
+    if (stops.exitCode !== undefined) {
+      process.stderr.write(`rolldelta: stopped by ${stops.received}\n`);
+      return stops.exitCode;
+    }
     if (e instanceof UsageError) {
       process.stderr.write(`rolldelta: ${e.message}\nTry 'rolldelta --help'.\n`);
       return 2;
@@ -122,6 +128,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     }
     process.stderr.write(`rolldelta: unexpected failure: ${(e as Error)?.stack ?? e}\n`);
     return 1;
+  } finally {
+    stops.dispose();
   }
 }
 

@@ -6,15 +6,17 @@ import { fileCommandOptions, say } from './file-command-options.js';
 import { inputSize, openInput, writeOutput } from './io.js';
 import { resumeForJavaScriptWork } from './optimizing-compiler.js';
 import { formatBytes, progressBar } from './progress-bar.js';
+import type { StopSignals } from './stop-signals.js';
 import { UsageError } from './usage-error.js';
 
 export const spec: Record<string, OptionSpec> = { ...fileCommandOptions, 'in-place': { kind: 'boolean' } };
 
 /** `rolldelta patch BASIS DELTA OUT`, or `rolldelta patch --in-place BASIS DELTA` */
-export async function run(args: ParsedArgs): Promise<void> {
+export async function run(args: ParsedArgs, stops: StopSignals): Promise<void> {
   if (args.values['in-place'] === true) {
     const [file, deltaPath] = expectPositionals(args, ['BASIS', 'DELTA'], 'patch --in-place');
     if (file === '-' || deltaPath === '-') throw new UsageError('patch --in-place needs BASIS and DELTA as files');
+    stops.dispose(); // journaled: a run killed at any point resumes where it stopped
     // Loaded only here: the planner and journal are most of the patch command's code.
     const { patchInPlace } = await import('../stream/patch-in-place.js');
     const r = await patchInPlace(file, deltaPath);
@@ -27,7 +29,7 @@ export async function run(args: ParsedArgs): Promise<void> {
   const v = args.values;
   if (deltaPath !== '-' && out !== '-') {
     const bar = progressBar(v.progress === true, 'patch');
-    const r = await patchFile(basisPath, deltaPath, out, { onProgress: bar.onProgress, beforeJavaScriptWork: resumeForJavaScriptWork }).finally(() => bar.done());
+    const r = await patchFile(basisPath, deltaPath, out, { onProgress: bar.onProgress, beforeJavaScriptWork: resumeForJavaScriptWork, signal: stops.signal }).finally(() => bar.done());
     if (r.alreadyTarget) say(`${basisPath} already is the target of this delta (patched before): nothing to do`);
     else if (v.progress) say(`patched: ${formatBytes(r.bytesOut)}`);
     return;
@@ -38,7 +40,7 @@ export async function run(args: ParsedArgs): Promise<void> {
     const size = await inputSize(deltaPath);
     // A file output appears only once verified: the basis hash is then needed only to explain a failure.
     const verifyBasis = out === '-' ? true : 'on-failure';
-    const written = await writeOutput(out, patchChunks(basis, openInput(deltaPath), { size, verifyBasis, onProgress: bar.onProgress, beforeJavaScriptWork: resumeForJavaScriptWork }, out !== '-'));
+    const written = await writeOutput(out, patchChunks(basis, openInput(deltaPath), { size, verifyBasis, onProgress: bar.onProgress, beforeJavaScriptWork: resumeForJavaScriptWork, signal: stops.signal }, out !== '-'));
     bar.done();
     if (v.progress) say(`patched: ${formatBytes(written)}`);
   } finally {

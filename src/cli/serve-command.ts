@@ -3,24 +3,23 @@ import { isRolldeltaError, RolldeltaError } from '../core/errors.js';
 import { archiveDirectory, createDeltaServer, engineArchives } from '../docker/delta-server.js';
 import { DeltaStore } from '../docker/delta-store.js';
 import { DockerEngine } from '../docker/engine.js';
-import { checkLevel } from '../format/level.js';
-import { expectPositionals, parseArgs, workerCount, type OptionSpec } from './args.js';
+import { expectPositionals, levelOption, parseArgs, workerCount, type OptionSpec } from './args.js';
 import { UsageError } from './usage-error.js';
 
 const spec: Record<string, OptionSpec> = {
-  port: { kind: 'integer' },
+  port: { kind: 'integer', min: 0, max: 65535 },
   host: { kind: 'string' },
   store: { kind: 'string' },
   images: { kind: 'string' },
   engine: { kind: 'boolean' },
   workers: { kind: 'string' },
-  level: { kind: 'integer' },
+  level: levelOption,
   help: { kind: 'boolean', short: 'h' },
 };
 
 const USAGE = `usage: rolldelta serve --store DIR (--images DIR | --engine) [--port 8080] [--host 127.0.0.1] [--workers N|auto] [--level N]
 
-Serves image deltas over HTTP until interrupted (SIGINT, SIGTERM).
+Serves image deltas over HTTP until stopped (SIGINT, SIGTERM or SIGHUP).
   --store DIR       where generated deltas are kept (created when missing)
   --images DIR      image archives (docker save or OCI), one file per image: the image NAME:TAG is
                     the file NAME_TAG.tar, every character other than A-Z a-z 0-9 . - _ replaced by _
@@ -47,12 +46,12 @@ Requests:
  * `rolldelta serve --port P --store DIR (--images DIR | --engine) [--workers N|auto] [--level N]`: the delta
  * server, with image archives from a directory (`app:2` is `app_2.tar`) or saved from the Docker
  * Engine on demand (which must answer at start-up); --level is that of the deltas devices get when
- * they ask for none (default 9). Runs until interrupted; --help prints the usage, with the archive
- * naming rule and the requests.
+ * they ask for none (default 9). Runs until stopped (SIGINT, SIGTERM or SIGHUP), then closes its
+ * listening socket; --help prints the usage, with the archive naming rule and the requests.
  * @example
- * await serveCommand(['--store', '/srv/deltas', '--images', '/srv/images', '--port', '8080']);
+ * await serveCommand(['--store', '/srv/deltas', '--images', '/srv/images', '--port', '8080'], AbortSignal.timeout(60_000));
  */
-export async function serveCommand(argv: readonly string[]): Promise<void> {
+export async function serveCommand(argv: readonly string[], signal: AbortSignal): Promise<void> {
   const args = parseArgs(argv, spec);
   if (args.values.help) return void process.stdout.write(USAGE);
   expectPositionals(args, [], 'serve');
@@ -61,7 +60,7 @@ export async function serveCommand(argv: readonly string[]): Promise<void> {
   if (!store) throw new UsageError('serve needs --store DIR (where deltas are kept)');
   if (!images && !args.values.engine) throw new UsageError('serve needs --images DIR (image archives) or --engine (save images from DOCKER_HOST)');
   // Options first: a bad one is reported without asking an engine anything.
-  const level = args.values.level === undefined ? undefined : checkLevel(args.values.level);
+  const level = args.values.level as number | undefined;
   const workers = workerCount(args.values.workers);
   const source = images ? archiveDirectory(images) : engineArchives(await reachableEngine(), store);
   const server = createDeltaServer({ source, store: new DeltaStore(store), workers, level });
@@ -73,11 +72,7 @@ export async function serveCommand(argv: readonly string[]): Promise<void> {
     http.listen(port, host, resolve);
   });
   process.stderr.write(`serving deltas on http://${host}:${port}/delta?from=OLD&to=NEW (store ${store})\n`);
-  await new Promise<void>((resolve) => {
-    const stop = () => http.close(() => resolve());
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
-  });
+  await new Promise<void>((resolve) => signal.addEventListener('abort', () => http.close(() => resolve()), { once: true }));
 }
 
 /** The engine at DOCKER_HOST, once it has answered a ping: a server without one would answer every request 202, then 500. */

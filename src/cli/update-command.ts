@@ -1,6 +1,6 @@
 import { DockerEngine } from '../docker/engine.js';
 import { updateImage } from '../docker/update-image.js';
-import { expectPositionals, parseArgs, type OptionSpec } from './args.js';
+import { expectPositionals, levelOption, parseArgs, type OptionSpec } from './args.js';
 import { resumeForJavaScriptWork } from './optimizing-compiler.js';
 import { formatBytes } from './progress-bar.js';
 import { UsageError } from './usage-error.js';
@@ -9,12 +9,25 @@ const spec: Record<string, OptionSpec> = {
   from: { kind: 'string' },
   to: { kind: 'string' },
   server: { kind: 'string' },
-  level: { kind: 'integer' },
-  'request-timeout': { kind: 'integer' },
-  retries: { kind: 'integer' },
-  'retry-interval': { kind: 'integer' },
+  level: levelOption,
+  'request-timeout': { kind: 'integer', min: 1 },
+  retries: { kind: 'integer', min: 1 },
+  'retry-interval': { kind: 'integer', min: 0 },
   help: { kind: 'boolean', short: 'h' },
 };
+
+const USAGE = `Usage: rolldelta update [options] --to NEW --server URL
+
+Updates the Docker Engine's image NEW (DOCKER_HOST, default /var/run/docker.sock) by a delta from
+the image it has, or by a regular pull on any failure; prints how it went.
+  --to NEW                 the image to run next (a reference the engine can also pull)
+  --server URL             the delta server's endpoint, e.g. http://deltas:8080/delta
+  --from OLD               the image to update from (default: the newest local image of NEW's repository)
+  --level N                ask for a delta made at level N, 0-9 (default the server's; 6 on a slow CPU)
+  --request-timeout S      seconds the server may take to make the delta before pulling (default 60)
+  --retries N              download attempts (default 30)
+  --retry-interval S       seconds between attempts (default 10)
+`;
 
 /**
  * `rolldelta update [--from OLD] --to NEW --server URL [--level N]`: the device update against the
@@ -22,8 +35,9 @@ const spec: Record<string, OptionSpec> = {
  * --level asks the server for a delta made at that level); prints how it went (delta, pull and
  * why, or nothing to do).
  */
-export async function updateCommand(argv: readonly string[]): Promise<void> {
+export async function updateCommand(argv: readonly string[], signal?: AbortSignal): Promise<void> {
   const args = parseArgs(argv, spec);
+  if (args.values.help) return void process.stdout.write(USAGE);
   expectPositionals(args, [], 'update');
   const { from, to, server } = args.values as { from?: string; to?: string; server?: string };
   if (!to || !server) throw new UsageError('update needs --to NEW --server URL (the delta endpoint, e.g. http://host:8080/delta), and --from OLD unless the newest local image of the same repository is the basis');
@@ -41,6 +55,7 @@ export async function updateCommand(argv: readonly string[]): Promise<void> {
       if (e.phase !== 'download') process.stderr.write(`${e.phase}: ${e.message ?? ''}\n`);
     },
     beforeJavaScriptWork: resumeForJavaScriptWork,
+    signal,
   });
   const how = r.action === 'delta' ? `by a ${formatBytes(r.deltaBytes ?? 0)} delta` : r.action === 'pull' ? `by a regular pull (${r.reason})` : 'already present';
   process.stderr.write(`${to} is ${r.imageId}: ${how}\n`);

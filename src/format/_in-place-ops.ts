@@ -1,10 +1,25 @@
 import { planInPlace, type InPlacePlan } from '../core/in-place-plan.js';
+import { ErrorCode, RolldeltaError } from '../core/errors.js';
 import type { OpSink } from '../core/ops.js';
 
 const COPY = 1;
 /** What `inPlace` lets the device save aside by default: a shuffled tar needs ~24 KB. */
 export const DEFAULT_STASH = 256 << 10;
 const ADD = 2;
+
+/**
+ * The ops holder of a diff made with `inPlace` (undefined without it), its stash budget checked.
+ * @example
+ * const held = inPlaceOpsFor({ inPlace: true, inPlaceStash: 0 }); // cycles sent as literals
+ */
+export function inPlaceOpsFor(opts: { inPlace?: boolean; inPlaceStash?: number }): InPlaceOps | undefined {
+  const stash = opts.inPlaceStash;
+  if (!opts.inPlace) return undefined;
+  if (stash !== undefined && (!Number.isSafeInteger(stash) || stash < 0)) {
+    throw new RolldeltaError(ErrorCode.INVALID_ARGUMENT, `inPlaceStash must be a whole number of bytes, 0 or more, got ${String(stash)}`);
+  }
+  return new InPlaceOps(stash);
+}
 
 /**
  * Holds a diff's ops until the end and plans them as the patching device will (see

@@ -3,7 +3,7 @@ import { DiffMatcher } from '../core/diff-matcher.js';
 import type { Hasher } from '../core/hash.js';
 import { Sha256 } from '../core/sha256.js';
 import { DeltaWriter } from './delta-writer.js';
-import { InPlaceOps } from './_in-place-ops.js';
+import { inPlaceOpsFor, type InPlaceOps } from './_in-place-ops.js';
 import type { DiffDeltaOptions } from './operations-options.js';
 
 /**
@@ -45,7 +45,7 @@ export class DiffDelta {
       opts,
     );
     this.basis = bytes;
-    this.held = opts.inPlace ? new InPlaceOps(opts.inPlaceStash) : undefined;
+    this.held = inPlaceOpsFor(opts);
     this.matcher = new DiffMatcher(basis, this.held ?? this.writer.sink, opts);
   }
 

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { RandomAccessBasis } from '../core/basis.js';
 import { ErrorCode, RolldeltaError } from '../core/errors.js';
+import { throwIfAborted } from '../stream/abort.js';
 import { writeFileAtomic } from '../stream/atomic-file.js';
 import { FileBasis } from '../stream/file-basis.js';
 import { patchChunks } from '../stream/patch-stream.js';
@@ -43,6 +44,8 @@ export interface ImageApplyOptions {
    * docker save of the old image (`saveImagesToFile`'s `ring`), never during it.
    */
   ring?: ReadRing;
+  /** Stops the apply at its next chunk (ERR_ABORTED); a file output is then left untouched. */
+  signal?: AbortSignal;
 }
 
 /** Hands out consecutive byte ranges of one stream: the patched target is cut into layers. */
@@ -160,7 +163,7 @@ export async function applyImageDelta(
     const skipsTarget = header.new.layers.some((l) => l.from === 'delta' && omitted(l));
     // Neither the basis nor the whole target is hashed: every layer written is checked against its
     // DiffID (old ones too), which covers both; a rebuilt layer left out is not written at all.
-    const patchOpts = { verifyBasis: false, verifyTarget: false, limits: opts.limits, beforeJavaScriptWork: opts.beforeJavaScriptWork };
+    const patchOpts = { verifyBasis: false, verifyTarget: false, limits: opts.limits, beforeJavaScriptWork: opts.beforeJavaScriptWork, signal: opts.signal };
     // Old layers go out one after another: one ring of read buffers serves them all. When they all
     // go out before the rebuilt layers (the usual: a base kept, the layers above it rebuilt), the
     // patch then takes its chunks from that ring too: the 1 GiB bench image's apply 68 → 64 MiB
@@ -191,7 +194,7 @@ export async function applyImageDelta(
     async function* archiveChunks(): AsyncGenerator<Uint8Array> {
       if (last < 0) await cutter.end(targetLength);
       const chunks = dockerArchiveChunks({ id: header.new.id, config, repoTags: header.new.repoTags, layers });
-      yield* opts.onProgress ? counted(chunks, opts.onProgress) : chunks;
+      yield* passed(chunks, opts);
     }
     if (toFile) await writeFileAtomic(out, archiveChunks());
     else await out(archiveChunks());
@@ -207,12 +210,16 @@ export async function applyImageDelta(
   }
 }
 
-/** Passes an archive's chunks through, reporting its bytes so far about every MiB. */
-async function* counted(chunks: AsyncIterable<Uint8Array>, onProgress: (p: Progress) => void): AsyncGenerator<Uint8Array> {
-  const meter = new ProgressMeter({ onProgress });
+/**
+ * Passes an archive's chunks through, stopping when `signal` fires (old layers are copied as they
+ * are, with no patch to check it) and reporting its bytes so far about every MiB.
+ */
+async function* passed(chunks: AsyncIterable<Uint8Array>, { signal, onProgress }: ImageApplyOptions): AsyncGenerator<Uint8Array> {
+  const meter = onProgress ? new ProgressMeter({ onProgress }) : undefined;
   for await (const c of chunks) {
-    meter.output(c.length);
-    meter.input(c.length); // after output: a report says both
+    throwIfAborted(signal);
+    meter?.output(c.length);
+    meter?.input(c.length); // after output: a report says both
     yield c;
   }
 }

@@ -1,6 +1,7 @@
 import { ErrorCode, RolldeltaError } from '../core/errors.js';
 import { DiffDelta } from '../format/diff-delta.js';
 import { CM_LEVEL } from '../format/native-codes.js';
+import { throwIfAborted } from '../stream/abort.js';
 import { writeFileAtomic } from '../stream/atomic-file.js';
 import { ChunkBuffer } from '../stream/chunks.js';
 import { BasisIndexer, buildDiffIndex } from '../stream/diff-index-build.js';
@@ -56,6 +57,8 @@ export interface ImageDiffOptions {
    * see WorkerFramePackerOptions).
    */
   keepEventLoopFree?: boolean;
+  /** Stops the diff at its next chunk (ERR_ABORTED); a file output is then left untouched. */
+  signal?: AbortSignal;
 }
 
 /**
@@ -77,13 +80,15 @@ async function measureLayers(archive: ImageArchive, image: ImageRecord, have: Se
   return { layers, pullBytes };
 }
 
+/** How readAllLayers reads: `shared` puts the bytes in a SharedArrayBuffer; `onLanded` hears of each chunk. */
+interface ReadLayersOptions {
+  shared: boolean;
+  signal?: AbortSignal;
+  onLanded?: (bytes: Uint8Array, at: number) => void;
+}
+
 /** The old image's layers, uncompressed, end to end in one buffer. */
-async function readAllLayers(
-  archive: ImageArchive,
-  image: ImageRecord,
-  shared: boolean,
-  onLanded?: (bytes: Uint8Array, at: number) => void,
-): Promise<Uint8Array> {
+async function readAllLayers(archive: ImageArchive, image: ImageRecord, { shared, signal, onLanded }: ReadLayersOptions): Promise<Uint8Array> {
   // Uncompressed layers have known sizes: fill one buffer, never holding the image twice (in
   // shared memory when worker threads index it), told to `onLanded` as it fills.
   const sizes = image.layers.map((l) => archive.layerBasis(l)?.length);
@@ -96,6 +101,7 @@ async function readAllLayers(
       // Copied at once: the reads may cycle through reused buffers.
       for await (const c of archive.layerStream(layer, ring)) {
         if (at + c.length > out.length) throw new RolldeltaError(ErrorCode.CORRUPT, `the old image's layers hold more than the ${out.length} bytes their entries list; the archive changed while being read`);
+        throwIfAborted(signal);
         out.set(c, at);
         at += c.length;
         onLanded?.(out, at);
@@ -107,6 +113,7 @@ async function readAllLayers(
   let n = 0;
   for (const layer of image.layers) {
     for await (const c of archive.layerStream(layer)) {
+      throwIfAborted(signal);
       parts.push(c);
       n += c.length;
     }
@@ -118,13 +125,20 @@ async function readAllLayers(
  * The delta between two image archives, comparing content across all layers: new layers whose
  * DiffID the old image has are referenced; every other new layer is diffed against the whole old
  * image (all its layers concatenated), so files that moved between layers, a rebuilt base or a
- * squashed image cost little. Memory: the old image's layers uncompressed plus the diff index
- * (at most as much again); the new layers are streamed.
+ * squashed image cost little. The delta goes to `out`: a path (written atomically) or a consumer
+ * of its chunks (a response body, standard output). Memory: the old image's layers uncompressed
+ * plus the diff index (at most as much again); the new layers are streamed.
  * @example
  * const s = await diffImages('app-v1.tar', 'app-v2.tar', 'v1-v2.rdimg');
  * console.log(`${s.deltaBytes} bytes instead of ${s.pullBytes}`);
+ * await diffImages('app-v1.tar', 'app-v2.tar', (chunks) => pipeline(Readable.from(chunks), res));
  */
-export async function diffImages(oldPath: string, newPath: string, outPath: string, opts: ImageDiffOptions = {}): Promise<ImageDiffSummary> {
+export async function diffImages(
+  oldPath: string,
+  newPath: string,
+  out: string | ((chunks: AsyncIterable<Uint8Array>) => Promise<unknown>),
+  opts: ImageDiffOptions = {},
+): Promise<ImageDiffSummary> {
   const oldArchive = await ImageArchive.open(oldPath);
   try {
     const newArchive = await ImageArchive.open(newPath);
@@ -140,9 +154,13 @@ export async function diffImages(oldPath: string, newPath: string, outPath: stri
         // Indexed as the layers are read, when they are plain (gzip ones are indexed once read).
         let indexer: BasisIndexer | undefined;
         try {
-          const basis = await readAllLayers(oldArchive, oldImage, threads > 1, (bytes, at) => {
-            indexer ??= new BasisIndexer(bytes, { workers: threads, hashBasis: false });
-            indexer.landed(at);
+          const basis = await readAllLayers(oldArchive, oldImage, {
+            shared: threads > 1,
+            signal: opts.signal,
+            onLanded: (bytes, at) => {
+              indexer ??= new BasisIndexer(bytes, { workers: threads, hashBasis: false });
+              indexer.landed(at);
+            },
           });
           indexed = indexer ? await indexer.finish() : await buildDiffIndex(basis, { workers: threads, hashBasis: false });
         } catch (e) {
@@ -163,7 +181,7 @@ export async function diffImages(oldPath: string, newPath: string, outPath: stri
       let reported = 0;
       const level = opts.level ?? 9;
       // Level 9 frames are context-mixed by worker threads, several at once (see WorkerFramePacker).
-      const packer = threads > 1 && level >= CM_LEVEL ? new WorkerFramePacker(threads, { keepEventLoopFree: opts.keepEventLoopFree }) : undefined;
+      const packer = threads > 1 && level >= CM_LEVEL ? new WorkerFramePacker(threads, { signal: opts.signal, keepEventLoopFree: opts.keepEventLoopFree }) : undefined;
       const packFrameAsync = packer?.pack;
       async function* chunks(): AsyncGenerator<Uint8Array> {
         yield header;
@@ -174,6 +192,7 @@ export async function diffImages(oldPath: string, newPath: string, outPath: stri
           if (layers[i].from === 'old') continue;
           // d.push copies what it keeps: the reads may cycle through reused buffers.
           for await (const c of newArchive.layerStream(newImage.layers[i], ring)) {
+            throwIfAborted(opts.signal);
             d.push(c);
             progress.bytesIn += c.length;
             await d.settled(MAX_PACKING); // frames are packed in the thread pool or the workers
@@ -195,7 +214,8 @@ export async function diffImages(oldPath: string, newPath: string, outPath: stri
         }
         opts.onProgress?.({ ...progress });
       }
-      const deltaBytes = await writeFileAtomic(outPath, chunks()).finally(() => packer?.close());
+      await (typeof out === 'string' ? writeFileAtomic(out, chunks()) : out(chunks())).finally(() => packer?.close());
+      const deltaBytes = progress.bytesOut;
       const sent = layers.filter((l) => l.from === 'delta').length;
       return { deltaBytes, pullBytes, newLayers: sent, reusedLayers: layers.length - sent, sentLayers: sent, ratio: deltaBytes > 0 ? pullBytes / deltaBytes : 0 };
     } finally {

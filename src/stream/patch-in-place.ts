@@ -108,6 +108,7 @@ export async function patchInPlace(path: string, deltaPath: string, opts: PatchI
   try {
     if (journal === undefined) {
       if ((await basisOrTarget(fh, path, shape.header, shape.trailer)) === 'target') {
+        await unlink(stashPath).catch(() => {}); // a finished run stopped before it removed its stash
         return { targetLength: shape.trailer.targetLength, resumed: false, stashedBytes: 0, alreadyTarget: true };
       }
       if (plan.brokenBytes > maxStash) {

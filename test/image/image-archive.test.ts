@@ -146,6 +146,22 @@ describe('image deltas', () => {
     expect(s.deltaBytes).toBeLessThan(1000);
   });
 
+  it('diffImages hands the delta to a consumer; both stop at an aborted signal, leaving nothing', async () => {
+    writeFileSync(p('abort-old.tar'), dockerArchive([base, app('v1')]));
+    writeFileSync(p('abort-new.tar'), dockerArchive([base, app('v2')]));
+    const toFile = await diffImages(p('abort-old.tar'), p('abort-new.tar'), p('abort.rdimg'));
+    const chunks: Uint8Array[] = [];
+    const toConsumer = await diffImages(p('abort-old.tar'), p('abort-new.tar'), async (c) => {
+      for await (const x of c) chunks.push(Uint8Array.from(x));
+    });
+    expect(Buffer.concat(chunks)).toEqual(readFileSync(p('abort.rdimg')));
+    expect(toConsumer.deltaBytes).toBe(toFile.deltaBytes);
+    const signal = AbortSignal.abort();
+    await expect(diffImages(p('abort-old.tar'), p('abort-new.tar'), p('never.rdimg'), { signal })).rejects.toMatchObject({ code: 'ERR_ABORTED' });
+    await expect(applyImageDelta(p('abort-old.tar'), p('abort.rdimg'), p('never.tar'), { signal })).rejects.toMatchObject({ code: 'ERR_ABORTED' });
+    expect(readdirSync(dir).filter((f) => f.includes('never'))).toEqual([]);
+  });
+
   it('content that moved to another layer, or was squashed into one, costs almost nothing', async () => {
     const moved = await roundTrip(dockerArchive([base, app('v1')]), dockerArchive([app('v1'), base]), 'moved');
     const squashed = await roundTrip(dockerArchive([base, app('v1')]), dockerArchive([[...base, ...app('v1')]]), 'squashed');

@@ -111,6 +111,9 @@ describe('in-place patching', () => {
     const [f2, d2] = files(basis, Buffer.concat(out));
     expect((await patchInPlace(f2, d2)).stashedBytes).toBe(0);
     expectFile(f2, target);
+    for (const inPlaceStash of [-1, 1.5, Number.NaN]) {
+      expect(() => diff(basis, target, { inPlace: true, inPlaceStash })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
+    }
   });
 
   it('refuses a wrong basis and a delta too cyclic for maxStashBytes before writing anything', async () => {

@@ -1,0 +1,140 @@
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ImageArchive } from '../../src/index.js';
+import { cliPath, ensureBuilt, runCli } from '../helpers/cli.js';
+import { dockerLegacyTar, fixtureImage, tarBytes } from '../helpers/image-fixtures.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'rolldelta-cli-edges-'));
+const p = (n: string) => join(dir, n);
+const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+
+/** Text that context mixing codes slowly (~1.5 s a MiB at level 9) and that matches nothing in the basis. */
+function wordsText(bytes: number, seed: number): Buffer {
+  const words = ['delta', 'layer', 'image', 'device', 'update', 'archive', 'signature', 'basis', 'target', 'frame'];
+  let x = seed;
+  const parts: string[] = [];
+  let n = 0;
+  while (n < bytes) {
+    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+    const w = `${words[x % words.length]}${(x >>> 8) % 1000} `;
+    parts.push(w);
+    n += w.length;
+  }
+  return Buffer.from(parts.join('').slice(0, bytes));
+}
+
+beforeAll(() => {
+  ensureBuilt();
+  const basis = Buffer.alloc(3_000_000).map((_, i) => (i * 2246822519) >>> 24);
+  writeFileSync(p('old'), basis);
+  writeFileSync(p('new'), Buffer.concat([basis.subarray(0, 1_000_000), Buffer.from('edited!'), basis.subarray(1_000_100)]));
+  expect(runCli(['diff', p('old'), p('new'), p('d')]).status).toBe(0);
+  writeFileSync(p('text-new'), wordsText(6 << 20, 7));
+  const base = tarBytes([{ type: 'file', name: 'etc/os-release', data: 'ID=fixture\n'.repeat(500) }]);
+  const app = (v: string) => tarBytes([{ type: 'file', name: 'app/main.js', data: `console.log("${v}");\n`.repeat(300) }]);
+  writeFileSync(p('v1.tar'), dockerLegacyTar([fixtureImage([base, app('one')], { repoTags: ['app:1'] })]));
+  writeFileSync(p('v2.tar'), dockerLegacyTar([fixtureImage([base, app('two')], { repoTags: ['app:2'] })]));
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** Runs the CLI; `onStart` gets the child once spawned. Resolves with its exit code and stderr. */
+function runCliAsync(args: string[], onStart: (child: ReturnType<typeof spawn>) => void): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [cliPath, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stderr }));
+    onStart(child);
+  });
+}
+
+/** Resolves once a temporary output file (`.NAME.*.tmp`) appears in `dir`. */
+async function tempFileAppears(name: string): Promise<void> {
+  for (;;) {
+    if (readdirSync(dir).some((f) => f.startsWith(`.${name}.`) && f.endsWith('.tmp'))) return;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+describe('rolldelta CLI at its edges', () => {
+  it('a reader that closes standard output early gets one line, not a stack', async () => {
+    const r = await runCliAsync(['patch', p('old'), p('d'), '-'], (child) => {
+      child.stdout!.once('data', () => child.stdout!.destroy());
+    });
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim()).toBe('rolldelta: standard output was closed by its reader before the end: the output is incomplete (ERR_IO)');
+  });
+
+  for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+    it(`${signal} stops a diff, removes its temporary file and exits ${code}`, async () => {
+      const out = `stopped-${signal}.rd`;
+      const r = await runCliAsync(['diff', '--level', '9', p('old'), p('text-new'), p(out)], (child) => {
+        void tempFileAppears(out).then(() => child.kill(signal));
+      });
+      expect(r.code).toBe(code);
+      expect(r.stderr.trim()).toBe(`rolldelta: stopped by ${signal}`);
+      expect(readdirSync(dir).filter((f) => f.includes(out))).toEqual([]);
+    }, 60_000);
+  }
+
+  it('--help of image, docker and update shows their own options', () => {
+    const cases: Array<[string[], string]> = [
+      [['image', '--help'], '--old-image REF'],
+      [['image', 'diff', '--help'], '--old-image REF'],
+      [['image', 'apply', '-h'], '--omit-old-layers'],
+      [['docker', '--help'], 'rolldelta docker apply'],
+      [['docker', 'apply', '--help'], '--tag NEW'],
+      [['update', '--help'], '--retry-interval S'],
+    ];
+    for (const [args, shows] of cases) {
+      const r = runCli(args);
+      expect(r.status, args.join(' ')).toBe(0);
+      expect(r.stdout.toString(), args.join(' ')).toContain(shows);
+    }
+  });
+
+  it('an option value out of range is bad usage (exit 2) named by its flag', () => {
+    const cases: Array<[string[], string]> = [
+      [['diff', '--level', '12', p('old'), p('new'), p('x')], '--level takes a whole number from 0 to 9, got "12"'],
+      [['delta', '--level', '-1', p('old'), p('new'), p('x')], '--level takes a whole number from 0 to 9, got "-1"'],
+      [['signature', '-b', '0', p('old'), p('x')], '--block-size takes a whole number from 1 to 16777216, got "0"'],
+      [['signature', '-S', '0', p('old'), p('x')], '--sum-size takes -1 or a whole number from 1 to 32 with --hash sha256, got 0'],
+      [['signature', '-H', 'md4', '-S', '17', p('old'), p('x')], '--sum-size takes -1 or a whole number from 1 to 16 with --hash md4, got 17'],
+      [['diff', '--workers', '99', p('old'), p('new'), p('x')], '--workers takes auto or a whole number from 1 to 64, got "99"'],
+      [['diff', '--in-place', '--in-place-stash', '-5', p('old'), p('new'), p('x')], '--in-place-stash takes a whole number of at least 0, got "-5"'],
+      [['diff', '--in-place-stash', '5', p('old'), p('new'), p('x')], '--in-place-stash is for diff --in-place only'],
+      [['image', 'diff', '--level', '10', p('v1.tar'), p('v2.tar'), p('x')], '--level takes a whole number from 0 to 9, got "10"'],
+      [['update', '--retries', '0', '--to', 'a:2', '--server', 'http://127.0.0.1:9/delta'], '--retries takes a whole number of at least 1, got "0"'],
+    ];
+    for (const [args, says] of cases) {
+      const r = runCli(args);
+      expect(r.status, args.join(' ')).toBe(2);
+      expect(r.stderr.toString().split('\n')[0], args.join(' ')).toBe(`rolldelta: ${says}`);
+    }
+    expect(existsSync(p('x'))).toBe(false);
+  });
+
+  it('image diff and image apply use - for standard input and output', async () => {
+    const diffed = runCli(['image', 'diff', p('v1.tar'), p('v2.tar'), '-']);
+    expect(diffed.status, diffed.stderr.toString()).toBe(0);
+    expect(runCli(['image', 'diff', p('v1.tar'), p('v2.tar'), p('v1-v2.rdimg')]).status).toBe(0);
+    expect(sha(diffed.stdout)).toBe(sha(readFileSync(p('v1-v2.rdimg'))));
+    const applied = runCli(['image', 'apply', p('v1.tar'), '-', '-'], diffed.stdout);
+    expect(applied.status, applied.stderr.toString()).toBe(0);
+    expect(runCli(['image', 'apply', p('v1.tar'), p('v1-v2.rdimg'), p('v2-out.tar')]).status).toBe(0);
+    expect(sha(applied.stdout)).toBe(sha(readFileSync(p('v2-out.tar'))));
+    writeFileSync(p('v2-stdout.tar'), applied.stdout);
+    const archive = await ImageArchive.open(p('v2-stdout.tar'));
+    expect(archive.images.map((i) => i.repoTags)).toEqual([['app:2']]);
+    await archive.close();
+    expect(existsSync(join(process.cwd(), '-'))).toBe(false);
+    const r = runCli(['image', 'apply', '-', p('v1-v2.rdimg'), p('never.tar')]);
+    expect(r.status).toBe(2);
+    expect(r.stderr.toString()).toContain('image apply reads OLD.tar at random positions');
+  });
+});
