@@ -30,7 +30,7 @@ export class DiffIndex {
   readonly stride: number;
   /** Entries per bucket (a power of two). */
   readonly slots: number;
-  /** Number of buckets (any count from 16; {@link seedBucket} maps a seed hash to one). */
+  /** Number of buckets (any count from 16; `seedBucket` maps a seed hash to one). */
   readonly buckets: number;
   readonly posBits: number;
   readonly checkBits: number;
@@ -74,7 +74,7 @@ export class DiffIndex {
   }
 
   /**
-   * An index whose table is still empty, for threads to fill with {@link fillPart}: `table` is
+   * An index whose table is still empty, for threads to fill with `fillPart`: `table` is
    * 'shared' (allocated in a SharedArrayBuffer, for worker threads to fill too), or the table of an
    * index created elsewhere over the same basis and options (a worker's view of a shared one).
    * @example

@@ -11,7 +11,7 @@ export interface DiffOptions {
   seedLength?: number;
   /**
    * Index every `stride`-th basis position (range 1-4096). The index takes 8 bytes per indexed
-   * position, `8 * basis.length / stride` bytes; the default ({@link defaultStride}) keeps it at
+   * position, `8 * basis.length / stride` bytes; the default (16 up to 256 MiB of basis, 32 up to 1 GiB, 64 above) keeps it at
    * most half the basis size. Any match at least `seedLength + stride - 1` long is found.
    */
   stride?: number;

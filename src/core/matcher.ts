@@ -249,7 +249,7 @@ export class DeltaMatcher {
     return -1;
   }
 
-  /** {@link scanRabinKarp} for the rsync rollsum (s1, s2 mod 2^16). */
+  /** `scanRabinKarp` for the rsync rollsum (s1, s2 mod 2^16). */
   private scanRollsum(limit: number): number {
     const buf = this.buf;
     const head = this.index.head;

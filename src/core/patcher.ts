@@ -12,7 +12,7 @@ export interface SyncBasis {
   read(position: number, length: number): Uint8Array;
 }
 
-/** Options of {@link Patcher} and {@link applyOps}. */
+/** Options of {@link Patcher} and `applyOps`. */
 export interface PatchOpsOptions {
   /** Largest piece of a COPY emitted at once, in bytes; default 1 MiB. */
   maxCopyChunk?: number;

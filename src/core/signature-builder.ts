@@ -15,7 +15,7 @@ export const DEFAULT_MAX_BLOCKS = 1 << 26;
 export interface SignatureBuilderOptions {
   /** SHA-256 for `basisSha256`; default core's pure-TS Sha256 (the Node edge injects node:crypto's). */
   sha256?: HasherFactory;
-  /** Most blocks the signature may hold; more throws ERR_LIMIT. Default {@link DEFAULT_MAX_BLOCKS}. */
+  /** Most blocks the signature may hold; more throws ERR_LIMIT. Default 2^26 (`DEFAULT_MAX_BLOCKS`). */
   maxBlocks?: number;
   /**
    * Measure the basis SHA-256 (default true). False leaves `basisSha256` undefined: a worker summing one

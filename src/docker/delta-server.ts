@@ -257,7 +257,7 @@ export function archiveFileName(ref: string): string {
  * A source of image archives in a directory: `ref` `app:2` is the file `app_2.tar` (see
  * {@link archiveFileName}); an image without its file is ERR_NOT_FOUND, naming the file.
  * @example
- * archiveDirectory('/srv/images').archive('app:2'); // '/srv/images/app_2.tar'
+ * await archiveDirectory('/srv/images').archive('app:2'); // '/srv/images/app_2.tar'
  */
 export function archiveDirectory(dir: string): DeltaSource {
   async function pathOf(ref: string): Promise<string> {

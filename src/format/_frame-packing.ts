@@ -20,7 +20,7 @@ export interface FrameJob {
 }
 
 /**
- * Packs a frame elsewhere (another thread) to the bytes {@link packFrame} gives, or returns undefined
+ * Packs a frame elsewhere (another thread) to the bytes `packFrame` gives, or returns undefined
  * for the caller to pack it. `last` is true for a delta's final frame, which no later frame's
  * packing can overlap with.
  */
@@ -76,7 +76,7 @@ export function contextMixedBytes(job: FrameJob): number {
 }
 
 /**
- * What {@link packFrame} gives below level 9, with each section deflated off the calling thread
+ * What `packFrame` gives below level 9, with each section deflated off the calling thread
  * (`deflateAsync`, libuv's thread pool at the Node edges) while the producer goes on.
  */
 export async function deflateFrameAsync(job: FrameJob, deflateAsync: (data: Uint8Array, level: number) => Promise<Uint8Array>): Promise<PackedFrame> {

@@ -10,7 +10,7 @@ import type { DeltaOptions, WireFormat } from './operations-options.js';
  * The encoding end of every delta producer (rsync matcher, two-sided diff): takes ops, writes them
  * in the chosen wire format, and hashes the target bytes it is told about so the native trailer can
  * carry the target's length and SHA-256: on this thread, or with `background` and a
- * `backgroundSha256` elsewhere, the trailer then waiting in {@link DeltaWriter.settled} for the digest.
+ * `backgroundSha256` elsewhere, the trailer then waiting in `DeltaWriter.settled` for the digest.
  * @example
  * const w = new DeltaWriter('native', { mode: 'diff', codec: 'deflate' }, (c) => out.push(c));
  * matcher = new DiffMatcher(basis, w.sink); w.target(chunk); matcher.push(chunk); ...; matcher.finish(); w.finish();

@@ -54,7 +54,7 @@ export class DiffDelta {
     this.matcher.push(chunk);
   }
 
-  /** See {@link DeltaWriter.settled}: await it between pushes when frames are packed in the background. */
+  /** See `DeltaWriter.settled`: await it between pushes when frames are packed in the background. */
   settled(maxPending = 0): Promise<void> {
     return this.writer.settled(maxPending);
   }

@@ -72,7 +72,7 @@ export interface NativeDeltaEncoderOptions {
   background?: boolean;
   /**
    * With `background`, at level 9: packs a frame elsewhere (worker threads at the Node edges), to
-   * the bytes {@link packFrame} gives, or returns undefined to have it packed here; frames still
+   * the bytes `packFrame` gives, or returns undefined to have it packed here; frames still
    * leave in order.
    */
   packFrameAsync?: FramePackerAsync;

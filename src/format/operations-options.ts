@@ -25,7 +25,7 @@ export interface SignatureOptions {
   /** Bytes kept of each strong sum; default the hash's full length; -1 picks the smallest safe one. */
   strongLength?: number;
   rollsum?: RollsumName;
-  /** Strong hash; default {@link defaultHashFor} the format. */
+  /** Strong hash; default SHA-256 in the native format, BLAKE2b in rdiff's. */
   hash?: StrongHashName;
   /** SHA-256 implementation; the Node adapters pass node:crypto's. */
   sha256?: HasherFactory;

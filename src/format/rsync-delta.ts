@@ -39,7 +39,7 @@ export class RsyncDelta {
     this.matcher.push(chunk);
   }
 
-  /** See {@link DeltaWriter.settled}: await it between pushes when frames are packed in the background. */
+  /** See `DeltaWriter.settled`: await it between pushes when frames are packed in the background. */
   settled(maxPending = 0): Promise<void> {
     return this.writer.settled(maxPending);
   }

@@ -120,7 +120,7 @@ export class BasisIndexer {
   }
 
   /**
-   * {@link finish}, keeping the worker thread of a two-thread index open (closed otherwise) for
+   * `finish`, keeping the worker thread of a two-thread index open (closed otherwise) for
    * work that follows at once: a diff's target hash (WorkerSha256), without another worker's start
    * (~55 ms, ~10 MiB). The caller closes `worker`.
    */
