@@ -1,6 +1,6 @@
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ErrorCode, RolldeltaError } from '../core/errors.js';
+import { ErrorCode, isRolldeltaError, RolldeltaError } from '../core/errors.js';
 import { writeFileAtomic } from '../stream/atomic-file.js';
 import { ChunkBuffer } from '../stream/chunks.js';
 import { encodeHeader } from '../tar/encode-header.js';
@@ -33,10 +33,23 @@ export function splitReference(ref: string): { repo: string; reference: string }
  * createDeltaServer({ source: registryArchives(new RegistryClient({ baseUrl }), '/srv/cache'), store });
  */
 export function registryArchives(client: RegistryClient, dir: string): DeltaSource {
+  /** The image's manifest; a registry that answers 404 (no such tag or repository) is ERR_NOT_FOUND. */
+  async function manifestOf(repo: string, reference: string, ref: string) {
+    try {
+      return await client.manifest(repo, reference);
+    } catch (e) {
+      if (!isRolldeltaError(e) || (e.cause as { status?: number } | undefined)?.status !== 404) throw e;
+      throw new RolldeltaError(ErrorCode.NOT_FOUND, `the registry has no image ${ref}; push it there`, { cause: e });
+    }
+  }
   return {
+    async checkImage(ref) {
+      const { repo, reference } = splitReference(ref);
+      await manifestOf(repo, reference, ref);
+    },
     async archive(ref) {
       const { repo, reference } = splitReference(ref);
-      const m = await client.manifest(repo, reference);
+      const m = await manifestOf(repo, reference, ref);
       const hex = (d: string) => {
         if (!/^sha256:[0-9a-f]{64}$/.test(d)) throw new RolldeltaError(ErrorCode.CORRUPT, `the registry named a blob ${JSON.stringify(d)}, not a sha256 digest`);
         return d.slice(7);

@@ -118,6 +118,24 @@ describe.skipIf(registry.skip || skopeo.skip)(`RegistryClient ${registry.message
     }
   });
 
+  it('a delta server on the registry answers 404 at once for an image the registry lacks', async () => {
+    const host = base.replace('http://', '');
+    const server = createDeltaServer({ source: registryArchives(new RegistryClient({ baseUrl: base }), dir), store: new DeltaStore(join(dir, 'deltas-404')) });
+    const http = createServer(server.handler);
+    await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = http.address() as AddressInfo;
+      for (const to of [`${host}/rel:9`, `${host}/nothing:1`]) {
+        const res = await fetch(`http://127.0.0.1:${port}/delta?from=${encodeURIComponent(`${host}/rel:1`)}&to=${encodeURIComponent(to)}`);
+        expect(res.status, to).toBe(404);
+        expect(await res.text()).toContain(`the registry has no image ${to}`);
+      }
+      expect(server.generations).toBe(0);
+    } finally {
+      http.close();
+    }
+  });
+
   it('a missing tag is ERR_REMOTE with the status; a dead registry ERR_IO', async () => {
     await expect(new RegistryClient({ baseUrl: base }).manifest('app', 'nope')).rejects.toMatchObject({ code: 'ERR_REMOTE' });
     const dead = await freePort();
