@@ -203,7 +203,7 @@ async function viaDelta(opts: UpdateOptions, from: string, url: string, dir: str
         signal: opts.signal,
       }),
     );
-    const file = await FileBasis.open(deltaPath);
+    const file = await FileBasis.open(deltaPath, 'the downloaded image delta');
     const { header } = await readImageDeltaHeader((p, n) => file.read(p, n), file.length).finally(() => file.close());
     opts.onProgress?.({ phase: 'apply', message: `rebuilding ${to} (${header.new.id}) from ${from}` });
     await engine.saveImagesToFile([from], oldPath, { signal: opts.signal, ring });

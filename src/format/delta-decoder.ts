@@ -1,7 +1,7 @@
 import { ErrorCode, RolldeltaError } from '../core/errors.js';
 import type { OpSink } from '../core/ops.js';
 import type { DeltaHeader } from './delta-header.js';
-import { detectFormat } from './detect.js';
+import { describeFormat, detectFormat } from './detect.js';
 import { resolveLimits, type DecodeLimits } from './limits.js';
 import { NativeDeltaDecoder, type NativeDeltaDecoderOptions } from './native-delta-decoder.js';
 import { RdiffDeltaDecoder } from './rdiff-delta-decoder.js';
@@ -81,7 +81,9 @@ export class AnyDeltaDecoder {
       this.format = 'rdiff';
       return new RdiffDeltaDecoder(this.sink, { limits: this.limits });
     }
-    const what = kind ? `a ${kind.replace('-', ' ')} file` : 'an unknown format';
-    throw new RolldeltaError(ErrorCode.BAD_MAGIC, `expected a delta (rolldelta or rdiff), but this is ${what}; check the order of the arguments`);
+    if (kind === 'image-delta') {
+      throw new RolldeltaError(ErrorCode.BAD_MAGIC, 'this is an image delta, which patch does not apply: rebuild the new image with `rolldelta image apply OLD.tar DELTA NEW.tar` (applyImageDelta)');
+    }
+    throw new RolldeltaError(ErrorCode.BAD_MAGIC, `expected a delta (rolldelta or rdiff), but this is ${describeFormat(kind)}; check the order of the arguments`);
   }
 }

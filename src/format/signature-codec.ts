@@ -1,6 +1,6 @@
 import { ErrorCode, RolldeltaError } from '../core/errors.js';
 import type { Signature } from '../core/params.js';
-import { detectFormat } from './detect.js';
+import { describeFormat, detectFormat } from './detect.js';
 import type { DecodeLimits } from './limits.js';
 import { decodeNativeSignature, encodeNativeSignature } from './native-signature.js';
 import type { WireFormat } from './operations-options.js';
@@ -27,6 +27,5 @@ export function decodeSignature(bytes: Uint8Array, limits?: Partial<DecodeLimits
   if (bytes.length < 4) {
     throw new RolldeltaError(ErrorCode.TRUNCATED, `a signature needs at least 4 bytes of magic, got ${bytes.length}; the file is truncated or empty`);
   }
-  const what = kind ? `a ${kind.replace('-', ' ')} file` : 'an unknown format';
-  throw new RolldeltaError(ErrorCode.BAD_MAGIC, `expected a signature (rolldelta or rdiff), but this is ${what}; check the order of the arguments`);
+  throw new RolldeltaError(ErrorCode.BAD_MAGIC, `expected a signature (rolldelta or rdiff), but this is ${describeFormat(kind)}; check the order of the arguments`);
 }

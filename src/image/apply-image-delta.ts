@@ -6,6 +6,7 @@ import { ErrorCode, RolldeltaError } from '../core/errors.js';
 import { throwIfAborted } from '../stream/abort.js';
 import { writeFileAtomic } from '../stream/atomic-file.js';
 import { FileBasis } from '../stream/file-basis.js';
+import { namingFile } from '../stream/io-error.js';
 import { patchChunks } from '../stream/patch-stream.js';
 import { ProgressMeter, type Progress } from '../stream/progress.js';
 import { reusedFileChunks } from '../stream/reused-chunks.js';
@@ -144,7 +145,7 @@ export async function applyImageDelta(
       scratch ??= await mkdtemp(join(typeof out === 'string' ? dirname(out) : tmpdir(), '.rolldelta-layers-'));
       const path = join(scratch, `${parts.length}.tar`);
       await writeFileAtomic(path, archive.layerStream(l));
-      const file = await FileBasis.open(path);
+      const file = await FileBasis.open(path, 'the decompressed copy of a layer');
       opened.push(file);
       parts.push(file);
     }
@@ -231,9 +232,11 @@ async function* cutNext(cutter: StreamCutter, at: number, size: number): AsyncGe
 }
 
 async function openDeltaFile(path: string): Promise<{ header: ImageDeltaHeader; rest: AsyncIterable<Uint8Array>; close(): Promise<void> }> {
-  const file = await FileBasis.open(path);
+  const file = await FileBasis.open(path, 'the image delta');
   try {
-    const { header, deltaOffset } = await readImageDeltaHeader((p, n) => file.read(p, n), file.length);
+    const { header, deltaOffset } = await readImageDeltaHeader((p, n) => file.read(p, n), file.length).catch((e: unknown) => {
+      throw namingFile(e, path);
+    });
     // Opened only when read: a refused old image leaves no open file behind.
     async function* rest(): AsyncGenerator<Uint8Array> {
       yield* reusedFileChunks(path, deltaOffset);

@@ -1,7 +1,9 @@
 import type { RandomAccessBasis } from '../core/basis.js';
 import { ErrorCode, RolldeltaError } from '../core/errors.js';
 import { FileBasis } from '../stream/file-basis.js';
+import { namingFile } from '../stream/io-error.js';
 import { dockerManifestImages } from './_archive-docker.js';
+import { ARCHIVE_PROBE_BYTES, checkArchiveStart } from './_archive-start.js';
 import { type ImageLocation, corrupt, object, parseJson, strings } from './_archive-json.js';
 import { familiarRef, ociLayoutImages } from './_archive-oci.js';
 import { COMPRESSION_PROBE_BYTES, detectCompression, gunzipChunks } from './compression.js';
@@ -27,7 +29,8 @@ const GZIP_READ_CHUNK = 256 << 10;
  * (`docker-legacy`) and from 25 on (`docker-oci`), an OCI image layout archive (`oci`), or skopeo's
  * `docker-archive:` (`skopeo-docker`). Only the tar headers are scanned on open; configs are read
  * whole, layers stay in place and are read with positional reads. Each layer's compression is
- * told from its first bytes (plain tar or gzip; zstd and others are ERR_UNSUPPORTED).
+ * told from its first bytes (plain tar or gzip; zstd and others are ERR_UNSUPPORTED). Another kind
+ * of file (no tar, or a tar without manifest.json or index.json) is ERR_BAD_MAGIC naming it.
  * @example
  * const a = await ImageArchive.open('app.tar', { image: 'app:2' });
  * try {
@@ -44,9 +47,13 @@ export class ImageArchive {
 
   /** Opens and indexes `path`; with `opts.image`, `images` holds only that image. */
   static async open(path: string, opts: ImageArchiveOptions = {}): Promise<ImageArchive> {
-    const file = await FileBasis.open(path);
+    const file = await FileBasis.open(path, 'the image archive');
     try {
-      const index = await indexTarFile(file);
+      checkArchiveStart(await file.read(0, Math.min(ARCHIVE_PROBE_BYTES, file.length)), path);
+      // The tar reader's messages say "the archive": name which one.
+      const index = await indexTarFile(file).catch((e: unknown) => {
+        throw namingFile(e, path);
+      });
       const reader = new ImageArchive(file, index, 'oci', []);
       const readJson = async (name: string, what: string) => parseJson(await reader.readEntry(name), what);
       let format: ArchiveFormat;
@@ -58,7 +65,7 @@ export class ImageArchive {
         locations = await ociLayoutImages(readJson);
         format = 'oci';
       } else {
-        throw corrupt(`${path} has neither manifest.json nor index.json at its root`);
+        throw new RolldeltaError(ErrorCode.BAD_MAGIC, `${path} is a tar but not an image archive: it has neither manifest.json (docker save) nor index.json (OCI layout) at its root`);
       }
       let images: ImageRecord[] = [];
       for (const loc of locations) images.push(await reader.record(loc));

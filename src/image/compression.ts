@@ -6,6 +6,21 @@ import type { LayerCompression } from './image-types.js';
 export const COMPRESSION_PROBE_BYTES = 10;
 
 /**
+ * The compression whose magic `head` starts with, or undefined (plain data, such as a tar).
+ * @example
+ * compressionOf(Uint8Array.of(0x1f, 0x8b, 8)); // 'gzip'
+ */
+export function compressionOf(head: Uint8Array): 'gzip' | 'zstd' | 'xz' | 'bzip2' | undefined {
+  const b = head;
+  if (b.length >= 2 && b[0] === 0x1f && b[1] === 0x8b) return 'gzip';
+  if (b.length >= 4 && b[0] === 0x28 && b[1] === 0xb5 && b[2] === 0x2f && b[3] === 0xfd) return 'zstd';
+  if (b.length >= 6 && b[0] === 0xfd && b[1] === 0x37 && b[2] === 0x7a && b[3] === 0x58 && b[4] === 0x5a && b[5] === 0) return 'xz';
+  // "BZh" + level digit + the block magic 0x314159265359: unambiguous, no tar starts with it
+  if (b.length >= 10 && b[0] === 0x42 && b[1] === 0x5a && b[2] === 0x68 && b[4] === 0x31 && b[5] === 0x41 && b[6] === 0x59 && b[7] === 0x26 && b[8] === 0x53 && b[9] === 0x59) return 'bzip2';
+  return undefined;
+}
+
+/**
  * Tells how a layer blob is stored from its first bytes (media types lie: skopeo and Docker label
  * uncompressed layers `tar.gzip` and the reverse). gzip and plain tar are read; zstd, xz and bzip2
  * are ERR_UNSUPPORTED with a message that says how to re-save the image.
@@ -13,13 +28,8 @@ export const COMPRESSION_PROBE_BYTES = 10;
  * detectCompression(await file.read(offset, 10), 'blobs/sha256/ab12...'); // 'gzip'
  */
 export function detectCompression(head: Uint8Array, what: string): LayerCompression {
-  const b = head;
-  if (b.length >= 2 && b[0] === 0x1f && b[1] === 0x8b) return 'gzip';
-  let kind: string | undefined;
-  if (b.length >= 4 && b[0] === 0x28 && b[1] === 0xb5 && b[2] === 0x2f && b[3] === 0xfd) kind = 'zstd';
-  else if (b.length >= 6 && b[0] === 0xfd && b[1] === 0x37 && b[2] === 0x7a && b[3] === 0x58 && b[4] === 0x5a && b[5] === 0) kind = 'xz';
-  // "BZh" + level digit + the block magic 0x314159265359: unambiguous, no tar starts with it
-  else if (b.length >= 10 && b[0] === 0x42 && b[1] === 0x5a && b[2] === 0x68 && b[4] === 0x31 && b[5] === 0x41 && b[6] === 0x59 && b[7] === 0x26 && b[8] === 0x53 && b[9] === 0x59) kind = 'bzip2';
+  const kind = compressionOf(head);
+  if (kind === 'gzip') return 'gzip';
   if (kind !== undefined) {
     throw new RolldeltaError(
       ErrorCode.UNSUPPORTED,

@@ -3,6 +3,8 @@ import { concatBytes, equalBytes, fromHex, toHex } from '../core/bytes.js';
 import { ErrorCode, RolldeltaError } from '../core/errors.js';
 import { decodeHeaderBlock, encodeHeaderBlock, HEADER_OVERHEAD } from '../format/_header-block.js';
 import { readU32 } from '../format/_reader.js';
+import { describeFormat, detectFormat } from '../format/detect.js';
+import { NATIVE_IMAGE_DELTA_MAGIC } from '../format/native-magic.js';
 import { digestHex, sha256Digest } from './digest.js';
 
 /**
@@ -20,7 +22,7 @@ import { digestHex, sha256Digest } from './digest.js';
  * dictionary: two configs of one application share most of their bytes (1652 → 217 bytes on the
  * bench's one-character edit).
  */
-export const IMAGE_DELTA_MAGIC = Uint8Array.of(0x72, 0x64, 0x69, 0x6d, 0x01);
+export const IMAGE_DELTA_MAGIC = Uint8Array.of(...NATIVE_IMAGE_DELTA_MAGIC, 0x01);
 
 /** Largest image delta header accepted by default (the config JSON travels in it). */
 const MAX_HEADER = 16 << 20;
@@ -159,8 +161,10 @@ export async function readImageDeltaHeader(
   const m = IMAGE_DELTA_MAGIC.length;
   if (length < m + 4) throw new RolldeltaError(ErrorCode.TRUNCATED, `an image delta has at least ${m + 4} bytes, this one ${length}`);
   const magic = await read(0, m);
-  if (!equalBytes(magic.subarray(0, 4), IMAGE_DELTA_MAGIC.subarray(0, 4))) {
-    throw new RolldeltaError(ErrorCode.BAD_MAGIC, 'this is not a rolldelta image delta (expected "rdim"); check the order of the arguments');
+  if (!equalBytes(magic.subarray(0, 4), NATIVE_IMAGE_DELTA_MAGIC)) {
+    const kind = detectFormat(magic);
+    const hint = kind === 'native-delta' || kind === 'rdiff-delta' ? 'apply a file delta with `rolldelta patch` (patchFile)' : 'check the order of the arguments';
+    throw new RolldeltaError(ErrorCode.BAD_MAGIC, `expected an image delta (starting "rdim"), but this is ${describeFormat(kind)}; ${hint}`);
   }
   if (magic[4] !== IMAGE_DELTA_MAGIC[4]) throw new RolldeltaError(ErrorCode.UNSUPPORTED, `image delta version ${magic[4]} is not supported by this build (it reads version 1)`);
   const mapLength = readU32(await read(m, 4), 0);

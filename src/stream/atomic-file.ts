@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { ioError } from './io-error.js';
+import { ioError, isSystemError } from './io-error.js';
 import { writeAll } from './write-all.js';
 
 const FLUSH_BYTES = 1 << 20;
@@ -11,7 +11,9 @@ const SYNC_BYTES = 8 << 20;
 /**
  * Writes chunks to `path` through a temporary file in the same directory, fsyncs it, then renames
  * it over `path`: readers see the old file or the complete new one, never a half-written one. On any
- * failure the temporary file is removed and `path` is untouched.
+ * failure the temporary file is removed and `path` is untouched. Only failures of the output are
+ * "cannot write `path`": an error of `chunks` is rethrown as it is (a RolldeltaError names its own
+ * file), except that a bare system error from it (EISDIR, EACCES) becomes ERR_IO about the input.
  * A chunk of at least 1 MiB is written before the iterator is asked for the second chunk after it,
  * so a producer of such chunks may refill it then (patchChunks' `reuseChunks`).
  * @example
@@ -27,6 +29,8 @@ export async function writeFileAtomic(path: string, chunks: AsyncIterable<Uint8A
     throw ioError(e, 'create a temporary file in', dir);
   }
   let total = 0;
+  // True while the loop waits for the next chunk: a failure then is the producer's, not the output's.
+  let awaitingSource = true;
   try {
     // Gather small chunks into ~1 MiB vectored writes (a delta encoder may emit many tiny pieces),
     // and keep one write in flight while the next chunks are produced: reading the basis and
@@ -60,11 +64,14 @@ export async function writeFileAtomic(path: string, chunks: AsyncIterable<Uint8A
       }
     };
     for await (const chunk of chunks) {
+      awaitingSource = false;
       pending.push(chunk);
       pendingBytes += chunk.length;
       total += chunk.length;
       if (pendingBytes >= FLUSH_BYTES) await flush();
+      awaitingSource = true;
     }
+    awaitingSource = false;
     await flush();
     await settle();
     await syncing;
@@ -76,7 +83,8 @@ export async function writeFileAtomic(path: string, chunks: AsyncIterable<Uint8A
   } catch (e) {
     await fh?.close().catch(() => {});
     await unlink(tmp).catch(() => {});
-    throw ioError(e, 'write', path);
+    if (!awaitingSource) throw ioError(e, 'write', path);
+    throw isSystemError(e) ? ioError(e, 'read the input for', path) : e;
   }
   await syncDirectory(dir);
   return total;

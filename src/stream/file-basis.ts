@@ -1,29 +1,36 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import type { RandomAccessBasis } from '../core/basis.js';
 import { ErrorCode, RolldeltaError } from '../core/errors.js';
-import { ioError } from './io-error.js';
+import { directoryError, ioError } from './io-error.js';
 
 /**
  * A basis backed by a file, read with positional reads: patching never loads the basis whole.
  * Each `read` returns a fresh buffer, so callers may hold on to it; `readInto` fills the caller's.
+ * `open`'s `what` says what the file is in error messages ("cannot open the image delta d.rdimg");
+ * a directory is refused at open (ERR_IO), where Linux would let it pass for a file of 4096 bytes.
  * @example
  * const basis = await FileBasis.open('app-v1.tar');
  * try { for await (const c of patchChunks(basis, deltaStream)) out.write(c) } finally { await basis.close() }
+ * const delta = await FileBasis.open('v1-v2.rdimg', 'the image delta');
  */
 export class FileBasis implements RandomAccessBasis {
   private constructor(
     private readonly fh: FileHandle,
     readonly length: number,
     readonly path: string,
+    private readonly what: string,
   ) {}
 
-  static async open(path: string): Promise<FileBasis> {
+  static async open(path: string, what = 'the basis'): Promise<FileBasis> {
+    let fh: FileHandle | undefined;
     try {
-      const fh = await open(path, 'r');
-      const { size } = await fh.stat();
-      return new FileBasis(fh, size, path);
+      fh = await open(path, 'r');
+      const stats = await fh.stat();
+      if (stats.isDirectory()) throw directoryError(`open ${what}`, path);
+      return new FileBasis(fh, stats.size, path, what);
     } catch (e) {
-      throw ioError(e, 'open the basis', path);
+      await fh?.close().catch(() => {});
+      throw ioError(e, `open ${what}`, path);
     }
   }
 
@@ -42,9 +49,9 @@ export class FileBasis implements RandomAccessBasis {
       try {
         ({ bytesRead: n } = await this.fh.read(buf, offset + done, length - done, position + done));
       } catch (e) {
-        throw ioError(e, 'read the basis', this.path);
+        throw ioError(e, `read ${this.what}`, this.path);
       }
-      if (n === 0) throw new RolldeltaError(ErrorCode.IO, `${this.path} shrank while it was being read; do not change the basis while it is in use`);
+      if (n === 0) throw new RolldeltaError(ErrorCode.IO, `${this.path} shrank while it was being read; do not change ${this.what} while it is in use`);
       done += n;
     }
   }

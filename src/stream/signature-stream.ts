@@ -8,7 +8,7 @@ import { encodeSignature } from '../format/signature-codec.js';
 import { resolveFormatParams } from '../format/signature-defaults.js';
 import { byteChunks, type ByteSource } from './chunks.js';
 import { toDuplex } from './duplex.js';
-import { ioError } from './io-error.js';
+import { ioError, isSystemError } from './io-error.js';
 import { nodeSha256 } from './node-sha256.js';
 import { ProgressMeter, type StreamOptions } from './progress.js';
 import { workersForSize, type WorkerCount } from './worker-count.js';
@@ -70,7 +70,12 @@ export async function* signatureFileChunks(path: string, opts: SignatureStreamOp
   const workers = workersForSize(opts.workers, opts.size);
   // Ranges need a regular file; a pipe or device (/dev/stdin) is read in order, piped to workers.
   if (workers === 1 || !(await isRegularFile(path))) {
-    yield* signatureChunks(createReadStream(path, { highWaterMark: 1 << 20 }), opts);
+    try {
+      yield* signatureChunks(createReadStream(path, { highWaterMark: 1 << 20 }), opts);
+    } catch (e) {
+      // The read stream fails with bare Node errors (EACCES, EISDIR) that do not say which file.
+      throw isSystemError(e) ? ioError(e, 'read the basis', path) : e;
+    }
     return;
   }
   const meter = new ProgressMeter(opts);

@@ -40,6 +40,25 @@ export function isZeroBlock(b: Uint8Array, off = 0): boolean {
 }
 
 /**
+ * True when `b` (the first 512 bytes of a file, or all of a shorter one) can begin a tar archive:
+ * the end marker, a header with the ustar magic (right checksum or not), or a v7 header with a
+ * right checksum. False means the file is some other kind of file, not a damaged tar.
+ * @example
+ * looksLikeTarStart(await file.read(0, 512)); // false for a PNG, a gzip file or a delta
+ */
+export function looksLikeTarStart(b: Uint8Array): boolean {
+  if (b[257] === 0x75 && b[258] === 0x73 && b[259] === 0x74 && b[260] === 0x61 && b[261] === 0x72) return true; // "ustar"
+  if (b.length < BLOCK) return false;
+  if (isZeroBlock(b)) return true;
+  try {
+    verifyChecksum(b);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
  * Parses one header block (ustar, GNU, v7, star), checking its checksum first.
  * Throws ERR_CHECKSUM when the stored sum matches neither the unsigned nor the signed byte sum (GNU
  * tar accepts both), ERR_CORRUPT on non-numeric numeric fields.

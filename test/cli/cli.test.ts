@@ -1,11 +1,12 @@
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { archiveFileName } from '../../src/docker/delta-server.js';
 import { cliPath, ensureBuilt, runCli } from '../helpers/cli.js';
+import { dockerLegacyTar, fixtureImage, tarBytes } from '../helpers/image-fixtures.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'rolldelta-cli-'));
 const p = (n: string) => join(dir, n);
@@ -115,5 +116,57 @@ describe('rolldelta CLI', () => {
     expect(readFileSync(p('rd')).readUInt32BE(0)).toBe(0x72730236);
     expect(runCli(['patch', p('old'), p('rd'), p('out3')]).status).toBe(0);
     expect(sha(p('out3'))).toBe(sha(p('new')));
+  });
+
+  describe('a failure names the file that failed, as what it was given for', () => {
+    const fails = (args: string[]) => {
+      const r = runCli(args);
+      expect(r.status, args.join(' ')).toBe(1);
+      return r.stderr.toString().trim();
+    };
+    const image = (tag: string, app: string) => dockerLegacyTar([fixtureImage([tarBytes([{ type: 'file', name: 'bin/tool', data: 'x'.repeat(5000) }]), tarBytes([{ type: 'file', name: 'app/main.js', data: app }])], { repoTags: [tag] })]);
+
+    beforeAll(() => {
+      writeFileSync(p('app-v1.tar'), image('app:1', 'console.log(1)'));
+      writeFileSync(p('app-v2.tar'), image('app:2', 'console.log(2)'));
+      writeFileSync(p('notatar.bin'), Buffer.alloc(5000, 'not a tar '));
+      mkdirSync(p('folder'));
+      expect(runCli(['image', 'diff', p('app-v1.tar'), p('app-v2.tar'), p('v1-v2.rdimg')]).status).toBe(0);
+      expect(runCli(['diff', p('app-v1.tar'), p('app-v2.tar'), p('v1-v2.rdelta')]).status).toBe(0);
+    });
+
+    it('a missing image delta is the delta, not the basis', () => {
+      expect(fails(['image', 'apply', p('app-v1.tar'), p('nonexist.rdimg'), p('o.tar')])).toBe(`rolldelta: cannot open the image delta ${p('nonexist.rdimg')}: no such file or directory (ERR_IO)`);
+    });
+
+    it('an input that cannot be read is blamed, not the output', () => {
+      expect(fails(['signature', p('folder'), p('sig.out')])).toBe(`rolldelta: cannot read the basis ${p('folder')}: it is a directory, not a file (ERR_IO)`);
+      expect(existsSync(p('sig.out'))).toBe(false);
+    });
+
+    it('a file that is not an image archive is named and said to be none', () => {
+      const want = `rolldelta: ${p('notatar.bin')} is not an image archive (a \`docker save\` or OCI layout tar): it does not start with a tar header (ERR_BAD_MAGIC)`;
+      expect(fails(['image', 'diff', p('notatar.bin'), p('app-v2.tar'), p('x')])).toBe(want);
+      expect(fails(['image', 'apply', p('notatar.bin'), p('v1-v2.rdimg'), p('x.tar')])).toBe(want);
+    });
+
+    it('a directory given as the basis is a directory, not a basis of 4096 bytes', () => {
+      expect(fails(['patch', p('folder'), p('v1-v2.rdelta'), p('o')])).toBe(`rolldelta: cannot open the basis ${p('folder')}: it is a directory, not a file (ERR_IO)`);
+    });
+
+    it('an image delta given to patch says to apply it with image apply', () => {
+      expect(fails(['patch', p('app-v1.tar'), p('v1-v2.rdimg'), p('o')])).toMatch(/^rolldelta: this is an image delta, .*`rolldelta image apply OLD.tar DELTA NEW.tar`.* \(ERR_BAD_MAGIC\)$/);
+    });
+
+    // As root, permissions do not stop reads: run as nobody to reproduce an unreadable basis.
+    it.skipIf(process.getuid?.() !== 0 || !existsSync('/usr/sbin/runuser'))('a basis nobody may read is "permission denied" on the basis', () => {
+      const open = p('open');
+      mkdirSync(open);
+      chmodSync(dir, 0o711);
+      chmodSync(open, 0o777);
+      writeFileSync(join(open, 'unread.bin'), Buffer.alloc(100_000, 1), { mode: 0o000 });
+      const r = spawnSync('runuser', ['-u', 'nobody', '--', process.execPath, cliPath, 'signature', join(open, 'unread.bin'), join(open, 'out.sig')]);
+      expect(r.stderr.toString().trim()).toBe(`rolldelta: cannot read the basis ${join(open, 'unread.bin')}: permission denied (ERR_IO)`);
+    });
   });
 });

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { OpCollector } from '../../src/core/ops.js';
 import { AnyDeltaDecoder } from '../../src/format/delta-decoder.js';
-import { detectFormat } from '../../src/format/detect.js';
+import { describeFormat, detectFormat } from '../../src/format/detect.js';
 import { resolveLimits } from '../../src/format/limits.js';
 import { decodeSignature } from '../../src/format/signature-codec.js';
 import { Cursor, unzigzag, varintLength, writeVarint, zigzag } from '../../src/format/varint.js';
@@ -14,6 +14,7 @@ describe('detectFormat and the decoders it picks', () => {
     expect(detectFormat(Uint8Array.of(0x72, 0x64, 0x73, 0x67))).toBe('native-signature');
     expect(detectFormat(Uint8Array.of(0x72, 0x73, 0x02, 0x36))).toBe('rdiff-delta');
     for (const m of [0x36, 0x37, 0x46, 0x47]) expect(detectFormat(Uint8Array.of(0x72, 0x73, 0x01, m))).toBe('rdiff-signature');
+    expect(detectFormat(Uint8Array.of(0x72, 0x64, 0x69, 0x6d, 1))).toBe('image-delta');
     expect(detectFormat(Uint8Array.of(0x72, 0x73, 0x01, 0x48))).toBeUndefined();
     expect(detectFormat(Uint8Array.of(0x72, 0x64, 0x6c))).toBeUndefined();
     expect(detectFormat(new Uint8Array(0))).toBeUndefined();
@@ -34,6 +35,18 @@ describe('detectFormat and the decoders it picks', () => {
     expect(sig([0x72, 0x64, 0x6c, 0x74])).toBe('ERR_BAD_MAGIC');
     expect(sig([1, 2, 3, 4])).toBe('ERR_BAD_MAGIC');
     expect(sig([0x72, 0x73])).toBe('ERR_TRUNCATED');
+  });
+
+  it('says what was given instead: an image delta to patch, a signature as a delta, a delta as a signature', () => {
+    const image = Uint8Array.of(0x72, 0x64, 0x69, 0x6d, 1, 0, 0, 0, 9);
+    const asDelta = () => new AnyDeltaDecoder(new OpCollector()).push(image, true);
+    expect(asDelta).toThrow(expect.objectContaining({ code: 'ERR_BAD_MAGIC', message: expect.stringContaining('this is an image delta') }));
+    expect(asDelta).toThrow(/rolldelta image apply/);
+    const sigAsDelta = () => new AnyDeltaDecoder(new OpCollector()).push(Uint8Array.of(0x72, 0x73, 0x01, 0x47), true);
+    expect(sigAsDelta).toThrow('expected a delta (rolldelta or rdiff), but this is an rdiff signature file; check the order of the arguments');
+    expect(() => decodeSignature(image)).toThrow('expected a signature (rolldelta or rdiff), but this is an image delta file');
+    expect(() => decodeSignature(Uint8Array.of(0x72, 0x64, 0x6c, 0x74, 1))).toThrow('but this is a native delta file');
+    expect(describeFormat(undefined)).toBe('an unknown format');
   });
 
   it('resolveLimits fills defaults and refuses nonsense', () => {

@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RolldeltaError } from '../../src/core/errors.js';
@@ -159,6 +160,36 @@ describe('image archives: every layout', () => {
       );
       expect(r, name).toBeInstanceOf(RolldeltaError);
     }
+  });
+
+  it('another kind of file is named and said to be no image archive; a tar damaged further on keeps its code, naming the file', async () => {
+    const good = dockerLegacyTar([plain]);
+    const opened = async (name: string, bytes: Uint8Array) => {
+      writeFileSync(p(name), bytes);
+      return ImageArchive.open(p(name)).then(
+        async (a) => (await a.close(), undefined),
+        (e: RolldeltaError) => ({ code: e.code, message: e.message }),
+      );
+    };
+    const notTar = Uint8Array.from({ length: 5000 }, (_, i) => (i * 2654435761) >>> 24);
+    expect(await opened('random.bin', notTar)).toEqual({ code: 'ERR_BAD_MAGIC', message: `${p('random.bin')} is not an image archive (a \`docker save\` or OCI layout tar): it does not start with a tar header` });
+    expect(await opened('short.txt', new TextEncoder().encode('hello\n'))).toMatchObject({ code: 'ERR_BAD_MAGIC', message: expect.stringContaining(`${p('short.txt')} is not an image archive`) });
+    expect(await opened('plain.tar', tarBytes([{ type: 'file', name: 'hello.txt', data: 'hi' }]))).toEqual({
+      code: 'ERR_BAD_MAGIC',
+      message: `${p('plain.tar')} is a tar but not an image archive: it has neither manifest.json (docker save) nor index.json (OCI layout) at its root`,
+    });
+    expect(await opened('saved.tar.gz', gzipSync(good))).toMatchObject({ code: 'ERR_UNSUPPORTED', message: expect.stringContaining(`\`gunzip -k ${p('saved.tar.gz')}\``) });
+    expect(await opened('swapped.rdimg', Uint8Array.of(0x72, 0x64, 0x69, 0x6d, 1, ...new Array(600).fill(0)))).toMatchObject({ code: 'ERR_BAD_MAGIC', message: expect.stringContaining(`${p('swapped.rdimg')} is an image delta file, not an image archive`) });
+    await expect(ImageArchive.open(p('nonexist.tar'))).rejects.toMatchObject({ code: 'ERR_IO', message: `cannot open the image archive ${p('nonexist.tar')}: no such file or directory` });
+    expect(await opened('empty.tar', new Uint8Array(0))).toMatchObject({ code: 'ERR_TRUNCATED', message: expect.stringContaining(`${p('empty.tar')} is empty`) });
+    // past a valid first header: the tar reader's own codes, with the file's name in front
+    const index = await indexTarFile({ length: good.length, read: (at, n) => good.subarray(at, at + n) });
+    const lastHeader = index.get('manifest.json')!.dataOffset - 512;
+    const damaged = Uint8Array.from(good, (b, i) => (i === lastHeader + 10 ? b ^ 0xff : b));
+    expect(await opened('damaged.tar', damaged)).toMatchObject({ code: 'ERR_CHECKSUM', message: expect.stringMatching(new RegExp(`^${p('damaged.tar')}: tar header checksum mismatch`)) });
+    expect(await opened('cut.tar', good.subarray(0, 1500))).toMatchObject({ code: 'ERR_TRUNCATED', message: expect.stringMatching(new RegExp(`^${p('cut.tar')}: the archive ends inside`)) });
+    // a damaged first header that still carries the ustar magic is a damaged tar, not another kind of file
+    expect(await opened('first.tar', Uint8Array.from(good, (b, i) => (i === 10 ? b ^ 0xff : b)))).toMatchObject({ code: 'ERR_CHECKSUM' });
   });
 
   it('fuzz: damaged archives of every layout open or fail with a RolldeltaError, and so do their layer streams', async () => {

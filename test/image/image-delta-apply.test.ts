@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { OpCollector } from '../../src/core/ops.js';
+import { diff } from '../../src/format/operations.js';
 import type { DeltaHeader } from '../../src/format/delta-header.js';
 import { NativeDeltaDecoder } from '../../src/format/native-delta-decoder.js';
 import { applyImageDelta } from '../../src/image/apply-image-delta.js';
@@ -132,6 +133,20 @@ describe('image delta apply options', () => {
     writeFileSync(p('bad.rdimg'), bad);
     const [, edited, extra] = newImage.diffIds;
     await expect(applyImageDelta(p('old.tar'), p('bad.rdimg'), p('never.tar'), { omitLayers: [edited, extra] })).rejects.toMatchObject({ name: 'RolldeltaError' });
+    expect(existsSync(p('never.tar'))).toBe(false);
+  });
+
+  it('names the delta as the delta, and a file delta or a non-archive for what they are', async () => {
+    const missing = p('nonexist.rdimg');
+    await expect(applyImageDelta(p('old.tar'), missing, p('never.tar'))).rejects.toMatchObject({ code: 'ERR_IO', message: `cannot open the image delta ${missing}: no such file or directory` });
+    writeFileSync(p('file.rdelta'), diff(enc.encode('old bytes'), enc.encode('new bytes')));
+    await expect(applyImageDelta(p('old.tar'), p('file.rdelta'), p('never.tar'))).rejects.toMatchObject({
+      code: 'ERR_BAD_MAGIC',
+      message: `${p('file.rdelta')}: expected an image delta (starting "rdim"), but this is a native delta file; apply a file delta with \`rolldelta patch\` (patchFile)`,
+    });
+    if (!existsSync(p('d.rdimg'))) await diffImages(p('old.tar'), p('new.tar'), p('d.rdimg'));
+    writeFileSync(p('notatar.bin'), noise(4096, 5));
+    await expect(applyImageDelta(p('notatar.bin'), p('d.rdimg'), p('never.tar'))).rejects.toMatchObject({ code: 'ERR_BAD_MAGIC', message: expect.stringContaining(`${p('notatar.bin')} is not an image archive`) });
     expect(existsSync(p('never.tar'))).toBe(false);
   });
 

@@ -1,9 +1,11 @@
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createReadStream, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { ErrorCode, RolldeltaError } from '../../src/core/errors.js';
 import { writeFileAtomic } from '../../src/stream/atomic-file.js';
+import { signatureFile } from '../../src/stream/file-operations.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'rolldelta-atomic-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -58,5 +60,40 @@ describe('writeFileAtomic', () => {
     const path = join(dir, 'kept');
     await writeFileAtomic(path, chunks(3, 1000));
     expect(sha(readFileSync(path))).toBe(expected(3, 1000));
+  });
+});
+
+describe('writeFileAtomic blames the side that failed', () => {
+  const out = join(dir, 'blame-out');
+
+  it("a producer's own error (a RolldeltaError, or a caller's Error) comes out as it is, not as a failure to write", async () => {
+    for (const own of [new RolldeltaError(ErrorCode.CORRUPT, 'the delta is damaged'), new Error('the caller gave up')]) {
+      async function* failing(): AsyncGenerator<Uint8Array> {
+        yield chunkOf(0, 1000);
+        throw own;
+      }
+      await expect(writeFileAtomic(out, failing())).rejects.toBe(own);
+    }
+  });
+
+  it("a producer's bare system error (a directory read as a file) is ERR_IO about the input, not the output", async () => {
+    const err = await writeFileAtomic(out, createReadStream(dir)).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'ERR_IO', message: `cannot read the input for ${out}: it is a directory, not a file` });
+  });
+
+  it('a failure of the output itself is "cannot write" it', async () => {
+    const taken = join(dir, 'a-directory');
+    mkdirSync(taken);
+    // the rename over a directory fails (EISDIR) after every chunk was written
+    await expect(writeFileAtomic(taken, chunks(3, 1000))).rejects.toMatchObject({ code: 'ERR_IO', message: `cannot write ${taken}: it is a directory, not a file` });
+    await expect(writeFileAtomic(join(dir, 'no-such-dir', 'x'), chunks(1, 10))).rejects.toMatchObject({ code: 'ERR_IO', message: expect.stringContaining('cannot create a temporary file in') });
+    expect(readdirSync(taken)).toEqual([]);
+  });
+
+  it('signatureFile of a basis that cannot be read names the basis, not the signature it was writing', async () => {
+    const basis = join(dir, 'basis-dir');
+    mkdirSync(basis);
+    const err = await signatureFile(basis, join(dir, 'sig')).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'ERR_IO', message: `cannot read the basis ${basis}: it is a directory, not a file` });
   });
 });

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -134,3 +134,22 @@ describe('a delta without a basis digest, and patching without the target hash',
     expect(Buffer.compare(await viaStream(sameLength, { verifyTarget: false }), unchecked)).toBe(0);
   });
 });
+
+describe('a directory or a missing file given as an input is named for what it was meant to be', () => {
+  const folder = join(dir, 'folder');
+  mkdirSync(folder);
+  writeFileSync(join(dir, 'small'), prng(1000, 3));
+  writeFileSync(join(dir, 'small.d'), diff(prng(1000, 3), prng(1000, 4)));
+
+  it('FileBasis refuses a directory at open (Linux opens one; its 4096 bytes would pass for a basis)', async () => {
+    await expect(FileBasis.open(folder)).rejects.toMatchObject({ code: 'ERR_IO', message: `cannot open the basis ${folder}: it is a directory, not a file` });
+    await expect(FileBasis.open(join(dir, 'nope.rdimg'), 'the image delta')).rejects.toMatchObject({ code: 'ERR_IO', message: `cannot open the image delta ${join(dir, 'nope.rdimg')}: no such file or directory` });
+  });
+
+  it('patchFile with a directory as the basis or the delta says so, not ERR_BASIS_MISMATCH, and writes nothing', async () => {
+    await expect(patchFile(folder, join(dir, 'small.d'), join(dir, 'out-a'))).rejects.toMatchObject({ code: 'ERR_IO', message: `cannot open the basis ${folder}: it is a directory, not a file` });
+    await expect(patchFile(join(dir, 'small'), folder, join(dir, 'out-b'))).rejects.toMatchObject({ code: 'ERR_IO', message: `cannot read ${folder}: it is a directory, not a file` });
+    expect(existsSync(join(dir, 'out-a')) || existsSync(join(dir, 'out-b'))).toBe(false);
+  });
+});
+

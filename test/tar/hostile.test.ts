@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { RolldeltaError } from '../../src/core/errors.js';
 import { encodeHeader } from '../../src/tar/encode-header.js';
-import { writeChecksum } from '../../src/tar/header.js';
+import { looksLikeTarStart, writeChecksum } from '../../src/tar/header.js';
 import { checkSafePath, isSafePath } from '../../src/tar/path-safety.js';
 import { TarReader, type TarReaderOptions } from '../../src/tar/reader.js';
 import { TarWriter } from '../../src/tar/writer.js';
@@ -57,6 +57,18 @@ function code(fn: () => unknown): string {
 const read = (a: Uint8Array, opts?: TarReaderOptions) => code(() => readTar(a, opts));
 
 describe('hostile headers', () => {
+  it('looksLikeTarStart tells a tar (even a damaged one) from another kind of file', () => {
+    const h = header('a.txt', 0);
+    expect(looksLikeTarStart(h)).toBe(true);
+    expect(looksLikeTarStart(new Uint8Array(512))).toBe(true); // an empty archive
+    expect(looksLikeTarStart(Uint8Array.from(h, (b, i) => (i === 0 ? b ^ 1 : b)))).toBe(true); // ustar magic, wrong sum
+    const v7 = header('a.txt', 0, '0', (b) => b.fill(0, 257, 265));
+    expect(looksLikeTarStart(v7)).toBe(true);
+    expect(looksLikeTarStart(Uint8Array.from(v7, (b, i) => (i === 0 ? b ^ 1 : b)))).toBe(false); // no magic, wrong sum
+    expect(looksLikeTarStart(enc.encode('x'.repeat(512)))).toBe(false);
+    expect(looksLikeTarStart(enc.encode('hello\n'))).toBe(false);
+  });
+
   it('checksum mismatch -> ERR_CHECKSUM; the signed-sum variant is accepted', () => {
     const a = cat(file('a.txt', bytes(10)), EOA);
     a[0] ^= 1;
