@@ -1,5 +1,5 @@
 import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { mkdir, stat } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { toHex } from '../core/bytes.js';
 import { ErrorCode, RolldeltaError, isRolldeltaError } from '../core/errors.js';
@@ -281,8 +281,8 @@ export function archiveDirectory(dir: string): DeltaSource {
 }
 
 /**
- * A source that saves images from a Docker Engine, once each: archives are cached in `dir` by
- * image ID, so a popular base is read from the engine a single time.
+ * A source that saves images from a Docker Engine, once each: archives are cached in `dir` (made
+ * when missing) by image ID, so a popular base is read from the engine a single time.
  * @example
  * createDeltaServer({ source: engineArchives(new DockerEngine(), '/srv/cache'), store });
  */
@@ -302,6 +302,7 @@ export function engineArchives(engine: DockerEngine, dir: string): DeltaSource {
       try {
         await stat(path);
       } catch {
+        await mkdir(dir, { recursive: true });
         await engine.saveImagesToFile([ref], path); // by name, so the archive keeps its tag
       }
       return path;

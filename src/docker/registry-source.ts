@@ -1,4 +1,4 @@
-import { stat } from 'node:fs/promises';
+import { mkdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ErrorCode, isRolldeltaError, RolldeltaError } from '../core/errors.js';
 import { writeFileAtomic } from '../stream/atomic-file.js';
@@ -27,7 +27,7 @@ export function splitReference(ref: string): { repo: string; reference: string }
 
 /**
  * A delta-server source that reads images from a registry, with no engine: each image is written
- * once as an OCI image archive (blobs as stored, gzip layers included) cached in `dir` by manifest
+ * once as an OCI image archive (blobs as stored, gzip layers included) cached in `dir` (made when missing) by manifest
  * digest, and its reference kept as the archive's tag.
  * @example
  * createDeltaServer({ source: registryArchives(new RegistryClient({ baseUrl }), '/srv/cache'), store });
@@ -87,6 +87,7 @@ export function registryArchives(client: RegistryClient, dir: string): DeltaSour
         tar.finish();
         yield* out.take();
       }
+      await mkdir(dir, { recursive: true });
       await writeFileAtomic(path, chunks());
       return path;
     },

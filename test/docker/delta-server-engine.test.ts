@@ -1,6 +1,6 @@
 // The delta server with images saved from a real Docker Engine (a private dockerd): what it
 // answers for an image the engine does not have.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DeltaStore, createDeltaServer, engineArchives, type DeltaServer } from '../../src/index.js';
 import { dockerdAvailable, requirePeer, startDockerd, type Dockerd } from '../helpers/dockerd.js';
-import { importBusybox } from '../helpers/images.js';
+import { buildApp, importBusybox } from '../helpers/images.js';
 
 const docker = requirePeer('dockerd', dockerdAvailable());
 
@@ -23,6 +23,7 @@ describe.skipIf(docker.skip)(`engineArchives with a real engine ${docker.message
     dir = mkdtempSync(join(tmpdir(), 'rolldelta-server-engine-'));
     d = await startDockerd();
     await importBusybox(d.engine, 'rd-base:1');
+    await buildApp(d.engine, 'rd-base:1', 'rd-app:1', { 'main.txt': 'release 1\n' });
     server = createDeltaServer({ source: engineArchives(d.engine, join(dir, 'cache')), store: new DeltaStore(join(dir, 'store')) });
     http = createServer(server.handler);
     await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
@@ -45,5 +46,11 @@ describe.skipIf(docker.skip)(`engineArchives with a real engine ${docker.message
     const both = await (await fetch(`${base}/delta?from=gone:1&to=nope:9`)).text();
     expect(both.split('\n').filter(Boolean)).toHaveLength(2);
     expect(server.generations).toBe(0);
+  });
+
+  it('saves the images it diffs into its cache folder, made when missing', async () => {
+    expect(existsSync(join(dir, 'cache'))).toBe(false);
+    expect(await server.generate('rd-base:1', 'rd-app:1')).toBeGreaterThan(0);
+    expect(readdirSync(join(dir, 'cache')).filter((f) => f.endsWith('.tar'))).toHaveLength(2);
   });
 });

@@ -105,7 +105,8 @@ describe.skipIf(registry.skip || skopeo.skip)(`RegistryClient ${registry.message
       writeFileSync(join(dir, `rel${name}.tar`), dockerLegacyTar([img]));
       execFileSync('skopeo', ['copy', '--quiet', '--dest-tls-verify=false', `docker-archive:${join(dir, `rel${name}.tar`)}`, `docker://${host}/rel:${name}`], { stdio: 'pipe' });
     }
-    const server = createDeltaServer({ source: registryArchives(new RegistryClient({ baseUrl: base }), dir), store: new DeltaStore(join(dir, 'deltas')) });
+    // The cache folder does not exist yet: the source makes it.
+    const server = createDeltaServer({ source: registryArchives(new RegistryClient({ baseUrl: base }), join(dir, 'cache', 'new')), store: new DeltaStore(join(dir, 'deltas')) });
     const size = await server.generate(`${host}/rel:1`, `${host}/rel:2`);
     expect(size).toBeLessThan(2000);
     await applyImageDelta(join(dir, 'rel1.tar'), new DeltaStore(join(dir, 'deltas')).pathFor(`${host}/rel:1`, `${host}/rel:2`), join(dir, 'rel2-out.tar'));
