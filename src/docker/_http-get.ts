@@ -1,5 +1,6 @@
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import { IdleTimeout } from './_idle-timeout.js';
 import { rawGet, type RawAnswer } from './_raw-get.js';
 
 /** An answer to {@link httpGet}: read the body to its end, or discard() it, to free the connection. */
@@ -25,6 +26,12 @@ export interface GetOptions {
   reuseBuffers?: boolean;
   /** With `reuseBuffers`: the 4 MiB to read through (a ReadRing's `block()`), shared with work before or after (see rawGet). */
   ring?: Uint8Array;
+  /**
+   * Longest time without a byte from the server while it is waited for (connecting, the headers,
+   * each piece of the body; not the time the caller spends on a piece) before the request is
+   * aborted with ERR_TIMEOUT; default none. Also bounds `text()`.
+   */
+  idleTimeoutMs?: number;
 }
 
 const REDIRECT = new Set([301, 302, 303, 307, 308]);
@@ -37,16 +44,34 @@ const MAX_REDIRECTS = 5;
  * device's and the server's downloads: reading a fetch body detaches ArrayBuffers, and once one is
  * detached V8 checks every typed-array access in the thread for it (context mixing decoded 15-18%
  * slower after one fetch, measured), while the device goes on to apply what it downloaded.
- * Transport failures reject with Node's error (an aborted `signal`: its AbortError).
+ * Transport failures reject with Node's error (an aborted `signal`: its AbortError), a stall past
+ * `idleTimeoutMs` with ERR_TIMEOUT.
  * @example
  * const res = await httpGet('http://deltas:8080/delta?from=a:1&to=a:2', { headers: { range: 'bytes=100-' } });
  * for await (const chunk of res.body) file.write(chunk);
  */
 export async function httpGet(url: string, opts: GetOptions = {}): Promise<GetResponse> {
+  const ms = opts.idleTimeoutMs ?? 0;
+  if (!(ms > 0)) return follow(url, opts, opts.signal);
+  const idle = new IdleTimeout(ms, `GET ${url}`, opts.signal);
+  let res: GetResponse;
+  try {
+    res = await follow(url, opts, idle.signal, idle);
+  } catch (e) {
+    idle.stop();
+    throw idle.explain(e);
+  }
+  idle.pause();
+  return watched(res, idle);
+}
+
+/** GETs `url` following redirects; each hop's headers count as news from the server for `idle`. */
+async function follow(url: string, opts: GetOptions, signal: AbortSignal | undefined, idle?: IdleTimeout): Promise<GetResponse> {
   let target = new URL(url);
   const headers = { ...opts.headers };
   for (let hop = 0; ; hop++) {
-    const res = opts.reuseBuffers && target.protocol === 'http:' ? rawAnswer(await sendRaw(target, headers, opts.signal, opts.ring)) : answer(await send(target, headers, opts.signal));
+    idle?.restart();
+    const res = opts.reuseBuffers && target.protocol === 'http:' ? rawAnswer(await sendRaw(target, headers, signal, opts.ring)) : answer(await send(target, headers, signal));
     const location = res.header('location');
     if (!REDIRECT.has(res.status) || location === undefined || hop === MAX_REDIRECTS) return res;
     res.discard();
@@ -55,6 +80,39 @@ export async function httpGet(url: string, opts: GetOptions = {}): Promise<GetRe
       for (const name of Object.keys(headers)) if (name.toLowerCase() === 'authorization') delete headers[name];
     }
     target = next;
+  }
+}
+
+/** `res` with its body, and text(), read under `idle`'s count, which stops when the body is done with. */
+function watched(res: GetResponse, idle: IdleTimeout): GetResponse {
+  const body = watchedBody(res.body, idle);
+  const discard = () => {
+    idle.stop();
+    res.discard();
+  };
+  return { status: res.status, header: res.header, body, discard, text: (max) => textOf(body, discard, max) };
+}
+
+/** The pieces of `body`, the count running only while the next one is awaited. */
+async function* watchedBody(body: AsyncIterable<Uint8Array>, idle: IdleTimeout): AsyncGenerator<Uint8Array> {
+  const it = body[Symbol.asyncIterator]();
+  try {
+    for (;;) {
+      idle.restart();
+      let r: IteratorResult<Uint8Array>;
+      try {
+        r = await it.next();
+      } catch (e) {
+        throw idle.explain(e);
+      } finally {
+        idle.pause();
+      }
+      if (r.done) return;
+      yield r.value;
+    }
+  } finally {
+    idle.stop();
+    await it.return?.()?.catch(() => {});
   }
 }
 

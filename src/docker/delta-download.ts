@@ -26,9 +26,19 @@ export interface DownloadOptions {
   requestTimeoutMs: number;
   /** Longest wait between two asks while the server generates; default 30 s. */
   maxBackoffMs: number;
-  /** Download attempts (each resumes where the last stopped), and the pause between them. */
+  /**
+   * Download attempts in all, at least one is made (each resumes where the last stopped; answers
+   * that the delta is still being generated are not attempts: `requestTimeoutMs` bounds them), and
+   * the pause between them.
+   */
   retries: number;
   retryIntervalMs: number;
+  /**
+   * Longest time without a byte from the server, connecting and answering included, before that
+   * attempt is given up with ERR_TIMEOUT and counted as failed (the next one resumes where the
+   * bytes stopped); default 30 s, 0 for none. Time spent writing what arrived is not counted.
+   */
+  idleTimeoutMs?: number;
   onProgress?: (e: UpdateEvent) => void;
   signal?: AbortSignal;
   /**
@@ -38,14 +48,34 @@ export interface DownloadOptions {
   ring?: ReadRing;
 }
 
+const abortedError = () => new RolldeltaError(ErrorCode.ABORTED, 'the update was aborted');
+
+/** Waits `ms`, or rejects with ERR_ABORTED when `signal` aborts, leaving no listener on it either way (a device agent passes one long-lived signal). */
 const sleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((resolve, reject) => {
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => {
+    // Node fires a longer timer at once (1 ms): a Retry-After of a month is not a spin.
+    ms = Math.min(ms, MAX_TIMER_MS);
+    if (signal?.aborted) return reject(abortedError());
+    const onAbort = () => {
       clearTimeout(t);
-      reject(new RolldeltaError(ErrorCode.ABORTED, 'the update was aborted'));
-    }, { once: true });
+      reject(abortedError());
+    };
+    const t = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
   });
+
+/** The longest delay setTimeout keeps (about 24.8 days). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+/** Default of `idleTimeoutMs`. */
+const IDLE_TIMEOUT_MS = 30_000;
+/** A frame that arrives damaged this many times in a row is damaged on the server, not in transit. */
+const DAMAGED_IN_A_ROW = 3;
+
+/** A server's error text without the code it ends with (`… (ERR_NOT_FOUND)`): ours follows it. */
+const withoutTrailingCode = (text: string) => text.replace(/\s*\(ERR_[A-Z_]+\)$/, '');
 
 /**
  * The chunks of a response body, ending with ERR_ABORTED as soon as `signal` aborts, whatever the
@@ -56,7 +86,7 @@ async function* untilAborted(body: AsyncIterable<Uint8Array>, signal: AbortSigna
   const it = body[Symbol.asyncIterator]();
   let onAbort = () => {};
   const aborted = new Promise<never>((_, reject) => {
-    onAbort = () => reject(new RolldeltaError(ErrorCode.ABORTED, 'the update was aborted'));
+    onAbort = () => reject(abortedError());
     if (signal?.aborted) onAbort();
     else signal?.addEventListener('abort', onAbort, { once: true });
   });
@@ -85,7 +115,9 @@ const isPending = (status: number) => status === 202 || status === 502 || status
  * interrupted transfer with a Range request, and checks the SHA-256 the server announced. The bytes
  * land in `path + '.part'`, which is fsynced and renamed to `path` only once complete and verified.
  * A native or image delta is checked frame by frame as it arrives (each frame's CRC-32): a damaged
- * frame is fetched again from its first byte, not the whole delta.
+ * frame is fetched again from its first byte, not the whole delta; the same frame damaged three
+ * times in a row is damaged in the server's copy, and ends the download with ERR_CHECKSUM.
+ * A server that sends nothing for `idleTimeoutMs` fails that attempt; the next one resumes.
  * A download that stops (the network stays down past the retries, an abort, the process killed or
  * the power cut) keeps its `.part` and a note of its URL and announced SHA-256 (`.part.json`): the
  * next call for the same URL and path checks the part's frames and resumes after the last good
@@ -94,11 +126,16 @@ const isPending = (status: number) => status === 202 || status === 502 || status
  * await downloadDelta('http://srv:8080/delta?from=a:1&to=a:2', '/var/tmp/a.rdimg', opts);
  */
 export async function downloadDelta(url: string, path: string, opts: DownloadOptions): Promise<number> {
-  // A programming error, not a network one: refused at once rather than retried.
+  // Programming errors, not network ones: refused at once rather than retried.
   checkRingSize(opts.ring, RING_BUFFER_BYTES, 'ring');
+  checkAttemptOptions(opts);
+  const idleTimeoutMs = opts.idleTimeoutMs ?? IDLE_TIMEOUT_MS;
   const deadline = Date.now() + opts.requestTimeoutMs;
   let wait = 500;
   let failures = 0;
+  /** The frame that last arrived damaged, and how many times in a row it did. */
+  let damagedAt = -1;
+  let damagedTimes = 0;
   let expectedSha: string | undefined;
   let total: number | undefined;
   const partial = `${path}.part`;
@@ -109,6 +146,22 @@ export async function downloadDelta(url: string, path: string, opts: DownloadOpt
   expectedSha = resumed.sha256;
   const fh = await open(partial, have > 0 ? 'r+' : 'w');
   await fh.truncate(have);
+
+  const attempts = Math.max(1, opts.retries);
+  /**
+   * Counts a failed attempt: throws `final()` once `retries` attempts have been made, else reports
+   * it and waits the retry interval (unless `immediately`: the next attempt asks for other bytes).
+   */
+  const failed = async (reason: string, final: () => RolldeltaError, immediately = false) => {
+    if (++failures >= attempts) throw final();
+    const when = immediately ? 'now' : `in ${opts.retryIntervalMs} ms`;
+    opts.onProgress?.({ phase: 'download', bytes: have, total, message: `attempt ${failures} of ${attempts} failed: ${reason}; trying again ${when}` });
+    if (!immediately) await sleep(opts.retryIntervalMs, opts.signal);
+  };
+  /** A transport failure's final error: ERR_TIMEOUT when the server went quiet, else `code`. */
+  const transportError = (e: unknown, code: ErrorCode, message: string) =>
+    new RolldeltaError(isRolldeltaError(e) && e.code === ErrorCode.TIMEOUT ? ErrorCode.TIMEOUT : code, `${message} (${attempts} attempts): ${(e as Error).message}`, { cause: e });
+
   // Whether the part is worth keeping for a later call if this one fails.
   let keep = true;
   let complete = false;
@@ -117,85 +170,92 @@ export async function downloadDelta(url: string, path: string, opts: DownloadOpt
     while (!scanner.complete) {
       let res: GetResponse;
       try {
-        res = await httpGet(url, { headers: have > 0 ? { range: `bytes=${have}-` } : {}, signal: opts.signal, reuseBuffers: true, ring: opts.ring?.block() });
+        res = await httpGet(url, { headers: have > 0 ? { range: `bytes=${have}-` } : {}, signal: opts.signal, reuseBuffers: true, ring: opts.ring?.block(), idleTimeoutMs });
       } catch (e) {
-        if (opts.signal?.aborted) throw new RolldeltaError(ErrorCode.ABORTED, 'the update was aborted');
-        if (++failures > opts.retries) throw new RolldeltaError(ErrorCode.REMOTE, `cannot reach the delta server at ${url}: ${(e as Error).message}`, { cause: e });
-        await sleep(opts.retryIntervalMs, opts.signal);
+        if (opts.signal?.aborted) throw abortedError();
+        await failed((e as Error).message, () => transportError(e, ErrorCode.REMOTE, `cannot reach the delta server at ${url}`));
         continue;
       }
-      if (isPending(res.status)) {
-        res.discard();
-        if (Date.now() >= deadline) throw new RolldeltaError(ErrorCode.TIMEOUT, `the delta server was still generating the delta after ${opts.requestTimeoutMs} ms`);
-        const hinted = Number(res.header('retry-after')) * 1000;
-        const delay = Math.min(Number.isFinite(hinted) && hinted > 0 ? Math.max(hinted, wait) : wait, opts.maxBackoffMs, Math.max(0, deadline - Date.now()));
-        opts.onProgress?.({ phase: 'waiting', message: `server answered ${res.status}; asking again in ${delay} ms` });
-        await sleep(delay, opts.signal);
-        wait = Math.min(wait * 2, opts.maxBackoffMs);
-        continue;
-      }
-      if (res.status === 416 && have > 0) {
-        // Range Not Satisfiable: the part is as long as the delta, or longer. Start over.
-        res.discard();
-        if (++failures > opts.retries) {
-          keep = false;
-          throw new RolldeltaError(ErrorCode.REMOTE, 'the delta server refused every range of the partial download');
-        }
-        have = 0;
-        scanner = checkedScanner();
-        continue;
-      }
-      if (res.status !== 200 && res.status !== 206) {
-        const text = (await res.text(300)).trim();
-        throw new RolldeltaError(ErrorCode.REMOTE, `the delta server answered ${res.status}: ${text}`);
-      }
-      const sha = res.header('x-delta-sha256');
-      // The server ignored the range, or the delta changed since the part began: start over.
-      const changed = sha !== undefined && expectedSha !== undefined && sha !== expectedSha;
-      if ((res.status === 200 && have > 0) || changed) {
-        have = 0;
-        scanner = checkedScanner();
-        if (res.status === 206) {
-          // This answer starts mid-way through the new delta: ask again from its first byte.
-          res.discard();
-          expectedSha = sha;
-          await writeNote(notePath, { url, sha256: sha });
-          if (++failures > opts.retries) throw new RolldeltaError(ErrorCode.REMOTE, 'the delta kept changing while it was downloaded');
-          continue;
-        }
-      }
-      if (sha !== expectedSha || have === 0) await writeNote(notePath, { url, sha256: sha ?? expectedSha });
-      expectedSha = sha ?? expectedSha;
-      const length = Number(res.header('content-length') ?? NaN);
-      if (Number.isFinite(length)) total = have + length;
+      // Whatever happens below (a failed write of the note too), the connection is let go.
       try {
-        for await (const chunk of untilAborted(res.body, opts.signal)) {
-          await fh.write(chunk, 0, chunk.length, have);
-          have += chunk.length;
-          scanner.push(chunk);
-          opts.onProgress?.({ phase: 'download', bytes: have, total });
-        }
-      } catch (e) {
-        if (opts.signal?.aborted) throw new RolldeltaError(ErrorCode.ABORTED, 'the update was aborted');
-        if (e instanceof DamagedRangeError) {
-          // Only the damaged frame and what follows it is fetched again.
+        if (isPending(res.status)) {
           res.discard();
-          if (++failures > opts.retries) throw e;
-          have = e.offset;
-          scanner.restartAt(e.offset);
-          opts.onProgress?.({ phase: 'download', bytes: have, total, message: e.message });
+          if (Date.now() >= deadline) throw new RolldeltaError(ErrorCode.TIMEOUT, `the delta server was still generating the delta after ${opts.requestTimeoutMs} ms`);
+          const hinted = Number(res.header('retry-after')) * 1000;
+          const delay = Math.min(Number.isFinite(hinted) && hinted > 0 ? Math.max(hinted, wait) : wait, opts.maxBackoffMs, Math.max(0, deadline - Date.now()));
+          opts.onProgress?.({ phase: 'waiting', message: `server answered ${res.status}; asking again in ${delay} ms` });
+          await sleep(delay, opts.signal);
+          wait = Math.min(wait * 2, opts.maxBackoffMs);
           continue;
         }
-        if (++failures > opts.retries) throw new RolldeltaError(ErrorCode.REMOTE, `the delta download kept failing: ${(e as Error).message}`, { cause: e });
-        await sleep(opts.retryIntervalMs, opts.signal);
-        continue;
+        if (res.status === 416 && have > 0) {
+          // Range Not Satisfiable: the part is as long as the delta, or longer. Start over.
+          res.discard();
+          have = 0;
+          scanner = checkedScanner();
+          await failed('the server refused the range of the partial download', () => new RolldeltaError(ErrorCode.REMOTE, 'the delta server refused every range of the partial download'), true);
+          continue;
+        }
+        if (res.status !== 200 && res.status !== 206) {
+          // Not retried: the server said what is wrong (404: it cannot get the image), and a device
+          // falls back to a pull at once. Its own error code would sit beside ours: dropped.
+          const text = withoutTrailingCode((await res.text(300)).trim());
+          throw new RolldeltaError(ErrorCode.REMOTE, `the delta server answered ${res.status}: ${text}`);
+        }
+        const sha = res.header('x-delta-sha256');
+        // The server ignored the range, or the delta changed since the part began: start over.
+        const changed = sha !== undefined && expectedSha !== undefined && sha !== expectedSha;
+        if ((res.status === 200 && have > 0) || changed) {
+          have = 0;
+          scanner = checkedScanner();
+          damagedAt = -1;
+          if (res.status === 206) {
+            // This answer starts mid-way through the new delta: ask again from its first byte.
+            res.discard();
+            expectedSha = sha;
+            await writeNote(notePath, { url, sha256: sha });
+            await failed('the delta changed on the server', () => new RolldeltaError(ErrorCode.REMOTE, 'the delta kept changing while it was downloaded'), true);
+            continue;
+          }
+        }
+        if (sha !== expectedSha || have === 0) await writeNote(notePath, { url, sha256: sha ?? expectedSha });
+        expectedSha = sha ?? expectedSha;
+        const length = Number(res.header('content-length') ?? NaN);
+        if (Number.isFinite(length)) total = have + length;
+        try {
+          for await (const chunk of untilAborted(res.body, opts.signal)) {
+            await fh.write(chunk, 0, chunk.length, have);
+            have += chunk.length;
+            scanner.push(chunk);
+            opts.onProgress?.({ phase: 'download', bytes: have, total });
+          }
+        } catch (e) {
+          if (opts.signal?.aborted) throw abortedError();
+          if (e instanceof DamagedRangeError) {
+            // Only the damaged frame and what follows it is fetched again.
+            res.discard();
+            have = e.offset;
+            scanner.restartAt(e.offset);
+            damagedTimes = e.offset === damagedAt ? damagedTimes + 1 : 1;
+            damagedAt = e.offset;
+            if (damagedTimes >= DAMAGED_IN_A_ROW) {
+              throw new RolldeltaError(ErrorCode.CHECKSUM, `the delta server's copy of the delta is damaged at byte ${e.offset}: the frame there arrived damaged ${damagedTimes} times in a row; have the server make the delta again (remove it from its store), or pull the image`, { cause: e });
+            }
+            // Damage in transit is rare: the first fetch again goes at once, a second one waits.
+            await failed(e.message, () => new RolldeltaError(ErrorCode.CHECKSUM, `the delta kept arriving damaged (${attempts} attempts, the last at byte ${e.offset}); check the network between the device and the delta server`, { cause: e }), damagedTimes === 1);
+            continue;
+          }
+          await failed((e as Error).message, () => transportError(e, ErrorCode.REMOTE, 'the delta download kept failing'));
+          continue;
+        }
+        if (total !== undefined && have < total) {
+          await failed(`the answer stopped at ${have} of ${total} bytes`, () => new RolldeltaError(ErrorCode.TRUNCATED, `the delta download stopped at ${have} of ${total} bytes (${attempts} attempts)`));
+          continue;
+        }
+        break;
+      } finally {
+        res.discard();
       }
-      if (total !== undefined && have < total) {
-        if (++failures > opts.retries) throw new RolldeltaError(ErrorCode.TRUNCATED, `the delta download stopped at ${have} of ${total} bytes`);
-        await sleep(opts.retryIntervalMs, opts.signal);
-        continue;
-      }
-      break;
     }
     await fh.truncate(have);
     await fh.sync();
@@ -203,23 +263,36 @@ export async function downloadDelta(url: string, path: string, opts: DownloadOpt
     if (expectedSha) {
       const got = toHex((await fileSha256(partial)).digest);
       if (got !== expectedSha) {
+        // Every frame passed its check, yet the whole is wrong: no part of it is worth resuming.
+        keep = false;
         throw new RolldeltaError(ErrorCode.CHECKSUM, `the downloaded delta has SHA-256 ${got}, the server announced ${expectedSha}; it was corrupted in transit`);
       }
     }
     await rename(partial, path);
     complete = true;
-  } catch (e) {
-    // Damage that keeps coming back: nothing worth resuming. (A server out of reach is.)
-    if (isRolldeltaError(e) && e.code === ErrorCode.CHECKSUM) keep = false;
-    throw e;
   } finally {
+    // A failed call keeps the verified bytes, up to `have`, for the next one to resume, even when
+    // the server's copy is damaged after them: each frame before passed its CRC-32, the whole is
+    // checked against the SHA-256 at the end, and a delta the server makes again is the same bytes
+    // (else its SHA-256 changes and the next call starts over). Nothing received: nothing to keep.
+    const keepPart = !complete && keep && have > 0;
+    if (keepPart) await fh.truncate(have).catch(() => {});
     await fh.close().catch(() => {});
-    if (complete || !keep) {
-      if (!complete) await unlink(partial).catch(() => {});
-      await unlink(notePath).catch(() => {});
-    }
+    if (!complete && !keepPart) await unlink(partial).catch(() => {});
+    if (!keepPart) await unlink(notePath).catch(() => {});
   }
   return (await stat(path)).size;
+}
+
+/** Refuses attempt and time options that are no count or duration (NaN would wait for 202s forever). */
+function checkAttemptOptions(opts: DownloadOptions): void {
+  if (!Number.isInteger(opts.retries) || opts.retries < 0) {
+    throw new RolldeltaError(ErrorCode.INVALID_ARGUMENT, `retries must be a whole number of download attempts, got ${opts.retries}`);
+  }
+  for (const name of ['requestTimeoutMs', 'maxBackoffMs', 'retryIntervalMs', 'idleTimeoutMs'] as const) {
+    const v = opts[name];
+    if (v !== undefined && !(typeof v === 'number' && v >= 0)) throw new RolldeltaError(ErrorCode.INVALID_ARGUMENT, `${name} must be a non-negative number of milliseconds, got ${v}`);
+  }
 }
 
 /** What a partial download is of, kept beside it so that only the same delta resumes it. */

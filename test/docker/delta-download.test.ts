@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
+import { getEventListeners } from 'node:events';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -22,10 +23,11 @@ let dir = '';
 beforeAll(() => void (dir = mkdtempSync(join(tmpdir(), 'rolldelta-dl-'))));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-/** A test delta server: the requests' start offsets, the bytes it sent, and a stall switch. */
+/** A test delta server: the requests' start offsets and times, the bytes it sent, and a stall switch. */
 interface TestServer {
   url: string;
   starts: number[];
+  times: number[];
   served: () => number;
   server: Server;
   /** While set, an answer sends the delta only up to this byte, then stalls until the client goes. */
@@ -35,6 +37,7 @@ interface TestServer {
 /** Serves `delta` with Range support; `corrupt(n)` says whether answer n flips a bit at `at`. */
 async function serve(at: number, corrupt: (n: number) => boolean): Promise<TestServer> {
   const starts: number[] = [];
+  const times: number[] = [];
   let served = 0;
   const control: { stallAt?: number } = {};
   const server = createServer((req, res) => {
@@ -42,6 +45,7 @@ async function serve(at: number, corrupt: (n: number) => boolean): Promise<TestS
     const from = m ? Number(m[1]) : 0;
     const n = starts.length;
     starts.push(from);
+    times.push(Date.now());
     const body = Buffer.from(delta.subarray(from));
     if (corrupt(n) && at >= from) body[at - from] ^= 0x10;
     res.writeHead(m ? 206 : 200, { 'content-length': body.length, 'x-delta-sha256': sha });
@@ -57,7 +61,7 @@ async function serve(at: number, corrupt: (n: number) => boolean): Promise<TestS
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/delta`;
-  return Object.assign(control, { url, starts, served: () => served, server });
+  return Object.assign(control, { url, starts, times, served: () => served, server });
 }
 
 const opts = { requestTimeoutMs: 10_000, maxBackoffMs: 100, retries: 3, retryIntervalMs: 10 };
@@ -111,14 +115,26 @@ describe('per-frame refetch', () => {
     }
   });
 
-  it('a server that always damages the delta ends in ERR_CHECKSUM after the retries, leaving no file', async () => {
-    const s = await serve(delta.length - 20, () => true);
+  it("a frame damaged in the server's copy ends in ERR_CHECKSUM naming its byte after three tries, the good frames before it kept", async () => {
+    const at = Math.floor(delta.length * 0.6);
+    let damaged = true;
+    const s = await serve(at, () => damaged);
     try {
       const path = join(dir, 'b.rdelta');
-      await expect(downloadDelta(s.url, path, opts)).rejects.toMatchObject({ code: 'ERR_CHECKSUM' });
+      const frame = frameStartOf(at);
+      const err = await downloadDelta(s.url, path, { ...opts, retries: 30, retryIntervalMs: 60 }).catch((e: Error) => e);
+      expect(err).toMatchObject({ code: 'ERR_CHECKSUM', message: expect.stringContaining(`the delta server's copy of the delta is damaged at byte ${frame}`) });
+      expect((err as Error).message).not.toContain('fetch it again');
+      // Not 30 attempts: the first fetch again at once, the second after the retry interval, then given up.
+      expect(s.starts).toEqual([0, frame, frame]);
+      expect(s.times[2]! - s.times[1]!).toBeGreaterThanOrEqual(50);
       expect(existsSync(path)).toBe(false);
-      expect(existsSync(`${path}.part`)).toBe(false);
-      expect(s.starts.length).toBe(opts.retries + 1);
+      expect(statSync(`${path}.part`).size).toBe(frame);
+      // The server's copy made again: the next call fetches only from the damaged frame.
+      damaged = false;
+      await downloadDelta(s.url, path, opts);
+      expect(s.starts.slice(3)).toEqual([frame]);
+      expect(Buffer.compare(readFileSync(path), delta)).toBe(0);
     } finally {
       s.server.close();
     }
@@ -149,6 +165,152 @@ describe('per-frame refetch', () => {
     const other = new FrameScanner();
     other.push(Uint8Array.of(0x72, 0x73, 0x02, 0x36, 0x45, 0x00));
     expect(other.checking).toBe(false);
+  });
+});
+
+/** A server answering each request with `handle`; `requests` counts them. */
+async function listen(handle: (req: IncomingMessage, res: ServerResponse) => void): Promise<{ url: string; requests: () => number; close: () => void }> {
+  let requests = 0;
+  const server = createServer((req, res) => {
+    requests++;
+    handle(req, res);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/delta`;
+  return { url, requests: () => requests, close: () => (server.closeAllConnections(), server.close()) };
+}
+
+/** A URL where nothing listens: every connection refused. */
+async function refusingUrl(): Promise<string> {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as AddressInfo).port;
+  await new Promise((r) => server.close(r));
+  return `http://127.0.0.1:${port}/delta`;
+}
+
+describe('a stalled server', () => {
+  it('one that accepts and never answers: each attempt ends after idleTimeoutMs, ERR_TIMEOUT after `retries` of them, no part left', async () => {
+    const srv = await listen(() => {});
+    try {
+      const path = join(dir, 'silent.rdelta');
+      const ac = new AbortController();
+      await expect(downloadDelta(srv.url, path, { ...opts, idleTimeoutMs: 30, signal: ac.signal })).rejects.toMatchObject({ code: 'ERR_TIMEOUT', message: expect.stringContaining('nothing arrived for 30 ms') });
+      expect(srv.requests()).toBe(opts.retries);
+      expect(existsSync(`${path}.part`) || existsSync(`${path}.part.json`)).toBe(false);
+      expect(getEventListeners(ac.signal, 'abort')).toHaveLength(0);
+    } finally {
+      srv.close();
+    }
+  }, 5000);
+
+  it('one that sends the headers and part of the body, then goes quiet: the next attempt resumes with a Range request', async () => {
+    const s = await serve(-1, () => false);
+    try {
+      const path = join(dir, 'stall.rdelta');
+      const stopAt = Math.floor(delta.length * 0.4);
+      s.stallAt = stopAt;
+      // The server recovers once the stalled answer's bytes are in.
+      const onProgress = (e: { bytes?: number }) => void ((e.bytes ?? 0) >= stopAt && (s.stallAt = undefined));
+      await downloadDelta(s.url, path, { ...opts, idleTimeoutMs: 40, onProgress });
+      expect(Buffer.compare(readFileSync(path), delta)).toBe(0);
+      expect(s.starts).toEqual([0, stopAt]);
+    } finally {
+      s.server.closeAllConnections();
+      s.server.close();
+    }
+  }, 5000);
+});
+
+describe('attempts and failures', () => {
+  it('`retries` is the number of attempts in all, at least one', async () => {
+    // Each request's connection dropped before an answer.
+    const srv = await listen((req) => req.socket.destroy());
+    try {
+      for (const [retries, attempts] of [[0, 1], [1, 1], [4, 4]] as const) {
+        const before = srv.requests();
+        await expect(downloadDelta(srv.url, join(dir, `drop-${retries}.rdelta`), { ...opts, retries })).rejects.toMatchObject({ code: 'ERR_REMOTE', message: expect.stringContaining(`(${attempts} attempts)`) });
+        expect(srv.requests() - before).toBe(attempts);
+      }
+      await expect(downloadDelta(srv.url, join(dir, 'drop-x.rdelta'), { ...opts, retries: -1 })).rejects.toMatchObject({ code: 'ERR_INVALID_ARGUMENT' });
+      await expect(downloadDelta(srv.url, join(dir, 'drop-x.rdelta'), { ...opts, idleTimeoutMs: Number.NaN })).rejects.toMatchObject({ code: 'ERR_INVALID_ARGUMENT' });
+      await expect(downloadDelta(srv.url, join(dir, 'drop-x.rdelta'), { ...opts, requestTimeoutMs: Number.NaN })).rejects.toMatchObject({ code: 'ERR_INVALID_ARGUMENT' });
+      expect(srv.requests()).toBe(6);
+    } finally {
+      srv.close();
+    }
+  });
+
+  it('a time past what setTimeout holds (2^31 ms) is waited, not taken for 1 ms', async () => {
+    // Drops the first connection, answers the others after a pause.
+    const srv = await listen((req, res) => {
+      if (srv.requests() === 1) return void req.socket.destroy();
+      setTimeout(() => res.writeHead(200, { 'content-length': delta.length, 'x-delta-sha256': sha }).end(delta), 30);
+    });
+    try {
+      const ac = new AbortController();
+      setTimeout(() => ac.abort(), 150);
+      await expect(downloadDelta(srv.url, join(dir, 'long-wait.rdelta'), { ...opts, retryIntervalMs: 2 ** 31, signal: ac.signal })).rejects.toMatchObject({ code: 'ERR_ABORTED' });
+      expect(srv.requests()).toBe(1);
+      const path = join(dir, 'long-idle.rdelta');
+      await downloadDelta(srv.url, path, { ...opts, idleTimeoutMs: 2 ** 31 });
+      expect(Buffer.compare(readFileSync(path), delta)).toBe(0);
+    } finally {
+      srv.close();
+    }
+  });
+
+  it('leaves no listener on a long-lived signal after many retries, a success or a failure', async () => {
+    const ac = new AbortController();
+    const warnings: Error[] = [];
+    const onWarning = (w: Error) => void warnings.push(w);
+    process.on('warning', onWarning);
+    try {
+      const url = await refusingUrl();
+      await expect(downloadDelta(url, join(dir, 'refused.rdelta'), { ...opts, retries: 15, retryIntervalMs: 1, signal: ac.signal })).rejects.toMatchObject({ code: 'ERR_REMOTE' });
+      expect(getEventListeners(ac.signal, 'abort')).toHaveLength(0);
+      const s = await serve(Math.floor(delta.length / 2), (n) => n === 0);
+      try {
+        await downloadDelta(s.url, join(dir, 'listeners.rdelta'), { ...opts, signal: ac.signal });
+      } finally {
+        s.server.close();
+      }
+      expect(getEventListeners(ac.signal, 'abort')).toHaveLength(0);
+      expect(warnings.filter((w) => w.name === 'MaxListenersExceededWarning')).toEqual([]);
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
+
+  it('a call that received nothing (a server error, a server out of reach) leaves no part; one that resumed keeps it', async () => {
+    const srv = await listen((_, res) => void res.writeHead(500, { 'content-type': 'text/plain' }).end('cannot make the delta: out of disk space (ERR_IO)\n'));
+    try {
+      const path = join(dir, 'nothing.rdelta');
+      await expect(downloadDelta(srv.url, path, opts)).rejects.toMatchObject({ code: 'ERR_REMOTE' });
+      expect(existsSync(`${path}.part`) || existsSync(`${path}.part.json`)).toBe(false);
+      await expect(downloadDelta(await refusingUrl(), path, opts)).rejects.toMatchObject({ code: 'ERR_REMOTE' });
+      expect(existsSync(`${path}.part`) || existsSync(`${path}.part.json`)).toBe(false);
+      // A part from an earlier call outlives a failed one.
+      writeFileSync(`${path}.part`, delta.subarray(0, 5000));
+      writeFileSync(`${path}.part.json`, JSON.stringify({ url: srv.url, sha256: sha }));
+      await expect(downloadDelta(srv.url, path, opts)).rejects.toMatchObject({ code: 'ERR_REMOTE' });
+      expect(statSync(`${path}.part`).size).toBeGreaterThan(0);
+      expect(existsSync(`${path}.part.json`)).toBe(true);
+    } finally {
+      srv.close();
+    }
+  });
+
+  it("a 404 fails at once, quoting the server's reason without its error code", async () => {
+    const reason = 'not found: the Docker Engine at /var/run/docker.sock has no image app:9; docker pull or docker load it there';
+    const srv = await listen((_, res) => void res.writeHead(404, { 'content-type': 'text/plain' }).end(`${reason} (ERR_NOT_FOUND)\n`));
+    try {
+      const err = await downloadDelta(srv.url, join(dir, 'missing.rdelta'), { ...opts, retries: 30 }).catch((e: Error) => e);
+      expect(err).toMatchObject({ code: 'ERR_REMOTE', message: `the delta server answered 404: ${reason}` });
+      expect(srv.requests()).toBe(1);
+    } finally {
+      srv.close();
+    }
   });
 });
 

@@ -1,4 +1,5 @@
 // httpGet over real loopback servers: redirects, headers, bodies, errors.
+import { getEventListeners } from 'node:events';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -29,6 +30,14 @@ function serve(name: string): Server {
       }
       return void res.end();
     }
+    // Headers, a few bytes, then nothing: a stalled server or network (the client's timeout ends it).
+    if (path === '/stall') return void res.writeHead(Number(new URL(req.url ?? '', 'http://x').searchParams.get('status') ?? 200)).write('begun');
+    if (path === '/silent') return;
+    if (path === '/slow') {
+      // Half the body, and the rest while the client is still busy with the first half (longer than its timeout).
+      res.writeHead(200).write('hello ');
+      return void setTimeout(() => res.end('world'), 100);
+    }
     if (path === '/cut') {
       res.writeHead(200, { 'content-length': big.length });
       res.write(big.subarray(0, 1_234_567));
@@ -57,6 +66,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  for (const s of [a, b]) s.closeAllConnections();
   await Promise.all([a, b].map((s) => new Promise((r) => s.close(r))));
 });
 
@@ -116,6 +126,40 @@ describe('httpGet', () => {
     const err = await httpGet(`${urlA}/error`, { reuseBuffers: true });
     expect(err.status).toBe(500);
     expect(await err.text(10)).toBe('x'.repeat(10));
+  });
+
+  describe('idleTimeoutMs', () => {
+    for (const reuseBuffers of [true, false]) {
+      it(`${reuseBuffers ? 'rawGet' : 'node:http'}: a server silent before its headers, or mid-body, is ERR_TIMEOUT; text() is bounded too`, async () => {
+        const ac = new AbortController();
+        const o = { reuseBuffers, idleTimeoutMs: 40, signal: ac.signal };
+        await expect(httpGet(`${urlA}/silent`, o)).rejects.toMatchObject({ code: 'ERR_TIMEOUT', message: expect.stringContaining('nothing arrived for 40 ms') });
+        const res = await httpGet(`${urlA}/stall`, o);
+        expect(res.status).toBe(200);
+        let got = '';
+        await expect(
+          (async () => {
+            for await (const piece of res.body) got += Buffer.from(piece).toString();
+          })(),
+        ).rejects.toMatchObject({ code: 'ERR_TIMEOUT' });
+        expect(got).toBe('begun');
+        const err = await httpGet(`${urlA}/stall?status=500`, o);
+        expect(err.status).toBe(500);
+        expect(await err.text()).toBe('begun');
+        // Every request done with: no listener left on the caller's signal.
+        expect(getEventListeners(ac.signal, 'abort')).toHaveLength(0);
+      }, 5000);
+
+      it(`${reuseBuffers ? 'rawGet' : 'node:http'}: time the caller spends on a piece is not counted, only waiting for the server`, async () => {
+        const res = await httpGet(`${urlA}/slow`, { reuseBuffers, idleTimeoutMs: 50 });
+        let got = '';
+        for await (const piece of res.body) {
+          got += Buffer.from(piece).toString();
+          await new Promise((r) => setTimeout(r, 150)); // a slow disk
+        }
+        expect(got).toBe('hello world');
+      }, 5000);
+    }
   });
 
   it('rejects what it cannot reach, other schemes, and an aborted request', async () => {
