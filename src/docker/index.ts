@@ -15,6 +15,7 @@ export { JsonLineDecoder, readJsonStream, messageError, type JsonMessage } from 
 export { createDeltaServer, archiveDirectory, archiveFileName, engineArchives, type DeltaServer, type DeltaServerOptions, type DeltaSource } from './delta-server.js';
 export { DeltaStore } from './delta-store.js';
 export { updateImage, sameRepositoryNewest, DownloadLimiter, defaultDownloadLimiter, type BasisPolicy, type UpdateOptions, type UpdateResult } from './update-image.js';
+export { FallbackPullError } from './fallback-pull-error.js';
 export { downloadDelta, type UpdateEvent, type DownloadOptions } from './delta-download.js';
 export { RegistryClient, MANIFEST_ACCEPT, type RegistryOptions, type Descriptor, type ImageManifest } from './registry.js';
 export { registryArchives, splitReference } from './registry-source.js';

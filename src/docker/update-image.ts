@@ -1,17 +1,19 @@
 import { createHash } from 'node:crypto';
-import { mkdir, readdir, rm, stat } from 'node:fs/promises';
+import { readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { ErrorCode, RolldeltaError, isRolldeltaError } from '../core/errors.js';
 import type { PatchOptions } from '../format/operations-options.js';
-import { checkLevel } from '../format/level.js';
 import { applyImageDelta } from '../image/apply-image-delta.js';
 import { ImageArchive } from '../image/archive-reader.js';
-import { readImageDeltaHeader } from '../image/image-delta-format.js';
+import { readImageDeltaHeader, type ImageDeltaHeader } from '../image/image-delta-format.js';
 import { ReadRing } from '../image/read-ring.js';
 import { FileBasis } from '../stream/file-basis.js';
+import { UpdateWorkDir } from './_update-work-dir.js';
+import { updateSettings, type UpdateSettings } from './_update-settings.js';
 import { downloadDelta, type UpdateEvent } from './delta-download.js';
 import type { DockerEngine, ImageSummary, RegistryAuth } from './engine.js';
+import { FallbackPullError, asError, errorReason } from './fallback-pull-error.js';
 
 /** Chooses the basis among the engine's images, or undefined when none will do. */
 export type BasisPolicy = (images: ImageSummary[], to: string) => string | undefined;
@@ -61,7 +63,7 @@ export interface UpdateOptions {
   from?: string | BasisPolicy;
   /** The image to run next: a reference the engine can also pull. */
   to: string;
-  /** The delta server's endpoint, e.g. `http://deltas:8080/delta`; `from` and `to` are added. */
+  /** The delta server's endpoint, an http: or https: URL such as `http://deltas:8080/delta`; `from` and `to` are added. */
   deltaUrl: string;
   /**
    * Ask the server for a delta made at this level (0-9) instead of its own (9 by default: context
@@ -72,8 +74,9 @@ export interface UpdateOptions {
   level?: number;
   /** How long the server may keep generating before the device gives up and pulls; default 60 s. */
   requestTimeoutMs?: number;
-  /** Download attempts and the pause between them; default 30 attempts, 10 s apart. */
+  /** How many times a failed download is tried again (each resumes where the last stopped); default 30. 0 tries once. */
   retries?: number;
+  /** The pause before each of those tries; default 10 s. */
   retryIntervalMs?: number;
   /** Longest wait between asks while the server generates; default 30 s. */
   maxBackoffMs?: number;
@@ -84,7 +87,10 @@ export interface UpdateOptions {
   /**
    * Where the delta and the old image's archive are kept during the update; default the OS temp
    * dir. A delta download cut short (network down, process killed) stays there and the next
-   * update between the same images resumes it; partials left for over a week are removed.
+   * update between the same images resumes it; a whole delta whose apply was stopped (abort,
+   * timeout, process killed) is used again without a request. Left over a week, they are removed.
+   * One update at a time uses the directory of an old and new image: a second call, in this
+   * process or another (a lock file holding its pid), waits for the first.
    */
   workDir?: string;
   /** Bounds concurrent delta downloads; default {@link defaultDownloadLimiter} (2 at once). */
@@ -92,6 +98,7 @@ export interface UpdateOptions {
   onProgress?: (e: UpdateEvent) => void;
   /** Called before the patch does per-byte work in JavaScript, with its kind and bytes (see PatchOptions). */
   beforeJavaScriptWork?: PatchOptions['beforeJavaScriptWork'];
+  /** Stops the update at any point, with ERR_ABORTED (no fallback pull is started). */
   signal?: AbortSignal;
 }
 
@@ -99,24 +106,11 @@ export interface UpdateOptions {
 export interface UpdateResult {
   action: 'none' | 'delta' | 'pull';
   imageId: string;
+  /** The basis image, as given or chosen by the policy: for 'delta', and for 'pull' when there was one. */
+  from?: string;
   /** Why the delta path was abandoned, when `action` is 'pull'. */
   reason?: string;
   deltaBytes?: number;
-}
-
-function withTimeout<T>(ms: number, what: string, run: (signal: AbortSignal) => Promise<T>): Promise<T> {
-  const ac = new AbortController();
-  const timer = setTimeout(() => ac.abort(), ms);
-  return run(ac.signal).then(
-    (v) => {
-      clearTimeout(timer);
-      return v;
-    },
-    (e) => {
-      clearTimeout(timer);
-      throw ac.signal.aborted ? new RolldeltaError(ErrorCode.TIMEOUT, `${what} took longer than ${ms} ms`, { cause: e }) : e;
-    },
-  );
 }
 
 /**
@@ -126,38 +120,101 @@ function withTimeout<T>(ms: number, what: string, run: (signal: AbortSignal) => 
  * download it with progress and resume, check it, rebuild the new image from the old one the
  * engine has and stream it into `docker load` (no copy of the new image on disk), and check the
  * loaded image's ID. Any failure — server error or timeout, corrupted or wrong-basis delta,
- * apply error — falls back to a regular pull of `to`, and the result says why.
+ * apply error — falls back to a regular pull of `to`, and the result says why; when that pull
+ * fails too, the error is a {@link FallbackPullError} carrying both. Options that cannot work
+ * (a `deltaUrl` that is no http: URL, a negative timeout) are ERR_INVALID_ARGUMENT at once, and an
+ * abort through `signal` is ERR_ABORTED: neither falls back to a pull.
  * @example
  * const r = await updateImage({ engine: new DockerEngine(), from: 'app:1', to: 'registry/app:2', deltaUrl: 'http://deltas:8080/delta' });
- * if (r.action === 'pull') log.warn(`delta update failed: ${r.reason}`);
+ * if (r.action === 'pull') log.warn(`delta update from ${r.from ?? '(no basis)'} failed: ${r.reason}`);
  */
 export async function updateImage(opts: UpdateOptions): Promise<UpdateResult> {
+  const settings = updateSettings(opts);
   const { engine, to } = opts;
-  const level = opts.level === undefined ? '' : `&level=${checkLevel(opts.level)}`;
   const present = await engine.inspectImage(to);
   if (present) return { action: 'none', imageId: present.Id };
   const policy = opts.from ?? sameRepositoryNewest;
   const from = typeof policy === 'string' ? policy : policy(await engine.listImages(), to);
-  const workDir = opts.workDir ?? tmpdir();
+  // Absolute: calls of this process queue by the directory's path.
+  const workDir = resolve(opts.workDir ?? tmpdir());
   await removeStaleUpdates(workDir);
-  const url = from ? `${opts.deltaUrl}${opts.deltaUrl.includes('?') ? '&' : '?'}from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}${level}` : '';
+  if (!from) return fallBack(opts, undefined, new RolldeltaError(ErrorCode.BASIS_MISMATCH, `no local image can serve as the basis for ${to}`));
+  const url = `${opts.deltaUrl}${opts.deltaUrl.includes('?') ? '&' : '?'}from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}${settings.level === undefined ? '' : `&level=${settings.level}`}`;
   // Named after the delta's URL, so that an update cut short resumes its download next time.
   const dir = join(workDir, `${UPDATE_DIR_PREFIX}${createHash('sha256').update(url).digest('hex').slice(0, 16)}`);
+  let wd: UpdateWorkDir;
   try {
-    if (!from) throw new RolldeltaError(ErrorCode.BASIS_MISMATCH, `no local image can serve as the basis for ${to}`);
-    const result = await viaDelta(opts, from, url, dir);
-    await rm(dir, { recursive: true, force: true });
-    return result;
+    wd = await UpdateWorkDir.lock(dir, { signal: opts.signal, onWait: (message) => opts.onProgress?.({ phase: 'waiting', message }) });
   } catch (e) {
-    if (opts.signal?.aborted) throw e;
-    const reason = isRolldeltaError(e) ? `${e.message} (${e.code})` : String((e as Error)?.message ?? e);
-    opts.onProgress?.({ phase: 'fallback', message: `delta update from ${from ?? '(no basis)'} failed: ${reason}; pulling ${to}` });
+    if (opts.signal?.aborted) throw abortError(e);
+    // A work directory that cannot be used (a file, read-only, full) rules the delta out, not the pull.
+    return fallBack(opts, from, e);
+  }
+  // Whether what the directory holds is of no more use: the image is here.
+  let done = false;
+  try {
+    // The update that held the directory before this one may have brought the image.
+    const now = await engine.inspectImage(to);
+    if (now) {
+      done = true;
+      return { action: 'none', imageId: now.Id };
+    }
+    let result: UpdateResult;
+    try {
+      result = await viaDelta(opts, settings, from, url, wd);
+    } catch (e) {
+      if (opts.signal?.aborted) throw abortError(e);
+      result = await fallBack(opts, from, e);
+    }
+    done = true;
+    return result;
+  } finally {
+    await wd.release({ remove: done });
+  }
+}
+
+/** The regular pull after the delta failed with `deltaError`: the result says why, or both errors are thrown. */
+async function fallBack(opts: UpdateOptions, from: string | undefined, deltaError: unknown): Promise<UpdateResult> {
+  const { engine, to } = opts;
+  const reason = errorReason(asError(deltaError));
+  opts.onProgress?.({ phase: 'fallback', message: `delta update from ${from ?? '(no basis)'} failed: ${reason}; pulling ${to}` });
+  try {
     await engine.pullImage(to, { auth: opts.auth, signal: opts.signal });
     const pulled = await engine.inspectImage(to);
-    if (!pulled) throw new RolldeltaError(ErrorCode.REMOTE, `the fallback pull of ${to} finished but the engine does not have it`);
-    // The image is here: a partial delta towards it is of no more use.
-    await rm(dir, { recursive: true, force: true });
-    return { action: 'pull', imageId: pulled.Id, reason };
+    if (!pulled) throw new RolldeltaError(ErrorCode.REMOTE, `the pull finished but the engine does not have ${to}`);
+    return { action: 'pull', imageId: pulled.Id, from, reason };
+  } catch (e) {
+    if (opts.signal?.aborted) throw abortError(e);
+    throw new FallbackPullError(to, deltaError, e);
+  }
+}
+
+/** ERR_ABORTED for an update stopped through its signal, whatever the step it stopped reported. */
+function abortError(e: unknown): RolldeltaError {
+  return isRolldeltaError(e) && e.code === ErrorCode.ABORTED ? e : new RolldeltaError(ErrorCode.ABORTED, 'the update was aborted', { cause: e });
+}
+
+/**
+ * Runs `run` with a signal that fires after `ms` (then ERR_TIMEOUT, naming `what`) or when
+ * `signal` does (then whatever `run` throws for it).
+ */
+async function withTimeout<T>(ms: number, what: string, signal: AbortSignal | undefined, run: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const ac = new AbortController();
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    ac.abort();
+  }, ms);
+  const onAbort = () => ac.abort(signal?.reason);
+  if (signal?.aborted) onAbort();
+  else signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    return await run(ac.signal);
+  } catch (e) {
+    throw timedOut && !signal?.aborted ? new RolldeltaError(ErrorCode.TIMEOUT, `${what} took longer than ${ms} ms`, { cause: e }) : e;
+  } finally {
+    clearTimeout(timer);
+    signal?.removeEventListener('abort', onAbort);
   }
 }
 
@@ -166,7 +223,7 @@ const UPDATE_DIR_PREFIX = 'rolldelta-update-';
 /** An update's partial download left alone this long is abandoned (its images moved on). */
 const STALE_UPDATE_MS = 7 * 24 * 3600 * 1000;
 
-/** Removes the work directories of updates untouched for a week. */
+/** Removes the work directories of updates untouched for a week, unless an update holds one. */
 async function removeStaleUpdates(workDir: string): Promise<void> {
   let names: string[];
   try {
@@ -178,47 +235,102 @@ async function removeStaleUpdates(workDir: string): Promise<void> {
     if (!name.startsWith(UPDATE_DIR_PREFIX)) continue;
     const path = join(workDir, name);
     const s = await stat(path).catch(() => undefined);
-    if (s?.isDirectory() && Date.now() - s.mtimeMs > STALE_UPDATE_MS) await rm(path, { recursive: true, force: true });
+    if (!s?.isDirectory() || Date.now() - s.mtimeMs <= STALE_UPDATE_MS) continue;
+    // Not from under an update that is using it (which just made its lock, or is waiting for it).
+    const wd = await UpdateWorkDir.tryLock(path);
+    await wd?.release({ remove: true });
   }
 }
 
-async function viaDelta(opts: UpdateOptions, from: string, url: string, dir: string): Promise<UpdateResult> {
+/** The delta's file in an update's directory; downloadDelta's part and its note are named after it. */
+const DELTA_FILE = 'update.rdimg';
+const OLD_FILE = 'old.tar';
+
+async function viaDelta(opts: UpdateOptions, settings: UpdateSettings, from: string, url: string, wd: UpdateWorkDir): Promise<UpdateResult> {
   const { engine, to } = opts;
-  if (!(await engine.hasImage(from))) throw new RolldeltaError(ErrorCode.BASIS_MISMATCH, `the engine does not have ${from}, the image the delta starts from`);
-  await mkdir(dir, { recursive: true });
-  const deltaPath = join(dir, 'update.rdimg');
-  const oldPath = join(dir, 'old.tar');
+  const basis = await engine.inspectImage(from);
+  if (!basis) throw new RolldeltaError(ErrorCode.BASIS_MISMATCH, `the engine does not have ${from}, the image the delta starts from`);
+  // Anything else there (the old image's archive, temporary files) was left by a killed run.
+  await wd.removeAllBut([DELTA_FILE, `${DELTA_FILE}.part`, `${DELTA_FILE}.part.json`]);
+  const deltaPath = join(wd.path, DELTA_FILE);
+  const oldPath = join(wd.path, OLD_FILE);
   // One ring of buffers for the download, the save and then the apply, which run one after
   // another: the ones before the apply were still resident, as garbage, at its peak.
   const ring = new ReadRing(ImageArchive.READ_BYTES);
+  // A whole delta whose apply was stopped (abort, timeout) is kept for the next run: it was
+  // checked against the SHA-256 the server announced. One that failed to apply is not trusted.
+  let keepDelta = false;
   try {
-    const deltaBytes = await (opts.limiter ?? defaultDownloadLimiter).run(() =>
-      downloadDelta(url, deltaPath, {
-        ring,
-        requestTimeoutMs: opts.requestTimeoutMs ?? 60_000,
-        maxBackoffMs: opts.maxBackoffMs ?? 30_000,
-        retries: opts.retries ?? 30,
-        retryIntervalMs: opts.retryIntervalMs ?? 10_000,
-        onProgress: opts.onProgress,
-        signal: opts.signal,
-      }),
-    );
-    const file = await FileBasis.open(deltaPath, 'the downloaded image delta');
-    const { header } = await readImageDeltaHeader((p, n) => file.read(p, n), file.length).finally(() => file.close());
+    let kept = await keptDelta(deltaPath, basis.Id);
+    let deltaBytes: number;
+    if (kept) {
+      deltaBytes = kept.bytes;
+      opts.onProgress?.({ phase: 'download', bytes: deltaBytes, total: deltaBytes, message: `using the whole delta an earlier update left in ${wd.path}; nothing to download` });
+    } else {
+      deltaBytes = await (opts.limiter ?? defaultDownloadLimiter).run(() =>
+        downloadDelta(url, deltaPath, {
+          ring,
+          requestTimeoutMs: settings.requestTimeoutMs,
+          maxBackoffMs: settings.maxBackoffMs,
+          retries: settings.retries,
+          retryIntervalMs: settings.retryIntervalMs,
+          onProgress: opts.onProgress,
+          signal: opts.signal,
+        }),
+      );
+      kept = { header: await readDeltaHeader(deltaPath), bytes: deltaBytes };
+    }
+    const { header } = kept;
+    // Checked before the old image is saved, which takes long for a large one.
+    if (header.old.id !== basis.Id) {
+      throw new RolldeltaError(ErrorCode.BASIS_MISMATCH, `the delta starts from image ${header.old.id}, but ${from} is ${basis.Id}; the server's ${from} is not this device's`);
+    }
     opts.onProgress?.({ phase: 'apply', message: `rebuilding ${to} (${header.new.id}) from ${from}` });
-    await engine.saveImagesToFile([from], oldPath, { signal: opts.signal, ring });
-    await withTimeout(opts.applyTimeoutMs ?? 600_000, 'applying the delta', (signal) =>
-      applyImageDelta(oldPath, deltaPath, (chunks) => engine.loadImage(chunks, { signal }), { omitOldLayers: true, reuseChunks: true, ring, beforeJavaScriptWork: opts.beforeJavaScriptWork }),
-    );
+    try {
+      await engine.saveImagesToFile([from], oldPath, { signal: opts.signal, ring });
+      await withTimeout(settings.applyTimeoutMs, 'applying the delta', opts.signal, (signal) =>
+        applyImageDelta(oldPath, deltaPath, (chunks) => engine.loadImage(chunks, { signal }), {
+          omitOldLayers: true,
+          reuseChunks: true,
+          ring,
+          beforeJavaScriptWork: opts.beforeJavaScriptWork,
+          signal,
+        }),
+      );
+    } catch (e) {
+      keepDelta = opts.signal?.aborted === true || (isRolldeltaError(e) && (e.code === ErrorCode.ABORTED || e.code === ErrorCode.TIMEOUT));
+      throw e;
+    }
     const loaded = await engine.inspectImage(to);
     if (loaded?.Id !== header.new.id) {
       throw new RolldeltaError(ErrorCode.CHECKSUM, `after loading, ${to} is ${loaded?.Id ?? 'missing'} instead of ${header.new.id}`);
     }
-    return { action: 'delta', imageId: loaded.Id, deltaBytes };
+    return { action: 'delta', imageId: loaded.Id, from, deltaBytes };
   } finally {
-    // Only a partial download is worth keeping: the old image's archive is large, and a whole
-    // delta that failed to apply is fetched again rather than trusted.
+    // The old image's archive is large, and saved again in no time compared with a download.
     await rm(oldPath, { force: true });
-    await rm(deltaPath, { force: true });
+    if (!keepDelta) await rm(deltaPath, { force: true });
   }
+}
+
+async function readDeltaHeader(path: string): Promise<ImageDeltaHeader> {
+  const file = await FileBasis.open(path, 'the downloaded image delta');
+  try {
+    return (await readImageDeltaHeader((p, n) => file.read(p, n), file.length)).header;
+  } finally {
+    await file.close();
+  }
+}
+
+/**
+ * The whole delta an earlier run left at `path`, when it starts from the image `basisId` (a
+ * basis tag moved since is downloaded for again). Removed if it is not, or cannot be read.
+ */
+async function keptDelta(path: string, basisId: string): Promise<{ header: ImageDeltaHeader; bytes: number } | undefined> {
+  const s = await stat(path).catch(() => undefined);
+  if (!s?.isFile()) return undefined;
+  const header = await readDeltaHeader(path).catch(() => undefined);
+  if (header?.old.id === basisId) return { header, bytes: s.size };
+  await rm(path, { force: true });
+  return undefined;
 }

@@ -1,14 +1,15 @@
 // The device update flow end to end: a real Docker Engine, a delta server over real HTTP on
 // loopback, and a local docker-registry for the fallback pull. Faults are injected by wrapping
 // the server's handler (a cut connection, a flipped byte, answers of 202): real HTTP, real engine.
-import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { DeltaStore, DownloadLimiter, archiveDirectory, createDeltaServer, sameRepositoryNewest, updateImage, type DeltaServer, type UpdateOptions } from '../../src/index.js';
+import { DeltaStore, DownloadLimiter, FallbackPullError, archiveDirectory, createDeltaServer, isRolldeltaError, sameRepositoryNewest, updateImage, type DeltaServer, type UpdateEvent, type UpdateOptions } from '../../src/index.js';
 import { dockerdAvailable, missingBinary, requirePeer, startDockerd, type Dockerd } from '../helpers/dockerd.js';
 import { buildApp, importBusybox, saveToFile } from '../helpers/images.js';
 import { freePort, startRegistry } from '../helpers/registry.js';
@@ -28,6 +29,7 @@ describe.skipIf(docker.skip || registry.skip)(`updateImage with a real engine, s
   let R1: string;
   let R2: string;
   let R0: string;
+  let repo: string;
   let fault: Fault = 'none';
   let requests: Array<{ url?: string; range?: string; status?: number }> = [];
 
@@ -80,7 +82,7 @@ describe.skipIf(docker.skip || registry.skip)(`updateImage with a real engine, s
     d = await startDockerd();
     const port = await freePort();
     reg = await startRegistry(join(dir, 'registry'), port);
-    const repo = `localhost:${port}/rd-upd`;
+    repo = `localhost:${port}/rd-upd`;
     [R0, R1, R2] = [`${repo}:0`, `${repo}:1`, `${repo}:2`];
     await importBusybox(d.engine, 'rd-base:1');
     const lines = Array.from({ length: 20000 }, (_, i) => `line ${i}: ${(i * 2654435761) % 1000003}`).join('\n');
@@ -94,6 +96,8 @@ describe.skipIf(docker.skip || registry.skip)(`updateImage with a real engine, s
     for (const ref of [R0, R1, R2]) await saveToFile(d.engine, [ref], file(ref));
     // The server believes `…:wrong` is release 0; the device's `…:wrong` is release 1.
     copyFileSync(file(R0), file(`${repo}:wrong`));
+    // The server has `…:unpushed` (release 2 again); the registry does not: its pull fails.
+    copyFileSync(file(R2), file(`${repo}:unpushed`));
     await d.engine.tagImage(R1, repo, 'wrong');
     execFileSync('docker', ['-H', `unix://${d.socketPath}`, 'push', R2], { stdio: 'pipe', timeout: 60_000 });
     server = createDeltaServer({ source: archiveDirectory(images), store: new DeltaStore(join(dir, 'store')), retryAfterSeconds: 0 });
@@ -124,6 +128,7 @@ describe.skipIf(docker.skip || registry.skip)(`updateImage with a real engine, s
     const events: string[] = [];
     const r = await updateImage(options({ onProgress: (e) => events.push(e.phase) }));
     expect(r.action).toBe('delta');
+    expect(r.from).toBe(R1);
     expect(r.reason).toBeUndefined();
     expect(events).toContain('download');
     await runsRelease2();
@@ -189,6 +194,7 @@ describe.skipIf(docker.skip || registry.skip)(`updateImage with a real engine, s
   it('falls back to a pull when the delta was made for another old image', async () => {
     const r = await updateImage(options({ from: R1.replace(/:1$/, ':wrong') }));
     expect(r.action).toBe('pull');
+    expect(r.from).toBe(R1.replace(/:1$/, ':wrong'));
     expect(r.reason).toContain('ERR_BASIS_MISMATCH');
     await runsRelease2();
   });
@@ -206,6 +212,7 @@ describe.skipIf(docker.skip || registry.skip)(`updateImage with a real engine, s
       }),
     );
     expect(r.action).toBe('delta');
+    expect(r.from).toBe(R1);
     expect(chosen[0]).toContain(R1);
     await runsRelease2();
   });
@@ -216,6 +223,181 @@ describe.skipIf(docker.skip || registry.skip)(`updateImage with a real engine, s
     expect(r.action).toBe('pull');
     expect(r.reason).toContain('cannot reach the delta server');
     await runsRelease2();
+  });
+
+  it('reports no basis when the policy finds none, and pulls', async () => {
+    const r = await updateImage(options({ from: () => undefined }));
+    expect(r.action).toBe('pull');
+    expect(r.from).toBeUndefined();
+    expect(r.reason).toContain('no local image can serve as the basis');
+  });
+
+  /** A fresh work directory under the test's own. */
+  const freshWorkDir = (() => {
+    let n = 0;
+    return () => {
+      const w = join(dir, `work-${++n}`);
+      mkdirSync(w, { recursive: true });
+      return w;
+    };
+  })();
+
+  it('two updates of the same images at once: the second waits for the first, then has nothing to do', async () => {
+    const workDir = freshWorkDir();
+    const phases: Record<string, string[]> = { a: [], b: [] };
+    const one = (n: 'a' | 'b') => updateImage(options({ workDir, onProgress: (e) => phases[n].push(e.phase) }));
+    const [a, b] = await Promise.all([one('a'), one('b')]);
+    // Either may get there first.
+    const [first, second] = a.action === 'delta' ? ['a', 'b'] as const : ['b', 'a'] as const;
+    const results = { a, b };
+    expect(results[first].action).toBe('delta');
+    expect(results[second].action).toBe('none');
+    expect(results[second].imageId).toBe(results[first].imageId);
+    expect(phases[second]).toEqual(['waiting']);
+    expect(readdirSync(workDir)).toEqual([]);
+    await runsRelease2();
+  });
+
+  it('waits while another live process holds the work directory\'s lock, and takes it over once that process is gone', async () => {
+    const workDir = freshWorkDir();
+    const deltaUrl = `${url}/delta`;
+    const name = `rolldelta-update-${createHash('sha256').update(`${deltaUrl}?from=${encodeURIComponent(R1)}&to=${encodeURIComponent(R2)}`).digest('hex').slice(0, 16)}`;
+    const lock = join(workDir, name, 'lock');
+    mkdirSync(join(workDir, name));
+    // Another process takes the lock as updateImage does: an exclusive create holding its pid.
+    const holder = spawn(process.execPath, ['-e', "require('fs').writeFileSync(process.argv[1], String(process.pid), { flag: 'wx' }); setInterval(() => {}, 1000)", lock], { stdio: 'ignore' });
+    try {
+      while (!existsSync(lock) || readFileSync(lock, 'utf8') === '') await new Promise((r) => setTimeout(r, 20));
+      expect(readFileSync(lock, 'utf8')).toBe(String(holder.pid));
+      // Waited for, until the caller aborts.
+      const ac = new AbortController();
+      const waits: UpdateEvent[] = [];
+      const aborted = updateImage(options({ workDir, signal: ac.signal, onProgress: (e) => void (e.phase === 'waiting' && (waits.push(e), setTimeout(() => ac.abort(), 300))) }));
+      await expect(aborted).rejects.toMatchObject({ code: 'ERR_ABORTED' });
+      expect(waits[0]?.message).toContain(`pid ${holder.pid}`);
+      expect(requests).toEqual([]);
+      expect(readFileSync(lock, 'utf8')).toBe(String(holder.pid));
+      // Then the holder dies (SIGKILL: its lock stays): the next update takes the lock over.
+      let waited = false;
+      const next = updateImage(options({ workDir, onProgress: (e) => void (e.phase === 'waiting' && !waited && ((waited = true), holder.kill('SIGKILL'))) }));
+      const r = await next;
+      expect(waited).toBe(true);
+      expect(r.action).toBe('delta');
+      expect(readdirSync(workDir)).toEqual([]);
+      await runsRelease2();
+    } finally {
+      holder.kill('SIGKILL');
+    }
+  });
+
+  it('when the fallback pull fails too, throws an error carrying both failures, and keeps no delta that failed to apply', async () => {
+    const workDir = freshWorkDir();
+    const to = `${repo}:unpushed`;
+    const err = await updateImage(options({ from: `${repo}:wrong`, to, workDir })).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(FallbackPullError);
+    const e = err as FallbackPullError;
+    expect(isRolldeltaError(e)).toBe(true);
+    expect(e.code).toBe('ERR_REMOTE');
+    expect(e.message).toMatch(new RegExp(`^the delta update failed: .*\\(ERR_BASIS_MISMATCH\\); the fallback pull of ${to} failed too: .*\\(ERR_REMOTE\\)$`));
+    expect(e.deltaError).toMatchObject({ code: 'ERR_BASIS_MISMATCH' });
+    expect(e.pullError).toMatchObject({ code: 'ERR_REMOTE' });
+    expect(e.cause).toBe(e.pullError);
+    // The delta was downloaded, then refused: nothing of it is worth keeping.
+    expect(requests.length).toBeGreaterThan(0);
+    expect(readdirSync(workDir)).toEqual([]);
+  });
+
+  it('an abort during the apply stops it (ERR_ABORTED, no image); the next run applies the kept delta without downloading it again', async () => {
+    const workDir = freshWorkDir();
+    const ac = new AbortController();
+    let hooked = false;
+    const stopped = updateImage(
+      options({
+        workDir,
+        signal: ac.signal,
+        // Called by the patch, in the middle of the apply.
+        beforeJavaScriptWork: () => {
+          hooked = true;
+          ac.abort();
+        },
+      }),
+    );
+    await expect(stopped).rejects.toMatchObject({ code: 'ERR_ABORTED' });
+    expect(hooked).toBe(true);
+    expect(await d.engine.hasImage(R2)).toBe(false);
+    const [work] = readdirSync(workDir);
+    expect(readdirSync(join(workDir, work))).toEqual(['update.rdimg']);
+    requests = [];
+    const events: UpdateEvent[] = [];
+    const r = await updateImage(options({ workDir, onProgress: (e) => events.push(e) }));
+    expect(r.action).toBe('delta');
+    expect(requests).toEqual([]);
+    expect(events.find((e) => e.phase === 'download')?.message).toContain('nothing to download');
+    expect(readdirSync(workDir)).toEqual([]);
+    await runsRelease2();
+  });
+
+  it('a kept delta found damaged when applied is deleted, not kept for the next run', async () => {
+    const workDir = freshWorkDir();
+    // The registry lacks this one: its pull fails, and the work directory shows what was kept.
+    const to = `${repo}:unpushed`;
+    const ac = new AbortController();
+    await expect(updateImage(options({ to, workDir, signal: ac.signal, beforeJavaScriptWork: () => ac.abort() }))).rejects.toMatchObject({ code: 'ERR_ABORTED' });
+    const [work] = readdirSync(workDir);
+    const kept = join(workDir, work, 'update.rdimg');
+    const bytes = readFileSync(kept);
+    bytes[bytes.length - 64] ^= 0x10;
+    writeFileSync(kept, bytes);
+    const err = await updateImage(options({ to, workDir })).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(FallbackPullError);
+    expect((err as FallbackPullError).deltaError).toMatchObject({ code: expect.stringMatching(/^ERR_(CHECKSUM|CORRUPT)$/) });
+    expect(readdirSync(workDir)).toEqual([]);
+  });
+
+  it('after a run killed during the apply, the next takes its lock over, removes what it left but the delta, and applies that; a timeout keeps it too', async () => {
+    const workDir = freshWorkDir();
+    // The registry lacks this one: its pull fails, and the work directory shows what was kept.
+    const to = `${repo}:unpushed`;
+    const ac = new AbortController();
+    await expect(updateImage(options({ to, workDir, signal: ac.signal, beforeJavaScriptWork: () => ac.abort() }))).rejects.toMatchObject({ code: 'ERR_ABORTED' });
+    const [work] = readdirSync(workDir);
+    // What a kill during the apply leaves besides the delta: its lock and the old image's archive.
+    const dead = spawnSync(process.execPath, ['-e', '']).pid;
+    writeFileSync(join(workDir, work, 'lock'), String(dead));
+    writeFileSync(join(workDir, work, '.old.tar.0123456789ab.tmp'), 'half an archive');
+    requests = [];
+    const err = await updateImage(options({ to, workDir, applyTimeoutMs: 0 })).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(FallbackPullError);
+    expect((err as FallbackPullError).deltaError).toMatchObject({ code: 'ERR_TIMEOUT' });
+    expect(requests).toEqual([]);
+    expect(readdirSync(join(workDir, work))).toEqual(['update.rdimg']);
+  });
+
+  it('refuses options that cannot work at once, with no request and no fallback pull', async () => {
+    const bad: Array<Partial<UpdateOptions>> = [
+      { deltaUrl: '127.0.0.1:1/delta' },
+      { deltaUrl: 'ftp://127.0.0.1/delta' },
+      { retries: -1 },
+      { retries: 1.5 },
+      { retryIntervalMs: NaN },
+      { requestTimeoutMs: -1 },
+      { maxBackoffMs: Infinity },
+      { applyTimeoutMs: -5 },
+      { applyTimeoutMs: 2 ** 31 },
+      { from: '' },
+      { from: 'app 1' },
+      { workDir: '' },
+    ];
+    for (const over of bad) {
+      const phases: string[] = [];
+      const t0 = Date.now();
+      const err = await updateImage(options({ ...over, onProgress: (e) => phases.push(e.phase) })).catch((e: unknown) => e);
+      expect(err, JSON.stringify(over)).toMatchObject({ code: 'ERR_INVALID_ARGUMENT' });
+      expect(Date.now() - t0).toBeLessThan(1000);
+      expect(phases).toEqual([]);
+    }
+    expect(requests).toEqual([]);
+    expect(await d.engine.hasImage(R2)).toBe(false);
   });
 });
 

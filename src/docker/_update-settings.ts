@@ -1,0 +1,65 @@
+import { ErrorCode, RolldeltaError } from '../core/errors.js';
+import { checkLevel } from '../format/level.js';
+import type { UpdateOptions } from './update-image.js';
+
+/** An update's numbers, checked and with their defaults filled in. */
+export interface UpdateSettings {
+  requestTimeoutMs: number;
+  retries: number;
+  retryIntervalMs: number;
+  maxBackoffMs: number;
+  applyTimeoutMs: number;
+  /** The level to ask the server for, if any. */
+  level: number | undefined;
+}
+
+/** Node fires a timer set for longer than this at once (with a warning), not later. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * Checks what a caller passed to `updateImage` before anything runs: a programming error is
+ * ERR_INVALID_ARGUMENT at once, never retried like a network error nor turned into a pull.
+ * @example
+ * const { retries, applyTimeoutMs } = updateSettings(opts); // 30 and 600_000 when not given
+ */
+export function updateSettings(opts: UpdateOptions): UpdateSettings {
+  const invalid = (message: string) => new RolldeltaError(ErrorCode.INVALID_ARGUMENT, message);
+  if (typeof opts.from === 'string' ? opts.from === '' || /[\s\0]/.test(opts.from) : opts.from !== undefined && typeof opts.from !== 'function') {
+    throw invalid(`from must be an image reference (non-empty, no spaces) or a policy function, got ${JSON.stringify(opts.from) ?? typeof opts.from}`);
+  }
+  checkDeltaUrl(opts.deltaUrl);
+  if (opts.workDir !== undefined && (typeof opts.workDir !== 'string' || opts.workDir === '')) {
+    throw invalid(`workDir must be a directory's path, got ${JSON.stringify(opts.workDir) ?? typeof opts.workDir}`);
+  }
+  const retries = opts.retries ?? 30;
+  if (typeof retries !== 'number' || !Number.isInteger(retries) || retries < 0) {
+    throw invalid(`retries must be a whole number >= 0 (how many times a failed download is tried again), got ${String(retries)}`);
+  }
+  const ms = (name: keyof UpdateOptions & `${string}Ms`, fallback: number, max: number): number => {
+    const v = opts[name] ?? fallback;
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || v > max) {
+      throw invalid(`${name} must be a number of milliseconds from 0 to ${max}, got ${String(v)}`);
+    }
+    return v;
+  };
+  return {
+    requestTimeoutMs: ms('requestTimeoutMs', 60_000, Number.MAX_SAFE_INTEGER),
+    retries,
+    retryIntervalMs: ms('retryIntervalMs', 10_000, MAX_TIMER_MS),
+    maxBackoffMs: ms('maxBackoffMs', 30_000, MAX_TIMER_MS),
+    applyTimeoutMs: ms('applyTimeoutMs', 600_000, MAX_TIMER_MS),
+    level: opts.level === undefined ? undefined : checkLevel(opts.level),
+  };
+}
+
+function checkDeltaUrl(url: unknown): void {
+  let parsed: URL | undefined;
+  try {
+    parsed = typeof url === 'string' ? new URL(url) : undefined;
+  } catch {
+    // Reported below.
+  }
+  if (parsed?.protocol !== 'http:' && parsed?.protocol !== 'https:') {
+    throw new RolldeltaError(ErrorCode.INVALID_ARGUMENT, `deltaUrl must be an http: or https: URL such as http://deltas:8080/delta, got ${JSON.stringify(url) ?? typeof url}`);
+  }
+}

@@ -1,0 +1,255 @@
+import { mkdir, open, readFile, readdir, rm, rmdir, stat, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ErrorCode, RolldeltaError } from '../core/errors.js';
+
+/**
+ * The lock file of an update's work directory: created exclusively, it holds its holder's pid.
+ * Another process (a second agent, a CLI run) waits while that pid is alive and takes it over once
+ * it is not.
+ */
+export const LOCK_FILE = 'lock';
+/** Serialises take-overs of a stale lock, so that two waiters cannot both remove it and then each other's. */
+const TAKEOVER_FILE = 'lock.takeover';
+/** How often a waiter looks at the lock again. */
+const POLL_MS = 200;
+/**
+ * A lock file is created empty and then written: one still empty this long after was left by a
+ * process killed in between. A take-over lasts microseconds: one older than this was killed too.
+ */
+const HALF_WRITTEN_MS = 5_000;
+
+/** The calls of this process that are using each work directory, in turn: the last one's turn. */
+const turns = new Map<string, Promise<void>>();
+
+interface Holder {
+  /** The pid the lock file holds; undefined while it is half written. */
+  pid: number | undefined;
+  ageMs: number;
+}
+
+/**
+ * An update's work directory, held by this call alone until `release`: at most one update per
+ * directory at a time, within this process (calls queue) and across processes (the lock file).
+ * Pids are compared within one pid namespace: processes in different containers sharing the
+ * directory are not told apart. Threads of one process share its pid and are not either.
+ */
+export class UpdateWorkDir {
+  private released = false;
+  private constructor(
+    readonly path: string,
+    private readonly leaveTurn: () => void,
+  ) {}
+
+  /**
+   * Waits for the directory's earlier users in this process, then for its lock file (polling,
+   * taking over a lock whose process is gone), creating the directory if need be. `onWait` is
+   * told once when the call has to wait. An abort while waiting rejects with ERR_ABORTED.
+   * @example
+   * const wd = await UpdateWorkDir.lock('/var/tmp/rolldelta-update-0123', { signal });
+   * try { ... } finally { await wd.release() }
+   */
+  static async lock(path: string, opts: { signal?: AbortSignal; onWait?: (why: string) => void } = {}): Promise<UpdateWorkDir> {
+    let told = false;
+    const tell = (why: string) => {
+      if (!told) opts.onWait?.(why);
+      told = true;
+    };
+    const earlier = turns.get(path);
+    let leaveTurn!: () => void;
+    const mine = new Promise<void>((resolve) => (leaveTurn = resolve));
+    // The next call waits for this one's turn to end, which cannot happen before the earlier
+    // ones' (an aborted waiter gives its turn up at once, but its successors still wait for them).
+    const turn = (earlier ?? Promise.resolve()).then(() => mine);
+    turns.set(path, turn);
+    void turn.then(() => {
+      if (turns.get(path) === turn) turns.delete(path);
+    });
+    try {
+      if (earlier) {
+        tell(`another update in this process is using ${path}; waiting for it`);
+        await untilAborted(earlier, opts.signal);
+      }
+      for (;;) {
+        throwIfAborted(opts.signal);
+        await mkdir(path, { recursive: true });
+        if (await createLock(path)) return new UpdateWorkDir(path, leaveTurn);
+        const holder = await readHolder(path);
+        if (holder === undefined) continue; // released between the two looks
+        if (isStale(holder)) {
+          if (await takeOver(path)) continue;
+        } else {
+          tell(`another process (pid ${holder.pid ?? 'starting'}) is updating in ${path}; waiting for it`);
+        }
+        await sleep(POLL_MS, opts.signal);
+      }
+    } catch (e) {
+      leaveTurn();
+      throw e;
+    }
+  }
+
+  /**
+   * Takes the directory if no one holds it, else undefined at once: for removing an abandoned
+   * directory without disturbing an update that is using it.
+   * @example
+   * const wd = await UpdateWorkDir.tryLock(dir);
+   * if (wd) await wd.release({ remove: true });
+   */
+  static async tryLock(path: string): Promise<UpdateWorkDir | undefined> {
+    if (turns.has(path)) return undefined;
+    let leaveTurn!: () => void;
+    const turn = new Promise<void>((resolve) => (leaveTurn = resolve));
+    turns.set(path, turn);
+    void turn.then(() => {
+      if (turns.get(path) === turn) turns.delete(path);
+    });
+    try {
+      for (let attempt = 0; attempt < 2; attempt++) {
+        if (await createLock(path)) return new UpdateWorkDir(path, leaveTurn);
+        const holder = await readHolder(path);
+        if (holder !== undefined && !(isStale(holder) && (await takeOver(path)))) break;
+      }
+    } catch {
+      // Gone, or not a directory we can write: nothing to take.
+    }
+    leaveTurn();
+    return undefined;
+  }
+
+  /**
+   * Removes what a killed run left (the old image's archive, its temporary files): everything but
+   * the names in `keep` and the lock.
+   */
+  async removeAllBut(keep: readonly string[]): Promise<void> {
+    for (const name of await readdir(this.path)) {
+      if (name !== LOCK_FILE && !keep.includes(name)) await rm(join(this.path, name), { recursive: true, force: true });
+    }
+  }
+
+  /**
+   * Gives the directory up: removes the lock file and then the directory itself when it is empty
+   * (nothing left worth resuming), or, with `remove`, everything in it first. Safe to call twice.
+   */
+  async release(opts: { remove?: boolean } = {}): Promise<void> {
+    if (this.released) return;
+    this.released = true;
+    try {
+      if (opts.remove) await this.removeAllBut([]).catch(() => {});
+      // Still ours? A holder that was stopped (SIGSTOP) past HALF_WRITTEN_MS cannot have lost
+      // it: a lock with a live pid is never taken over.
+      if ((await readFile(join(this.path, LOCK_FILE), 'utf8').catch(() => '')) === String(process.pid)) {
+        await unlink(join(this.path, LOCK_FILE)).catch(() => {});
+      }
+      // Not empty (a part worth resuming, or a waiter's lock just created): left as it is.
+      await rmdir(this.path).catch(() => {});
+    } finally {
+      this.leaveTurn();
+    }
+  }
+}
+
+/** Creates the lock file holding this process's pid; false when it exists already. */
+async function createLock(dir: string): Promise<boolean> {
+  const path = join(dir, LOCK_FILE);
+  let fh;
+  try {
+    fh = await open(path, 'wx');
+  } catch (e) {
+    // ENOENT: the directory was removed by the holder leaving; the caller makes it again.
+    if (isCode(e, 'EEXIST') || isCode(e, 'ENOENT')) return false;
+    throw e;
+  }
+  try {
+    await fh.writeFile(String(process.pid));
+    await fh.close();
+  } catch (e) {
+    await fh.close().catch(() => {});
+    await unlink(path).catch(() => {});
+    throw e;
+  }
+  return true;
+}
+
+async function readHolder(dir: string): Promise<Holder | undefined> {
+  const path = join(dir, LOCK_FILE);
+  try {
+    const [text, s] = await Promise.all([readFile(path, 'utf8'), stat(path)]);
+    const pid = Number(text.trim());
+    return { pid: text.trim() !== '' && Number.isInteger(pid) && pid > 0 ? pid : undefined, ageMs: Date.now() - s.mtimeMs };
+  } catch (e) {
+    if (isCode(e, 'ENOENT')) return undefined;
+    throw e;
+  }
+}
+
+/**
+ * Whether the lock's holder is gone: its pid is not alive, or is this process's own (only one call
+ * of a process gets this far at a time, so the lock was left by an earlier process with the same
+ * pid, as an agent restarted in its own container is), or it was left half written.
+ */
+function isStale(holder: Holder): boolean {
+  if (holder.pid === undefined) return holder.ageMs > HALF_WRITTEN_MS;
+  if (holder.pid === process.pid) return true;
+  try {
+    process.kill(holder.pid, 0);
+    return false;
+  } catch (e) {
+    // EPERM: alive, but another user's.
+    return !isCode(e, 'EPERM');
+  }
+}
+
+/**
+ * Removes a stale lock, if it is still stale once this process alone may remove it; false when
+ * another process is taking it over at the same time (the caller waits and looks again).
+ */
+async function takeOver(dir: string): Promise<boolean> {
+  const guard = join(dir, TAKEOVER_FILE);
+  try {
+    await (await open(guard, 'wx')).close();
+  } catch (e) {
+    if (!isCode(e, 'EEXIST')) return false;
+    const s = await stat(guard).catch(() => undefined);
+    if (s && Date.now() - s.mtimeMs > HALF_WRITTEN_MS) await unlink(guard).catch(() => {});
+    return false;
+  }
+  try {
+    // Looked at again under the guard: between the first look and now, another waiter may have
+    // removed the stale lock and created its own.
+    const holder = await readHolder(dir);
+    if (holder !== undefined && isStale(holder)) await unlink(join(dir, LOCK_FILE)).catch(() => {});
+    return true;
+  } finally {
+    await unlink(guard).catch(() => {});
+  }
+}
+
+function isCode(e: unknown, code: string): boolean {
+  return (e as NodeJS.ErrnoException)?.code === code;
+}
+
+function aborted(): RolldeltaError {
+  return new RolldeltaError(ErrorCode.ABORTED, 'the update was aborted');
+}
+
+function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw aborted();
+}
+
+/** Waits for `p` to settle, or rejects with ERR_ABORTED as soon as `signal` aborts. */
+function untilAborted(p: Promise<unknown>, signal: AbortSignal | undefined): Promise<void> {
+  if (!signal) return p.then(() => {});
+  throwIfAborted(signal);
+  return new Promise<void>((resolve, reject) => {
+    const onAbort = () => reject(aborted());
+    signal.addEventListener('abort', onAbort, { once: true });
+    void p.then(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    });
+  });
+}
+
+function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return untilAborted(new Promise((r) => setTimeout(r, ms)), signal);
+}
