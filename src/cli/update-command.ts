@@ -13,6 +13,7 @@ const spec: Record<string, OptionSpec> = {
   'request-timeout': { kind: 'integer', min: 1 },
   retries: { kind: 'integer', min: 1 },
   'retry-interval': { kind: 'integer', min: 0 },
+  'idle-timeout': { kind: 'integer', min: 0 },
   help: { kind: 'boolean', short: 'h' },
 };
 
@@ -27,6 +28,8 @@ the image it has, or by a regular pull on any failure; prints how it went.
   --request-timeout S      seconds the server may take to make the delta before pulling (default 60)
   --retries N              download attempts (default 30)
   --retry-interval S       seconds between attempts (default 10)
+  --idle-timeout S         seconds without a byte from the server before an attempt is given up
+                           and the next resumes (default 30; 0: no limit)
 `;
 
 /**
@@ -51,6 +54,7 @@ export async function updateCommand(argv: readonly string[], signal?: AbortSigna
     requestTimeoutMs: seconds('request-timeout'),
     retries: args.values.retries as number | undefined,
     retryIntervalMs: seconds('retry-interval'),
+    idleTimeoutMs: seconds('idle-timeout'),
     onProgress: (e) => {
       if (e.phase !== 'download') process.stderr.write(`${e.phase}: ${e.message ?? ''}\n`);
     },

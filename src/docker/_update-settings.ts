@@ -7,6 +7,7 @@ export interface UpdateSettings {
   requestTimeoutMs: number;
   retries: number;
   retryIntervalMs: number;
+  idleTimeoutMs: number;
   maxBackoffMs: number;
   applyTimeoutMs: number;
   /** The level to ask the server for, if any. */
@@ -33,7 +34,7 @@ export function updateSettings(opts: UpdateOptions): UpdateSettings {
   }
   const retries = opts.retries ?? 30;
   if (typeof retries !== 'number' || !Number.isInteger(retries) || retries < 0) {
-    throw invalid(`retries must be a whole number >= 0 (how many times a failed download is tried again), got ${String(retries)}`);
+    throw invalid(`retries must be a whole number >= 0 (download attempts in all; 0 and 1 try once), got ${String(retries)}`);
   }
   const ms = (name: keyof UpdateOptions & `${string}Ms`, fallback: number, max: number): number => {
     const v = opts[name] ?? fallback;
@@ -46,6 +47,7 @@ export function updateSettings(opts: UpdateOptions): UpdateSettings {
     requestTimeoutMs: ms('requestTimeoutMs', 60_000, Number.MAX_SAFE_INTEGER),
     retries,
     retryIntervalMs: ms('retryIntervalMs', 10_000, MAX_TIMER_MS),
+    idleTimeoutMs: ms('idleTimeoutMs', 30_000, MAX_TIMER_MS),
     maxBackoffMs: ms('maxBackoffMs', 30_000, MAX_TIMER_MS),
     applyTimeoutMs: ms('applyTimeoutMs', 600_000, MAX_TIMER_MS),
     level: opts.level === undefined ? undefined : checkLevel(opts.level),

@@ -12,7 +12,12 @@ function checkedScanner(): FrameScanner {
   return new FrameScanner({ crc32: nodeRawDeflate.crc32 });
 }
 
-/** Progress of a device update. */
+/**
+ * Progress of a device update. `waiting`: the server is generating the delta, or another update of
+ * the same images holds the work directory; `download`: bytes so far (they go back when a damaged
+ * frame is fetched again, and a failed attempt says so in `message`); `apply`: rebuilding and
+ * loading; `fallback`: the delta path failed (`message` says why) and a regular pull begins.
+ */
 export interface UpdateEvent {
   phase: 'waiting' | 'download' | 'apply' | 'fallback';
   /** Delta bytes downloaded so far, and the total when known. */

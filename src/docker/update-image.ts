@@ -74,10 +74,15 @@ export interface UpdateOptions {
   level?: number;
   /** How long the server may keep generating before the device gives up and pulls; default 60 s. */
   requestTimeoutMs?: number;
-  /** How many times a failed download is tried again (each resumes where the last stopped); default 30. 0 tries once. */
+  /** Download attempts in all (each resumes where the last stopped); default 30; 0 and 1 try once. */
   retries?: number;
-  /** The pause before each of those tries; default 10 s. */
+  /** The pause before each attempt after the first; default 10 s. */
   retryIntervalMs?: number;
+  /**
+   * Longest time without a byte from the delta server (connecting and answering included) before
+   * that attempt fails with ERR_TIMEOUT and the next one resumes; default 30 s, 0 for none.
+   */
+  idleTimeoutMs?: number;
   /** Longest wait between asks while the server generates; default 30 s. */
   maxBackoffMs?: number;
   /** Longest time applying and loading may take; default 10 minutes. */
@@ -274,6 +279,7 @@ async function viaDelta(opts: UpdateOptions, settings: UpdateSettings, from: str
           maxBackoffMs: settings.maxBackoffMs,
           retries: settings.retries,
           retryIntervalMs: settings.retryIntervalMs,
+          idleTimeoutMs: settings.idleTimeoutMs,
           onProgress: opts.onProgress,
           signal: opts.signal,
         }),

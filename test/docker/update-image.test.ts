@@ -5,7 +5,7 @@ import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -225,6 +225,20 @@ describe.skipIf(docker.skip || registry.skip)(`updateImage with a real engine, s
     await runsRelease2();
   });
 
+  it('gives up on a delta server that accepts and never answers after idleTimeoutMs, and pulls', async () => {
+    const silent = createNetServer(() => {}); // holds every connection open, says nothing
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    try {
+      const port = (silent.address() as AddressInfo).port;
+      const r = await updateImage(options({ deltaUrl: `http://127.0.0.1:${port}/delta`, retries: 1, idleTimeoutMs: 200 }));
+      expect(r.action).toBe('pull');
+      expect(r.reason).toContain('nothing arrived for 200 ms');
+      await runsRelease2();
+    } finally {
+      silent.close();
+    }
+  });
+
   it('reports no basis when the policy finds none, and pulls', async () => {
     const r = await updateImage(options({ from: () => undefined }));
     expect(r.action).toBe('pull');
@@ -384,6 +398,7 @@ describe.skipIf(docker.skip || registry.skip)(`updateImage with a real engine, s
       { maxBackoffMs: Infinity },
       { applyTimeoutMs: -5 },
       { applyTimeoutMs: 2 ** 31 },
+      { idleTimeoutMs: -1 },
       { from: '' },
       { from: 'app 1' },
       { workDir: '' },
