@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { ErrorCode, RolldeltaError, isRolldeltaError } from '../core/errors.js';
 import type { PatchOptions } from '../format/operations-options.js';
 import { applyImageDelta } from '../image/apply-image-delta.js';
@@ -301,6 +301,7 @@ async function viaDelta(opts: UpdateOptions, settings: UpdateSettings, from: str
           ring,
           beforeJavaScriptWork: opts.beforeJavaScriptWork,
           signal,
+          scratchDir: dirname(oldPath), // gzip old layers decompressed in workDir, not a tmpfs /tmp
         }),
       );
     } catch (e) {

@@ -47,6 +47,11 @@ export interface ImageApplyOptions {
   ring?: ReadRing;
   /** Stops the apply at its next chunk (ERR_ABORTED); a file output is then left untouched. */
   signal?: AbortSignal;
+  /**
+   * Where gzip old layers are decompressed for the apply (their uncompressed size, removed after):
+   * default beside a file output, else the OS temp folder, which is RAM where /tmp is a tmpfs.
+   */
+  scratchDir?: string;
 }
 
 /** Hands out consecutive byte ranges of one stream: the patched target is cut into layers. */
@@ -99,8 +104,8 @@ class StreamCutter {
  * the image ID while streaming, and the delta's own target length before the archive's manifest
  * goes out (the layers' digests cover the target: it is not hashed a second time).
  * Memory: one decoded frame and one 1 MiB read; uncompressed old layers are read in place, gzip
- * ones from a scratch copy decompressed once into a folder beside `out` (the system temp folder
- * for a consumer); disk: their uncompressed size, removed afterwards.
+ * ones from a scratch copy decompressed once into a folder beside `out` (`scratchDir`, or the
+ * system temp folder for a consumer); disk: their uncompressed size, removed afterwards.
  * @example
  * await applyImageDelta('app-v1.tar', 'v1-v2.rdimg', 'app-v2.tar');
  * await applyImageDelta('app-v1.tar', download, (chunks) => engine.loadImage(chunks), { omitLayers: 'old' });
@@ -142,7 +147,7 @@ export async function applyImageDelta(
         parts.push(inPlace);
         continue;
       }
-      scratch ??= await mkdtemp(join(typeof out === 'string' ? dirname(out) : tmpdir(), '.rolldelta-layers-'));
+      scratch ??= await mkdtemp(join(opts.scratchDir ?? (typeof out === 'string' ? dirname(out) : tmpdir()), '.rolldelta-layers-'));
       const path = join(scratch, `${parts.length}.tar`);
       await writeFileAtomic(path, archive.layerStream(l));
       const file = await FileBasis.open(path, 'the decompressed copy of a layer');

@@ -3,7 +3,7 @@
 // layers moved, squashed and gzip-compressed, and hostile inputs.
 import fc from 'fast-check';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -160,6 +160,23 @@ describe('image deltas', () => {
     await expect(diffImages(p('abort-old.tar'), p('abort-new.tar'), p('never.rdimg'), { signal })).rejects.toMatchObject({ code: 'ERR_ABORTED' });
     await expect(applyImageDelta(p('abort-old.tar'), p('abort.rdimg'), p('never.tar'), { signal })).rejects.toMatchObject({ code: 'ERR_ABORTED' });
     expect(readdirSync(dir).filter((f) => f.includes('never'))).toEqual([]);
+  });
+
+  it('decompresses gzip old layers into scratchDir for the apply, and removes them after', async () => {
+    writeFileSync(p('gz-old.tar'), dockerArchive([base, app('v1')], { gzip: true }));
+    writeFileSync(p('gz-new.tar'), dockerArchive([base, app('v2')], { gzip: true }));
+    await diffImages(p('gz-old.tar'), p('gz-new.tar'), p('gz.rdimg'));
+    const scratchDir = p('scratch');
+    mkdirSync(scratchDir);
+    let during: string[] = [];
+    await applyImageDelta(p('gz-old.tar'), p('gz.rdimg'), async (chunks) => {
+      for await (const c of chunks) {
+        void c;
+        during = readdirSync(scratchDir);
+      }
+    }, { scratchDir });
+    expect(during.filter((f) => f.startsWith('.rolldelta-layers-'))).toHaveLength(1);
+    expect(readdirSync(scratchDir)).toEqual([]);
   });
 
   it('content that moved to another layer, or was squashed into one, costs almost nothing', async () => {
