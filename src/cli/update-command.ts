@@ -56,7 +56,7 @@ export async function updateCommand(argv: readonly string[], signal?: AbortSigna
     retryIntervalMs: seconds('retry-interval'),
     idleTimeoutMs: seconds('idle-timeout'),
     onProgress: (e) => {
-      if (e.phase !== 'download') process.stderr.write(`${e.phase}: ${e.message ?? ''}\n`);
+      if (e.message !== undefined) process.stderr.write(`${e.phase}: ${e.message}\n`);
     },
     beforeJavaScriptWork: resumeForJavaScriptWork,
     signal,

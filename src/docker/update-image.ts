@@ -302,6 +302,7 @@ async function viaDelta(opts: UpdateOptions, settings: UpdateSettings, from: str
           beforeJavaScriptWork: opts.beforeJavaScriptWork,
           signal,
           scratchDir: dirname(oldPath), // gzip old layers decompressed in workDir, not a tmpfs /tmp
+          onProgress: opts.onProgress && ((p) => opts.onProgress?.({ phase: 'apply', bytes: p.bytesOut })),
         }),
       );
     } catch (e) {

@@ -31,7 +31,7 @@ export interface ImageApplyOptions {
   limits?: Partial<DecodeLimits>;
   /** Called before the patch does per-byte work in JavaScript, with its kind and bytes (see PatchOptions). */
   beforeJavaScriptWork?: PatchOptions['beforeJavaScriptWork'];
-  /** Called about every MiB of the archive produced, with its bytes so far (in and out alike). */
+  /** Called about every MiB of the archive produced and at its end, with its bytes so far (in and out alike). */
   onProgress?: (p: Progress) => void;
   /**
    * For a consumer callback that is done with each chunk before it asks for the next one (as
@@ -228,6 +228,7 @@ async function* passed(chunks: AsyncIterable<Uint8Array>, { signal, onProgress }
     meter?.input(c.length); // after output: a report says both
     yield c;
   }
+  meter?.report();
 }
 
 /** A rebuilt layer's bytes: first drops what omitted layers before it left in the stream. */

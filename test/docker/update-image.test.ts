@@ -125,12 +125,17 @@ describe.skipIf(docker.skip || registry.skip)(`updateImage with a real engine, s
   }
 
   it('updates by delta, and the new image runs; a second call has nothing to do', async () => {
-    const events: string[] = [];
-    const r = await updateImage(options({ onProgress: (e) => events.push(e.phase) }));
+    const events: UpdateEvent[] = [];
+    const r = await updateImage(options({ onProgress: (e) => events.push(e) }));
     expect(r.action).toBe('delta');
     expect(r.from).toBe(R1);
     expect(r.reason).toBeUndefined();
-    expect(events).toContain('download');
+    expect(events.map((e) => e.phase)).toContain('download');
+    // The apply reports the archive handed to docker load, growing, to its end.
+    const applied = events.filter((e) => e.phase === 'apply' && e.bytes !== undefined).map((e) => e.bytes!);
+    expect(applied.length).toBeGreaterThan(0);
+    expect(applied).toEqual([...applied].sort((a, b) => a - b));
+    expect(applied.at(-1)).toBeGreaterThan(10_000);
     await runsRelease2();
     expect((await updateImage(options())).action).toBe('none');
   });
