@@ -34,12 +34,12 @@ export function updateSettings(opts: UpdateOptions): UpdateSettings {
   }
   const retries = opts.retries ?? 30;
   if (typeof retries !== 'number' || !Number.isInteger(retries) || retries < 0) {
-    throw invalid(`retries must be a whole number >= 0 (download attempts in all; 0 and 1 try once), got ${String(retries)}`);
+    throw invalid(`retries must be a whole number >= 0 (download attempts in all; 0 and 1 try once), got ${shown(retries)}`);
   }
-  const ms = (name: keyof UpdateOptions & `${string}Ms`, fallback: number, max: number): number => {
+  const ms = (name: keyof UpdateOptions & `${string}Ms`, fallback: number, max: number, min = 0): number => {
     const v = opts[name] ?? fallback;
-    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || v > max) {
-      throw invalid(`${name} must be a number of milliseconds from 0 to ${max}, got ${String(v)}`);
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max) {
+      throw invalid(`${name} must be a number of milliseconds from ${min} to ${max}, got ${shown(v)}`);
     }
     return v;
   };
@@ -49,9 +49,14 @@ export function updateSettings(opts: UpdateOptions): UpdateSettings {
     retryIntervalMs: ms('retryIntervalMs', 10_000, MAX_TIMER_MS),
     idleTimeoutMs: ms('idleTimeoutMs', 30_000, MAX_TIMER_MS),
     maxBackoffMs: ms('maxBackoffMs', 30_000, MAX_TIMER_MS),
-    applyTimeoutMs: ms('applyTimeoutMs', 600_000, MAX_TIMER_MS),
+    applyTimeoutMs: ms('applyTimeoutMs', 600_000, MAX_TIMER_MS, 1), // 0 would time out at once: every update a pull
     level: opts.level === undefined ? undefined : checkLevel(opts.level),
   };
+}
+
+/** A value as a message shows it: a string quoted, so '3' is not mistaken for 3. */
+function shown(v: unknown): string {
+  return typeof v === 'string' ? JSON.stringify(v) : String(v);
 }
 
 function checkDeltaUrl(url: unknown): void {

@@ -1,11 +1,13 @@
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { mkdir, open, readFile, readdir, rm, rmdir, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ErrorCode, RolldeltaError } from '../core/errors.js';
 
 /**
- * The lock file of an update's work directory: created exclusively, it holds its holder's pid.
- * Another process (a second agent, a CLI run) waits while that pid is alive and takes it over once
- * it is not.
+ * The lock file of an update's work directory: created exclusively, it holds its holder's stamp
+ * (pid, boot, call; see lockStamp). Another process (a second agent, a CLI run) waits while that
+ * pid is alive in this boot and takes it over once it is not.
  */
 export const LOCK_FILE = 'lock';
 /** Serialises take-overs of a stale lock, so that two waiters cannot both remove it and then each other's. */
@@ -20,10 +22,31 @@ const HALF_WRITTEN_MS = 5_000;
 
 /** The calls of this process that are using each work directory, in turn: the last one's turn. */
 const turns = new Map<string, Promise<void>>();
+/** The call tokens of the locks this process holds: one reached by another path (a symlink) is not stale. */
+const heldTokens = new Set<string>();
+
+/**
+ * This boot's ID (Linux), so that a lock left before a reboot is stale even when its pid now
+ * belongs to another process; '-' where the system does not say.
+ */
+const BOOT_ID = (() => {
+  try {
+    return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim() || '-';
+  } catch {
+    return '-';
+  }
+})();
+
+/** What a lock file holds: `pid boot token`, the token new for each call that takes a lock. */
+function lockStamp(token: string): string {
+  return `${process.pid} ${BOOT_ID} ${token}`;
+}
 
 interface Holder {
   /** The pid the lock file holds; undefined while it is half written. */
   pid: number | undefined;
+  boot: string | undefined;
+  token: string | undefined;
   ageMs: number;
 }
 
@@ -38,7 +61,10 @@ export class UpdateWorkDir {
   private constructor(
     readonly path: string,
     private readonly leaveTurn: () => void,
-  ) {}
+    private readonly token: string,
+  ) {
+    heldTokens.add(token);
+  }
 
   /**
    * Waits for the directory's earlier users in this process, then for its lock file (polling,
@@ -72,13 +98,15 @@ export class UpdateWorkDir {
       for (;;) {
         throwIfAborted(opts.signal);
         await mkdir(path, { recursive: true });
-        if (await createLock(path)) return new UpdateWorkDir(path, leaveTurn);
+        const token = randomBytes(8).toString('hex');
+        if (await createLock(path, token)) return new UpdateWorkDir(path, leaveTurn, token);
         const holder = await readHolder(path);
         if (holder === undefined) continue; // released between the two looks
         if (isStale(holder)) {
           if (await takeOver(path)) continue;
         } else {
-          tell(`another process (pid ${holder.pid ?? 'starting'}) is updating in ${path}; waiting for it`);
+          const who = holder.pid === process.pid ? 'another update in this process' : `another process (pid ${holder.pid ?? 'starting'})`;
+          tell(`${who} is updating in ${path}; waiting for it`);
         }
         await sleep(POLL_MS, opts.signal);
       }
@@ -105,7 +133,8 @@ export class UpdateWorkDir {
     });
     try {
       for (let attempt = 0; attempt < 2; attempt++) {
-        if (await createLock(path)) return new UpdateWorkDir(path, leaveTurn);
+        const token = randomBytes(8).toString('hex');
+        if (await createLock(path, token)) return new UpdateWorkDir(path, leaveTurn, token);
         const holder = await readHolder(path);
         if (holder !== undefined && !(isStale(holder) && (await takeOver(path)))) break;
       }
@@ -137,19 +166,20 @@ export class UpdateWorkDir {
       if (opts.remove) await this.removeAllBut([]).catch(() => {});
       // Still ours? A holder that was stopped (SIGSTOP) past HALF_WRITTEN_MS cannot have lost
       // it: a lock with a live pid is never taken over.
-      if ((await readFile(join(this.path, LOCK_FILE), 'utf8').catch(() => '')) === String(process.pid)) {
+      if ((await readFile(join(this.path, LOCK_FILE), 'utf8').catch(() => '')) === lockStamp(this.token)) {
         await unlink(join(this.path, LOCK_FILE)).catch(() => {});
       }
       // Not empty (a part worth resuming, or a waiter's lock just created): left as it is.
       await rmdir(this.path).catch(() => {});
     } finally {
+      heldTokens.delete(this.token);
       this.leaveTurn();
     }
   }
 }
 
-/** Creates the lock file holding this process's pid; false when it exists already. */
-async function createLock(dir: string): Promise<boolean> {
+/** Creates the lock file holding this call's stamp; false when it exists already. */
+async function createLock(dir: string, token: string): Promise<boolean> {
   const path = join(dir, LOCK_FILE);
   let fh;
   try {
@@ -160,7 +190,7 @@ async function createLock(dir: string): Promise<boolean> {
     throw e;
   }
   try {
-    await fh.writeFile(String(process.pid));
+    await fh.writeFile(lockStamp(token));
     await fh.close();
   } catch (e) {
     await fh.close().catch(() => {});
@@ -174,8 +204,9 @@ async function readHolder(dir: string): Promise<Holder | undefined> {
   const path = join(dir, LOCK_FILE);
   try {
     const [text, s] = await Promise.all([readFile(path, 'utf8'), stat(path)]);
-    const pid = Number(text.trim());
-    return { pid: text.trim() !== '' && Number.isInteger(pid) && pid > 0 ? pid : undefined, ageMs: Date.now() - s.mtimeMs };
+    const [pidText = '', boot, token] = text.trim().split(' ');
+    const pid = Number(pidText);
+    return { pid: pidText !== '' && Number.isInteger(pid) && pid > 0 ? pid : undefined, boot, token, ageMs: Date.now() - s.mtimeMs };
   } catch (e) {
     if (isCode(e, 'ENOENT')) return undefined;
     throw e;
@@ -183,13 +214,15 @@ async function readHolder(dir: string): Promise<Holder | undefined> {
 }
 
 /**
- * Whether the lock's holder is gone: its pid is not alive, or is this process's own (only one call
- * of a process gets this far at a time, so the lock was left by an earlier process with the same
- * pid, as an agent restarted in its own container is), or it was left half written.
+ * Whether the lock's holder is gone: it was taken before this boot (its pid may be another
+ * process's now), its pid is not alive, or is this process's own without a call of this process
+ * holding it (an earlier process with the same pid left it, as an agent restarted in its own
+ * container does), or it was left half written.
  */
 function isStale(holder: Holder): boolean {
   if (holder.pid === undefined) return holder.ageMs > HALF_WRITTEN_MS;
-  if (holder.pid === process.pid) return true;
+  if (holder.boot !== undefined && holder.boot !== BOOT_ID) return true;
+  if (holder.pid === process.pid) return holder.token === undefined || !heldTokens.has(holder.token);
   try {
     process.kill(holder.pid, 0);
     return false;

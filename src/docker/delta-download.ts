@@ -74,6 +74,8 @@ const sleep = (ms: number, signal?: AbortSignal) =>
 
 /** The longest delay setTimeout keeps (about 24.8 days). */
 const MAX_TIMER_MS = 2 ** 31 - 1;
+/** "1 attempt", "30 attempts". */
+const tries = (n: number) => `${n} attempt${n === 1 ? '' : 's'}`;
 /** Default of `idleTimeoutMs`. */
 const IDLE_TIMEOUT_MS = 30_000;
 /** A frame that arrives damaged this many times in a row is damaged on the server, not in transit. */
@@ -165,7 +167,7 @@ export async function downloadDelta(url: string, path: string, opts: DownloadOpt
   };
   /** A transport failure's final error: ERR_TIMEOUT when the server went quiet, else `code`. */
   const transportError = (e: unknown, code: ErrorCode, message: string) =>
-    new RolldeltaError(isRolldeltaError(e) && e.code === ErrorCode.TIMEOUT ? ErrorCode.TIMEOUT : code, `${message} (${attempts} attempts): ${(e as Error).message}`, { cause: e });
+    new RolldeltaError(isRolldeltaError(e) && e.code === ErrorCode.TIMEOUT ? ErrorCode.TIMEOUT : code, `${message} (${tries(attempts)}): ${(e as Error).message}`, { cause: e });
 
   // Whether the part is worth keeping for a later call if this one fails.
   let keep = true;
@@ -254,7 +256,7 @@ export async function downloadDelta(url: string, path: string, opts: DownloadOpt
           continue;
         }
         if (total !== undefined && have < total) {
-          await failed(`the answer stopped at ${have} of ${total} bytes`, () => new RolldeltaError(ErrorCode.TRUNCATED, `the delta download stopped at ${have} of ${total} bytes (${attempts} attempts)`));
+          await failed(`the answer stopped at ${have} of ${total} bytes`, () => new RolldeltaError(ErrorCode.TRUNCATED, `the delta download stopped at ${have} of ${total} bytes (${tries(attempts)})`));
           continue;
         }
         break;

@@ -41,8 +41,14 @@ export class DownloadLimiter {
     if (!Number.isInteger(max) || max < 1) throw new RolldeltaError(ErrorCode.INVALID_ARGUMENT, `a download limit is a whole number >= 1, got ${max}`);
   }
 
-  async run<T>(fn: () => Promise<T>): Promise<T> {
-    if (this.active >= this.max) await new Promise<void>((r) => this.waiting.push(r));
+  /**
+   * Runs `fn` once fewer than `max` runs are under way. While it waits for a slot, `onWait` is told
+   * once, and an abort of `signal` ends the wait at once with ERR_ABORTED.
+   * @example
+   * await limiter.run(() => downloadDelta(url, path, opts), { signal });
+   */
+  async run<T>(fn: () => Promise<T>, opts: { signal?: AbortSignal; onWait?: () => void } = {}): Promise<T> {
+    if (this.active >= this.max) await this.slot(opts.signal, opts.onWait);
     this.active++;
     try {
       return await fn();
@@ -50,6 +56,25 @@ export class DownloadLimiter {
       this.active--;
       this.waiting.shift()?.();
     }
+  }
+
+  private slot(signal: AbortSignal | undefined, onWait: (() => void) | undefined): Promise<void> {
+    const aborted = () => new RolldeltaError(ErrorCode.ABORTED, 'the update was aborted');
+    if (signal?.aborted) return Promise.reject(aborted());
+    onWait?.();
+    return new Promise<void>((resolve, reject) => {
+      const take = () => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve();
+      };
+      const onAbort = () => {
+        // Gives its place in the queue up: the slot goes to the next waiter.
+        this.waiting.splice(this.waiting.indexOf(take), 1);
+        reject(aborted());
+      };
+      this.waiting.push(take);
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
   }
 }
 
@@ -283,6 +308,7 @@ async function viaDelta(opts: UpdateOptions, settings: UpdateSettings, from: str
           onProgress: opts.onProgress,
           signal: opts.signal,
         }),
+        { signal: opts.signal, onWait: () => opts.onProgress?.({ phase: 'waiting', message: 'other delta downloads are under way (see DownloadLimiter); waiting for one to end' }) },
       );
       kept = { header: await readDeltaHeader(deltaPath), bytes: deltaBytes };
     }

@@ -3,7 +3,8 @@
 // the server's handler (a cut connection, a flipped byte, answers of 202): real HTTP, real engine.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { getEventListeners } from 'node:events';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -277,6 +278,29 @@ describe.skipIf(docker.skip || registry.skip)(`updateImage with a real engine, s
     await runsRelease2();
   });
 
+  it('two updates at once through a symlink to the same work directory: still one at a time', async () => {
+    const workDir = freshWorkDir();
+    symlinkSync(workDir, `${workDir}-link`);
+    const [a, b] = await Promise.all([updateImage(options({ workDir })), updateImage(options({ workDir: `${workDir}-link` }))]);
+    expect([a.action, b.action].sort()).toEqual(['delta', 'none']);
+    expect(requests.filter((r) => r.range !== undefined)).toEqual([]); // neither resumed the other's part
+    await runsRelease2();
+  });
+
+  it('a lock left before a reboot is taken over at once, though its pid is alive now', async () => {
+    const workDir = freshWorkDir();
+    const deltaUrl = `${url}/delta`;
+    const name = `rolldelta-update-${createHash('sha256').update(`${deltaUrl}?from=${encodeURIComponent(R1)}&to=${encodeURIComponent(R2)}`).digest('hex').slice(0, 16)}`;
+    mkdirSync(join(workDir, name));
+    // pid 1 is alive (this container's init); the boot ID is not this boot's.
+    writeFileSync(join(workDir, name, 'lock'), '1 0b7c5ed2-0000-4000-8000-000000000000 abcdef');
+    const phases: string[] = [];
+    const r = await updateImage(options({ workDir, onProgress: (e) => phases.push(e.phase) }));
+    expect(r.action).toBe('delta');
+    expect(phases).not.toContain('waiting');
+    await runsRelease2();
+  });
+
   it('waits while another live process holds the work directory\'s lock, and takes it over once that process is gone', async () => {
     const workDir = freshWorkDir();
     const deltaUrl = `${url}/delta`;
@@ -385,7 +409,7 @@ describe.skipIf(docker.skip || registry.skip)(`updateImage with a real engine, s
     writeFileSync(join(workDir, work, 'lock'), String(dead));
     writeFileSync(join(workDir, work, '.old.tar.0123456789ab.tmp'), 'half an archive');
     requests = [];
-    const err = await updateImage(options({ to, workDir, applyTimeoutMs: 0 })).catch((e: unknown) => e);
+    const err = await updateImage(options({ to, workDir, applyTimeoutMs: 1 })).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(FallbackPullError);
     expect((err as FallbackPullError).deltaError).toMatchObject({ code: 'ERR_TIMEOUT' });
     expect(requests).toEqual([]);
@@ -402,6 +426,7 @@ describe.skipIf(docker.skip || registry.skip)(`updateImage with a real engine, s
       { requestTimeoutMs: -1 },
       { maxBackoffMs: Infinity },
       { applyTimeoutMs: -5 },
+      { applyTimeoutMs: 0 },
       { applyTimeoutMs: 2 ** 31 },
       { idleTimeoutMs: -1 },
       { from: '' },
@@ -448,5 +473,22 @@ describe('basis policy and download limiter', () => {
     );
     expect(most).toBe(2);
     expect(() => new DownloadLimiter(0)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
+  });
+
+  it('DownloadLimiter: an abort while waiting for a slot ends the wait at once and gives the place up', async () => {
+    const limiter = new DownloadLimiter(1);
+    let release!: () => void;
+    const busy = limiter.run(() => new Promise<void>((r) => (release = r)));
+    const ac = new AbortController();
+    let told = 0;
+    const waiting = limiter.run(async () => 'never', { signal: ac.signal, onWait: () => told++ });
+    const next = limiter.run(async () => 'next');
+    ac.abort();
+    await expect(waiting).rejects.toMatchObject({ code: 'ERR_ABORTED' });
+    expect(told).toBe(1);
+    expect(getEventListeners(ac.signal, 'abort')).toHaveLength(0);
+    release();
+    await busy;
+    expect(await next).toBe('next');
   });
 });
