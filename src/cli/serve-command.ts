@@ -1,4 +1,5 @@
 import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { isRolldeltaError, RolldeltaError } from '../core/errors.js';
 import { archiveDirectory, createDeltaServer, engineArchives } from '../docker/delta-server.js';
 import { DeltaStore } from '../docker/delta-store.js';
@@ -28,7 +29,8 @@ Serves image deltas over HTTP until stopped (SIGINT, SIGTERM or SIGHUP).
                     unix:///var/run/docker.sock; checked at start-up), cached in --store
   --port N          port to listen on (default 8080)
   --host H          address to listen on (default 127.0.0.1)
-  --workers N|auto  threads indexing old images and packing level-9 frames (default 1)
+  --workers N|auto  threads indexing old images and packing level-9 frames (default auto: one per
+                    core; with 1, a level-9 generation holds the server for seconds at a time)
   --level N         level of the deltas devices get when they ask for none, 0-9 (default 9)
   -h, --help        this help
 
@@ -61,19 +63,36 @@ export async function serveCommand(argv: readonly string[], signal: AbortSignal)
   if (!images && !args.values.engine) throw new UsageError('serve needs --images DIR (image archives) or --engine (save images from DOCKER_HOST)');
   // Options first: a bad one is reported without asking an engine anything.
   const level = args.values.level as number | undefined;
-  const workers = workerCount(args.values.workers);
+  // Several threads by default: context mixing on the server's own thread would hold every other
+  // device's download for seconds (a 76 KB delta took 6.5-25 s to fetch during a generation).
+  const workers = workerCount(args.values.workers) ?? 'auto';
   const source = images ? archiveDirectory(images) : engineArchives(await reachableEngine(), store);
   const server = createDeltaServer({ source, store: new DeltaStore(store), workers, level });
   const port = (args.values.port as number | undefined) ?? 8080;
   const host = (args.values.host as string | undefined) ?? '127.0.0.1';
   const http = createServer(server.handler);
+  // A connection with nothing sent or received for this long is closed: a device that stopped
+  // reading its download would otherwise hold it (and its send buffer) for good.
+  http.setTimeout(IDLE_CONNECTION_MS);
   await new Promise<void>((resolve, reject) => {
     http.once('error', reject);
     http.listen(port, host, resolve);
   });
-  process.stderr.write(`serving deltas on http://${host}:${port}/delta?from=OLD&to=NEW (store ${store})\n`);
-  await new Promise<void>((resolve) => signal.addEventListener('abort', () => http.close(() => resolve()), { once: true }));
+  const listening = (http.address() as AddressInfo).port; // --port 0: the one the system chose
+  process.stderr.write(`serving deltas on http://${host}:${listening}/delta?from=OLD&to=NEW (store ${store})\n`);
+  await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+  // Stopped: no new connections; downloads under way get a grace period, then are cut.
+  const closed = new Promise<void>((resolve) => http.close(() => resolve()));
+  http.closeIdleConnections();
+  const cut = setTimeout(() => http.closeAllConnections(), SHUTDOWN_GRACE_MS);
+  await closed;
+  clearTimeout(cut);
 }
+
+/** How long a connection may stay silent both ways before it is closed. */
+const IDLE_CONNECTION_MS = 120_000;
+/** How long downloads under way may go on once the server is told to stop. */
+const SHUTDOWN_GRACE_MS = 10_000;
 
 /** The engine at DOCKER_HOST, once it has answered a ping: a server without one would answer every request 202, then 500. */
 async function reachableEngine(): Promise<DockerEngine> {

@@ -1,10 +1,11 @@
 import { spawn } from 'node:child_process';
+import { Agent, get, type IncomingMessage } from 'node:http';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ImageArchive } from '../../src/index.js';
+import { DeltaStore, ImageArchive } from '../../src/index.js';
 import { cliPath, ensureBuilt, runCli } from '../helpers/cli.js';
 import { dockerLegacyTar, fixtureImage, tarBytes } from '../helpers/image-fixtures.js';
 
@@ -81,6 +82,37 @@ describe('rolldelta CLI at its edges', () => {
       expect(readdirSync(dir).filter((f) => f.includes(out))).toEqual([]);
     }, 60_000);
   }
+
+  it('serve stops on SIGTERM though devices keep connections open, and exits 0', async () => {
+    // A stored delta far larger than the socket buffers, for a download that stalls.
+    const stored = new DeltaStore(p('serve-store')).pathFor('app:1', 'app:2');
+    mkdirSync(dirname(stored), { recursive: true });
+    writeFileSync(stored, Buffer.alloc(64 << 20));
+    const child = spawn(process.execPath, [cliPath, 'serve', '--store', p('serve-store'), '--images', dir, '--port', '0'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    const port = await new Promise<number>((resolve, reject) => {
+      child.stderr!.on('data', (c: Buffer) => {
+        stderr += c.toString();
+        const m = /127\.0\.0\.1:(\d+)\//.exec(stderr);
+        if (m) resolve(Number(m[1]));
+      });
+      child.on('exit', () => reject(new Error(`serve exited: ${stderr}`)));
+    });
+    expect(port).toBeGreaterThan(0);
+    // A keep-alive connection that stays open after its answer, and a download no one reads.
+    const agent = new Agent({ keepAlive: true });
+    await new Promise<void>((resolve) => get({ host: '127.0.0.1', port, path: '/delta?from=a:1', agent }, (res) => res.resume().on('end', resolve)));
+    const stalled = await new Promise<IncomingMessage>((resolve) => get({ host: '127.0.0.1', port, path: '/delta?from=app:1&to=app:2' }, resolve));
+    expect(stalled.statusCode).toBe(200);
+    stalled.pause();
+    const t0 = Date.now();
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    expect(Date.now() - t0).toBeLessThan(15_000); // the stalled download's 10 s of grace
+    agent.destroy();
+    stalled.destroy();
+  }, 30_000);
 
   it('--help of image, docker and update shows their own options', () => {
     const cases: Array<[string[], string]> = [
