@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
 import { OpCollector } from '../../src/core/ops.js';
 import { diff } from '../../src/format/operations.js';
@@ -30,14 +31,17 @@ function text(seed: number, n = 3000): string {
   return out.join('\n');
 }
 
-/** A legacy `docker save` archive of one image whose layers are the given file lists. */
-function dockerArchive(layers: TarEntry[][], tag: string): { bytes: Uint8Array; diffIds: string[]; layerBytes: number } {
+/**
+ * A legacy `docker save` archive of one image whose layers are the given file lists; `stored`
+ * turns a layer tar into what the archive holds (gzip it, damage it), its DiffID staying the tar's.
+ */
+function dockerArchive(layers: TarEntry[][], tag: string, stored: (tar: Uint8Array, i: number) => Uint8Array = (t) => t): { bytes: Uint8Array; diffIds: string[]; layerBytes: number } {
   const tars = layers.map((l) => makeTar(l));
   const diffIds = tars.map(sha);
   const config = enc.encode(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: diffIds } }));
   const paths = diffIds.map((d) => `${d.slice(7)}/layer.tar`);
   const bytes = makeTar([
-    ...tars.map((t, i): TarEntry => ({ type: 'file', path: paths[i], data: t })),
+    ...tars.map((t, i): TarEntry => ({ type: 'file', path: paths[i], data: stored(t, i) })),
     { type: 'file', path: `${sha(config).slice(7)}.json`, data: config },
     { type: 'file', path: 'manifest.json', data: JSON.stringify([{ Config: `${sha(config).slice(7)}.json`, RepoTags: [tag], Layers: paths }]) },
   ]);
@@ -174,6 +178,61 @@ describe('image delta apply options', () => {
     expect(closed).toBe(true); // the download is ended, not left hanging
     const headerChunks = Math.ceil((readFileSync(p('d.rdimg')).length - (await deltaBodyLength())) / 64) + 1;
     expect(pulled).toBeLessThanOrEqual(headerChunks);
+  });
+});
+
+/** `bytes` with 8 bytes inside the one file content holding `marker` overwritten: the tar stays valid. */
+function damaged(bytes: Uint8Array, marker: string): Uint8Array {
+  const out = Buffer.from(bytes);
+  const at = out.indexOf(marker);
+  expect(at).toBeGreaterThan(0);
+  expect(out.indexOf(marker, at + 1)).toBe(-1);
+  out.write('XXXXXXXX', at + 4, 'latin1');
+  return out;
+}
+
+describe('a damaged image archive gives no delta', () => {
+  // Only the app layer ("file 3", line 2999) holds the marker: the new image's edited layer, the
+  // old image's app layer. Each is still a valid tar of valid archive; only its DiffID tells.
+  const marker = 'line 2999 of file 3';
+  const [, edited] = newImage.diffIds;
+
+  it('a new layer diffed into the delta that does not hash to its DiffID is ERR_CHECKSUM naming it, and no delta file', async () => {
+    writeFileSync(p('new-damaged.tar'), damaged(newImage.bytes, marker));
+    const a = await ImageArchive.open(p('new-damaged.tar')); // opens: the damage is inside a file's content
+    expect(a.image().layers.map((l) => l.diffId)).toEqual(newImage.diffIds);
+    await a.close();
+    for (const workers of [1, 2]) {
+      const err = await diffImages(p('old.tar'), p('new-damaged.tar'), p('never.rdimg'), { workers }).catch((e: unknown) => e);
+      expect(err).toMatchObject({ name: 'RolldeltaError', code: 'ERR_CHECKSUM' });
+      expect((err as Error).message).toMatch(new RegExp(`^${p('new-damaged.tar')}'s layer ${edited} [(][0-9a-f]{64}/layer[.]tar[)] does not match its DiffID: its bytes hash to sha256:[0-9a-f]{64}; the archive is damaged, save it again$`));
+      expect(existsSync(p('never.rdimg'))).toBe(false);
+    }
+    // To a consumer, the stream fails before its end.
+    let got = 0;
+    await expect(diffImages(p('old.tar'), p('new-damaged.tar'), async (chunks) => { for await (const c of chunks) got += c.length; })).rejects.toMatchObject({ code: 'ERR_CHECKSUM' });
+    expect(got).toBeGreaterThan(0);
+  });
+
+  it('a damaged old layer is ERR_CHECKSUM naming the old archive, plain or gzip, with or without workers; the unaltered pair still diffs', async () => {
+    const oldApp = oldImage.diffIds[1];
+    writeFileSync(p('old-damaged.tar'), damaged(oldImage.bytes, marker));
+    // A gzip layer whose gzip is sound but whose tar is not the one its DiffID names.
+    const gz = dockerArchive([base, [{ type: 'file', path: 'app/main.js', data: text(3) }]], 'app:1', (t, i) => gzipSync(i === 1 ? damaged(t, marker) : t));
+    writeFileSync(p('old-damaged-gz.tar'), gz.bytes);
+    for (const [name, workers] of [['old-damaged.tar', 1], ['old-damaged.tar', 2], ['old-damaged-gz.tar', 1]] as const) {
+      const err = await diffImages(p(name), p('new.tar'), p('never-old.rdimg'), { workers }).catch((e: unknown) => e);
+      expect(err).toMatchObject({ name: 'RolldeltaError', code: 'ERR_CHECKSUM' });
+      expect((err as Error).message).toMatch(new RegExp(`^${p(name)}'s layer ${oldApp} [(][0-9a-f]{64}/layer[.]tar[)] does not match its DiffID: its bytes hash to sha256:[0-9a-f]{64}; the archive is damaged, save it again$`));
+      expect(existsSync(p('never-old.rdimg'))).toBe(false);
+    }
+    // The same layers undamaged, gzip ones too, diff and apply.
+    writeFileSync(p('old-gz.tar'), dockerArchive([base, [{ type: 'file', path: 'app/main.js', data: text(3) }]], 'app:1', (t) => gzipSync(t)).bytes);
+    for (const old of ['old.tar', 'old-gz.tar']) {
+      await diffImages(p(old), p('new.tar'), p('sound.rdimg'));
+      await applyImageDelta(p(old), p('sound.rdimg'), p('sound-out.tar'));
+      expect([...(await layersIn(p('sound-out.tar'))).values()]).toEqual([true, true, true]);
+    }
   });
 });
 
