@@ -1,6 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { mkdir, stat } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { pipeline } from 'node:stream';
 import { toHex } from '../core/bytes.js';
 import { ErrorCode, RolldeltaError, isRolldeltaError } from '../core/errors.js';
 import { checkLevel } from '../format/level.js';
@@ -224,8 +225,8 @@ export function createDeltaServer(opts: DeltaServerOptions): DeltaServer {
     else res.writeHead(200, { ...headers, 'content-length': size });
     if (req.method === 'HEAD') return void res.end();
     const file = createReadStream(opts.store.pathFor(from, to, variant), range ? { start: range.start, end: range.end } : {});
-    file.on('error', () => res.destroy());
-    file.pipe(res);
+    // pipeline, not pipe: a download cut short closes the file too (else one fd leaks per abort).
+    pipeline(file, res, () => {});
   }
 
   return {

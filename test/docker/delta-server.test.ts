@@ -1,8 +1,8 @@
 // The delta server over real HTTP on loopback, with image archives from a directory.
 // (An engine's answers for images it lacks: delta-server-engine.test.ts, with a real dockerd.)
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type RequestListener, type Server } from 'node:http';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, get, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -42,6 +42,22 @@ async function withServer(handler: RequestListener, use: (base: string) => Promi
     await new Promise((r) => s.close(r));
   }
 }
+
+/** Starts a GET of `url` and hangs up once the first chunk of the body arrives. */
+function abortAfterFirstChunk(url: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const req = get(url, { agent: false }, (res) => {
+      res.once('data', () => {
+        req.destroy();
+        resolve();
+      });
+    });
+    req.on('error', (e) => (req.destroyed ? resolve() : reject(e)));
+  });
+}
+
+/** Open file descriptors of this process (the server runs in it). */
+const openFds = () => readdirSync('/proc/self/fd').length;
 
 /** Asks for `url` until it is no longer 202, as a device does. */
 async function untilDone(url: string): Promise<Response> {
@@ -224,5 +240,25 @@ describe('createDeltaServer', () => {
     const r = await fetch(`${base}/delta?from=app:2&to=app:1`, { method: 'HEAD' });
     expect(r.status).toBe(200);
     expect(Number(r.headers.get('content-length'))).toBe(size);
+  });
+
+  it('a download cut short by the device closes the delta file: open fds return to where they were', async () => {
+    const store = new DeltaStore(join(dir, 'store-abort'));
+    mkdirSync(store.dir, { recursive: true });
+    // Larger than the loopback socket buffers, so the server is still reading when the device hangs up.
+    writeFileSync(store.pathFor('big:1', 'big:2'), Buffer.alloc(32 << 20, 7));
+    const s = createDeltaServer({ source: archiveDirectory(dir), store });
+    await withServer(s.handler, async (b) => {
+      await abortAfterFirstChunk(`${b}/delta?from=big:1&to=big:2`); // the digest is computed once, first
+      await new Promise((r) => setTimeout(r, 100));
+      const before = openFds();
+      for (let i = 0; i < 20; i++) await abortAfterFirstChunk(`${b}/delta?from=big:1&to=big:2`);
+      let after = openFds();
+      for (let i = 0; after > before && i < 50; i++) {
+        await new Promise((r) => setTimeout(r, 20));
+        after = openFds();
+      }
+      expect(after).toBeLessThanOrEqual(before);
+    });
   });
 });
