@@ -1,4 +1,4 @@
-import { createReadStream } from 'node:fs';
+import { createReadStream, type Stats } from 'node:fs';
 import { mkdir, stat } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream';
@@ -119,21 +119,29 @@ export function createDeltaServer(opts: DeltaServerOptions): DeltaServer {
   const failures = new Map<string, Refusal>();
   let generations = 0;
   const retryAfter = String(opts.retryAfterSeconds ?? 2);
-  const digests = new Map<string, string>();
+  /** The digest of each stored delta, by path, with the version of the file it is of. */
+  const digests = new Map<string, { version: string; digest: Promise<string> }>();
   const basisCache = opts.cachedBases === 0 ? undefined : new BasisCache(opts.cachedBases ?? 2);
   const serverLevel = checkLevel(opts.level ?? 9);
   /** The store's name for a level: none for the server's own, so its deltas keep their names. */
   const variantOf = (level: number | undefined) => (level === undefined || level === serverLevel ? undefined : level);
 
-  /** SHA-256 of a stored delta, computed once: devices check the download against it. */
-  async function digestOf(path: string, size: number): Promise<string> {
-    const key = `${path}:${size}`;
-    let d = digests.get(key);
-    if (!d) {
-      d = toHex((await fileSha256(path)).digest);
-      digests.set(key, d);
-    }
-    return d;
+  /**
+   * SHA-256 of a stored delta, computed once per version of the file (its size, mtime, ctime and
+   * inode: a delta regenerated at the same size is a new version), and once however many requests
+   * ask for it at the same time.
+   */
+  function digestOf(path: string, st: Stats): Promise<string> {
+    const version = `${st.size}:${st.mtimeMs}:${st.ctimeMs}:${st.ino}:${st.dev}`;
+    const known = digests.get(path);
+    if (known?.version === version) return known.digest;
+    const digest = fileSha256(path).then((h) => toHex(h.digest));
+    digests.set(path, { version, digest });
+    // A failed read is not remembered: the next request reads again.
+    digest.catch(() => {
+      if (digests.get(path)?.digest === digest) digests.delete(path);
+    });
+    return digest;
   }
 
   function start(from: string, to: string, variant: number | undefined): Promise<number> {
@@ -200,8 +208,8 @@ export function createDeltaServer(opts: DeltaServerOptions): DeltaServer {
     } catch (e) {
       return void res.writeHead(400, { 'content-type': 'text/plain' }).end(`${(e as Error).message}\n`);
     }
-    const size = await opts.store.size(from, to, variant);
-    if (size === undefined) {
+    const st = await opts.store.stat(from, to, variant);
+    if (st === undefined) {
       const key = jobKey(from, to, variant);
       const failed = failures.get(key);
       if (failed && !running.has(key)) {
@@ -214,12 +222,13 @@ export function createDeltaServer(opts: DeltaServerOptions): DeltaServer {
       start(from, to, variant).catch(() => {}); // the failure is reported to the next request
       return void res.writeHead(202, { 'retry-after': retryAfter, 'content-type': 'text/plain' }).end('the delta is being generated; ask again\n');
     }
+    const size = st.size;
     const range = rangeOf(req.headers.range, size);
     if (range === 'invalid') return void res.writeHead(416, { 'content-range': `bytes */${size}` }).end();
     const headers = {
       'content-type': 'application/vnd.rolldelta.image-delta',
       'accept-ranges': 'bytes',
-      'x-delta-sha256': await digestOf(opts.store.pathFor(from, to, variant), size),
+      'x-delta-sha256': await digestOf(opts.store.pathFor(from, to, variant), st),
     };
     if (range) res.writeHead(206, { ...headers, 'content-length': range.end - range.start + 1, 'content-range': `bytes ${range.start}-${range.end}/${size}` });
     else res.writeHead(200, { ...headers, 'content-length': size });

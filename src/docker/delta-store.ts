@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { Stats } from 'node:fs';
 import { mkdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 
@@ -25,8 +26,16 @@ export class DeltaStore {
 
   /** Bytes of the stored delta, or undefined when there is none yet. */
   async size(from: string, to: string, level?: number): Promise<number | undefined> {
+    return (await this.stat(from, to, level))?.size;
+  }
+
+  /**
+   * The stored delta's file status (size, mtime, inode: what tells a regenerated delta from the
+   * one before it), or undefined when there is none yet.
+   */
+  async stat(from: string, to: string, level?: number): Promise<Stats | undefined> {
     try {
-      return (await stat(this.pathFor(from, to, level))).size;
+      return await stat(this.pathFor(from, to, level));
     } catch {
       return undefined;
     }

@@ -1,15 +1,28 @@
 // The delta server over real HTTP on loopback, with image archives from a directory.
 // (An engine's answers for images it lacks: delta-server-engine.test.ts, with a real dockerd.)
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { createServer, get, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { DeltaStore, DockerEngine, applyImageDelta, archiveDirectory, archiveFileName, createDeltaServer, engineArchives, type DeltaServer } from '../../src/index.js';
 import { downloadDelta } from '../../src/docker/delta-download.js';
 import { makeTar } from '../helpers/images.js';
+
+/** Paths the server has hashed, one entry per read of the whole file. */
+const hashed = vi.hoisted(() => [] as string[]);
+vi.mock('../../src/stream/file-sha256.js', async (importOriginal) => {
+  const real = await importOriginal<typeof import('../../src/stream/file-sha256.js')>();
+  return {
+    ...real,
+    fileSha256: (path: string, ...rest: Parameters<typeof real.fileSha256> extends [string, ...infer R] ? R : never) => {
+      hashed.push(path);
+      return real.fileSha256(path, ...rest);
+    },
+  };
+});
 
 const dir = mkdtempSync(join(tmpdir(), 'rolldelta-server-'));
 const enc = new TextEncoder();
@@ -259,6 +272,44 @@ describe('createDeltaServer', () => {
         after = openFds();
       }
       expect(after).toBeLessThanOrEqual(before);
+    });
+  });
+
+  it('a delta regenerated at the same size is served with its own checksum, not the one before', async () => {
+    const store = new DeltaStore(join(dir, 'store-regen'));
+    mkdirSync(store.dir, { recursive: true });
+    const path = store.pathFor('re:1', 're:2');
+    const s = createDeltaServer({ source: archiveDirectory(dir), store });
+    await withServer(s.handler, async (b) => {
+      const url = `${b}/delta?from=re:1&to=re:2`;
+      const first = Buffer.alloc(1000, 1);
+      writeFileSync(path, first);
+      const r1 = await fetch(url);
+      expect(r1.headers.get('x-delta-sha256')).toBe(createHash('sha256').update(first).digest('hex'));
+      await r1.arrayBuffer();
+      // An operator removes it; it is generated again (through a temporary file), as large, later.
+      rmSync(path);
+      const second = Buffer.alloc(1000, 2);
+      writeFileSync(`${path}.new`, second);
+      utimesSync(`${path}.new`, new Date(), new Date(Date.now() + 5_000));
+      renameSync(`${path}.new`, path);
+      const r2 = await fetch(url);
+      expect(r2.headers.get('x-delta-sha256')).toBe(createHash('sha256').update(second).digest('hex'));
+      expect(Buffer.from(await r2.arrayBuffer()).equals(second)).toBe(true);
+    });
+  });
+
+  it('many first requests for a delta after a restart read it once for its checksum', async () => {
+    const store = new DeltaStore(join(dir, 'store-digest'));
+    mkdirSync(store.dir, { recursive: true });
+    const path = store.pathFor('many:1', 'many:2');
+    writeFileSync(path, Buffer.alloc(4 << 20, 3));
+    const s = createDeltaServer({ source: archiveDirectory(dir), store });
+    await withServer(s.handler, async (b) => {
+      const answers = await Promise.all(Array.from({ length: 20 }, () => fetch(`${b}/delta?from=many:1&to=many:2`, { method: 'HEAD' })));
+      const want = createHash('sha256').update(readFileSync(path)).digest('hex');
+      for (const r of answers) expect(r.headers.get('x-delta-sha256')).toBe(want);
+      expect(hashed.filter((p) => p === path)).toHaveLength(1);
     });
   });
 });
