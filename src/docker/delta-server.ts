@@ -43,6 +43,13 @@ export interface DeltaServerOptions {
   workers?: WorkerCount;
   /** Old images kept indexed in memory between generations; default 2 (0 turns it off). */
   cachedBases?: number;
+  /**
+   * Milliseconds a failed generation is remembered; default 30 000. Every request for the pair
+   * (and level) meanwhile is answered with the failure (500, or 404 for a missing image) and its
+   * reason, without a new generation; the first request after it starts one again. 0 reports a
+   * failure to one request only.
+   */
+  keepFailureMs?: number;
 }
 
 /** The server's HTTP handler and its ahead-of-time generator. */
@@ -72,6 +79,17 @@ function refOf(url: URL, name: string): string {
 interface Refusal {
   status: number;
   message: string;
+}
+
+/** A failed generation's answer, given until `until` (Date.now() ms). */
+interface Failure extends Refusal {
+  until: number;
+}
+
+/** A count of milliseconds from the options: a finite number, at least 0. */
+function checkMs(name: string, v: number): number {
+  if (!Number.isFinite(v) || v < 0) throw new RolldeltaError(ErrorCode.INVALID_ARGUMENT, `${name} must be a number of milliseconds, at least 0; got ${v}`);
+  return v;
 }
 
 /** The reason a person reads, with the code a program switches on. */
@@ -109,14 +127,16 @@ function rangeOf(header: string | undefined, size: number): { start: number; end
  * too slow to decode context mixing asks for 6). `HEAD` tells the size before a download. An image
  * the source does not have answers 404 naming it: at once when the source can tell cheaply
  * ({@link DeltaSource.checkImage}), else after the generation finds out. A failed generation
- * answers 500 with the reason, and the next request tries again; a bad query, 400.
+ * answers 500 with the reason to every request for `keepFailureMs`, and the next request after
+ * that tries again; a bad query, 400.
  * @example
  * const server = createDeltaServer({ source: archiveDirectory('/srv/images'), store: new DeltaStore('/srv/deltas') });
  * http.createServer(server.handler).listen(8080);
  */
 export function createDeltaServer(opts: DeltaServerOptions): DeltaServer {
   const running = new Map<string, Promise<number>>();
-  const failures = new Map<string, Refusal>();
+  const failures = new Map<string, Failure>();
+  const keepFailureMs = checkMs('keepFailureMs', opts.keepFailureMs ?? 30_000);
   let generations = 0;
   const retryAfter = String(opts.retryAfterSeconds ?? 2);
   /** The digest of each stored delta, by path, with the version of the file it is of. */
@@ -167,7 +187,8 @@ export function createDeltaServer(opts: DeltaServerOptions): DeltaServer {
       () => running.delete(key),
       (e) => {
         running.delete(key);
-        failures.set(key, isNotFound(e) ? { status: 404, message: `not found: ${reasonOf(e)}` } : { status: 500, message: `generating the delta failed: ${reasonOf(e)}` });
+        const until = Date.now() + keepFailureMs;
+        failures.set(key, isNotFound(e) ? { status: 404, message: `not found: ${reasonOf(e)}`, until } : { status: 500, message: `generating the delta failed: ${reasonOf(e)}`, until });
       },
     );
     return job;
@@ -213,13 +234,15 @@ export function createDeltaServer(opts: DeltaServerOptions): DeltaServer {
       const key = jobKey(from, to, variant);
       const failed = failures.get(key);
       if (failed && !running.has(key)) {
-        failures.delete(key);
-        return void res.writeHead(failed.status, { 'content-type': 'text/plain' }).end(`${failed.message}\n`);
+        // Told to every device for a while (told to one, a failing pair was regenerated at every poll).
+        const expired = keepFailureMs > 0 && Date.now() >= failed.until;
+        if (expired || keepFailureMs === 0) failures.delete(key);
+        if (!expired) return void res.writeHead(failed.status, { 'content-type': 'text/plain' }).end(`${failed.message}\n`);
       }
       // A running generation was checked when it started; a missing image starts none.
       const refused = running.has(key) ? undefined : await refusalFor(from, to);
       if (refused) return void res.writeHead(refused.status, { 'content-type': 'text/plain' }).end(`${refused.message}\n`);
-      start(from, to, variant).catch(() => {}); // the failure is reported to the next request
+      start(from, to, variant).catch(() => {}); // the failure is reported to the requests that follow
       return void res.writeHead(202, { 'retry-after': retryAfter, 'content-type': 'text/plain' }).end('the delta is being generated; ask again\n');
     }
     const size = st.size;

@@ -312,4 +312,30 @@ describe('createDeltaServer', () => {
       expect(hashed.filter((p) => p === path)).toHaveLength(1);
     });
   });
+
+  it('a failed generation is told to every request for keepFailureMs, then the next request tries again', async () => {
+    writeFileSync(join(dir, 'broken_2.tar'), 'not an image archive either');
+    const s = createDeltaServer({ source: archiveDirectory(dir), store: new DeltaStore(join(dir, 'store-fail')), retryAfterSeconds: 1, keepFailureMs: 400 });
+    await withServer(s.handler, async (b) => {
+      const url = `${b}/delta?from=broken:2&to=app:2`;
+      const first = await untilDone(url);
+      expect(first.status).toBe(500);
+      const reason = await first.text();
+      expect(reason).toMatch(/^generating the delta failed: .*\(ERR_[A-Z_]+\)\n$/);
+      // Ten devices polling meanwhile all get the failure, and start nothing.
+      const polls = await Promise.all(Array.from({ length: 10 }, () => fetch(url)));
+      for (const r of polls) {
+        expect(r.status).toBe(500);
+        expect(await r.text()).toBe(reason);
+      }
+      expect(s.generations).toBe(1);
+      await new Promise((r) => setTimeout(r, 450));
+      const again = await fetch(url);
+      expect(again.status).toBe(202);
+      await again.arrayBuffer();
+      expect(s.generations).toBe(2);
+      expect((await untilDone(url)).status).toBe(500);
+    });
+    expect(() => createDeltaServer({ source: archiveDirectory(dir), store: new DeltaStore(dir), keepFailureMs: -1 })).toThrow(/keepFailureMs must be/);
+  });
 });
