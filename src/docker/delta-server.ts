@@ -65,6 +65,14 @@ export interface DeltaServer {
   readonly generations: number;
   /** Indexes of popular old images, reused across pairs. */
   readonly basisCache: BasisCache | undefined;
+  /**
+   * Stops: no new generations (a request for a delta not stored is answered 503, `generate`
+   * rejects with ERR_ABORTED), running ones aborted (their temporary files removed); resolves when
+   * they have ended. Stored deltas are still served; close the HTTP server to stop that.
+   * @example
+   * process.on('SIGTERM', async () => { httpServer.close(); await server.close(); });
+   */
+  close(): Promise<void>;
 }
 
 const MAX_REF = 512;
@@ -138,6 +146,9 @@ export function createDeltaServer(opts: DeltaServerOptions): DeltaServer {
   const failures = new Map<string, Failure>();
   const keepFailureMs = checkMs('keepFailureMs', opts.keepFailureMs ?? 30_000);
   let generations = 0;
+  const stopping = new AbortController();
+  // A process killed while generating leaves temporary files; the first generation waits for this.
+  const swept = opts.store.removeStaleTempFiles().catch(() => 0);
   const retryAfter = String(opts.retryAfterSeconds ?? 2);
   /** The digest of each stored delta, by path, with the version of the file it is of. */
   const digests = new Map<string, { version: string; digest: Promise<string> }>();
@@ -168,10 +179,12 @@ export function createDeltaServer(opts: DeltaServerOptions): DeltaServer {
     const key = jobKey(from, to, variant);
     let job = running.get(key);
     if (job) return job;
+    if (stopping.signal.aborted) return Promise.reject(new RolldeltaError(ErrorCode.ABORTED, 'the delta server is closing: it starts no generation'));
     generations++;
     failures.delete(key);
     job = (async () => {
       await opts.store.init();
+      await swept;
       const [oldPath, newPath] = await Promise.all([opts.source.archive(from), opts.source.archive(to)]);
       const s = await diffImages(oldPath, newPath, opts.store.pathFor(from, to, variant), {
         level: variant ?? serverLevel,
@@ -179,6 +192,7 @@ export function createDeltaServer(opts: DeltaServerOptions): DeltaServer {
         workers: opts.workers,
         // Other devices' downloads stream from this event loop meanwhile.
         keepEventLoopFree: true,
+        signal: stopping.signal,
       });
       return s.deltaBytes;
     })();
@@ -231,6 +245,7 @@ export function createDeltaServer(opts: DeltaServerOptions): DeltaServer {
     }
     const st = await opts.store.stat(from, to, variant);
     if (st === undefined) {
+      if (stopping.signal.aborted) return void res.writeHead(503, { 'retry-after': retryAfter, 'content-type': 'text/plain' }).end('the delta server is closing; ask again\n');
       const key = jobKey(from, to, variant);
       const failed = failures.get(key);
       if (failed && !running.has(key)) {
@@ -273,6 +288,10 @@ export function createDeltaServer(opts: DeltaServerOptions): DeltaServer {
       return generations;
     },
     basisCache,
+    async close() {
+      stopping.abort();
+      await Promise.allSettled([...running.values()]);
+    },
   };
 }
 

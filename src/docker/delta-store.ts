@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Stats } from 'node:fs';
-import { mkdir, stat } from 'node:fs/promises';
+import { mkdir, readdir, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 
 /**
@@ -11,6 +11,9 @@ import { join } from 'node:path';
  * const store = new DeltaStore('/var/lib/deltas');
  * await store.size('app:1', 'app:2'); // undefined until generated
  */
+/** How writeFileAtomic names its temporary files: `.<name>.<12 hex digits>.tmp`. */
+const TEMP_FILE = /^\..+\.[0-9a-f]{12}\.tmp$/;
+
 export class DeltaStore {
   constructor(readonly dir: string) {}
 
@@ -43,5 +46,34 @@ export class DeltaStore {
 
   async init(): Promise<void> {
     await mkdir(this.dir, { recursive: true });
+  }
+
+  /**
+   * Removes the temporary files of generations that never finished (a process killed while
+   * writing leaves them) last modified more than `olderThanMs` ago (default an hour: a running
+   * generation's file is newer); resolves to how many it removed.
+   * @example
+   * await new DeltaStore('/var/lib/deltas').removeStaleTempFiles(); // 0 in a tidy store
+   */
+  async removeStaleTempFiles(olderThanMs = 3_600_000): Promise<number> {
+    let names: string[];
+    try {
+      names = await readdir(this.dir);
+    } catch {
+      return 0; // no store yet, nothing left over
+    }
+    const before = Date.now() - olderThanMs;
+    let removed = 0;
+    for (const name of names.filter((n) => TEMP_FILE.test(n))) {
+      const path = join(this.dir, name);
+      try {
+        if ((await stat(path)).mtimeMs >= before) continue;
+        await unlink(path);
+        removed++;
+      } catch {
+        // gone meanwhile (another server on the store), or not ours to remove: leave it
+      }
+    }
+    return removed;
   }
 }

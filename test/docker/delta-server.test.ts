@@ -338,4 +338,42 @@ describe('createDeltaServer', () => {
     });
     expect(() => createDeltaServer({ source: archiveDirectory(dir), store: new DeltaStore(dir), keepFailureMs: -1 })).toThrow(/keepFailureMs must be/);
   });
+
+  it('close() aborts a running generation, leaving no file, and starts no more', async () => {
+    const store = new DeltaStore(join(dir, 'store-close'));
+    const s = createDeltaServer({ source: archiveDirectory(dir), store, retryAfterSeconds: 1 });
+    await withServer(s.handler, async (b) => {
+      const url = `${b}/delta?from=app:2&to=app:1`;
+      const started = await fetch(url);
+      expect(started.status).toBe(202);
+      await started.arrayBuffer();
+      expect(s.generations).toBe(1);
+      await s.close();
+      expect(readdirSync(store.dir)).toEqual([]); // no delta; the temporary file went with the abort
+      const r = await fetch(url);
+      expect(r.status).toBe(503);
+      expect(r.headers.get('retry-after')).toBe('1');
+      await expect(s.generate('app:1', 'app:2')).rejects.toMatchObject({ code: 'ERR_ABORTED' });
+      expect(s.generations).toBe(1);
+      await s.close(); // again: nothing to wait for
+    });
+  });
+
+  it('removes temporary files a killed generation left in the store, once an hour old', async () => {
+    const store = new DeltaStore(join(dir, 'store-leftovers'));
+    mkdirSync(store.dir, { recursive: true });
+    const stale = `.${store.pathFor('x:1', 'x:2').split('/').pop()}.0123456789ab.tmp`;
+    const fresh = `.${store.pathFor('x:1', 'x:3').split('/').pop()}.ba9876543210.tmp`;
+    for (const n of [stale, fresh, 'notes.tmp']) writeFileSync(join(store.dir, n), 'partial');
+    const twoHoursAgo = new Date(Date.now() - 2 * 3_600_000);
+    for (const n of [stale, 'notes.tmp']) utimesSync(join(store.dir, n), twoHoursAgo, twoHoursAgo);
+    const s = createDeltaServer({ source: archiveDirectory(dir), store });
+    await s.generate('app:1', 'app:2'); // the first generation waits for the sweep
+    const names = readdirSync(store.dir);
+    expect(names).not.toContain(stale);
+    expect(names).toContain(fresh); // perhaps another server's generation, still running
+    expect(names).toContain('notes.tmp'); // not a name the store writes
+    expect(await store.removeStaleTempFiles(0)).toBe(1);
+    expect(await new DeltaStore(join(dir, 'no-such-store')).removeStaleTempFiles()).toBe(0);
+  });
 });
