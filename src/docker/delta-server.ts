@@ -24,6 +24,30 @@ export interface DeltaSource {
   checkImage?(ref: string): Promise<void>;
 }
 
+/**
+ * What the server did, for a log ({@link DeltaServerOptions.onEvent}). `level` is the level of a
+ * generation; in a request, the one the device asked for (none when it left it to the server).
+ * `ms` is how long the request or generation took.
+ */
+export type DeltaServerEvent =
+  | {
+      type: 'request';
+      method: string;
+      /** The query's pair; absent when the request was refused before it was read (400, 404, 405). */
+      from?: string;
+      to?: string;
+      level?: number;
+      status: number;
+      /** Delta bytes read for the answer (an aborted download's may include some never sent). */
+      bytes: number;
+      /** False when the connection closed before the whole answer was sent. */
+      complete: boolean;
+      ms: number;
+    }
+  | { type: 'generation-started'; from: string; to: string; level: number }
+  | { type: 'generation-finished'; from: string; to: string; level: number; bytes: number; ms: number }
+  | { type: 'generation-failed'; from: string; to: string; level: number; reason: string; ms: number };
+
 export interface DeltaServerOptions {
   source: DeltaSource;
   store: DeltaStore;
@@ -50,6 +74,14 @@ export interface DeltaServerOptions {
    * failure to one request only.
    */
   keepFailureMs?: number;
+  /**
+   * Called with what the server does: each request answered (when its connection is done with it),
+   * each generation started, finished or failed (with its reason). An exception it throws is
+   * ignored: logging never breaks serving.
+   * @example
+   * createDeltaServer({ source, store, onEvent: (e) => console.log(JSON.stringify(e)) });
+   */
+  onEvent?: (event: DeltaServerEvent) => void;
 }
 
 /** The server's HTTP handler and its ahead-of-time generator. */
@@ -147,6 +179,13 @@ export function createDeltaServer(opts: DeltaServerOptions): DeltaServer {
   const keepFailureMs = checkMs('keepFailureMs', opts.keepFailureMs ?? 30_000);
   let generations = 0;
   const stopping = new AbortController();
+  const emit = (e: DeltaServerEvent) => {
+    try {
+      opts.onEvent?.(e);
+    } catch {
+      // a log that fails must not fail the request or the generation
+    }
+  };
   // A process killed while generating leaves temporary files; the first generation waits for this.
   const swept = opts.store.removeStaleTempFiles().catch(() => 0);
   const retryAfter = String(opts.retryAfterSeconds ?? 2);
@@ -182,12 +221,15 @@ export function createDeltaServer(opts: DeltaServerOptions): DeltaServer {
     if (stopping.signal.aborted) return Promise.reject(new RolldeltaError(ErrorCode.ABORTED, 'the delta server is closing: it starts no generation'));
     generations++;
     failures.delete(key);
+    const level = variant ?? serverLevel;
+    const t0 = Date.now();
+    emit({ type: 'generation-started', from, to, level });
     job = (async () => {
       await opts.store.init();
       await swept;
       const [oldPath, newPath] = await Promise.all([opts.source.archive(from), opts.source.archive(to)]);
       const s = await diffImages(oldPath, newPath, opts.store.pathFor(from, to, variant), {
-        level: variant ?? serverLevel,
+        level,
         basisCache,
         workers: opts.workers,
         // Other devices' downloads stream from this event loop meanwhile.
@@ -198,9 +240,13 @@ export function createDeltaServer(opts: DeltaServerOptions): DeltaServer {
     })();
     running.set(key, job);
     job.then(
-      () => running.delete(key),
+      (bytes) => {
+        running.delete(key);
+        emit({ type: 'generation-finished', from, to, level, bytes, ms: Date.now() - t0 });
+      },
       (e) => {
         running.delete(key);
+        emit({ type: 'generation-failed', from, to, level, reason: reasonOf(e), ms: Date.now() - t0 });
         const until = Date.now() + keepFailureMs;
         failures.set(key, isNotFound(e) ? { status: 404, message: `not found: ${reasonOf(e)}`, until } : { status: 500, message: `generating the delta failed: ${reasonOf(e)}`, until });
       },
@@ -229,7 +275,15 @@ export function createDeltaServer(opts: DeltaServerOptions): DeltaServer {
     return (await opts.store.size(from, to, variant)) ?? start(from, to, variant);
   }
 
-  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  /** What a request's log event says of it, filled in as it is answered. */
+  interface Seen {
+    from?: string;
+    to?: string;
+    level?: number;
+    file?: { bytesRead: number };
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse, seen: Seen): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://delta-server');
     if (url.pathname !== '/delta') return void res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: use /delta?from=&to=\n');
     if (req.method !== 'GET' && req.method !== 'HEAD') return void res.writeHead(405, { allow: 'GET, HEAD' }).end();
@@ -239,7 +293,10 @@ export function createDeltaServer(opts: DeltaServerOptions): DeltaServer {
     try {
       from = refOf(url, 'from');
       to = refOf(url, 'to');
-      variant = variantOf(levelOf(url));
+      seen.from = from;
+      seen.to = to;
+      seen.level = levelOf(url);
+      variant = variantOf(seen.level);
     } catch (e) {
       return void res.writeHead(400, { 'content-type': 'text/plain' }).end(`${(e as Error).message}\n`);
     }
@@ -272,13 +329,21 @@ export function createDeltaServer(opts: DeltaServerOptions): DeltaServer {
     else res.writeHead(200, { ...headers, 'content-length': size });
     if (req.method === 'HEAD') return void res.end();
     const file = createReadStream(opts.store.pathFor(from, to, variant), range ? { start: range.start, end: range.end } : {});
+    seen.file = file;
     // pipeline, not pipe: a download cut short closes the file too (else one fd leaks per abort).
     pipeline(file, res, () => {});
   }
 
   return {
     handler(req, res) {
-      handle(req, res).catch((e) => {
+      const t0 = Date.now();
+      const seen: Seen = {};
+      if (opts.onEvent) {
+        res.on('close', () =>
+          emit({ type: 'request', method: req.method ?? '', from: seen.from, to: seen.to, level: seen.level, status: res.statusCode, bytes: seen.file?.bytesRead ?? 0, complete: res.writableFinished, ms: Date.now() - t0 }),
+        );
+      }
+      handle(req, res, seen).catch((e) => {
         if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' }).end(`${(e as Error).message}\n`);
         else res.destroy();
       });

@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { DeltaStore, DockerEngine, applyImageDelta, archiveDirectory, archiveFileName, createDeltaServer, engineArchives, type DeltaServer } from '../../src/index.js';
+import { DeltaStore, DockerEngine, applyImageDelta, archiveDirectory, archiveFileName, createDeltaServer, engineArchives, type DeltaServer, type DeltaServerEvent } from '../../src/index.js';
 import { downloadDelta } from '../../src/docker/delta-download.js';
 import { makeTar } from '../helpers/images.js';
 
@@ -375,5 +375,32 @@ describe('createDeltaServer', () => {
     expect(names).toContain('notes.tmp'); // not a name the store writes
     expect(await store.removeStaleTempFiles(0)).toBe(1);
     expect(await new DeltaStore(join(dir, 'no-such-store')).removeStaleTempFiles()).toBe(0);
+  });
+
+  it('tells onEvent of each request answered and each generation started, finished or failed', async () => {
+    const events: DeltaServerEvent[] = [];
+    const store = new DeltaStore(join(dir, 'store-events'));
+    const s = createDeltaServer({ source: archiveDirectory(dir), store, retryAfterSeconds: 1, onEvent: (e) => events.push(e) });
+    await withServer(s.handler, async (b) => {
+      const done = await untilDone(`${b}/delta?from=app:1&to=app:2&level=6`);
+      expect(done.status).toBe(200);
+      const size = (await done.arrayBuffer()).byteLength;
+      await untilDone(`${b}/delta?from=broken:1&to=app:2`).then((r) => r.text());
+      await new Promise((r) => setTimeout(r, 50)); // the last answer's close
+      const gens = events.filter((e) => e.type !== 'request');
+      expect(gens).toEqual([
+        { type: 'generation-started', from: 'app:1', to: 'app:2', level: 6 },
+        { type: 'generation-finished', from: 'app:1', to: 'app:2', level: 6, bytes: size, ms: expect.any(Number) },
+        { type: 'generation-started', from: 'broken:1', to: 'app:2', level: 9 },
+        { type: 'generation-failed', from: 'broken:1', to: 'app:2', level: 9, reason: expect.stringMatching(/\(ERR_[A-Z_]+\)$/), ms: expect.any(Number) },
+      ]);
+      const requests = events.filter((e) => e.type === 'request');
+      expect(requests[0]).toMatchObject({ method: 'GET', from: 'app:1', to: 'app:2', level: 6, status: 202, bytes: 0, complete: true });
+      expect(requests).toContainEqual({ type: 'request', method: 'GET', from: 'app:1', to: 'app:2', level: 6, status: 200, bytes: size, complete: true, ms: expect.any(Number) });
+      expect(requests.at(-1)).toMatchObject({ from: 'broken:1', level: undefined, status: 500 });
+    });
+    // A logger that throws breaks nothing.
+    const t = createDeltaServer({ source: archiveDirectory(dir), store, onEvent: () => { throw new Error('log full'); } });
+    await withServer(t.handler, async (b) => expect((await fetch(`${b}/delta?from=app:1&to=app:2&level=6`)).status).toBe(200));
   });
 });
