@@ -148,14 +148,23 @@ function levelOf(url: URL): number | undefined {
   return Number(v);
 }
 
-/** Parses `Range: bytes=N-` or `bytes=N-M` against a file of `size` bytes; undefined means the whole file. */
-function rangeOf(header: string | undefined, size: number): { start: number; end: number } | 'invalid' | undefined {
-  if (!header) return undefined;
-  const m = /^bytes=(\d+)-(\d*)$/.exec(header.trim());
-  if (!m) return 'invalid';
+/**
+ * Reads a `Range` header against a file of `size` bytes (RFC 9110 14.1.2): `bytes=N-`, `bytes=N-M`
+ * and the last N bytes, `bytes=-N`. A range starting past the end is 'unsatisfiable' (416); a header
+ * this server does not serve — several ranges, `bytes=5-3`, another unit — is ignored, as the RFC
+ * lets a server do (undefined: the whole file, 200).
+ */
+function rangeOf(header: string | undefined, size: number): { start: number; end: number } | 'unsatisfiable' | undefined {
+  const m = header ? /^bytes=(\d*)-(\d*)$/.exec(header.trim()) : null;
+  if (!m || (m[1] === '' && m[2] === '')) return undefined;
+  if (m[1] === '') {
+    const suffix = Number(m[2]);
+    return suffix === 0 || size === 0 ? 'unsatisfiable' : { start: Math.max(0, size - suffix), end: size - 1 };
+  }
   const start = Number(m[1]);
-  const end = m[2] ? Math.min(Number(m[2]), size - 1) : size - 1;
-  return start <= end && start < size ? { start, end } : 'invalid';
+  if (m[2] !== '' && Number(m[2]) < start) return undefined;
+  if (start >= size) return 'unsatisfiable';
+  return { start, end: m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1) };
 }
 
 /**
@@ -319,7 +328,7 @@ export function createDeltaServer(opts: DeltaServerOptions): DeltaServer {
     }
     const size = st.size;
     const range = rangeOf(req.headers.range, size);
-    if (range === 'invalid') return void res.writeHead(416, { 'content-range': `bytes */${size}` }).end();
+    if (range === 'unsatisfiable') return void res.writeHead(416, { 'content-range': `bytes */${size}` }).end();
     const headers = {
       'content-type': 'application/vnd.rolldelta.image-delta',
       'accept-ranges': 'bytes',

@@ -131,6 +131,22 @@ describe('createDeltaServer', () => {
     expect(part.headers.get('content-range')).toBe(`bytes 10-${size - 1}/${size}`);
     expect(Buffer.from(await part.arrayBuffer()).equals(readFileSync(join(dir, 'got.rdimg')).subarray(10))).toBe(true);
     expect((await fetch(url, { headers: { range: `bytes=${size}-` } })).status).toBe(416);
+    // The last N bytes (RFC 9110), all of them when N is more than there are.
+    const whole = readFileSync(join(dir, 'got.rdimg'));
+    const tail = await fetch(url, { headers: { range: 'bytes=-100' } });
+    expect(tail.status).toBe(206);
+    expect(tail.headers.get('content-range')).toBe(`bytes ${size - 100}-${size - 1}/${size}`);
+    expect(Buffer.from(await tail.arrayBuffer()).equals(whole.subarray(size - 100))).toBe(true);
+    const all = await fetch(url, { headers: { range: `bytes=-${size + 5}` } });
+    expect(all.headers.get('content-range')).toBe(`bytes 0-${size - 1}/${size}`);
+    await all.arrayBuffer();
+    expect((await fetch(url, { headers: { range: 'bytes=-0' } })).status).toBe(416);
+    // Ranges it does not serve are ignored: the whole delta, 200.
+    for (const range of ['bytes=5-3', 'bytes=0-1,5-9', `bytes=${size}-,${size + 9}-`, 'items=0-1', 'bytes=-']) {
+      const r = await fetch(url, { headers: { range } });
+      expect(r.status, range).toBe(200);
+      expect(Buffer.from(await r.arrayBuffer()).equals(whole), range).toBe(true);
+    }
   });
 
   it('answers 404 at once for an image it has no archive for, naming the file it looked for; starts no generation', async () => {
