@@ -1,10 +1,11 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { isRolldeltaError, RolldeltaError } from '../core/errors.js';
-import { archiveDirectory, createDeltaServer, engineArchives } from '../docker/delta-server.js';
+import { archiveDirectory, createDeltaServer, engineArchives, type DeltaServerEvent } from '../docker/delta-server.js';
 import { DeltaStore } from '../docker/delta-store.js';
 import { DockerEngine } from '../docker/engine.js';
 import { expectPositionals, levelOption, parseArgs, workerCount, type OptionSpec } from './args.js';
+import { serverLogLine } from './server-log.js';
 import { UsageError } from './usage-error.js';
 
 const spec: Record<string, OptionSpec> = {
@@ -67,7 +68,11 @@ export async function serveCommand(argv: readonly string[], signal: AbortSignal)
   // device's download for seconds (a 76 KB delta took 6.5-25 s to fetch during a generation).
   const workers = workerCount(args.values.workers) ?? 'auto';
   const source = images ? archiveDirectory(images) : engineArchives(await reachableEngine(), store);
-  const server = createDeltaServer({ source, store: new DeltaStore(store), workers, level });
+  const onEvent = (e: DeltaServerEvent) => {
+    const line = serverLogLine(e);
+    if (line) process.stderr.write(line);
+  };
+  const server = createDeltaServer({ source, store: new DeltaStore(store), workers, level, onEvent });
   const port = (args.values.port as number | undefined) ?? 8080;
   const host = (args.values.host as string | undefined) ?? '127.0.0.1';
   const http = createServer(server.handler);
@@ -81,10 +86,12 @@ export async function serveCommand(argv: readonly string[], signal: AbortSignal)
   const listening = (http.address() as AddressInfo).port; // --port 0: the one the system chose
   process.stderr.write(`serving deltas on http://${host}:${listening}/delta?from=OLD&to=NEW (store ${store})\n`);
   await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
-  // Stopped: no new connections; downloads under way get a grace period, then are cut.
+  // Stopped: no new connections; generations under way are aborted (their temporary files
+  // removed), downloads under way get a grace period, then are cut.
   const closed = new Promise<void>((resolve) => http.close(() => resolve()));
   http.closeIdleConnections();
   const cut = setTimeout(() => http.closeAllConnections(), SHUTDOWN_GRACE_MS);
+  await server.close();
   await closed;
   clearTimeout(cut);
 }
