@@ -21,7 +21,9 @@ const spec: Record<string, OptionSpec> = {
 
 const USAGE = `usage: rolldelta serve --store DIR (--images DIR | --engine) [--port 8080] [--host 127.0.0.1] [--workers N|auto] [--level N]
 
-Serves image deltas over HTTP until stopped (SIGINT, SIGTERM or SIGHUP).
+Serves image deltas over HTTP until stopped (SIGINT, SIGTERM or SIGHUP: generations under way
+are abandoned, downloads get 10 s to finish). Logs each request (but the 202 polls) and each
+generation on stderr.
   --store DIR       where generated deltas are kept (created when missing)
   --images DIR      image archives (docker save or OCI), one file per image: the image NAME:TAG is
                     the file NAME_TAG.tar, every character other than A-Z a-z 0-9 . - _ replaced by _
@@ -41,7 +43,8 @@ Requests:
     200  the delta (a Range request gets 206); x-delta-sha256 is its SHA-256
     202  it is being generated: ask again after Retry-After seconds
     404  the server has no image OLD or NEW (the body names it, and the file looked for)
-    400  a bad query; 500 the generation failed (the body says why; the next request retries)
+    400  a bad query; 500 the generation failed (the body says why; every request for the
+         next 30 s gets the same answer, the first after that tries again)
   HEAD /delta?...                        the same status and headers (content-length), no body
 `;
 
