@@ -114,7 +114,13 @@ async function* untilAborted(body: AsyncIterable<Uint8Array>, signal: AbortSigna
 const RING_BUFFER_BYTES = 1 << 20;
 
 /** Still generating: 202 as rolldelta answers, 502/504 as existing delta servers behind proxies do. */
-const isPending = (status: number) => status === 202 || status === 502 || status === 504;
+/**
+ * Answers that say "ask again later" rather than "no": the delta is being generated (202), a proxy
+ * in front cannot reach the server (502, 504), the server is restarting or busy (503, 429, with
+ * Retry-After): waited for within `requestTimeoutMs`, not counted as failed attempts. A rolling
+ * restart of the delta server would otherwise send every device that asked meanwhile to a pull.
+ */
+const isPending = (status: number) => status === 202 || status === 502 || status === 503 || status === 504 || status === 429;
 
 /**
  * Waits until the server has the delta at `url` (capped exponential backoff, honouring

@@ -282,6 +282,23 @@ describe('attempts and failures', () => {
     }
   });
 
+  it('a server restarting (503) or busy (429) is waited for, as one still generating is', async () => {
+    const srv = await listen((_, res) => {
+      const n = srv.requests();
+      if (n === 1) return void res.writeHead(503, { 'retry-after': '0' }).end('the delta server is closing\n');
+      if (n === 2) return void res.writeHead(429, { 'retry-after': '0' }).end();
+      res.writeHead(200, { 'content-length': delta.length, 'x-delta-sha256': sha }).end(delta);
+    });
+    try {
+      const path = join(dir, 'restarting.rdelta');
+      await downloadDelta(srv.url, path, { ...opts, retries: 1 });
+      expect(Buffer.compare(readFileSync(path), delta)).toBe(0);
+      expect(srv.requests()).toBe(3);
+    } finally {
+      srv.close();
+    }
+  });
+
   it('a call that received nothing (a server error, a server out of reach) leaves no part; one that resumed keeps it', async () => {
     const srv = await listen((_, res) => void res.writeHead(500, { 'content-type': 'text/plain' }).end('cannot make the delta: out of disk space (ERR_IO)\n'));
     try {
