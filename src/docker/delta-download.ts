@@ -255,7 +255,7 @@ export async function downloadDelta(url: string, path: string, opts: DownloadOpt
               throw new RolldeltaError(ErrorCode.CHECKSUM, `the delta server's copy of the delta is damaged at byte ${e.offset}: the frame there arrived damaged ${damagedTimes} times in a row; have the server make the delta again (remove it from its store), or pull the image`, { cause: e });
             }
             // Damage in transit is rare: the first fetch again goes at once, a second one waits.
-            await failed(e.message, () => new RolldeltaError(ErrorCode.CHECKSUM, `the delta kept arriving damaged (${attempts} attempts, the last at byte ${e.offset}); check the network between the device and the delta server`, { cause: e }), damagedTimes === 1);
+            await failed(e.message, () => new RolldeltaError(ErrorCode.CHECKSUM, `the delta kept arriving damaged (${tries(attempts)}, the last at byte ${e.offset}); check the network between the device and the delta server`, { cause: e }), damagedTimes === 1);
             continue;
           }
           await failed((e as Error).message, () => transportError(e, ErrorCode.REMOTE, 'the delta download kept failing'));
