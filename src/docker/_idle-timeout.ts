@@ -1,7 +1,6 @@
 import { ErrorCode, RolldeltaError } from '../core/errors.js';
+import { MAX_TIMER_MS } from './_update-abort.js';
 
-/** The longest delay setTimeout keeps (about 24.8 days). */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
  * A request's inactivity limit: `signal`, given to the transport, aborts when the server has sent

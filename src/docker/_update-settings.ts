@@ -1,5 +1,6 @@
 import { ErrorCode, RolldeltaError } from '../core/errors.js';
 import { checkLevel } from '../format/level.js';
+import { MAX_TIMER_MS } from './_update-abort.js';
 import type { UpdateOptions } from './update-image.js';
 
 /** An update's numbers, checked and with their defaults filled in. */
@@ -13,9 +14,6 @@ export interface UpdateSettings {
   /** The level to ask the server for, if any. */
   level: number | undefined;
 }
-
-/** Node fires a timer set for longer than this at once (with a warning), not later. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
  * Checks what a caller passed to `updateImage` before anything runs: a programming error is

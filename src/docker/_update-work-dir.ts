@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { mkdir, open, readFile, readdir, rm, rmdir, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ErrorCode, RolldeltaError } from '../core/errors.js';
+import { sleepUnlessAborted, unlessAborted, updateAborted } from './_update-abort.js';
 
 /**
  * The lock file of an update's work directory: created exclusively, it holds its holder's stamp
@@ -93,10 +93,10 @@ export class UpdateWorkDir {
     try {
       if (earlier) {
         tell(`another update in this process is using ${path}; waiting for it`);
-        await untilAborted(earlier, opts.signal);
+        await unlessAborted(earlier, opts.signal);
       }
       for (;;) {
-        throwIfAborted(opts.signal);
+        if (opts.signal?.aborted) throw updateAborted();
         await mkdir(path, { recursive: true });
         const token = randomBytes(8).toString('hex');
         if (await createLock(path, token)) return new UpdateWorkDir(path, leaveTurn, token);
@@ -108,7 +108,7 @@ export class UpdateWorkDir {
           const who = holder.pid === process.pid ? 'another update in this process' : `another process (pid ${holder.pid ?? 'starting'})`;
           tell(`${who} is updating in ${path}; waiting for it`);
         }
-        await sleep(POLL_MS, opts.signal);
+        await sleepUnlessAborted(POLL_MS, opts.signal);
       }
     } catch (e) {
       leaveTurn();
@@ -259,30 +259,4 @@ async function takeOver(dir: string): Promise<boolean> {
 
 function isCode(e: unknown, code: string): boolean {
   return (e as NodeJS.ErrnoException)?.code === code;
-}
-
-function aborted(): RolldeltaError {
-  return new RolldeltaError(ErrorCode.ABORTED, 'the update was aborted');
-}
-
-function throwIfAborted(signal: AbortSignal | undefined): void {
-  if (signal?.aborted) throw aborted();
-}
-
-/** Waits for `p` to settle, or rejects with ERR_ABORTED as soon as `signal` aborts. */
-function untilAborted(p: Promise<unknown>, signal: AbortSignal | undefined): Promise<void> {
-  if (!signal) return p.then(() => {});
-  throwIfAborted(signal);
-  return new Promise<void>((resolve, reject) => {
-    const onAbort = () => reject(aborted());
-    signal.addEventListener('abort', onAbort, { once: true });
-    void p.then(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    });
-  });
-}
-
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return untilAborted(new Promise((r) => setTimeout(r, ms)), signal);
 }

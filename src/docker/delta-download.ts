@@ -6,6 +6,7 @@ import { checkRingSize, type ReadRing } from '../image/read-ring.js';
 import { fileSha256 } from '../stream/file-sha256.js';
 import { nodeRawDeflate } from '../stream/node-raw-deflate.js';
 import { httpGet, type GetResponse } from './_http-get.js';
+import { sleepUnlessAborted, updateAborted } from './_update-abort.js';
 
 /** A scanner that checks the delta's frames as they land with node:zlib's CRC-32 (16x the core's without the optimizing compiler, as `rolldelta update` runs). */
 function checkedScanner(): FrameScanner {
@@ -53,27 +54,6 @@ export interface DownloadOptions {
   ring?: ReadRing;
 }
 
-const abortedError = () => new RolldeltaError(ErrorCode.ABORTED, 'the update was aborted');
-
-/** Waits `ms`, or rejects with ERR_ABORTED when `signal` aborts, leaving no listener on it either way (a device agent passes one long-lived signal). */
-const sleep = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>((resolve, reject) => {
-    // Node fires a longer timer at once (1 ms): a Retry-After of a month is not a spin.
-    ms = Math.min(ms, MAX_TIMER_MS);
-    if (signal?.aborted) return reject(abortedError());
-    const onAbort = () => {
-      clearTimeout(t);
-      reject(abortedError());
-    };
-    const t = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-
-/** The longest delay setTimeout keeps (about 24.8 days). */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 /** "1 attempt", "30 attempts". */
 const tries = (n: number) => `${n} attempt${n === 1 ? '' : 's'}`;
 /** Default of `idleTimeoutMs`. */
@@ -93,7 +73,7 @@ async function* untilAborted(body: AsyncIterable<Uint8Array>, signal: AbortSigna
   const it = body[Symbol.asyncIterator]();
   let onAbort = () => {};
   const aborted = new Promise<never>((_, reject) => {
-    onAbort = () => reject(abortedError());
+    onAbort = () => reject(updateAborted());
     if (signal?.aborted) onAbort();
     else signal?.addEventListener('abort', onAbort, { once: true });
   });
@@ -169,7 +149,7 @@ export async function downloadDelta(url: string, path: string, opts: DownloadOpt
     if (++failures >= attempts) throw final();
     const when = immediately ? 'now' : `in ${opts.retryIntervalMs} ms`;
     opts.onProgress?.({ phase: 'download', bytes: have, total, message: `attempt ${failures} of ${attempts} failed: ${reason}; trying again ${when}` });
-    if (!immediately) await sleep(opts.retryIntervalMs, opts.signal);
+    if (!immediately) await sleepUnlessAborted(opts.retryIntervalMs, opts.signal);
   };
   /** A transport failure's final error: ERR_TIMEOUT when the server went quiet, else `code`. */
   const transportError = (e: unknown, code: ErrorCode, message: string) =>
@@ -185,7 +165,7 @@ export async function downloadDelta(url: string, path: string, opts: DownloadOpt
       try {
         res = await httpGet(url, { headers: have > 0 ? { range: `bytes=${have}-` } : {}, signal: opts.signal, reuseBuffers: true, ring: opts.ring?.block(), idleTimeoutMs });
       } catch (e) {
-        if (opts.signal?.aborted) throw abortedError();
+        if (opts.signal?.aborted) throw updateAborted();
         await failed((e as Error).message, () => transportError(e, ErrorCode.REMOTE, `cannot reach the delta server at ${url}`));
         continue;
       }
@@ -197,7 +177,7 @@ export async function downloadDelta(url: string, path: string, opts: DownloadOpt
           const hinted = Number(res.header('retry-after')) * 1000;
           const delay = Math.min(Number.isFinite(hinted) && hinted > 0 ? Math.max(hinted, wait) : wait, opts.maxBackoffMs, Math.max(0, deadline - Date.now()));
           opts.onProgress?.({ phase: 'waiting', message: `server answered ${res.status}; asking again in ${delay} ms` });
-          await sleep(delay, opts.signal);
+          await sleepUnlessAborted(delay, opts.signal);
           wait = Math.min(wait * 2, opts.maxBackoffMs);
           continue;
         }
@@ -243,7 +223,7 @@ export async function downloadDelta(url: string, path: string, opts: DownloadOpt
             opts.onProgress?.({ phase: 'download', bytes: have, total });
           }
         } catch (e) {
-          if (opts.signal?.aborted) throw abortedError();
+          if (opts.signal?.aborted) throw updateAborted();
           if (e instanceof DamagedRangeError) {
             // Only the damaged frame and what follows it is fetched again.
             res.discard();

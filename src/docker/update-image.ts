@@ -9,6 +9,7 @@ import { ImageArchive } from '../image/archive-reader.js';
 import { readImageDeltaHeader, type ImageDeltaHeader } from '../image/image-delta-format.js';
 import { ReadRing } from '../image/read-ring.js';
 import { FileBasis } from '../stream/file-basis.js';
+import { updateAborted } from './_update-abort.js';
 import { UpdateWorkDir } from './_update-work-dir.js';
 import { updateSettings, type UpdateSettings } from './_update-settings.js';
 import { downloadDelta, type UpdateEvent } from './delta-download.js';
@@ -59,8 +60,7 @@ export class DownloadLimiter {
   }
 
   private slot(signal: AbortSignal | undefined, onWait: (() => void) | undefined): Promise<void> {
-    const aborted = () => new RolldeltaError(ErrorCode.ABORTED, 'the update was aborted');
-    if (signal?.aborted) return Promise.reject(aborted());
+    if (signal?.aborted) return Promise.reject(updateAborted());
     onWait?.();
     return new Promise<void>((resolve, reject) => {
       const take = () => {
@@ -70,7 +70,7 @@ export class DownloadLimiter {
       const onAbort = () => {
         // Gives its place in the queue up: the slot goes to the next waiter.
         this.waiting.splice(this.waiting.indexOf(take), 1);
-        reject(aborted());
+        reject(updateAborted());
       };
       this.waiting.push(take);
       signal?.addEventListener('abort', onAbort, { once: true });
@@ -221,7 +221,7 @@ async function fallBack(opts: UpdateOptions, from: string | undefined, deltaErro
 
 /** ERR_ABORTED for an update stopped through its signal, whatever the step it stopped reported. */
 function abortError(e: unknown): RolldeltaError {
-  return isRolldeltaError(e) && e.code === ErrorCode.ABORTED ? e : new RolldeltaError(ErrorCode.ABORTED, 'the update was aborted', { cause: e });
+  return isRolldeltaError(e) && e.code === ErrorCode.ABORTED ? e : updateAborted(e);
 }
 
 /**

@@ -1,0 +1,56 @@
+import { ErrorCode, RolldeltaError } from '../core/errors.js';
+
+/** The longest delay setTimeout keeps (about 24.8 days); Node fires a longer one at once. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * The error a device update's steps throw once its signal has aborted.
+ * @example
+ * if (signal?.aborted) throw updateAborted();
+ */
+export function updateAborted(cause?: unknown): RolldeltaError {
+  return new RolldeltaError(ErrorCode.ABORTED, 'the update was aborted', cause === undefined ? undefined : { cause });
+}
+
+/**
+ * Waits `ms` (at most MAX_TIMER_MS: a Retry-After of a month is not a spin), or rejects with
+ * ERR_ABORTED when `signal` aborts, leaving no listener on it either way (a device agent passes
+ * one long-lived signal to every update).
+ * @example
+ * await sleepUnlessAborted(opts.retryIntervalMs, opts.signal);
+ */
+export function sleepUnlessAborted(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    if (signal?.aborted) return reject(updateAborted());
+    const onAbort = () => {
+      clearTimeout(t);
+      reject(updateAborted());
+    };
+    const t = setTimeout(
+      () => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve();
+      },
+      Math.min(ms, MAX_TIMER_MS),
+    );
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/**
+ * Waits for `p` to settle, or rejects with ERR_ABORTED as soon as `signal` aborts (`p` goes on).
+ * @example
+ * await unlessAborted(earlierUpdate, signal);
+ */
+export function unlessAborted(p: Promise<unknown>, signal: AbortSignal | undefined): Promise<void> {
+  if (!signal) return p.then(() => {});
+  if (signal.aborted) return Promise.reject(updateAborted());
+  return new Promise<void>((resolve, reject) => {
+    const onAbort = () => reject(updateAborted());
+    signal.addEventListener('abort', onAbort, { once: true });
+    void p.then(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    });
+  });
+}
