@@ -262,6 +262,24 @@ describe.skipIf(docker.skip || registry.skip)(`updateImage with a real engine, s
     };
   })();
 
+  /** The folder of an update from R1 to R2 through `deltaUrl` in a work directory (named after the delta's URL). */
+  const pairFolder = (deltaUrl: string) =>
+    `rolldelta-update-${createHash('sha256').update(`${deltaUrl}?from=${encodeURIComponent(R1)}&to=${encodeURIComponent(R2)}`).digest('hex').slice(0, 16)}`;
+
+  /**
+   * An update stopped by an abort as its apply began, in a fresh work directory: the whole delta is
+   * kept there (`work`, the pair's folder). Its image is one the registry lacks, so a pull fails
+   * and the work directory shows what was kept.
+   */
+  async function keptDeltaRun(): Promise<{ workDir: string; to: string; work: string }> {
+    const workDir = freshWorkDir();
+    const to = `${repo}:unpushed`;
+    const ac = new AbortController();
+    await expect(updateImage(options({ to, workDir, signal: ac.signal, beforeJavaScriptWork: () => ac.abort() }))).rejects.toMatchObject({ code: 'ERR_ABORTED' });
+    const [work] = readdirSync(workDir);
+    return { workDir, to, work };
+  }
+
   it('two updates of the same images at once: the second waits for the first, then has nothing to do', async () => {
     const workDir = freshWorkDir();
     const phases: Record<string, string[]> = { a: [], b: [] };
@@ -290,7 +308,7 @@ describe.skipIf(docker.skip || registry.skip)(`updateImage with a real engine, s
   it('a lock left before a reboot is taken over at once, though its pid is alive now', async () => {
     const workDir = freshWorkDir();
     const deltaUrl = `${url}/delta`;
-    const name = `rolldelta-update-${createHash('sha256').update(`${deltaUrl}?from=${encodeURIComponent(R1)}&to=${encodeURIComponent(R2)}`).digest('hex').slice(0, 16)}`;
+    const name = pairFolder(deltaUrl);
     mkdirSync(join(workDir, name));
     // pid 1 is alive (this container's init); the boot ID is not this boot's.
     writeFileSync(join(workDir, name, 'lock'), '1 0b7c5ed2-0000-4000-8000-000000000000 abcdef');
@@ -304,7 +322,7 @@ describe.skipIf(docker.skip || registry.skip)(`updateImage with a real engine, s
   it('waits while another live process holds the work directory\'s lock, and takes it over once that process is gone', async () => {
     const workDir = freshWorkDir();
     const deltaUrl = `${url}/delta`;
-    const name = `rolldelta-update-${createHash('sha256').update(`${deltaUrl}?from=${encodeURIComponent(R1)}&to=${encodeURIComponent(R2)}`).digest('hex').slice(0, 16)}`;
+    const name = pairFolder(deltaUrl);
     const lock = join(workDir, name, 'lock');
     mkdirSync(join(workDir, name));
     // Another process takes the lock as updateImage does: an exclusive create holding its pid.
@@ -381,12 +399,7 @@ describe.skipIf(docker.skip || registry.skip)(`updateImage with a real engine, s
   });
 
   it('a kept delta found damaged when applied is deleted, not kept for the next run', async () => {
-    const workDir = freshWorkDir();
-    // The registry lacks this one: its pull fails, and the work directory shows what was kept.
-    const to = `${repo}:unpushed`;
-    const ac = new AbortController();
-    await expect(updateImage(options({ to, workDir, signal: ac.signal, beforeJavaScriptWork: () => ac.abort() }))).rejects.toMatchObject({ code: 'ERR_ABORTED' });
-    const [work] = readdirSync(workDir);
+    const { workDir, to, work } = await keptDeltaRun();
     const kept = join(workDir, work, 'update.rdimg');
     const bytes = readFileSync(kept);
     bytes[bytes.length - 64] ^= 0x10;
@@ -398,12 +411,7 @@ describe.skipIf(docker.skip || registry.skip)(`updateImage with a real engine, s
   });
 
   it('after a run killed during the apply, the next takes its lock over, removes what it left but the delta, and applies that; a timeout keeps it too', async () => {
-    const workDir = freshWorkDir();
-    // The registry lacks this one: its pull fails, and the work directory shows what was kept.
-    const to = `${repo}:unpushed`;
-    const ac = new AbortController();
-    await expect(updateImage(options({ to, workDir, signal: ac.signal, beforeJavaScriptWork: () => ac.abort() }))).rejects.toMatchObject({ code: 'ERR_ABORTED' });
-    const [work] = readdirSync(workDir);
+    const { workDir, to, work } = await keptDeltaRun();
     // What a kill during the apply leaves besides the delta: its lock and the old image's archive.
     const dead = spawnSync(process.execPath, ['-e', '']).pid;
     writeFileSync(join(workDir, work, 'lock'), String(dead));
