@@ -25,11 +25,16 @@ export class LayerCheck {
   }
 
   end(): void {
-    const got = `sha256:${toHex(this.h.digest())}`;
-    if (got === this.layer.diffId) return;
-    throw new RolldeltaError(
-      ErrorCode.CHECKSUM,
-      `${this.archivePath}'s layer ${this.layer.diffId} (${this.layer.entry}) does not match its DiffID: its bytes hash to ${got}; the archive is damaged, save it again`,
-    );
+    checkLayerDigest(this.archivePath, this.layer, this.h.digest());
   }
+}
+
+/** ERR_CHECKSUM unless `digest` (a layer's uncompressed bytes' SHA-256) is the layer's DiffID. */
+export function checkLayerDigest(archivePath: string, layer: ImageLayerRef, digest: Uint8Array): void {
+  const got = `sha256:${toHex(digest)}`;
+  if (got === layer.diffId) return;
+  throw new RolldeltaError(
+    ErrorCode.CHECKSUM,
+    `${archivePath}'s layer ${layer.diffId} (${layer.entry}) does not match its DiffID: its bytes hash to ${got}; the archive is damaged, save it again`,
+  );
 }

@@ -11,7 +11,7 @@ import { nodeSha256 } from '../stream/node-sha256.js';
 import type { Progress } from '../stream/progress.js';
 import { resolveWorkerCount, type WorkerCount } from '../stream/worker-count.js';
 import { WorkerFramePacker } from '../stream/worker-frame-packer.js';
-import { LayerCheck } from './_layer-check.js';
+import { checkLayerDigest, LayerCheck } from './_layer-check.js';
 import { ImageArchive } from './archive-reader.js';
 import type { BasisCache, IndexedBasis } from './basis-cache.js';
 import { encodeImageDeltaHeader, packImageConfig, type ImageDeltaLayer } from './image-delta-format.js';
@@ -81,60 +81,70 @@ async function measureLayers(archive: ImageArchive, image: ImageRecord, have: Se
   return { layers, pullBytes };
 }
 
-/**
- * How readAllLayers reads: `path` names the archive in errors; `shared` puts the bytes in a
- * SharedArrayBuffer; `onLanded` hears of each chunk.
- */
-interface ReadLayersOptions {
+/** How indexOldLayers reads: `path` names the archive in errors. */
+interface IndexLayersOptions {
   path: string;
-  shared: boolean;
+  threads: number;
   signal?: AbortSignal;
-  onLanded?: (bytes: Uint8Array, at: number) => void;
 }
 
 /**
- * The old image's layers, uncompressed, end to end in one buffer, each checked against its DiffID
- * (ERR_CHECKSUM): a damaged old layer would make every delta from this image wrong for every
- * device, whose copy is the right one. They are read anyway: hashing them costs ~38 ms per 50 MiB,
- * ~6% of a diff of a 50 MB image pair (measured).
+ * The old image's layers, uncompressed, end to end in one buffer, indexed for the diff and each
+ * checked against its DiffID (ERR_CHECKSUM): a damaged old layer would make every delta from this
+ * image wrong for every device, whose copy is the right one. With worker threads the hashing is
+ * theirs (see BasisIndexer's `hashRanges`), as is part of the index.
  */
-async function readAllLayers(archive: ImageArchive, image: ImageRecord, { path, shared, signal, onLanded }: ReadLayersOptions): Promise<Uint8Array> {
-  // Uncompressed layers have known sizes: fill one buffer, never holding the image twice (in
-  // shared memory when worker threads index it), told to `onLanded` as it fills.
+async function indexOldLayers(archive: ImageArchive, image: ImageRecord, { path, threads, signal }: IndexLayersOptions): Promise<IndexedBasis> {
   const sizes = image.layers.map((l) => archive.layerBasis(l)?.length);
+  let indexed: IndexedBasis;
   if (sizes.every((n) => n !== undefined)) {
-    const total = sizes.reduce((a, b) => a + b, 0);
-    const out = new Uint8Array(shared ? new SharedArrayBuffer(total) : new ArrayBuffer(total));
-    let at = 0;
-    const ring = new ReadRing(ImageArchive.READ_BYTES);
-    for (const layer of image.layers) {
-      const check = new LayerCheck(path, layer);
-      // Copied at once: the reads may cycle through reused buffers.
-      for await (const c of archive.layerStream(layer, ring)) {
-        if (at + c.length > out.length) throw new RolldeltaError(ErrorCode.CORRUPT, `the old image's layers hold more than the ${out.length} bytes their entries list; the archive changed while being read`);
-        throwIfAborted(signal);
-        check.update(c);
-        out.set(c, at);
-        at += c.length;
-        onLanded?.(out, at);
+    // Uncompressed layers have known sizes: fill one buffer, never holding the image twice (in
+    // shared memory when worker threads index it), indexed as it fills.
+    const ends = layerEnds(sizes);
+    const total = ends.at(-1) ?? 0;
+    const out = new Uint8Array(threads > 1 ? new SharedArrayBuffer(total) : new ArrayBuffer(total));
+    const indexer = new BasisIndexer(out, { workers: threads, hashRanges: ends });
+    try {
+      let at = 0;
+      const ring = new ReadRing(ImageArchive.READ_BYTES);
+      for (const layer of image.layers) {
+        // Copied at once: the reads may cycle through reused buffers.
+        for await (const c of archive.layerStream(layer, ring)) {
+          if (at + c.length > out.length) throw new RolldeltaError(ErrorCode.CORRUPT, `the old image's layers hold more than the ${out.length} bytes their entries list; the archive changed while being read`);
+          throwIfAborted(signal);
+          out.set(c, at);
+          at += c.length;
+          indexer.landed(at);
+        }
       }
-      check.end();
+      indexed = await indexer.finish();
+    } catch (e) {
+      await indexer.fail();
+      throw e;
     }
-    return out;
-  }
-  const parts: Uint8Array[] = [];
-  let n = 0;
-  for (const layer of image.layers) {
-    const check = new LayerCheck(path, layer);
-    for await (const c of archive.layerStream(layer)) {
-      throwIfAborted(signal);
-      check.update(c);
-      parts.push(c);
-      n += c.length;
+  } else {
+    const parts: Uint8Array[] = [];
+    const lengths: number[] = [];
+    for (const layer of image.layers) {
+      let n = 0;
+      for await (const c of archive.layerStream(layer)) {
+        throwIfAborted(signal);
+        parts.push(c);
+        n += c.length;
+      }
+      lengths.push(n);
     }
-    check.end();
+    const ends = layerEnds(lengths);
+    indexed = await buildDiffIndex(Buffer.concat(parts, ends.at(-1) ?? 0), { workers: threads, hashRanges: ends });
   }
-  return Buffer.concat(parts, n);
+  image.layers.forEach((layer, i) => checkLayerDigest(path, layer, indexed.rangeSha256![i]));
+  return indexed;
+}
+
+/** Where each layer ends in the layers laid end to end. */
+function layerEnds(sizes: readonly number[]): number[] {
+  let at = 0;
+  return sizes.map((n) => (at += n));
 }
 
 /**
@@ -169,23 +179,7 @@ export async function diffImages(
       measured.catch(() => {}); // awaited below; a failure meanwhile is not unhandled
       let indexed: IndexedBasis | undefined = opts.basisCache?.get(oldImage.id);
       if (!indexed) {
-        // Indexed as the layers are read, when they are plain (gzip ones are indexed once read).
-        let indexer: BasisIndexer | undefined;
-        try {
-          const basis = await readAllLayers(oldArchive, oldImage, {
-            path: oldPath,
-            shared: threads > 1,
-            signal: opts.signal,
-            onLanded: (bytes, at) => {
-              indexer ??= new BasisIndexer(bytes, { workers: threads, hashBasis: false });
-              indexer.landed(at);
-            },
-          });
-          indexed = indexer ? await indexer.finish() : await buildDiffIndex(basis, { workers: threads, hashBasis: false });
-        } catch (e) {
-          await indexer?.fail();
-          throw e;
-        }
+        indexed = await indexOldLayers(oldArchive, oldImage, { path: oldPath, threads, signal: opts.signal });
         opts.basisCache?.set(oldImage.id, indexed);
       }
       const { layers, pullBytes } = await measured;

@@ -20,7 +20,7 @@ export interface SignatureRangeTask {
 
 /**
  * Fill one part of a diff index whose basis and table live in SharedArrayBuffers (see
- * DiffIndex.fillPart and BasisIndexer); the result is in the shared table, the reply carries nothing.
+ * DiffIndex.fillPart and BasisIndexer); the index is in the shared table.
  */
 export interface DiffIndexPartTask {
   kind: 'diff-index-part';
@@ -34,6 +34,11 @@ export interface DiffIndexPartTask {
    * has landed and waits (Atomics.wait) for more until the whole basis is in.
    */
   progress: Int32Array;
+  /**
+   * Also hash the basis as it lands, in consecutive ranges ending at these offsets (see
+   * RangeSha256): the reply is their digests, else nothing.
+   */
+  hashEnds?: number[];
 }
 
 /** Pack one native delta frame (level 9: context mixing), as the encoder would (see packFrame). */

@@ -5,6 +5,8 @@ import { DiffIndex } from '../core/diff-index.js';
 import { ErrorCode, RolldeltaError, isRolldeltaError } from '../core/errors.js';
 import { packFrame } from '../format/_frame-packing.js';
 import { nodeRawDeflate } from './node-raw-deflate.js';
+import { nodeSha256 } from './node-sha256.js';
+import { RangeSha256 } from './_range-sha256.js';
 import { signatureBytesSums, signatureRangeSums } from './_signature-task.js';
 import type { DiffIndexPartTask, Sha256Task, WorkerReply, WorkerRequest, WorkerTask } from './_worker-protocol.js';
 
@@ -22,8 +24,7 @@ async function runTask(task: WorkerTask): Promise<unknown> {
     return packed.payload.buffer === task.job.raw.buffer ? { ...packed, payload: packed.payload.slice() } : packed;
   }
   if (task.kind === 'sha256') return hashStream(task);
-  fillAsRead(DiffIndex.create(task.basis, task.options, task.table), task);
-  return null;
+  return fillAsRead(DiffIndex.create(task.basis, task.options, task.table), task);
 }
 
 function hashStream(task: Sha256Task): Uint8Array | null {
@@ -35,16 +36,21 @@ function hashStream(task: Sha256Task): Uint8Array | null {
   return new Uint8Array(h.digest());
 }
 
-/** Indexes a basis that is still being filled in, as far as it has landed each time it grows. */
-function fillAsRead(index: DiffIndex, task: DiffIndexPartTask): void {
+/**
+ * Indexes a basis that is still being filled in, as far as it has landed each time it grows, and
+ * hashes its ranges if asked (their digests are the result).
+ */
+function fillAsRead(index: DiffIndex, task: DiffIndexPartTask): Uint8Array[] | null {
   const progress = task.progress;
+  const ranges = task.hashEnds ? new RangeSha256(task.basis, task.hashEnds, nodeSha256) : undefined;
   let indexed = 0;
   for (;;) {
     const read = Atomics.load(progress, 0);
     if (read < 0) throw new RolldeltaError(ErrorCode.ABORTED, 'the basis being indexed could not be read');
     index.fillPart(task.part, task.parts, indexed, read);
+    ranges?.upTo(read);
     indexed = read;
-    if (read === task.basis.length) return;
+    if (read === task.basis.length) return ranges?.digests ?? null;
     Atomics.wait(progress, 0, read);
   }
 }

@@ -220,7 +220,7 @@ describe('a damaged image archive gives no delta', () => {
     // A gzip layer whose gzip is sound but whose tar is not the one its DiffID names.
     const gz = dockerArchive([base, [{ type: 'file', path: 'app/main.js', data: text(3) }]], 'app:1', (t, i) => gzipSync(i === 1 ? damaged(t, marker) : t));
     writeFileSync(p('old-damaged-gz.tar'), gz.bytes);
-    for (const [name, workers] of [['old-damaged.tar', 1], ['old-damaged.tar', 2], ['old-damaged-gz.tar', 1]] as const) {
+    for (const [name, workers] of [['old-damaged.tar', 1], ['old-damaged.tar', 2], ['old-damaged-gz.tar', 1], ['old-damaged-gz.tar', 2]] as const) {
       const err = await diffImages(p(name), p('new.tar'), p('never-old.rdimg'), { workers }).catch((e: unknown) => e);
       expect(err).toMatchObject({ name: 'RolldeltaError', code: 'ERR_CHECKSUM' });
       expect((err as Error).message).toMatch(new RegExp(`^${p(name)}'s layer ${oldApp} [(][0-9a-f]{64}/layer[.]tar[)] does not match its DiffID: its bytes hash to sha256:[0-9a-f]{64}; the archive is damaged, save it again$`));

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DiffIndex } from '../../src/core/diff-index.js';
 import { packFrame } from '../../src/format/_frame-packing.js';
-import { buildDiffIndex, diffChunks, indexFile, diffFile, NativeDeltaEncoder, nodeRawDeflate, patch, readFileShared, RolldeltaError } from '../../src/index.js';
+import { BasisIndexer, buildDiffIndex, diffChunks, indexFile, diffFile, NativeDeltaEncoder, nodeRawDeflate, patch, readFileShared, RolldeltaError } from '../../src/index.js';
 import { indexFileKeepingWorker } from '../../src/stream/diff-index-build.js';
 import { WorkerFramePacker } from '../../src/stream/worker-frame-packer.js';
 import { WorkerSha256 } from '../../src/stream/worker-sha256.js';
@@ -85,6 +85,23 @@ describe('worker threads indexing the basis', () => {
     const unhashed = await buildDiffIndex(basis, { workers: 2, hashBasis: false });
     expect(unhashed.sha256).toBeUndefined();
     expect(unhashed.index.table).toEqual(one.index.table);
+  });
+
+  it('hash ranges of the basis as it lands (an image\'s layers), on this thread or the worker, empty ones too', async () => {
+    const { basis } = pair(1 << 20, 9);
+    const ends = [0, 100_000, 100_000, 700_001, basis.length, basis.length];
+    const want = ends.map((end, i) => createHash('sha256').update(basis.subarray(i ? ends[i - 1] : 0, end)).digest('hex'));
+    for (const workers of [1, 2]) {
+      const bytes = workers > 1 ? await readShared(basis) : basis;
+      const ix = new BasisIndexer(bytes, { workers, hashRanges: ends });
+      for (const at of [1, 99_999, 100_000, 350_000, 700_002, basis.length]) ix.landed(at);
+      const got = await ix.finish();
+      expect(got.rangeSha256!.map((d) => Buffer.from(d).toString('hex'))).toEqual(want);
+      expect(got.sha256).toBeUndefined();
+      expect(got.index.table).toEqual((await buildDiffIndex(basis)).index.table);
+    }
+    const empty = await buildDiffIndex(new Uint8Array(0), { hashRanges: [0] });
+    expect(Buffer.from(empty.rangeSha256![0]).toString('hex')).toBe(createHash('sha256').digest('hex'));
   });
 
   it("'auto' indexes a basis under 64 MiB on this thread, and from 64 MiB on one thread per core", async () => {
