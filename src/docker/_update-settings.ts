@@ -1,5 +1,6 @@
 import { ErrorCode, RolldeltaError } from '../core/errors.js';
 import { checkLevel } from '../format/level.js';
+import { checkMilliseconds, shown } from './_milliseconds.js';
 import { MAX_TIMER_MS } from './_update-abort.js';
 import type { UpdateOptions } from './update-image.js';
 
@@ -34,13 +35,7 @@ export function updateSettings(opts: UpdateOptions): UpdateSettings {
   if (typeof retries !== 'number' || !Number.isInteger(retries) || retries < 0) {
     throw invalid(`retries must be a whole number >= 0 (download attempts in all; 0 and 1 try once), got ${shown(retries)}`);
   }
-  const ms = (name: keyof UpdateOptions & `${string}Ms`, fallback: number, max: number, min = 0): number => {
-    const v = opts[name] ?? fallback;
-    if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max) {
-      throw invalid(`${name} must be a number of milliseconds from ${min} to ${max}, got ${shown(v)}`);
-    }
-    return v;
-  };
+  const ms = (name: keyof UpdateOptions & `${string}Ms`, fallback: number, max: number, min = 0): number => checkMilliseconds(name, opts[name] ?? fallback, min, max);
   return {
     requestTimeoutMs: ms('requestTimeoutMs', 60_000, Number.MAX_SAFE_INTEGER),
     retries,
@@ -50,11 +45,6 @@ export function updateSettings(opts: UpdateOptions): UpdateSettings {
     applyTimeoutMs: ms('applyTimeoutMs', 600_000, MAX_TIMER_MS, 1), // 0 would time out at once: every update a pull
     level: opts.level === undefined ? undefined : checkLevel(opts.level),
   };
-}
-
-/** A value as a message shows it: a string quoted, so '3' is not mistaken for 3. */
-function shown(v: unknown): string {
-  return typeof v === 'string' ? JSON.stringify(v) : String(v);
 }
 
 function checkDeltaUrl(url: unknown): void {

@@ -6,6 +6,7 @@ import { checkRingSize, type ReadRing } from '../image/read-ring.js';
 import { fileSha256 } from '../stream/file-sha256.js';
 import { nodeRawDeflate } from '../stream/node-raw-deflate.js';
 import { httpGet, type GetResponse } from './_http-get.js';
+import { checkMilliseconds } from './_milliseconds.js';
 import { sleepUnlessAborted, updateAborted } from './_update-abort.js';
 
 /** A scanner that checks the delta's frames as they land with node:zlib's CRC-32 (16x the core's without the optimizing compiler, as `rolldelta update` runs). */
@@ -283,8 +284,8 @@ function checkAttemptOptions(opts: DownloadOptions): void {
     throw new RolldeltaError(ErrorCode.INVALID_ARGUMENT, `retries must be a whole number of download attempts, got ${opts.retries}`);
   }
   for (const name of ['requestTimeoutMs', 'maxBackoffMs', 'retryIntervalMs', 'idleTimeoutMs'] as const) {
-    const v = opts[name];
-    if (v !== undefined && !(typeof v === 'number' && v >= 0)) throw new RolldeltaError(ErrorCode.INVALID_ARGUMENT, `${name} must be a non-negative number of milliseconds, got ${v}`);
+    // Infinity is a choice here: no idle timeout, or a deadline that never comes.
+    if (opts[name] !== undefined) checkMilliseconds(name, opts[name], 0, Infinity);
   }
 }
 

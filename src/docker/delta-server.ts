@@ -9,6 +9,7 @@ import { BasisCache } from '../image/basis-cache.js';
 import { diffImages } from '../image/diff-images.js';
 import { fileSha256 } from '../stream/file-sha256.js';
 import type { WorkerCount } from '../stream/worker-count.js';
+import { checkMilliseconds } from './_milliseconds.js';
 import type { DeltaStore } from './delta-store.js';
 import type { DockerEngine } from './engine.js';
 
@@ -126,12 +127,6 @@ interface Failure extends Refusal {
   until: number;
 }
 
-/** A count of milliseconds from the options: a finite number, at least 0. */
-function checkMs(name: string, v: number): number {
-  if (!Number.isFinite(v) || v < 0) throw new RolldeltaError(ErrorCode.INVALID_ARGUMENT, `${name} must be a number of milliseconds, at least 0; got ${v}`);
-  return v;
-}
-
 /** The reason a person reads, with the code a program switches on. */
 const reasonOf = (e: unknown) => (isRolldeltaError(e) ? `${e.message} (${e.code})` : String((e as Error)?.message ?? e));
 
@@ -185,7 +180,7 @@ function rangeOf(header: string | undefined, size: number): { start: number; end
 export function createDeltaServer(opts: DeltaServerOptions): DeltaServer {
   const running = new Map<string, Promise<number>>();
   const failures = new Map<string, Failure>();
-  const keepFailureMs = checkMs('keepFailureMs', opts.keepFailureMs ?? 30_000);
+  const keepFailureMs = checkMilliseconds('keepFailureMs', opts.keepFailureMs ?? 30_000);
   let generations = 0;
   const stopping = new AbortController();
   const emit = (e: DeltaServerEvent) => {
