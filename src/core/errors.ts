@@ -25,7 +25,7 @@ export const ErrorCode = {
   ABORTED: 'ERR_ABORTED',
   /** An input/output operation failed (file, socket, child process). */
   IO: 'ERR_IO',
-  /** A path inside an archive would escape its root (`..`, absolute). */
+  /** A path inside an archive would escape its root (`..`, absolute), or a folder to work in is not safely ours (a symlink, another user's). */
   UNSAFE_PATH: 'ERR_UNSAFE_PATH',
   /** A remote peer (engine, registry, delta server) answered with an error. */
   REMOTE: 'ERR_REMOTE',

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { mkdir, open, readFile, readdir, rm, rmdir, stat, unlink } from 'node:fs/promises';
-import { join } from 'node:path';
+import { lstat, mkdir, open, readFile, readdir, rm, rmdir, stat, unlink } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { ErrorCode, RolldeltaError } from '../core/errors.js';
 import { sleepUnlessAborted, unlessAborted, updateAborted } from './_update-abort.js';
 
 /**
@@ -97,7 +98,7 @@ export class UpdateWorkDir {
       }
       for (;;) {
         if (opts.signal?.aborted) throw updateAborted();
-        await mkdir(path, { recursive: true });
+        await makeOwnDirectory(path);
         const token = randomBytes(8).toString('hex');
         if (await createLock(path, token)) return new UpdateWorkDir(path, leaveTurn, token);
         const holder = await readHolder(path);
@@ -132,6 +133,7 @@ export class UpdateWorkDir {
       if (turns.get(path) === turn) turns.delete(path);
     });
     try {
+      await checkOwnDirectory(path);
       for (let attempt = 0; attempt < 2; attempt++) {
         const token = randomBytes(8).toString('hex');
         if (await createLock(path, token)) return new UpdateWorkDir(path, leaveTurn, token);
@@ -176,6 +178,38 @@ export class UpdateWorkDir {
       this.leaveTurn();
     }
   }
+}
+
+/**
+ * Creates the directory, readable by its owner alone, unless it exists; then checks it is ours.
+ * Its name is predictable (a hash of the delta's URL) and `workDir` defaults to the shared /tmp.
+ */
+async function makeOwnDirectory(path: string): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  await mkdir(path, { mode: 0o700 }).catch((e: unknown) => {
+    if (!isCode(e, 'EEXIST')) throw e;
+  });
+  await checkOwnDirectory(path);
+}
+
+/**
+ * Refuses a directory that another local user could have prepared: a symlink (the removal of what
+ * a killed run left would empty its target), or one owned or writable by someone else (its
+ * `update.rdimg.part` could link to any file, which the download would truncate and write).
+ */
+async function checkOwnDirectory(path: string): Promise<void> {
+  const s = await lstat(path);
+  const uid = process.geteuid?.();
+  const why = s.isSymbolicLink()
+    ? 'is a symlink'
+    : !s.isDirectory()
+      ? 'is not a directory'
+      : uid !== undefined && s.uid !== uid
+        ? `belongs to uid ${s.uid}, not this process's ${uid}`
+        : uid !== undefined && (s.mode & 0o022) !== 0
+          ? `is writable by others (mode ${(s.mode & 0o777).toString(8)})`
+          : undefined;
+  if (why) throw new RolldeltaError(ErrorCode.UNSAFE_PATH, `the update's work folder ${path} ${why}; remove it, or give updateImage a workDir only this user can write`);
 }
 
 /** Creates the lock file holding this call's stamp; false when it exists already. */

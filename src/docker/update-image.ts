@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { readdir, rm, stat } from 'node:fs/promises';
+import { lstat, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { ErrorCode, RolldeltaError, isRolldeltaError } from '../core/errors.js';
@@ -120,7 +120,9 @@ export interface UpdateOptions {
    * update between the same images resumes it; a whole delta whose apply was stopped (abort,
    * timeout, process killed) is used again without a request. Left over a week, they are removed.
    * One update at a time uses the directory of an old and new image: a second call, in this
-   * process or another (a lock file holding its pid), waits for the first.
+   * process or another (a lock file holding its pid), waits for the first. Each update's folder
+   * in it is made for this user alone; one that is a symlink, another user's or writable by
+   * others is refused (ERR_UNSAFE_PATH: the delta is skipped, the image pulled).
    */
   workDir?: string;
   /** Bounds concurrent delta downloads; default {@link defaultDownloadLimiter} (2 at once). */
@@ -264,7 +266,8 @@ async function removeStaleUpdates(workDir: string): Promise<void> {
   for (const name of names) {
     if (!name.startsWith(UPDATE_DIR_PREFIX)) continue;
     const path = join(workDir, name);
-    const s = await stat(path).catch(() => undefined);
+    // lstat: a symlink planted under the prefix is not ours to empty.
+    const s = await lstat(path).catch(() => undefined);
     if (!s?.isDirectory() || Date.now() - s.mtimeMs <= STALE_UPDATE_MS) continue;
     // Not from under an update that is using it (which just made its lock, or is waiting for it).
     const wd = await UpdateWorkDir.tryLock(path);
