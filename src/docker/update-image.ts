@@ -326,6 +326,8 @@ async function viaDelta(opts: UpdateOptions, settings: UpdateSettings, from: str
       await withTimeout(settings.applyTimeoutMs, 'applying the delta', opts.signal, (signal) =>
         applyImageDelta(oldPath, deltaPath, (chunks) => engine.loadImage(chunks, { signal }), {
           omitOldLayers: true,
+          // `to` alone: the tags the delta lists would move any image on the device to its image.
+          repoTags: loadTags(to),
           reuseChunks: true,
           ring,
           beforeJavaScriptWork: opts.beforeJavaScriptWork,
@@ -348,6 +350,12 @@ async function viaDelta(opts: UpdateOptions, settings: UpdateSettings, from: str
     await rm(oldPath, { force: true });
     if (!keepDelta) await rm(deltaPath, { force: true });
   }
+}
+
+/** The tag `docker load` gives the rebuilt image: `to`, `:latest` when it has no tag, none for a digest. */
+function loadTags(to: string): string[] {
+  if (to.includes('@')) return [];
+  return [to.lastIndexOf(':') > to.lastIndexOf('/') ? to : `${to}:latest`];
 }
 
 async function readDeltaHeader(path: string): Promise<ImageDeltaHeader> {

@@ -45,6 +45,11 @@ export interface ImageApplyOptions {
    * docker save of the old image (`saveImagesToFile`'s `ring`), never during it.
    */
   ring?: ReadRing;
+  /**
+   * The tags the archive gives the new image instead of those the delta lists (`[]`: none): a
+   * device that asked for one image names it, so a delta cannot move other tags to its image.
+   */
+  repoTags?: string[];
   /** Stops the apply at its next chunk (ERR_ABORTED); a file output is then left untouched. */
   signal?: AbortSignal;
   /**
@@ -199,7 +204,7 @@ export async function applyImageDelta(
     }
     async function* archiveChunks(): AsyncGenerator<Uint8Array> {
       if (last < 0) await cutter.end(targetLength);
-      const chunks = dockerArchiveChunks({ id: header.new.id, config, repoTags: header.new.repoTags, layers });
+      const chunks = dockerArchiveChunks({ id: header.new.id, config, repoTags: opts.repoTags ?? header.new.repoTags, layers });
       yield* passed(chunks, opts);
     }
     if (toFile) await writeFileAtomic(out, archiveChunks());

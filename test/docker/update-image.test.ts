@@ -152,6 +152,24 @@ describe.skipIf(docker.skip || registry.skip)(`updateImage with a real engine, s
     await expect(updateImage(options({ level: 10 }))).rejects.toMatchObject({ code: 'ERR_INVALID_ARGUMENT' });
   });
 
+  it('tags only the image it asked for, whatever other tags the delta lists', async () => {
+    // The server's archive of `…:tagged` (release 2) also tags rd-victim:1, which the device has as another image.
+    const to = `${repo}:tagged`;
+    const archive = (ref: string) => join(dir, 'images', `${ref.replace(/[^A-Za-z0-9._-]/g, '_')}.tar`);
+    execFileSync('docker', ['-H', `unix://${d.socketPath}`, 'load', '-i', archive(R2)], { stdio: 'pipe', timeout: 60_000 });
+    await d.engine.tagImage(R2, repo, 'tagged');
+    await d.engine.tagImage(R2, 'rd-victim', '1');
+    await saveToFile(d.engine, [to, 'rd-victim:1'], archive(to));
+    await d.engine.removeImage(to);
+    await d.engine.tagImage('rd-base:1', 'rd-victim', '1');
+    await d.engine.removeImage(R2, { force: true });
+    const victim = (await d.engine.inspectImage('rd-victim:1'))!.Id;
+    const r = await updateImage(options({ to }));
+    expect(r.action).toBe('delta');
+    expect((await d.engine.inspectImage('rd-victim:1'))!.Id).toBe(victim);
+    expect((await d.engine.inspectImage(to))!.Id).toBe(r.imageId);
+  });
+
   it('waits for a server that first answers 202 three times', async () => {
     fault = 'pending3';
     const r = await updateImage(options());

@@ -35,7 +35,7 @@ function text(seed: number, n = 3000): string {
  * A legacy `docker save` archive of one image whose layers are the given file lists; `stored`
  * turns a layer tar into what the archive holds (gzip it, damage it), its DiffID staying the tar's.
  */
-function dockerArchive(layers: TarEntry[][], tag: string, stored: (tar: Uint8Array, i: number) => Uint8Array = (t) => t): { bytes: Uint8Array; diffIds: string[]; layerBytes: number } {
+function dockerArchive(layers: TarEntry[][], tag: string | string[], stored: (tar: Uint8Array, i: number) => Uint8Array = (t) => t): { bytes: Uint8Array; diffIds: string[]; layerBytes: number } {
   const tars = layers.map((l) => makeTar(l));
   const diffIds = tars.map(sha);
   const config = enc.encode(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: diffIds } }));
@@ -43,7 +43,7 @@ function dockerArchive(layers: TarEntry[][], tag: string, stored: (tar: Uint8Arr
   const bytes = makeTar([
     ...tars.map((t, i): TarEntry => ({ type: 'file', path: paths[i], data: stored(t, i) })),
     { type: 'file', path: `${sha(config).slice(7)}.json`, data: config },
-    { type: 'file', path: 'manifest.json', data: JSON.stringify([{ Config: `${sha(config).slice(7)}.json`, RepoTags: [tag], Layers: paths }]) },
+    { type: 'file', path: 'manifest.json', data: JSON.stringify([{ Config: `${sha(config).slice(7)}.json`, RepoTags: [tag].flat(), Layers: paths }]) },
   ]);
   return { bytes, diffIds, layerBytes: tars.reduce((n, t) => n + t.length, 0) };
 }
@@ -103,6 +103,23 @@ describe('image delta apply options', () => {
     // Worker threads indexing the old image build the same delta (dist/worker.js, built by npm test).
     await diffImages(p('old.tar'), p('new.tar'), p('d2.rdimg'), { image: { old: 'app:1', new: 'app:2' }, workers: 2 });
     expect(readFileSync(p('d2.rdimg')).equals(readFileSync(p('d.rdimg')))).toBe(true);
+  });
+
+  it('gives the new image the tags it is told instead of those the delta lists', async () => {
+    const tagged = dockerArchive([base, [{ type: 'file', path: 'app/main.js', data: `${text(3)}\nedit` }]], ['app:2', 'other:1']);
+    writeFileSync(p('tagged-new.tar'), tagged.bytes);
+    await diffImages(p('old.tar'), p('tagged-new.tar'), p('tagged.rdimg'), { level: 1 });
+    const tagsOf = async (out: string) => {
+      const a = await ImageArchive.open(p(out));
+      await a.close();
+      return a.images[0].repoTags;
+    };
+    await applyImageDelta(p('old.tar'), p('tagged.rdimg'), p('tagged-all.tar'));
+    expect(await tagsOf('tagged-all.tar')).toEqual(['app:2', 'other:1']);
+    await applyImageDelta(p('old.tar'), p('tagged.rdimg'), p('tagged-one.tar'), { repoTags: ['app:2'] });
+    expect(await tagsOf('tagged-one.tar')).toEqual(['app:2']);
+    await applyImageDelta(p('old.tar'), p('tagged.rdimg'), p('tagged-none.tar'), { repoTags: [] });
+    expect(await tagsOf('tagged-none.tar')).toEqual([]);
   });
 
   it('announces each context-mixing frame before decoding it (the CLI turns V8\'s optimizing compiler on there)', async () => {
