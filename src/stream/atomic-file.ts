@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
+import { open, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { ioError, isSystemError } from './io-error.js';
 import { writeAll } from './write-all.js';
@@ -16,16 +16,23 @@ const SYNC_BYTES = 8 << 20;
  * file), except that a bare system error from it (EISDIR, EACCES) becomes ERR_IO about the input.
  * A chunk of at least 1 MiB is written before the iterator is asked for the second chunk after it,
  * so a producer of such chunks may refill it then (patchChunks' `reuseChunks`).
+ * A file replaced keeps its permissions (a 600 file stays 600); a new one gets `mode` (default
+ * 644) less the umask.
  * @example
  * await writeFileAtomic('new.bin', patchChunks(basis, deltaStream));
  */
-export async function writeFileAtomic(path: string, chunks: AsyncIterable<Uint8Array>): Promise<number> {
+export async function writeFileAtomic(path: string, chunks: AsyncIterable<Uint8Array>, opts: { mode?: number } = {}): Promise<number> {
   const dir = dirname(path);
   const tmp = join(dir, `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
+  const replaced = await stat(path).then((s) => (s.isFile() ? s.mode & 0o777 : undefined)).catch(() => undefined);
   let fh: FileHandle | undefined;
   try {
-    fh = await open(tmp, 'wx', 0o644);
+    // Never wider than the file it replaces, even for a moment: others could open it meanwhile.
+    fh = await open(tmp, 'wx', replaced ?? opts.mode ?? 0o644);
+    if (replaced !== undefined) await fh.chmod(replaced); // exactly its bits, whatever the umask
   } catch (e) {
+    await fh?.close().catch(() => {});
+    if (fh) await unlink(tmp).catch(() => {});
     throw ioError(e, 'create a temporary file in', dir);
   }
   let total = 0;

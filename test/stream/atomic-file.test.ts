@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto';
-import { createReadStream, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, createReadStream, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ErrorCode, RolldeltaError } from '../../src/core/errors.js';
 import { writeFileAtomic } from '../../src/stream/atomic-file.js';
-import { signatureFile } from '../../src/stream/file-operations.js';
+import { diffFile, signatureFile } from '../../src/stream/file-operations.js';
+import { patchFile } from '../../src/stream/patch-file.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'rolldelta-atomic-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -60,6 +61,34 @@ describe('writeFileAtomic', () => {
     const path = join(dir, 'kept');
     await writeFileAtomic(path, chunks(3, 1000));
     expect(sha(readFileSync(path))).toBe(expected(3, 1000));
+  });
+});
+
+describe('permissions of what writeFileAtomic and patchFile write', () => {
+  const modeOf = (path: string) => statSync(path).mode & 0o777;
+  it('a file replaced keeps its own permissions: a private file is not made readable by all', async () => {
+    const path = join(dir, 'private');
+    writeFileSync(path, 'old');
+    chmodSync(path, 0o600);
+    await writeFileAtomic(path, chunks(2, 1000));
+    expect(modeOf(path)).toBe(0o600);
+    chmodSync(path, 0o664); // wider than the umask would give a new file: kept as it is
+    await writeFileAtomic(path, chunks(2, 1000));
+    expect(modeOf(path)).toBe(0o664);
+  });
+
+  it('a new file gets the mode asked for, and patchFile asks for the basis\'s', async () => {
+    await writeFileAtomic(join(dir, 'new-private'), chunks(1, 10), { mode: 0o600 });
+    expect(modeOf(join(dir, 'new-private'))).toBe(0o600);
+    const basis = join(dir, 'basis-private');
+    writeFileSync(basis, chunkOf(1, 5000));
+    chmodSync(basis, 0o600);
+    writeFileSync(join(dir, 'target'), chunkOf(2, 5000));
+    await diffFile(basis, join(dir, 'target'), join(dir, 'private.rdelta'));
+    await patchFile(basis, join(dir, 'private.rdelta'), join(dir, 'patched'));
+    expect(modeOf(join(dir, 'patched'))).toBe(0o600);
+    await patchFile(basis, join(dir, 'private.rdelta'), basis);
+    expect(modeOf(basis)).toBe(0o600);
   });
 });
 
