@@ -1,4 +1,4 @@
-import { open, readFile, rename, unlink } from 'node:fs/promises';
+import { lstat, open, readFile, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { ErrorCode, RolldeltaError } from '../core/errors.js';
 import { crc32 } from '../core/crc32.js';
 import { ioError } from './io-error.js';
@@ -42,7 +42,7 @@ export async function writeJournal(path: string, j: InPlaceJournal): Promise<voi
   crc.writeUInt32BE(crc32(j.walBytes, crc32(head)));
   const tmp = `${path}.tmp`;
   try {
-    const fh = await open(tmp, 'w');
+    const fh = await openFresh(tmp);
     try {
       await writeAll(fh, [head, j.walBytes, crc]);
       await fh.sync();
@@ -64,6 +64,7 @@ export async function writeJournal(path: string, j: InPlaceJournal): Promise<voi
 export async function readJournal(path: string): Promise<InPlaceJournal | undefined> {
   let raw: Buffer;
   try {
+    await checkOwnFile(path);
     raw = await readFile(path);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
@@ -80,6 +81,24 @@ export async function readJournal(path: string): Promise<InPlaceJournal | undefi
   const walBytes = new Uint8Array(body.subarray(nl + 1));
   if (h.wal.reduce((a, w) => a + w.length, 0) !== walBytes.length) throw bad('write-ahead bytes do not add up');
   return { ...h, walBytes };
+}
+
+/**
+ * Creates `path` for writing, never through what is there already: the names beside the patched
+ * file are predictable, and a symlink planted in a shared folder would aim the writes at any file.
+ */
+export async function openFresh(path: string): Promise<FileHandle> {
+  await unlink(path).catch(() => {});
+  return open(path, 'wx');
+}
+
+/** Refuses a journal this process could not have written (a symlink, another user's file): it says what to write where. */
+async function checkOwnFile(path: string): Promise<void> {
+  const s = await lstat(path);
+  const uid = process.geteuid?.();
+  if (!s.isFile() || (uid !== undefined && s.uid !== uid)) {
+    throw new RolldeltaError(ErrorCode.UNSAFE_PATH, `the in-place journal ${path} is ${s.isFile() ? `uid ${s.uid}'s file, not this process's` : 'not a regular file'}; remove it if no patch of yours is half done`);
+  }
 }
 
 /** Removes the journal (and its temporary file) once the patch is complete. */

@@ -9,7 +9,7 @@ import type { DecodeLimits } from '../format/limits.js';
 import { NativeDeltaDecoder, pushFrameByFrame } from '../format/native-delta-decoder.js';
 import type { NativeTrailer } from '../format/native-delta-encoder.js';
 import { NATIVE_DELTA_MAGIC } from '../format/native-magic.js';
-import { readJournal, removeJournal, writeJournal, type InPlaceJournal } from './in-place-journal.js';
+import { openFresh, readJournal, removeJournal, writeJournal, type InPlaceJournal } from './in-place-journal.js';
 import { fileSha256 } from './file-sha256.js';
 import { ioError } from './io-error.js';
 import { nodeRawDeflate } from './node-raw-deflate.js';
@@ -575,7 +575,7 @@ async function writeStash(fh: FileHandle, stashPath: string, plan: InPlacePlan):
   if (plan.broken.length === 0) return;
   let out: FileHandle | undefined;
   try {
-    out = await open(stashPath, 'w');
+    out = await openFresh(stashPath);
     let p = 0;
     for (const i of plan.broken) {
       const len = plan.pieces.length[i]!;

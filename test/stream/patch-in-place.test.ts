@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -114,6 +114,26 @@ describe('in-place patching', () => {
     for (const inPlaceStash of [-1, 1.5, Number.NaN]) {
       expect(() => diff(basis, target, { inPlace: true, inPlaceStash })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
     }
+  });
+
+  it('writes its journal and stash as new files, never through a symlink planted at their names', async () => {
+    const basis = prng(200_000, 9);
+    const target = new Uint8Array(200_000);
+    target.set(basis.subarray(120_000), 0);
+    target.set(basis.subarray(0, 120_000), 80_000);
+    const [f, d] = files(basis, diff(basis, target, { level: 1 }));
+    const victims = [join(dir, 'victim-journal'), join(dir, 'victim-stash')];
+    for (const v of victims) writeFileSync(v, 'keep me');
+    symlinkSync(victims[0], `${f}.rdjournal.tmp`);
+    symlinkSync(victims[1], `${f}.rdstash`);
+    expect((await patchInPlace(f, d)).stashedBytes).toBeGreaterThan(0);
+    expectFile(f, target);
+    for (const v of victims) expect(readFileSync(v, 'utf8')).toBe('keep me');
+    // A journal planted as a symlink is not followed either: it would say what to write where.
+    writeFileSync(f, basis);
+    symlinkSync(victims[0], `${f}.rdjournal`);
+    await expect(patchInPlace(f, d)).rejects.toMatchObject({ code: 'ERR_UNSAFE_PATH' });
+    expectFile(f, basis);
   });
 
   it('refuses a wrong basis and a delta too cyclic for maxStashBytes before writing anything', async () => {
