@@ -14,6 +14,7 @@ export interface UpdateSettings {
   applyTimeoutMs: number;
   /** The level to ask the server for, if any. */
   level: number | undefined;
+  maxDeltaBytes: number | undefined;
 }
 
 /**
@@ -35,6 +36,10 @@ export function updateSettings(opts: UpdateOptions): UpdateSettings {
   if (typeof retries !== 'number' || !Number.isInteger(retries) || retries < 0) {
     throw invalid(`retries must be a whole number >= 0 (download attempts in all; 0 and 1 try once), got ${shown(retries)}`);
   }
+  const maxDeltaBytes = opts.maxDeltaBytes;
+  if (maxDeltaBytes !== undefined && !(typeof maxDeltaBytes === 'number' && Number.isSafeInteger(maxDeltaBytes) && maxDeltaBytes > 0)) {
+    throw invalid(`maxDeltaBytes must be a positive whole number of bytes, got ${shown(maxDeltaBytes)}`);
+  }
   const ms = (name: keyof UpdateOptions & `${string}Ms`, fallback: number, max: number, min = 0): number => checkMilliseconds(name, opts[name] ?? fallback, min, max);
   return {
     requestTimeoutMs: ms('requestTimeoutMs', 60_000, Number.MAX_SAFE_INTEGER),
@@ -44,6 +49,7 @@ export function updateSettings(opts: UpdateOptions): UpdateSettings {
     maxBackoffMs: ms('maxBackoffMs', 30_000, MAX_TIMER_MS),
     applyTimeoutMs: ms('applyTimeoutMs', 600_000, MAX_TIMER_MS, 1), // 0 would time out at once: every update a pull
     level: opts.level === undefined ? undefined : checkLevel(opts.level),
+    maxDeltaBytes,
   };
 }
 

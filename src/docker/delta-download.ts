@@ -46,6 +46,12 @@ export interface DownloadOptions {
    * bytes stopped); default 30 s, 0 for none. Time spent writing what arrived is not counted.
    */
   idleTimeoutMs?: number;
+  /**
+   * Most bytes the delta may have; default none. A larger Content-Length, or more bytes than this
+   * arriving (a server that never stops sending), ends the download with ERR_LIMIT at once, not
+   * retried, and the part is removed: a delta server cannot fill the device's disk.
+   */
+  maxBytes?: number;
   onProgress?: (e: UpdateEvent) => void;
   signal?: AbortSignal;
   /**
@@ -156,6 +162,13 @@ export async function downloadDelta(url: string, path: string, opts: DownloadOpt
   const transportError = (e: unknown, code: ErrorCode, message: string) =>
     new RolldeltaError(isRolldeltaError(e) && e.code === ErrorCode.TIMEOUT ? ErrorCode.TIMEOUT : code, `${message} (${tries(attempts)}): ${(e as Error).message}`, { cause: e });
 
+  const maxBytes = opts.maxBytes ?? Number.POSITIVE_INFINITY;
+  let limitError: RolldeltaError | undefined;
+  /** ERR_LIMIT for a delta past `maxBytes`: nothing of it is kept. */
+  const tooLarge = (what: string) => {
+    keep = false;
+    return (limitError = new RolldeltaError(ErrorCode.LIMIT, `the delta at ${url} is larger than the ${maxBytes} bytes allowed (maxBytes): ${what}`));
+  };
   // Whether the part is worth keeping for a later call if this one fails.
   let keep = true;
   let complete = false;
@@ -216,8 +229,10 @@ export async function downloadDelta(url: string, path: string, opts: DownloadOpt
         expectedSha = sha ?? expectedSha;
         const length = Number(res.header('content-length') ?? NaN);
         if (Number.isFinite(length)) total = have + length;
+        if (total !== undefined && total > maxBytes) throw tooLarge(`the server announced ${total} bytes`);
         try {
           for await (const chunk of untilAborted(res.body, opts.signal)) {
+            if (have + chunk.length > maxBytes) throw tooLarge(`more than that arrived`);
             await fh.write(chunk, 0, chunk.length, have);
             have += chunk.length;
             scanner.push(chunk);
@@ -225,6 +240,7 @@ export async function downloadDelta(url: string, path: string, opts: DownloadOpt
           }
         } catch (e) {
           if (opts.signal?.aborted) throw updateAborted();
+          if (e === limitError) throw e;
           if (e instanceof DamagedRangeError) {
             // Only the damaged frame and what follows it is fetched again.
             res.discard();
@@ -282,6 +298,9 @@ export async function downloadDelta(url: string, path: string, opts: DownloadOpt
 function checkAttemptOptions(opts: DownloadOptions): void {
   if (!Number.isInteger(opts.retries) || opts.retries < 0) {
     throw new RolldeltaError(ErrorCode.INVALID_ARGUMENT, `retries must be a whole number of download attempts, got ${opts.retries}`);
+  }
+  if (opts.maxBytes !== undefined && !(Number.isSafeInteger(opts.maxBytes) && opts.maxBytes > 0)) {
+    throw new RolldeltaError(ErrorCode.INVALID_ARGUMENT, `maxBytes must be a positive whole number of bytes, got ${opts.maxBytes}`);
   }
   for (const name of ['requestTimeoutMs', 'maxBackoffMs', 'retryIntervalMs', 'idleTimeoutMs'] as const) {
     // Infinity is a choice here: no idle timeout, or a deadline that never comes.

@@ -97,6 +97,11 @@ export interface UpdateOptions {
    * for a larger delta (2 MiB of new text: 244 KB at 9, 537 KB at 6).
    */
   level?: number;
+  /**
+   * Most bytes of delta to download; default none. A delta server that announces or sends more
+   * (a compromised one could send for ever) ends the delta path with ERR_LIMIT: the image is pulled.
+   */
+  maxDeltaBytes?: number;
   /** How long the server may keep generating before the device gives up and pulls; default 60 s. */
   requestTimeoutMs?: number;
   /** Download attempts in all (each resumes where the last stopped); default 30; 0 and 1 try once. */
@@ -308,6 +313,7 @@ async function viaDelta(opts: UpdateOptions, settings: UpdateSettings, from: str
           retries: settings.retries,
           retryIntervalMs: settings.retryIntervalMs,
           idleTimeoutMs: settings.idleTimeoutMs,
+          maxBytes: settings.maxDeltaBytes,
           onProgress: opts.onProgress,
           signal: opts.signal,
         }),

@@ -7,6 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { downloadDelta } from '../../src/docker/delta-download.js';
+import type { DockerEngine } from '../../src/docker/engine.js';
+import type { FallbackPullError } from '../../src/docker/fallback-pull-error.js';
+import { updateImage } from '../../src/docker/update-image.js';
 import { DamagedRangeError, FrameScanner } from '../../src/format/frame-scanner.js';
 import { ReadRing } from '../../src/image/read-ring.js';
 import { diff } from '../../src/format/operations.js';
@@ -455,6 +458,65 @@ describe('resuming across calls', () => {
       expect(readFileSync(path).equals(body)).toBe(true);
     } finally {
       server.close();
+    }
+  });
+});
+
+describe('a server that sends too much', () => {
+  /** Answers 200 with `length` as Content-Length (none when undefined) and then bytes for ever. */
+  async function endless(length?: number): Promise<{ url: string; close: () => void }> {
+    const junk = Buffer.alloc(64 << 10, 0x41);
+    const server = createServer((_req, res) => {
+      res.writeHead(200, length === undefined ? {} : { 'content-length': length });
+      const pump = () => {
+        while (!res.destroyed && res.write(junk));
+      };
+      res.on('drain', pump);
+      pump();
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/delta`, close: () => (server.closeAllConnections(), server.close()) };
+  }
+  const options = { requestTimeoutMs: 1000, maxBackoffMs: 10, retries: 3, retryIntervalMs: 0, maxBytes: 1 << 20 };
+
+  it('stops a body that never ends at maxBytes with ERR_LIMIT, at once, and keeps nothing of it', async () => {
+    const s = await endless();
+    try {
+      const path = join(dir, 'endless.rdimg');
+      await expect(downloadDelta(s.url, path, options)).rejects.toMatchObject({ code: 'ERR_LIMIT', message: expect.stringContaining('1048576 bytes allowed') });
+      expect(existsSync(`${path}.part`)).toBe(false);
+      expect(existsSync(`${path}.part.json`)).toBe(false);
+    } finally {
+      s.close();
+    }
+  });
+
+  it('updateImage passes maxDeltaBytes on: ERR_LIMIT is the reason the delta path gave up', async () => {
+    const s = await endless();
+    const engine = {
+      inspectImage: async (ref: string) => (ref === 'app:1' ? { Id: `sha256:${'1'.repeat(64)}` } : undefined),
+      pullImage: async () => {
+        throw new Error('no registry in this test');
+      },
+    } as unknown as DockerEngine;
+    try {
+      const e = await updateImage({ engine, from: 'app:1', to: 'app:2', deltaUrl: s.url, workDir: join(dir, 'work'), maxDeltaBytes: 1 << 20 }).catch((x: unknown) => x);
+      expect((e as FallbackPullError).deltaError).toMatchObject({ code: 'ERR_LIMIT' });
+      await expect(updateImage({ engine, to: 'app:2', deltaUrl: s.url, maxDeltaBytes: -1 })).rejects.toMatchObject({ code: 'ERR_INVALID_ARGUMENT' });
+    } finally {
+      s.close();
+    }
+  });
+
+  it('refuses a Content-Length above maxBytes before writing a byte', async () => {
+    const s = await endless(100 << 20);
+    try {
+      const path = join(dir, 'announced.rdimg');
+      await expect(downloadDelta(s.url, path, options)).rejects.toMatchObject({ code: 'ERR_LIMIT', message: expect.stringContaining('announced 104857600 bytes') });
+      expect(existsSync(`${path}.part`)).toBe(false);
+      await expect(downloadDelta(s.url, path, { ...options, maxBytes: 0 })).rejects.toMatchObject({ code: 'ERR_INVALID_ARGUMENT' });
+    } finally {
+      s.close();
     }
   });
 });
