@@ -14,6 +14,7 @@ const spec: Record<string, OptionSpec> = {
   retries: { kind: 'integer', min: 1 },
   'retry-interval': { kind: 'integer', min: 0 },
   'idle-timeout': { kind: 'integer', min: 0 },
+  'max-delta-bytes': { kind: 'integer', min: 1 },
   help: { kind: 'boolean', short: 'h' },
 };
 
@@ -30,6 +31,7 @@ the image it has, or by a regular pull on any failure; prints how it went.
   --retry-interval S       seconds between attempts (default 10)
   --idle-timeout S         seconds without a byte from the server before an attempt is given up
                            and the next resumes (default 30; 0: no limit)
+  --max-delta-bytes N      pull instead if the delta is larger than N bytes (default: no limit)
 `;
 
 /**
@@ -55,6 +57,7 @@ export async function updateCommand(argv: readonly string[], signal?: AbortSigna
     retries: args.values.retries as number | undefined,
     retryIntervalMs: seconds('retry-interval'),
     idleTimeoutMs: seconds('idle-timeout'),
+    maxDeltaBytes: args.values['max-delta-bytes'] as number | undefined,
     onProgress: (e) => {
       if (e.message !== undefined) process.stderr.write(`${e.phase}: ${e.message}\n`);
     },

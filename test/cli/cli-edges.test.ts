@@ -123,6 +123,7 @@ describe('rolldelta CLI at its edges', () => {
       [['docker', '--help'], 'rolldelta docker apply'],
       [['docker', 'apply', '--help'], '--tag NEW'],
       [['update', '--help'], '--retry-interval S'],
+      [['update', '--help'], '--max-delta-bytes N'],
     ];
     for (const [args, shows] of cases) {
       const r = runCli(args);
@@ -143,6 +144,7 @@ describe('rolldelta CLI at its edges', () => {
       [['diff', '--in-place-stash', '5', p('old'), p('new'), p('x')], '--in-place-stash is for diff --in-place only'],
       [['image', 'diff', '--level', '10', p('v1.tar'), p('v2.tar'), p('x')], '--level takes a whole number from 0 to 9, got "10"'],
       [['update', '--retries', '0', '--to', 'a:2', '--server', 'http://127.0.0.1:9/delta'], '--retries takes a whole number of at least 1, got "0"'],
+      [['update', '--max-delta-bytes', '0', '--to', 'a:2', '--server', 'http://127.0.0.1:9/delta'], '--max-delta-bytes takes a whole number of at least 1, got "0"'],
     ];
     for (const [args, says] of cases) {
       const r = runCli(args);
