@@ -71,7 +71,7 @@ export class HttpResponseParser {
   /** The connection ended: a body that was not whole is ERR_TRUNCATED. */
   end(): void {
     if (this.mode === 'close') this.mode = 'done';
-    if (this.mode !== 'done') throw new RolldeltaError(ErrorCode.TRUNCATED, `the Docker Engine's answer to ${this.what} ended before it was complete`);
+    if (this.mode !== 'done') throw new RolldeltaError(ErrorCode.TRUNCATED, `the answer to ${this.what} ended before it was complete`);
   }
 
   /** Takes head bytes; at the blank line, the headers are read and the rest of `data` is body. */
@@ -89,7 +89,7 @@ export class HttpResponseParser {
       }
     }
     if (end < 0) {
-      if (joined.length > MAX_HEAD) throw new RolldeltaError(ErrorCode.LIMIT, `the Docker Engine's answer to ${this.what} has more than ${MAX_HEAD} bytes of headers`);
+      if (joined.length > MAX_HEAD) throw new RolldeltaError(ErrorCode.LIMIT, `the answer to ${this.what} has more than ${MAX_HEAD} bytes of headers`);
       this.head = joined;
       return data.length;
     }
@@ -147,6 +147,6 @@ export class HttpResponseParser {
   }
 
   private malformed(what: string): RolldeltaError {
-    return new RolldeltaError(ErrorCode.REMOTE, `the Docker Engine's answer to ${this.what} is not well-formed HTTP: ${what}`);
+    return new RolldeltaError(ErrorCode.REMOTE, `the answer to ${this.what} is not well-formed HTTP: ${what}`);
   }
 }
