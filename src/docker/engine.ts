@@ -403,8 +403,10 @@ function compareVersions(a: string, b: string): number {
 }
 
 function checkRef(ref: unknown, what: string): string {
-  if (typeof ref !== 'string' || ref === '' || /[\s\0]/.test(ref)) {
-    throw new RolldeltaError(ErrorCode.INVALID_ARGUMENT, `${what} must be a non-empty image reference without spaces, got ${JSON.stringify(ref)}`);
+  // No `.`/`..` or empty path segment: no image has one, and in a request path (`/images/{ref}/json`)
+  // it would walk to another of the engine's endpoints (a delta server passes devices' references).
+  if (typeof ref !== 'string' || ref === '' || /[\s\0]/.test(ref) || ref.split('/').some((s) => s === '' || s === '.' || s === '..')) {
+    throw new RolldeltaError(ErrorCode.INVALID_ARGUMENT, `${what} must be a non-empty image reference without spaces or empty, . or .. path parts, got ${JSON.stringify(ref)}`);
   }
   return ref;
 }

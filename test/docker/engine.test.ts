@@ -124,6 +124,17 @@ describe('DockerEngine without a daemon', () => {
     expect(e.message).toMatch(/start dockerd or set DOCKER_HOST/);
   });
 
+  it("refuses a reference with a . or .. path part before asking: in /images/{ref}/json it would reach another endpoint", async () => {
+    const engine = new DockerEngine({ socketPath: '/tmp/rd-no-such-dir/docker.sock' });
+    for (const ref of ['../containers/x', 'app/../../info', './app', '/app', 'app//x']) {
+      const e = await rejection(engine.inspectImage(ref));
+      expect(e.code, ref).toBe('ERR_INVALID_ARGUMENT');
+      expect(e.message).toContain(JSON.stringify(ref));
+    }
+    // A well-formed one gets as far as the (dead) socket.
+    expect((await rejection(engine.inspectImage('reg.example:5000/team/app:1.2'))).code).toBe('ERR_IO');
+  });
+
   it('a DOCKER_HOST that is not unix:// is refused clearly', () => {
     const saved = process.env.DOCKER_HOST;
     process.env.DOCKER_HOST = 'tcp://127.0.0.1:2375';
