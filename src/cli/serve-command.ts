@@ -16,6 +16,7 @@ const spec: Record<string, OptionSpec> = {
   engine: { kind: 'boolean' },
   workers: { kind: 'string' },
   level: levelOption,
+  'max-generations': { kind: 'integer', min: 1 },
   help: { kind: 'boolean', short: 'h' },
 };
 
@@ -35,6 +36,9 @@ generation on stderr.
   --workers N|auto  threads indexing old images and packing level-9 frames (default auto: one per
                     core; with 1, a level-9 generation holds the server for seconds at a time)
   --level N         level of the deltas devices get when they ask for none, 0-9 (default 9)
+  --max-generations N
+                    deltas generated at once (default 2; each holds ~2.5x its old image in
+                    memory); devices asking for others are told 202 until their turn has come
   -h, --help        this help
 
 Requests:
@@ -75,7 +79,8 @@ export async function serveCommand(argv: readonly string[], signal: AbortSignal)
     const line = serverLogLine(e);
     if (line) process.stderr.write(line);
   };
-  const server = createDeltaServer({ source, store: new DeltaStore(store), workers, level, onEvent });
+  const maxGenerations = args.values['max-generations'] as number | undefined;
+  const server = createDeltaServer({ source, store: new DeltaStore(store), workers, level, maxGenerations, onEvent });
   const port = (args.values.port as number | undefined) ?? 8080;
   const host = (args.values.host as string | undefined) ?? '127.0.0.1';
   const http = createServer(server.handler);

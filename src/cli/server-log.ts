@@ -15,6 +15,9 @@ export function serverLogLine(e: DeltaServerEvent, now = new Date()): string | u
       if (e.status === 202) return undefined;
       text = `${e.method} ${pair || '(no pair)'}${e.level === undefined ? '' : ` level ${e.level}`}: ${e.status}, ${e.bytes} bytes in ${Math.round(e.ms)} ms${e.complete ? '' : ' (closed early)'}`;
       break;
+    case 'generation-queued':
+      text = `queued ${pair} at level ${e.level}: ${e.ahead} ahead of it, the most generations already running`;
+      break;
     case 'generation-started':
       text = `generating ${pair} at level ${e.level}`;
       break;

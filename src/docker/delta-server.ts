@@ -9,6 +9,7 @@ import { BasisCache } from '../image/basis-cache.js';
 import { diffImages } from '../image/diff-images.js';
 import { fileSha256 } from '../stream/file-sha256.js';
 import type { WorkerCount } from '../stream/worker-count.js';
+import { ConcurrencyLimit } from './_concurrency-limit.js';
 import { checkMilliseconds } from './_milliseconds.js';
 import type { DeltaStore } from './delta-store.js';
 import type { DockerEngine } from './engine.js';
@@ -45,6 +46,8 @@ export type DeltaServerEvent =
       complete: boolean;
       ms: number;
     }
+  /** A generation waits for one of `maxGenerations` to end; `ahead` are waiting before it. */
+  | { type: 'generation-queued'; from: string; to: string; level: number; ahead: number }
   | { type: 'generation-started'; from: string; to: string; level: number }
   | { type: 'generation-finished'; from: string; to: string; level: number; bytes: number; ms: number }
   | { type: 'generation-failed'; from: string; to: string; level: number; reason: string; ms: number };
@@ -68,6 +71,14 @@ export interface DeltaServerOptions {
   workers?: WorkerCount;
   /** Old images kept indexed in memory between generations; default 2 (0 turns it off). */
   cachedBases?: number;
+  /**
+   * Generations running at once; default 2. Each holds its old image's layers and their index
+   * (~2.5x the old image), so ten devices asking for ten pairs at once held ten; the others wait
+   * their turn (a `generation-queued` event), their devices told 202 as for a running one. A
+   * device gives up and pulls after its `requestTimeoutMs` (60 s by default): a server expecting
+   * long queues tells devices to wait longer.
+   */
+  maxGenerations?: number;
   /**
    * Milliseconds a failed generation is remembered; default 30 000. Every request for the pair
    * (and level) meanwhile is answered with the failure (500, or 404 for a missing image) and its
@@ -181,6 +192,8 @@ export function createDeltaServer(opts: DeltaServerOptions): DeltaServer {
   const running = new Map<string, Promise<number>>();
   const failures = new Map<string, Failure>();
   const keepFailureMs = checkMilliseconds('keepFailureMs', opts.keepFailureMs ?? 30_000);
+  const closing = () => new RolldeltaError(ErrorCode.ABORTED, 'the delta server is closing: it starts no generation');
+  const turns = new ConcurrencyLimit(opts.maxGenerations ?? 2, { what: 'maxGenerations', aborted: closing });
   let generations = 0;
   const stopping = new AbortController();
   const emit = (e: DeltaServerEvent) => {
@@ -222,13 +235,14 @@ export function createDeltaServer(opts: DeltaServerOptions): DeltaServer {
     const key = jobKey(from, to, variant);
     let job = running.get(key);
     if (job) return job;
-    if (stopping.signal.aborted) return Promise.reject(new RolldeltaError(ErrorCode.ABORTED, 'the delta server is closing: it starts no generation'));
+    if (stopping.signal.aborted) return Promise.reject(closing());
     generations++;
     failures.delete(key);
     const level = variant ?? serverLevel;
-    const t0 = Date.now();
-    emit({ type: 'generation-started', from, to, level });
-    job = (async () => {
+    let t0 = Date.now();
+    let began = false;
+    const failed = (e: unknown) => emit({ type: 'generation-failed', from, to, level, reason: reasonOf(e), ms: Date.now() - t0 });
+    async function makeDelta(): Promise<number> {
       await opts.store.init();
       await swept;
       const [oldPath, newPath] = await Promise.all([opts.source.archive(from), opts.source.archive(to)]);
@@ -241,16 +255,31 @@ export function createDeltaServer(opts: DeltaServerOptions): DeltaServer {
         signal: stopping.signal,
       });
       return s.deltaBytes;
-    })();
+    }
+    const onWait = () => emit({ type: 'generation-queued', from, to, level, ahead: turns.queued });
+    // Its end is told before its turn passes on, so a log reads in order.
+    job = turns.run(
+      async () => {
+        t0 = Date.now();
+        began = true;
+        emit({ type: 'generation-started', from, to, level });
+        try {
+          const bytes = await makeDelta();
+          emit({ type: 'generation-finished', from, to, level, bytes, ms: Date.now() - t0 });
+          return bytes;
+        } catch (e) {
+          failed(e);
+          throw e;
+        }
+      },
+      { signal: stopping.signal, onWait },
+    );
     running.set(key, job);
     job.then(
-      (bytes) => {
-        running.delete(key);
-        emit({ type: 'generation-finished', from, to, level, bytes, ms: Date.now() - t0 });
-      },
+      () => running.delete(key),
       (e) => {
         running.delete(key);
-        emit({ type: 'generation-failed', from, to, level, reason: reasonOf(e), ms: Date.now() - t0 });
+        if (!began) failed(e); // closed while it waited its turn
         const until = Date.now() + keepFailureMs;
         failures.set(key, isNotFound(e) ? { status: 404, message: `not found: ${reasonOf(e)}`, until } : { status: 500, message: `generating the delta failed: ${reasonOf(e)}`, until });
       },

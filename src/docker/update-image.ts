@@ -9,6 +9,7 @@ import { ImageArchive } from '../image/archive-reader.js';
 import { readImageDeltaHeader, type ImageDeltaHeader } from '../image/image-delta-format.js';
 import { ReadRing } from '../image/read-ring.js';
 import { FileBasis } from '../stream/file-basis.js';
+import { ConcurrencyLimit } from './_concurrency-limit.js';
 import { updateAborted } from './_update-abort.js';
 import { UpdateWorkDir } from './_update-work-dir.js';
 import { updateSettings, type UpdateSettings } from './_update-settings.js';
@@ -34,47 +35,16 @@ export const sameRepositoryNewest: BasisPolicy = (images, to) => {
   return candidates[0]?.tag;
 };
 
-/** Bounds how many delta downloads run at once; share one between all updates of a process. */
-export class DownloadLimiter {
-  private active = 0;
-  private readonly waiting: Array<() => void> = [];
-  constructor(readonly max: number) {
-    if (!Number.isInteger(max) || max < 1) throw new RolldeltaError(ErrorCode.INVALID_ARGUMENT, `a download limit is a whole number >= 1, got ${max}`);
-  }
-
-  /**
-   * Runs `fn` once fewer than `max` runs are under way. While it waits for a slot, `onWait` is told
-   * once, and an abort of `signal` ends the wait at once with ERR_ABORTED.
-   * @example
-   * await limiter.run(() => downloadDelta(url, path, opts), { signal });
-   */
-  async run<T>(fn: () => Promise<T>, opts: { signal?: AbortSignal; onWait?: () => void } = {}): Promise<T> {
-    if (this.active >= this.max) await this.slot(opts.signal, opts.onWait);
-    this.active++;
-    try {
-      return await fn();
-    } finally {
-      this.active--;
-      this.waiting.shift()?.();
-    }
-  }
-
-  private slot(signal: AbortSignal | undefined, onWait: (() => void) | undefined): Promise<void> {
-    if (signal?.aborted) return Promise.reject(updateAborted());
-    onWait?.();
-    return new Promise<void>((resolve, reject) => {
-      const take = () => {
-        signal?.removeEventListener('abort', onAbort);
-        resolve();
-      };
-      const onAbort = () => {
-        // Gives its place in the queue up: the slot goes to the next waiter.
-        this.waiting.splice(this.waiting.indexOf(take), 1);
-        reject(updateAborted());
-      };
-      this.waiting.push(take);
-      signal?.addEventListener('abort', onAbort, { once: true });
-    });
+/**
+ * Bounds how many delta downloads run at once; share one between all updates of a process.
+ * `run(fn, { signal, onWait })` runs `fn` in its turn; an abort while waiting is ERR_ABORTED.
+ * @example
+ * const limiter = new DownloadLimiter(1); // one download at a time on a slow uplink
+ * await limiter.run(() => downloadDelta(url, path, opts), { signal });
+ */
+export class DownloadLimiter extends ConcurrencyLimit {
+  constructor(max: number) {
+    super(max, { what: 'a download limit', aborted: updateAborted });
   }
 }
 

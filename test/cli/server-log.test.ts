@@ -11,6 +11,9 @@ describe('rolldelta serve log lines', () => {
     expect(serverLogLine({ type: 'request', method: 'GET', status: 400, bytes: 0, complete: true, ms: 0.2 }, at)).toBe('2026-11-24T09:30:00.000Z GET (no pair): 400, 0 bytes in 0 ms\n');
     expect(serverLogLine({ type: 'request', method: 'GET', from: 'a:1', to: 'a:2', level: 9, status: 206, bytes: 100, complete: false, ms: 9 }, at)).toContain('(closed early)');
     expect(serverLogLine({ type: 'request', method: 'GET', from: 'a:1', to: 'a:2', level: 9, status: 202, bytes: 0, complete: true, ms: 1 }, at)).toBeUndefined();
+    expect(serverLogLine({ type: 'generation-queued', from: 'app:1', to: 'app:3', level: 9, ahead: 1 }, at)).toBe(
+      '2026-11-24T09:30:00.000Z queued app:1 -> app:3 at level 9: 1 ahead of it, the most generations already running\n',
+    );
     expect(serverLogLine({ type: 'generation-started', from: 'app:1', to: 'app:2', level: 9 }, at)).toBe('2026-11-24T09:30:00.000Z generating app:1 -> app:2 at level 9\n');
     expect(serverLogLine({ type: 'generation-finished', from: 'app:1', to: 'app:2', level: 6, bytes: 42, ms: 640.7 }, at)).toBe(
       '2026-11-24T09:30:00.000Z generated app:1 -> app:2 at level 6: 42 bytes in 641 ms\n',

@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { DeltaStore, DockerEngine, applyImageDelta, archiveDirectory, archiveFileName, createDeltaServer, engineArchives, type DeltaServer, type DeltaServerEvent } from '../../src/index.js';
+import { DeltaStore, DockerEngine, applyImageDelta, archiveDirectory, archiveFileName, createDeltaServer, engineArchives, type DeltaServer, type DeltaServerEvent, type DeltaSource } from '../../src/index.js';
 import { downloadDelta } from '../../src/docker/delta-download.js';
 import { makeTar } from '../helpers/images.js';
 
@@ -73,6 +73,14 @@ function abortAfterFirstChunk(url: string): Promise<void> {
 const openFds = () => readdirSync('/proc/self/fd').length;
 
 /** Asks for `url` until it is no longer 202, as a device does. */
+/** The archive directory as a source whose generations hold at their first step until `open()`: the first is running, not done. */
+function gatedSource(): { source: DeltaSource; open: () => void } {
+  let open!: () => void;
+  const gate = new Promise<void>((r) => (open = r));
+  const files = archiveDirectory(dir);
+  return { source: { archive: async (ref) => (await gate, files.archive(ref)) }, open };
+}
+
 async function untilDone(url: string): Promise<Response> {
   let r = await fetch(url);
   for (let i = 0; r.status === 202 && i < 200; i++) {
@@ -373,6 +381,44 @@ describe('createDeltaServer', () => {
       expect(s.generations).toBe(1);
       await s.close(); // again: nothing to wait for
     });
+  });
+
+  it('runs at most maxGenerations at once: the others wait their turn, their devices told 202', async () => {
+    const events: DeltaServerEvent[] = [];
+    const { source, open } = gatedSource();
+    const s = createDeltaServer({ source, store: new DeltaStore(join(dir, 'store-queue')), maxGenerations: 1, retryAfterSeconds: 1, onEvent: (e) => events.push(e) });
+    const queries = ['from=app:1&to=app:2', 'from=app:2&to=app:1', 'from=app:1&to=app:2&level=6'];
+    const generation = () => events.filter((e) => e.type !== 'request').map((e) => [e.type, e.from, e.to, e.level, 'ahead' in e ? e.ahead : undefined].join(' ').trim());
+    await withServer(s.handler, async (b) => {
+      for (const q of queries) expect((await fetch(`${b}/delta?${q}`)).status).toBe(202);
+      expect((await fetch(`${b}/delta?${queries[1]}`)).status).toBe(202); // still waiting: no second generation
+      expect(s.generations).toBe(3);
+      expect(generation()).toEqual(['generation-started app:1 app:2 9', 'generation-queued app:2 app:1 9 0', 'generation-queued app:1 app:2 6 1']);
+      open();
+      for (const q of queries) expect((await untilDone(`${b}/delta?${q}`)).status).toBe(200);
+    });
+    // One at a time, in the order asked for.
+    expect(generation().slice(3)).toEqual([
+      'generation-finished app:1 app:2 9', 'generation-started app:2 app:1 9', 'generation-finished app:2 app:1 9',
+      'generation-started app:1 app:2 6', 'generation-finished app:1 app:2 6',
+    ]);
+    expect(() => createDeltaServer({ source, store: new DeltaStore(dir), maxGenerations: 0 })).toThrow(/maxGenerations is a whole number >= 1, got 0/);
+  });
+
+  it('close() ends the wait of a queued generation: ERR_ABORTED, never started', async () => {
+    const events: DeltaServerEvent[] = [];
+    const { source, open } = gatedSource();
+    const s = createDeltaServer({ source, store: new DeltaStore(join(dir, 'store-queue-close')), maxGenerations: 1, onEvent: (e) => events.push(e) });
+    const first = s.generate('app:1', 'app:2').catch((e: unknown) => e);
+    const queued = s.generate('app:2', 'app:1').catch((e: unknown) => e);
+    while (s.generations < 2) await new Promise((r) => setTimeout(r, 5)); // each looked in the store first
+    const closed = s.close();
+    expect(await queued).toMatchObject({ code: 'ERR_ABORTED', message: expect.stringContaining('closing') });
+    open();
+    await closed;
+    expect(await first).toMatchObject({ code: 'ERR_ABORTED' });
+    expect(events.filter((e) => e.type === 'generation-started').map((e) => e.from)).toEqual(['app:1']);
+    expect(events.filter((e) => e.type === 'generation-failed').map((e) => e.from).sort()).toEqual(['app:1', 'app:2']);
   });
 
   it('removes temporary files a killed generation left in the store, once an hour old', async () => {
