@@ -1,20 +1,29 @@
 import { Duplex } from 'node:stream';
 import { ErrorCode, RolldeltaError } from '../core/errors.js';
+import { byteChunks } from './chunks.js';
 
 /**
  * Wraps a chunk transformer (an async generator over the written chunks) as a Node Duplex:
  * the generator is pulled only as fast as the reader reads, so backpressure holds even when one
  * small input chunk expands into gigabytes (a long COPY). An AbortSignal fails the stream with
- * ERR_ABORTED.
+ * ERR_ABORTED; `destroy()` (pipeline's own `signal`, a watchdog) closes it at once too.
  */
 export function toDuplex(
   transform: (source: AsyncIterable<Uint8Array>) => AsyncIterable<Uint8Array>,
   signal: AbortSignal | undefined,
 ): Duplex {
-  // The transform reads its source through byteChunks(source, signal), which rejects the pending
-  // read on abort; destroying the Duplex from outside instead would wait on the parked generator.
-  return Duplex.from(async function* (source: AsyncIterable<Uint8Array>) {
+  // Duplex.from's destroy waits for the generator to return, and a generator parked on its next
+  // input never does once nothing writes: a destroyed stream never closed and pipeline() with a
+  // signal never settled. So destroy first ends that wait (byteChunks rejects the pending read).
+  const destroyed = new AbortController();
+  const d = Duplex.from(async function* (source: AsyncIterable<Uint8Array>) {
     if (signal?.aborted) throw new RolldeltaError(ErrorCode.ABORTED, 'the operation was aborted', { cause: signal.reason });
-    yield* transform(source);
+    yield* transform(byteChunks(source, destroyed.signal));
   });
+  const destroy = d._destroy.bind(d);
+  d._destroy = (err, cb) => {
+    destroyed.abort(err);
+    destroy(err, cb);
+  };
+  return d;
 }

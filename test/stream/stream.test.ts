@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable, Writable } from 'node:stream';
+import { type Duplex, Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
@@ -136,6 +136,35 @@ describe('Node streams', () => {
       sink([]),
     );
     await expect(done).rejects.toMatchObject({ code: 'ERR_ABORTED' });
+  });
+
+  it('destroy() and pipeline({ signal }) close a stream whose input has stalled', async () => {
+    const d = diff(basis, target);
+    const sig = signature(basis);
+    const makers: Array<[string, () => Duplex, Uint8Array]> = [
+      ['patch', () => createPatchStream(basis), d],
+      ['signature', () => createSignatureStream(), basis],
+      ['delta', () => createDeltaStream(sig), target],
+      ['diff', () => createDiffStream(basis), target],
+    ];
+    const within = <T>(p: Promise<T>, what: string) =>
+      Promise.race([p, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${what}: still open after 2 s`)), 2000))]);
+    for (const [name, make, input] of makers) {
+      const s = make();
+      s.on('error', () => {});
+      s.resume();
+      s.write(input.subarray(0, 100)); // a download that then stalls
+      await new Promise((r) => setTimeout(r, 20));
+      s.destroy(new Error('watchdog'));
+      await within(new Promise((r) => s.on('close', r)), `${name} destroy()`);
+
+      const ac = new AbortController();
+      const stalled = new Readable({ read() {} });
+      stalled.push(input.subarray(0, 100));
+      const done = pipeline(stalled, make(), sink([]), { signal: ac.signal });
+      setTimeout(() => ac.abort(), 20);
+      await expect(within(done, `${name} pipeline`)).rejects.toMatchObject({ name: 'AbortError' });
+    }
   });
 
   it('a delta made for another basis fails before any output', async () => {
