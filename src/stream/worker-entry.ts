@@ -1,4 +1,4 @@
-// The worker thread's entry (built to dist/worker.js): runs the tasks WorkerPool sends, one at a time.
+// The worker thread's entry (built to dist/worker.mjs): runs the tasks WorkerPool sends, one at a time.
 import { createHash, type Hash } from 'node:crypto';
 import { parentPort } from 'node:worker_threads';
 import { DiffIndex } from '../core/diff-index.js';

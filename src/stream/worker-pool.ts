@@ -1,20 +1,30 @@
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { ErrorCode, RolldeltaError, type ErrorCode as ErrorCodeName } from '../core/errors.js';
 import type { WorkerReply, WorkerRequest, WorkerTask } from './_worker-protocol.js';
 
 /**
- * The worker entry file. Built, it sits beside the bundle that imports this module (dist/worker.js
+ * The worker entry file. Built, it sits beside the bundle that imports this module (dist/worker.mjs
  * next to dist/index.js, index.cjs and cli.js); from the TypeScript sources (vitest) the built one is
- * used, since Node 20 cannot start a worker from a .ts file.
+ * used, since Node 20 cannot start a worker from a .ts file. An application bundled into one file
+ * (esbuild, webpack) finds it beside that file: `.mjs`, so it loads as ESM in a CommonJS project too.
  */
 function workerEntry(): URL {
-  const beside = new URL('./worker.js', import.meta.url);
+  const beside = new URL('./worker.mjs', moduleUrl());
   if (existsSync(fileURLToPath(beside))) return beside;
-  const built = new URL('../../dist/worker.js', import.meta.url);
+  const built = new URL('../../dist/worker.mjs', moduleUrl());
   if (existsSync(fileURLToPath(built))) return built;
-  throw new RolldeltaError(ErrorCode.IO, `the worker entry ${fileURLToPath(beside)} is missing: run \`npm run build\`, or use workers: 1`);
+  throw new RolldeltaError(
+    ErrorCode.IO,
+    `the worker entry ${fileURLToPath(beside)} is missing: copy node_modules/rolldelta/dist/worker.mjs beside a bundle that includes rolldelta, or use workers: 1`,
+  );
+}
+
+/** This module's URL; a CommonJS bundle made from ESM (esbuild --format=cjs) has no import.meta.url. */
+function moduleUrl(): string {
+  if (typeof import.meta.url === 'string') return import.meta.url;
+  return pathToFileURL(__filename).href;
 }
 
 interface Job {

@@ -100,7 +100,7 @@ describe('image delta apply options', () => {
     const embedded = await embeddedDeltaHeader(p('d.rdimg'));
     expect(embedded.basisSha256).toBeUndefined();
     expect(embedded.basisLength).toBe(oldImage.layerBytes);
-    // Worker threads indexing the old image build the same delta (dist/worker.js, built by npm test).
+    // Worker threads indexing the old image build the same delta (dist/worker.mjs, built by npm test).
     await diffImages(p('old.tar'), p('new.tar'), p('d2.rdimg'), { image: { old: 'app:1', new: 'app:2' }, workers: 2 });
     expect(readFileSync(p('d2.rdimg')).equals(readFileSync(p('d.rdimg')))).toBe(true);
   });

@@ -1,7 +1,8 @@
 // Tests the built package as a user gets it: `npm pack`, install the tarball into a fresh project,
 // then use it from ESM `import` and CommonJS `require`, as a device agent or a server would.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -47,7 +48,7 @@ describe('the packed tarball', () => {
     expect(r).toEqual({ ok: true, code: 'ERR_BASIS_MISMATCH', isClass: true });
   });
 
-  it('runs worker threads from import and require (dist/worker.js shipped)', () => {
+  it('runs worker threads from import and require (dist/worker.mjs shipped)', () => {
     const code = (load: string) => `${load}
       const fs = require('node:fs');
       fs.writeFileSync('basis.bin', Buffer.alloc(300000, 7));
@@ -63,6 +64,29 @@ describe('the packed tarball', () => {
     }
   });
 
+  it('runs worker threads from a one-file bundle (esbuild, ESM and CJS) with worker.mjs copied beside it', () => {
+    // A device agent shipped as one file: its own code and rolldelta's, in a CommonJS project.
+    const esbuild = createRequire(join(root, 'package.json'))('esbuild') as typeof import('esbuild');
+    writeFileSync(join(project, 'agent.mjs'), `import * as rd from 'rolldelta';
+      import fs from 'node:fs';
+      (async () => {
+        let code;
+        try { await rd.signatureFile('basis.bin', 'bundled.sig', { workers: 2 }); } catch (e) { code = e.code + ' ' + /worker\.mjs/.test(e.message); }
+        console.log(JSON.stringify(code ?? { same: fs.readFileSync('one.sig').equals(fs.readFileSync('bundled.sig')) }));
+      })();`);
+    writeFileSync(join(project, 'basis.bin'), Buffer.alloc(300000, 7));
+    execFileSync('node', ['-e', "require('rolldelta').signatureFile('basis.bin', 'one.sig')"], { cwd: project });
+    for (const format of ['esm', 'cjs'] as const) {
+      const out = join(project, `bundle-${format}`);
+      mkdirSync(out, { recursive: true });
+      const file = join(out, format === 'esm' ? 'agent.mjs' : 'agent.js');
+      esbuild.buildSync({ entryPoints: [join(project, 'agent.mjs')], bundle: true, platform: 'node', format, outfile: file, logLevel: 'silent' });
+      expect(JSON.parse(execFileSync('node', [file], { cwd: project, encoding: 'utf8' })), `${format} without worker.mjs`).toBe('ERR_IO true');
+      copyFileSync(join(project, 'node_modules', 'rolldelta', 'dist', 'worker.mjs'), join(out, 'worker.mjs'));
+      expect(JSON.parse(execFileSync('node', [file], { cwd: project, encoding: 'utf8' })), format).toEqual({ same: true });
+    }
+  });
+
   it('installs the rolldelta command', () => {
     const out = execFileSync(join(project, 'node_modules', '.bin', 'rolldelta'), ['--version'], { encoding: 'utf8' });
     expect(out.trim()).toMatch(/^\d+\.\d+\.\d+/);
@@ -70,6 +94,6 @@ describe('the packed tarball', () => {
 
   it('ships types for both conditions', () => {
     const dist = readdirSync(join(project, 'node_modules', 'rolldelta', 'dist'));
-    expect(dist).toEqual(expect.arrayContaining(['index.js', 'index.cjs', 'index.d.ts', 'index.d.cts', 'cli.js', 'worker.js']));
+    expect(dist).toEqual(expect.arrayContaining(['index.js', 'index.cjs', 'index.d.ts', 'index.d.cts', 'cli.js', 'worker.mjs']));
   });
 });

@@ -1,6 +1,6 @@
 // A diff index filled by several threads must be the table one thread builds, and level 9 frames
 // packed by worker threads the bytes packed here, so the deltas are byte-identical whatever the
-// worker count. The workers run the built dist/worker.js.
+// worker count. The workers run the built dist/worker.mjs.
 import fc from 'fast-check';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';

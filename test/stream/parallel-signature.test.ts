@@ -1,6 +1,6 @@
 // Signatures summed by worker threads must be byte-identical to the one-thread path, for files
 // (ranges read by the workers) and for streams (pieces piped to the workers), in both formats.
-// The workers run the built dist/worker.js (Node 20 cannot start a worker from .ts sources).
+// The workers run the built dist/worker.mjs (Node 20 cannot start a worker from .ts sources).
 import fc from 'fast-check';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -25,7 +25,7 @@ const root = join(import.meta.dirname, '..', '..');
 const dir = mkdtempSync(join(tmpdir(), 'rolldelta-workers-'));
 
 beforeAll(() => {
-  if (!existsSync(join(root, 'dist', 'worker.js')) || !existsSync(join(root, 'dist', 'cli.js'))) {
+  if (!existsSync(join(root, 'dist', 'worker.mjs')) || !existsSync(join(root, 'dist', 'cli.js'))) {
     execFileSync('npm', ['run', 'build'], { cwd: root, stdio: 'ignore' });
   }
 }, 120_000);

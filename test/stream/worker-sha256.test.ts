@@ -1,6 +1,6 @@
 // The target's SHA-256 hashed in a worker thread (a diff on more than one thread): the digest must
 // be node:crypto's for any bytes and any way of handing them over, several streams may share the
-// worker, and a failure must reach the caller. The worker runs the built dist/worker.js.
+// worker, and a failure must reach the caller. The worker runs the built dist/worker.mjs.
 import fc from 'fast-check';
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
