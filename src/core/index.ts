@@ -15,7 +15,7 @@ export { RabinKarp } from './rabinkarp.js';
 export { defaultBlockLength, minStrongLength, resolveSignatureParams, type SignatureParamOptions } from './block-size.js';
 export { SignatureBuilder, buildSignature, type SignatureBuilderOptions } from './signature-builder.js';
 export { DeltaMatcher, matchDelta, type DeltaMatcherOptions } from './matcher.js';
-export { Patcher, patchOps, type SyncBasis } from './patcher.js';
+export { Patcher, patchOps, type SyncBasis, type PatchOpsOptions } from './patcher.js';
 export { DiffIndex } from './diff-index.js';
 export { DiffMatcher, diffOps } from './diff-matcher.js';
 export type { DiffOptions } from './diff-options.js';

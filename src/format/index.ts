@@ -9,11 +9,11 @@ export { defaultBlockLengthFor, resolveFormatParams, NATIVE_DEFAULT_BLOCK_CAP } 
 export type { DeltaHeader } from './delta-header.js';
 export { DEFAULT_LIMITS, resolveLimits, type DecodeLimits } from './limits.js';
 export { detectFormat, type FormatKind } from './detect.js';
-export { NativeDeltaEncoder } from './native-delta-encoder.js';
+export { NativeDeltaEncoder, type NativeDeltaEncoderOptions, type NativeTrailer } from './native-delta-encoder.js';
 export { fflateRawDeflate, type RawDeflate } from './raw-deflate.js';
-export { NativeDeltaDecoder } from './native-delta-decoder.js';
+export { NativeDeltaDecoder, type NativeDeltaDecoderOptions, type JavaScriptWork } from './native-delta-decoder.js';
 export { encodeNativeSignature, decodeNativeSignature, NativeSignatureDecoder } from './native-signature.js';
 export { RdiffDeltaEncoder } from './rdiff-delta-encoder.js';
-export { RdiffDeltaDecoder } from './rdiff-delta-decoder.js';
+export { RdiffDeltaDecoder, type RdiffDeltaDecoderOptions } from './rdiff-delta-decoder.js';
 export { encodeRdiffSignature, decodeRdiffSignature, RdiffSignatureDecoder } from './rdiff-signature.js';
 export { FrameScanner, DamagedRangeError } from './frame-scanner.js';

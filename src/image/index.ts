@@ -17,6 +17,7 @@ export {
   type ImageDeltaHeader,
   type ImageDeltaLayer,
   type PackedImageConfig,
+  type ImageDeltaHeaderOptions,
 } from './image-delta-format.js';
 export { layeredBasis } from './layered-basis.js';
 export { BasisCache, type IndexedBasis } from './basis-cache.js';

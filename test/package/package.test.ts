@@ -87,6 +87,37 @@ describe('the packed tarball', () => {
     }
   });
 
+  it('type-checks a strict consumer (node16, nodenext, bundler; ESM and CJS) naming the option types', () => {
+    // What a caller writes: README's calls, handlers annotated with the exported option types.
+    const consumer = `
+      import { ErrorCode, isRolldeltaError, patch, NativeDeltaDecoder, NativeDeltaEncoder, RdiffDeltaDecoder, Patcher, readImageDeltaHeaderFrom } from 'rolldelta';
+      import type { JavaScriptWork, NativeDeltaDecoderOptions, NativeDeltaEncoderOptions, NativeTrailer, RdiffDeltaDecoderOptions, PatchOpsOptions, ImageDeltaHeaderOptions, PatchOptions } from 'rolldelta';
+      const onWork = (kind: JavaScriptWork, bytes: number): void => console.log(kind, bytes);
+      const popts: PatchOptions = { beforeJavaScriptWork: onWork };
+      const dopts: NativeDeltaDecoderOptions = { beforeJavaScriptWork: onWork, onend: (t: NativeTrailer) => console.log(t) };
+      const eopts: NativeDeltaEncoderOptions = {};
+      const ropts: RdiffDeltaDecoderOptions = {};
+      const xopts: PatchOpsOptions = {};
+      const iopts: ImageDeltaHeaderOptions = {};
+      try { patch(new Uint8Array(1), new Uint8Array(1), popts); } catch (e) {
+        if (isRolldeltaError(e) && e.code === ErrorCode.BAD_MAGIC) console.log('not a delta');
+      }
+      console.log([NativeDeltaDecoder, NativeDeltaEncoder, RdiffDeltaDecoder, Patcher, readImageDeltaHeaderFrom, dopts, eopts, ropts, xopts, iopts].length);
+    `;
+    const tsc = join(root, 'node_modules', '.bin', 'tsc');
+    const strict = ['--strict', '--exactOptionalPropertyTypes', '--noUncheckedIndexedAccess', '--verbatimModuleSyntax', '--noEmit', '--target', 'es2022', '--types', 'node', '--typeRoots', join(root, 'node_modules', '@types')];
+    for (const [file, module, resolution] of [['esm.mts', 'node16', 'node16'], ['cjs.cts', 'nodenext', 'nodenext'], ['bundled.ts', 'esnext', 'bundler']]) {
+      // A .cts file under verbatimModuleSyntax writes require(); type-only imports stay as they are.
+      const src = file.endsWith('.cts') ? consumer.replace(/^\s*import \{ (.*) \} from 'rolldelta';$/m, "import rd = require('rolldelta'); const { $1 } = rd;") : consumer;
+      writeFileSync(join(project, file), src);
+      try {
+        execFileSync(tsc, [...strict, '--module', module!, '--moduleResolution', resolution!, file], { cwd: project, encoding: 'utf8' });
+      } catch (e) {
+        throw new Error(`${file}: ${(e as { stdout?: string }).stdout ?? String(e)}`);
+      }
+    }
+  }, 120_000);
+
   it('installs the rolldelta command', () => {
     const out = execFileSync(join(project, 'node_modules', '.bin', 'rolldelta'), ['--version'], { encoding: 'utf8' });
     expect(out.trim()).toMatch(/^\d+\.\d+\.\d+/);
