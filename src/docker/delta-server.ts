@@ -98,7 +98,16 @@ export interface DeltaServerOptions {
 
 /** The server's HTTP handler and its ahead-of-time generator. */
 export interface DeltaServer {
-  /** A node:http request handler for `GET|HEAD /delta?from=&to=[&level=]`. */
+  /**
+   * A node:http request handler for `GET|HEAD /delta?from=&to=[&level=]`; any other path is
+   * answered 404. Mounted under a prefix in a larger service, strip the prefix from `req.url`
+   * first (Express's `app.use('/ota', server.handler)` does so itself).
+   * @example
+   * http.createServer((req, res) => {
+   *   if (req.url?.startsWith('/ota/')) { req.url = req.url.slice(4); return server.handler(req, res); }
+   *   app(req, res); // the rest of the service; devices use deltaUrl 'http://host/ota/delta'
+   * });
+   */
   handler(req: IncomingMessage, res: ServerResponse): void;
   /**
    * Generates (or finds) the delta for a pair now, e.g. at build time; resolves to its size.
