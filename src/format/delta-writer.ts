@@ -4,7 +4,7 @@ import { Sha256 } from '../core/sha256.js';
 import type { DeltaHeader } from './delta-header.js';
 import { NativeDeltaEncoder } from './native-delta-encoder.js';
 import { RdiffDeltaEncoder } from './rdiff-delta-encoder.js';
-import type { DeltaOptions, WireFormat } from './operations-options.js';
+import { wireFormatOf, type DeltaOptions, type WireFormat } from './operations-options.js';
 
 /**
  * The encoding end of every delta producer (rsync matcher, two-sided diff): takes ops, writes them
@@ -28,6 +28,7 @@ export class DeltaWriter {
   private targetLength = 0;
 
   constructor(format: WireFormat, header: DeltaHeader, ondata: (chunk: Uint8Array) => void, opts: DeltaOptions = {}) {
+    wireFormatOf(format);
     this.away = format === 'native' && opts.background && opts.backgroundSha256 ? opts.backgroundSha256() : undefined;
     this.hasher = this.away ? undefined : opts.sha256 ? opts.sha256() : new Sha256();
     if (format === 'rdiff') {

@@ -35,6 +35,10 @@ export const DEFAULT_LIMITS: DecodeLimits = Object.freeze({
  */
 export function resolveLimits(partial?: Partial<DecodeLimits>): DecodeLimits {
   if (partial === undefined) return DEFAULT_LIMITS;
+  for (const key of Object.keys(partial)) {
+    // A misspelled limit (maxTargetSize) would leave the default in force without a word.
+    if (!(key in DEFAULT_LIMITS)) throw new RolldeltaError(ErrorCode.INVALID_ARGUMENT, `unknown limit ${key}: the limits are ${Object.keys(DEFAULT_LIMITS).join(', ')}`);
+  }
   const out = { ...DEFAULT_LIMITS };
   for (const key of Object.keys(DEFAULT_LIMITS) as (keyof DecodeLimits)[]) {
     const v = partial[key];

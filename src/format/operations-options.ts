@@ -1,3 +1,4 @@
+import { ErrorCode, RolldeltaError } from '../core/errors.js';
 import type { FramePackerAsync } from './_frame-packing.js';
 import type { BackgroundHasher, HasherFactory } from '../core/hash.js';
 import type { RollsumName, StrongHashName } from '../core/params.js';
@@ -8,6 +9,17 @@ import type { RawDeflate } from './raw-deflate.js';
 
 /** Which wire format to write: rolldelta's own (smaller, verified) or librsync's rdiff format. */
 export type WireFormat = 'native' | 'rdiff';
+
+/**
+ * `format` as given, or 'native' when unset; anything else is ERR_INVALID_ARGUMENT (JavaScript
+ * callers and option files get no type check, and a typo made the native format silently).
+ * @example
+ * wireFormatOf(undefined); // 'native'
+ */
+export function wireFormatOf(format: WireFormat | undefined): WireFormat {
+  if (format === undefined || format === 'native' || format === 'rdiff') return format ?? 'native';
+  throw new RolldeltaError(ErrorCode.INVALID_ARGUMENT, `format must be 'native' or 'rdiff', got ${JSON.stringify(format)}`);
+}
 
 /**
  * The strong hash a signature uses when none is asked for: rdiff's BLAKE2b for the rdiff format,

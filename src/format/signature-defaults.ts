@@ -1,6 +1,6 @@
 import { defaultBlockLength, resolveSignatureParams } from '../core/block-size.js';
 import type { SignatureParams } from '../core/params.js';
-import { defaultHashFor, type SignatureOptions, type WireFormat } from './operations-options.js';
+import { defaultHashFor, wireFormatOf, type SignatureOptions, type WireFormat } from './operations-options.js';
 
 /** Largest block length a native signature picks by itself (a caller may still ask for more). */
 export const NATIVE_DEFAULT_BLOCK_CAP = 8192;
@@ -28,7 +28,7 @@ export function defaultBlockLengthFor(format: WireFormat, size?: number): number
  * resolveFormatParams(2 ** 30, { format: 'rdiff' }); // { blockLength: 32768, strongLength: 32, rollsum: 'rabinkarp', hash: 'blake2b' }
  */
 export function resolveFormatParams(size: number | undefined, opts: SignatureOptions): SignatureParams {
-  const format = opts.format ?? 'native';
+  const format = wireFormatOf(opts.format);
   return resolveSignatureParams(size, {
     ...opts,
     blockLength: opts.blockLength ?? defaultBlockLengthFor(format, size),

@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { defaultBlockLength } from '../../src/core/block-size.js';
-import { signature } from '../../src/format/operations.js';
+import { delta, diff, patch, signature } from '../../src/format/operations.js';
+import { resolveLimits } from '../../src/format/limits.js';
 import { decodeSignature } from '../../src/format/signature-codec.js';
 import { defaultBlockLengthFor, NATIVE_DEFAULT_BLOCK_CAP, resolveFormatParams } from '../../src/format/signature-defaults.js';
 import { signatureFile } from '../../src/stream/file-operations.js';
@@ -40,5 +41,26 @@ describe('default block length by format', () => {
     await signatureFile(file, join(dir, 'r.sig'), { format: 'rdiff', hash: 'md4', workers: 2 });
     expect(decodeSignature(readFileSync(join(dir, 'n.sig'))).blockLength).toBe(8192);
     expect(decodeSignature(readFileSync(join(dir, 'r.sig'))).blockLength).toBe(9088);
+  });
+});
+
+describe('options that would be ignored are refused', () => {
+  // Option files and JavaScript callers get no type check: a misspelling used to be silent.
+  const basis = new Uint8Array(50_000).map((_, i) => (i * 7919) >>> 5);
+  const target = basis.slice(100);
+  it('a format other than native or rdiff, in signatures and rsync deltas', async () => {
+    const bad = { format: 'xml' } as never;
+    expect(() => signature(basis, bad)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT', message: expect.stringContaining('"xml"') }));
+    expect(() => delta(signature(basis), target, bad)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
+    writeFileSync(join(dir, 'opt-basis'), basis);
+    await expect(signatureFile(join(dir, 'opt-basis'), join(dir, 'opt.sig'), bad)).rejects.toMatchObject({ code: 'ERR_INVALID_ARGUMENT' });
+    expect(signature(basis, { format: 'native' })).toEqual(signature(basis));
+  });
+
+  it('an unknown decode limit', () => {
+    const d = diff(basis, target);
+    expect(() => patch(basis, d, { limits: { maxTargetSize: 10 } as never })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT', message: expect.stringContaining('maxTargetLength') }));
+    expect(() => resolveLimits({ maxTargetLength: 10, extra: 1 } as never)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
+    expect(resolveLimits({ maxTargetLength: 10 }).maxTargetLength).toBe(10);
   });
 });
