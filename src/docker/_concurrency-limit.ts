@@ -5,18 +5,18 @@ import { ErrorCode, RolldeltaError } from '../core/errors.js';
  * downloads (DownloadLimiter) and a delta server's generations, each with its own error for a wait
  * that was aborted.
  * @example
- * const limit = new ConcurrencyLimit(2, { what: 'maxGenerations', aborted: () => new Error('closing') });
+ * const limit = new ConcurrencyLimit(2, { what: 'maxGenerations', aborted: (reason) => new Error('closing', { cause: reason }) });
  * await limit.run(() => generate(pair), { signal, onWait: () => log('queued') });
  */
 export class ConcurrencyLimit {
   private active = 0;
   private readonly waiting: Array<() => void> = [];
-  private readonly aborted: () => Error;
+  private readonly aborted: (reason: unknown) => Error;
 
-  /** `what` names the limit in the error for a bad `max`. */
+  /** `what` names the limit in the error for a bad `max`; `aborted` makes the error for an aborted wait from the signal's reason. */
   constructor(
     readonly max: number,
-    opts: { what: string; aborted: () => Error },
+    opts: { what: string; aborted: (reason: unknown) => Error },
   ) {
     if (!Number.isInteger(max) || max < 1) throw new RolldeltaError(ErrorCode.INVALID_ARGUMENT, `${opts.what} is a whole number >= 1, got ${max}`);
     this.aborted = opts.aborted;
@@ -46,7 +46,7 @@ export class ConcurrencyLimit {
   }
 
   private slot(signal: AbortSignal | undefined, onWait: (() => void) | undefined): Promise<void> {
-    if (signal?.aborted) return Promise.reject(this.aborted());
+    if (signal?.aborted) return Promise.reject(this.aborted(signal.reason));
     onWait?.();
     return new Promise<void>((resolve, reject) => {
       const take = () => {
@@ -56,7 +56,7 @@ export class ConcurrencyLimit {
       const onAbort = () => {
         // Gives its place in the queue up: the slot goes to the next waiter.
         this.waiting.splice(this.waiting.indexOf(take), 1);
-        reject(this.aborted());
+        reject(this.aborted(signal?.reason));
       };
       this.waiting.push(take);
       signal?.addEventListener('abort', onAbort, { once: true });

@@ -4,9 +4,9 @@ import { ErrorCode, RolldeltaError } from '../core/errors.js';
 export const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
- * The error a device update's steps throw once its signal has aborted.
+ * The error a device update's steps throw once its signal has aborted; `cause` is the signal's reason.
  * @example
- * if (signal?.aborted) throw updateAborted();
+ * if (signal?.aborted) throw updateAborted(signal.reason);
  */
 export function updateAborted(cause?: unknown): RolldeltaError {
   return new RolldeltaError(ErrorCode.ABORTED, 'the update was aborted', cause === undefined ? undefined : { cause });
@@ -21,10 +21,10 @@ export function updateAborted(cause?: unknown): RolldeltaError {
  */
 export function sleepUnlessAborted(ms: number, signal: AbortSignal | undefined): Promise<void> {
   return new Promise<void>((resolve, reject) => {
-    if (signal?.aborted) return reject(updateAborted());
+    if (signal?.aborted) return reject(updateAborted(signal.reason));
     const onAbort = () => {
       clearTimeout(t);
-      reject(updateAborted());
+      reject(updateAborted(signal?.reason));
     };
     const t = setTimeout(
       () => {
@@ -44,9 +44,9 @@ export function sleepUnlessAborted(ms: number, signal: AbortSignal | undefined):
  */
 export function unlessAborted(p: Promise<unknown>, signal: AbortSignal | undefined): Promise<void> {
   if (!signal) return p.then(() => {});
-  if (signal.aborted) return Promise.reject(updateAborted());
+  if (signal.aborted) return Promise.reject(updateAborted(signal.reason));
   return new Promise<void>((resolve, reject) => {
-    const onAbort = () => reject(updateAborted());
+    const onAbort = () => reject(updateAborted(signal.reason));
     signal.addEventListener('abort', onAbort, { once: true });
     void p.then(() => {
       signal.removeEventListener('abort', onAbort);

@@ -97,7 +97,7 @@ export class UpdateWorkDir {
         await unlessAborted(earlier, opts.signal);
       }
       for (;;) {
-        if (opts.signal?.aborted) throw updateAborted();
+        if (opts.signal?.aborted) throw updateAborted(opts.signal.reason);
         await makeOwnDirectory(path);
         const token = randomBytes(8).toString('hex');
         if (await createLock(path, token)) return new UpdateWorkDir(path, leaveTurn, token);

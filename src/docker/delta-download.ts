@@ -80,7 +80,7 @@ async function* untilAborted(body: AsyncIterable<Uint8Array>, signal: AbortSigna
   const it = body[Symbol.asyncIterator]();
   let onAbort = () => {};
   const aborted = new Promise<never>((_, reject) => {
-    onAbort = () => reject(updateAborted());
+    onAbort = () => reject(updateAborted(signal?.reason));
     if (signal?.aborted) onAbort();
     else signal?.addEventListener('abort', onAbort, { once: true });
   });
@@ -179,7 +179,7 @@ export async function downloadDelta(url: string, path: string, opts: DownloadOpt
       try {
         res = await httpGet(url, { headers: have > 0 ? { range: `bytes=${have}-` } : {}, signal: opts.signal, reuseBuffers: true, ring: opts.ring?.block(), idleTimeoutMs });
       } catch (e) {
-        if (opts.signal?.aborted) throw updateAborted();
+        if (opts.signal?.aborted) throw updateAborted(opts.signal.reason);
         await failed((e as Error).message, () => transportError(e, ErrorCode.REMOTE, `cannot reach the delta server at ${url}`));
         continue;
       }
@@ -239,7 +239,7 @@ export async function downloadDelta(url: string, path: string, opts: DownloadOpt
             opts.onProgress?.({ phase: 'download', bytes: have, total });
           }
         } catch (e) {
-          if (opts.signal?.aborted) throw updateAborted();
+          if (opts.signal?.aborted) throw updateAborted(opts.signal.reason);
           if (e === limitError) throw e;
           if (e instanceof DamagedRangeError) {
             // Only the damaged frame and what follows it is fetched again.

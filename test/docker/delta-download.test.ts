@@ -263,6 +263,25 @@ describe('attempts and failures', () => {
     }
   });
 
+  it("an abort's reason is the ERR_ABORTED error's cause, during a retry's wait and mid-body", async () => {
+    // An agent tells "shutting down" from "superseded by a newer update" by what it aborted with.
+    const srv = await listen((req, res) => {
+      if (srv.requests() === 1) return void req.socket.destroy();
+      res.writeHead(200, { 'content-length': delta.length, 'x-delta-sha256': sha }).write(delta.subarray(0, 1000)); // then stalls
+    });
+    try {
+      for (const [name, at] of [['waiting.rdelta', 50], ['body.rdelta', 400]] as const) {
+        const ac = new AbortController();
+        const reason = new Error(`superseded ${name}`);
+        setTimeout(() => ac.abort(reason), at);
+        const err = await downloadDelta(srv.url, join(dir, name), { ...opts, retryIntervalMs: 200, signal: ac.signal }).catch((e: unknown) => e);
+        expect(err, name).toMatchObject({ code: 'ERR_ABORTED', cause: reason });
+      }
+    } finally {
+      srv.close();
+    }
+  });
+
   it('leaves no listener on a long-lived signal after many retries, a success or a failure', async () => {
     const ac = new AbortController();
     const warnings: Error[] = [];
