@@ -8,7 +8,7 @@ import { checkLevel } from '../format/level.js';
 import { BasisCache } from '../image/basis-cache.js';
 import { diffImages } from '../image/diff-images.js';
 import { fileSha256 } from '../stream/file-sha256.js';
-import type { WorkerCount } from '../stream/worker-count.js';
+import { resolveWorkerCount, type WorkerCount } from '../stream/worker-count.js';
 import { ConcurrencyLimit } from './_concurrency-limit.js';
 import { checkMilliseconds } from './_milliseconds.js';
 import type { DeltaStore } from './delta-store.js';
@@ -147,6 +147,12 @@ interface Failure extends Refusal {
   until: number;
 }
 
+/** A whole number of at least 0 (seconds, cache entries), checked when the server is made. */
+function checkCount(name: string, v: number): number {
+  if (!Number.isSafeInteger(v) || v < 0) throw new RolldeltaError(ErrorCode.INVALID_ARGUMENT, `${name} must be a whole number, at least 0; got ${v}`);
+  return v;
+}
+
 /** The reason a person reads, with the code a program switches on. */
 const reasonOf = (e: unknown) => (isRolldeltaError(e) ? `${e.message} (${e.code})` : String((e as Error)?.message ?? e));
 
@@ -200,6 +206,10 @@ function rangeOf(header: string | undefined, size: number): { start: number; end
 export function createDeltaServer(opts: DeltaServerOptions): DeltaServer {
   const running = new Map<string, Promise<number>>();
   const failures = new Map<string, Failure>();
+  // Checked here, not at the first generation: a bad value would answer every device 500.
+  if (typeof opts.source?.archive !== 'function') throw new RolldeltaError(ErrorCode.INVALID_ARGUMENT, 'source must be a DeltaSource (archiveDirectory, engineArchives, registryArchives)');
+  if (typeof opts.store?.removeStaleTempFiles !== 'function') throw new RolldeltaError(ErrorCode.INVALID_ARGUMENT, 'store must be a DeltaStore');
+  resolveWorkerCount(opts.workers);
   const keepFailureMs = checkMilliseconds('keepFailureMs', opts.keepFailureMs ?? 30_000);
   const closing = () => new RolldeltaError(ErrorCode.ABORTED, 'the delta server is closing: it starts no generation');
   const turns = new ConcurrencyLimit(opts.maxGenerations ?? 2, { what: 'maxGenerations', aborted: closing });
@@ -214,10 +224,11 @@ export function createDeltaServer(opts: DeltaServerOptions): DeltaServer {
   };
   // A process killed while generating leaves temporary files; the first generation waits for this.
   const swept = opts.store.removeStaleTempFiles().catch(() => 0);
-  const retryAfter = String(opts.retryAfterSeconds ?? 2);
+  const retryAfter = String(checkCount('retryAfterSeconds', opts.retryAfterSeconds ?? 2));
   /** The digest of each stored delta, by path, with the version of the file it is of. */
   const digests = new Map<string, { version: string; digest: Promise<string> }>();
-  const basisCache = opts.cachedBases === 0 ? undefined : new BasisCache(opts.cachedBases ?? 2);
+  const cachedBases = checkCount('cachedBases', opts.cachedBases ?? 2);
+  const basisCache = cachedBases === 0 ? undefined : new BasisCache(cachedBases);
   const serverLevel = checkLevel(opts.level ?? 9);
   /** The store's name for a level: none for the server's own, so its deltas keep their names. */
   const variantOf = (level: number | undefined) => (level === undefined || level === serverLevel ? undefined : level);

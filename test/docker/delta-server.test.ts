@@ -363,6 +363,22 @@ describe('createDeltaServer', () => {
     expect(() => createDeltaServer({ source: archiveDirectory(dir), store: new DeltaStore(dir), keepFailureMs: -1 })).toThrow(/keepFailureMs must be/);
   });
 
+  it('refuses options it cannot use when made, not at the first generation', () => {
+    const source = archiveDirectory(dir);
+    const store = new DeltaStore(dir);
+    const bad: Array<[string, Record<string, unknown>]> = [
+      ['workers', { workers: 3.5 }],
+      ['retryAfterSeconds', { retryAfterSeconds: -1 }],
+      ['retryAfterSeconds', { retryAfterSeconds: 1.5 }],
+      ['cachedBases', { cachedBases: -1 }],
+      ['source', { source: dir }],
+      ['store', { store: undefined }],
+    ];
+    for (const [name, o] of bad) {
+      expect(() => createDeltaServer({ source, store, ...o } as never), name).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT', message: expect.stringContaining(name) }));
+    }
+  });
+
   it('close() aborts a running generation, leaving no file, and starts no more', async () => {
     const store = new DeltaStore(join(dir, 'store-close'));
     const s = createDeltaServer({ source: archiveDirectory(dir), store, retryAfterSeconds: 1 });
