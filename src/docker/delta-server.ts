@@ -67,6 +67,8 @@ export interface DeltaServerOptions {
   /**
    * Threads indexing an old image and, at level 9, packing frames (see diffImages); default 1.
    * With more than one, every frame of note is context-mixed off the event loop (keepEventLoopFree).
+   * Embedded in a service that answers other requests, pass 'auto': with 1, a level 9 generation
+   * of 1.5 MB of new content held the service's other requests for 2.4 s (29 ms with 'auto').
    */
   workers?: WorkerCount;
   /** Old images kept indexed in memory between generations; default 2 (0 turns it off). */
