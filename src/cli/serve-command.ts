@@ -71,9 +71,9 @@ export async function serveCommand(argv: readonly string[], signal: AbortSignal)
   if (!images && !args.values.engine) throw new UsageError('serve needs --images DIR (image archives) or --engine (save images from DOCKER_HOST)');
   // Options first: a bad one is reported without asking an engine anything.
   const level = args.values.level as number | undefined;
-  // Several threads by default: context mixing on the server's own thread would hold every other
-  // device's download for seconds (a 76 KB delta took 6.5-25 s to fetch during a generation).
-  const workers = workerCount(args.values.workers) ?? 'auto';
+  // The server's default is one thread per core: context mixing on the server's own thread would
+  // hold every other device's download for seconds (a 76 KB delta took 6.5-25 s to fetch).
+  const workers = workerCount(args.values.workers);
   const source = images ? archiveDirectory(images) : engineArchives(await reachableEngine(), store);
   const onEvent = (e: DeltaServerEvent) => {
     const line = serverLogLine(e);

@@ -65,10 +65,10 @@ export interface DeltaServerOptions {
    */
   level?: number;
   /**
-   * Threads indexing an old image and, at level 9, packing frames (see diffImages); default 1.
-   * With more than one, every frame of note is context-mixed off the event loop (keepEventLoopFree).
-   * Embedded in a service that answers other requests, pass 'auto': with 1, a level 9 generation
-   * of 1.5 MB of new content held the service's other requests for 2.4 s (29 ms with 'auto').
+   * Threads indexing an old image and, at level 9, packing frames (see diffImages); default
+   * 'auto' (one per core). With more than one, every frame of note is context-mixed off the event
+   * loop (keepEventLoopFree): with 1, a level 9 generation of 1.5 MB of new content held the
+   * service's other requests (downloads, a host service's health check) for 2.4 s (29 ms with 'auto').
    */
   workers?: WorkerCount;
   /** Old images kept indexed in memory between generations; default 2 (0 turns it off). */
@@ -211,7 +211,8 @@ export function createDeltaServer(opts: DeltaServerOptions): DeltaServer {
   // Checked here, not at the first generation: a bad value would answer every device 500.
   if (typeof opts.source?.archive !== 'function') throw new RolldeltaError(ErrorCode.INVALID_ARGUMENT, 'source must be a DeltaSource (archiveDirectory, engineArchives, registryArchives)');
   if (typeof opts.store?.removeStaleTempFiles !== 'function') throw new RolldeltaError(ErrorCode.INVALID_ARGUMENT, 'store must be a DeltaStore');
-  resolveWorkerCount(opts.workers);
+  const workers = opts.workers ?? 'auto';
+  resolveWorkerCount(workers);
   const keepFailureMs = checkMilliseconds('keepFailureMs', opts.keepFailureMs ?? 30_000);
   const closing = () => new RolldeltaError(ErrorCode.ABORTED, 'the delta server is closing: it starts no generation');
   const turns = new ConcurrencyLimit(opts.maxGenerations ?? 2, { what: 'maxGenerations', aborted: closing });
@@ -271,7 +272,7 @@ export function createDeltaServer(opts: DeltaServerOptions): DeltaServer {
       const s = await diffImages(oldPath, newPath, opts.store.pathFor(from, to, variant), {
         level,
         basisCache,
-        workers: opts.workers,
+        workers,
         // Other devices' downloads stream from this event loop meanwhile.
         keepEventLoopFree: true,
         signal: stopping.signal,
