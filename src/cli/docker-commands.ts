@@ -67,7 +67,9 @@ export async function dockerCommand(argv: readonly string[], signal?: AbortSigna
     const { imageId } = await withScratch(async (dir) => {
       await save(engine, oldRef, join(dir, 'old.tar'), signal, ring);
       const load = (chunks: AsyncIterable<Uint8Array>) => engine.loadImage(chunks, { signal });
-      return applyImageDelta(join(dir, 'old.tar'), delta, load, { omitOldLayers: true, reuseChunks: true, ring, beforeJavaScriptWork: resumeForJavaScriptWork, signal });
+      // The classic store loads an archive without the layers it has; containerd's needs them all.
+      const omitOldLayers = !(await engine.storesImagesInContainerd());
+      return applyImageDelta(join(dir, 'old.tar'), delta, load, { omitOldLayers, reuseChunks: true, ring, beforeJavaScriptWork: resumeForJavaScriptWork, signal });
     });
     const tag = args.values.tag as string | undefined;
     if (tag) {

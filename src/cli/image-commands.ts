@@ -31,7 +31,8 @@ image diff options:
   --progress           progress bar on stderr (when it is a terminal)
 image apply options:
   --omit-old-layers    leave out the layers the old image has (docker load of the result
-                       then needs the old image loaded: smaller, faster)
+                       then needs the old image loaded: smaller, faster; not for Docker's
+                       containerd image store, whose load needs every layer)
   --progress           progress bar on stderr (when it is a terminal)
 `;
 

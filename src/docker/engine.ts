@@ -145,6 +145,22 @@ export class DockerEngine {
   }
 
   /**
+   * Whether the engine keeps its images in containerd's store (Docker's containerd image store, the
+   * default of fresh Docker 29 installs; `/info`'s DriverStatus names the snapshotter). Its `docker
+   * load` needs every layer's file in the archive, where the classic store skips the files of
+   * layers it has (containerd's importer: `layer "…/layer.tar" not found`).
+   * @example
+   * await new DockerEngine().storesImagesInContainerd(); // false on Debian's Docker 20.10
+   */
+  async storesImagesInContainerd(): Promise<boolean> {
+    const res = await this.send('GET', '/info');
+    if (res.status >= 400) throw await statusError(res, 'GET /info');
+    const info = (await readJson(res, 'GET /info', 1 << 20)) as { DriverStatus?: unknown } | null;
+    const status = Array.isArray(info?.DriverStatus) ? (info.DriverStatus as unknown[]) : [];
+    return status.some((pair) => Array.isArray(pair) && pair.some((v) => typeof v === 'string' && v.startsWith('io.containerd.snapshotter')));
+  }
+
+  /**
    * `GET /images/{ref}/json`, or undefined when the engine has no such image.
    * @example
    * const img = await engine.inspectImage('app:1');

@@ -299,9 +299,11 @@ async function viaDelta(opts: UpdateOptions, settings: UpdateSettings, from: str
     opts.onProgress?.({ phase: 'apply', message: `rebuilding ${to} (${header.new.id}) from ${from}` });
     try {
       await engine.saveImagesToFile([from], oldPath, { signal: opts.signal, ring });
+      // The classic store loads an archive without the layers it has; containerd's needs them all.
+      const omitOldLayers = !(await engine.storesImagesInContainerd());
       await withTimeout(settings.applyTimeoutMs, 'applying the delta', opts.signal, (signal) =>
         applyImageDelta(oldPath, deltaPath, (chunks) => engine.loadImage(chunks, { signal }), {
-          omitOldLayers: true,
+          omitOldLayers,
           // `to` alone: the tags the delta lists would move any image on the device to its image.
           repoTags: loadTags(to),
           reuseChunks: true,

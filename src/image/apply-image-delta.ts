@@ -22,7 +22,9 @@ export interface ImageApplyOptions {
   /**
    * Layers to leave out of the output because the engine loading it has them: their DiffIDs, or
    * `'old'` for every layer taken from the old image. A left-out layer that the delta rebuilds is
-   * still rebuilt (the target is one stream), but neither written nor hashed.
+   * still rebuilt (the target is one stream), but neither written nor hashed. Docker's classic
+   * image store loads such an archive; its containerd image store needs every layer in it (see
+   * DockerEngine.storesImagesInContainerd).
    */
   omitLayers?: string[] | 'old';
   /** Same as `omitLayers: 'old'` (kept for existing callers). */

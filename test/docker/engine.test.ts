@@ -146,6 +146,24 @@ describe('DockerEngine without a daemon', () => {
     }
   });
 
+  it("tells containerd's image store from the classic one by /info's DriverStatus", async () => {
+    // What Docker 24+ answers with the containerd image store on (not runnable here: Debian's
+    // dockerd is 20.10, whose classic store the real-engine tests check).
+    const answers: Record<string, string> = {
+      containerd: '{"Driver":"overlayfs","DriverStatus":[["driver-type","io.containerd.snapshotter.v1"]]}',
+      overlay2: '{"Driver":"overlay2","DriverStatus":[["Backing Filesystem","extfs"],["Supports d_type","true"]]}',
+      vfs: '{"Driver":"vfs","DriverStatus":null}',
+    };
+    for (const [name, body] of Object.entries(answers)) {
+      const fake = await fakeEngine((req) => (req.startsWith('GET /_ping') ? http('200 OK', 'OK', 'text/plain') : http('200 OK', body)));
+      try {
+        expect(await new DockerEngine({ socketPath: fake.socketPath, apiVersion: '1.41' }).storesImagesInContainerd(), name).toBe(name === 'containerd');
+      } finally {
+        await fake.close();
+      }
+    }
+  });
+
   it('an engine that never answers is ERR_TIMEOUT', async () => {
     const fake = await fakeEngine(() => undefined);
     try {

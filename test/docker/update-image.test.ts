@@ -10,7 +10,7 @@ import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { DeltaStore, DownloadLimiter, FallbackPullError, archiveDirectory, createDeltaServer, isRolldeltaError, sameRepositoryNewest, updateImage, type DeltaServer, type UpdateEvent, type UpdateOptions } from '../../src/index.js';
+import { DeltaStore, DockerEngine, DownloadLimiter, FallbackPullError, archiveDirectory, createDeltaServer, isRolldeltaError, sameRepositoryNewest, updateImage, type DeltaServer, type UpdateEvent, type UpdateOptions } from '../../src/index.js';
 import { dockerdAvailable, missingBinary, requirePeer, startDockerd, type Dockerd } from '../helpers/dockerd.js';
 import { buildApp, importBusybox, saveToFile } from '../helpers/images.js';
 import { freePort, startRegistry } from '../helpers/registry.js';
@@ -139,6 +139,41 @@ describe.skipIf(docker.skip || registry.skip)(`updateImage with a real engine, s
     expect(applied.at(-1)).toBeGreaterThan(10_000);
     await runsRelease2();
     expect((await updateImage(options())).action).toBe('none');
+  });
+
+  it("into an engine with containerd's image store, hands docker load every layer (the classic store: only the new ones)", async () => {
+    expect(await d.engine.storesImagesInContainerd()).toBe(false); // Debian's Docker 20.10: the classic store
+    // No engine with containerd's store runs here (Debian's dockerd is 20.10): this is the real
+    // engine saying it has that store, to see what the update then hands its docker load.
+    class Counting extends DockerEngine {
+      bytes = 0;
+      constructor(private readonly containerd: boolean) {
+        super({ socketPath: d.socketPath, timeoutMs: 30_000 });
+      }
+      override storesImagesInContainerd(): Promise<boolean> {
+        return Promise.resolve(this.containerd);
+      }
+      override loadImage(archive: AsyncIterable<Uint8Array>, opts?: Parameters<DockerEngine['loadImage']>[1]) {
+        const counted = async function* (self: Counting) {
+          for await (const c of archive) {
+            self.bytes += c.length;
+            yield c;
+          }
+        };
+        return super.loadImage(counted(this), opts);
+      }
+    }
+    const oldLayers = (await d.engine.inspectImage(R1))!.Size!;
+    const sizes: number[] = [];
+    for (const containerd of [false, true]) {
+      if (await d.engine.hasImage(R2)) await d.engine.removeImage(R2, { force: true });
+      const engine = new Counting(containerd);
+      expect((await updateImage(options({ engine }))).action).toBe('delta');
+      await runsRelease2();
+      sizes.push(engine.bytes);
+    }
+    expect(sizes[0]).toBeLessThan(oldLayers / 2);
+    expect(sizes[1]).toBeGreaterThan(oldLayers);
   });
 
   it('asks the server for the level it is given, and gets a delta made at it', async () => {
