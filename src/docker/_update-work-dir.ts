@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { constants, readFileSync } from 'node:fs';
 import { lstat, mkdir, open, readFile, readdir, rm, rmdir, stat, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { ErrorCode, RolldeltaError } from '../core/errors.js';
@@ -194,8 +194,10 @@ async function makeOwnDirectory(path: string): Promise<void> {
 
 /**
  * Refuses a directory that another local user could have prepared: a symlink (the removal of what
- * a killed run left would empty its target), or one owned or writable by someone else (its
- * `update.rdimg.part` could link to any file, which the download would truncate and write).
+ * a killed run left would empty its target), or another user's. One of ours that others can write
+ * (an older version made it with the umask, 775 under umask 002) is made ours alone again and
+ * emptied of what others could have put there (a part file linked to any file, which the download
+ * would truncate and write): refused, it was never used nor removed as stale.
  */
 async function checkOwnDirectory(path: string): Promise<void> {
   const s = await lstat(path);
@@ -206,10 +208,28 @@ async function checkOwnDirectory(path: string): Promise<void> {
       ? 'is not a directory'
       : uid !== undefined && s.uid !== uid
         ? `belongs to uid ${s.uid}, not this process's ${uid}`
-        : uid !== undefined && (s.mode & 0o022) !== 0
-          ? `is writable by others (mode ${(s.mode & 0o777).toString(8)})`
-          : undefined;
+        : undefined;
   if (why) throw new RolldeltaError(ErrorCode.UNSAFE_PATH, `the update's work folder ${path} ${why}; remove it, or give updateImage a workDir only this user can write`);
+  if (uid !== undefined && (s.mode & 0o022) !== 0) await makePrivate(path);
+}
+
+/**
+ * Takes write access to our directory `path` from others, then removes what they could have put
+ * in it. The mode is changed through a handle that does not follow a symlink swapped in meanwhile;
+ * after it, nothing in the directory can be reached by others any more. The lock is kept: the lock
+ * logic never writes through an existing one.
+ */
+async function makePrivate(path: string): Promise<void> {
+  const fh = await open(path, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
+  try {
+    const s = await fh.stat();
+    if ((s.mode & 0o777 & ~0o700) !== 0) await fh.chmod(0o700);
+  } finally {
+    await fh.close();
+  }
+  for (const name of await readdir(path)) {
+    if (name !== LOCK_FILE) await rm(join(path, name), { recursive: true, force: true });
+  }
 }
 
 /** Creates the lock file holding this call's stamp; false when it exists already. */

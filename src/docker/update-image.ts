@@ -96,8 +96,9 @@ export interface UpdateOptions {
    * timeout, process killed) is used again without a request. Left over a week, they are removed.
    * One update at a time uses the directory of an old and new image: a second call, in this
    * process or another (a lock file holding its pid), waits for the first. Each update's folder
-   * in it is made for this user alone; one that is a symlink, another user's or writable by
-   * others is refused (ERR_UNSAFE_PATH: the delta is skipped, the image pulled).
+   * in it is made for this user alone; one that is a symlink or another user's is refused
+   * (ERR_UNSAFE_PATH: the delta is skipped, the image pulled), and one of this user's that others
+   * can write (made by an older version under umask 002) is made private again and emptied.
    */
   workDir?: string;
   /** Bounds concurrent delta downloads; default {@link defaultDownloadLimiter} (2 at once). */

@@ -55,13 +55,30 @@ describe('the update work folder', () => {
     expect(lstatSync(planted).isSymbolicLink()).toBe(true);
   });
 
-  it('refuses a folder others can write, whose part file may link anywhere', async () => {
+  it('takes a folder of its own that others can write back, emptied, instead of refusing it', async () => {
+    // As an older version left it under umask 002: 775, and a group member's link in it.
     const target = join(victim, 'important.conf');
-    mkdirSync(join(shared, folderName));
-    chmodSync(join(shared, folderName), 0o777);
-    symlinkSync(target, join(shared, folderName, 'update.rdimg.part'));
-    expect(await deltaError()).toMatchObject({ code: 'ERR_UNSAFE_PATH', message: expect.stringContaining('writable by others') });
+    const folder = join(shared, folderName);
+    mkdirSync(folder);
+    chmodSync(folder, 0o775);
+    symlinkSync(target, join(folder, 'update.rdimg.part'));
+    writeFileSync(join(folder, 'update.rdimg.part.json'), '{}');
+    const wd = await UpdateWorkDir.lock(folder);
+    expect(lstatSync(folder).mode & 0o777).toBe(0o700);
+    expect(readdirSync(folder)).toEqual(['lock']);
+    await wd.release();
     expect(readFileSync(target, 'utf8')).toBe('keep me');
+    expect(await deltaError()).toMatchObject({ code: 'ERR_REMOTE' }); // the unreachable server: the delta path was tried
+  });
+
+  it('removes a stale update folder of its own that others can write', async () => {
+    const stale = join(shared, 'rolldelta-update-0000000000000000');
+    mkdirSync(stale);
+    chmodSync(stale, 0o777);
+    writeFileSync(join(stale, 'update.rdimg.part'), 'old part');
+    utimesSync(stale, new Date(0), new Date(0)); // untouched for a week
+    await deltaError();
+    expect(readdirSync(shared)).toEqual([]);
   });
 
   it.skipIf(process.geteuid?.() !== 0)('refuses a folder another user made', async () => {
