@@ -1,6 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { mayOmitOldLayers } from '../docker/_omit-old-layers.js';
 import { DockerEngine } from '../docker/engine.js';
 import type { ReadRing } from '../image/read-ring.js';
 import { expectPositionals, levelOption, parseArgs, type OptionSpec } from './args.js';
@@ -67,8 +68,7 @@ export async function dockerCommand(argv: readonly string[], signal?: AbortSigna
     const { imageId } = await withScratch(async (dir) => {
       await save(engine, oldRef, join(dir, 'old.tar'), signal, ring);
       const load = (chunks: AsyncIterable<Uint8Array>) => engine.loadImage(chunks, { signal });
-      // The classic store loads an archive without the layers it has; containerd's needs them all.
-      const omitOldLayers = !(await engine.storesImagesInContainerd());
+      const omitOldLayers = await mayOmitOldLayers(engine);
       return applyImageDelta(join(dir, 'old.tar'), delta, load, { omitOldLayers, reuseChunks: true, ring, beforeJavaScriptWork: resumeForJavaScriptWork, signal });
     });
     const tag = args.values.tag as string | undefined;

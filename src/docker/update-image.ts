@@ -10,6 +10,7 @@ import { readImageDeltaHeader, type ImageDeltaHeader } from '../image/image-delt
 import { ReadRing } from '../image/read-ring.js';
 import { FileBasis } from '../stream/file-basis.js';
 import { ConcurrencyLimit } from './_concurrency-limit.js';
+import { mayOmitOldLayers } from './_omit-old-layers.js';
 import { updateAborted } from './_update-abort.js';
 import { UpdateWorkDir } from './_update-work-dir.js';
 import { updateSettings, type UpdateSettings } from './_update-settings.js';
@@ -300,8 +301,7 @@ async function viaDelta(opts: UpdateOptions, settings: UpdateSettings, from: str
     opts.onProgress?.({ phase: 'apply', message: `rebuilding ${to} (${header.new.id}) from ${from}` });
     try {
       await engine.saveImagesToFile([from], oldPath, { signal: opts.signal, ring });
-      // The classic store loads an archive without the layers it has; containerd's needs them all.
-      const omitOldLayers = !(await engine.storesImagesInContainerd());
+      const omitOldLayers = await mayOmitOldLayers(engine);
       await withTimeout(settings.applyTimeoutMs, 'applying the delta', opts.signal, (signal) =>
         applyImageDelta(oldPath, deltaPath, (chunks) => engine.loadImage(chunks, { signal }), {
           omitOldLayers,

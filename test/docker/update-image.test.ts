@@ -141,16 +141,18 @@ describe.skipIf(docker.skip || registry.skip)(`updateImage with a real engine, s
     expect((await updateImage(options())).action).toBe('none');
   });
 
-  it("into an engine with containerd's image store, hands docker load every layer (the classic store: only the new ones)", async () => {
+  it("into an engine with containerd's image store, or one whose /info is refused, hands docker load every layer (the classic store: only the new ones)", async () => {
     expect(await d.engine.storesImagesInContainerd()).toBe(false); // Debian's Docker 20.10: the classic store
     // No engine with containerd's store runs here (Debian's dockerd is 20.10): this is the real
     // engine saying it has that store, to see what the update then hands its docker load.
     class Counting extends DockerEngine {
       bytes = 0;
-      constructor(private readonly containerd: boolean) {
+      constructor(private readonly containerd: boolean | 'refused') {
         super({ socketPath: d.socketPath, timeoutMs: 30_000 });
       }
       override storesImagesInContainerd(): Promise<boolean> {
+        // 'refused': a socket proxy that allows the image endpoints and not /info.
+        if (this.containerd === 'refused') return Promise.reject(new Error('the Docker Engine answered 403 to GET /info'));
         return Promise.resolve(this.containerd);
       }
       override loadImage(archive: AsyncIterable<Uint8Array>, opts?: Parameters<DockerEngine['loadImage']>[1]) {
@@ -165,7 +167,7 @@ describe.skipIf(docker.skip || registry.skip)(`updateImage with a real engine, s
     }
     const oldLayers = (await d.engine.inspectImage(R1))!.Size!;
     const sizes: number[] = [];
-    for (const containerd of [false, true]) {
+    for (const containerd of [false, true, 'refused'] as const) {
       if (await d.engine.hasImage(R2)) await d.engine.removeImage(R2, { force: true });
       const engine = new Counting(containerd);
       expect((await updateImage(options({ engine }))).action).toBe('delta');
@@ -174,6 +176,7 @@ describe.skipIf(docker.skip || registry.skip)(`updateImage with a real engine, s
     }
     expect(sizes[0]).toBeLessThan(oldLayers / 2);
     expect(sizes[1]).toBeGreaterThan(oldLayers);
+    expect(sizes[2]).toBe(sizes[1]); // every layer: both stores load that
   });
 
   it('asks the server for the level it is given, and gets a delta made at it', async () => {
