@@ -129,7 +129,8 @@ export interface UpdateResult {
  * download it with progress and resume, check it, rebuild the new image from the old one the
  * engine has and stream it into `docker load` (no copy of the new image on disk), and check the
  * loaded image's ID. Any failure — server error or timeout, corrupted or wrong-basis delta,
- * apply error — falls back to a regular pull of `to`, and the result says why; when that pull
+ * apply error — falls back to a regular pull of `to`, and the result says why (a `to` by digest,
+ * `app@sha256:…`, is pulled at once: docker load gives tags, never digests); when that pull
  * fails too, the error is a {@link FallbackPullError} carrying both. Options that cannot work
  * (a `deltaUrl` that is no http: URL, a negative timeout) are ERR_INVALID_ARGUMENT at once, and an
  * abort through `signal` is ERR_ABORTED: neither falls back to a pull.
@@ -147,6 +148,9 @@ export async function updateImage(opts: UpdateOptions): Promise<UpdateResult> {
   // Absolute: calls of this process queue by the directory's path.
   const workDir = resolve(opts.workDir ?? tmpdir());
   await removeStaleUpdates(workDir);
+  // docker load names an image by tags alone: `to` would not find the image a delta brought, and
+  // the delta's download and apply would end in the pull anyway.
+  if (to.includes('@')) return fallBack(opts, from, new RolldeltaError(ErrorCode.UNSUPPORTED, `${to} is a digest reference, which docker load cannot give an image; update to a tag to update by delta`));
   if (!from) return fallBack(opts, undefined, new RolldeltaError(ErrorCode.BASIS_MISMATCH, `no local image can serve as the basis for ${to}`));
   const url = `${opts.deltaUrl}${opts.deltaUrl.includes('?') ? '&' : '?'}from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}${settings.level === undefined ? '' : `&level=${settings.level}`}`;
   // Named after the delta's URL, so that an update cut short resumes its download next time.
@@ -331,9 +335,8 @@ async function viaDelta(opts: UpdateOptions, settings: UpdateSettings, from: str
   }
 }
 
-/** The tag `docker load` gives the rebuilt image: `to`, `:latest` when it has no tag, none for a digest. */
+/** The tag `docker load` gives the rebuilt image: `to` (never a digest reference), `:latest` when it has no tag. */
 function loadTags(to: string): string[] {
-  if (to.includes('@')) return [];
   return [to.lastIndexOf(':') > to.lastIndexOf('/') ? to : `${to}:latest`];
 }
 

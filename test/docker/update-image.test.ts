@@ -179,6 +179,19 @@ describe.skipIf(docker.skip || registry.skip)(`updateImage with a real engine, s
     expect(sizes[2]).toBe(sizes[1]); // every layer: both stores load that
   });
 
+  it('pulls an image asked for by digest at once: docker load gives tags, so the delta could not be checked', async () => {
+    const port = repo.split(':')[1].split('/')[0];
+    const res = await fetch(`http://localhost:${port}/v2/rd-upd/manifests/2`, { headers: { accept: 'application/vnd.docker.distribution.manifest.v2+json' } });
+    const to = `${repo}@${res.headers.get('docker-content-digest')!}`;
+    // The server has it: before, the delta was downloaded and loaded, and `to` then not found.
+    const images = join(dir, 'images');
+    copyFileSync(join(images, `${R2.replace(/[^A-Za-z0-9._-]/g, '_')}.tar`), join(images, `${to.replace(/[^A-Za-z0-9._-]/g, '_')}.tar`));
+    const r = await updateImage(options({ to, from: R1 }));
+    expect(r).toMatchObject({ action: 'pull', from: R1, reason: expect.stringContaining('ERR_UNSUPPORTED') });
+    expect(requests).toEqual([]);
+    expect((await d.engine.inspectImage(to))!.Id).toBe(r.imageId);
+  });
+
   it('asks the server for the level it is given, and gets a delta made at it', async () => {
     const r = await updateImage(options({ level: 6 }));
     expect(r.action).toBe('delta');
