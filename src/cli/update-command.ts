@@ -15,6 +15,7 @@ const spec: Record<string, OptionSpec> = {
   'retry-interval': { kind: 'integer', min: 0 },
   'idle-timeout': { kind: 'integer', min: 0 },
   'max-delta-bytes': { kind: 'integer', min: 1 },
+  'work-dir': { kind: 'string' },
   help: { kind: 'boolean', short: 'h' },
 };
 
@@ -32,6 +33,9 @@ the image it has, or by a regular pull on any failure; prints how it went.
   --idle-timeout S         seconds without a byte from the server before an attempt is given up
                            and the next resumes (default 30; 0: no limit)
   --max-delta-bytes N      pull instead if the delta is larger than N bytes (default: no limit)
+  --work-dir DIR           where downloads resume from and the old image is saved during the apply
+                           (default the OS temp folder; give one on the device's storage where
+                           /tmp is RAM or cleared at boot)
 `;
 
 /**
@@ -58,6 +62,7 @@ export async function updateCommand(argv: readonly string[], signal?: AbortSigna
     retryIntervalMs: seconds('retry-interval'),
     idleTimeoutMs: seconds('idle-timeout'),
     maxDeltaBytes: args.values['max-delta-bytes'] as number | undefined,
+    workDir: args.values['work-dir'] as string | undefined,
     onProgress: (e) => {
       if (e.message !== undefined) process.stderr.write(`${e.phase}: ${e.message}\n`);
     },

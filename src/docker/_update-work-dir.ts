@@ -209,7 +209,7 @@ async function checkOwnDirectory(path: string): Promise<void> {
       : uid !== undefined && s.uid !== uid
         ? `belongs to uid ${s.uid}, not this process's ${uid}`
         : undefined;
-  if (why) throw new RolldeltaError(ErrorCode.UNSAFE_PATH, `the update's work folder ${path} ${why}; remove it, or give updateImage a workDir only this user can write`);
+  if (why) throw new RolldeltaError(ErrorCode.UNSAFE_PATH, `the update's work folder ${path} ${why}; remove it, or give updateImage a workDir (rolldelta update --work-dir) only this user can write`);
   if (uid !== undefined && (s.mode & 0o022) !== 0) await makePrivate(path);
 }
 

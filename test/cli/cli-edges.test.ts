@@ -124,6 +124,7 @@ describe('rolldelta CLI at its edges', () => {
       [['docker', 'apply', '--help'], '--tag NEW'],
       [['update', '--help'], '--retry-interval S'],
       [['update', '--help'], '--max-delta-bytes N'],
+      [['update', '--help'], '--work-dir DIR'],
     ];
     for (const [args, shows] of cases) {
       const r = runCli(args);
