@@ -17,10 +17,12 @@ const spec: Record<string, OptionSpec> = {
   workers: { kind: 'string' },
   level: levelOption,
   'max-generations': { kind: 'integer', min: 1 },
+  'max-store-bytes': { kind: 'integer', min: 1 },
   help: { kind: 'boolean', short: 'h' },
 };
 
 const USAGE = `usage: rolldelta serve --store DIR (--images DIR | --engine) [--port 8080] [--host 127.0.0.1] [--workers N|auto] [--level N]
+       [--max-generations N] [--max-store-bytes N]
 
 Serves image deltas over HTTP until stopped (SIGINT, SIGTERM or SIGHUP: generations under way
 are abandoned, downloads get 10 s to finish). Logs each request (but the 202 polls) and each
@@ -39,6 +41,10 @@ generation on stderr.
   --max-generations N
                     deltas generated at once (default 2; each holds ~2.5x its old image in
                     memory); devices asking for others are told 202 until their turn has come
+  --max-store-bytes N
+                    most bytes of deltas kept in --store (default: all); past it, the least
+                    recently made or served are removed once a delta is made (the archives
+                    --engine caches there are not counted)
   -h, --help        this help
 
 Requests:
@@ -80,7 +86,8 @@ export async function serveCommand(argv: readonly string[], signal: AbortSignal)
     if (line) process.stderr.write(line);
   };
   const maxGenerations = args.values['max-generations'] as number | undefined;
-  const server = createDeltaServer({ source, store: new DeltaStore(store), workers, level, maxGenerations, onEvent });
+  const maxStoreBytes = args.values['max-store-bytes'] as number | undefined;
+  const server = createDeltaServer({ source, store: new DeltaStore(store, { maxBytes: maxStoreBytes }), workers, level, maxGenerations, onEvent });
   const port = (args.values.port as number | undefined) ?? 8080;
   const host = (args.values.host as string | undefined) ?? '127.0.0.1';
   const http = createServer(server.handler);

@@ -24,6 +24,9 @@ export function serverLogLine(e: DeltaServerEvent, now = new Date()): string | u
     case 'generation-finished':
       text = `generated ${pair} at level ${e.level}: ${e.bytes} bytes in ${Math.round(e.ms)} ms`;
       break;
+    case 'deltas-removed':
+      text = `removed ${e.files} least recently used deltas (${e.bytes} bytes) to keep the store within ${e.maxBytes} bytes`;
+      break;
     case 'generation-failed':
       text = `generating ${pair} at level ${e.level} failed after ${Math.round(e.ms)} ms: ${e.reason}`;
       break;

@@ -50,7 +50,9 @@ export type DeltaServerEvent =
   | { type: 'generation-queued'; from: string; to: string; level: number; ahead: number }
   | { type: 'generation-started'; from: string; to: string; level: number }
   | { type: 'generation-finished'; from: string; to: string; level: number; bytes: number; ms: number }
-  | { type: 'generation-failed'; from: string; to: string; level: number; reason: string; ms: number };
+  | { type: 'generation-failed'; from: string; to: string; level: number; reason: string; ms: number }
+  /** Least recently used deltas removed to keep the store within its `maxBytes`. */
+  | { type: 'deltas-removed'; files: number; bytes: number; maxBytes: number };
 
 export interface DeltaServerOptions {
   source: DeltaSource;
@@ -269,7 +271,8 @@ export function createDeltaServer(opts: DeltaServerOptions): DeltaServer {
       await opts.store.init();
       await swept;
       const [oldPath, newPath] = await Promise.all([opts.source.archive(from), opts.source.archive(to)]);
-      const s = await diffImages(oldPath, newPath, opts.store.pathFor(from, to, variant), {
+      const path = opts.store.pathFor(from, to, variant);
+      const s = await diffImages(oldPath, newPath, path, {
         level,
         basisCache,
         workers,
@@ -277,6 +280,10 @@ export function createDeltaServer(opts: DeltaServerOptions): DeltaServer {
         keepEventLoopFree: true,
         signal: stopping.signal,
       });
+      opts.store.used(path);
+      // A store that cannot be tidied still serves what it has.
+      const removed = await opts.store.evict(path).catch(() => undefined);
+      if (removed?.files) emit({ type: 'deltas-removed', ...removed, maxBytes: opts.store.maxBytes! });
       return s.deltaBytes;
     }
     const onWait = () => emit({ type: 'generation-queued', from, to, level, ahead: turns.queued });
@@ -373,6 +380,7 @@ export function createDeltaServer(opts: DeltaServerOptions): DeltaServer {
       start(from, to, variant).catch(() => {}); // the failure is reported to the requests that follow
       return void res.writeHead(202, { 'retry-after': retryAfter, 'content-type': 'text/plain' }).end('the delta is being generated; ask again\n');
     }
+    opts.store.used(opts.store.pathFor(from, to, variant));
     const size = st.size;
     const range = rangeOf(req.headers.range, size);
     if (range === 'unsatisfiable') return void res.writeHead(416, { 'content-range': `bytes */${size}` }).end();

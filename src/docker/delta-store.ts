@@ -2,6 +2,23 @@ import { createHash } from 'node:crypto';
 import type { Stats } from 'node:fs';
 import { mkdir, readdir, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import { ErrorCode, RolldeltaError } from '../core/errors.js';
+
+export interface DeltaStoreOptions {
+  /**
+   * Most bytes of deltas to keep; default none (every delta made is kept). Past it, once a delta
+   * is made, the least recently used ones (made or served) are removed until the rest fit; never
+   * the one just made. A device downloading one removed meanwhile finishes (its file stays open);
+   * asked for again, it is made again.
+   */
+  maxBytes?: number;
+}
+
+/** What `evict` removed. */
+export interface Eviction {
+  files: number;
+  bytes: number;
+}
 
 /**
  * A directory of image deltas, one file per (from, to) pair, named by a hash of the pair, and one
@@ -13,9 +30,24 @@ import { join } from 'node:path';
  */
 /** How writeFileAtomic names its temporary files: `.<name>.<12 hex digits>.tmp`. */
 const TEMP_FILE = /^\..+\.[0-9a-f]{12}\.tmp$/;
+/** How pathFor names a delta. */
+const DELTA_FILE = /^[0-9a-f]{64}\.rdimg$/;
 
 export class DeltaStore {
-  constructor(readonly dir: string) {}
+  readonly maxBytes: number | undefined;
+  /** When each delta was last made or served by this process (before that: its file's mtime). */
+  private readonly lastUsed = new Map<string, number>();
+
+  constructor(
+    readonly dir: string,
+    opts: DeltaStoreOptions = {},
+  ) {
+    const max = opts.maxBytes;
+    if (max !== undefined && !(Number.isSafeInteger(max) && max > 0)) {
+      throw new RolldeltaError(ErrorCode.INVALID_ARGUMENT, `maxBytes must be a positive whole number of bytes, got ${max}`);
+    }
+    this.maxBytes = max;
+  }
 
   /**
    * Where the delta from `from` to `to` lives (or will); `level`, when given, names the one made at
@@ -42,6 +74,45 @@ export class DeltaStore {
     } catch {
       return undefined;
     }
+  }
+
+  /** Notes that the delta at `path` was made or served now: the last to be removed by `evict`. */
+  used(path: string): void {
+    this.lastUsed.set(path, Date.now());
+  }
+
+  /**
+   * With `maxBytes`: removes the least recently used deltas until those left fit, never `keep` (the
+   * one just made); resolves to what it removed (nothing without `maxBytes`).
+   * @example
+   * const store = new DeltaStore('/var/lib/deltas', { maxBytes: 20e9 });
+   * await store.evict(store.pathFor('app:1', 'app:2')); // { files: 3, bytes: 41877 }
+   */
+  async evict(keep: string): Promise<Eviction> {
+    const removed: Eviction = { files: 0, bytes: 0 };
+    if (this.maxBytes === undefined) return removed;
+    const names = (await readdir(this.dir).catch(() => [] as string[])).filter((n) => DELTA_FILE.test(n));
+    const deltas: { path: string; size: number; when: number }[] = [];
+    for (const name of names) {
+      const path = join(this.dir, name);
+      const st = await stat(path).catch(() => undefined); // gone meanwhile
+      if (st) deltas.push({ path, size: st.size, when: this.lastUsed.get(path) ?? st.mtimeMs });
+    }
+    let total = deltas.reduce((n, d) => n + d.size, 0);
+    for (const d of deltas.sort((a, b) => a.when - b.when)) {
+      if (total <= this.maxBytes) break;
+      if (d.path === keep) continue;
+      try {
+        await unlink(d.path);
+      } catch {
+        continue; // not ours to remove (permissions), or gone: it counts as it stands
+      }
+      this.lastUsed.delete(d.path);
+      total -= d.size;
+      removed.files++;
+      removed.bytes += d.size;
+    }
+    return removed;
   }
 
   async init(): Promise<void> {

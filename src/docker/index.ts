@@ -13,7 +13,7 @@ export {
 } from './engine.js';
 export { JsonLineDecoder, readJsonStream, messageError, type JsonMessage } from './json-stream.js';
 export { createDeltaServer, archiveDirectory, archiveFileName, engineArchives, type DeltaServer, type DeltaServerEvent, type DeltaServerOptions, type DeltaSource } from './delta-server.js';
-export { DeltaStore } from './delta-store.js';
+export { DeltaStore, type DeltaStoreOptions, type Eviction } from './delta-store.js';
 export { updateImage, sameRepositoryNewest, DownloadLimiter, defaultDownloadLimiter, type BasisPolicy, type UpdateOptions, type UpdateResult } from './update-image.js';
 export { FallbackPullError } from './fallback-pull-error.js';
 export { downloadDelta, type UpdateEvent, type DownloadOptions } from './delta-download.js';

@@ -14,6 +14,9 @@ describe('rolldelta serve log lines', () => {
     expect(serverLogLine({ type: 'generation-queued', from: 'app:1', to: 'app:3', level: 9, ahead: 1 }, at)).toBe(
       '2026-11-24T09:30:00.000Z queued app:1 -> app:3 at level 9: 1 ahead of it, the most generations already running\n',
     );
+    expect(serverLogLine({ type: 'deltas-removed', files: 2, bytes: 8000, maxBytes: 10000 }, at)).toBe(
+      '2026-11-24T09:30:00.000Z removed 2 least recently used deltas (8000 bytes) to keep the store within 10000 bytes\n',
+    );
     expect(serverLogLine({ type: 'generation-started', from: 'app:1', to: 'app:2', level: 9 }, at)).toBe('2026-11-24T09:30:00.000Z generating app:1 -> app:2 at level 9\n');
     expect(serverLogLine({ type: 'generation-finished', from: 'app:1', to: 'app:2', level: 6, bytes: 42, ms: 640.7 }, at)).toBe(
       '2026-11-24T09:30:00.000Z generated app:1 -> app:2 at level 6: 42 bytes in 641 ms\n',

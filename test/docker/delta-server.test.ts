@@ -404,7 +404,7 @@ describe('createDeltaServer', () => {
     const { source, open } = gatedSource();
     const s = createDeltaServer({ source, store: new DeltaStore(join(dir, 'store-queue')), maxGenerations: 1, retryAfterSeconds: 1, onEvent: (e) => events.push(e) });
     const queries = ['from=app:1&to=app:2', 'from=app:2&to=app:1', 'from=app:1&to=app:2&level=6'];
-    const generation = () => events.filter((e) => e.type !== 'request').map((e) => [e.type, e.from, e.to, e.level, 'ahead' in e ? e.ahead : undefined].join(' ').trim());
+    const generation = () => events.filter((e): e is Extract<DeltaServerEvent, { from: string }> => e.type.startsWith('generation')).map((e) => [e.type, e.from, e.to, e.level, 'ahead' in e ? e.ahead : undefined].join(' ').trim());
     await withServer(s.handler, async (b) => {
       for (const q of queries) expect((await fetch(`${b}/delta?${q}`)).status).toBe(202);
       expect((await fetch(`${b}/delta?${queries[1]}`)).status).toBe(202); // still waiting: no second generation
@@ -435,6 +435,40 @@ describe('createDeltaServer', () => {
     expect(await first).toMatchObject({ code: 'ERR_ABORTED' });
     expect(events.filter((e) => e.type === 'generation-started').map((e) => e.from)).toEqual(['app:1']);
     expect(events.filter((e) => e.type === 'generation-failed').map((e) => e.from).sort()).toEqual(['app:1', 'app:2']);
+  });
+
+  it('a store with maxBytes removes the least recently made or served deltas, never the one just made', async () => {
+    const store = new DeltaStore(join(dir, 'store-evict'), { maxBytes: 10_000 });
+    mkdirSync(store.dir, { recursive: true });
+    const paths = ['a:1', 'b:1', 'c:1', 'd:1'].map((from) => store.pathFor(from, 'x:2'));
+    paths.forEach((path, i) => {
+      writeFileSync(path, new Uint8Array(4000));
+      const t = new Date(Date.now() - (10 - i) * 60_000); // a oldest, d newest
+      utimesSync(path, t, t);
+    });
+    writeFileSync(join(store.dir, 'notes.txt'), 'not a delta');
+    store.used(paths[0]); // a served just now: the most recent
+    expect(await store.evict(paths[1])).toEqual({ files: 2, bytes: 8000 }); // 16 000 > 10 000: c and d go, b kept
+    expect(readdirSync(store.dir).sort()).toEqual([paths[0], paths[1]].map((p) => p.split('/').pop()).concat('notes.txt').sort());
+    expect(await new DeltaStore(store.dir).evict(paths[0])).toEqual({ files: 0, bytes: 0 }); // no maxBytes: keeps all
+    for (const maxBytes of [0, -1, 1.5]) expect(() => new DeltaStore(dir, { maxBytes })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
+  });
+
+  it('keeps its store within maxBytes as it makes deltas, and tells onEvent', async () => {
+    const events: DeltaServerEvent[] = [];
+    const probe = new DeltaStore(join(dir, 'store-probe'));
+    const s1 = createDeltaServer({ source: archiveDirectory(dir), store: probe });
+    const one = await s1.generate('app:1', 'app:2');
+    // Room for one delta of this pair and a little more: each new one pushes the older out.
+    const store = new DeltaStore(join(dir, 'store-bounded'), { maxBytes: Math.ceil(one * 1.5) });
+    const s = createDeltaServer({ source: archiveDirectory(dir), store, onEvent: (e) => events.push(e) });
+    await s.generate('app:1', 'app:2');
+    await s.generate('app:2', 'app:1');
+    expect(await store.size('app:1', 'app:2')).toBeUndefined();
+    expect(await store.size('app:2', 'app:1')).toBeGreaterThan(0);
+    expect(events.filter((e) => e.type === 'deltas-removed')).toEqual([{ type: 'deltas-removed', files: 1, bytes: one, maxBytes: Math.ceil(one * 1.5) }]);
+    expect(await s.generate('app:1', 'app:2')).toBe(one); // asked for again: made again
+    expect(s.generations).toBe(3);
   });
 
   it('removes temporary files a killed generation left in the store, once an hour old', async () => {
