@@ -3,6 +3,7 @@ import { updateImage } from '../docker/update-image.js';
 import { expectPositionals, levelOption, parseArgs, type OptionSpec } from './args.js';
 import { resumeForJavaScriptWork } from './optimizing-compiler.js';
 import { formatBytes } from './progress-bar.js';
+import { updateLog } from './update-log.js';
 import { UsageError } from './usage-error.js';
 
 const spec: Record<string, OptionSpec> = {
@@ -63,9 +64,7 @@ export async function updateCommand(argv: readonly string[], signal?: AbortSigna
     idleTimeoutMs: seconds('idle-timeout'),
     maxDeltaBytes: args.values['max-delta-bytes'] as number | undefined,
     workDir: args.values['work-dir'] as string | undefined,
-    onProgress: (e) => {
-      if (e.message !== undefined) process.stderr.write(`${e.phase}: ${e.message}\n`);
-    },
+    onProgress: updateLog((line) => process.stderr.write(line)),
     beforeJavaScriptWork: resumeForJavaScriptWork,
     signal,
   });
