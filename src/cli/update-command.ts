@@ -27,7 +27,8 @@ the image it has, or by a regular pull on any failure; prints how it went.
   --to NEW                 the image to run next (a reference the engine can also pull)
   --server URL             the delta server's endpoint, e.g. http://deltas:8080/delta
   --from OLD               the image to update from (default: the newest local image of NEW's repository)
-  --level N                ask for a delta made at level N, 0-9 (default the server's; 6 on a slow CPU)
+  --level N                ask for a delta made at level N, 0-9 (default the server's, but 6 with
+                           less than 128 MiB of memory; give 6 on a slow CPU)
   --request-timeout S      seconds the server may take to make the delta before pulling (default 60)
   --retries N              download attempts (default 30)
   --retry-interval S       seconds between attempts (default 10)

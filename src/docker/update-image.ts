@@ -65,7 +65,9 @@ export interface UpdateOptions {
    * Ask the server for a delta made at this level (0-9) instead of its own (9 by default: context
    * mixing, the smallest, decoded at ~0.7 MB/s of new content on the bench machine, ~1.5 s per MiB). A
    * device whose CPU is slow for its link asks for 6: deflate, decoded hundreds of times faster,
-   * for a larger delta (2 MiB of new text: 244 KB at 9, 537 KB at 6).
+   * for a larger delta (2 MiB of new text: 244 KB at 9, 537 KB at 6). A device with less than
+   * 128 MiB of memory (the machine's, or its cgroup's limit) asks for 6 unless given a level: a
+   * level 9 apply of much new content peaks at ~90 MiB, and a 64 MiB one thrashed without end.
    */
   level?: number;
   /**

@@ -1,0 +1,23 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { SMALL_DEVICE_BYTES, updateSettings } from '../../src/docker/_update-settings.js';
+import type { DockerEngine } from '../../src/docker/engine.js';
+
+const opts = { engine: {} as DockerEngine, to: 'app:2', deltaUrl: 'http://deltas:8080/delta' };
+
+describe('updateImage level on a small device', () => {
+  afterEach(() => vi.restoreAllMocks());
+
+  it('asks for level 6 under 128 MiB, where a level 9 apply of much new content thrashes', () => {
+    vi.spyOn(process, 'constrainedMemory').mockReturnValue(64 << 20);
+    expect(updateSettings(opts).level).toBe(6);
+    expect(updateSettings({ ...opts, level: 9 }).level).toBe(9);
+    expect(updateSettings({ ...opts, level: 3 }).level).toBe(3);
+  });
+
+  it("leaves the level to the server with more memory, or no limit (0 or a huge number)", () => {
+    for (const limit of [SMALL_DEVICE_BYTES, 1 << 30, 0, 2 ** 64]) {
+      vi.spyOn(process, 'constrainedMemory').mockReturnValue(limit);
+      expect(updateSettings(opts).level).toBeUndefined();
+    }
+  });
+});
