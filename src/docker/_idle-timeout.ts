@@ -19,6 +19,7 @@ export class IdleTimeout {
   readonly signal: AbortSignal;
   private readonly controller = new AbortController();
   private timer: ReturnType<typeof setTimeout> | undefined;
+  private check: ReturnType<typeof setImmediate> | undefined;
   private fired = false;
   private readonly onOuterAbort = () => this.controller.abort(this.outer?.reason);
 
@@ -35,20 +36,27 @@ export class IdleTimeout {
 
   /** Starts the count afresh: the server is being waited for (again, after a byte came). */
   restart(): void {
-    clearTimeout(this.timer);
+    this.pause();
     if (this.signal.aborted) return;
     // Node fires a timer longer than 2^31-1 ms at once: such a limit is none.
     if (this.ms > MAX_TIMER_MS) return;
     this.timer = setTimeout(() => {
-      this.fired = true;
-      this.controller.abort(this.timeoutError());
+      // Timers run before the sockets are read: after other work held the event loop past `ms`
+      // (another update's level 9 decode on a slow device), what the server sent meanwhile is
+      // waiting unread. The check comes after the reads of this turn, which pause or restart the count.
+      this.check = setImmediate(() => {
+        this.fired = true;
+        this.controller.abort(this.timeoutError());
+      });
     }, this.ms);
   }
 
   /** Stops the count: the caller is busy with what arrived, not waiting for the server. */
   pause(): void {
     clearTimeout(this.timer);
+    clearImmediate(this.check);
     this.timer = undefined;
+    this.check = undefined;
   }
 
   /** Ends the watch for good, removing its listener from the caller's signal. */

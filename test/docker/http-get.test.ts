@@ -159,6 +159,17 @@ describe('httpGet', () => {
         }
         expect(got).toBe('hello world');
       }, 5000);
+
+      it(`${reuseBuffers ? 'rawGet' : 'node:http'}: other work holding the event loop past the limit while the bytes arrived is no stall`, async () => {
+        const res = await httpGet(`${urlA}/slow`, { reuseBuffers, idleTimeoutMs: 50 });
+        // Another update's level 9 decode holds the loop from 20 to 320 ms; "world" arrives at 100.
+        // When the loop is free again, timers run before it reads the socket.
+        setTimeout(() => setImmediate(() => {
+          const end = Date.now() + 300;
+          while (Date.now() < end);
+        }), 20);
+        expect(await text(res.body)).toBe('hello world');
+      }, 5000);
     }
   });
 
