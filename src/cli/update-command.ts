@@ -53,6 +53,7 @@ export async function updateCommand(argv: readonly string[], signal?: AbortSigna
   const { from, to, server } = args.values as { from?: string; to?: string; server?: string };
   if (!to || !server) throw new UsageError('update needs --to NEW --server URL (the delta endpoint, e.g. http://host:8080/delta), and --from OLD unless the newest local image of the same repository is the basis');
   const seconds = (name: string) => (args.values[name] === undefined ? undefined : (args.values[name] as number) * 1000);
+  const t0 = Date.now();
   const r = await updateImage({
     engine: new DockerEngine(),
     from,
@@ -70,5 +71,6 @@ export async function updateCommand(argv: readonly string[], signal?: AbortSigna
     signal,
   });
   const how = r.action === 'delta' ? `by a ${formatBytes(r.deltaBytes ?? 0)} delta` : r.action === 'pull' ? `by a regular pull (${r.reason})` : 'already present';
-  process.stderr.write(`${to} is ${r.imageId}: ${how}\n`);
+  // The time taken, for a fleet's log: a delta applied on a slow device can take minutes.
+  process.stderr.write(`${to} is ${r.imageId}: ${how}, in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
 }
