@@ -1,3 +1,4 @@
+import { fstatSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -18,6 +19,22 @@ export function openInput(path: string): AsyncIterable<Uint8Array> {
 /** Size of an input file, or undefined for stdin. */
 export async function inputSize(path: string): Promise<number | undefined> {
   return path === '-' ? undefined : fileSize(path);
+}
+
+/**
+ * The size of the file standard input is redirected from (`< old.bin`), or undefined for a pipe,
+ * a terminal or a socket: rdiff stats stdin the same way to pick its default block length, so a
+ * signature of `- < file` matches rdiff's only when this size is used.
+ * @example
+ * const size = (await inputSize(basis)) ?? stdinFileSize();
+ */
+export function stdinFileSize(): number | undefined {
+  try {
+    const st = fstatSync(0);
+    return st.isFile() ? st.size : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Writes chunks to stdout (`-`, with backpressure) or atomically to a file; returns bytes written. */

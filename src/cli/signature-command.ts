@@ -5,7 +5,7 @@ import { defaultHashFor, type WireFormat } from '../format/operations-options.js
 import { signatureChunks, signatureFileChunks, type SignatureStreamOptions } from '../stream/signature-stream.js';
 import { expectPositionals, workerCount, type OptionSpec, type ParsedArgs } from './args.js';
 import { fileCommandOptions, say } from './file-command-options.js';
-import { inputSize, openInput, writeOutput } from './io.js';
+import { inputSize, openInput, stdinFileSize, writeOutput } from './io.js';
 import { formatBytes, progressBar } from './progress-bar.js';
 import type { StopSignals } from './stop-signals.js';
 import { UsageError } from './usage-error.js';
@@ -44,7 +44,7 @@ export async function run(args: ParsedArgs, stops: StopSignals): Promise<void> {
   const bar = progressBar(v.progress === true, 'signature');
   const size = await inputSize(basis);
   const opts: SignatureStreamOptions = {
-    size,
+    size: basis === '-' ? stdinFileSize() : size,
     format,
     blockLength: v['block-size'] as number | undefined,
     strongLength,

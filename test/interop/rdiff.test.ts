@@ -1,12 +1,12 @@
 // Wire compatibility with librsync's rdiff, shown against the real program in both directions.
 import fc from 'fast-check';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { delta, patch, signature } from '../../src/index.js';
-import { ensureBuilt, runCli } from '../helpers/cli.js';
+import { cliPath, ensureBuilt, runCli } from '../helpers/cli.js';
 import { peer } from '../helpers/peers.js';
 
 const rdiffPeer = peer('rdiff', 'rdiff');
@@ -82,6 +82,25 @@ describe.skipIf(rdiffPeer.skip)('interop with rdiff (librsync 2.3)', () => {
       expect(runCli(['signature', '--format', 'rdiff', p('d'), p('o.sig')]).status).toBe(0);
       expect(Buffer.compare(readFileSync(p('o.sig')), readFileSync(p('r.sig')))).toBe(0);
     }
+  });
+
+  it('a basis on stdin redirected from a file gets rdiff\'s block length: rdiff stats stdin', () => {
+    ensureBuilt();
+    for (const size of [1000, 1_000_000]) {
+      writeFileSync(p('d'), Buffer.alloc(size).map((_, i) => (i * 2654435761) >>> 23));
+      execFileSync('sh', ['-c', 'rdiff -f signature - - < "$1" > "$2"', 'sh', p('d'), p('r.sig')]);
+      const fd = openSync(p('d'), 'r');
+      try {
+        const r = spawnSync(process.execPath, [cliPath, 'signature', '--format', 'rdiff', '-', '-'], { stdio: [fd, 'pipe', 'pipe'], maxBuffer: 1 << 26 });
+        expect(r.status).toBe(0);
+        expect(Buffer.compare(r.stdout, readFileSync(p('r.sig')))).toBe(0);
+      } finally {
+        closeSync(fd);
+      }
+    }
+    // From a pipe neither knows the size: both take 2048-byte blocks.
+    const piped = runCli(['signature', '--format', 'rdiff', '-', '-'], readFileSync(p('d')));
+    expect(piped.stdout.readUInt32BE(4)).toBe(2048);
   });
 
   it('stdin/stdout as rdiff does: a delta and a patch through pipes', () => {
