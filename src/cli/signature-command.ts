@@ -40,6 +40,7 @@ export async function run(args: ParsedArgs, stops: StopSignals): Promise<void> {
   const v = args.values;
   const format = (v.format as WireFormat | undefined) ?? 'native';
   const hash = hashName(v.hash) ?? defaultHashFor(format);
+  if (format === 'rdiff' && hash === 'sha256') throw new UsageError('--hash sha256 is not in the rdiff format: use --hash blake2 (its default) or md4');
   const strongLength = sumSize(v['sum-size'], hash);
   const bar = progressBar(v.progress === true, 'signature');
   const size = await inputSize(basis);

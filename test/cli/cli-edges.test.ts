@@ -140,6 +140,7 @@ describe('rolldelta CLI at its edges', () => {
       [['signature', '-b', '0', p('old'), p('x')], '--block-size takes a whole number from 1 to 16777216, got "0"'],
       [['signature', '-S', '0', p('old'), p('x')], '--sum-size takes -1 or a whole number from 1 to 32 with --hash sha256, got 0'],
       [['signature', '-H', 'md4', '-S', '17', p('old'), p('x')], '--sum-size takes -1 or a whole number from 1 to 16 with --hash md4, got 17'],
+      [['signature', '--format', 'rdiff', '-H', 'sha256', p('old'), p('x')], '--hash sha256 is not in the rdiff format: use --hash blake2 (its default) or md4'],
       [['diff', '--workers', '99', p('old'), p('new'), p('x')], '--workers takes auto or a whole number from 1 to 64, got "99"'],
       [['diff', '--in-place', '--in-place-stash', '-5', p('old'), p('new'), p('x')], '--in-place-stash takes a whole number of at least 0, got "-5"'],
       [['diff', '--in-place-stash', '5', p('old'), p('new'), p('x')], '--in-place-stash is for diff --in-place only'],
