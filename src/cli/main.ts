@@ -28,7 +28,8 @@ Usage:
                                               update the engine's NEW by delta, or by a pull on any failure
 
 Any path may be - for standard input/output, but patch reads BASIS and image commands their
-archives at random positions: those must be files. The options below are the file commands';
+archives at random positions: those must be files (patch's BASIS may be - when standard input is
+redirected from a file, as in rdiff). The options below are the file commands';
 'rolldelta image --help' (and docker, serve, update) shows that command's own.
 
 Options:

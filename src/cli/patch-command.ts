@@ -3,7 +3,7 @@ import { patchFile } from '../stream/patch-file.js';
 import { patchChunks } from '../stream/patch-stream.js';
 import { expectPositionals, type OptionSpec, type ParsedArgs } from './args.js';
 import { fileCommandOptions, say } from './file-command-options.js';
-import { inputSize, openInput, writeOutput } from './io.js';
+import { inputSize, openInput, stdinFileSize, writeOutput } from './io.js';
 import { resumeForJavaScriptWork } from './optimizing-compiler.js';
 import { formatBytes, progressBar } from './progress-bar.js';
 import type { StopSignals } from './stop-signals.js';
@@ -24,8 +24,8 @@ export async function run(args: ParsedArgs, stops: StopSignals): Promise<void> {
     else if (args.values.progress) say(`patched in place${r.resumed ? ' (resumed)' : ''}: ${formatBytes(r.targetLength)}`);
     return;
   }
-  const [basisPath, deltaPath, out] = expectPositionals(args, ['BASIS', 'DELTA', 'OUT'], 'patch');
-  if (basisPath === '-') throw new UsageError('BASIS must be a file: patch reads it at random positions');
+  const [basisArg, deltaPath, out] = expectPositionals(args, ['BASIS', 'DELTA', 'OUT'], 'patch');
+  const basisPath = basisArg === '-' ? stdinBasisPath(deltaPath) : basisArg;
   const v = args.values;
   if (deltaPath !== '-' && out !== '-') {
     const bar = progressBar(v.progress === true, 'patch');
@@ -46,4 +46,16 @@ export async function run(args: ParsedArgs, stops: StopSignals): Promise<void> {
   } finally {
     await basis.close();
   }
+}
+
+/**
+ * BASIS given as `-`: standard input redirected from a file (`< old.bin`), read at random positions
+ * through /dev/stdin, as `rdiff patch - DELTA NEW < old.bin` reads it; a pipe cannot be.
+ * @example
+ * stdinBasisPath('update.delta'); // '/dev/stdin' under `rolldelta patch - update.delta new < old`
+ */
+function stdinBasisPath(deltaPath: string): string {
+  if (stdinFileSize() === undefined) throw new UsageError('BASIS must be a file: patch reads it at random positions (standard input only when redirected from a file)');
+  if (deltaPath === '-') throw new UsageError('only one of BASIS and DELTA can be standard input');
+  return '/dev/stdin';
 }

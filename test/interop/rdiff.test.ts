@@ -103,6 +103,32 @@ describe.skipIf(rdiffPeer.skip)('interop with rdiff (librsync 2.3)', () => {
     expect(piped.stdout.readUInt32BE(4)).toBe(2048);
   });
 
+  it('patch takes its basis from stdin redirected from a file, as `rdiff patch - DELTA NEW < OLD` does', () => {
+    ensureBuilt();
+    const basis = readFileSync(process.execPath).subarray(0, 300_000);
+    const target = Buffer.concat([basis.subarray(5000), Buffer.from('new'), basis.subarray(0, 5000)]);
+    writeFileSync(p('basis'), basis);
+    writeFileSync(p('target'), target);
+    rdiff('signature', p('basis'), p('r.sig'));
+    rdiff('delta', p('r.sig'), p('target'), p('r.delta'));
+    execFileSync('sh', ['-c', 'rdiff -f patch - "$1" "$2" < "$3"', 'sh', p('r.delta'), p('r.out'), p('basis')]);
+    expect(Buffer.compare(readFileSync(p('r.out')), target)).toBe(0);
+    const fd = openSync(p('basis'), 'r');
+    try {
+      for (const out of [p('o.out'), '-']) {
+        const r = spawnSync(process.execPath, [cliPath, 'patch', '-', p('r.delta'), out], { stdio: [fd, 'pipe', 'pipe'], maxBuffer: 1 << 26 });
+        expect(r.status, r.stderr.toString()).toBe(0);
+        expect(Buffer.compare(out === '-' ? r.stdout : readFileSync(out), target)).toBe(0);
+      }
+    } finally {
+      closeSync(fd);
+    }
+    // A pipe cannot be read at random positions: bad usage, as before.
+    const piped = runCli(['patch', '-', p('r.delta'), p('never')], basis);
+    expect(piped.status).toBe(2);
+    expect(piped.stderr.toString()).toContain('BASIS must be a file');
+  });
+
   it('stdin/stdout as rdiff does: a delta and a patch through pipes', () => {
     ensureBuilt();
     const basis = readFileSync(process.execPath).subarray(0, 500_000);
