@@ -1,6 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { Duplex } from 'node:stream';
+import { ErrorCode, isRolldeltaError } from '../core/errors.js';
 import type { SignatureParams } from '../core/params.js';
 import { SignatureBuilder } from '../core/signature-builder.js';
 import type { SignatureOptions } from '../format/operations-options.js';
@@ -11,6 +12,7 @@ import { toDuplex } from './duplex.js';
 import { ioError, isSystemError } from './io-error.js';
 import { nodeSha256 } from './node-sha256.js';
 import { ProgressMeter, type StreamOptions } from './progress.js';
+import { reusedFileChunks } from './reused-chunks.js';
 import { workersForSize, type WorkerCount } from './worker-count.js';
 import { fileSignatureParallel, streamSignatureParallel, type ParallelSignatureOptions } from './_parallel-signature.js';
 
@@ -69,12 +71,18 @@ export async function* signatureChunks(source: ByteSource, opts: SignatureStream
 export async function* signatureFileChunks(path: string, opts: SignatureStreamOptions & { size: number }): AsyncGenerator<Uint8Array> {
   const workers = workersForSize(opts.workers, opts.size);
   // Ranges need a regular file; a pipe or device (/dev/stdin) is read in order, piped to workers.
-  if (workers === 1 || !(await isRegularFile(path))) {
+  const regular = await isRegularFile(path);
+  if (workers === 1 || !regular) {
+    // A file is read through two reused buffers (signatureChunks copies what it keeps): fresh 1 MiB
+    // reads piled up for the collector, and a 256 MB file's signature peaked at 318 MB RSS.
+    const source = regular ? reusedFileChunks(path) : createReadStream(path, { highWaterMark: 1 << 20 });
     try {
-      yield* signatureChunks(createReadStream(path, { highWaterMark: 1 << 20 }), opts);
+      yield* signatureChunks(source, opts);
     } catch (e) {
-      // The read stream fails with bare Node errors (EACCES, EISDIR) that do not say which file.
-      throw isSystemError(e) ? ioError(e, 'read the basis', path) : e;
+      // Reads fail with bare Node errors (EACCES, EISDIR; as the cause of reusedFileChunks' own)
+      // that do not say the file is the basis.
+      const system = isSystemError(e) ? e : isRolldeltaError(e) && e.code === ErrorCode.IO && isSystemError(e.cause) ? e.cause : undefined;
+      throw system ? ioError(system, 'read the basis', path) : e;
     }
     return;
   }

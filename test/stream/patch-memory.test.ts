@@ -3,7 +3,8 @@
 // 64 MiB of zeros diff to ~68 KB, 64 frames of 1 MiB that deflate ~1000x. Before, the op queue
 // (patchChunks) and the per-read op batches (patchInPlace) held every frame of a 64 KiB slice or a
 // 1 MiB read at once, and node:zlib's fresh output per frame piled up for the collector.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -63,5 +64,21 @@ describe('patch memory with frames that inflate ~1000x', () => {
     expect(out.length).toBe(64 * MiB);
     expect(out.every((b) => b === 0)).toBe(true);
     expect(peak, `peak ${peak}`).toBeLessThan(16 * MiB);
+  });
+});
+
+describe('signature memory', () => {
+  it('a file signed on one thread is read through reused buffers, not 1 MiB fresh per read', () => {
+    // Fresh reads piled up for the collector: the CLI's signature of a 256 MB file peaked at 318 MB RSS (61 now).
+    // Measured in a process of its own (the built package), where nothing else holds memory.
+    const f = join(dir, 'sig-basis');
+    writeFileSync(f, '');
+    truncateSync(f, 128 * MiB); // sparse: read back as zeros
+    const dist = join(import.meta.dirname, '..', '..', 'dist', 'index.js');
+    const script = `const { signatureFile } = await import(${JSON.stringify(dist)});
+      await signatureFile(${JSON.stringify(f)}, ${JSON.stringify(join(dir, 'sig'))}, { workers: 1 });
+      console.log(process.resourceUsage().maxRSS);`;
+    const maxRssKiB = Number(execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' }).trim());
+    expect(maxRssKiB).toBeLessThan(80 * 1024); // 93 MiB before, 61 now
   });
 });
