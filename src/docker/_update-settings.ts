@@ -1,7 +1,7 @@
 import { totalmem } from 'node:os';
 import { ErrorCode, RolldeltaError } from '../core/errors.js';
 import { checkLevel } from '../format/level.js';
-import { checkMilliseconds, shown } from './_milliseconds.js';
+import { checkByteLimit, checkMilliseconds, shown } from './_option-checks.js';
 import { MAX_TIMER_MS } from './_update-abort.js';
 import type { UpdateOptions } from './update-image.js';
 
@@ -37,10 +37,7 @@ export function updateSettings(opts: UpdateOptions): UpdateSettings {
   if (typeof retries !== 'number' || !Number.isInteger(retries) || retries < 0) {
     throw invalid(`retries must be a whole number >= 0 (download attempts in all; 0 and 1 try once), got ${shown(retries)}`);
   }
-  const maxDeltaBytes = opts.maxDeltaBytes;
-  if (maxDeltaBytes !== undefined && !(typeof maxDeltaBytes === 'number' && Number.isSafeInteger(maxDeltaBytes) && maxDeltaBytes > 0)) {
-    throw invalid(`maxDeltaBytes must be a positive whole number of bytes, got ${shown(maxDeltaBytes)}`);
-  }
+  const maxDeltaBytes = opts.maxDeltaBytes === undefined ? undefined : checkByteLimit('maxDeltaBytes', opts.maxDeltaBytes);
   const ms = (name: keyof UpdateOptions & `${string}Ms`, fallback: number, max: number, min = 0): number => checkMilliseconds(name, opts[name] ?? fallback, min, max);
   return {
     requestTimeoutMs: ms('requestTimeoutMs', 60_000, Number.MAX_SAFE_INTEGER),

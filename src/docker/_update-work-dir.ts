@@ -99,8 +99,8 @@ export class UpdateWorkDir {
       for (;;) {
         if (opts.signal?.aborted) throw updateAborted(opts.signal.reason);
         await makeOwnDirectory(path);
-        const token = randomBytes(8).toString('hex');
-        if (await createLock(path, token)) return new UpdateWorkDir(path, leaveTurn, token);
+        const token = await createLock(path);
+        if (token !== undefined) return new UpdateWorkDir(path, leaveTurn, token);
         const holder = await readHolder(path);
         if (holder === undefined) continue; // released between the two looks
         if (isStale(holder)) {
@@ -135,8 +135,8 @@ export class UpdateWorkDir {
     try {
       await checkOwnDirectory(path);
       for (let attempt = 0; attempt < 2; attempt++) {
-        const token = randomBytes(8).toString('hex');
-        if (await createLock(path, token)) return new UpdateWorkDir(path, leaveTurn, token);
+        const token = await createLock(path);
+        if (token !== undefined) return new UpdateWorkDir(path, leaveTurn, token);
         const holder = await readHolder(path);
         if (holder !== undefined && !(isStale(holder) && (await takeOver(path)))) break;
       }
@@ -232,17 +232,18 @@ async function makePrivate(path: string): Promise<void> {
   }
 }
 
-/** Creates the lock file holding this call's stamp; false when it exists already. */
-async function createLock(dir: string, token: string): Promise<boolean> {
+/** Creates the lock file holding a new call's stamp; its token, or undefined when the lock exists already. */
+async function createLock(dir: string): Promise<string | undefined> {
   const path = join(dir, LOCK_FILE);
   let fh;
   try {
     fh = await open(path, 'wx');
   } catch (e) {
     // ENOENT: the directory was removed by the holder leaving; the caller makes it again.
-    if (isCode(e, 'EEXIST') || isCode(e, 'ENOENT')) return false;
+    if (isCode(e, 'EEXIST') || isCode(e, 'ENOENT')) return undefined;
     throw e;
   }
+  const token = randomBytes(8).toString('hex');
   try {
     await fh.writeFile(lockStamp(token));
     await fh.close();
@@ -251,7 +252,7 @@ async function createLock(dir: string, token: string): Promise<boolean> {
     await unlink(path).catch(() => {});
     throw e;
   }
-  return true;
+  return token;
 }
 
 async function readHolder(dir: string): Promise<Holder | undefined> {

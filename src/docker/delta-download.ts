@@ -6,7 +6,7 @@ import { checkRingSize, type ReadRing } from '../image/read-ring.js';
 import { fileSha256 } from '../stream/file-sha256.js';
 import { nodeRawDeflate } from '../stream/node-raw-deflate.js';
 import { httpGet, type GetResponse } from './_http-get.js';
-import { checkMilliseconds } from './_milliseconds.js';
+import { checkByteLimit, checkMilliseconds } from './_option-checks.js';
 import { sleepUnlessAborted, updateAborted } from './_update-abort.js';
 
 /** A scanner that checks the delta's frames as they land with node:zlib's CRC-32 (16x the core's without the optimizing compiler, as `rolldelta update` runs). */
@@ -299,9 +299,7 @@ function checkAttemptOptions(opts: DownloadOptions): void {
   if (!Number.isInteger(opts.retries) || opts.retries < 0) {
     throw new RolldeltaError(ErrorCode.INVALID_ARGUMENT, `retries must be a whole number of download attempts, got ${opts.retries}`);
   }
-  if (opts.maxBytes !== undefined && !(Number.isSafeInteger(opts.maxBytes) && opts.maxBytes > 0)) {
-    throw new RolldeltaError(ErrorCode.INVALID_ARGUMENT, `maxBytes must be a positive whole number of bytes, got ${opts.maxBytes}`);
-  }
+  if (opts.maxBytes !== undefined) checkByteLimit('maxBytes', opts.maxBytes);
   for (const name of ['requestTimeoutMs', 'maxBackoffMs', 'retryIntervalMs', 'idleTimeoutMs'] as const) {
     // Infinity is a choice here: no idle timeout, or a deadline that never comes.
     if (opts[name] !== undefined) checkMilliseconds(name, opts[name], 0, Infinity);

@@ -10,7 +10,7 @@ import { diffImages } from '../image/diff-images.js';
 import { fileSha256 } from '../stream/file-sha256.js';
 import { resolveWorkerCount, type WorkerCount } from '../stream/worker-count.js';
 import { ConcurrencyLimit } from './_concurrency-limit.js';
-import { checkMilliseconds } from './_milliseconds.js';
+import { checkMilliseconds } from './_option-checks.js';
 import type { DeltaStore } from './delta-store.js';
 import type { DockerEngine } from './engine.js';
 

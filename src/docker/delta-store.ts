@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Stats } from 'node:fs';
 import { mkdir, readdir, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ErrorCode, RolldeltaError } from '../core/errors.js';
+import { checkByteLimit } from './_option-checks.js';
 
 export interface DeltaStoreOptions {
   /**
@@ -42,11 +42,7 @@ export class DeltaStore {
     readonly dir: string,
     opts: DeltaStoreOptions = {},
   ) {
-    const max = opts.maxBytes;
-    if (max !== undefined && !(Number.isSafeInteger(max) && max > 0)) {
-      throw new RolldeltaError(ErrorCode.INVALID_ARGUMENT, `maxBytes must be a positive whole number of bytes, got ${max}`);
-    }
-    this.maxBytes = max;
+    this.maxBytes = opts.maxBytes === undefined ? undefined : checkByteLimit('maxBytes', opts.maxBytes);
   }
 
   /**

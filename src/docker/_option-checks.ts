@@ -13,6 +13,17 @@ export function checkMilliseconds(name: string, v: unknown, min = 0, max = Numbe
   throw new RolldeltaError(ErrorCode.INVALID_ARGUMENT, `${name} must be a number of milliseconds ${range}, got ${shown(v)}`);
 }
 
+/**
+ * `v` when it is a positive whole number of bytes (a size bound: a delta download's, a store's);
+ * else ERR_INVALID_ARGUMENT naming the option.
+ * @example
+ * const maxBytes = opts.maxBytes === undefined ? undefined : checkByteLimit('maxBytes', opts.maxBytes);
+ */
+export function checkByteLimit(name: string, v: unknown): number {
+  if (typeof v === 'number' && Number.isSafeInteger(v) && v > 0) return v;
+  throw new RolldeltaError(ErrorCode.INVALID_ARGUMENT, `${name} must be a positive whole number of bytes, got ${shown(v)}`);
+}
+
 /** A value as a message shows it: a string quoted, so '3' is not mistaken for 3. */
 export function shown(v: unknown): string {
   return typeof v === 'string' ? JSON.stringify(v) : String(v);
