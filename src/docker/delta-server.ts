@@ -380,19 +380,20 @@ export function createDeltaServer(opts: DeltaServerOptions): DeltaServer {
       start(from, to, variant).catch(() => {}); // the failure is reported to the requests that follow
       return void res.writeHead(202, { 'retry-after': retryAfter, 'content-type': 'text/plain' }).end('the delta is being generated; ask again\n');
     }
-    opts.store.used(opts.store.pathFor(from, to, variant));
+    const path = opts.store.pathFor(from, to, variant);
+    opts.store.used(path);
     const size = st.size;
     const range = rangeOf(req.headers.range, size);
     if (range === 'unsatisfiable') return void res.writeHead(416, { 'content-range': `bytes */${size}` }).end();
     const headers = {
       'content-type': 'application/vnd.rolldelta.image-delta',
       'accept-ranges': 'bytes',
-      'x-delta-sha256': await digestOf(opts.store.pathFor(from, to, variant), st),
+      'x-delta-sha256': await digestOf(path, st),
     };
     if (range) res.writeHead(206, { ...headers, 'content-length': range.end - range.start + 1, 'content-range': `bytes ${range.start}-${range.end}/${size}` });
     else res.writeHead(200, { ...headers, 'content-length': size });
     if (req.method === 'HEAD') return void res.end();
-    const file = createReadStream(opts.store.pathFor(from, to, variant), range ? { start: range.start, end: range.end } : {});
+    const file = createReadStream(path, range ? { start: range.start, end: range.end } : {});
     seen.file = file;
     // pipeline, not pipe: a download cut short closes the file too (else one fd leaks per abort).
     pipeline(file, res, () => {});
