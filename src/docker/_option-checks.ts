@@ -24,6 +24,12 @@ export function checkByteLimit(name: string, v: unknown): number {
   throw new RolldeltaError(ErrorCode.INVALID_ARGUMENT, `${name} must be a positive whole number of bytes, got ${shown(v)}`);
 }
 
+/** `v` when it is a whole number of at least 0 (seconds, cache entries); else ERR_INVALID_ARGUMENT naming the option. */
+export function checkCount(name: string, v: number): number {
+  if (!Number.isSafeInteger(v) || v < 0) throw new RolldeltaError(ErrorCode.INVALID_ARGUMENT, `${name} must be a whole number, at least 0; got ${v}`);
+  return v;
+}
+
 /** A value as a message shows it: a string quoted, so '3' is not mistaken for 3. */
 export function shown(v: unknown): string {
   return typeof v === 'string' ? JSON.stringify(v) : String(v);

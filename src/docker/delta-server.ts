@@ -10,7 +10,7 @@ import { diffImages } from '../image/diff-images.js';
 import { fileSha256 } from '../stream/file-sha256.js';
 import { resolveWorkerCount, type WorkerCount } from '../stream/worker-count.js';
 import { ConcurrencyLimit } from './_concurrency-limit.js';
-import { checkMilliseconds } from './_option-checks.js';
+import { checkCount, checkMilliseconds } from './_option-checks.js';
 import type { DeltaStore } from './delta-store.js';
 import type { DockerEngine } from './engine.js';
 
@@ -149,12 +149,6 @@ interface Refusal {
 /** A failed generation's answer, given until `until` (Date.now() ms). */
 interface Failure extends Refusal {
   until: number;
-}
-
-/** A whole number of at least 0 (seconds, cache entries), checked when the server is made. */
-function checkCount(name: string, v: number): number {
-  if (!Number.isSafeInteger(v) || v < 0) throw new RolldeltaError(ErrorCode.INVALID_ARGUMENT, `${name} must be a whole number, at least 0; got ${v}`);
-  return v;
 }
 
 /** The reason a person reads, with the code a program switches on. */
