@@ -1,4 +1,5 @@
 import { ErrorCode, RolldeltaError } from '../core/errors.js';
+import { settledUnlessAborted } from '../stream/abort.js';
 
 /** The longest delay setTimeout keeps (about 24.8 days); Node fires a longer one at once. */
 export const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -43,14 +44,5 @@ export function sleepUnlessAborted(ms: number, signal: AbortSignal | undefined):
  * await unlessAborted(earlierUpdate, signal);
  */
 export function unlessAborted(p: Promise<unknown>, signal: AbortSignal | undefined): Promise<void> {
-  if (!signal) return p.then(() => {});
-  if (signal.aborted) return Promise.reject(updateAborted(signal.reason));
-  return new Promise<void>((resolve, reject) => {
-    const onAbort = () => reject(updateAborted(signal.reason));
-    signal.addEventListener('abort', onAbort, { once: true });
-    void p.then(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    });
-  });
+  return (signal ? settledUnlessAborted(p, signal, updateAborted) : p).then(() => {});
 }

@@ -3,6 +3,7 @@ import { toHex } from '../core/bytes.js';
 import { ErrorCode, RolldeltaError, isRolldeltaError } from '../core/errors.js';
 import { DamagedRangeError, FrameScanner } from '../format/frame-scanner.js';
 import { checkRingSize, type ReadRing } from '../image/read-ring.js';
+import { settledUnlessAborted } from '../stream/abort.js';
 import { fileSha256 } from '../stream/file-sha256.js';
 import { nodeRawDeflate } from '../stream/node-raw-deflate.js';
 import { httpGet, type GetResponse } from './_http-get.js';
@@ -78,21 +79,13 @@ const withoutTrailingCode = (text: string) => text.replace(/\s*\(ERR_[A-Z_]+\)$/
  */
 async function* untilAborted(body: AsyncIterable<Uint8Array>, signal: AbortSignal | undefined): AsyncGenerator<Uint8Array> {
   const it = body[Symbol.asyncIterator]();
-  let onAbort = () => {};
-  const aborted = new Promise<never>((_, reject) => {
-    onAbort = () => reject(updateAborted(signal?.reason));
-    if (signal?.aborted) onAbort();
-    else signal?.addEventListener('abort', onAbort, { once: true });
-  });
-  aborted.catch(() => {});
   try {
     for (;;) {
-      const r = await Promise.race([it.next(), aborted]);
+      const r = signal ? await settledUnlessAborted(it.next(), signal, updateAborted) : await it.next();
       if (r.done) return;
       yield r.value;
     }
   } finally {
-    signal?.removeEventListener('abort', onAbort);
     void it.return?.()?.catch(() => {});
   }
 }

@@ -1,5 +1,6 @@
 import { ErrorCode, RolldeltaError } from '../core/errors.js';
 import { isBytes } from '../core/bytes.js';
+import { operationAborted, settledUnlessAborted } from './abort.js';
 
 /** Anything that yields byte chunks: a Node Readable, a web ReadableStream's iterator, a generator. */
 export type ByteSource = AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
@@ -11,18 +12,9 @@ export type ByteSource = AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
  */
 export async function* byteChunks(source: ByteSource, signal?: AbortSignal): AsyncGenerator<Uint8Array> {
   const it = (Symbol.asyncIterator in source ? (source as AsyncIterable<unknown>)[Symbol.asyncIterator]() : (source as Iterable<unknown>)[Symbol.iterator]()) as AsyncIterator<unknown> | Iterator<unknown>;
-  let onAbort: (() => void) | undefined;
-  const aborted = signal
-    ? new Promise<never>((_, reject) => {
-        onAbort = () => reject(new RolldeltaError(ErrorCode.ABORTED, 'the operation was aborted', { cause: signal.reason }));
-        if (signal.aborted) onAbort();
-        else signal.addEventListener('abort', onAbort, { once: true });
-      })
-    : undefined;
-  aborted?.catch(() => {});
   try {
     for (;;) {
-      const next = aborted ? await Promise.race([it.next(), aborted]) : await it.next();
+      const next = signal ? await settledUnlessAborted(Promise.resolve(it.next()), signal, operationAborted) : await it.next();
       if (next.done) return;
       const chunk = next.value;
       if (!isBytes(chunk)) {
@@ -31,7 +23,6 @@ export async function* byteChunks(source: ByteSource, signal?: AbortSignal): Asy
       yield chunk;
     }
   } finally {
-    if (onAbort) signal!.removeEventListener('abort', onAbort);
     void it.return?.();
   }
 }

@@ -1,5 +1,5 @@
 import { Duplex } from 'node:stream';
-import { ErrorCode, RolldeltaError } from '../core/errors.js';
+import { throwIfAborted } from './abort.js';
 import { byteChunks } from './chunks.js';
 
 /**
@@ -17,7 +17,7 @@ export function toDuplex(
   // signal never settled. So destroy first ends that wait (byteChunks rejects the pending read).
   const destroyed = new AbortController();
   const d = Duplex.from(async function* (source: AsyncIterable<Uint8Array>) {
-    if (signal?.aborted) throw new RolldeltaError(ErrorCode.ABORTED, 'the operation was aborted', { cause: signal.reason });
+    throwIfAborted(signal);
     yield* transform(byteChunks(source, destroyed.signal));
   });
   const destroy = d._destroy.bind(d);

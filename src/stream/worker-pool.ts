@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { ErrorCode, RolldeltaError, type ErrorCode as ErrorCodeName } from '../core/errors.js';
+import { operationAborted } from './abort.js';
 import type { WorkerReply, WorkerRequest, WorkerTask } from './_worker-protocol.js';
 
 /**
@@ -65,7 +66,7 @@ export class WorkerPool {
     }
     this.size = size;
     this.signal = opts.signal;
-    this.onAbort = () => this.fail(new RolldeltaError(ErrorCode.ABORTED, 'the operation was aborted', { cause: this.signal?.reason }));
+    this.onAbort = () => this.fail(operationAborted(this.signal?.reason));
     if (this.signal?.aborted) {
       this.onAbort();
       return;

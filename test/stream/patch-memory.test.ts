@@ -3,7 +3,6 @@
 // 64 MiB of zeros diff to ~68 KB, 64 frames of 1 MiB that deflate ~1000x. Before, the op queue
 // (patchChunks) and the per-read op batches (patchInPlace) held every frame of a 64 KiB slice or a
 // 1 MiB read at once, and node:zlib's fresh output per frame piled up for the collector.
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +11,7 @@ import { diff } from '../../src/format/operations.js';
 import { patchChunks } from '../../src/stream/patch-stream.js';
 import { patchInPlace } from '../../src/stream/patch-in-place.js';
 import { prng } from '../core/_diff-helpers.js';
+import { peakRssMiB } from '../helpers/peak-rss.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'rolldelta-patchmem-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -68,17 +68,13 @@ describe('patch memory with frames that inflate ~1000x', () => {
 });
 
 describe('signature memory', () => {
-  it('a file signed on one thread is read through reused buffers, not 1 MiB fresh per read', () => {
+  it('a file signed on one thread is read through reused buffers, not 1 MiB fresh per read', async () => {
     // Fresh reads piled up for the collector: the CLI's signature of a 256 MB file peaked at 318 MB RSS (61 now).
-    // Measured in a process of its own (the built package), where nothing else holds memory.
     const f = join(dir, 'sig-basis');
     writeFileSync(f, '');
     truncateSync(f, 128 * MiB); // sparse: read back as zeros
-    const dist = join(import.meta.dirname, '..', '..', 'dist', 'index.js');
-    const script = `const { signatureFile } = await import(${JSON.stringify(dist)});
-      await signatureFile(${JSON.stringify(f)}, ${JSON.stringify(join(dir, 'sig'))}, { workers: 1 });
-      console.log(process.resourceUsage().maxRSS);`;
-    const maxRssKiB = Number(execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' }).trim());
-    expect(maxRssKiB).toBeLessThan(80 * 1024); // 93 MiB before, 61 now
+    const peak = await peakRssMiB(`const { signatureFile } = await import(dist);
+      await signatureFile(${JSON.stringify(f)}, ${JSON.stringify(join(dir, 'sig'))}, { workers: 1 });`);
+    expect(peak).toBeLessThan(80); // 93 MiB before, 61 now
   });
 });
