@@ -71,21 +71,30 @@ export class WorkerPool {
       this.onAbort();
       return;
     }
-    this.signal?.addEventListener('abort', this.onAbort, { once: true });
+    // Found before the listener goes on: a bundle without the entry failed here with the listener
+    // left on the caller's signal, holding the pool, one more for every call that failed.
     const entry = workerEntry();
-    for (let i = 0; i < size; i++) {
-      // None of the parent's Node options: the workers run the built bundle and need none, and a
-      // worker refuses V8 options (--max-old-space-size, which servers often run with) and
-      // --input-type (a program run as `node --input-type=module -e …`) by failing to start.
-      const w = new Worker(entry, { execArgv: [] });
-      w.unref();
-      w.on('message', (reply: WorkerReply) => this.settle(w, reply));
-      w.on('error', (e) => this.fail(new RolldeltaError(ErrorCode.IO, `a worker thread failed: ${e.message}`, { cause: e })));
-      w.on('exit', (code) => {
-        if (!this.failure) this.fail(new RolldeltaError(ErrorCode.IO, `a worker thread exited early with code ${code}; try workers: 1`));
-      });
-      this.workers.push(w);
-      this.idle.push(w);
+    this.signal?.addEventListener('abort', this.onAbort, { once: true });
+    try {
+      for (let i = 0; i < size; i++) {
+        // None of the parent's Node options: the workers run the built bundle and need none, and a
+        // worker refuses V8 options (--max-old-space-size, which servers often run with) and
+        // --input-type (a program run as `node --input-type=module -e …`) by failing to start.
+        const w = new Worker(entry, { execArgv: [] });
+        w.unref();
+        w.on('message', (reply: WorkerReply) => this.settle(w, reply));
+        w.on('error', (e) => this.fail(new RolldeltaError(ErrorCode.IO, `a worker thread failed: ${e.message}`, { cause: e })));
+        w.on('exit', (code) => {
+          if (!this.failure) this.fail(new RolldeltaError(ErrorCode.IO, `a worker thread exited early with code ${code}; try workers: 1`));
+        });
+        this.workers.push(w);
+        this.idle.push(w);
+      }
+    } catch (e) {
+      // A thread that cannot start (the process's thread limit): no caller gets this pool to
+      // close, so the threads started before it and the listener go now.
+      this.fail(new RolldeltaError(ErrorCode.IO, `a worker thread could not start: ${(e as Error)?.message ?? String(e)}; try workers: 1`, { cause: e }));
+      throw this.failure;
     }
   }
 
