@@ -81,6 +81,14 @@ export async function fileSignatureParallel(path: string, size: number, params: 
   checkBlockCount(Math.ceil(size / bl), bl);
   const step = blocksPerPiece(bl, opts.pieceBytes ?? 8 << 20) * bl;
   const pool = opts.pool ?? new WorkerPool(opts.workers, { signal: opts.signal });
+  // The hash ends with the signature: after a worker's failure (the file replaced or removed
+  // meanwhile) it read on to the file's end, holding it open (a deleted one's space too) after
+  // the call had failed.
+  const hashing = new AbortController();
+  const stopHashing = () => hashing.abort(opts.signal?.reason);
+  if (opts.signal?.aborted) stopHashing();
+  else opts.signal?.addEventListener('abort', stopHashing, { once: true });
+  let sha: Promise<{ length: number; digest: Uint8Array }> | undefined;
   try {
     const jobs: { length: number; sums: Promise<BlockSums> }[] = [];
     for (let start = 0; start < size; start += step) {
@@ -88,7 +96,7 @@ export async function fileSignatureParallel(path: string, size: number, params: 
       const task: WorkerTask = { kind: 'signature-range', params, path, start, end };
       jobs.push({ length: end - start, sums: quiet(pool.run<BlockSums>(task)) });
     }
-    const sha = opts.withSha256 ? quiet(fileSha256(path, { sha256: opts.sha256, signal: opts.signal })) : undefined;
+    sha = opts.withSha256 ? quiet(fileSha256(path, { sha256: opts.sha256, signal: hashing.signal })) : undefined;
     const asm = new SumsAssembler(params);
     for (const j of jobs) {
       asm.add(await j.sums);
@@ -100,6 +108,9 @@ export async function fileSignatureParallel(path: string, size: number, params: 
     }
     return asm.finish(size, whole?.digest);
   } finally {
+    opts.signal?.removeEventListener('abort', stopHashing);
+    hashing.abort();
+    await sha?.catch(() => {});
     if (!opts.pool) await pool.close();
   }
 }

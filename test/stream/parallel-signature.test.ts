@@ -3,7 +3,7 @@
 // The workers run the built dist/worker.mjs (Node 20 cannot start a worker from .ts sources).
 import fc from 'fast-check';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,6 +13,7 @@ import { buildSignature } from '../../src/core/signature-builder.js';
 import { encodeSignature } from '../../src/format/signature-codec.js';
 import { RolldeltaError, resolveWorkerCount, signatureChunks, signatureFile, signatureFileChunks } from '../../src/index.js';
 import { workersForSize } from '../../src/stream/worker-count.js';
+import { Sha256 } from '../../src/core/sha256.js';
 import { nodeSha256 } from '../../src/stream/node-sha256.js';
 import { ProgressMeter } from '../../src/stream/progress.js';
 import { WorkerPool } from '../../src/stream/worker-pool.js';
@@ -50,6 +51,14 @@ function tempFile(data: Uint8Array): string {
 }
 
 const meter = () => new ProgressMeter({});
+
+function readlinkSafe(path: string): string {
+  try {
+    return readlinkSync(path);
+  } catch {
+    return ''; // closed meanwhile
+  }
+}
 
 describe('parallel signature, byte-identical to one thread', () => {
   const bl = 64;
@@ -142,6 +151,34 @@ describe('parallel signature errors', () => {
     } finally {
       await pool.close();
     }
+  });
+
+  it('a file replaced while workers sum it: ERR_IO, and the hash of the old one stops with the call instead of reading it to its end', async () => {
+    const size = 48 << 20;
+    const path = tempFile(noise(size, 5));
+    // Descriptors of this process still open on the old file (renamed over: "(deleted)").
+    const onOld = () => readdirSync('/proc/self/fd').filter((fd) => readlinkSafe(`/proc/self/fd/${fd}`) === `${path} (deleted)`).length;
+    let hashed = 0;
+    // Counts what the main thread hashes; its first bytes are the moment to replace the file,
+    // as an updater does with a rename: tasks started after it open the new, short file. The
+    // TypeScript SHA-256 (~10x slower than node:crypto) stands for a basis large enough that
+    // its hash outlasts the workers' first tasks.
+    const sha256 = () => {
+      const h = new Sha256();
+      return {
+        update(d: Uint8Array) {
+          if (hashed === 0) renameSync(tempFile(noise(5, 6)), path);
+          hashed += d.length;
+          h.update(d);
+          return this;
+        },
+        digest: () => h.digest(),
+      };
+    };
+    await expect(signatureFile(path, join(dir, 'replaced.sig'), { workers: 2, sha256 })).rejects.toMatchObject({ code: 'ERR_IO', message: expect.stringContaining('changed while') });
+    for (let t = 0; onOld() > 0 && t < 200; t++) await new Promise((r) => setTimeout(r, 50));
+    expect(onOld()).toBe(0);
+    expect(hashed).toBeLessThan(size / 2);
   });
 
   it('a closed pool rejects new tasks with ERR_ABORTED', async () => {
