@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { open, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { equalBytes, toHex } from '../core/bytes.js';
-import { ErrorCode, RolldeltaError } from '../core/errors.js';
+import { ErrorCode, RolldeltaError, isRolldeltaError } from '../core/errors.js';
 import { planInPlace, type InPlacePlan } from '../core/in-place-plan.js';
 import type { OpSink } from '../core/ops.js';
 import type { DeltaHeader } from '../format/delta-header.js';
@@ -11,7 +11,7 @@ import type { NativeTrailer } from '../format/native-delta-encoder.js';
 import { NATIVE_DELTA_MAGIC } from '../format/native-magic.js';
 import { openFresh, readJournal, removeJournal, writeJournal, type InPlaceJournal } from './in-place-journal.js';
 import { fileSha256 } from './file-sha256.js';
-import { ioError } from './io-error.js';
+import { ioError, isSystemError } from './io-error.js';
 import { nodeRawDeflate } from './node-raw-deflate.js';
 import { reusedFileChunks } from './reused-chunks.js';
 
@@ -105,6 +105,8 @@ export async function patchInPlace(path: string, deltaPath: string, opts: PatchI
     throw ioError(e, 'open for in-place patching', path);
   }
   let checkpoints = 0;
+  // From the first journal on, the file is being rewritten: a failure leaves it to be resumed.
+  let journaled = resumed;
   try {
     if (journal === undefined) {
       if ((await basisOrTarget(fh, path, shape.header, shape.trailer)) === 'target') {
@@ -120,6 +122,7 @@ export async function patchInPlace(path: string, deltaPath: string, opts: PatchI
       await writeStash(fh, stashPath, plan);
       journal = { delta: deltaSha, plan: planSha, phase: 1, step: 0, op: 0, chunk: 0, wal: [], walBytes: new Uint8Array(0) };
       await writeJournal(journalPath, journal);
+      journaled = true;
     }
     const targetLength = shape.trailer.targetLength;
     const { size } = await fh.stat();
@@ -137,12 +140,27 @@ export async function patchInPlace(path: string, deltaPath: string, opts: PatchI
         `after patching ${path} in place its SHA-256 is ${toHex(got)}, the delta promised ${toHex(shape.trailer.targetSha256)}; the file is damaged and must be restored from elsewhere`,
       );
     }
+  } catch (e) {
+    throw inPlaceFailure(e, path, journalPath, journaled);
   } finally {
     await fh.close();
   }
   await removeJournal(journalPath);
   await unlink(stashPath).catch(() => {});
   return { targetLength: shape.trailer.targetLength, resumed, stashedBytes: plan.brokenBytes, alreadyTarget: false };
+}
+
+/**
+ * A failure of the file system (ENOSPC, EIO: Node's bare errors from the file's own writes) as
+ * ERR_IO naming the file and saying what state it is in: unchanged before the journal exists,
+ * half patched and resumable after.
+ */
+function inPlaceFailure(e: unknown, path: string, journalPath: string, journaled: boolean): unknown {
+  const wrapped = isRolldeltaError(e) && e.code === ErrorCode.IO && isSystemError(e.cause);
+  if (!isSystemError(e) && !wrapped) return e;
+  const what = wrapped ? (e as RolldeltaError).message : ioError(e, 'patch in place', path).message;
+  const state = journaled ? `${path} is half patched: run again with the same delta to finish it (${journalPath} records how far it got)` : `${path} is unchanged`;
+  return new RolldeltaError(ErrorCode.IO, `${what}; ${state}`, { cause: wrapped ? (e as RolldeltaError).cause : e });
 }
 
 /** The two passes over the file, with the journal kept one durable step behind the writes. */
