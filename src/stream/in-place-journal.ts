@@ -51,6 +51,8 @@ export async function writeJournal(path: string, j: InPlaceJournal): Promise<voi
     }
     await rename(tmp, path);
   } catch (e) {
+    // Most likely the disk is full: the partial copy would take more of it, for nothing.
+    await unlink(tmp).catch(() => {});
     throw ioError(e, 'write the in-place journal', path);
   }
 }

@@ -135,12 +135,15 @@ export async function patchInPlace(path: string, deltaPath: string, opts: PatchI
     const got = await sha256Handle(fh, targetLength);
     if (!equalBytes(got, shape.trailer.targetSha256)) {
       await removeJournal(journalPath);
+      journaled = false; // nothing left to resume: the stash goes too
       throw new RolldeltaError(
         ErrorCode.CHECKSUM,
         `after patching ${path} in place its SHA-256 is ${toHex(got)}, the delta promised ${toHex(shape.trailer.targetSha256)}; the file is damaged and must be restored from elsewhere`,
       );
     }
   } catch (e) {
+    // Without a journal to resume from, the stash (up to maxStashBytes) is of no use to anyone.
+    if (!journaled) await unlink(stashPath).catch(() => {});
     throw inPlaceFailure(e, path, journalPath, journaled);
   } finally {
     await fh.close();

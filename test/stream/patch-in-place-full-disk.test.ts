@@ -88,4 +88,12 @@ describe.skipIf(!mounted)('in-place patch on a full disk', () => {
     }
   });
 
+  it('leaves nothing beside the file but what a rerun resumes from: no partial stash, no journal copy', async () => {
+    const failures = await failuresOnce();
+    for (const x of failures) {
+      // Unchanged: nothing to resume. Half patched: the journal, and the stash its plan reads.
+      const want = x.unchanged ? [] : x.pair === 'swapped' ? ['f.rdjournal', 'f.rdstash'] : ['f.rdjournal'];
+      expect(x.left.sort(), x.message).toEqual(want);
+    }
+  });
 });

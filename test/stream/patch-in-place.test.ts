@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -134,6 +134,22 @@ describe('in-place patching', () => {
     symlinkSync(victims[0], `${f}.rdjournal`);
     await expect(patchInPlace(f, d)).rejects.toMatchObject({ code: 'ERR_UNSAFE_PATH' });
     expectFile(f, basis);
+  });
+
+  it('a file another writer changes mid-patch: ERR_CHECKSUM, and neither journal nor stash left beside it', async () => {
+    const basis = prng(200_000, 9);
+    const target = concat(basis.subarray(120_000), basis.subarray(0, 120_000));
+    const [f, d] = files(basis, diff(basis, target, { level: 1 }));
+    // The hook only says when (at every checkpoint, the last one after the final write): the
+    // change itself is a real write through another descriptor of the file.
+    const changeIt = () => {
+      const fd = openSync(f, 'r+');
+      writeSync(fd, Buffer.from('XXXX'), 0, 4, 100);
+      closeSync(fd);
+    };
+    await expect(patchInPlace(f, d, { onCheckpoint: changeIt })).rejects.toMatchObject({ code: 'ERR_CHECKSUM' });
+    expect(existsSync(`${f}.rdjournal`)).toBe(false);
+    expect(existsSync(`${f}.rdstash`)).toBe(false);
   });
 
   it('refuses a wrong basis and a delta too cyclic for maxStashBytes before writing anything', async () => {
