@@ -10,6 +10,7 @@ import { diffImages } from '../image/diff-images.js';
 import { fileSha256 } from '../stream/file-sha256.js';
 import { resolveWorkerCount, type WorkerCount } from '../stream/worker-count.js';
 import { ConcurrencyLimit } from './_concurrency-limit.js';
+import { FailureMemory, type Refusal } from './_failure-memory.js';
 import { checkCount, checkMilliseconds } from './_option-checks.js';
 import type { DeltaStore } from './delta-store.js';
 import type { DockerEngine } from './engine.js';
@@ -140,17 +141,6 @@ function refOf(url: URL, name: string): string {
   return v;
 }
 
-/** A request the server answers with an error status and a one-line reason per problem. */
-interface Refusal {
-  status: number;
-  message: string;
-}
-
-/** A failed generation's answer, given until `until` (Date.now() ms). */
-interface Failure extends Refusal {
-  until: number;
-}
-
 /** The reason a person reads, with the code a program switches on. */
 const reasonOf = (e: unknown) => (isRolldeltaError(e) ? `${e.message} (${e.code})` : String((e as Error)?.message ?? e));
 
@@ -203,13 +193,12 @@ function rangeOf(header: string | undefined, size: number): { start: number; end
  */
 export function createDeltaServer(opts: DeltaServerOptions): DeltaServer {
   const running = new Map<string, Promise<number>>();
-  const failures = new Map<string, Failure>();
   // Checked here, not at the first generation: a bad value would answer every device 500.
   if (typeof opts.source?.archive !== 'function') throw new RolldeltaError(ErrorCode.INVALID_ARGUMENT, 'source must be a DeltaSource (archiveDirectory, engineArchives, registryArchives)');
   if (typeof opts.store?.removeStaleTempFiles !== 'function') throw new RolldeltaError(ErrorCode.INVALID_ARGUMENT, 'store must be a DeltaStore');
   const workers = opts.workers ?? 'auto';
   resolveWorkerCount(workers);
-  const keepFailureMs = checkMilliseconds('keepFailureMs', opts.keepFailureMs ?? 30_000);
+  const failures = new FailureMemory(checkMilliseconds('keepFailureMs', opts.keepFailureMs ?? 30_000));
   const closing = () => new RolldeltaError(ErrorCode.ABORTED, 'the delta server is closing: it starts no generation');
   const turns = new ConcurrencyLimit(opts.maxGenerations ?? 2, { what: 'maxGenerations', aborted: closing });
   let generations = 0;
@@ -256,7 +245,7 @@ export function createDeltaServer(opts: DeltaServerOptions): DeltaServer {
     if (job) return job;
     if (stopping.signal.aborted) return Promise.reject(closing());
     generations++;
-    failures.delete(key);
+    failures.forget(key);
     const level = variant ?? serverLevel;
     let t0 = Date.now();
     let began = false;
@@ -304,8 +293,7 @@ export function createDeltaServer(opts: DeltaServerOptions): DeltaServer {
       (e) => {
         running.delete(key);
         if (!began) failed(e); // closed while it waited its turn
-        const until = Date.now() + keepFailureMs;
-        failures.set(key, isNotFound(e) ? { status: 404, message: `not found: ${reasonOf(e)}`, until } : { status: 500, message: `generating the delta failed: ${reasonOf(e)}`, until });
+        failures.remember(key, isNotFound(e) ? { status: 404, message: `not found: ${reasonOf(e)}` } : { status: 500, message: `generating the delta failed: ${reasonOf(e)}` });
       },
     );
     return job;
@@ -361,13 +349,9 @@ export function createDeltaServer(opts: DeltaServerOptions): DeltaServer {
     if (st === undefined) {
       if (stopping.signal.aborted) return void res.writeHead(503, { 'retry-after': retryAfter, 'content-type': 'text/plain' }).end('the delta server is closing; ask again\n');
       const key = jobKey(from, to, variant);
-      const failed = failures.get(key);
-      if (failed && !running.has(key)) {
-        // Told to every device for a while (told to one, a failing pair was regenerated at every poll).
-        const expired = keepFailureMs > 0 && Date.now() >= failed.until;
-        if (expired || keepFailureMs === 0) failures.delete(key);
-        if (!expired) return void res.writeHead(failed.status, { 'content-type': 'text/plain' }).end(`${failed.message}\n`);
-      }
+      // Told to every device for a while (told to one, a failing pair was regenerated at every poll).
+      const failed = running.has(key) ? undefined : failures.answerFor(key);
+      if (failed) return void res.writeHead(failed.status, { 'content-type': 'text/plain' }).end(`${failed.message}\n`);
       // A running generation was checked when it started; a missing image starts none.
       const refused = running.has(key) ? undefined : await refusalFor(from, to);
       if (refused) return void res.writeHead(refused.status, { 'content-type': 'text/plain' }).end(`${refused.message}\n`);
