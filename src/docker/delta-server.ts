@@ -266,7 +266,9 @@ export function createDeltaServer(opts: DeltaServerOptions): DeltaServer {
       opts.store.used(path);
       // A store that cannot be tidied still serves what it has.
       const removed = await opts.store.evict(path).catch(() => undefined);
-      if (removed?.files) emit({ type: 'deltas-removed', ...removed, maxBytes: opts.store.maxBytes! });
+      // Their digests too: one per delta ever served stayed (~0.6 KB each) in a store of bounded size.
+      for (const p of removed?.paths ?? []) digests.delete(p);
+      if (removed?.files) emit({ type: 'deltas-removed', files: removed.files, bytes: removed.bytes, maxBytes: opts.store.maxBytes! });
       return s.deltaBytes;
     }
     const onWait = () => emit({ type: 'generation-queued', from, to, level, ahead: turns.queued });

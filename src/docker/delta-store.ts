@@ -18,6 +18,8 @@ export interface DeltaStoreOptions {
 export interface Eviction {
   files: number;
   bytes: number;
+  /** The removed deltas' paths (what the server forgets of them). */
+  paths: string[];
 }
 
 /**
@@ -82,12 +84,15 @@ export class DeltaStore {
    * one just made); resolves to what it removed (nothing without `maxBytes`).
    * @example
    * const store = new DeltaStore('/var/lib/deltas', { maxBytes: 20e9 });
-   * await store.evict(store.pathFor('app:1', 'app:2')); // { files: 3, bytes: 41877 }
+   * await store.evict(store.pathFor('app:1', 'app:2')); // { files: 3, bytes: 41877, paths: [...] }
    */
   async evict(keep: string): Promise<Eviction> {
-    const removed: Eviction = { files: 0, bytes: 0 };
+    const removed: Eviction = { files: 0, bytes: 0, paths: [] };
     if (this.maxBytes === undefined) return removed;
     const names = (await readdir(this.dir).catch(() => [] as string[])).filter((n) => DELTA_FILE.test(n));
+    // Deltas gone by other hands (an operator, another server on the store) are forgotten too.
+    const listed = new Set(names.map((name) => join(this.dir, name)));
+    for (const path of this.lastUsed.keys()) if (!listed.has(path)) this.lastUsed.delete(path);
     const deltas: { path: string; size: number; when: number }[] = [];
     for (const name of names) {
       const path = join(this.dir, name);
@@ -107,6 +112,7 @@ export class DeltaStore {
       total -= d.size;
       removed.files++;
       removed.bytes += d.size;
+      removed.paths.push(d.path);
     }
     return removed;
   }

@@ -448,9 +448,9 @@ describe('createDeltaServer', () => {
     });
     writeFileSync(join(store.dir, 'notes.txt'), 'not a delta');
     store.used(paths[0]); // a served just now: the most recent
-    expect(await store.evict(paths[1])).toEqual({ files: 2, bytes: 8000 }); // 16 000 > 10 000: c and d go, b kept
+    expect(await store.evict(paths[1])).toEqual({ files: 2, bytes: 8000, paths: [paths[2], paths[3]] }); // 16 000 > 10 000: c and d go, b kept
     expect(readdirSync(store.dir).sort()).toEqual([paths[0], paths[1]].map((p) => p.split('/').pop()).concat('notes.txt').sort());
-    expect(await new DeltaStore(store.dir).evict(paths[0])).toEqual({ files: 0, bytes: 0 }); // no maxBytes: keeps all
+    expect(await new DeltaStore(store.dir).evict(paths[0])).toEqual({ files: 0, bytes: 0, paths: [] }); // no maxBytes: keeps all
     for (const maxBytes of [0, -1, 1.5]) expect(() => new DeltaStore(dir, { maxBytes })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
   });
 
