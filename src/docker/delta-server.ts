@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { createReadStream, type Stats } from 'node:fs';
 import { mkdir, stat } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -203,6 +204,9 @@ export function createDeltaServer(opts: DeltaServerOptions): DeltaServer {
   const turns = new ConcurrencyLimit(opts.maxGenerations ?? 2, { what: 'maxGenerations', aborted: closing });
   let generations = 0;
   const stopping = new AbortController();
+  // Each generation waiting its turn listens for the close: past 10 Node warned of a possible
+  // leak ("MaxListenersExceededWarning") in the operator's log, though each goes with its turn.
+  setMaxListeners(0, stopping.signal);
   const emit = (e: DeltaServerEvent) => {
     try {
       opts.onEvent?.(e);

@@ -421,6 +421,25 @@ describe('createDeltaServer', () => {
     expect(() => createDeltaServer({ source, store: new DeltaStore(dir), maxGenerations: 0 })).toThrow(/maxGenerations is a whole number >= 1, got 0/);
   });
 
+  it('twenty generations waiting their turn give the operator no leak warning', async () => {
+    // Each listens for the close until its turn: Node warned of a possible leak past ten.
+    const warnings: Error[] = [];
+    const onWarning = (w: Error) => void warnings.push(w);
+    process.on('warning', onWarning);
+    try {
+      const { source, open } = gatedSource();
+      const s = createDeltaServer({ source, store: new DeltaStore(join(dir, 'store-queue-many')), maxGenerations: 1 });
+      const jobs = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9].flatMap((level) => [s.generate('app:1', 'app:2', level), s.generate('app:2', 'app:1', level)]);
+      while (s.generations < jobs.length) await new Promise((r) => setTimeout(r, 5));
+      await new Promise((r) => setImmediate(r)); // warnings are emitted on the next tick
+      open();
+      await Promise.all(jobs);
+    } finally {
+      process.off('warning', onWarning);
+    }
+    expect(warnings.filter((w) => w.name === 'MaxListenersExceededWarning')).toEqual([]);
+  });
+
   it('close() ends the wait of a queued generation: ERR_ABORTED, never started', async () => {
     const events: DeltaServerEvent[] = [];
     const { source, open } = gatedSource();
