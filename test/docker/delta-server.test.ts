@@ -444,9 +444,12 @@ describe('createDeltaServer', () => {
     const events: DeltaServerEvent[] = [];
     const { source, open } = gatedSource();
     const s = createDeltaServer({ source, store: new DeltaStore(join(dir, 'store-queue-close')), maxGenerations: 1, onEvent: (e) => events.push(e) });
+    // Each looks in the store first: the second is asked for once the first has its turn (asked
+    // together, a loaded machine could answer the second's look first, and it took the turn).
     const first = s.generate('app:1', 'app:2').catch((e: unknown) => e);
+    while (s.generations < 1) await new Promise((r) => setTimeout(r, 5));
     const queued = s.generate('app:2', 'app:1').catch((e: unknown) => e);
-    while (s.generations < 2) await new Promise((r) => setTimeout(r, 5)); // each looked in the store first
+    while (s.generations < 2) await new Promise((r) => setTimeout(r, 5));
     const closed = s.close();
     expect(await queued).toMatchObject({ code: 'ERR_ABORTED', message: expect.stringContaining('closing') });
     open();
