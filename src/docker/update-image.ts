@@ -306,7 +306,7 @@ async function viaDelta(opts: UpdateOptions, settings: UpdateSettings, from: str
     }
     opts.onProgress?.({ phase: 'apply', message: `rebuilding ${to} (${header.new.id}) from ${from}` });
     try {
-      await engine.saveImagesToFile([from], oldPath, { signal: opts.signal, ring });
+      await saveBasis(engine, from, basis.Id, oldPath, { signal: opts.signal, ring });
       const omitOldLayers = await mayOmitOldLayers(engine);
       await withTimeout(settings.applyTimeoutMs, 'applying the delta', opts.signal, (signal) =>
         applyImageDelta(oldPath, deltaPath, (chunks) => engine.loadImage(chunks, { signal }), {
@@ -334,6 +334,21 @@ async function viaDelta(opts: UpdateOptions, settings: UpdateSettings, from: str
     // The old image's archive is large, and saved again in no time compared with a download.
     await rm(oldPath, { force: true });
     if (!keepDelta) await rm(deltaPath, { force: true });
+  }
+}
+
+/**
+ * Saves the basis by the ID the delta was checked against, not by `from`: a tag moved or removed
+ * since (`docker tag`, `docker rmi -f` of an image a container still runs) would save another
+ * image or none, and the delta downloaded for this one be thrown away for a pull.
+ */
+async function saveBasis(engine: DockerEngine, from: string, id: string, path: string, opts: { signal?: AbortSignal; ring: ReadRing }): Promise<void> {
+  try {
+    await engine.saveImagesToFile([id], path, opts);
+  } catch (e) {
+    // The engine's answer for an ID it lost says little (20.10: HTTP 500, "failed to get digest").
+    if (opts.signal?.aborted || (await engine.inspectImage(id).catch(() => true)) !== undefined) throw e;
+    throw new RolldeltaError(ErrorCode.BASIS_MISMATCH, `${from} (${id}) was removed from the engine during the update, before its archive could be saved`, { cause: e });
   }
 }
 

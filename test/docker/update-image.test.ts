@@ -274,6 +274,42 @@ describe.skipIf(docker.skip || registry.skip)(`updateImage with a real engine, s
     await runsRelease2();
   });
 
+  it('rebuilds from the image it checked the delta against, though its tag moved or was removed meanwhile; one removed for good is said to be', async () => {
+    const cli = (...args: string[]) => execFileSync('docker', ['-H', `unix://${d.socketPath}`, ...args], { encoding: 'utf8', stdio: 'pipe', timeout: 60_000 }).trim();
+    const id = (await d.engine.inspectImage(R1))!.Id;
+    /** An update that runs `fault` once the delta arrives, before the old image is saved. */
+    const during = (fault: () => void) => {
+      let done = false;
+      return updateImage(options({ onProgress: (e) => void (e.phase === 'download' && !done && ((done = true), fault())) }));
+    };
+    const container = cli('run', '-d', '--network', 'none', R1, 'sleep', '600');
+    try {
+      // The tag moved to another image: before, that image was saved and the delta refused.
+      const moved = await during(() => cli('tag', 'rd-base:1', R1));
+      expect(moved).toMatchObject({ action: 'delta', from: R1 });
+      await runsRelease2();
+      cli('tag', id, R1);
+      // `rmi -f` of an image a container runs removes its tag alone: before, the save found nothing.
+      await d.engine.removeImage(R2, { force: true });
+      const untagged = await during(() => cli('rmi', '-f', R1));
+      expect(untagged).toMatchObject({ action: 'delta', from: R1 });
+      await runsRelease2();
+      expect(cli('inspect', '-f', '{{.State.Running}} {{.Image}}', container)).toBe(`true ${id}`);
+      cli('tag', id, R1);
+    } finally {
+      cli('rm', '-f', container);
+    }
+    // Removed for good (no container left): a pull, whose reason says so.
+    await d.engine.removeImage(R2, { force: true });
+    const gone = await during(() => cli('rmi', '-f', id));
+    expect(gone.action).toBe('pull');
+    expect(gone.reason).toContain(`${R1} (${id}) was removed from the engine during the update`);
+    await runsRelease2();
+    cli('load', '-i', join(dir, 'images', `${R1.replace(/[^A-Za-z0-9._-]/g, '_')}.tar`));
+    await d.engine.tagImage(R1, repo, 'wrong'); // removed with the image, and used by later tests
+    expect((await d.engine.inspectImage(R1))?.Id).toBe(id);
+  });
+
   it('picks the basis with a policy over the engine\'s images, and bounds concurrent downloads', async () => {
     const chosen: string[][] = [];
     const limiter = new DownloadLimiter(1);
