@@ -1,10 +1,11 @@
-import { open, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { open, readFile, rename, stat, unlink, writeFile, type FileHandle } from 'node:fs/promises';
 import { toHex } from '../core/bytes.js';
 import { ErrorCode, RolldeltaError, isRolldeltaError } from '../core/errors.js';
 import { DamagedRangeError, FrameScanner } from '../format/frame-scanner.js';
 import { checkRingSize, type ReadRing } from '../image/read-ring.js';
 import { settledUnlessAborted } from '../stream/abort.js';
 import { fileSha256 } from '../stream/file-sha256.js';
+import { ioError } from '../stream/io-error.js';
 import { nodeRawDeflate } from '../stream/node-raw-deflate.js';
 import { httpGet, type GetResponse } from './_http-get.js';
 import { checkByteLimit, checkMilliseconds } from './_option-checks.js';
@@ -115,6 +116,8 @@ const isPending = (status: number) => status === 202 || status === 502 || status
  * the power cut) keeps its `.part` and a note of its URL and announced SHA-256 (`.part.json`): the
  * next call for the same URL and path checks the part's frames and resumes after the last good
  * one. A part whose bytes turn out wrong, or an announced SHA-256 that changed, starts over.
+ * A part that cannot be written (the disk is full) ends the download at once with ERR_IO naming
+ * it, not retried, and is removed: its space goes back to what runs next, such as a pull.
  * @example
  * await downloadDelta('http://srv:8080/delta?from=a:1&to=a:2', '/var/tmp/a.rdimg', opts);
  */
@@ -165,6 +168,15 @@ export async function downloadDelta(url: string, path: string, opts: DownloadOpt
   // Whether the part is worth keeping for a later call if this one fails.
   let keep = true;
   let complete = false;
+  /** A failure to write the part: the device's, so no attempt of the server's will help. */
+  let writeError: RolldeltaError | undefined;
+  const notWritten = (e: unknown, file: string) => {
+    keep = false;
+    return (writeError = ioError(e, 'write', file));
+  };
+  const note = (n: PartNote) => writeNote(notePath, n).catch((e: unknown) => {
+    throw notWritten(e, notePath);
+  });
   try {
     // A part already whole (the last call stopped before the rename) needs no request.
     while (!scanner.complete) {
@@ -213,12 +225,12 @@ export async function downloadDelta(url: string, path: string, opts: DownloadOpt
             // This answer starts mid-way through the new delta: ask again from its first byte.
             res.discard();
             expectedSha = sha;
-            await writeNote(notePath, { url, sha256: sha });
+            await note({ url, sha256: sha });
             await failed('the delta changed on the server', () => new RolldeltaError(ErrorCode.REMOTE, 'the delta kept changing while it was downloaded'), true);
             continue;
           }
         }
-        if (sha !== expectedSha || have === 0) await writeNote(notePath, { url, sha256: sha ?? expectedSha });
+        if (sha !== expectedSha || have === 0) await note({ url, sha256: sha ?? expectedSha });
         expectedSha = sha ?? expectedSha;
         const length = Number(res.header('content-length') ?? NaN);
         if (Number.isFinite(length)) total = have + length;
@@ -226,14 +238,16 @@ export async function downloadDelta(url: string, path: string, opts: DownloadOpt
         try {
           for await (const chunk of untilAborted(res.body, opts.signal)) {
             if (have + chunk.length > maxBytes) throw tooLarge(`more than that arrived`);
-            await fh.write(chunk, 0, chunk.length, have);
+            await writeAt(fh, chunk, have).catch((e: unknown) => {
+              throw notWritten(e, partial);
+            });
             have += chunk.length;
             scanner.push(chunk);
             opts.onProgress?.({ phase: 'download', bytes: have, total });
           }
         } catch (e) {
           if (opts.signal?.aborted) throw updateAborted(opts.signal.reason);
-          if (e === limitError) throw e;
+          if (e === limitError || e === writeError) throw e;
           if (e instanceof DamagedRangeError) {
             // Only the damaged frame and what follows it is fetched again.
             res.discard();
@@ -303,6 +317,15 @@ function checkAttemptOptions(opts: DownloadOptions): void {
 interface PartNote {
   url: string;
   sha256?: string;
+}
+
+/** Writes all of `chunk` at `position`: a disk filling up writes part of it first, then fails. */
+async function writeAt(fh: FileHandle, chunk: Uint8Array, position: number): Promise<void> {
+  for (let at = 0; at < chunk.length; ) {
+    const { bytesWritten } = await fh.write(chunk, at, chunk.length - at, position + at);
+    if (bytesWritten === 0) throw new RolldeltaError(ErrorCode.IO, 'the file system wrote nothing and reported no error');
+    at += bytesWritten;
+  }
 }
 
 async function writeNote(notePath: string, note: PartNote): Promise<void> {
