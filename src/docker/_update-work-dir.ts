@@ -3,6 +3,7 @@ import { constants, readFileSync } from 'node:fs';
 import { lstat, mkdir, open, readFile, readdir, rm, rmdir, stat, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { ErrorCode, RolldeltaError } from '../core/errors.js';
+import { ioError } from '../stream/io-error.js';
 import { sleepUnlessAborted, unlessAborted, updateAborted } from './_update-abort.js';
 
 /**
@@ -112,6 +113,8 @@ export class UpdateWorkDir {
         await sleepUnlessAborted(POLL_MS, opts.signal);
       }
     } catch (e) {
+      // A folder left empty by a disk too full for the lock file is not left behind.
+      if (e instanceof RolldeltaError && e.code === ErrorCode.IO) await rmdir(path).catch(() => {});
       leaveTurn();
       throw e;
     }
@@ -185,9 +188,11 @@ export class UpdateWorkDir {
  * Its name is predictable (a hash of the delta's URL) and `workDir` defaults to the shared /tmp.
  */
 async function makeOwnDirectory(path: string): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
+  await mkdir(dirname(path), { recursive: true }).catch((e: unknown) => {
+    throw ioError(e, 'create the work directory', dirname(path));
+  });
   await mkdir(path, { mode: 0o700 }).catch((e: unknown) => {
-    if (!isCode(e, 'EEXIST')) throw e;
+    if (!isCode(e, 'EEXIST')) throw ioError(e, "create the update's work folder", path);
   });
   await checkOwnDirectory(path);
 }
@@ -241,7 +246,7 @@ async function createLock(dir: string): Promise<string | undefined> {
   } catch (e) {
     // ENOENT: the directory was removed by the holder leaving; the caller makes it again.
     if (isCode(e, 'EEXIST') || isCode(e, 'ENOENT')) return undefined;
-    throw e;
+    throw ioError(e, 'create the lock file', path);
   }
   const token = randomBytes(8).toString('hex');
   try {
@@ -250,7 +255,7 @@ async function createLock(dir: string): Promise<string | undefined> {
   } catch (e) {
     await fh.close().catch(() => {});
     await unlink(path).catch(() => {});
-    throw e;
+    throw ioError(e, 'write the lock file', path);
   }
   return token;
 }

@@ -2,43 +2,26 @@
 // skipped otherwise, saying so, and a failure under CI=true). The device's own disk is not the
 // server's fault: no attempt is made again, the error is ERR_IO naming the part, and the part is
 // removed so that its space goes to what runs next (the fallback pull).
-import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { downloadDelta } from '../../src/docker/delta-download.js';
 import { diff } from '../../src/format/operations.js';
 import { prng } from '../core/_diff-helpers.js';
-import { requirePeer } from '../helpers/peers.js';
+import { mountTmpfs } from '../helpers/tmpfs.js';
 
-const root = mkdtempSync(join(tmpdir(), 'rolldelta-dl-full-'));
-const disk = join(root, 'disk');
-let mountError: string | undefined;
-if (process.getuid?.() !== 0) mountError = 'mounting a 1 MiB tmpfs needs root; run the tests as root';
-else {
-  try {
-    mkdirSync(disk);
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', disk], { stdio: 'pipe' });
-  } catch (e) {
-    mountError = `mount -t tmpfs failed (a container without CAP_SYS_ADMIN?): ${(e as Error).message}`;
-  }
-}
-const tmpfs = requirePeer('a tmpfs mount', mountError);
-
-afterAll(() => {
-  if (mountError === undefined) execFileSync('umount', [disk]);
-  rmSync(root, { recursive: true, force: true });
-});
+const tmpfs = mountTmpfs('1m');
+const disk = tmpfs.dir;
+afterAll(() => tmpfs.remove());
 
 // 512 KiB of new content: half the disk, which the filler leaves a quarter of.
 const delta = diff(prng(64 << 10, 1), prng(512 << 10, 2), { level: 1, frameSize: 4096 });
 const sha = createHash('sha256').update(delta).digest('hex');
 
-describe.skipIf(tmpfs.skip)(`downloadDelta onto a full disk ${tmpfs.message}`, () => {
+describe.skipIf(tmpfs.peer.skip)(`downloadDelta onto a full disk ${tmpfs.peer.message}`, () => {
   let server: Server;
   let url: string;
   let requests = 0;
