@@ -12,7 +12,8 @@ afterAll(() => tmpfs.remove());
 describe.skipIf(tmpfs.peer.skip)(`updateImage with a full work directory ${tmpfs.peer.message}`, () => {
   it('pulls, saying which file could not be written, and leaves no empty folder; with room, the next run uses the folder', async () => {
     let pulled = false;
-    // app:1 here; app:2 once pulled.
+    // A stand-in engine (app:1 here; app:2 once pulled), not a real one: the fault is the work
+    // folder's, and the update asks the engine nothing but an inspect and the pull around it.
     const engine = {
       inspectImage: async (ref: string) => (ref === 'app:1' ? { Id: `sha256:${'1'.repeat(64)}` } : pulled ? { Id: `sha256:${'2'.repeat(64)}` } : undefined),
       pullImage: async () => void (pulled = true),

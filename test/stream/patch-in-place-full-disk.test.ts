@@ -1,8 +1,7 @@
 // An in-place patch on a disk that fills up, for real: a 1 MiB tmpfs (needs root to mount; skipped
-// otherwise, saying so). Whatever step runs out of space (the stash, a journal, the file's own
-// writes), the caller gets ERR_IO saying the state of the file, nothing useless is left beside it,
-// and once there is room a rerun finishes the patch.
-import { execFileSync } from 'node:child_process';
+// otherwise, saying so, failing under CI=true). Whatever step runs out of space (the stash, a
+// journal, the file's own writes), the caller gets ERR_IO saying the state of the file, nothing
+// useless is left beside it, and once there is room a rerun finishes the patch.
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,23 +9,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { diff } from '../../src/format/operations.js';
 import { patchInPlace } from '../../src/stream/patch-in-place.js';
 import { concat, prng } from '../core/_diff-helpers.js';
+import { mountTmpfs } from '../helpers/tmpfs.js';
 
 const root = mkdtempSync(join(tmpdir(), 'rolldelta-full-'));
-const disk = join(root, 'disk');
-let mounted = false;
-try {
-  if (process.getuid?.() === 0) {
-    execFileSync('mkdir', ['-p', disk]);
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', disk], { stdio: 'ignore' });
-    mounted = true;
-  }
-} catch {
-  // not allowed here (a container without CAP_SYS_ADMIN)
-}
-if (!mounted) console.warn('patch-in-place-full-disk: skipped, it mounts a 1 MiB tmpfs and needs root for it');
+const tmpfs = mountTmpfs('1m');
+const disk = tmpfs.dir;
 
 afterAll(() => {
-  if (mounted) execFileSync('umount', [disk]);
+  tmpfs.remove();
   rmSync(root, { recursive: true, force: true });
 });
 
@@ -73,7 +63,7 @@ async function fillUp(): Promise<{ pair: string; message: string; left: string[]
 let runs: ReturnType<typeof fillUp> | undefined;
 const failuresOnce = () => (runs ??= fillUp());
 
-describe.skipIf(!mounted)('in-place patch on a full disk', () => {
+describe.skipIf(tmpfs.peer.skip)(`in-place patch on a full disk ${tmpfs.peer.message}`, () => {
   it('every failure is ERR_IO saying whether the file is unchanged or to be resumed, and a rerun finishes', async () => {
     const failures = await failuresOnce();
     // The stash, a journal and the file's own writes each ran out of space at some fill.
