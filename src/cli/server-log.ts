@@ -27,6 +27,9 @@ export function serverLogLine(e: DeltaServerEvent, now = new Date()): string | u
     case 'deltas-removed':
       text = `removed ${e.files} least recently used deltas (${e.bytes} bytes) to keep the store within ${e.maxBytes} bytes`;
       break;
+    case 'delta-damaged':
+      text = `removed ${pair} at level ${e.level} from the store, to make it again: ${e.reason}`;
+      break;
     case 'generation-failed':
       text = `generating ${pair} at level ${e.level} failed after ${Math.round(e.ms)} ms: ${e.reason}`;
       break;

@@ -1,18 +1,17 @@
 import { setMaxListeners } from 'node:events';
 import { createReadStream, type Stats } from 'node:fs';
-import { mkdir, stat } from 'node:fs/promises';
+import { mkdir, stat, unlink } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream';
-import { toHex } from '../core/bytes.js';
 import { ErrorCode, RolldeltaError, isRolldeltaError } from '../core/errors.js';
 import { checkLevel } from '../format/level.js';
 import { BasisCache } from '../image/basis-cache.js';
 import { diffImages } from '../image/diff-images.js';
-import { fileSha256 } from '../stream/file-sha256.js';
 import { resolveWorkerCount, type WorkerCount } from '../stream/worker-count.js';
 import { ConcurrencyLimit } from './_concurrency-limit.js';
 import { FailureMemory, type Refusal } from './_failure-memory.js';
 import { checkCount, checkMilliseconds } from './_option-checks.js';
+import { checkStoredDelta, type StoredDeltaCheck } from './_stored-delta-check.js';
 import type { DeltaStore } from './delta-store.js';
 import type { DockerEngine } from './engine.js';
 
@@ -53,6 +52,11 @@ export type DeltaServerEvent =
   | { type: 'generation-started'; from: string; to: string; level: number }
   | { type: 'generation-finished'; from: string; to: string; level: number; bytes: number; ms: number }
   | { type: 'generation-failed'; from: string; to: string; level: number; reason: string; ms: number }
+  /**
+   * A stored delta whose frames fail their checks (damaged on the server's disk) was removed, and
+   * is made again: devices asking meanwhile are told 202.
+   */
+  | { type: 'delta-damaged'; from: string; to: string; level: number; reason: string }
   /** Least recently used deltas removed to keep the store within its `maxBytes`. */
   | { type: 'deltas-removed'; files: number; bytes: number; maxBytes: number };
 
@@ -217,8 +221,8 @@ export function createDeltaServer(opts: DeltaServerOptions): DeltaServer {
   // A process killed while generating leaves temporary files; the first generation waits for this.
   const swept = opts.store.removeStaleTempFiles().catch(() => 0);
   const retryAfter = String(checkCount('retryAfterSeconds', opts.retryAfterSeconds ?? 2));
-  /** The digest of each stored delta, by path, with the version of the file it is of. */
-  const digests = new Map<string, { version: string; digest: Promise<string> }>();
+  /** The digest and frame check of each stored delta, by path, with the version of the file it is of. */
+  const digests = new Map<string, { version: string; digest: Promise<StoredDeltaCheck> }>();
   const cachedBases = checkCount('cachedBases', opts.cachedBases ?? 2);
   const basisCache = cachedBases === 0 ? undefined : new BasisCache(cachedBases);
   const serverLevel = checkLevel(opts.level ?? 9);
@@ -226,15 +230,16 @@ export function createDeltaServer(opts: DeltaServerOptions): DeltaServer {
   const variantOf = (level: number | undefined) => (level === undefined || level === serverLevel ? undefined : level);
 
   /**
-   * SHA-256 of a stored delta, computed once per version of the file (its size, mtime, ctime and
-   * inode: a delta regenerated at the same size is a new version), and once however many requests
-   * ask for it at the same time.
+   * SHA-256 of a stored delta and the check of its frames, from one read of it per version of the
+   * file (its size, mtime, ctime and inode: a delta regenerated at the same size is a new version),
+   * once however many requests ask for it at the same time.
    */
-  function digestOf(path: string, st: Stats): Promise<string> {
-    const version = `${st.size}:${st.mtimeMs}:${st.ctimeMs}:${st.ino}:${st.dev}`;
+  const versionOf = (st: Stats) => `${st.size}:${st.mtimeMs}:${st.ctimeMs}:${st.ino}:${st.dev}`;
+  function digestOf(path: string, st: Stats): Promise<StoredDeltaCheck> {
+    const version = versionOf(st);
     const known = digests.get(path);
     if (known?.version === version) return known.digest;
-    const digest = fileSha256(path).then((h) => toHex(h.digest));
+    const digest = checkStoredDelta(path);
     digests.set(path, { version, digest });
     // A failed read is not remembered: the next request reads again.
     digest.catch(() => {
@@ -323,7 +328,7 @@ export function createDeltaServer(opts: DeltaServerOptions): DeltaServer {
 
   async function generate(from: string, to: string, level?: number): Promise<number> {
     const variant = variantOf(level === undefined ? undefined : checkLevel(level));
-    return (await opts.store.size(from, to, variant)) ?? start(from, to, variant);
+    return (await soundStat(from, to, variant))?.size ?? start(from, to, variant);
   }
 
   /** What a request's log event says of it, filled in as it is answered. */
@@ -332,6 +337,33 @@ export function createDeltaServer(opts: DeltaServerOptions): DeltaServer {
     to?: string;
     level?: number;
     file?: { bytesRead: number };
+  }
+
+  /**
+   * The stored delta's file status, or undefined when there is none to serve: a copy damaged on the
+   * server's disk is removed (that version only, not one made since) to be made again, rather than
+   * served to every device, each to find it damaged and pull. Rejects (ERR_CORRUPT) when it cannot
+   * be removed.
+   */
+  async function soundStat(from: string, to: string, variant: number | undefined): Promise<Stats | undefined> {
+    const path = opts.store.pathFor(from, to, variant);
+    for (;;) {
+      const st = await opts.store.stat(from, to, variant);
+      if (st === undefined) return undefined;
+      const { damage } = await digestOf(path, st);
+      if (damage === undefined) return st;
+      const reason = `the stored delta ${path} is damaged: ${damage}`;
+      const now = await stat(path).catch(() => undefined);
+      if (now === undefined || versionOf(now) !== versionOf(st)) continue; // removed, or made again, meanwhile
+      try {
+        await unlink(path);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue;
+        throw new RolldeltaError(ErrorCode.CORRUPT, `${reason}, and the server cannot remove it to make it again: ${(e as Error).message}`, { cause: e });
+      }
+      if (digests.get(path)?.version === versionOf(st)) digests.delete(path);
+      emit({ type: 'delta-damaged', from, to, level: variant ?? serverLevel, reason });
+    }
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse, seen: Seen): Promise<void> {
@@ -351,7 +383,7 @@ export function createDeltaServer(opts: DeltaServerOptions): DeltaServer {
     } catch (e) {
       return void res.writeHead(400, { 'content-type': 'text/plain' }).end(`${(e as Error).message}\n`);
     }
-    const st = await opts.store.stat(from, to, variant);
+    const st = await soundStat(from, to, variant);
     if (st === undefined) {
       if (stopping.signal.aborted) return void res.writeHead(503, { 'retry-after': retryAfter, 'content-type': 'text/plain' }).end('the delta server is closing; ask again\n');
       const key = jobKey(from, to, variant);
@@ -372,7 +404,7 @@ export function createDeltaServer(opts: DeltaServerOptions): DeltaServer {
     const headers = {
       'content-type': 'application/vnd.rolldelta.image-delta',
       'accept-ranges': 'bytes',
-      'x-delta-sha256': await digestOf(path, st),
+      'x-delta-sha256': (await digestOf(path, st)).sha256,
     };
     if (range) res.writeHead(206, { ...headers, 'content-length': range.end - range.start + 1, 'content-range': `bytes ${range.start}-${range.end}/${size}` });
     else res.writeHead(200, { ...headers, 'content-length': size });

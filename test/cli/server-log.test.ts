@@ -24,5 +24,8 @@ describe('rolldelta serve log lines', () => {
     expect(serverLogLine({ type: 'generation-failed', from: 'app:1', to: 'app:2', level: 9, reason: 'no space left (ERR_IO)', ms: 12 }, at)).toBe(
       '2026-11-24T09:30:00.000Z generating app:1 -> app:2 at level 9 failed after 12 ms: no space left (ERR_IO)\n',
     );
+    expect(serverLogLine({ type: 'delta-damaged', from: 'app:1', to: 'app:2', level: 9, reason: 'the stored delta /d/0a.rdimg is damaged: a frame fails its CRC-32 at byte 361' }, at)).toBe(
+      '2026-11-24T09:30:00.000Z removed app:1 -> app:2 at level 9 from the store, to make it again: the stored delta /d/0a.rdimg is damaged: a frame fails its CRC-32 at byte 361\n',
+    );
   });
 });

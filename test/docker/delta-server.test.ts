@@ -323,6 +323,38 @@ describe('createDeltaServer', () => {
     });
   });
 
+  it('a stored delta damaged on its disk (a flipped byte, cut short) is made again, not served for devices to pull', async () => {
+    const events: DeltaServerEvent[] = [];
+    const store = new DeltaStore(join(dir, 'store-rot'));
+    const s = createDeltaServer({ source: archiveDirectory(dir), store, retryAfterSeconds: 1, onEvent: (e) => e.type !== 'request' && events.push(e) });
+    await s.generate('app:1', 'app:2', 6);
+    const path = store.pathFor('app:1', 'app:2', 6);
+    const good = readFileSync(path);
+    const want = createHash('sha256').update(good).digest('hex');
+    const device = { requestTimeoutMs: 20_000, maxBackoffMs: 200, retries: 5, retryIntervalMs: 10 };
+    const damaged = [(b: Buffer) => ((b[b.length >> 1] ^= 0x10), b), (b: Buffer) => b.subarray(0, b.length - 100)];
+    await withServer(s.handler, async (b) => {
+      for (const [i, damage] of damaged.entries()) {
+        writeFileSync(path, damage(Buffer.from(good)));
+        const first = await fetch(`${b}/delta?from=app:1&to=app:2&level=6`);
+        expect(first.status).toBe(202); // not the damaged copy, with its own SHA-256
+        await first.arrayBuffer();
+        const got = join(dir, `rot-device-${i}.rdimg`);
+        await downloadDelta(`${b}/delta?from=app:1&to=app:2&level=6`, got, device);
+        expect(createHash('sha256').update(readFileSync(got)).digest('hex')).toBe(want);
+      }
+    });
+    expect(events.filter((e) => e.type === 'delta-damaged').map((e) => (e as { reason: string }).reason)).toEqual([
+      expect.stringMatching(/damaged: a (frame|header block) fails its CRC-32 at byte \d+$/),
+      expect.stringMatching(/damaged: it ends at byte \d+, before its trailer/),
+    ]);
+    expect(s.generations).toBe(3);
+    // generate(), as at build time, makes a damaged one again too.
+    writeFileSync(path, damaged[0](Buffer.from(good)));
+    expect(await s.generate('app:1', 'app:2', 6)).toBe(good.length);
+    expect(readFileSync(path).equals(good)).toBe(true);
+  });
+
   it('many first requests for a delta after a restart read it once for its checksum', async () => {
     const store = new DeltaStore(join(dir, 'store-digest'));
     mkdirSync(store.dir, { recursive: true });
