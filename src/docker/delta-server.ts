@@ -219,7 +219,9 @@ export function createDeltaServer(opts: DeltaServerOptions): DeltaServer {
     }
   };
   // A process killed while generating leaves temporary files; the first generation waits for this.
-  const swept = opts.store.removeStaleTempFiles().catch(() => 0);
+  // Swept again as each generation starts: a server restarted at once after the kill (systemd, an
+  // OOM kill at each try) found them too new to remove, and kept them for as long as it ran.
+  let swept = opts.store.removeStaleTempFiles().catch(() => 0);
   const retryAfter = String(checkCount('retryAfterSeconds', opts.retryAfterSeconds ?? 2));
   /** The digest and frame check of each stored delta, by path, with the version of the file it is of. */
   const digests = new Map<string, { version: string; digest: Promise<StoredDeltaCheck> }>();
@@ -262,6 +264,7 @@ export function createDeltaServer(opts: DeltaServerOptions): DeltaServer {
     async function makeDelta(): Promise<number> {
       await opts.store.init();
       await swept;
+      swept = opts.store.removeStaleTempFiles().catch(() => 0);
       const [oldPath, newPath] = await Promise.all([opts.source.archive(from), opts.source.archive(to)]);
       const path = opts.store.pathFor(from, to, variant);
       const s = await diffImages(oldPath, newPath, path, {

@@ -543,6 +543,21 @@ describe('createDeltaServer', () => {
     expect(await new DeltaStore(join(dir, 'no-such-store')).removeStaleTempFiles()).toBe(0);
   });
 
+  it('removes a killed generation\'s temporary file once it is an hour old, though the server restarted at once', async () => {
+    const store = new DeltaStore(join(dir, 'store-restarted'));
+    mkdirSync(store.dir, { recursive: true });
+    const left = `.${store.pathFor('app:1', 'app:2').split('/').pop()}.0123456789ab.tmp`;
+    writeFileSync(join(store.dir, left), 'partial'); // the process killed a moment ago
+    const s = createDeltaServer({ source: archiveDirectory(dir), store });
+    await s.generate('app:1', 'app:2', 6);
+    expect(readdirSync(store.dir)).toContain(left); // perhaps another server's, still running
+    const twoHoursAgo = new Date(Date.now() - 2 * 3_600_000);
+    utimesSync(join(store.dir, left), twoHoursAgo, twoHoursAgo); // the same server, hours on
+    await s.generate('app:1', 'app:2', 0);
+    await s.generate('app:1', 'app:2', 1); // the sweep at a generation's start runs beside it
+    expect(readdirSync(store.dir)).not.toContain(left);
+  });
+
   it('tells onEvent of each request answered and each generation started, finished or failed', async () => {
     const events: DeltaServerEvent[] = [];
     const store = new DeltaStore(join(dir, 'store-events'));
