@@ -116,8 +116,9 @@ const isPending = (status: number) => status === 202 || status === 502 || status
  * the power cut) keeps its `.part` and a note of its URL and announced SHA-256 (`.part.json`): the
  * next call for the same URL and path checks the part's frames and resumes after the last good
  * one. A part whose bytes turn out wrong, or an announced SHA-256 that changed, starts over.
- * A part that cannot be written (the disk is full) ends the download at once with ERR_IO naming
- * it, not retried, and is removed: its space goes back to what runs next, such as a pull.
+ * A part that cannot be written ends the download at once with ERR_IO naming it, not retried;
+ * when the disk has no room for it, it is removed: its space goes back to what runs next, such as
+ * a pull. After any other write failure (EIO) it is kept, as after a cut.
  * @example
  * await downloadDelta('http://srv:8080/delta?from=a:1&to=a:2', '/var/tmp/a.rdimg', opts);
  */
@@ -171,7 +172,9 @@ export async function downloadDelta(url: string, path: string, opts: DownloadOpt
   /** A failure to write the part: the device's, so no attempt of the server's will help. */
   let writeError: RolldeltaError | undefined;
   const notWritten = (e: unknown, file: string) => {
-    keep = false;
+    // Only a disk without room frees the part: its verified bytes are kept after any other
+    // failure (EIO, a read-only remount), as after a cut, for the next call to resume.
+    if (isNoRoom(e)) keep = false;
     return (writeError = ioError(e, 'write', file));
   };
   const note = (n: PartNote) => writeNote(notePath, n).catch((e: unknown) => {
@@ -317,6 +320,14 @@ function checkAttemptOptions(opts: DownloadOptions): void {
 interface PartNote {
   url: string;
   sha256?: string;
+}
+
+/** Failures that say the disk (or the user's quota, or the file size limit) has no room for the part. */
+const NO_ROOM = new Set(['ENOSPC', 'EDQUOT', 'EFBIG']);
+
+/** Whether a write failed for want of room; writeAt's "wrote nothing" counts as that too. */
+function isNoRoom(e: unknown): boolean {
+  return isRolldeltaError(e) || NO_ROOM.has((e as NodeJS.ErrnoException)?.code ?? '');
 }
 
 /** Writes all of `chunk` at `position`: a disk filling up writes part of it first, then fails. */

@@ -2,10 +2,11 @@ import { createHash } from 'node:crypto';
 import { getEventListeners } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { downloadDelta } from '../../src/docker/delta-download.js';
 import type { DockerEngine } from '../../src/docker/engine.js';
 import type { FallbackPullError } from '../../src/docker/fallback-pull-error.js';
@@ -388,6 +389,54 @@ describe('resuming across calls', () => {
       expect(existsSync(`${path}.part`) || existsSync(`${path}.part.json`)).toBe(false);
     } finally {
       s.server.close();
+    }
+  });
+
+  it('a write that fails for another reason than room (EIO) ends at once with ERR_IO, and the part written so far is kept and resumed', async () => {
+    // Only a disk without room frees its part for the pull; the verified bytes of a part the disk
+    // failed to write for another reason are kept, as for any download cut short.
+    const starts: number[] = [];
+    const half = 128 << 10;
+    const server = createServer((req, res) => {
+      const from = Number(/^bytes=(\d+)-$/.exec(req.headers.range ?? '')?.[1] ?? 0);
+      starts.push(from);
+      res.writeHead(from > 0 ? 206 : 200, { 'content-length': delta.length - from, 'x-delta-sha256': sha });
+      // Two chunks apart in time: two writes.
+      res.write(delta.subarray(from, Math.max(from, half)));
+      setTimeout(() => res.end(delta.subarray(Math.max(from, half))), 50);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/delta`;
+    const probe = await open(join(dir, 'probe'), 'w');
+    const proto = Object.getPrototypeOf(probe) as { write: (...args: unknown[]) => Promise<unknown> };
+    await probe.close();
+    const realWrite = proto.write;
+    const path = join(dir, 'eio.rdelta');
+    // The write of the second chunk fails once, as a failing disk's does.
+    let failed = false;
+    const spy = vi.spyOn(proto, 'write').mockImplementation(function (this: unknown, ...args: unknown[]) {
+      if (!failed && typeof args[3] === 'number' && args[3] >= half) {
+        failed = true;
+        return Promise.reject(Object.assign(new Error('EIO: i/o error, write'), { code: 'EIO', errno: -5, syscall: 'write' }));
+      }
+      return realWrite.apply(this, args);
+    });
+    try {
+      const err = await downloadDelta(url, path, opts).catch((e: unknown) => e);
+      expect(err).toMatchObject({ code: 'ERR_IO', message: `cannot write ${path}.part: EIO: i/o error, write` });
+      expect(starts).toEqual([0]);
+      expect(failed).toBe(true);
+    } finally {
+      spy.mockRestore();
+    }
+    try {
+      // Before, the part was removed as if the disk were full, and the next call started over.
+      expect(statSync(`${path}.part`).size).toBe(half);
+      await downloadDelta(url, path, opts);
+      expect(Buffer.compare(readFileSync(path), delta)).toBe(0);
+      expect(starts).toEqual([0, half]);
+    } finally {
+      server.close();
     }
   });
 
