@@ -89,7 +89,13 @@ export class DeltaStore {
   async evict(keep: string): Promise<Eviction> {
     const removed: Eviction = { files: 0, bytes: 0, paths: [] };
     if (this.maxBytes === undefined) return removed;
-    const names = (await readdir(this.dir).catch(() => [] as string[])).filter((n) => DELTA_FILE.test(n));
+    let names: string[];
+    try {
+      names = (await readdir(this.dir)).filter((n) => DELTA_FILE.test(n));
+    } catch {
+      // Not listed this time (EMFILE on a busy server): nothing removed, and nothing forgotten.
+      return removed;
+    }
     // Deltas gone by other hands (an operator, another server on the store) are forgotten too.
     const listed = new Set(names.map((name) => join(this.dir, name)));
     for (const path of this.lastUsed.keys()) if (!listed.has(path)) this.lastUsed.delete(path);

@@ -508,6 +508,24 @@ describe('createDeltaServer', () => {
     for (const maxBytes of [0, -1, 1.5]) expect(() => new DeltaStore(dir, { maxBytes })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
   });
 
+  it('a store it cannot list for a moment keeps what it knows of the deltas served', async () => {
+    const store = new DeltaStore(join(dir, 'store-unlisted'), { maxBytes: 10_000 });
+    mkdirSync(store.dir, { recursive: true });
+    const [a, b, c] = ['a:1', 'b:1', 'c:1'].map((from) => store.pathFor(from, 'x:2'));
+    [a, b, c].forEach((path, i) => {
+      writeFileSync(path, new Uint8Array(4000));
+      const t = new Date(Date.now() - (10 - i) * 60_000); // a oldest, c newest
+      utimesSync(path, t, t);
+    });
+    store.used(a); // a served just now: the most recent
+    // readdir failing (EMFILE on a busy server; here the folder moved away): nothing to remove.
+    renameSync(store.dir, `${store.dir}.away`);
+    expect(await store.evict(c)).toEqual({ files: 0, bytes: 0, paths: [] });
+    renameSync(`${store.dir}.away`, store.dir);
+    // Before, that failed look forgot every delta's last use: a went, as the oldest by mtime.
+    expect(await store.evict(c)).toEqual({ files: 1, bytes: 4000, paths: [b] });
+  });
+
   it('keeps its store within maxBytes as it makes deltas, and tells onEvent', async () => {
     const events: DeltaServerEvent[] = [];
     const probe = new DeltaStore(join(dir, 'store-probe'));
