@@ -241,7 +241,7 @@ export async function downloadDelta(url: string, path: string, opts: DownloadOpt
         try {
           for await (const chunk of untilAborted(res.body, opts.signal)) {
             if (have + chunk.length > maxBytes) throw tooLarge(`more than that arrived`);
-            await writeAt(fh, chunk, have).catch((e: unknown) => {
+            await writeAt(fh, partial, chunk, have).catch((e: unknown) => {
               throw notWritten(e, partial);
             });
             have += chunk.length;
@@ -330,11 +330,11 @@ function isNoRoom(e: unknown): boolean {
   return isRolldeltaError(e) || NO_ROOM.has((e as NodeJS.ErrnoException)?.code ?? '');
 }
 
-/** Writes all of `chunk` at `position`: a disk filling up writes part of it first, then fails. */
-async function writeAt(fh: FileHandle, chunk: Uint8Array, position: number): Promise<void> {
+/** Writes all of `chunk` at `position` of `path`: a disk filling up writes part of it first, then fails. */
+async function writeAt(fh: FileHandle, path: string, chunk: Uint8Array, position: number): Promise<void> {
   for (let at = 0; at < chunk.length; ) {
     const { bytesWritten } = await fh.write(chunk, at, chunk.length - at, position + at);
-    if (bytesWritten === 0) throw new RolldeltaError(ErrorCode.IO, 'the file system wrote nothing and reported no error');
+    if (bytesWritten === 0) throw new RolldeltaError(ErrorCode.IO, `cannot write ${path}: the file system wrote nothing and reported no error`);
     at += bytesWritten;
   }
 }

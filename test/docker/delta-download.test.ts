@@ -440,6 +440,24 @@ describe('resuming across calls', () => {
     }
   });
 
+  it('a write that writes nothing and reports nothing: ERR_IO naming the part, which is removed', async () => {
+    const s = await serve(-1, () => false);
+    const probe = await open(join(dir, 'probe'), 'w');
+    const proto = Object.getPrototypeOf(probe) as { write: (...args: unknown[]) => Promise<unknown> };
+    await probe.close();
+    const path = join(dir, 'nothing.rdelta');
+    const spy = vi.spyOn(proto, 'write').mockImplementation((buffer: unknown) => Promise.resolve({ bytesWritten: 0, buffer }));
+    try {
+      const err = await downloadDelta(s.url, path, opts).catch((e: unknown) => e);
+      // Before, the message named no file.
+      expect(err).toMatchObject({ code: 'ERR_IO', message: `cannot write ${path}.part: the file system wrote nothing and reported no error` });
+      expect(existsSync(`${path}.part`) || existsSync(`${path}.part.json`)).toBe(false);
+    } finally {
+      spy.mockRestore();
+      s.server.close();
+    }
+  });
+
   it('a part whose tail a crash left damaged resumes from the last good frame', async () => {
     const s = await serve(-1, () => false);
     try {
