@@ -412,7 +412,8 @@ describe('resuming across calls', () => {
     await probe.close();
     const realWrite = proto.write;
     const path = join(dir, 'eio.rdelta');
-    // The write of the second chunk fails once, as a failing disk's does.
+    // The write of the second chunk fails once, as a failing disk's does. Mocked (FileHandle's
+    // write): an EIO cannot be produced for real here without a failing block device.
     let failed = false;
     const spy = vi.spyOn(proto, 'write').mockImplementation(function (this: unknown, ...args: unknown[]) {
       if (!failed && typeof args[3] === 'number' && args[3] >= half) {
@@ -446,6 +447,7 @@ describe('resuming across calls', () => {
     const proto = Object.getPrototypeOf(probe) as { write: (...args: unknown[]) => Promise<unknown> };
     await probe.close();
     const path = join(dir, 'nothing.rdelta');
+    // Mocked: no file system here writes nothing without reporting an error.
     const spy = vi.spyOn(proto, 'write').mockImplementation((buffer: unknown) => Promise.resolve({ bytesWritten: 0, buffer }));
     try {
       const err = await downloadDelta(s.url, path, opts).catch((e: unknown) => e);
