@@ -141,8 +141,13 @@ export async function downloadDelta(url: string, path: string, opts: DownloadOpt
   const resumed = await resumePoint(partial, notePath, url, scanner);
   let have = resumed.have;
   expectedSha = resumed.sha256;
-  const fh = await open(partial, have > 0 ? 'r+' : 'w');
-  await fh.truncate(have);
+  const fh = await open(partial, have > 0 ? 'r+' : 'w').catch((e: unknown) => {
+    throw ioError(e, 'open', partial);
+  });
+  await fh.truncate(have).catch(async (e: unknown) => {
+    await fh.close().catch(() => {});
+    throw ioError(e, 'write', partial);
+  });
 
   const attempts = Math.max(1, opts.retries);
   /**
@@ -277,8 +282,13 @@ export async function downloadDelta(url: string, path: string, opts: DownloadOpt
         res.discard();
       }
     }
-    await fh.truncate(have);
-    await fh.sync();
+    // The disk may refuse the last of it only now (a full one at fsync): as any write, not retried.
+    try {
+      await fh.truncate(have);
+      await fh.sync();
+    } catch (e) {
+      throw notWritten(e, partial);
+    }
     await fh.close();
     if (expectedSha) {
       const got = toHex((await fileSha256(partial)).digest);
@@ -288,7 +298,9 @@ export async function downloadDelta(url: string, path: string, opts: DownloadOpt
         throw new RolldeltaError(ErrorCode.CHECKSUM, `the downloaded delta has SHA-256 ${got}, the server announced ${expectedSha}; it was corrupted in transit`);
       }
     }
-    await rename(partial, path);
+    await rename(partial, path).catch((e: unknown) => {
+      throw ioError(e, `move the finished download to ${path} from`, partial);
+    });
     complete = true;
   } finally {
     // A failed call keeps the verified bytes, up to `have`, for the next one to resume, even when

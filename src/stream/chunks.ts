@@ -23,7 +23,13 @@ export async function* byteChunks(source: ByteSource, signal?: AbortSignal): Asy
       yield chunk;
     }
   } finally {
-    void it.return?.();
+    // A source that fails as it closes has no one to tell: its rejection must not go unhandled,
+    // which ends a Node process.
+    try {
+      Promise.resolve(it.return?.()).catch(() => {});
+    } catch {
+      // A sync source's return() threw: the same.
+    }
   }
 }
 

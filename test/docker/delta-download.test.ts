@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { getEventListeners } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -438,6 +438,19 @@ describe('resuming across calls', () => {
       expect(starts).toEqual([0, half]);
     } finally {
       server.close();
+    }
+  });
+
+  it('a finished download that cannot be put in place (a folder there) is ERR_IO naming both paths', async () => {
+    const s = await serve(-1, () => false);
+    const path = join(dir, 'taken.rdelta');
+    mkdirSync(join(path, 'inside'), { recursive: true });
+    try {
+      const err = await downloadDelta(s.url, path, opts).catch((e: unknown) => e);
+      // Before: Node's own "EISDIR: illegal operation on a directory, rename …", no code of ours.
+      expect(err).toMatchObject({ name: 'RolldeltaError', code: 'ERR_IO', message: expect.stringContaining(`cannot move the finished download to ${path} from ${path}.part: `) });
+    } finally {
+      s.server.close();
     }
   });
 

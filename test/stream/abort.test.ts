@@ -51,3 +51,26 @@ describe('byteChunks with a signal', () => {
     expect(getEventListeners(ac.signal, 'abort')).toHaveLength(0);
   });
 });
+
+describe('byteChunks ending early', () => {
+  it("leaves no unhandled rejection when the source's return() fails", async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (e: unknown) => void unhandled.push(e);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const source: AsyncIterable<Uint8Array> = {
+        [Symbol.asyncIterator]: () => ({
+          next: async () => ({ value: new Uint8Array(1), done: false }),
+          return: async () => {
+            throw new Error('the source failed as it closed');
+          },
+        }),
+      };
+      for await (const c of byteChunks(source)) if (c.length > 0) break;
+      await new Promise((r) => setTimeout(r, 10));
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+    expect(unhandled).toEqual([]);
+  });
+});
