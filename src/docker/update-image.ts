@@ -11,6 +11,7 @@ import { ReadRing } from '../image/read-ring.js';
 import { FileBasis } from '../stream/file-basis.js';
 import { ConcurrencyLimit } from './_concurrency-limit.js';
 import { mayOmitOldLayers } from './_omit-old-layers.js';
+import { saveBasis } from './_save-basis.js';
 import { updateAborted } from './_update-abort.js';
 import { UpdateWorkDir } from './_update-work-dir.js';
 import { updateSettings, type UpdateSettings } from './_update-settings.js';
@@ -334,21 +335,6 @@ async function viaDelta(opts: UpdateOptions, settings: UpdateSettings, from: str
     // The old image's archive is large, and saved again in no time compared with a download.
     await rm(oldPath, { force: true });
     if (!keepDelta) await rm(deltaPath, { force: true });
-  }
-}
-
-/**
- * Saves the basis by the ID the delta was checked against, not by `from`: a tag moved or removed
- * since (`docker tag`, `docker rmi -f` of an image a container still runs) would save another
- * image or none, and the delta downloaded for this one be thrown away for a pull.
- */
-async function saveBasis(engine: DockerEngine, from: string, id: string, path: string, opts: { signal?: AbortSignal; ring: ReadRing }): Promise<void> {
-  try {
-    await engine.saveImagesToFile([id], path, opts);
-  } catch (e) {
-    // The engine's answer for an ID it lost says little (20.10: HTTP 500, "failed to get digest").
-    if (opts.signal?.aborted || (await engine.inspectImage(id).catch(() => true)) !== undefined) throw e;
-    throw new RolldeltaError(ErrorCode.BASIS_MISMATCH, `${from} (${id}) was removed from the engine during the update, before its archive could be saved`, { cause: e });
   }
 }
 
