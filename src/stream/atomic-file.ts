@@ -17,14 +17,18 @@ const SYNC_BYTES = 8 << 20;
  * A chunk of at least 1 MiB is written before the iterator is asked for the second chunk after it,
  * so a producer of such chunks may refill it then (patchChunks' `reuseChunks`).
  * A file replaced keeps its permissions (a 600 file stays 600); a new one gets `mode` (default
- * 644) less the umask.
+ * 644) less the umask. A `path` that is a device, a FIFO or a socket (`/dev/null`, `/dev/stdout`,
+ * a named pipe) is written straight to, as `cp` does: renaming over it would replace the device
+ * node with a regular file.
  * @example
  * await writeFileAtomic('new.bin', patchChunks(basis, deltaStream));
  */
 export async function writeFileAtomic(path: string, chunks: AsyncIterable<Uint8Array>, opts: { mode?: number } = {}): Promise<number> {
   const dir = dirname(path);
   const tmp = join(dir, `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
-  const replaced = await stat(path).then((s) => (s.isFile() ? s.mode & 0o777 : undefined)).catch(() => undefined);
+  const existing = await stat(path).catch(() => undefined);
+  if (existing && !existing.isFile() && !existing.isDirectory()) return writeStraight(path, chunks);
+  const replaced = existing?.isFile() ? existing.mode & 0o777 : undefined;
   let fh: FileHandle | undefined;
   try {
     // Never wider than the file it replaces, even for a moment: others could open it meanwhile.
@@ -94,6 +98,36 @@ export async function writeFileAtomic(path: string, chunks: AsyncIterable<Uint8A
     throw isSystemError(e) ? ioError(e, 'read the input for', path) : e;
   }
   await syncDirectory(dir);
+  return total;
+}
+
+/**
+ * Writes chunks to a path that is not a regular file (a device, a FIFO) in place, each chunk
+ * before the next is asked for: it has no directory entry to replace and nothing to sync.
+ */
+async function writeStraight(path: string, chunks: AsyncIterable<Uint8Array>): Promise<number> {
+  let fh: FileHandle;
+  try {
+    fh = await open(path, 'w');
+  } catch (e) {
+    throw ioError(e, 'write', path);
+  }
+  let total = 0;
+  let awaitingSource = true;
+  try {
+    for await (const chunk of chunks) {
+      awaitingSource = false;
+      await writeAll(fh, [chunk]);
+      total += chunk.length;
+      awaitingSource = true;
+    }
+    awaitingSource = false;
+    await fh.close();
+  } catch (e) {
+    await fh.close().catch(() => {});
+    if (!awaitingSource) throw ioError(e, 'write', path);
+    throw isSystemError(e) ? ioError(e, 'read the input for', path) : e;
+  }
   return total;
 }
 

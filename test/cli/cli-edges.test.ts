@@ -1,7 +1,7 @@
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { Agent, get, type IncomingMessage } from 'node:http';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -154,6 +154,32 @@ describe('rolldelta CLI at its edges', () => {
       expect(r.stderr.toString().split('\n')[0], args.join(' ')).toBe(`rolldelta: ${says}`);
     }
     expect(existsSync(p('x'))).toBe(false);
+  });
+
+  it('an output that is a named pipe (or a device: /dev/null, /dev/stdout) is written to, not replaced by a file', () => {
+    const small = Buffer.from('a small basis, whose signature and patch fit in a pipe\n'.repeat(100));
+    writeFileSync(p('small-old'), small);
+    writeFileSync(p('small-new'), Buffer.concat([small, Buffer.from('and a new line\n')]));
+    expect(runCli(['diff', p('small-old'), p('small-new'), p('small.rd')]).status).toBe(0);
+    const fifo = p('out.fifo');
+    execFileSync('mkfifo', [fifo]);
+    for (const [args, want] of [[['signature', p('small-old'), fifo], undefined], [['patch', p('small-old'), p('small.rd'), fifo], readFileSync(p('small-new'))]] as const) {
+      // A reader opened without blocking, so the command's open for writing does not wait; what it
+      // writes (less than a pipe holds) waits in the pipe.
+      const reader = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+      try {
+        const r = runCli([...args]);
+        expect(r.status, r.stderr.toString()).toBe(0);
+        expect(statSync(fifo).isFIFO(), args[0]).toBe(true);
+        const got = Buffer.alloc(1 << 16);
+        const n = readSync(reader, got);
+        if (want) expect(got.subarray(0, n).equals(want)).toBe(true);
+        else expect(n).toBeGreaterThan(0);
+      } finally {
+        closeSync(reader);
+      }
+    }
+    expect(readdirSync(dir).filter((f) => f.startsWith('.out.fifo.'))).toEqual([]);
   });
 
   it('image diff and image apply use - for standard input and output', async () => {
