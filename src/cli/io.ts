@@ -41,18 +41,26 @@ export function stdinFileSize(): number | undefined {
 export async function writeOutput(path: string, chunks: AsyncIterable<Uint8Array>): Promise<number> {
   if (path !== '-') return writeFileAtomic(path, chunks);
   let n = 0;
+  let sourceFailure: unknown;
   async function* counted() {
-    for await (const c of chunks) {
-      n += c.length;
-      yield c;
+    try {
+      for await (const c of chunks) {
+        n += c.length;
+        yield c;
+      }
+    } catch (e) {
+      sourceFailure = e;
+      throw e;
     }
   }
   try {
     await pipeline(Readable.from(counted(), { objectMode: false }), process.stdout, { end: false });
   } catch (e) {
+    if (e === sourceFailure) throw e;
     // The reader went away (`| head`): say so in one line, not with a stack.
-    if ((e as NodeJS.ErrnoException)?.code !== 'EPIPE') throw e;
-    throw new RolldeltaError(ErrorCode.IO, 'standard output was closed by its reader before the end: the output is incomplete', { cause: e });
+    if ((e as NodeJS.ErrnoException)?.code === 'EPIPE') throw new RolldeltaError(ErrorCode.IO, 'standard output was closed by its reader before the end: the output is incomplete', { cause: e });
+    // Any other failure of standard output (`> /dev/full`, a disk error): one line too.
+    throw ioError(e, 'write', 'standard output');
   }
   return n;
 }

@@ -1,4 +1,4 @@
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { Agent, get, type IncomingMessage } from 'node:http';
 import { createHash } from 'node:crypto';
 import { closeSync, constants, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -69,6 +69,20 @@ describe('rolldelta CLI at its edges', () => {
     });
     expect(r.code).toBe(1);
     expect(r.stderr.trim()).toBe('rolldelta: standard output was closed by its reader before the end: the output is incomplete (ERR_IO)');
+  });
+
+  it.skipIf(!existsSync('/dev/full'))('standard output that fails otherwise (a full disk) is one line naming it, not a stack', () => {
+    const full = openSync('/dev/full', 'w');
+    try {
+      for (const args of [['patch', p('old'), p('d'), '-'], ['signature', p('old'), '-'], ['image', 'apply', p('v1.tar'), p('v1-v2.rdimg'), '-']]) {
+        if (args[0] === 'image') expect(runCli(['image', 'diff', p('v1.tar'), p('v2.tar'), p('v1-v2.rdimg')]).status).toBe(0);
+        const r = spawnSync(process.execPath, [cliPath, ...args], { stdio: ['ignore', full, 'pipe'] });
+        expect(r.status, args[0]).toBe(1);
+        expect(r.stderr.toString(), args[0]).toBe('rolldelta: cannot write standard output: no space left on the device (ERR_IO)\n');
+      }
+    } finally {
+      closeSync(full);
+    }
   });
 
   for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
