@@ -2,10 +2,10 @@ import { fstatSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { ErrorCode, RolldeltaError } from '../core/errors.js';
+import { ErrorCode, isRolldeltaError, RolldeltaError } from '../core/errors.js';
 import { writeFileAtomic } from '../stream/atomic-file.js';
 import { fileSize } from '../stream/file-size.js';
-import { ioError } from '../stream/io-error.js';
+import { ioError, namingFile } from '../stream/io-error.js';
 import { reusedFileChunks } from '../stream/reused-chunks.js';
 
 /**
@@ -83,4 +83,20 @@ export async function readInput(path: string): Promise<Uint8Array> {
   } catch (e) {
     throw ioError(e, 'read', path === '-' ? 'standard input' : path);
   }
+}
+
+/** Codes about something other than the input a decoder read: the basis, the command's own options, a stop. */
+const NOT_THE_INPUTS = new Set<string>([ErrorCode.IO, ErrorCode.ABORTED, ErrorCode.BASIS_MISMATCH, ErrorCode.INVALID_ARGUMENT]);
+
+/**
+ * A decoder's failure (a truncated or damaged delta, a signature given for a delta) prefixed with
+ * the input it was reading, as the image commands name theirs: "update.rdelta: the input ended
+ * inside ...". ERR_IO names its file already; a message that starts with the path is left alone.
+ * @example
+ * await patchFile(b, d, o).catch((e) => { throw namingInput(e, d) });
+ */
+export function namingInput(e: unknown, path: string): unknown {
+  if (!isRolldeltaError(e) || NOT_THE_INPUTS.has(e.code)) return e;
+  const name = path === '-' ? 'standard input' : path;
+  return e.message.startsWith(`${name} `) || e.message.startsWith(`${name}:`) ? e : namingFile(e, name);
 }

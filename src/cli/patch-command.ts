@@ -3,7 +3,7 @@ import { patchFile } from '../stream/patch-file.js';
 import { patchChunks } from '../stream/patch-stream.js';
 import { expectPositionals, type OptionSpec, type ParsedArgs } from './args.js';
 import { fileCommandOptions, say } from './file-command-options.js';
-import { inputSize, openInput, stdinFileSize, writeOutput } from './io.js';
+import { inputSize, namingInput, openInput, stdinFileSize, writeOutput } from './io.js';
 import { resumeForJavaScriptWork } from './optimizing-compiler.js';
 import { formatBytes, progressBar } from './progress-bar.js';
 import type { StopSignals } from './stop-signals.js';
@@ -13,6 +13,13 @@ export const spec: Record<string, OptionSpec> = { ...fileCommandOptions, 'in-pla
 
 /** `rolldelta patch BASIS DELTA OUT`, or `rolldelta patch --in-place BASIS DELTA` */
 export async function run(args: ParsedArgs, stops: StopSignals): Promise<void> {
+  // A delta cut short or damaged, or a signature given for one: say which file.
+  await patch(args, stops).catch((e: unknown) => {
+    throw namingInput(e, args.positionals[1]!);
+  });
+}
+
+async function patch(args: ParsedArgs, stops: StopSignals): Promise<void> {
   if (args.values['in-place'] === true) {
     const [file, deltaPath] = expectPositionals(args, ['BASIS', 'DELTA'], 'patch --in-place');
     if (file === '-' || deltaPath === '-') throw new UsageError('patch --in-place needs BASIS and DELTA as files');

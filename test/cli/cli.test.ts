@@ -154,8 +154,28 @@ describe('rolldelta CLI', () => {
       expect(fails(['patch', p('folder'), p('v1-v2.rdelta'), p('o')])).toBe(`rolldelta: cannot open the basis ${p('folder')}: it is a directory, not a file (ERR_IO)`);
     });
 
+    it('a delta or signature cut short, or given for the other, is named by its path (or as standard input)', () => {
+      const delta = readFileSync(p('v1-v2.rdelta'));
+      writeFileSync(p('cut.rdelta'), delta.subarray(0, delta.length - 40));
+      expect(runCli(['signature', p('app-v1.tar'), p('v1.sig')]).status).toBe(0);
+      writeFileSync(p('cut.sig'), readFileSync(p('v1.sig')).subarray(0, 5));
+      const cut = (path: string) => new RegExp(`^rolldelta: ${path.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: the input ended inside .* \\(ERR_TRUNCATED\\)$`);
+      expect(fails(['patch', p('app-v1.tar'), p('cut.rdelta'), p('o')])).toMatch(cut(p('cut.rdelta')));
+      expect(fails(['patch', p('app-v1.tar'), p('cut.rdelta'), '-'])).toMatch(cut(p('cut.rdelta')));
+      expect(fails(['patch', '--in-place', p('app-v1.tar'), p('cut.rdelta')])).toMatch(cut(p('cut.rdelta')));
+      expect(fails(['delta', p('cut.sig'), p('app-v2.tar'), p('o')])).toMatch(cut(p('cut.sig')));
+      expect(fails(['patch', p('app-v1.tar'), p('v1.sig'), p('o')])).toBe(`rolldelta: ${p('v1.sig')}: expected a delta (rolldelta or rdiff), but this is a native signature file; check the order of the arguments (ERR_BAD_MAGIC)`);
+      expect(fails(['delta', p('v1-v2.rdelta'), p('app-v2.tar'), p('o')])).toBe(`rolldelta: ${p('v1-v2.rdelta')}: expected a signature (rolldelta or rdiff), but this is a native delta file; check the order of the arguments (ERR_BAD_MAGIC)`);
+      const fromStdin = runCli(['patch', p('app-v1.tar'), '-', p('o')], readFileSync(p('cut.rdelta')));
+      expect(fromStdin.status).toBe(1);
+      expect(fromStdin.stderr.toString()).toMatch(/^rolldelta: standard input: the input ended inside .* \(ERR_TRUNCATED\)\n$/);
+      // The basis is not the delta's fault.
+      expect(fails(['patch', p('app-v2.tar'), p('v1-v2.rdelta'), p('o')])).toMatch(/^rolldelta: this delta was made against a basis with SHA-256 /);
+      expect(existsSync(p('o'))).toBe(false);
+    });
+
     it('an image delta given to patch says to apply it with image apply', () => {
-      expect(fails(['patch', p('app-v1.tar'), p('v1-v2.rdimg'), p('o')])).toMatch(/^rolldelta: this is an image delta, .*`rolldelta image apply OLD.tar DELTA NEW.tar`.* \(ERR_BAD_MAGIC\)$/);
+      expect(fails(['patch', p('app-v1.tar'), p('v1-v2.rdimg'), p('o')])).toMatch(new RegExp(`^rolldelta: ${p('v1-v2.rdimg')}: this is an image delta, .*\`rolldelta image apply OLD.tar DELTA NEW.tar\`.* \\(ERR_BAD_MAGIC\\)$`));
     });
 
     // As root, permissions do not stop reads: run as nobody to reproduce an unreadable basis.
