@@ -5,6 +5,7 @@ import { mayOmitOldLayers } from '../docker/_omit-old-layers.js';
 import { DockerEngine } from '../docker/engine.js';
 import type { ReadRing } from '../image/read-ring.js';
 import { expectPositionals, levelOption, parseArgs, type OptionSpec } from './args.js';
+import { writeOutput } from './io.js';
 import { resumeForJavaScriptWork } from './optimizing-compiler.js';
 import { formatBytes } from './progress-bar.js';
 import { UsageError } from './usage-error.js';
@@ -17,7 +18,8 @@ const USAGE = `Usage:
   rolldelta docker apply [--tag NEW] OLD DELTA      rebuild the new image into the engine
 
 The engine is DOCKER_HOST's (default unix:///var/run/docker.sock). OLD and NEW are image references
-or IDs. --level N: packing of what is new, 0-9 (default 9). --tag NEW: tag the rebuilt image.
+or IDs. DELTA may be - for standard output (docker diff) or input (docker apply).
+--level N: packing of what is new, 0-9 (default 9). --tag NEW: tag the rebuilt image.
 `;
 
 /** Runs `fn` with a scratch directory that is removed afterwards. */
@@ -50,7 +52,7 @@ export async function dockerCommand(argv: readonly string[], signal?: AbortSigna
     const s = await withScratch(async (dir) => {
       await save(engine, oldRef, join(dir, 'old.tar'), signal);
       await save(engine, newRef, join(dir, 'new.tar'), signal);
-      return diffImages(join(dir, 'old.tar'), join(dir, 'new.tar'), out, { level: args.values.level as number | undefined, signal });
+      return diffImages(join(dir, 'old.tar'), join(dir, 'new.tar'), out === '-' ? (chunks) => writeOutput('-', chunks) : out, { level: args.values.level as number | undefined, signal });
     });
     process.stderr.write(`image delta: ${formatBytes(s.deltaBytes)}; a pull would move ${formatBytes(s.pullBytes)}\n`);
     return;
@@ -69,7 +71,7 @@ export async function dockerCommand(argv: readonly string[], signal?: AbortSigna
       await save(engine, oldRef, join(dir, 'old.tar'), signal, ring);
       const load = (chunks: AsyncIterable<Uint8Array>) => engine.loadImage(chunks, { signal });
       const omitOldLayers = await mayOmitOldLayers(engine);
-      return applyImageDelta(join(dir, 'old.tar'), delta, load, { omitOldLayers, reuseChunks: true, ring, beforeJavaScriptWork: resumeForJavaScriptWork, signal });
+      return applyImageDelta(join(dir, 'old.tar'), delta === '-' ? process.stdin : delta, load, { omitOldLayers, reuseChunks: true, ring, beforeJavaScriptWork: resumeForJavaScriptWork, signal });
     });
     const tag = args.values.tag as string | undefined;
     if (tag) {

@@ -141,6 +141,20 @@ describe.skipIf(docker.skip)(`image deltas with a real Docker Engine ${docker.me
     expect((await d.engine.inspectImage('rd-app:2'))!.Id).toBe(v2Id);
   });
 
+  it('rolldelta docker diff writes DELTA - to standard output, and docker apply reads it from standard input', async () => {
+    ensureBuilt();
+    const cli = (args: string[], input?: Uint8Array) => spawnSync(process.execPath, [cliPath, ...args], { input, cwd: dir, maxBuffer: 1 << 30, env: { ...process.env, DOCKER_HOST: `unix://${d.socketPath}` } });
+    if (!(await d.engine.hasImage('rd-app:2'))) await d.engine.loadImage(Readable.from([readFileSync(p('v2.tar'))]));
+    const diff = cli(['docker', 'diff', 'rd-app:1', 'rd-app:2', '-']);
+    expect(diff.status, diff.stderr.toString()).toBe(0);
+    expect(diff.stdout.subarray(0, 4).toString()).toBe('rdim');
+    expect(existsSync(p('-'))).toBe(false); // not a file named "-"
+    await d.engine.removeImage('rd-app:2');
+    const apply = cli(['docker', 'apply', '--tag', 'rd-app:from-stdin', 'rd-app:1', '-'], diff.stdout);
+    expect(apply.status, apply.stderr.toString()).toBe(0);
+    expect((await d.engine.inspectImage('rd-app:from-stdin'))!.Id).toBe(v2Id);
+  });
+
   it('refuses the wrong old image before writing anything', async () => {
     await expect(applyImageDelta(p('v2.tar'), p('v1-v2.rdimg'), p('never.tar'))).rejects.toMatchObject({ code: 'ERR_BASIS_MISMATCH' });
     expect(existsSync(p('never.tar'))).toBe(false);
