@@ -1,6 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ErrorCode, isRolldeltaError, RolldeltaError } from '../core/errors.js';
 import { mayOmitOldLayers } from '../docker/_omit-old-layers.js';
 import { DockerEngine } from '../docker/engine.js';
 import type { ReadRing } from '../image/read-ring.js';
@@ -32,6 +33,18 @@ async function withScratch<T>(fn: (dir: string) => Promise<T>): Promise<T> {
   }
 }
 
+/**
+ * A failure about a saved archive names the image it was saved from, which the user gave (`app:1`),
+ * not the scratch file (`/tmp/rolldelta-docker-…/old.tar holds sha256:…`). ERR_IO keeps the path:
+ * there it is the disk that failed.
+ */
+function namingImages(e: unknown, saved: ReadonlyArray<readonly [path: string, ref: string]>): unknown {
+  if (!isRolldeltaError(e) || e.code === ErrorCode.IO) return e;
+  let message = e.message;
+  for (const [path, ref] of saved) message = message.split(path).join(`image ${ref}`);
+  return message === e.message ? e : new RolldeltaError(e.code, message, { cause: e });
+}
+
 async function save(engine: DockerEngine, ref: string, path: string, signal: AbortSignal | undefined, ring?: ReadRing): Promise<void> {
   await engine.saveImagesToFile([ref], path, { signal, ring });
 }
@@ -52,7 +65,9 @@ export async function dockerCommand(argv: readonly string[], signal?: AbortSigna
     const s = await withScratch(async (dir) => {
       await save(engine, oldRef, join(dir, 'old.tar'), signal);
       await save(engine, newRef, join(dir, 'new.tar'), signal);
-      return diffImages(join(dir, 'old.tar'), join(dir, 'new.tar'), out === '-' ? (chunks) => writeOutput('-', chunks) : out, { level: args.values.level as number | undefined, signal });
+      return diffImages(join(dir, 'old.tar'), join(dir, 'new.tar'), out === '-' ? (chunks) => writeOutput('-', chunks) : out, { level: args.values.level as number | undefined, signal }).catch((e: unknown) => {
+        throw namingImages(e, [[join(dir, 'old.tar'), oldRef], [join(dir, 'new.tar'), newRef]]);
+      });
     });
     process.stderr.write(`image delta: ${formatBytes(s.deltaBytes)}; a pull would move ${formatBytes(s.pullBytes)}\n`);
     return;
@@ -71,7 +86,9 @@ export async function dockerCommand(argv: readonly string[], signal?: AbortSigna
       await save(engine, oldRef, join(dir, 'old.tar'), signal, ring);
       const load = (chunks: AsyncIterable<Uint8Array>) => engine.loadImage(chunks, { signal });
       const omitOldLayers = await mayOmitOldLayers(engine);
-      return applyImageDelta(join(dir, 'old.tar'), delta === '-' ? process.stdin : delta, load, { omitOldLayers, reuseChunks: true, ring, beforeJavaScriptWork: resumeForJavaScriptWork, signal });
+      return applyImageDelta(join(dir, 'old.tar'), delta === '-' ? process.stdin : delta, load, { omitOldLayers, reuseChunks: true, ring, beforeJavaScriptWork: resumeForJavaScriptWork, signal }).catch((e: unknown) => {
+        throw namingImages(e, [[join(dir, 'old.tar'), oldRef]]);
+      });
     });
     const tag = args.values.tag as string | undefined;
     if (tag) {

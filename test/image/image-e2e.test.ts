@@ -155,6 +155,14 @@ describe.skipIf(docker.skip)(`image deltas with a real Docker Engine ${docker.me
     expect((await d.engine.inspectImage('rd-app:from-stdin'))!.Id).toBe(v2Id);
   });
 
+  it('rolldelta docker apply onto the wrong image names that image, not the file it was saved to', async () => {
+    ensureBuilt();
+    if (!(await d.engine.hasImage('rd-app:2'))) await d.engine.loadImage(Readable.from([readFileSync(p('v2.tar'))]));
+    const r = spawnSync(process.execPath, [cliPath, 'docker', 'apply', 'rd-app:2', p('v1-v2.rdimg')], { env: { ...process.env, DOCKER_HOST: `unix://${d.socketPath}` } });
+    expect(r.status).toBe(1);
+    expect(r.stderr.toString()).toBe(`rolldelta: this delta was made against image ${v1Id}, but image rd-app:2 holds ${v2Id}; apply it to the image it was made from (ERR_BASIS_MISMATCH)\n`);
+  });
+
   it('refuses the wrong old image before writing anything', async () => {
     await expect(applyImageDelta(p('v2.tar'), p('v1-v2.rdimg'), p('never.tar'))).rejects.toMatchObject({ code: 'ERR_BASIS_MISMATCH' });
     expect(existsSync(p('never.tar'))).toBe(false);
