@@ -1,6 +1,6 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { isRolldeltaError, RolldeltaError } from '../core/errors.js';
+import { ErrorCode, isRolldeltaError, RolldeltaError } from '../core/errors.js';
 import { archiveDirectory, createDeltaServer, engineArchives, type DeltaServerEvent } from '../docker/delta-server.js';
 import { DeltaStore } from '../docker/delta-store.js';
 import { DockerEngine } from '../docker/engine.js';
@@ -97,6 +97,9 @@ export async function serveCommand(argv: readonly string[], signal: AbortSignal)
   await new Promise<void>((resolve, reject) => {
     http.once('error', reject);
     http.listen(port, host, resolve);
+  }).catch(async (e: unknown) => {
+    await server.close();
+    throw listenError(e, host, port);
   });
   const listening = (http.address() as AddressInfo).port; // --port 0: the one the system chose
   process.stderr.write(`serving deltas on http://${host}:${listening}/delta?from=OLD&to=NEW (store ${store})\n`);
@@ -109,6 +112,20 @@ export async function serveCommand(argv: readonly string[], signal: AbortSignal)
   await server.close();
   await closed;
   clearTimeout(cut);
+}
+
+const LISTEN_REASONS: Readonly<Record<string, string>> = {
+  EADDRINUSE: 'the port is in use (another server, or this one still running): give another --port',
+  EACCES: 'permission denied (ports below 1024 need root): give another --port',
+  EADDRNOTAVAIL: 'no interface of this machine has that address: give another --host',
+  ENOTFOUND: 'no such host: give another --host',
+};
+
+/** A failure to listen (port taken, host unknown) in one line naming the address, not a stack. */
+function listenError(e: unknown, host: string, port: number): RolldeltaError {
+  const code = (e as NodeJS.ErrnoException)?.code;
+  const reason = typeof code === 'string' && Object.hasOwn(LISTEN_REASONS, code) ? LISTEN_REASONS[code] : String((e as Error)?.message ?? e);
+  return new RolldeltaError(ErrorCode.IO, `serve cannot listen on ${host}:${port}: ${reason}`, { cause: e });
 }
 
 /** How long a connection may stay silent both ways before it is closed. */

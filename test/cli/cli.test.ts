@@ -1,6 +1,7 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -106,6 +107,25 @@ describe('rolldelta CLI', () => {
     expect(r.status).toBe(1);
     expect(r.stderr.toString()).toBe(`rolldelta: serve --engine needs a Docker Engine: cannot reach the Docker Engine at ${sock}: no such socket; start dockerd or set DOCKER_HOST=unix:///path/to/docker.sock (ERR_IO)\n`);
   });
+
+  it('serve on a port already taken exits 1 with one line naming the address, not a stack', async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const { port } = taken.address() as AddressInfo;
+    try {
+      // Asynchronous: the port's holder lives in this process, which must keep answering.
+      const r = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+        const child = spawn(process.execPath, [cliPath, 'serve', '--store', p('store'), '--images', dir, '--port', String(port)], { stdio: ['ignore', 'ignore', 'pipe'] });
+        let stderr = '';
+        child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+        child.on('close', (code) => resolve({ code, stderr }));
+      });
+      expect(r.code).toBe(1);
+      expect(r.stderr).toBe(`rolldelta: serve cannot listen on 127.0.0.1:${port}: the port is in use (another server, or this one still running): give another --port (ERR_IO)\n`);
+    } finally {
+      taken.close();
+    }
+  }, 20_000);
 
   it('--block-size and --format rdiff are honoured', () => {
     expect(runCli(['signature', '--format', 'rdiff', '--block-size', '1024', p('old'), p('r.sig')]).status).toBe(0);
