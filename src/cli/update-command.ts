@@ -52,6 +52,7 @@ export async function updateCommand(argv: readonly string[], signal?: AbortSigna
   expectPositionals(args, [], 'update');
   const { from, to, server } = args.values as { from?: string; to?: string; server?: string };
   if (!to || !server) throw new UsageError('update needs --to NEW --server URL (the delta endpoint, e.g. http://host:8080/delta), and --from OLD unless the newest local image of the same repository is the basis');
+  if (!isHttpUrl(server)) throw new UsageError(`--server takes an http: or https: URL such as http://deltas:8080/delta, got ${JSON.stringify(server)}`);
   const seconds = (name: string) => (args.values[name] === undefined ? undefined : (args.values[name] as number) * 1000);
   const t0 = Date.now();
   const r = await updateImage({
@@ -73,4 +74,14 @@ export async function updateCommand(argv: readonly string[], signal?: AbortSigna
   const how = r.action === 'delta' ? `by a ${formatBytes(r.deltaBytes ?? 0)} delta` : r.action === 'pull' ? `by a regular pull (${r.reason})` : 'already present';
   // The time taken, for a fleet's log: a delta applied on a slow device can take minutes.
   process.stderr.write(`${to} is ${r.imageId}: ${how}, in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
+}
+
+/** True for an http: or https: URL: anything else is bad usage (exit 2), checked before the engine is asked. */
+function isHttpUrl(s: string): boolean {
+  try {
+    const { protocol } = new URL(s);
+    return protocol === 'http:' || protocol === 'https:';
+  } catch {
+    return false;
+  }
 }

@@ -85,6 +85,14 @@ describe('rolldelta CLI', () => {
     }
   });
 
+  it('update --server that is not an http(s) URL is bad usage (exit 2) named by its flag', () => {
+    for (const url of ['ftp://deltas/delta', 'deltas:8080/delta', 'not a url']) {
+      const r = runCli(['update', '--to', 'a:2', '--server', url]);
+      expect(r.status, url).toBe(2);
+      expect(r.stderr.toString().split('\n')[0]).toBe(`rolldelta: --server takes an http: or https: URL such as http://deltas:8080/delta, got ${JSON.stringify(url)}`);
+    }
+  });
+
   it('serve --help and -h print its usage: the archive naming rule and the query', () => {
     for (const flag of ['--help', '-h']) {
       const r = runCli(['serve', flag]);
