@@ -1,3 +1,4 @@
+import { stat } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ErrorCode, isRolldeltaError, RolldeltaError } from '../core/errors.js';
@@ -75,6 +76,9 @@ export async function serveCommand(argv: readonly string[], signal: AbortSignal)
   const images = args.values.images as string | undefined;
   if (!store) throw new UsageError('serve needs --store DIR (where deltas are kept)');
   if (!images && !args.values.engine) throw new UsageError('serve needs --images DIR (image archives) or --engine (save images from DOCKER_HOST)');
+  if (images && args.values.engine) throw new UsageError('serve takes --images DIR or --engine, not both: one source of images');
+  // A folder missing or mistyped would answer every device 404, one request at a time.
+  if (images && !(await isDirectory(images))) throw new UsageError(`--images ${images} is not a folder: give the folder of image archives (app:2 in app_2.tar)`);
   // Options first: a bad one is reported without asking an engine anything.
   const level = args.values.level as number | undefined;
   // The server's default is one thread per core: context mixing on the server's own thread would
@@ -143,4 +147,8 @@ async function reachableEngine(): Promise<DockerEngine> {
     throw new RolldeltaError(e.code, `serve --engine needs a Docker Engine: ${e.message}`, { cause: e });
   }
   return engine;
+}
+
+async function isDirectory(path: string): Promise<boolean> {
+  return (await stat(path).catch(() => undefined))?.isDirectory() === true;
 }

@@ -135,6 +135,18 @@ describe('rolldelta CLI', () => {
     }
   }, 20_000);
 
+  it('serve with a missing --images folder, or with both --images and --engine, is bad usage', () => {
+    // Before: it started, and answered every device 404 (or took --images alone) without a word.
+    // Bounded: without the checks the server starts and runs until killed.
+    const serve = (...args: string[]) => spawnSync(process.execPath, [cliPath, 'serve', '--store', p('store'), '--port', '0', ...args], { timeout: 10_000 });
+    const missing = serve('--images', p('no-such-folder'));
+    expect(missing.status).toBe(2);
+    expect(missing.stderr.toString()).toContain(`--images ${p('no-such-folder')} is not a folder`);
+    const both = serve('--images', dir, '--engine');
+    expect(both.status).toBe(2);
+    expect(both.stderr.toString()).toContain('--images DIR or --engine, not both');
+  });
+
   it('--block-size and --format rdiff are honoured', () => {
     expect(runCli(['signature', '--format', 'rdiff', '--block-size', '1024', p('old'), p('r.sig')]).status).toBe(0);
     const sig = readFileSync(p('r.sig'));
