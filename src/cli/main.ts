@@ -46,7 +46,7 @@ Options:
   --workers N|auto        signature: threads summing blocks; diff: threads indexing the basis
                           and, at level 9, packing frames (default 1; auto: one per core, but
                           one for a basis under 64 MiB)
-  --progress              progress bar on stderr (when it is a terminal)
+  --progress              progress bar on stderr when it is a terminal; a summary line at the end
   -h, --help              this help
   --version               the version
 
