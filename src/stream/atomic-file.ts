@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { open, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { open, readlink, realpath, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
 import { ioError, isSystemError } from './io-error.js';
 import { writeAll } from './write-all.js';
 
@@ -19,7 +19,8 @@ const SYNC_BYTES = 8 << 20;
  * A file replaced keeps its permissions (a 600 file stays 600); a new one gets `mode` (default
  * 644) less the umask. A `path` that is a device, a FIFO or a socket (`/dev/null`, `/dev/stdout`,
  * a named pipe) is written straight to, as `cp` does: renaming over it would replace the device
- * node with a regular file.
+ * node with a regular file. So is one that names an open descriptor (`/dev/stdout`, `/dev/fd/1`)
+ * even when that is a regular file (`> out.bin`): a rename would replace the link, not write the file.
  * @example
  * await writeFileAtomic('new.bin', patchChunks(basis, deltaStream));
  */
@@ -27,7 +28,7 @@ export async function writeFileAtomic(path: string, chunks: AsyncIterable<Uint8A
   const dir = dirname(path);
   const tmp = join(dir, `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
   const existing = await stat(path).catch(() => undefined);
-  if (existing && !existing.isFile() && !existing.isDirectory()) return writeStraight(path, chunks);
+  if (existing && !existing.isDirectory() && (!existing.isFile() || (await namesDescriptor(path)))) return writeStraight(path, chunks);
   const replaced = existing?.isFile() ? existing.mode & 0o777 : undefined;
   let fh: FileHandle | undefined;
   try {
@@ -129,6 +130,24 @@ async function writeStraight(path: string, chunks: AsyncIterable<Uint8Array>): P
     throw isSystemError(e) ? ioError(e, 'read the input for', path) : e;
   }
   return total;
+}
+
+/** The directories through which Linux names a process's open descriptors (`/proc/1234/fd`). */
+const DESCRIPTOR_DIR = /^\/proc\/\d+(\/task\/\d+)?\/fd$/;
+
+/**
+ * Whether `path` reaches, through its links, an entry of `/proc/<pid>/fd`: `/dev/stdout`,
+ * `/dev/fd/1`, `/proc/self/fd/1` name the file a descriptor has open, which only a write in place reaches.
+ */
+async function namesDescriptor(path: string): Promise<boolean> {
+  let p = path;
+  for (let links = 0; links < 8; links++) {
+    if (DESCRIPTOR_DIR.test(await realpath(dirname(p)).catch(() => ''))) return true;
+    const target = await readlink(p).catch(() => undefined);
+    if (target === undefined) return false;
+    p = resolve(dirname(p), target);
+  }
+  return false;
 }
 
 /** Makes the rename durable: without it a power cut can forget the new directory entry. */

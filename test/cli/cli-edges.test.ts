@@ -1,7 +1,7 @@
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { Agent, get, type IncomingMessage } from 'node:http';
 import { createHash } from 'node:crypto';
-import { closeSync, constants, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, existsSync, lstatSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -194,6 +194,24 @@ describe('rolldelta CLI at its edges', () => {
       }
     }
     expect(readdirSync(dir).filter((f) => f.startsWith('.out.fifo.'))).toEqual([]);
+  });
+
+  it.skipIf(!existsSync('/proc/self/fd'))('an output that names standard output (/dev/stdout) redirected to a file writes that file, not a file over the link', () => {
+    const small = Buffer.from('a basis patched to standard output through its /proc link\n'.repeat(100));
+    writeFileSync(p('link-old'), small);
+    writeFileSync(p('link-new'), Buffer.concat([small, Buffer.from('and a new line\n')]));
+    expect(runCli(['diff', p('link-old'), p('link-new'), p('link.rd')]).status).toBe(0);
+    // /dev/stdout itself is such a link: one of our own, so that a regression cannot replace the system's.
+    symlinkSync('/proc/self/fd/1', p('stdout-link'));
+    const out = openSync(p('redirected'), 'w');
+    try {
+      const r = spawnSync(process.execPath, [cliPath, 'patch', p('link-old'), p('link.rd'), p('stdout-link')], { stdio: ['ignore', out, 'pipe'] });
+      expect(r.status, r.stderr.toString()).toBe(0);
+    } finally {
+      closeSync(out);
+    }
+    expect(lstatSync(p('stdout-link')).isSymbolicLink()).toBe(true);
+    expect(readFileSync(p('redirected')).equals(readFileSync(p('link-new')))).toBe(true);
   });
 
   it('image diff and image apply use - for standard input and output', async () => {
