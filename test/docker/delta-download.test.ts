@@ -397,13 +397,16 @@ describe('resuming across calls', () => {
     // failed to write for another reason are kept, as for any download cut short.
     const starts: number[] = [];
     const half = 128 << 10;
+    let firstHalfWritten: () => void = () => {};
+    const firstHalfOnDisk = new Promise<void>((r) => (firstHalfWritten = r));
     const server = createServer((req, res) => {
       const from = Number(/^bytes=(\d+)-$/.exec(req.headers.range ?? '')?.[1] ?? 0);
       starts.push(from);
       res.writeHead(from > 0 ? 206 : 200, { 'content-length': delta.length - from, 'x-delta-sha256': sha });
-      // Two chunks apart in time: two writes.
+      // The rest only once the first half is in the part: its first chunk then starts at `half`
+      // however the socket's reads fall (a timer between them raced the device's writes on a busy machine).
       res.write(delta.subarray(from, Math.max(from, half)));
-      setTimeout(() => res.end(delta.subarray(Math.max(from, half))), 50);
+      void (from < half ? firstHalfOnDisk : Promise.resolve()).then(() => res.end(delta.subarray(Math.max(from, half))));
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/delta`;
@@ -420,7 +423,10 @@ describe('resuming across calls', () => {
         failed = true;
         return Promise.reject(Object.assign(new Error('EIO: i/o error, write'), { code: 'EIO', errno: -5, syscall: 'write' }));
       }
-      return realWrite.apply(this, args);
+      return (realWrite.apply(this, args) as Promise<{ bytesWritten: number }>).then((r) => {
+        if (typeof args[3] === 'number' && args[3] + r.bytesWritten === half) firstHalfWritten();
+        return r;
+      });
     });
     try {
       const err = await downloadDelta(url, path, opts).catch((e: unknown) => e);
