@@ -132,11 +132,11 @@ async function writeStraight(path: string, chunks: AsyncIterable<Uint8Array>): P
   return total;
 }
 
-/** The directories through which Linux names a process's open descriptors (`/proc/1234/fd`). */
-const DESCRIPTOR_DIR = /^\/proc\/\d+(\/task\/\d+)?\/fd$/;
+/** The directories that name a process's open descriptors: Linux's `/proc/1234/fd`, the BSDs' and macOS's `/dev/fd`. */
+const DESCRIPTOR_DIR = /^\/(proc\/\d+(\/task\/\d+)?|dev)\/fd$/;
 
 /**
- * Whether `path` reaches, through its links, an entry of `/proc/<pid>/fd`: `/dev/stdout`,
+ * Whether `path` reaches, through its links, an entry of a descriptor folder: `/dev/stdout`,
  * `/dev/fd/1`, `/proc/self/fd/1` name the file a descriptor has open, which only a write in place reaches.
  */
 async function namesDescriptor(path: string): Promise<boolean> {
