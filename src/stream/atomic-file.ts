@@ -40,13 +40,39 @@ export async function writeFileAtomic(path: string, chunks: AsyncIterable<Uint8A
     if (fh) await unlink(tmp).catch(() => {});
     throw ioError(e, 'create a temporary file in', dir);
   }
+  let total: number;
+  try {
+    total = await writeChunks(fh, chunks, path, true);
+    try {
+      await fh.sync();
+      await fh.close();
+      fh = undefined;
+      await rename(tmp, path);
+    } catch (e) {
+      throw ioError(e, 'write', path);
+    }
+  } catch (e) {
+    await fh?.close().catch(() => {});
+    await unlink(tmp).catch(() => {});
+    throw e;
+  }
+  await syncDirectory(dir);
+  return total;
+}
+
+/**
+ * Writes `chunks` to `fh` and resolves with their byte count once every byte is handed to the
+ * file; a failure is the output's ("cannot write `path`") or the producer's, as writeFileAtomic
+ * says. Small chunks are gathered into ~1 MiB vectored writes (a delta encoder may emit many tiny
+ * pieces), and one write stays in flight while the next chunks are produced: reading the basis and
+ * writing the output overlap instead of taking turns. With `flushInBackground` (a regular file),
+ * what is written is also flushed to disk every SYNC_BYTES.
+ */
+async function writeChunks(fh: FileHandle, chunks: AsyncIterable<Uint8Array>, path: string, flushInBackground: boolean): Promise<number> {
   let total = 0;
   // True while the loop waits for the next chunk: a failure then is the producer's, not the output's.
   let awaitingSource = true;
   try {
-    // Gather small chunks into ~1 MiB vectored writes (a delta encoder may emit many tiny pieces),
-    // and keep one write in flight while the next chunks are produced: reading the basis and
-    // writing the output overlap instead of taking turns.
     let pending: Uint8Array[] = [];
     let pendingBytes = 0;
     let inFlight: Promise<unknown> | undefined;
@@ -69,10 +95,10 @@ export async function writeFileAtomic(path: string, chunks: AsyncIterable<Uint8A
       pendingBytes = 0;
       await settle();
       // Caught here and rethrown by settle(): a failed write must not become an unhandled rejection.
-      inFlight = writeAll(fh!, batch).catch((e: unknown) => void (failure ??= e));
-      if (unsynced >= SYNC_BYTES && syncing === undefined) {
+      inFlight = writeAll(fh, batch).catch((e: unknown) => void (failure ??= e));
+      if (flushInBackground && unsynced >= SYNC_BYTES && syncing === undefined) {
         unsynced = 0;
-        syncing = inFlight.then(() => fh!.datasync()).catch((e: unknown) => void (failure ??= e)).finally(() => (syncing = undefined));
+        syncing = inFlight.then(() => fh.datasync()).catch((e: unknown) => void (failure ??= e)).finally(() => (syncing = undefined));
       }
     };
     for await (const chunk of chunks) {
@@ -88,23 +114,16 @@ export async function writeFileAtomic(path: string, chunks: AsyncIterable<Uint8A
     await settle();
     await syncing;
     if (failure !== undefined) throw failure;
-    await fh.sync();
-    await fh.close();
-    fh = undefined;
-    await rename(tmp, path);
   } catch (e) {
-    await fh?.close().catch(() => {});
-    await unlink(tmp).catch(() => {});
     if (!awaitingSource) throw ioError(e, 'write', path);
     throw isSystemError(e) ? ioError(e, 'read the input for', path) : e;
   }
-  await syncDirectory(dir);
   return total;
 }
 
 /**
- * Writes chunks to a path that is not a regular file (a device, a FIFO) in place, each chunk
- * before the next is asked for: it has no directory entry to replace and nothing to sync.
+ * Writes chunks to a path that is not a regular file (a device, a FIFO) in place: it has no
+ * directory entry to replace and nothing to sync.
  */
 async function writeStraight(path: string, chunks: AsyncIterable<Uint8Array>): Promise<number> {
   let fh: FileHandle;
@@ -113,23 +132,16 @@ async function writeStraight(path: string, chunks: AsyncIterable<Uint8Array>): P
   } catch (e) {
     throw ioError(e, 'write', path);
   }
-  let total = 0;
-  let awaitingSource = true;
   try {
-    for await (const chunk of chunks) {
-      awaitingSource = false;
-      await writeAll(fh, [chunk]);
-      total += chunk.length;
-      awaitingSource = true;
-    }
-    awaitingSource = false;
-    await fh.close();
+    const total = await writeChunks(fh, chunks, path, false);
+    await fh.close().catch((e: unknown) => {
+      throw ioError(e, 'write', path);
+    });
+    return total;
   } catch (e) {
     await fh.close().catch(() => {});
-    if (!awaitingSource) throw ioError(e, 'write', path);
-    throw isSystemError(e) ? ioError(e, 'read the input for', path) : e;
+    throw e;
   }
-  return total;
 }
 
 /** The directories that name a process's open descriptors: Linux's `/proc/1234/fd`, the BSDs' and macOS's `/dev/fd`. */

@@ -26,6 +26,17 @@ export function isSystemError(e: unknown): boolean {
 }
 
 /**
+ * The operating system's failure behind `e`: `e` itself, or the cause of an ERR_IO that wraps one
+ * (reusedFileChunks' "cannot read …"); undefined for anything else.
+ * @example
+ * const system = systemErrorIn(e); // then ioError(system, 'read the basis', path)
+ */
+export function systemErrorIn(e: unknown): unknown {
+  if (isSystemError(e)) return e;
+  return isRolldeltaError(e) && e.code === ErrorCode.IO && isSystemError(e.cause) ? e.cause : undefined;
+}
+
+/**
  * A decoder's RolldeltaError prefixed with the name of the file it was reading ("app.tar: the
  * archive ends inside ..."); ERR_IO already names its file and is returned as it is.
  * @example

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { open, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { equalBytes, toHex } from '../core/bytes.js';
-import { ErrorCode, RolldeltaError, isRolldeltaError } from '../core/errors.js';
+import { ErrorCode, RolldeltaError } from '../core/errors.js';
 import { planInPlace, type InPlacePlan } from '../core/in-place-plan.js';
 import type { OpSink } from '../core/ops.js';
 import type { DeltaHeader } from '../format/delta-header.js';
@@ -11,7 +11,7 @@ import type { NativeTrailer } from '../format/native-delta-encoder.js';
 import { NATIVE_DELTA_MAGIC } from '../format/native-magic.js';
 import { openFresh, readJournal, removeJournal, writeJournal, type InPlaceJournal } from './in-place-journal.js';
 import { fileSha256 } from './file-sha256.js';
-import { ioError, isSystemError } from './io-error.js';
+import { ioError, systemErrorIn } from './io-error.js';
 import { nodeRawDeflate } from './node-raw-deflate.js';
 import { reusedFileChunks } from './reused-chunks.js';
 
@@ -159,11 +159,11 @@ export async function patchInPlace(path: string, deltaPath: string, opts: PatchI
  * half patched and resumable after.
  */
 function inPlaceFailure(e: unknown, path: string, journalPath: string, journaled: boolean): unknown {
-  const wrapped = isRolldeltaError(e) && e.code === ErrorCode.IO && isSystemError(e.cause);
-  if (!isSystemError(e) && !wrapped) return e;
-  const what = wrapped ? (e as RolldeltaError).message : ioError(e, 'patch in place', path).message;
+  const system = systemErrorIn(e);
+  if (system === undefined) return e;
+  const what = system === e ? ioError(e, 'patch in place', path).message : (e as RolldeltaError).message;
   const state = journaled ? `${path} is half patched: run again with the same delta to finish it (${journalPath} records how far it got)` : `${path} is unchanged`;
-  return new RolldeltaError(ErrorCode.IO, `${what}; ${state}`, { cause: wrapped ? (e as RolldeltaError).cause : e });
+  return new RolldeltaError(ErrorCode.IO, `${what}; ${state}`, { cause: system });
 }
 
 /** The two passes over the file, with the journal kept one durable step behind the writes. */

@@ -1,7 +1,6 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { Duplex } from 'node:stream';
-import { ErrorCode, isRolldeltaError } from '../core/errors.js';
 import type { SignatureParams } from '../core/params.js';
 import { SignatureBuilder } from '../core/signature-builder.js';
 import type { SignatureOptions } from '../format/operations-options.js';
@@ -9,7 +8,7 @@ import { encodeSignature } from '../format/signature-codec.js';
 import { resolveFormatParams } from '../format/signature-defaults.js';
 import { byteChunks, type ByteSource } from './chunks.js';
 import { toDuplex } from './duplex.js';
-import { ioError, isSystemError } from './io-error.js';
+import { ioError, systemErrorIn } from './io-error.js';
 import { nodeSha256 } from './node-sha256.js';
 import { ProgressMeter, type StreamOptions } from './progress.js';
 import { reusedFileChunks } from './reused-chunks.js';
@@ -81,7 +80,7 @@ export async function* signatureFileChunks(path: string, opts: SignatureStreamOp
     } catch (e) {
       // Reads fail with bare Node errors (EACCES, EISDIR; as the cause of reusedFileChunks' own)
       // that do not say the file is the basis.
-      const system = isSystemError(e) ? e : isRolldeltaError(e) && e.code === ErrorCode.IO && isSystemError(e.cause) ? e.cause : undefined;
+      const system = systemErrorIn(e);
       throw system ? ioError(system, 'read the basis', path) : e;
     }
     return;
