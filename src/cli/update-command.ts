@@ -1,3 +1,4 @@
+import { isHttpUrl } from '../docker/_update-settings.js';
 import { DockerEngine } from '../docker/engine.js';
 import { updateImage } from '../docker/update-image.js';
 import { expectPositionals, levelOption, parseArgs, type OptionSpec } from './args.js';
@@ -74,14 +75,4 @@ export async function updateCommand(argv: readonly string[], signal?: AbortSigna
   const how = r.action === 'delta' ? `by a ${formatBytes(r.deltaBytes ?? 0)} delta` : r.action === 'pull' ? `by a regular pull (${r.reason})` : 'already present';
   // The time taken, for a fleet's log: a delta applied on a slow device can take minutes.
   process.stderr.write(`${to} is ${r.imageId}: ${how}, in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
-}
-
-/** True for an http: or https: URL: anything else is bad usage (exit 2), checked before the engine is asked. */
-function isHttpUrl(s: string): boolean {
-  try {
-    const { protocol } = new URL(s);
-    return protocol === 'http:' || protocol === 'https:';
-  } catch {
-    return false;
-  }
 }

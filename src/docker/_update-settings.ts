@@ -69,13 +69,17 @@ function deviceMemoryBytes(): number {
 }
 
 function checkDeltaUrl(url: unknown): void {
-  let parsed: URL | undefined;
-  try {
-    parsed = typeof url === 'string' ? new URL(url) : undefined;
-  } catch {
-    // Reported below.
-  }
-  if (parsed?.protocol !== 'http:' && parsed?.protocol !== 'https:') {
+  if (!isHttpUrl(url)) {
     throw new RolldeltaError(ErrorCode.INVALID_ARGUMENT, `deltaUrl must be an http: or https: URL such as http://deltas:8080/delta, got ${JSON.stringify(url) ?? typeof url}`);
+  }
+}
+
+/** Whether `url` is an http: or https: URL, the only kind a delta is downloaded from. */
+export function isHttpUrl(url: unknown): boolean {
+  try {
+    const { protocol } = new URL(typeof url === 'string' ? url : '');
+    return protocol === 'http:' || protocol === 'https:';
+  } catch {
+    return false;
   }
 }
