@@ -1,6 +1,4 @@
-import { execFile } from 'node:child_process';
-import { ensureBuilt } from './cli.js';
-import { distIndex } from './peak-rss.js';
+import { numberFromScript } from './dist-script.js';
 
 /**
  * Runs `script` (an ES module body; `dist` names the built package's entry) in a Node process of
@@ -11,21 +9,17 @@ import { distIndex } from './peak-rss.js';
  * @example
  * expect(await heapGrowthMiB(`async function round() { for (let i = 0; i < 500; i++) await op(); }`)).toBeLessThan(1);
  */
-export function heapGrowthMiB(script: string, rounds = 2): Promise<number> {
-  ensureBuilt();
-  const body = `const dist = ${JSON.stringify(distIndex)};
-${script}
+export async function heapGrowthMiB(script: string, rounds = 2): Promise<number> {
+  const bytes = await numberFromScript(
+    `${script}
 const live = async () => { for (let i = 0; i < 4; i++) { globalThis.gc(); await new Promise((r) => setImmediate(r)); } return process.memoryUsage().heapUsed; };
 await round();
 const before = await live();
 for (let i = 0; i < ${rounds}; i++) await round();
 console.log('HEAP_GROWTH_BYTES ' + ((await live()) - before));
-process.exit(0);`;
-  return new Promise((resolve, reject) => {
-    execFile(process.execPath, ['--expose-gc', '--input-type=module', '-e', body], { maxBuffer: 1 << 20 }, (e, stdout, stderr) => {
-      const bytes = /HEAP_GROWTH_BYTES (-?\d+)/.exec(stdout)?.[1];
-      if (e || bytes === undefined) reject(new Error(`the script failed: ${e?.message ?? ''}\n${stderr}`));
-      else resolve(Number(bytes) / (1 << 20));
-    });
-  });
+process.exit(0);`,
+    'HEAP_GROWTH_BYTES',
+    { nodeArgs: ['--expose-gc'] },
+  );
+  return bytes / (1 << 20);
 }

@@ -1,9 +1,4 @@
-import { execFile } from 'node:child_process';
-import { join } from 'node:path';
-import { ensureBuilt } from './cli.js';
-
-/** The built package's entry, for scripts run in a process of their own. */
-export const distIndex = join(import.meta.dirname, '..', '..', 'dist', 'index.js');
+import { numberFromScript } from './dist-script.js';
 
 /**
  * Runs `script` (an ES module body; `dist` names the built package's entry) in a Node process of
@@ -13,17 +8,13 @@ export const distIndex = join(import.meta.dirname, '..', '..', 'dist', 'index.js
  * @example
  * expect(await peakRssMiB(`const { signatureFile } = await import(dist); …`)).toBeLessThan(80);
  */
-export function peakRssMiB(script: string, env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  ensureBuilt();
-  const body = `const dist = ${JSON.stringify(distIndex)};
-${script}
+export async function peakRssMiB(script: string, env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const kib = await numberFromScript(
+    `${script}
 const hwm = /VmHWM:\\s*(\\d+) kB/.exec((await import('node:fs')).readFileSync('/proc/self/status', 'utf8'));
-console.log('PEAK_RSS_KIB ' + hwm[1]);`;
-  return new Promise((resolve, reject) => {
-    execFile(process.execPath, ['--input-type=module', '-e', body], { env, maxBuffer: 1 << 20 }, (e, stdout, stderr) => {
-      const kib = /PEAK_RSS_KIB (\d+)/.exec(stdout)?.[1];
-      if (e || kib === undefined) reject(new Error(`the script failed: ${e?.message ?? ''}\n${stderr}`));
-      else resolve(Number(kib) / 1024);
-    });
-  });
+console.log('PEAK_RSS_KIB ' + hwm[1]);`,
+    'PEAK_RSS_KIB',
+    { env },
+  );
+  return kib / 1024;
 }
