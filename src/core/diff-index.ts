@@ -1,4 +1,5 @@
 import { seedBucket, seedCheck, seedHash, seedMultipliers, touchBuckets } from './_diff-hash.js';
+import { lineAlignedInt32Array } from './_line-aligned.js';
 import { assertBytes } from './bytes.js';
 import { type DiffOptions, MAX_DIFF_BASIS, resolveDiffOptions } from './diff-options.js';
 import { ErrorCode, RolldeltaError } from './errors.js';
@@ -13,8 +14,8 @@ import { ErrorCode, RolldeltaError } from './errors.js';
  * stride` bytes in all, half the basis at the default stride. The bucket count is not rounded to a
  * power of two, which made the table anywhere from 8 to 16 bytes a position (a 1.02 GiB image's
  * index took 1 GiB instead of 0.52). Eight slots of which four are used on average lose 0.5% of the
- * entries to full buckets where four of which two are used lost 4%; a bucket is still one cache
- * line. An entry packs
+ * entries to full buckets where four of which two are used lost 4%; a bucket still fits one cache
+ * line, and the table starts where none straddles two (_line-aligned.ts). An entry packs
  * `position / stride` in its low `posBits` bits and check bits of the seed hash above them, so most
  * colliding candidates are rejected without touching the basis. A full bucket keeps its first
  * entries: a basis of one repeated byte fills a single bucket, which bounds candidate walks.
@@ -57,7 +58,7 @@ export class DiffIndex {
       }
       this.table = table;
     } else {
-      this.table = (table === 'shared' ? new Int32Array(new SharedArrayBuffer(4 * length)) : new Int32Array(length)).fill(-1);
+      this.table = lineAlignedInt32Array(length, table === 'shared').fill(-1);
     }
   }
 

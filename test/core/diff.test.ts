@@ -227,6 +227,16 @@ describe('diff options', () => {
     }
     expect(DiffIndex.build(prng(4 * MiB + 4096, 1)).byteLength).toBeLessThanOrEqual((4 * MiB + 4096) / 2 + 32);
   });
+
+  it('starts the table 16 bytes into its buffer, shared or not, so that buckets sit in one cache line on glibc (_line-aligned.ts)', () => {
+    const basis = prng(MiB, 2);
+    for (const table of [undefined, 'shared'] as const) {
+      const index = DiffIndex.create(basis, {}, table);
+      expect(index.table.byteOffset).toBe(16);
+      expect(index.table.buffer.byteLength).toBe(index.byteLength + 16);
+      expect(index.table.every((e) => e === -1)).toBe(true);
+    }
+  });
 });
 
 describe('complexity guards (work counter, not time)', () => {
