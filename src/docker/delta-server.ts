@@ -7,6 +7,7 @@ import { ErrorCode, RolldeltaError, isRolldeltaError } from '../core/errors.js';
 import { checkLevel } from '../format/level.js';
 import { BasisCache } from '../image/basis-cache.js';
 import { diffImages } from '../image/diff-images.js';
+import { fileVersionOf } from '../stream/file-version.js';
 import { resolveWorkerCount, type WorkerCount } from '../stream/worker-count.js';
 import { ConcurrencyLimit } from './_concurrency-limit.js';
 import { FailureMemory, type Refusal } from './_failure-memory.js';
@@ -236,9 +237,8 @@ export function createDeltaServer(opts: DeltaServerOptions): DeltaServer {
    * file (its size, mtime, ctime and inode: a delta regenerated at the same size is a new version),
    * once however many requests ask for it at the same time.
    */
-  const versionOf = (st: Stats) => `${st.size}:${st.mtimeMs}:${st.ctimeMs}:${st.ino}:${st.dev}`;
   function digestOf(path: string, st: Stats): Promise<StoredDeltaCheck> {
-    const version = versionOf(st);
+    const version = fileVersionOf(st);
     const known = digests.get(path);
     if (known?.version === version) return known.digest;
     const digest = checkStoredDelta(path);
@@ -357,14 +357,14 @@ export function createDeltaServer(opts: DeltaServerOptions): DeltaServer {
       if (damage === undefined) return st;
       const reason = `the stored delta ${path} is damaged: ${damage}`;
       const now = await stat(path).catch(() => undefined);
-      if (now === undefined || versionOf(now) !== versionOf(st)) continue; // removed, or made again, meanwhile
+      if (now === undefined || fileVersionOf(now) !== fileVersionOf(st)) continue; // removed, or made again, meanwhile
       try {
         await unlink(path);
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue;
         throw new RolldeltaError(ErrorCode.CORRUPT, `${reason}, and the server cannot remove it to make it again: ${(e as Error).message}`, { cause: e });
       }
-      if (digests.get(path)?.version === versionOf(st)) digests.delete(path);
+      if (digests.get(path)?.version === fileVersionOf(st)) digests.delete(path);
       emit({ type: 'delta-damaged', from, to, level: variant ?? serverLevel, reason });
     }
   }

@@ -4,6 +4,7 @@ import type { Signature, SignatureParams } from '../core/params.js';
 import { DEFAULT_MAX_BLOCKS } from '../core/signature-builder.js';
 import { byteChunks, type ByteSource } from './chunks.js';
 import { fileSha256 } from './file-sha256.js';
+import { fileVersion } from './file-version.js';
 import { nodeSha256 } from './node-sha256.js';
 import type { ProgressMeter } from './progress.js';
 import { WorkerPool } from './worker-pool.js';
@@ -79,6 +80,10 @@ function quiet<T>(p: Promise<T>): Promise<T> {
 export async function fileSignatureParallel(path: string, size: number, params: SignatureParams, opts: ParallelSignatureOptions): Promise<Signature> {
   const bl = params.blockLength;
   checkBlockCount(Math.ceil(size / bl), bl);
+  // Each task opens the file anew: one replaced by a file of the same size or larger meanwhile
+  // would give sums of both, a signature of neither (its deltas failing ERR_CHECKSUM on the
+  // device). Its version before the first task and after the last tells.
+  const version = await fileVersion(path);
   const step = blocksPerPiece(bl, opts.pieceBytes ?? 8 << 20) * bl;
   const pool = opts.pool ?? new WorkerPool(opts.workers, { signal: opts.signal });
   // The hash ends with the signature: after a worker's failure (the file replaced or removed
@@ -105,6 +110,9 @@ export async function fileSignatureParallel(path: string, size: number, params: 
     const whole = await sha;
     if (whole && whole.length !== size) {
       throw new RolldeltaError(ErrorCode.IO, `${path} has ${whole.length} bytes, expected ${size}: the file changed while its signature was made; try again`);
+    }
+    if ((await fileVersion(path)) !== version) {
+      throw new RolldeltaError(ErrorCode.IO, `${path} was replaced or written to: the file changed while its signature was made; try again`);
     }
     return asm.finish(size, whole?.digest);
   } finally {

@@ -181,6 +181,24 @@ describe('parallel signature errors', () => {
     expect(hashed).toBeLessThan(size / 2);
   });
 
+  it('a file replaced by one of the same size while workers sum it: ERR_IO, not a signature of neither', async () => {
+    const size = 48 << 20;
+    for (const format of ['native', 'rdiff'] as const) {
+      const path = tempFile(noise(size, 7));
+      const other = tempFile(noise(size, 8));
+      let replaced = false;
+      // The first task's sums are in: the rest of the 8 MiB tasks open the file after this rename
+      // (the native format's SHA-256 reads the old one to its end: the same length).
+      const onProgress = () => {
+        if (!replaced) renameSync(other, path);
+        replaced = true;
+      };
+      const e = await signatureFile(path, join(dir, `same-size.${format}.sig`), { workers: 2, format, onProgress }).catch((x: unknown) => x);
+      expect(replaced).toBe(true);
+      expect(e, format).toMatchObject({ code: 'ERR_IO', message: expect.stringContaining('changed while') });
+    }
+  });
+
   it('a closed pool rejects new tasks with ERR_ABORTED', async () => {
     const pool = new WorkerPool(1);
     await pool.close();
