@@ -5,7 +5,7 @@ import { defineConfig } from 'tsup';
  * them as packages took 22 of the CLI's 34 ms of start-up (module resolution across msgpack's many
  * files, fflate's whole module), paid by every command. The library entry keeps them as packages.
  */
-const BUNDLED = ['fflate', '@msgpack/msgpack'];
+const BUNDLED = ['fflate', '@msgpack/msgpack', 'fzstd'];
 
 export default defineConfig([
   {

@@ -27,7 +27,7 @@ export function splitReference(ref: string): { repo: string; reference: string }
 
 /**
  * A delta-server source that reads images from a registry, with no engine: each image is written
- * once as an OCI image archive (blobs as stored, gzip layers included) cached in `dir` (made when missing) by manifest
+ * once as an OCI image archive (blobs as stored, gzip and zstd layers included) cached in `dir` (made when missing) by manifest
  * digest, and its reference kept as the archive's tag.
  * @example
  * createDeltaServer({ source: registryArchives(new RegistryClient({ baseUrl }), '/srv/cache'), store });

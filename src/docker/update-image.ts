@@ -318,7 +318,7 @@ async function viaDelta(opts: UpdateOptions, settings: UpdateSettings, from: str
           ring,
           beforeJavaScriptWork: opts.beforeJavaScriptWork,
           signal,
-          scratchDir: dirname(oldPath), // gzip old layers decompressed in workDir, not a tmpfs /tmp
+          scratchDir: dirname(oldPath), // compressed old layers decompressed in workDir, not a tmpfs /tmp
           onProgress: opts.onProgress && ((p) => opts.onProgress?.({ phase: 'apply', bytes: p.bytesOut })),
         }),
       );

@@ -55,7 +55,7 @@ export interface ImageApplyOptions {
   /** Stops the apply at its next chunk (ERR_ABORTED); a file output is then left untouched. */
   signal?: AbortSignal;
   /**
-   * Where gzip old layers are decompressed for the apply (their uncompressed size, removed after):
+   * Where gzip and zstd old layers are decompressed for the apply (their uncompressed size, removed after):
    * default beside a file output, else the OS temp folder, which is RAM where /tmp is a tmpfs.
    */
   scratchDir?: string;
@@ -111,8 +111,8 @@ class StreamCutter {
  * the image ID while streaming, and the delta's own target length before the archive's manifest
  * goes out (the layers' digests cover the target: it is not hashed a second time).
  * Memory: one decoded frame and one 1 MiB read; uncompressed old layers are read in place, gzip
- * ones from a scratch copy decompressed once into a folder beside `out` (`scratchDir`, or the
- * system temp folder for a consumer); disk: their uncompressed size, removed afterwards.
+ * and zstd ones from a scratch copy decompressed once into a folder beside `out` (`scratchDir`, or
+ * the system temp folder for a consumer); disk: their uncompressed size, removed afterwards.
  * @example
  * await applyImageDelta('app-v1.tar', 'v1-v2.rdimg', 'app-v2.tar');
  * await applyImageDelta('app-v1.tar', download, (chunks) => engine.loadImage(chunks), { omitLayers: 'old' });
@@ -145,8 +145,8 @@ export async function applyImageDelta(
     for (const l of header.new.layers) {
       if (l.from === 'old' && !byDiffId.has(l.diffId)) throw new RolldeltaError(ErrorCode.BASIS_MISMATCH, `the delta expects layer ${l.diffId} in the old image, which lacks it`);
     }
-    // Compressed old layers (newer engines save them gzip) are decompressed once into a scratch
-    // directory beside the output, and read from there at random.
+    // Compressed old layers (newer engines save them as pulled: gzip or zstd) are decompressed
+    // once into a scratch directory beside the output, and read from there at random.
     const parts: RandomAccessBasis[] = [];
     for (const l of old.layers) {
       const inPlace = archive.layerBasis(l);

@@ -6,7 +6,7 @@ import { dockerManifestImages } from './_archive-docker.js';
 import { ARCHIVE_PROBE_BYTES, checkArchiveStart } from './_archive-start.js';
 import { type ImageLocation, corrupt, object, parseJson, strings } from './_archive-json.js';
 import { familiarRef, ociLayoutImages } from './_archive-oci.js';
-import { COMPRESSION_PROBE_BYTES, detectCompression, gunzipChunks } from './compression.js';
+import { COMPRESSION_PROBE_BYTES, decompressedChunks, detectCompression } from './compression.js';
 import { digestHex, sha256Digest } from './digest.js';
 import type { ArchiveFormat, ImageLayerRef, ImageRecord } from './image-types.js';
 import { checkRingSize, ReadRing } from './read-ring.js';
@@ -22,14 +22,15 @@ export interface ImageArchiveOptions {
 const MAX_JSON = 16 << 20;
 /** Positional read size when streaming a layer. */
 const READ_CHUNK = 1 << 20;
-const GZIP_READ_CHUNK = 256 << 10;
+/** Positional read size of a compressed layer: the decoder copies or consumes each before the next. */
+const COMPRESSED_READ_CHUNK = 256 << 10;
 
 /**
  * An image archive opened for reading, whatever made it: `docker save` before Docker 25
  * (`docker-legacy`) and from 25 on (`docker-oci`), an OCI image layout archive (`oci`), or skopeo's
  * `docker-archive:` (`skopeo-docker`). Only the tar headers are scanned on open; configs are read
  * whole, layers stay in place and are read with positional reads. Each layer's compression is
- * told from its first bytes (plain tar or gzip; zstd and others are ERR_UNSUPPORTED). Another kind
+ * told from its first bytes (plain tar, gzip or zstd; xz and bzip2 are ERR_UNSUPPORTED). Another kind
  * of file (no tar, or a tar without manifest.json or index.json) is ERR_BAD_MAGIC naming it.
  * @example
  * const a = await ImageArchive.open('app.tar', { image: 'app:2' });
@@ -133,8 +134,8 @@ export class ImageArchive {
   }
 
   /**
-   * The uncompressed layer tar, streamed: plain layers in 1 MiB positional reads, gzip layers
-   * decoded while streaming with bounded memory. The bytes are not checked against the DiffID
+   * The uncompressed layer tar, streamed: plain layers in 1 MiB positional reads, gzip and zstd
+   * layers decoded while streaming with bounded memory. The bytes are not checked against the DiffID
    * here: hash them if you need to.
    * `reuseChunks` (plain layers) cycles four read buffers instead of a fresh one per MiB, which
    * pile up as garbage between collections: for a consumer done with a chunk before it asks for
@@ -151,7 +152,7 @@ export class ImageArchive {
       checkRingSize(ring, READ_CHUNK, 'a layer read ring');
       return this.rawChunks(e, READ_CHUNK, ring);
     }
-    return gunzipChunks(this.rawChunks(e, GZIP_READ_CHUNK, undefined), `layer ${layer.diffId} (${layer.entry})`);
+    return decompressedChunks(layer.compression, this.rawChunks(e, COMPRESSED_READ_CHUNK, undefined), `layer ${layer.diffId} (${layer.entry})`);
   }
 
   /** The size of plain layers' reads, for a {@link ReadRing} shared across layerStream calls. */

@@ -23,7 +23,10 @@ import { ReadRing } from './read-ring.js';
 export interface ImageDiffSummary {
   /** Bytes of the image delta file. */
   deltaBytes: number;
-  /** gzip bytes of the new image's layers the old image lacks: what `docker pull` would move. */
+  /**
+   * Bytes of the new image's layers the old image lacks, compressed as a pull moves them: what
+   * `docker pull` would move (gzip and zstd layers as stored, plain ones as gzip would make them).
+   */
   pullBytes: number;
   /** Layers rebuilt from the delta, and layers taken from the old image as they are. */
   newLayers: number;
@@ -64,18 +67,19 @@ export interface ImageDiffOptions {
 
 /**
  * The new image's layers as the delta lists them (from the old image, or rebuilt from the delta),
- * and the gzip bytes a pull would move: the layers the old image lacks, gzip ones as stored.
+ * and the bytes a pull would move: the layers the old image lacks, gzip and zstd ones as stored
+ * (a registry serves them so), plain ones as gzip level 6 would make them.
  */
 async function measureLayers(archive: ImageArchive, image: ImageRecord, have: Set<string>): Promise<{ layers: ImageDeltaLayer[]; pullBytes: number }> {
   const layers: ImageDeltaLayer[] = [];
   let pullBytes = 0;
   for (const layer of image.layers) {
     const from = have.has(layer.diffId) ? 'old' : 'delta';
-    const gzip = from === 'delta' && layer.compression !== 'gzip';
+    const gzip = from === 'delta' && layer.compression === 'none';
     // A plain layer's size is its tar entry's: no need to read it unless it is to be gzipped.
     const known = archive.layerBasis(layer)?.length;
     const m = !gzip && known !== undefined ? { rawBytes: known, gzipBytes: 0 } : await measureLayer(archive.layerStream(layer), gzip);
-    if (from === 'delta') pullBytes += layer.compression === 'gzip' ? layer.storedSize : m.gzipBytes;
+    if (from === 'delta') pullBytes += layer.compression === 'none' ? m.gzipBytes : layer.storedSize;
     layers.push({ diffId: layer.diffId, size: m.rawBytes, from });
   }
   return { layers, pullBytes };

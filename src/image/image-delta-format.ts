@@ -59,7 +59,7 @@ export interface PackedImageConfig {
 export interface ImageDeltaHeader {
   old: { id: string; diffIds: string[] };
   new: { id: string; config: PackedImageConfig; repoTags: string[]; layers: ImageDeltaLayer[] };
-  /** Bytes a `docker pull` of the new layers would have moved (gzip), for reports. */
+  /** Bytes a `docker pull` of the new layers would have moved (compressed), for reports. */
   pullBytes?: number;
 }
 

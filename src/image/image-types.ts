@@ -1,5 +1,5 @@
 /** How a layer blob is stored; detected from its first bytes, never from media types. */
-export type LayerCompression = 'none' | 'gzip';
+export type LayerCompression = 'none' | 'gzip' | 'zstd';
 
 /** One layer of an image in an archive. */
 export interface ImageLayerRef {
@@ -7,7 +7,7 @@ export interface ImageLayerRef {
   diffId: string;
   /** Archive entry holding the blob, hard and symbolic links already resolved. */
   entry: string;
-  /** Bytes of the entry as stored (compressed size for a gzip layer). */
+  /** Bytes of the entry as stored (compressed size for a gzip or zstd layer). */
   storedSize: number;
   compression: LayerCompression;
 }

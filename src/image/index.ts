@@ -2,7 +2,7 @@ export { ImageArchive, type ImageArchiveOptions } from './archive-reader.js';
 export { ReadRing } from './read-ring.js';
 export type { ArchiveFormat, ImageLayerRef, ImageRecord, LayerCompression } from './image-types.js';
 export { indexTarFile, resolveTarEntry, normalizeEntryName, type TarFileEntry, type TarFileIndexOptions, type PositionalFile } from './tar-file-index.js';
-export { detectCompression, gunzipChunks } from './compression.js';
+export { detectCompression, gunzipChunks, unzstdChunks } from './compression.js';
 export { dockerArchiveChunks, writeDockerArchive, type OutputImage, type DockerArchiveOptions } from './docker-archive-writer.js';
 export { sha256Digest, digestHex, chainIds } from './digest.js';
 export { diffImages, type ImageDiffOptions, type ImageDiffSummary } from './diff-images.js';

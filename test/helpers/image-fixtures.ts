@@ -72,6 +72,17 @@ function concat(parts: Uint8Array[]): Uint8Array {
   return out;
 }
 
+/**
+ * `n` lines of text that differ with `seed`: layer contents that compress like real files.
+ * @example
+ * tarBytes([{ type: 'file', name: 'bin/tool', data: fixtureText(1, 4000) }]);
+ */
+export function fixtureText(seed: number, n: number): string {
+  let s = '';
+  for (let i = 0; i < n; i++) s += `line ${i} of ${seed}: ${((i + 1) * (seed + 7) * 2654435761) % 1000003}\n`;
+  return s;
+}
+
 /** An image as stored: its config, its layer blobs (maybe compressed) and their uncompressed tars. */
 export interface FixtureImage {
   config: Uint8Array;

@@ -15,7 +15,7 @@ import type { ImageRecord } from '../../src/image/image-types.js';
 import { indexTarFile } from '../../src/image/tar-file-index.js';
 import { FileBasis } from '../../src/stream/file-basis.js';
 import { type Dockerd, dockerdAvailable, requirePeer, startDockerd } from '../helpers/dockerd.js';
-import { dockerLegacyTar, dockerOciFromOciDir, dockerOciTar, fixtureImage, ociLayoutTar, sha, skopeoDockerTar, tarBytes, type FixtureImage } from '../helpers/image-fixtures.js';
+import { dockerLegacyTar, fixtureText, dockerOciFromOciDir, dockerOciTar, fixtureImage, ociLayoutTar, sha, skopeoDockerTar, tarBytes, type FixtureImage } from '../helpers/image-fixtures.js';
 import { buildApp, importBusybox, saveToFile } from '../helpers/images.js';
 import { peer } from '../helpers/peers.js';
 
@@ -23,11 +23,7 @@ const dir = mkdtempSync(join(tmpdir(), 'rd-archive-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const p = (n: string) => join(dir, n);
 
-function text(seed: number, n: number): string {
-  let s = '';
-  for (let i = 0; i < n; i++) s += `line ${i} of ${seed}: ${((i + 1) * (seed + 7) * 2654435761) % 1000003}\n`;
-  return s;
-}
+const text = fixtureText;
 const baseTar = tarBytes([{ type: 'dir', name: 'bin' }, { type: 'file', name: 'bin/tool', data: text(1, 4000) }]);
 const appTar = tarBytes([{ type: 'dir', name: 'app' }, { type: 'file', name: 'app/main.js', data: text(2, 500) }]);
 const otherTar = tarBytes([{ type: 'file', name: 'other.txt', data: text(3, 50) }]);
@@ -112,12 +108,18 @@ describe('image archives: every layout', () => {
     }
   });
 
-  it('a zstd layer is ERR_UNSUPPORTED, named in the message', async () => {
+  it('a zstd layer is read; an xz or bzip2 one is ERR_UNSUPPORTED, named, with how to re-save the image', async () => {
     const check = peer('zstd', 'zstd');
-    if (check.skip) return;
-    const z = fixtureImage([baseTar], { compress: 'zstd' });
-    writeFileSync(p('zstd.tar'), ociLayoutTar([z]));
-    await expect(ImageArchive.open(p('zstd.tar'))).rejects.toMatchObject({ code: 'ERR_UNSUPPORTED', message: expect.stringMatching(/zstd/) });
+    if (!check.skip) {
+      const z = fixtureImage([baseTar], { compress: 'zstd' });
+      expect((await summary('zstd.tar', ociLayoutTar([z]))).images[0]).toMatchObject({ diffIds: z.diffIds, compression: ['zstd'] });
+    }
+    const xz = { ...plain, blobs: [Uint8Array.of(0xfd, 0x37, 0x7a, 0x58, 0x5a, 0, 0, 4, 0xe6, 0xd6), plain.blobs[1]] };
+    const bz = { ...plain, blobs: [new TextEncoder().encode('BZh91AY&SY and the rest'), plain.blobs[1]] };
+    for (const [name, img, kind] of [['xz.tar', xz, 'xz'], ['bzip2.tar', bz, 'bzip2']] as const) {
+      writeFileSync(p(name), ociLayoutTar([img]));
+      await expect(ImageArchive.open(p(name))).rejects.toMatchObject({ code: 'ERR_UNSUPPORTED', message: expect.stringMatching(new RegExp(`layer 0 .* is ${kind}-compressed.*skopeo copy --dest-compress-format gzip`)) });
+    }
   });
 
   it('hostile archives are RolldeltaErrors: truncated, garbage manifest, references outside the archive, loops, size lies', async () => {

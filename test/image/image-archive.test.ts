@@ -109,18 +109,32 @@ describe('image archives', () => {
     expect(seen.size).toBe(1);
   });
 
-  it('refuses zstd layers with ERR_UNSUPPORTED', async () => {
-    const zstdBlob = Uint8Array.of(0x28, 0xb5, 0x2f, 0xfd, 0, 0, 0, 0);
+  it('opens zstd layers (a cut one fails its stream, naming it); refuses xz layers with ERR_UNSUPPORTED', async () => {
+    // a zstd frame cut after its first (empty, not last) block; an xz header
+    const blobs = { zstd: Uint8Array.of(0x28, 0xb5, 0x2f, 0xfd, 0, 0, 0, 0, 0), xz: Uint8Array.of(0xfd, 0x37, 0x7a, 0x58, 0x5a, 0, 0, 4, 0xe6, 0xd6) };
     const config = enc.encode(JSON.stringify({ rootfs: { diff_ids: [sha(new Uint8Array(1))] } }));
-    writeFileSync(
-      p('zstd.tar'),
-      makeTar([
-        { type: 'file', path: 'l/layer.tar', data: zstdBlob },
-        { type: 'file', path: 'c.json', data: config },
-        { type: 'file', path: 'manifest.json', data: JSON.stringify([{ Config: 'c.json', Layers: ['l/layer.tar'] }]) },
-      ]),
-    );
-    await expect(ImageArchive.open(p('zstd.tar'))).rejects.toMatchObject({ code: 'ERR_UNSUPPORTED' });
+    for (const [kind, blob] of Object.entries(blobs)) {
+      writeFileSync(
+        p(`${kind}.tar`),
+        makeTar([
+          { type: 'file', path: 'l/layer.tar', data: blob },
+          { type: 'file', path: 'c.json', data: config },
+          { type: 'file', path: 'manifest.json', data: JSON.stringify([{ Config: 'c.json', Layers: ['l/layer.tar'] }]) },
+        ]),
+      );
+    }
+    const a = await ImageArchive.open(p('zstd.tar'));
+    try {
+      const layer = a.images[0].layers[0];
+      expect(layer.compression).toBe('zstd');
+      const drain = async () => {
+        for await (const c of a.layerStream(layer)) void c;
+      };
+      await expect(drain()).rejects.toMatchObject({ code: 'ERR_TRUNCATED', message: expect.stringContaining('l/layer.tar') });
+    } finally {
+      await a.close();
+    }
+    await expect(ImageArchive.open(p('xz.tar'))).rejects.toMatchObject({ code: 'ERR_UNSUPPORTED', message: expect.stringContaining('xz-compressed') });
   });
 
   it('hostile archives give a RolldeltaError: truncation, garbage manifest, paths outside the archive', async () => {
