@@ -1,8 +1,7 @@
 import { createGunzip, type Gunzip } from 'node:zlib';
-import { Decompress, ZstdErrorCode } from 'fzstd';
 import { ErrorCode, RolldeltaError } from '../core/errors.js';
-import { ZstdFrameWalker } from './_zstd-frames.js';
 import type { LayerCompression } from './image-types.js';
+import { unzstdChunks } from './unzstd-chunks.js';
 
 /** Bytes `detectCompression` needs to see. */
 export const COMPRESSION_PROBE_BYTES = 10;
@@ -113,108 +112,4 @@ function written(gz: Gunzip, chunk: Uint8Array): Promise<boolean> {
       resolve(!err);
     });
   });
-}
-
-/**
- * Most bytes fzstd may move per byte of output, beyond a first 1 GiB. fzstd shifts its whole window
- * for every block (and allocates it for every frame), so a stream of tiny blocks in a large window
- * costs time out of all proportion: one-byte RLE blocks in a 128 MiB window took 23 s per 8 KB of
- * input. The slowest legitimate streams move about 2048 bytes per byte out (`zstd --ultra -22` on a
- * large layer: a 128 MiB window, blocks of 64 KiB on average after zstd's block splitting); 8192
- * leaves room and holds any stream to about 1 MB/s of output at the worst.
- */
-const MAX_WINDOW_WORK_PER_BYTE = 8192;
-const WINDOW_WORK_GRACE = 1 << 30;
-
-/**
- * Decodes a zstd stream (frames and skippable frames) as it arrives, with fzstd (pure JavaScript:
- * Node 20's zlib has no zstd). A 64 MiB layer (a tar of /usr, `zstd -3`: 2 MiB window) takes
- * 0.26 s, against 0.05 s for `zstd -d` and 0.22 s for gunzipChunks on its gzip twin; with an
- * 8 MiB window 0.41 s. fzstd moves its whole window for each 128 KiB block, so time grows with
- * the window: 7.5 s with `--long=27` (128 MiB). Without V8's optimizing compiler (the CLI's
- * device commands) 2.8 s.
- * Every frame header and block is checked by ZstdFrameWalker before fzstd sees it (a window above
- * 128 MiB or a dictionary is ERR_UNSUPPORTED), and fzstd gets one block per push, so memory stays
- * bounded whatever the ratio: a push yields one block of at most 128 KiB (a 4-byte RLE block's
- * worth; a frame's first few when fzstd holds them until it has the 18 bytes it parses a header
- * from), handed on before the next block is decoded; a stream that would make fzstd move more than
- * 8192 bytes per byte of output (see MAX_WINDOW_WORK_PER_BYTE) is ERR_UNSUPPORTED. The next input chunk is asked for only once the
- * last is used up (blocks are copied out of it, so a source may reuse its buffers). fzstd skips
- * the frames' XXH64 checksums without checking them; each frame's content size, when its header
- * gives one, is checked here, and the layer's bytes are checked against its DiffID by every
- * reader (LayerCheck, checkLayerDigest, the archive writer). A damaged or cut stream is
- * ERR_CORRUPT / ERR_TRUNCATED naming `what`; a failure of `source` itself comes through as it is.
- * Known gap: fzstd does not check that a compressed block's sequences stay within its bitstream
- * and its 128 KiB of output, so a damaged block can keep it looping for minutes (two bits flipped
- * in a 96-byte stream: still running when stopped after 400 s; found by the fuzz suite's long pass
- * with FUZZ_SEED=7). Closing it needs the sequences decoded ahead of fzstd, or a deadline on a
- * worker thread; not done yet.
- * @example
- * for await (const tarChunk of unzstdChunks(readChunks(file), 'layer 2')) hash.update(tarChunk);
- */
-export async function* unzstdChunks(source: AsyncIterable<Uint8Array>, what: string): AsyncGenerator<Uint8Array> {
-  const walker = new ZstdFrameWalker(what);
-  const it = source[Symbol.asyncIterator]();
-  // fzstd hands each block's output to ondata as a fresh array (it keeps its window apart), so
-  // the chunks are passed on without a copy.
-  const out: Uint8Array[] = [];
-  const ondata = (c: Uint8Array): void => {
-    if (c.length > 0) out.push(c);
-  };
-  let decoder = new Decompress(ondata);
-  let frameBytes = 0;
-  let produced = 0;
-  let windowWork = 0;
-  let sourceDone = false; // ended or failed: nothing more to ask of it, nor to close
-  try {
-    for (;;) {
-      const block = walker.next();
-      if (block === undefined) {
-        let r: IteratorResult<Uint8Array>;
-        try {
-          r = await it.next(); // a source's failure comes through as it is
-        } catch (e) {
-          sourceDone = true;
-          throw e;
-        }
-        if (r.done) {
-          sourceDone = true;
-          walker.finish();
-          return;
-        }
-        walker.feed(r.value);
-        continue;
-      }
-      const { contentSize, windowSize } = block.frame;
-      windowWork += block.first ? 2 * windowSize : windowSize; // the window allocated, then shifted
-      if (windowWork > WINDOW_WORK_GRACE + MAX_WINDOW_WORK_PER_BYTE * produced) {
-        throw new RolldeltaError(
-          ErrorCode.UNSUPPORTED,
-          `${what} is a zstd stream of blocks too small for its ${windowSize}-byte window (${produced} bytes out so far) for rolldelta's zstd decoder to read in reasonable time; ` +
-            're-compress the layer or save the image with `skopeo copy --dest-compress-format gzip`',
-        );
-      }
-      if (block.first) {
-        decoder = new Decompress(ondata); // a frame's window is let go with its decoder
-        frameBytes = 0;
-      }
-      try {
-        decoder.push(block.bytes, block.last);
-      } catch (e) {
-        const truncated = (e as { code?: unknown }).code === ZstdErrorCode.UnexpectedEOF;
-        throw new RolldeltaError(truncated ? ErrorCode.TRUNCATED : ErrorCode.CORRUPT, `${what} is not a valid zstd stream (${(e as Error).message}); the archive is damaged or cut short`, { cause: e });
-      }
-      for (const c of out) frameBytes += c.length;
-      if (contentSize >= 0 && (frameBytes > contentSize || (block.last && frameBytes !== contentSize))) {
-        throw new RolldeltaError(ErrorCode.CORRUPT, `${what} is not a valid zstd stream: a frame says it holds ${contentSize} bytes but decodes to ${block.last ? '' : 'more than '}${frameBytes}; the archive is damaged`);
-      }
-      for (let i = 0; i < out.length; i++) {
-        produced += out[i].length;
-        yield out[i];
-      }
-      out.length = 0;
-    }
-  } finally {
-    if (!sourceDone) await it.return?.();
-  }
 }

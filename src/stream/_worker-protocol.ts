@@ -58,8 +58,21 @@ export interface Sha256Task {
   final: boolean;
 }
 
+/**
+ * Decode one checked block of the zstd stream named `stream` (see unzstdChunks): `first` starts
+ * the frame's decoder, `last` ends it. The reply is the block's output. A stream's blocks must all
+ * go to one worker, in order (a pool of one).
+ */
+export interface ZstdBlockTask {
+  kind: 'zstd-block';
+  stream: number;
+  bytes: Uint8Array;
+  first: boolean;
+  last: boolean;
+}
+
 /** What a worker can be asked to do. */
-export type WorkerTask = SignatureBytesTask | SignatureRangeTask | DiffIndexPartTask | PackFrameTask | Sha256Task;
+export type WorkerTask = SignatureBytesTask | SignatureRangeTask | DiffIndexPartTask | PackFrameTask | Sha256Task | ZstdBlockTask;
 
 /** The weak and strong sums of consecutive blocks, in block order. */
 export interface BlockSums {

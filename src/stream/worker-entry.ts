@@ -4,6 +4,7 @@ import { parentPort } from 'node:worker_threads';
 import { DiffIndex } from '../core/diff-index.js';
 import { ErrorCode, RolldeltaError, isRolldeltaError } from '../core/errors.js';
 import { packFrame } from '../format/_frame-packing.js';
+import { decodeZstdBlock } from '../format/_zstd-block-decoder.js';
 import { nodeRawDeflate } from './node-raw-deflate.js';
 import { nodeSha256 } from './node-sha256.js';
 import { RangeSha256 } from './_range-sha256.js';
@@ -24,6 +25,7 @@ async function runTask(task: WorkerTask): Promise<unknown> {
     return packed.payload.buffer === task.job.raw.buffer ? { ...packed, payload: packed.payload.slice() } : packed;
   }
   if (task.kind === 'sha256') return hashStream(task);
+  if (task.kind === 'zstd-block') return decodeZstdBlock(task.stream, task.bytes, task.first, task.last);
   return fillAsRead(DiffIndex.create(task.basis, task.options, task.table), task);
 }
 
