@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import { isRolldeltaError } from '../core/errors.js';
 import { parseArgs, type OptionSpec, type ParsedArgs } from './args.js';
+import { releasePipes } from './release-pipes.js';
 import { StopSignals } from './stop-signals.js';
 import { UsageError } from './usage-error.js';
 import { deferOptimizingCompiler, patchesByStreaming } from './optimizing-compiler.js';
@@ -80,7 +81,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (isDeviceCommand(argv)) keepYoungGenerationSmall();
   if (patchesByStreaming(argv)) deferOptimizingCompiler();
-  const stops = new StopSignals();
+  const stops = new StopSignals(() => releasePipes(rest));
   try {
     if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
       process.stdout.write(HELP);

@@ -3,6 +3,8 @@ import { ErrorCode, RolldeltaError } from '../core/errors.js';
 /** Exit codes of a command stopped by a signal: 128 + the signal's number, as shells report it. */
 const EXIT_CODES = { SIGHUP: 129, SIGINT: 130, SIGTERM: 143 } as const;
 type StopSignal = keyof typeof EXIT_CODES;
+/** How long a command may take to stop before `unblock` is called: file commands take milliseconds. */
+const UNBLOCK_AFTER_MS = 1000;
 
 /**
  * Turns Ctrl-C (SIGINT), SIGTERM and SIGHUP into an AbortSignal for the running command: it stops
@@ -20,12 +22,21 @@ export class StopSignals {
   received: StopSignal | undefined;
 
   private readonly onSignal = (name: StopSignal): void => {
-    if (this.received) process.exit(EXIT_CODES[name]);
+    if (this.received) {
+      this.unblock?.(); // else the exit itself can wait for good (see releasePipes)
+      process.exit(EXIT_CODES[name]);
+    }
     this.received = name;
     this.controller.abort(new RolldeltaError(ErrorCode.ABORTED, `stopped by ${name}`));
+    // Still running by then: perhaps stuck where no signal reaches.
+    if (this.unblock) setTimeout(this.unblock, UNBLOCK_AFTER_MS).unref();
   };
 
-  constructor() {
+  /**
+   * `unblock` frees what a command can wait on where no signal reaches (see releasePipes): called
+   * if the command has not ended a moment after the first signal, and before a second one exits.
+   */
+  constructor(private readonly unblock?: () => void) {
     for (const name of Object.keys(EXIT_CODES) as StopSignal[]) process.on(name, this.onSignal);
   }
 

@@ -97,6 +97,27 @@ describe('rolldelta CLI at its edges', () => {
     }, 60_000);
   }
 
+  it('SIGTERM stops a command stuck opening a named pipe with nothing at its other end, and leaves no temporary file', async () => {
+    const noReader = p('no-reader.fifo');
+    const noWriter = p('no-writer.fifo');
+    execFileSync('mkfifo', [noReader, noWriter]);
+    // The output a pipe no process reads; then the basis a pipe no process writes, by which time
+    // the output's temporary file exists. open() waits in a thread no signal reaches.
+    const cases: [string[], Promise<unknown>][] = [
+      [['diff', p('old'), p('new'), noReader], new Promise((r) => setTimeout(r, 1000))],
+      [['diff', noWriter, p('new'), p('stuck.rd')], tempFileAppears('stuck.rd').then(() => new Promise((r) => setTimeout(r, 300)))],
+    ];
+    for (const [args, stuck] of cases) {
+      const r = await runCliAsync(args, (child) => {
+        void stuck.then(() => child.kill('SIGTERM'));
+        setTimeout(() => child.kill('SIGKILL'), 15_000).unref(); // still there: the test fails, not hangs
+      });
+      expect(r.code, args.join(' ')).toBe(143);
+      expect(r.stderr.trim()).toBe('rolldelta: stopped by SIGTERM');
+    }
+    expect(readdirSync(dir).filter((f) => f.includes('stuck.rd'))).toEqual([]);
+  }, 40_000);
+
   it('serve stops on SIGTERM though devices keep connections open, and exits 0', async () => {
     // A stored delta far larger than the socket buffers, for a download that stalls.
     const stored = new DeltaStore(p('serve-store')).pathFor('app:1', 'app:2');
