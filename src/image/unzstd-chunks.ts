@@ -130,9 +130,14 @@ class BlockDecoder {
   async decode(block: ZstdBlock): Promise<Uint8Array[]> {
     const pool = (this.pool ??= takeSpare() ?? new WorkerPool(1));
     let late = false;
+    let verdict: NodeJS.Immediate | undefined;
+    // The timer runs on this thread: after this thread was busy (another stream's work, a
+    // debugger), it fires before the reply already waiting is read. The verdict waits for that.
     const timer = setTimeout(() => {
-      late = true;
-      void pool.close(); // stops the thread mid-loop; the task rejects
+      verdict = setImmediate(() => {
+        late = true;
+        void pool.close(); // stops the thread mid-loop; the task rejects
+      });
     }, this.deadlineMs);
     this.unfinished = true;
     try {
@@ -150,6 +155,7 @@ class BlockDecoder {
       throw e;
     } finally {
       clearTimeout(timer);
+      clearImmediate(verdict);
     }
   }
 
