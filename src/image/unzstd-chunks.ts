@@ -128,7 +128,8 @@ class BlockDecoder {
   ) {}
 
   async decode(block: ZstdBlock): Promise<Uint8Array[]> {
-    const pool = (this.pool ??= takeSpare() ?? new WorkerPool(1));
+    // `workers: 1`, the hint for other work, does not help here.
+    const pool = (this.pool ??= takeSpare() ?? new WorkerPool(1, { withoutThreads: 're-save the image with `skopeo copy --dest-compress-format gzip` (zstd layers are decoded on a worker thread whatever `workers` says)' }));
     let late = false;
     let verdict: NodeJS.Immediate | undefined;
     // The timer runs on this thread: after this thread was busy (another stream's work, a

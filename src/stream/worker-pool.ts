@@ -11,14 +11,14 @@ import type { WorkerReply, WorkerRequest, WorkerTask } from './_worker-protocol.
  * used, since Node 20 cannot start a worker from a .ts file. An application bundled into one file
  * (esbuild, webpack) finds it beside that file: `.mjs`, so it loads as ESM in a CommonJS project too.
  */
-function workerEntry(): URL {
+function workerEntry(instead: string): URL {
   const beside = new URL('./worker.mjs', moduleUrl());
   if (existsSync(fileURLToPath(beside))) return beside;
   const built = new URL('../../dist/worker.mjs', moduleUrl());
   if (existsSync(fileURLToPath(built))) return built;
   throw new RolldeltaError(
     ErrorCode.IO,
-    `the worker entry ${fileURLToPath(beside)} is missing: copy node_modules/rolldelta/dist/worker.mjs beside a bundle that includes rolldelta, or use workers: 1`,
+    `the worker entry ${fileURLToPath(beside)} is missing: copy node_modules/rolldelta/dist/worker.mjs beside a bundle that includes rolldelta, or ${instead}`,
   );
 }
 
@@ -59,13 +59,17 @@ export class WorkerPool {
   private failure: RolldeltaError | undefined;
   private readonly signal: AbortSignal | undefined;
   private readonly onAbort: () => void;
+  /** What else the caller can do, said when a thread fails. */
+  private readonly instead: string;
 
-  constructor(size: number, opts: { signal?: AbortSignal } = {}) {
+  /** `withoutThreads`: what the caller can do without threads, said when a thread fails (default: try `workers: 1`). */
+  constructor(size: number, opts: { signal?: AbortSignal; withoutThreads?: string } = {}) {
     if (!Number.isSafeInteger(size) || size < 1) {
       throw new RolldeltaError(ErrorCode.INVALID_ARGUMENT, `a worker pool needs at least 1 worker, got ${size}`);
     }
     this.size = size;
     this.signal = opts.signal;
+    this.instead = opts.withoutThreads ?? 'try workers: 1';
     this.onAbort = () => this.fail(operationAborted(this.signal?.reason));
     if (this.signal?.aborted) {
       this.onAbort();
@@ -73,7 +77,7 @@ export class WorkerPool {
     }
     // Found before the listener goes on: a bundle without the entry failed here with the listener
     // left on the caller's signal, holding the pool, one more for every call that failed.
-    const entry = workerEntry();
+    const entry = workerEntry(this.instead);
     this.signal?.addEventListener('abort', this.onAbort, { once: true });
     try {
       for (let i = 0; i < size; i++) {
@@ -85,7 +89,7 @@ export class WorkerPool {
         w.on('message', (reply: WorkerReply) => this.settle(w, reply));
         w.on('error', (e) => this.fail(new RolldeltaError(ErrorCode.IO, `a worker thread failed: ${e.message}`, { cause: e })));
         w.on('exit', (code) => {
-          if (!this.failure) this.fail(new RolldeltaError(ErrorCode.IO, `a worker thread exited early with code ${code}; try workers: 1`));
+          if (!this.failure) this.fail(new RolldeltaError(ErrorCode.IO, `a worker thread exited early with code ${code}; ${this.instead}`));
         });
         this.workers.push(w);
         this.idle.push(w);
@@ -93,7 +97,7 @@ export class WorkerPool {
     } catch (e) {
       // A thread that cannot start (the process's thread limit): no caller gets this pool to
       // close, so the threads started before it and the listener go now.
-      this.fail(new RolldeltaError(ErrorCode.IO, `a worker thread could not start: ${(e as Error)?.message ?? String(e)}; try workers: 1`, { cause: e }));
+      this.fail(new RolldeltaError(ErrorCode.IO, `a worker thread could not start: ${(e as Error)?.message ?? String(e)}; ${this.instead}`, { cause: e }));
       throw this.failure;
     }
   }

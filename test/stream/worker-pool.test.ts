@@ -31,6 +31,13 @@ describe('worker pool start failures', () => {
       }
     }
     expect(getEventListeners(ac.signal, 'abort')).toHaveLength(0);
+    // A zstd layer needs a thread whatever `workers` says: the message must not send one there.
+    const zstd = Uint8Array.from([0x28, 0xb5, 0x2f, 0xfd, 0x00, 0x00, 0x19, 0x00, 0x00, 0x61, 0x62, 0x63]);
+    const layer = async () => {
+      for await (const _ of lib.unzstdChunks((async function* () { yield zstd; })(), 'layer 1'));
+    };
+    await expect(layer()).rejects.toMatchObject({ code: 'ERR_IO', message: expect.stringMatching(/worker entry.*dist\/worker\.mjs.*skopeo copy --dest-compress-format gzip/) });
+    await expect(layer()).rejects.toMatchObject({ message: expect.not.stringContaining('workers: 1') });
   });
 
   it('a thread that cannot start (mocked) stops the threads started before it and leaves no listener', async () => {
