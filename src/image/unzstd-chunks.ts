@@ -114,6 +114,12 @@ let spare: WorkerPool | undefined;
 let spareTimer: NodeJS.Timeout | undefined;
 /** How long a spare thread waits for another stream before it is stopped. */
 const SPARE_MS = 2000;
+/**
+ * Largest window of a stream whose thread is kept as the spare: the thread keeps the last frame's
+ * window until a collection there, which an idle thread does not run (a 128 MiB window kept the
+ * process 137 MiB larger for those 2 s; 8 MiB, `zstd -19`'s, 17 MiB). A new thread costs 50 ms.
+ */
+const SPARE_MAX_WINDOW = 8 << 20;
 
 /** fzstd on a worker thread used by this stream alone, from its first block, one block at a time, each under a deadline. */
 class BlockDecoder {
@@ -121,6 +127,8 @@ class BlockDecoder {
   private readonly stream = streams++;
   /** A frame is under way in the thread (its decoder and window live there), or the thread was stopped. */
   private unfinished = false;
+  /** The largest window of the stream's frames so far. */
+  private window = 0;
 
   constructor(
     private readonly what: string,
@@ -141,6 +149,7 @@ class BlockDecoder {
       });
     }, this.deadlineMs);
     this.unfinished = true;
+    this.window = Math.max(this.window, block.frame.windowSize);
     try {
       const out = await pool.run<Uint8Array[]>({ kind: 'zstd-block', stream: this.stream, bytes: block.bytes, first: block.first, last: block.last });
       this.unfinished = !block.last;
@@ -160,12 +169,12 @@ class BlockDecoder {
     }
   }
 
-  /** Gives the thread back as the spare if it holds nothing of this stream, else stops it. */
+  /** Gives the thread back as the spare if it holds nothing of this stream but a small window's garbage, else stops it. */
   async close(): Promise<void> {
     const pool = this.pool;
     this.pool = undefined;
     if (!pool) return;
-    if (this.unfinished || pool.error || spare) return pool.close();
+    if (this.unfinished || pool.error || spare || this.window > SPARE_MAX_WINDOW) return pool.close();
     spare = pool;
     spareTimer = setTimeout(() => void takeSpare()?.close(), SPARE_MS);
     spareTimer.unref();

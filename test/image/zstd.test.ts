@@ -12,6 +12,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { isRolldeltaError } from '../../src/core/errors.js';
 import { unzstdChunks } from '../../src/image/unzstd-chunks.js';
 import { collect, decoderContract, pieces } from '../helpers/decoder-contract.js';
+import { numberFromScript } from '../helpers/dist-script.js';
 import { peakRssMiB } from '../helpers/peak-rss.js';
 import { peer } from '../helpers/peers.js';
 
@@ -235,6 +236,23 @@ describe.skipIf(zstdPeer.skip)(`unzstdChunks ${zstdPeer.message}`, () => {
       expect(performance.now() - started).toBeLessThan(2000); // 23 s for the 128 MiB window unchecked
     }
   });
+
+  it('a thread that decoded a 128 MiB window is stopped at the end, not kept as the spare with the window in it', async () => {
+    const z = join(dir, 'long.zst');
+    writeFileSync(z, zstd(text(2_000_000), '--long=27'));
+    const grew = await numberFromScript(
+      `const { unzstdChunks } = await import(dist);
+const z = (await import('node:fs')).readFileSync(${JSON.stringify(z)});
+const rss = () => process.memoryUsage().rss;
+const before = rss();
+async function* source() { yield z; }
+for await (const _ of unzstdChunks(source(), 'layer 6'));
+await new Promise((r) => setTimeout(r, 300));
+console.log('GREW_MIB ' + Math.round((rss() - before) / 2 ** 20));`,
+      'GREW_MIB',
+    );
+    expect(grew).toBeLessThan(48); // 146 MiB while the thread was kept
+  }, 30_000);
 
   it('a 2 GiB bomb, stopped after 512 MiB of output, keeps the process within 200 MiB', async () => {
     const bomb = join(dir, 'bomb.zst');
