@@ -15,6 +15,9 @@ export function compressionOf(head: Uint8Array): 'gzip' | 'zstd' | 'xz' | 'bzip2
   const b = head;
   if (b.length >= 2 && b[0] === 0x1f && b[1] === 0x8b) return 'gzip';
   if (b.length >= 4 && b[0] === 0x28 && b[1] === 0xb5 && b[2] === 0x2f && b[3] === 0xfd) return 'zstd';
+  // A zstd stream may begin with a skippable frame (magic 0x184D2A50-5F, little-endian): metadata
+  // some writers put first. No tar starts so (its first bytes are a printable file name).
+  if (b.length >= 4 && (b[0] & 0xf0) === 0x50 && b[1] === 0x2a && b[2] === 0x4d && b[3] === 0x18) return 'zstd';
   if (b.length >= 6 && b[0] === 0xfd && b[1] === 0x37 && b[2] === 0x7a && b[3] === 0x58 && b[4] === 0x5a && b[5] === 0) return 'xz';
   // "BZh" + level digit + the block magic 0x314159265359: unambiguous, no tar starts with it
   if (b.length >= 10 && b[0] === 0x42 && b[1] === 0x5a && b[2] === 0x68 && b[4] === 0x31 && b[5] === 0x41 && b[6] === 0x59 && b[7] === 0x26 && b[8] === 0x53 && b[9] === 0x59) return 'bzip2';

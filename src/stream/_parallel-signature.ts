@@ -63,6 +63,10 @@ function blocksPerPiece(blockLength: number, pieceBytes: number): number {
   return Math.max(1, Math.floor(pieceBytes / blockLength));
 }
 
+function changedWhileSigned(path: string, what: string): RolldeltaError {
+  return new RolldeltaError(ErrorCode.IO, `${path} ${what}: the file changed while its signature was made; try again`);
+}
+
 /** Awaited later, in order; this only keeps a rejection from being reported as unhandled meanwhile. */
 function quiet<T>(p: Promise<T>): Promise<T> {
   p.catch(() => {});
@@ -82,8 +86,10 @@ export async function fileSignatureParallel(path: string, size: number, params: 
   checkBlockCount(Math.ceil(size / bl), bl);
   // Each task opens the file anew: one replaced by a file of the same size or larger meanwhile
   // would give sums of both, a signature of neither (its deltas failing ERR_CHECKSUM on the
-  // device). Its version before the first task and after the last tells.
-  const version = await fileVersion(path);
+  // device). Its version before the first task and after the last tells, and its size now the
+  // caller's (one that grew since would be summed only up to `size`).
+  const { version, size: now } = await fileVersion(path);
+  if (now !== size) throw changedWhileSigned(path, `has ${now} bytes, expected ${size}`);
   const step = blocksPerPiece(bl, opts.pieceBytes ?? 8 << 20) * bl;
   const pool = opts.pool ?? new WorkerPool(opts.workers, { signal: opts.signal });
   // The hash ends with the signature: after a worker's failure (the file replaced or removed
@@ -108,12 +114,8 @@ export async function fileSignatureParallel(path: string, size: number, params: 
       opts.meter.input(j.length);
     }
     const whole = await sha;
-    if (whole && whole.length !== size) {
-      throw new RolldeltaError(ErrorCode.IO, `${path} has ${whole.length} bytes, expected ${size}: the file changed while its signature was made; try again`);
-    }
-    if ((await fileVersion(path)) !== version) {
-      throw new RolldeltaError(ErrorCode.IO, `${path} was replaced or written to: the file changed while its signature was made; try again`);
-    }
+    if (whole && whole.length !== size) throw changedWhileSigned(path, `has ${whole.length} bytes, expected ${size}`);
+    if ((await fileVersion(path)).version !== version) throw changedWhileSigned(path, 'was replaced or written to');
     return asm.finish(size, whole?.digest);
   } finally {
     opts.signal?.removeEventListener('abort', stopHashing);

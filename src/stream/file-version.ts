@@ -13,11 +13,13 @@ export function fileVersionOf(st: Stats): string {
   return `${st.size}:${st.mtimeMs}:${st.ctimeMs}:${st.ino}:${st.dev}`;
 }
 
-/** {@link fileVersionOf} the file at `path`; a failure to stat it is ERR_IO naming it. */
-export async function fileVersion(path: string): Promise<string> {
+/** {@link fileVersionOf} the file at `path`, and its size; a failure to stat it is ERR_IO naming it. */
+export async function fileVersion(path: string): Promise<{ version: string; size: number }> {
+  let st: Stats;
   try {
-    return fileVersionOf(await stat(path));
+    st = await stat(path);
   } catch (e) {
     throw ioError(e, 'read', path);
   }
+  return { version: fileVersionOf(st), size: st.size };
 }

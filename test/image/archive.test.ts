@@ -113,6 +113,10 @@ describe('image archives: every layout', () => {
     if (!check.skip) {
       const z = fixtureImage([baseTar], { compress: 'zstd' });
       expect((await summary('zstd.tar', ociLayoutTar([z]))).images[0]).toMatchObject({ diffIds: z.diffIds, compression: ['zstd'] });
+      // One that begins with a skippable frame (metadata a writer put first) is zstd too.
+      const skip = Uint8Array.from([0x5e, 0x2a, 0x4d, 0x18, 3, 0, 0, 0, 1, 2, 3]);
+      const led = { ...z, blobs: [Uint8Array.from([...skip, ...z.blobs[0]])] };
+      expect((await summary('zstd-skippable.tar', ociLayoutTar([led]))).images[0]).toMatchObject({ diffIds: z.diffIds, compression: ['zstd'] });
     }
     const xz = { ...plain, blobs: [Uint8Array.of(0xfd, 0x37, 0x7a, 0x58, 0x5a, 0, 0, 4, 0xe6, 0xd6), plain.blobs[1]] };
     const bz = { ...plain, blobs: [new TextEncoder().encode('BZh91AY&SY and the rest'), plain.blobs[1]] };
