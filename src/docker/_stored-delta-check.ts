@@ -25,7 +25,7 @@ class ScanningSha256 implements Hasher {
       this.scanner.push(data);
     } catch (e) {
       if (!(e instanceof DamagedRangeError)) throw e;
-      this.damage = e.message.replace(/; the download was damaged there.*$/, '');
+      this.damage = e.damage;
     }
     return this;
   }

@@ -21,11 +21,12 @@ const S_OFF = 6;
 /** A damaged unit of a delta being downloaded: fetch again from `offset`. */
 export class DamagedRangeError extends RolldeltaError {
   constructor(
-    message: string,
+    /** What is wrong and where, without the download's advice: "frame 3 fails its CRC-32 at byte 812". */
+    readonly damage: string,
     /** Where the damaged unit (header block or frame) starts: everything before it is verified. */
     readonly offset: number,
   ) {
-    super(ErrorCode.CHECKSUM, message);
+    super(ErrorCode.CHECKSUM, `${damage}; the download was damaged there, fetch it again from that byte`);
   }
 }
 
@@ -189,7 +190,7 @@ export class FrameScanner {
   }
 
   private damaged(what: string): DamagedRangeError {
-    return new DamagedRangeError(`${what} at byte ${this.unitStart}; the download was damaged there, fetch it again from that byte`, this.unitStart);
+    return new DamagedRangeError(`${what} at byte ${this.unitStart}`, this.unitStart);
   }
 }
 
