@@ -1,6 +1,5 @@
 import type { Stats } from 'node:fs';
-import { stat } from 'node:fs/promises';
-import { ioError } from './io-error.js';
+import { fileStats } from './file-size.js';
 
 /**
  * What tells one version of a file from the next without reading it: size, modification and
@@ -15,11 +14,6 @@ export function fileVersionOf(st: Stats): string {
 
 /** {@link fileVersionOf} the file at `path`, and its size; a failure to stat it is ERR_IO naming it. */
 export async function fileVersion(path: string): Promise<{ version: string; size: number }> {
-  let st: Stats;
-  try {
-    st = await stat(path);
-  } catch (e) {
-    throw ioError(e, 'read', path);
-  }
+  const st = await fileStats(path);
   return { version: fileVersionOf(st), size: st.size };
 }
