@@ -95,7 +95,7 @@ async function writeChunks(fh: FileHandle, chunks: AsyncIterable<Uint8Array>, pa
       pendingBytes = 0;
       await settle();
       // Caught here and rethrown by settle(): a failed write must not become an unhandled rejection.
-      inFlight = writeAll(fh, batch).catch((e: unknown) => void (failure ??= e));
+      inFlight = writeAll(fh, batch, path).catch((e: unknown) => void (failure ??= e));
       if (flushInBackground && unsynced >= SYNC_BYTES && syncing === undefined) {
         unsynced = 0;
         syncing = inFlight.then(() => fh.datasync()).catch((e: unknown) => void (failure ??= e)).finally(() => (syncing = undefined));

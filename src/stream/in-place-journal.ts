@@ -44,7 +44,7 @@ export async function writeJournal(path: string, j: InPlaceJournal): Promise<voi
   try {
     const fh = await openFresh(tmp);
     try {
-      await writeAll(fh, [head, j.walBytes, crc]);
+      await writeAll(fh, [head, j.walBytes, crc], tmp);
       await fh.sync();
     } finally {
       await fh.close();
