@@ -23,10 +23,6 @@ export function encodeHeaderBlock(map: Record<string, unknown>): Uint8Array {
   return out;
 }
 
-/**
- * Checks the CRC of a complete header block (`length` field included) and decodes its map.
- * `block` is `u32 length | map | u32 crc`.
- */
 /** msgpack caps for a header: a delta's dozen short fields by default; image deltas pass larger ones. */
 export interface HeaderCaps {
   maxStrLength: number;
@@ -37,6 +33,10 @@ export interface HeaderCaps {
 
 const SMALL_CAPS: HeaderCaps = { maxStrLength: 256, maxBinLength: 256, maxArrayLength: 64, maxMapLength: 64 };
 
+/**
+ * Checks the CRC of a complete header block (`length` field included) and decodes its map.
+ * `block` is `u32 length | map | u32 crc`.
+ */
 export function decodeHeaderBlock(block: Uint8Array, offset: number, caps: HeaderCaps = SMALL_CAPS): Record<string, unknown> {
   const n = block.length - 4;
   if (crc32(block.subarray(0, n)) !== readU32(block, n)) {

@@ -5,13 +5,13 @@ import { copyBytes, equalBytes } from '../core/bytes.js';
 import { crc32 } from '../core/crc32.js';
 import { ErrorCode, RolldeltaError } from '../core/errors.js';
 import type { OpSink } from '../core/ops.js';
-import { decodeHeaderBlock, HEADER_OVERHEAD } from './_header-block.js';
+import { takeHeaderBlock, takeMagicAndVersion } from './_native-prelude.js';
 import { ByteReader, corrupt, DecoderState, overLimit, truncated } from './_reader.js';
 import { deltaHeaderFromMap, type DeltaHeader } from './delta-header.js';
 import { resolveLimits, type DecodeLimits } from './limits.js';
 import { CODEC_DEFLATE, CODEC_LITERAL, CODEC_SECTIONS, CODEC_SECTIONS_CM, CODEC_STORED, FRAME_HEAD, FRAME_OPS, FRAME_TRAILER, MAX_NATIVE_VALUE, OP_ADD, OP_COPY, OP_LITERAL, TRAILER_MAX, TRAILER_MIN } from './native-codes.js';
 import type { NativeTrailer } from './native-delta-encoder.js';
-import { NATIVE_DELTA_MAGIC, NATIVE_VERSION } from './native-magic.js';
+import { NATIVE_DELTA_MAGIC } from './native-magic.js';
 import { Cursor, unzigzag } from './varint.js';
 import { fflateRawDeflate, type RawDeflate } from './raw-deflate.js';
 
@@ -168,28 +168,14 @@ export class NativeDeltaDecoder {
       const avail = r.available;
       switch (this.stage) {
         case S_MAGIC: {
-          for (let i = 0; i < 4 && i < avail; i++) {
-            if (r.peek(i) !== NATIVE_DELTA_MAGIC[i]) {
-              throw new RolldeltaError(ErrorCode.BAD_MAGIC, 'this is not a rolldelta delta (it does not start with "rdlt"); check which file was given');
-            }
-          }
-          if (avail < 5) return;
-          const version = r.peek(4);
-          if (version !== NATIVE_VERSION) {
-            throw new RolldeltaError(ErrorCode.UNSUPPORTED, `this delta is format version ${version}; this build reads version ${NATIVE_VERSION}: upgrade rolldelta`);
-          }
-          r.bytes(5);
+          if (!takeMagicAndVersion(r, NATIVE_DELTA_MAGIC, 'delta')) return;
           this.stage = S_HEADER;
           break;
         }
         case S_HEADER: {
-          if (avail < 4) return;
-          const n = (r.peek(0) * 0x1000000 + (r.peek(1) << 16) + (r.peek(2) << 8) + r.peek(3));
-          if (n === 0) throw corrupt('the header length is 0', r.offset);
-          if (n > lim.maxHeaderBytes) throw overLimit('the header length', n, 'maxHeaderBytes', lim.maxHeaderBytes);
-          if (avail < n + HEADER_OVERHEAD) return;
-          const at = r.offset;
-          const h = deltaHeaderFromMap(decodeHeaderBlock(r.bytes(n + HEADER_OVERHEAD), at));
+          const block = takeHeaderBlock(r, lim.maxHeaderBytes);
+          if (!block) return;
+          const h = deltaHeaderFromMap(block.map);
           if (h.targetLength !== undefined && h.targetLength > lim.maxTargetLength) {
             throw overLimit('the target length', h.targetLength, 'maxTargetLength', lim.maxTargetLength);
           }

@@ -14,7 +14,8 @@ import { crc32 } from '../core/crc32.js';
 import { ErrorCode, RolldeltaError } from '../core/errors.js';
 import type { Signature, StrongHashName } from '../core/params.js';
 import { BlockTable, checkBlockLength, checkStrongLength } from './_block-table.js';
-import { decodeHeaderBlock, encodeHeaderBlock, HEADER_OVERHEAD, optDigest, optUint, reqName, reqUint } from './_header-block.js';
+import { encodeHeaderBlock, optDigest, optUint, reqName, reqUint } from './_header-block.js';
+import { takeHeaderBlock, takeMagicAndVersion } from './_native-prelude.js';
 import { ByteReader, corrupt, DecoderState, overLimit, truncated, writeU32 } from './_reader.js';
 import { resolveLimits, type DecodeLimits } from './limits.js';
 import { NATIVE_SIGNATURE_MAGIC, NATIVE_VERSION } from './native-magic.js';
@@ -139,28 +140,14 @@ export class NativeSignatureDecoder {
       const avail = r.available;
       switch (this.stage) {
         case S_MAGIC: {
-          for (let i = 0; i < 4 && i < avail; i++) {
-            if (r.peek(i) !== NATIVE_SIGNATURE_MAGIC[i]) {
-              throw new RolldeltaError(ErrorCode.BAD_MAGIC, 'this is not a rolldelta signature (it does not start with "rdsg"); check which file was given');
-            }
-          }
-          if (avail < 5) return;
-          const version = r.peek(4);
-          if (version !== NATIVE_VERSION) {
-            throw new RolldeltaError(ErrorCode.UNSUPPORTED, `this signature is format version ${version}; this build reads version ${NATIVE_VERSION}: upgrade rolldelta`);
-          }
-          r.bytes(5);
+          if (!takeMagicAndVersion(r, NATIVE_SIGNATURE_MAGIC, 'signature')) return;
           this.stage = S_HEADER;
           break;
         }
         case S_HEADER: {
-          if (avail < 4) return;
-          const n = r.peek(0) * 0x1000000 + (r.peek(1) << 16) + (r.peek(2) << 8) + r.peek(3);
-          if (n === 0) throw corrupt('the header length is 0', r.offset);
-          if (n > this.limits.maxHeaderBytes) throw overLimit('the header length', n, 'maxHeaderBytes', this.limits.maxHeaderBytes);
-          if (avail < n + HEADER_OVERHEAD) return;
-          const at = r.offset;
-          this.readHeader(decodeHeaderBlock(r.bytes(n + HEADER_OVERHEAD), at), at);
+          const block = takeHeaderBlock(r, this.limits.maxHeaderBytes);
+          if (!block) return;
+          this.readHeader(block.map, block.at);
           this.stage = this.head!.blockCount === 0 ? S_CRC : S_WEAK;
           break;
         }
