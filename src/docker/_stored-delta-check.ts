@@ -10,28 +10,87 @@ export interface StoredDeltaCheck {
   sha256: string;
   /** Why its bytes are not a delta as made (a frame fails its CRC-32, it ends early); none when sound. */
   damage?: string;
+  /** Whether it has frame checksums (an rdiff delta has none). */
+  framed: boolean;
+  /**
+   * Frame heads, ascending and at least FRAME_START_SPACING apart, where a check of a range may
+   * start ({@link DeltaFrameCheck}); empty for a delta without frame checksums.
+   */
+  frameStarts: number[];
 }
 
-/** SHA-256 that also feeds what it hashes to a frame scanner, noting the first damaged unit. */
-class ScanningSha256 implements Hasher {
-  private readonly h = nodeSha256();
-  readonly scanner = new FrameScanner({ crc32: nodeRawDeflate.crc32 });
-  damage: string | undefined;
+/**
+ * Distance between the frame heads a check keeps. A range is checked from the last one before it,
+ * so a request for a range reads at most this, a read chunk and a frame more than it sends; a
+ * 1 GiB delta keeps 256 of them with its cached digest.
+ */
+const FRAME_START_SPACING = 4 << 20;
 
-  update(data: Uint8Array): this {
-    this.h.update(data);
-    if (this.damage !== undefined) return this;
+/**
+ * The frame checks of a stored delta's bytes, fed from its start or from a frame head an earlier
+ * check kept: notes the first damage (then checks nothing more) instead of throwing it.
+ * @example
+ * const frames = new DeltaFrameCheck(stored.frameStarts[0]); // fed from that offset on
+ * if (!frames.push(bytes)) console.log(frames.damage); // 'a frame fails its CRC-32 at byte 4194321'
+ */
+export class DeltaFrameCheck {
+  readonly scanner: FrameScanner;
+  damage: string | undefined;
+  readonly frameStarts: number[] = [];
+  private lastStart = 0;
+
+  constructor(startAtFrame?: number) {
+    this.scanner = new FrameScanner({ crc32: nodeRawDeflate.crc32, startAtFrame });
+  }
+
+  /** Feeds the next bytes; false once damage was found. */
+  push(data: Uint8Array): boolean {
+    if (this.damage !== undefined) return false;
+    const { scanner } = this;
     try {
-      this.scanner.push(data);
+      scanner.push(data);
     } catch (e) {
       if (!(e instanceof DamagedRangeError)) throw e;
       this.damage = e.damage;
+      return false;
     }
+    const at = scanner.frameStart;
+    if (at - this.lastStart >= FRAME_START_SPACING) {
+      this.frameStarts.push(at);
+      this.lastStart = at;
+    }
+    return true;
+  }
+
+  /** The damage of a whole delta that ended after `length` bytes: any found, or its trailer missing. */
+  damageAtEnd(length: number): string | undefined {
+    const { scanner } = this;
+    if (this.damage === undefined && scanner.checking && !scanner.complete) return `it ends at byte ${length}, before its trailer (cut short)`;
+    return this.damage;
+  }
+}
+
+/** SHA-256 that also feeds what it hashes to a frame check: one read of a delta for both, stored or being sent. */
+export class ScanningSha256 implements Hasher {
+  private readonly h = nodeSha256();
+  readonly frames = new DeltaFrameCheck();
+  /** The digest once taken: fileSha256 takes it, and `result` reads it after. */
+  private sum: Uint8Array | undefined = undefined;
+
+  update(data: Uint8Array): this {
+    this.h.update(data);
+    this.frames.push(data);
     return this;
   }
 
   digest(): Uint8Array {
-    return this.h.digest();
+    return (this.sum ??= this.h.digest());
+  }
+
+  /** What the `length` bytes fed add up to (this takes the digest: call it at the end). */
+  result(length: number): StoredDeltaCheck {
+    const { frames } = this;
+    return { sha256: toHex(this.digest()), damage: frames.damageAtEnd(length), framed: frames.scanner.checking, frameStarts: frames.frameStarts };
   }
 }
 
@@ -45,9 +104,6 @@ class ScanningSha256 implements Hasher {
  */
 export async function checkStoredDelta(path: string): Promise<StoredDeltaCheck> {
   let hasher: ScanningSha256 | undefined;
-  const { length, digest } = await fileSha256(path, { sha256: () => (hasher = new ScanningSha256()) });
-  const { scanner } = hasher!;
-  let damage = hasher!.damage;
-  if (damage === undefined && scanner.checking && !scanner.complete) damage = `it ends at byte ${length}, before its trailer (cut short)`;
-  return { sha256: toHex(digest), damage };
+  const { length } = await fileSha256(path, { sha256: () => (hasher = new ScanningSha256()) });
+  return hasher!.result(length);
 }

@@ -12,6 +12,7 @@ import { resolveWorkerCount, type WorkerCount } from '../stream/worker-count.js'
 import { ConcurrencyLimit } from './_concurrency-limit.js';
 import { FailureMemory, type Refusal } from './_failure-memory.js';
 import { checkCount, checkMilliseconds } from './_option-checks.js';
+import { SentDeltaCheck } from './_sent-delta-check.js';
 import { checkStoredDelta, type StoredDeltaCheck } from './_stored-delta-check.js';
 import type { DeltaStore } from './delta-store.js';
 import type { DockerEngine } from './engine.js';
@@ -42,7 +43,10 @@ export type DeltaServerEvent =
       to?: string;
       level?: number;
       status: number;
-      /** Delta bytes read for the answer (an aborted download's may include some never sent). */
+      /**
+       * Delta bytes read for the answer (an aborted download's may include some never sent, and a
+       * range's those before it read to check its frames).
+       */
       bytes: number;
       /** False when the connection closed before the whole answer was sent. */
       complete: boolean;
@@ -55,7 +59,8 @@ export type DeltaServerEvent =
   | { type: 'generation-failed'; from: string; to: string; level: number; reason: string; ms: number }
   /**
    * A stored delta whose frames fail their checks (damaged on the server's disk) was removed, and
-   * is made again: devices asking meanwhile are told 202.
+   * is made again: devices asking meanwhile are told 202. Found when the server first reads it, or
+   * while it sends it (the reason then ends "found while sending it"; that answer is cut off).
    */
   | { type: 'delta-damaged'; from: string; to: string; level: number; reason: string }
   /** Least recently used deltas removed to keep the store within its `maxBytes`. */
@@ -344,9 +349,8 @@ export function createDeltaServer(opts: DeltaServerOptions): DeltaServer {
 
   /**
    * The stored delta's file status, or undefined when there is none to serve: a copy damaged on the
-   * server's disk is removed (that version only, not one made since) to be made again, rather than
-   * served to every device, each to find it damaged and pull. Rejects (ERR_CORRUPT) when it cannot
-   * be removed.
+   * server's disk is removed to be made again, rather than served to every device, each to find it
+   * damaged and pull. Rejects (ERR_CORRUPT) when it cannot be removed.
    */
   async function soundStat(from: string, to: string, variant: number | undefined): Promise<Stats | undefined> {
     const path = opts.store.pathFor(from, to, variant);
@@ -355,18 +359,29 @@ export function createDeltaServer(opts: DeltaServerOptions): DeltaServer {
       if (st === undefined) return undefined;
       const { damage } = await digestOf(path, st);
       if (damage === undefined) return st;
-      const reason = `the stored delta ${path} is damaged: ${damage}`;
-      const now = await stat(path).catch(() => undefined);
-      if (now === undefined || fileVersionOf(now) !== fileVersionOf(st)) continue; // removed, or made again, meanwhile
-      try {
-        await unlink(path);
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue;
-        throw new RolldeltaError(ErrorCode.CORRUPT, `${reason}, and the server cannot remove it to make it again: ${(e as Error).message}`, { cause: e });
-      }
-      if (digests.get(path)?.version === fileVersionOf(st)) digests.delete(path);
-      emit({ type: 'delta-damaged', from, to, level: variant ?? serverLevel, reason });
+      await removeDamaged(from, to, variant, st, damage);
     }
+  }
+
+  /**
+   * Removes version `st` of a stored delta found damaged (not one made since), forgets its check and
+   * tells the log, so that the next request starts making it again. Rejects (ERR_CORRUPT) when it
+   * cannot be removed; its check is forgotten even then, so the next request reads it again.
+   */
+  async function removeDamaged(from: string, to: string, variant: number | undefined, st: Stats, damage: string): Promise<void> {
+    const path = opts.store.pathFor(from, to, variant);
+    const version = fileVersionOf(st);
+    const reason = `the stored delta ${path} is damaged: ${damage}`;
+    const now = await stat(path).catch(() => undefined);
+    if (now === undefined || fileVersionOf(now) !== version) return; // removed, or made again, meanwhile
+    if (digests.get(path)?.version === version) digests.delete(path);
+    try {
+      await unlink(path);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw new RolldeltaError(ErrorCode.CORRUPT, `${reason}, and the server cannot remove it to make it again: ${(e as Error).message}`, { cause: e });
+    }
+    emit({ type: 'delta-damaged', from, to, level: variant ?? serverLevel, reason });
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse, seen: Seen): Promise<void> {
@@ -404,18 +419,25 @@ export function createDeltaServer(opts: DeltaServerOptions): DeltaServer {
     const size = st.size;
     const range = rangeOf(req.headers.range, size);
     if (range === 'unsatisfiable') return void res.writeHead(416, { 'content-range': `bytes */${size}` }).end();
+    const stored = await digestOf(path, st);
     const headers = {
       'content-type': 'application/vnd.rolldelta.image-delta',
       'accept-ranges': 'bytes',
-      'x-delta-sha256': (await digestOf(path, st)).sha256,
+      'x-delta-sha256': stored.sha256,
     };
     if (range) res.writeHead(206, { ...headers, 'content-length': range.end - range.start + 1, 'content-range': `bytes ${range.start}-${range.end}/${size}` });
     else res.writeHead(200, { ...headers, 'content-length': size });
     if (req.method === 'HEAD') return void res.end();
-    const file = createReadStream(path, range ? { start: range.start, end: range.end } : {});
+    // Checked again as it goes: damage that came after the stored check (bit rot) stops the answer.
+    const sent = new SentDeltaCheck(stored, range?.start ?? 0, range ? range.end + 1 : size, size);
+    const file = createReadStream(path, { start: sent.readFrom, end: range?.end });
     seen.file = file;
     // pipeline, not pipe: a download cut short closes the file too (else one fd leaks per abort).
-    pipeline(file, res, () => {});
+    pipeline(file, sent, res, () => {
+      if (sent.damage === undefined) return;
+      // A failure to remove it is found again by the next request, which reads it afresh.
+      removeDamaged(from, to, variant, st, `${sent.damage}, found while sending it`).catch(() => {});
+    });
   }
 
   return {

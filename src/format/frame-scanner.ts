@@ -62,13 +62,29 @@ export class FrameScanner {
   private blockIsImage = false;
   private readonly crc32: NonNullable<RawDeflate['crc32']>;
 
-  constructor(opts: { crc32?: RawDeflate['crc32'] } = {}) {
+  /**
+   * `startAtFrame`: the offset of a frame head that an earlier scan of the same bytes reported
+   * ({@link frameStart}); feeding then starts there, with the bytes from that offset, so that a
+   * range in the middle of a delta is checked without reading what comes before it.
+   */
+  constructor(opts: { crc32?: RawDeflate['crc32']; startAtFrame?: number } = {}) {
     this.crc32 = opts.crc32 ?? crc32;
+    const at = opts.startAtFrame;
+    if (at !== undefined) {
+      if (!Number.isSafeInteger(at) || at < 0) throw new RolldeltaError(ErrorCode.INVALID_ARGUMENT, `startAtFrame must be a byte offset, got ${String(at)}`);
+      this.offset = this.verified = this.unitStart = at;
+      this.stage = this.resumeStage = S_FRAME_HEAD;
+    }
   }
 
   /** Whether the input carries checksums (false for an rdiff delta or unknown bytes). */
   get checking(): boolean {
     return this.stage !== S_OFF;
+  }
+
+  /** Where the unit being fed now starts when it is a frame, a place a later scan may start from (`startAtFrame`); else -1. */
+  get frameStart(): number {
+    return this.resumeStage === S_FRAME_HEAD ? this.unitStart : -1;
   }
 
   /** Whether the whole delta, trailer included, has been seen and verified. */

@@ -170,6 +170,28 @@ describe('per-frame refetch', () => {
     other.push(Uint8Array.of(0x72, 0x73, 0x02, 0x36, 0x45, 0x00));
     expect(other.checking).toBe(false);
   });
+
+  it('a scan started at a frame head an earlier scan reported (frameStart) checks the rest as a scan from byte 0 does', () => {
+    const starts = new Set<number>();
+    const first = new FrameScanner();
+    for (let i = 0; i < delta.length; i += 1000) {
+      first.push(delta.subarray(i, i + 1000));
+      if (first.frameStart >= 0) starts.add(first.frameStart);
+    }
+    expect(first.frameStart).toBe(-1); // past the trailer
+    const some = [...starts].filter((_, i) => i % 7 === 3);
+    expect(some.length).toBeGreaterThan(3);
+    for (const at of some) {
+      expect(at).toBe(frameStartOf(at));
+      const scan = new FrameScanner({ startAtFrame: at });
+      scan.push(delta.subarray(at));
+      expect([scan.complete, scan.verified]).toEqual([true, delta.length]);
+      const bad = delta.slice(at);
+      bad[bad.length >> 1] ^= 1;
+      expect(() => new FrameScanner({ startAtFrame: at }).push(bad)).toThrow(new RegExp(`at byte ${frameStartOf(at + (bad.length >> 1))};`));
+    }
+    expect(() => new FrameScanner({ startAtFrame: -1 })).toThrow(/startAtFrame must be a byte offset/);
+  });
 });
 
 /** A server answering each request with `handle`; `requests` counts them. */
