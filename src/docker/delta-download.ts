@@ -31,7 +31,10 @@ export interface UpdateEvent {
 }
 
 export interface DownloadOptions {
-  /** How long the server may keep answering "still generating" (202, 502, 504); default 60 s. */
+  /**
+   * How long the server may keep answering "still generating" (202, 502, 504) in a row; default
+   * 60 s. A delta made again after part of it arrived is waited for as long again.
+   */
   requestTimeoutMs: number;
   /** Longest wait between two asks while the server generates; default 30 s. */
   maxBackoffMs: number;
@@ -127,7 +130,12 @@ export async function downloadDelta(url: string, path: string, opts: DownloadOpt
   checkRingSize(opts.ring, RING_BUFFER_BYTES, 'ring');
   checkAttemptOptions(opts);
   const idleTimeoutMs = opts.idleTimeoutMs ?? IDLE_TIMEOUT_MS;
-  const deadline = Date.now() + opts.requestTimeoutMs;
+  /**
+   * When the present run of "ask again later" answers must end; set again by the first of the next
+   * run: a delta the server makes again mid-download (it found its copy damaged) gets as long as
+   * the first, not what the download before it left of that.
+   */
+  let deadline: number | undefined = Date.now() + opts.requestTimeoutMs;
   let wait = 500;
   let failures = 0;
   /** The frame that last arrived damaged, and how many times in a row it did. */
@@ -200,6 +208,7 @@ export async function downloadDelta(url: string, path: string, opts: DownloadOpt
       try {
         if (isPending(res.status)) {
           res.discard();
+          deadline ??= Date.now() + opts.requestTimeoutMs;
           if (Date.now() >= deadline) throw new RolldeltaError(ErrorCode.TIMEOUT, `the delta server was still generating the delta after ${opts.requestTimeoutMs} ms`);
           const hinted = Number(res.header('retry-after')) * 1000;
           const delay = Math.min(Number.isFinite(hinted) && hinted > 0 ? Math.max(hinted, wait) : wait, opts.maxBackoffMs, Math.max(0, deadline - Date.now()));
@@ -222,6 +231,8 @@ export async function downloadDelta(url: string, path: string, opts: DownloadOpt
           const text = withoutTrailingCode((await res.text(300)).trim());
           throw new RolldeltaError(ErrorCode.REMOTE, `the delta server answered ${res.status}: ${text}`);
         }
+        deadline = undefined;
+        wait = 500;
         const sha = res.header('x-delta-sha256');
         // The server ignored the range, or the delta changed since the part began: start over.
         const changed = sha !== undefined && expectedSha !== undefined && sha !== expectedSha;

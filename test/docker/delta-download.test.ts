@@ -344,6 +344,37 @@ describe('attempts and failures', () => {
     }
   });
 
+  it('a delta made again mid-download (202 after part of it came) is waited for as long as the first: the same one resumes, another starts over', async () => {
+    const other = diff(basis, prng(256 << 10, 3), { level: 1, frameSize: 4096 });
+    const otherSha = createHash('sha256').update(other).digest('hex');
+    for (const [name, again, againSha] of [['same', delta, sha], ['other', other, otherSha]] as const) {
+      const ranges: string[] = [];
+      const srv = await listen((req, res) => {
+        const n = srv.requests();
+        ranges.push(req.headers.range ?? '');
+        if (n === 1) {
+          // Part of it, then, past the device's requestTimeoutMs, the server finds its copy damaged and stops.
+          res.writeHead(200, { 'content-length': delta.length, 'x-delta-sha256': sha }).write(delta.subarray(0, 100_000));
+          return void setTimeout(() => res.destroy(), 600);
+        }
+        if (n <= 3) return void res.writeHead(202, { 'retry-after': '0' }).end('the delta is being generated; ask again\n');
+        const from = Number(/^bytes=(\d+)-$/.exec(req.headers.range ?? '')?.[1] ?? 0);
+        res.writeHead(from > 0 ? 206 : 200, { 'content-length': again.length - from, 'x-delta-sha256': againSha }).end(again.subarray(from));
+      });
+      try {
+        const path = join(dir, `made-again-${name}.rdelta`);
+        await downloadDelta(srv.url, path, { requestTimeoutMs: 400, maxBackoffMs: 50, retries: 3, retryIntervalMs: 10 });
+        expect(Buffer.compare(readFileSync(path), again)).toBe(0);
+        const resumedAt = ranges[1];
+        expect(resumedAt).toMatch(/^bytes=[1-9]\d*-$/);
+        // The same delta goes on where it stopped; another is fetched again from its start.
+        expect(ranges).toEqual(name === 'same' ? ['', resumedAt, resumedAt, resumedAt] : ['', resumedAt, resumedAt, resumedAt, '']);
+      } finally {
+        srv.close();
+      }
+    }
+  });
+
   it('a call that received nothing (a server error, a server out of reach) leaves no part; one that resumed keeps it', async () => {
     const srv = await listen((_, res) => void res.writeHead(500, { 'content-type': 'text/plain' }).end('cannot make the delta: out of disk space (ERR_IO)\n'));
     try {
