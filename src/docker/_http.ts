@@ -1,6 +1,7 @@
 import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
 import { ErrorCode, RolldeltaError, isRolldeltaError } from '../core/errors.js';
+import { EngineUnreachableError, isGoneCode } from './engine-unreachable.js';
 
 /** A request body: whole bytes/text, or a byte stream piped with backpressure. */
 export type RequestBody = Uint8Array | string | Readable | AsyncIterable<Uint8Array>;
@@ -138,7 +139,8 @@ async function* mappedBody(res: IncomingMessage, fail: (e: unknown) => Rolldelta
     throw fail(e);
   }
   // A response cut short by the engine (or its socket) ends without an error event in some Node versions.
-  if (!res.complete) throw fail(new Error('the connection closed before the response was complete'));
+  // ECONNRESET: the engine went away mid-answer (stopped, restarted), as a reset would say.
+  if (!res.complete) throw fail(Object.assign(new Error('the connection closed before the response was complete'), { code: 'ECONNRESET' }));
 }
 
 /**
@@ -205,8 +207,17 @@ export function transportError(e: unknown, socketPath: string, method: string, p
   const code = (e as NodeJS.ErrnoException)?.code;
   if (code === 'ENOENT' || code === 'ECONNREFUSED' || code === 'EACCES' || code === 'ENOTSOCK') {
     const why = code === 'ENOENT' ? 'no such socket' : code === 'ECONNREFUSED' ? 'connection refused' : code === 'EACCES' ? 'permission denied (join the docker group or run as root)' : 'not a socket';
-    return new RolldeltaError(ErrorCode.IO, `cannot reach the Docker Engine at ${socketPath}: ${why}; start dockerd or set DOCKER_HOST=unix:///path/to/docker.sock`, { cause: e });
+    return ioError(`cannot reach the Docker Engine at ${socketPath}: ${why}; start dockerd or set DOCKER_HOST=unix:///path/to/docker.sock`, code, socketPath, e);
   }
   const msg = (e as Error)?.message ?? String(e);
-  return new RolldeltaError(ErrorCode.IO, `the connection to the Docker Engine at ${socketPath} failed during ${method} ${path}: ${msg}`, { cause: e });
+  return ioError(`the connection to the Docker Engine at ${socketPath} failed during ${method} ${path}: ${msg}`, code, socketPath, e);
+}
+
+/**
+ * ERR_IO for a transport failure: an EngineUnreachableError when its errno code says the engine is
+ * not there (a missing socket, a refused or broken connection), which waiting may cure; a plain
+ * one otherwise (permission denied, not a socket), which it will not.
+ */
+function ioError(message: string, code: unknown, socketPath: string, cause: unknown): RolldeltaError {
+  return isGoneCode(code) ? new EngineUnreachableError(ErrorCode.IO, message, socketPath, cause) : new RolldeltaError(ErrorCode.IO, message, { cause });
 }

@@ -28,7 +28,7 @@ export interface RawGetOptions {
   signal?: AbortSignal;
   /** Milliseconds without a byte before ERR_TIMEOUT; 0 for none. */
   timeoutMs?: number;
-  /** Turns a transport failure into the error to throw (default: as it is). */
+  /** Turns a transport failure, or an answer cut short (ERR_TRUNCATED), into the error to throw (default: as it is). */
   mapError?: (e: unknown) => unknown;
   /**
    * Hand each piece of the body on as soon as it arrives (any size, still from the ring), for a
@@ -120,12 +120,12 @@ export function rawGet(target: RawTarget, path: string, opts: RawGetOptions): Pr
       parser.end();
       ended = true;
     } catch (e) {
-      failure = e;
+      failure = mapError(e);
     }
     notify();
   });
   socket.on('close', () => {
-    if (!ended && failure === undefined) failure = new RolldeltaError(ErrorCode.TRUNCATED, `the answer to ${what} ended before it was complete`);
+    if (!ended && failure === undefined) failure = mapError(new RolldeltaError(ErrorCode.TRUNCATED, `the answer to ${what} ended before it was complete`));
     notify();
   });
   const timeoutMs = opts.timeoutMs ?? 0;

@@ -13,6 +13,7 @@ export interface UpdateSettings {
   idleTimeoutMs: number;
   maxBackoffMs: number;
   applyTimeoutMs: number;
+  engineWaitMs: number;
   /** The level to ask the server for, if any: 6 unless given on a device of less than {@link SMALL_DEVICE_BYTES}. */
   level: number | undefined;
   maxDeltaBytes: number | undefined;
@@ -46,6 +47,7 @@ export function updateSettings(opts: UpdateOptions): UpdateSettings {
     idleTimeoutMs: ms('idleTimeoutMs', 30_000, MAX_TIMER_MS),
     maxBackoffMs: ms('maxBackoffMs', 30_000, MAX_TIMER_MS),
     applyTimeoutMs: ms('applyTimeoutMs', 600_000, MAX_TIMER_MS, 1), // 0 would time out at once: every update a pull
+    engineWaitMs: ms('engineWaitMs', 60_000, MAX_TIMER_MS),
     level: opts.level === undefined ? (deviceMemoryBytes() < SMALL_DEVICE_BYTES ? 6 : undefined) : checkLevel(opts.level),
     maxDeltaBytes,
   };

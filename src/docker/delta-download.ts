@@ -17,8 +17,8 @@ function checkedScanner(): FrameScanner {
 }
 
 /**
- * Progress of a device update. `waiting`: the server is generating the delta, or another update of
- * the same images holds the work directory; `download`: bytes so far (they go back when a damaged
+ * Progress of a device update. `waiting`: the server is generating the delta, another update of
+ * the same images holds the work directory, or the Docker Engine is unreachable (restarting); `download`: bytes so far (they go back when a damaged
  * frame is fetched again, and a failed attempt says so in `message`); `apply`: rebuilding and
  * loading (`bytes`: of the new image's archive handed to docker load so far); `fallback`: the delta path failed (`message` says why) and a regular pull begins.
  */

@@ -76,7 +76,9 @@ export interface RunResult {
  * A client for the Docker Engine API over its unix socket: inspect, save, load, tag, remove, pull,
  * import, build and run, with the API version negotiated once on first use. Failures are
  * RolldeltaError: ERR_IO (engine unreachable), ERR_REMOTE (the engine said no, as an HTTP status or
- * inside a progress stream), ERR_TIMEOUT, ERR_ABORTED.
+ * inside a progress stream), ERR_TIMEOUT, ERR_ABORTED. An engine that is not there or went away
+ * mid-request (stopped, restarting, crashed) is an {@link EngineUnreachableError}: tell it from
+ * the rest with {@link isEngineUnreachable}.
  * @example
  * const engine = new DockerEngine();
  * const archive = await engine.saveImages(['app:1']);
@@ -107,8 +109,8 @@ export class DockerEngine {
    * @example
    * const { apiVersion } = await new DockerEngine().ping(); // '1.41' on Debian's Docker 20.10
    */
-  async ping(): Promise<{ apiVersion: string }> {
-    const res = await httpSend(this.target, 'GET', '/_ping');
+  async ping(opts: { signal?: AbortSignal } = {}): Promise<{ apiVersion: string }> {
+    const res = await httpSend(this.target, 'GET', '/_ping', { signal: opts.signal });
     if (res.status >= 400) throw await statusError(res, 'GET /_ping');
     res.discard();
     const header = res.headers['api-version'];

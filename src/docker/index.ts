@@ -16,6 +16,7 @@ export { createDeltaServer, archiveDirectory, archiveFileName, engineArchives, t
 export { DeltaStore, type DeltaStoreOptions, type Eviction } from './delta-store.js';
 export { updateImage, sameRepositoryNewest, DownloadLimiter, defaultDownloadLimiter, type BasisPolicy, type UpdateOptions, type UpdateResult } from './update-image.js';
 export { FallbackPullError } from './fallback-pull-error.js';
+export { EngineUnreachableError, isEngineUnreachable } from './engine-unreachable.js';
 export { downloadDelta, type UpdateEvent, type DownloadOptions } from './delta-download.js';
 export { RegistryClient, MANIFEST_ACCEPT, type RegistryOptions, type Descriptor, type ImageManifest } from './registry.js';
 export { registryArchives, splitReference } from './registry-source.js';

@@ -10,6 +10,7 @@ import { readImageDeltaHeader, type ImageDeltaHeader } from '../image/image-delt
 import { ReadRing } from '../image/read-ring.js';
 import { FileBasis } from '../stream/file-basis.js';
 import { ConcurrencyLimit } from './_concurrency-limit.js';
+import { EngineWait } from './_engine-wait.js';
 import { mayOmitOldLayers } from './_omit-old-layers.js';
 import { saveBasis } from './_save-basis.js';
 import { updateAborted } from './_update-abort.js';
@@ -17,6 +18,7 @@ import { UpdateWorkDir } from './_update-work-dir.js';
 import { updateSettings, type UpdateSettings } from './_update-settings.js';
 import { downloadDelta, type UpdateEvent } from './delta-download.js';
 import type { DockerEngine, ImageSummary, RegistryAuth } from './engine.js';
+import { isEngineUnreachable } from './engine-unreachable.js';
 import { FallbackPullError, asError, errorReason } from './fallback-pull-error.js';
 
 /** Chooses the basis among the engine's images, or undefined when none will do. */
@@ -91,6 +93,17 @@ export interface UpdateOptions {
   maxBackoffMs?: number;
   /** Longest time applying and loading may take; default 10 minutes. */
   applyTimeoutMs?: number;
+  /**
+   * How long to wait for a Docker Engine that is unreachable (stopped, restarting, crashed; see
+   * isEngineUnreachable) before giving up; default 60 s, 0 not to wait. The engine is pinged, with
+   * a short backoff, when it cannot be reached at the start, when it went away during the delta's
+   * apply, and before the fallback pull; the wait is reported once as a `waiting` event. After
+   * the apply, the whole delta is kept and, once the engine is back, applied once more (no new
+   * download) unless the interrupted load brought the image. An engine still away after this long
+   * fails the update as before (its ERR_IO, or a FallbackPullError), the delta kept for the next
+   * run. One wait that ran out is the update's last: it does not wait again.
+   */
+  engineWaitMs?: number;
   /** Credentials for the fallback pull. */
   auth?: RegistryAuth;
   /**
@@ -134,7 +147,9 @@ export interface UpdateResult {
  * loaded image's ID. Any failure — server error or timeout, corrupted or wrong-basis delta,
  * apply error — falls back to a regular pull of `to`, and the result says why (a `to` by digest,
  * `app@sha256:…`, is pulled at once: docker load gives tags, never digests); when that pull
- * fails too, the error is a {@link FallbackPullError} carrying both. Options that cannot work
+ * fails too, the error is a {@link FallbackPullError} carrying both. An engine that is unreachable,
+ * or goes away during the apply (dockerd restarted), is waited for (`engineWaitMs`) and the kept
+ * delta applied once more before any pull. Options that cannot work
  * (a `deltaUrl` that is no http: URL, a negative timeout) are ERR_INVALID_ARGUMENT at once, and an
  * abort through `signal` is ERR_ABORTED: neither falls back to a pull.
  * @example
@@ -144,17 +159,18 @@ export interface UpdateResult {
 export async function updateImage(opts: UpdateOptions): Promise<UpdateResult> {
   const settings = updateSettings(opts);
   const { engine, to } = opts;
-  const present = await engine.inspectImage(to);
+  const wait = new EngineWait(engine, settings.engineWaitMs, opts.signal, (message) => opts.onProgress?.({ phase: 'waiting', message }));
+  const present = await wait.call(() => engine.inspectImage(to));
   if (present) return { action: 'none', imageId: present.Id };
   const policy = opts.from ?? sameRepositoryNewest;
-  const from = typeof policy === 'string' ? policy : policy(await engine.listImages(), to);
+  const from = typeof policy === 'string' ? policy : policy(await wait.call(() => engine.listImages()), to);
   // Absolute: calls of this process queue by the directory's path.
   const workDir = resolve(opts.workDir ?? tmpdir());
   await removeStaleUpdates(workDir);
   // docker load names an image by tags alone: `to` would not find the image a delta brought, and
   // the delta's download and apply would end in the pull anyway.
-  if (to.includes('@')) return fallBack(opts, from, new RolldeltaError(ErrorCode.UNSUPPORTED, `${to} is a digest reference, which docker load cannot give an image; update to a tag to update by delta`));
-  if (!from) return fallBack(opts, undefined, new RolldeltaError(ErrorCode.BASIS_MISMATCH, `no local image can serve as the basis for ${to}`));
+  if (to.includes('@')) return fallBack(opts, wait, from, new RolldeltaError(ErrorCode.UNSUPPORTED, `${to} is a digest reference, which docker load cannot give an image; update to a tag to update by delta`));
+  if (!from) return fallBack(opts, wait, undefined, new RolldeltaError(ErrorCode.BASIS_MISMATCH, `no local image can serve as the basis for ${to}`));
   const url = `${opts.deltaUrl}${opts.deltaUrl.includes('?') ? '&' : '?'}from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}${settings.level === undefined ? '' : `&level=${settings.level}`}`;
   // Named after the delta's URL, so that an update cut short resumes its download next time.
   const dir = join(workDir, `${UPDATE_DIR_PREFIX}${createHash('sha256').update(url).digest('hex').slice(0, 16)}`);
@@ -164,13 +180,13 @@ export async function updateImage(opts: UpdateOptions): Promise<UpdateResult> {
   } catch (e) {
     if (opts.signal?.aborted) throw abortError(e);
     // A work directory that cannot be used (a file, read-only, full) rules the delta out, not the pull.
-    return fallBack(opts, from, e);
+    return fallBack(opts, wait, from, e);
   }
   // Whether what the directory holds is of no more use: the image is here.
   let done = false;
   try {
     // The update that held the directory before this one may have brought the image.
-    const now = await engine.inspectImage(to);
+    const now = await wait.call(() => engine.inspectImage(to));
     if (now) {
       done = true;
       return { action: 'none', imageId: now.Id };
@@ -180,7 +196,7 @@ export async function updateImage(opts: UpdateOptions): Promise<UpdateResult> {
       result = await viaDelta(opts, settings, from, url, wd);
     } catch (e) {
       if (opts.signal?.aborted) throw abortError(e);
-      result = await fallBack(opts, from, e);
+      result = isEngineUnreachable(e) ? await afterEngineLoss(opts, settings, wait, from, url, wd, e) : await fallBack(opts, wait, from, e);
     }
     done = true;
     return result;
@@ -189,14 +205,43 @@ export async function updateImage(opts: UpdateOptions): Promise<UpdateResult> {
   }
 }
 
-/** The regular pull after the delta failed with `deltaError`: the result says why, or both errors are thrown. */
-async function fallBack(opts: UpdateOptions, from: string | undefined, deltaError: unknown): Promise<UpdateResult> {
+/**
+ * The delta path after the engine went away during it (dockerd stopped or restarted mid save or
+ * load), `lost` saying so. The whole delta was kept (viaDelta): once the engine answers again, an
+ * image `to` that the interrupted load did bring is the result; else the kept delta is applied
+ * once more, without a download, before any pull. An engine that stays away ends in the pull.
+ */
+async function afterEngineLoss(opts: UpdateOptions, settings: UpdateSettings, wait: EngineWait, from: string, url: string, wd: UpdateWorkDir, lost: unknown): Promise<UpdateResult> {
+  if (!(await wait.untilBack())) return fallBack(opts, wait, from, lost);
+  try {
+    const loaded = await opts.engine.inspectImage(opts.to);
+    if (loaded) {
+      // Brought by the delta when it is the image the delta makes; else by another hand meanwhile.
+      const delta = await stat(join(wd.path, DELTA_FILE)).catch(() => undefined);
+      const header = delta && (await readDeltaHeader(join(wd.path, DELTA_FILE)).catch(() => undefined));
+      if (delta && header?.new.id === loaded.Id) return { action: 'delta', imageId: loaded.Id, from, deltaBytes: delta.size };
+      return { action: 'none', imageId: loaded.Id };
+    }
+    return await viaDelta(opts, settings, from, url, wd);
+  } catch (e) {
+    if (opts.signal?.aborted) throw abortError(e);
+    return fallBack(opts, wait, from, e);
+  }
+}
+
+/**
+ * The regular pull after the delta failed with `deltaError`: the result says why, or both errors
+ * are thrown. An engine unreachable for it is waited for (`wait`) first.
+ */
+async function fallBack(opts: UpdateOptions, wait: EngineWait, from: string | undefined, deltaError: unknown): Promise<UpdateResult> {
   const { engine, to } = opts;
   const reason = errorReason(asError(deltaError));
   opts.onProgress?.({ phase: 'fallback', message: `delta update from ${from ?? '(no basis)'} failed: ${reason}; pulling ${to}` });
   try {
-    await engine.pullImage(to, { auth: opts.auth, signal: opts.signal });
-    const pulled = await engine.inspectImage(to);
+    const pulled = await wait.call(async () => {
+      await engine.pullImage(to, { auth: opts.auth, signal: opts.signal });
+      return engine.inspectImage(to);
+    });
     if (!pulled) throw new RolldeltaError(ErrorCode.REMOTE, `the pull finished but the engine does not have ${to}`);
     return { action: 'pull', imageId: pulled.Id, from, reason };
   } catch (e) {
@@ -274,8 +319,8 @@ async function viaDelta(opts: UpdateOptions, settings: UpdateSettings, from: str
   // One ring of buffers for the download, the save and then the apply, which run one after
   // another: the ones before the apply were still resident, as garbage, at its peak.
   const ring = new ReadRing(ImageArchive.READ_BYTES);
-  // A whole delta whose apply was stopped (abort, timeout) is kept for the next run: it was
-  // checked against the SHA-256 the server announced. One that failed to apply is not trusted.
+  // A whole delta whose apply was stopped (abort, timeout, the engine gone) is kept for the next
+  // try: it was checked against the SHA-256 the server announced. One that failed to apply is not trusted.
   let keepDelta = false;
   try {
     let kept = await keptDelta(deltaPath, basis.Id);
@@ -322,15 +367,16 @@ async function viaDelta(opts: UpdateOptions, settings: UpdateSettings, from: str
           onProgress: opts.onProgress && ((p) => opts.onProgress?.({ phase: 'apply', bytes: p.bytesOut })),
         }),
       );
+      const loaded = await engine.inspectImage(to);
+      if (loaded?.Id !== header.new.id) {
+        throw new RolldeltaError(ErrorCode.CHECKSUM, `after loading, ${to} is ${loaded?.Id ?? 'missing'} instead of ${header.new.id}`);
+      }
+      return { action: 'delta', imageId: loaded.Id, from, deltaBytes };
     } catch (e) {
-      keepDelta = opts.signal?.aborted === true || (isRolldeltaError(e) && (e.code === ErrorCode.ABORTED || e.code === ErrorCode.TIMEOUT));
+      // isEngineUnreachable: dockerd stopped or restarted mid save or load, nothing the delta did.
+      keepDelta = opts.signal?.aborted === true || isEngineUnreachable(e) || (isRolldeltaError(e) && (e.code === ErrorCode.ABORTED || e.code === ErrorCode.TIMEOUT));
       throw e;
     }
-    const loaded = await engine.inspectImage(to);
-    if (loaded?.Id !== header.new.id) {
-      throw new RolldeltaError(ErrorCode.CHECKSUM, `after loading, ${to} is ${loaded?.Id ?? 'missing'} instead of ${header.new.id}`);
-    }
-    return { action: 'delta', imageId: loaded.Id, from, deltaBytes };
   } finally {
     // The old image's archive is large, and saved again in no time compared with a download.
     await rm(oldPath, { force: true });

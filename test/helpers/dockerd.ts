@@ -30,6 +30,15 @@ export interface Dockerd {
   startMs: number;
   /** Stops the daemon (SIGTERM, then SIGKILL) and removes its directories; safe to call twice. */
   stop(): Promise<void>;
+  /**
+   * Kills the daemon and waits until it is gone, keeping its directories (and the containerd it
+   * started, which the next start takes up again): SIGKILL is a crash, and leaves the socket's file
+   * (connections are refused); SIGTERM a clean stop, which removes it. The signal is sent before
+   * this returns, so a caller may start an engine request right after and find it gone.
+   */
+  kill(signal?: 'SIGKILL' | 'SIGTERM'): Promise<void>;
+  /** Starts the daemon again, after kill(), on the same socket, data-root and exec-root; resolves once it answers /_ping. */
+  start(): Promise<void>;
 }
 
 const START_TIMEOUT_MS = 60_000;
@@ -52,53 +61,79 @@ export async function startDockerd(): Promise<Dockerd> {
   const socketPath = join(root, 's');
   const pidFile = join(root, 'pid');
   const logFile = join(root, 'log');
-  const logFd = openSync(logFile, 'a');
   const args = [
     '--iptables=false', '--ip6tables=false', '--bridge=none', '--storage-driver=vfs',
     `--data-root=${dataRoot}`, `--exec-root=${execRoot}`, `--pidfile=${pidFile}`, `-H`, `unix://${socketPath}`,
   ];
-  const t0 = Date.now();
-  // detached = setsid(): the daemon and its containerd leave our process group and terminal.
-  const child = spawn(DOCKERD, args, { detached: true, stdio: ['ignore', logFd, logFd] });
-  closeSync(logFd);
-  child.unref();
-  const pid = child.pid;
-  let exited: { code: number | null; signal: string | null } | undefined;
-  child.on('exit', (code, signal) => {
-    exited = { code, signal };
-  });
-  child.on('error', () => {
-    exited = { code: null, signal: 'spawn error' };
-  });
+  const engine = new DockerEngine({ socketPath, timeoutMs: 30_000 });
+  let pid: number | undefined;
 
   let stopped = false;
   const stop = async (): Promise<void> => {
     if (stopped) return;
     stopped = true;
     if (pid !== undefined) await killAndWait(pid, execRoot);
+    else await killContainerd(execRoot); // left running by a kill() that no start() followed
     await removeTree(root);
   };
 
-  const engine = new DockerEngine({ socketPath, timeoutMs: 30_000 });
-  try {
+  /** Spawns dockerd with `args` and waits until it answers /_ping. */
+  const spawnAndWait = async (): Promise<void> => {
+    const t0 = Date.now();
+    const logFd = openSync(logFile, 'a');
+    // detached = setsid(): the daemon and its containerd leave our process group and terminal.
+    const child = spawn(DOCKERD, args, { detached: true, stdio: ['ignore', logFd, logFd] });
+    closeSync(logFd);
+    child.unref();
+    pid = child.pid;
+    let exited: { code: number | null; signal: string | null } | undefined;
+    child.on('exit', (code, signal) => {
+      exited = { code, signal };
+    });
+    child.on('error', () => {
+      exited = { code: null, signal: 'spawn error' };
+    });
     for (;;) {
       if (exited) throw new Error(`dockerd exited during start-up (${exited.code ?? exited.signal}):\n${tail(logFile)}`);
       if (Date.now() - t0 > START_TIMEOUT_MS) throw new Error(`dockerd did not answer /_ping within ${START_TIMEOUT_MS} ms:\n${tail(logFile)}`);
       if (existsSync(socketPath)) {
         try {
           await engine.ping();
-          break;
+          return;
         } catch {
           // Socket created but the API is not serving yet.
         }
       }
       await sleep(100);
     }
+  };
+
+  const kill = async (signal: 'SIGKILL' | 'SIGTERM' = 'SIGKILL'): Promise<void> => {
+    const running = pid;
+    if (running === undefined || stopped) return;
+    pid = undefined;
+    try {
+      process.kill(running, signal);
+    } catch {
+      return; // Already gone.
+    }
+    if (!(await waitGone(running, STOP_TIMEOUT_MS))) throw new Error(`dockerd (pid ${running}) did not exit on ${signal} within ${STOP_TIMEOUT_MS} ms`);
+  };
+
+  const start = async (): Promise<void> => {
+    if (stopped) throw new Error('start() after stop(): the daemon\'s directories are gone');
+    if (pid !== undefined && alive(pid)) return;
+    await spawnAndWait();
+  };
+
+  const t0 = Date.now();
+  try {
+    await spawnAndWait();
   } catch (e) {
     await stop();
     throw e;
   }
-  return { socketPath, engine, dataRoot, startMs: Date.now() - t0, stop };
+  return { socketPath, engine, dataRoot, startMs: Date.now() - t0, stop, kill, start };
 }
 
 function alive(pid: number): boolean {
@@ -137,6 +172,18 @@ async function killAndWait(pid: number, execRoot: string): Promise<void> {
     }
   }
   await waitGone(pid, 5_000);
+}
+
+/** SIGKILLs the containerd a killed dockerd left running under `execRoot`, and waits until it is gone. */
+async function killContainerd(execRoot: string): Promise<void> {
+  const p = readPid(join(execRoot, 'containerd', 'containerd.pid'));
+  if (p === undefined || !alive(p)) return;
+  try {
+    process.kill(p, 'SIGKILL');
+  } catch {
+    return;
+  }
+  await waitGone(p, 5_000);
 }
 
 function readPid(file: string): number | undefined {

@@ -1,0 +1,74 @@
+import { sleepUnlessAborted, updateAborted } from './_update-abort.js';
+import type { DockerEngine } from './engine.js';
+import { isEngineUnreachable } from './engine-unreachable.js';
+
+/** The first pause between pings, doubled up to the longest: a restart takes a second or two, an upgrade longer. */
+const FIRST_PAUSE_MS = 100;
+const LONGEST_PAUSE_MS = 1_000;
+
+/**
+ * An update's patience with an engine that is unreachable (stopped, restarting, crashed): it pings
+ * with a short backoff until the engine answers or `waitMs` have passed, and says so once per wait
+ * through `onWait`. Once a wait has run out, the next ones give up at once: an update waits for
+ * an engine that stays away about `waitMs` in all, not once per step. An abort of `signal` while
+ * waiting is ERR_ABORTED.
+ * @example
+ * const wait = new EngineWait(engine, 60_000, signal, (m) => log(m));
+ * const present = await wait.call(() => engine.inspectImage('app:2'));
+ */
+export class EngineWait {
+  private gaveUp = false;
+
+  constructor(
+    private readonly engine: DockerEngine,
+    private readonly waitMs: number,
+    private readonly signal: AbortSignal | undefined,
+    private readonly onWait: (message: string) => void,
+  ) {}
+
+  /** Runs `fn`; when it fails because the engine is unreachable, waits for the engine and runs it once more. */
+  async call<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (e) {
+      if (!isEngineUnreachable(e) || this.signal?.aborted || !(await this.untilBack())) throw e;
+      return fn();
+    }
+  }
+
+  /** Waits until the engine answers (true) or the wait runs out (false); false at once with no wait allowed. */
+  async untilBack(): Promise<boolean> {
+    if (this.waitMs === 0 || this.gaveUp) return false;
+    this.onWait(`the Docker Engine at ${this.engine.socketPath} is unreachable (stopped or restarting?); waiting up to ${this.waitMs} ms for it to answer`);
+    const deadline = Date.now() + this.waitMs;
+    for (let pause = FIRST_PAUSE_MS; ; pause = Math.min(pause * 2, LONGEST_PAUSE_MS)) {
+      if (await this.answersWithin(deadline - Date.now())) return true;
+      const left = deadline - Date.now();
+      if (left <= 0) break;
+      await sleepUnlessAborted(Math.min(pause, left), this.signal);
+    }
+    this.gaveUp = true;
+    return false;
+  }
+
+  /** One ping, given up at the deadline: a daemon starting accepts connections before it answers them. */
+  private async answersWithin(ms: number): Promise<boolean> {
+    if (ms <= 0) return false;
+    const ac = new AbortController();
+    const timer = setTimeout(() => ac.abort(), ms);
+    const onAbort = () => ac.abort(this.signal?.reason);
+    if (this.signal?.aborted) onAbort();
+    else this.signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      await this.engine.ping({ signal: ac.signal });
+      return true;
+    } catch (e) {
+      if (this.signal?.aborted) throw updateAborted(this.signal.reason);
+      // Any other answer (a 500 while it starts) means the engine is there: the next call says the rest.
+      return !ac.signal.aborted && !isEngineUnreachable(e);
+    } finally {
+      clearTimeout(timer);
+      this.signal?.removeEventListener('abort', onAbort);
+    }
+  }
+}

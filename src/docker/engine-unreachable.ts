@@ -1,0 +1,47 @@
+import { ErrorCode, RolldeltaError } from '../core/errors.js';
+
+/** Socket errors that say the engine is not there (yet, or any more): its socket's file is missing, no one listens on it, or the connection broke. */
+const GONE_CODES = new Set(['ENOENT', 'ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ENOTCONN']);
+
+/**
+ * What a {@link DockerEngine} throws when it cannot reach the engine, or the connection to it broke
+ * mid-request: the daemon is stopped, restarting or crashed. Its `code` is ERR_IO (ERR_TRUNCATED
+ * for a `docker save` whose answer was cut short). Errors the engine answered with, and errors of
+ * the caller's own data or files sent to it, are never this. Its `name` stays 'RolldeltaError'.
+ * @example
+ * try { await engine.loadImage(archive) } catch (e) {
+ *   if (e instanceof EngineUnreachableError) console.log(`is dockerd at ${e.socketPath} running?`);
+ * }
+ */
+export class EngineUnreachableError extends RolldeltaError {
+  /** Marks the error for {@link isEngineUnreachable}, also across duplicate copies of the package. */
+  readonly engineUnreachable = true as const;
+  readonly socketPath: string;
+
+  constructor(code: ErrorCode, message: string, socketPath: string, cause: unknown) {
+    super(code, message, { cause });
+    this.socketPath = socketPath;
+  }
+}
+
+/**
+ * True when `e`, or an error in its `cause` chain (a {@link FallbackPullError}'s pull), says the
+ * Docker Engine was unreachable or went away mid-request: worth waiting for the engine and trying
+ * again, unlike a refusal by the engine or a local file error (a full disk is ERR_IO too).
+ * @example
+ * try { await engine.pullImage('app:2') } catch (e) {
+ *   if (isEngineUnreachable(e)) await retryLater(); else throw e;
+ * }
+ */
+export function isEngineUnreachable(e: unknown): boolean {
+  // Bounded: a cause chain is a list, but a hostile or buggy one could loop.
+  for (let i = 0; i < 8 && e instanceof Error; i++, e = e.cause) {
+    if ((e as Partial<EngineUnreachableError>).engineUnreachable === true) return true;
+  }
+  return false;
+}
+
+/** Whether a transport failure's errno code says the engine is not there; see {@link GONE_CODES}. */
+export function isGoneCode(code: unknown): boolean {
+  return typeof code === 'string' && GONE_CODES.has(code);
+}
