@@ -17,6 +17,7 @@ const spec: Record<string, OptionSpec> = {
   'retry-interval': { kind: 'integer', min: 0 },
   'idle-timeout': { kind: 'integer', min: 0 },
   'max-delta-bytes': { kind: 'integer', min: 1 },
+  'engine-wait': { kind: 'integer', min: 0 },
   'work-dir': { kind: 'string' },
   help: { kind: 'boolean', short: 'h' },
 };
@@ -36,6 +37,9 @@ the image it has, or by a regular pull on any failure; prints how it went.
   --idle-timeout S         seconds without a byte from the server before an attempt is given up
                            and the next resumes (default 30; 0: no limit)
   --max-delta-bytes N      pull instead if the delta is larger than N bytes (default: no limit)
+  --engine-wait S          seconds to wait for a Docker Engine that is unreachable (restarting) at
+                           the start, after it went away mid-apply (the delta is kept and applied
+                           again) and before the pull (default 60; 0: do not wait)
   --work-dir DIR           where downloads resume from and the old image is saved during the apply
                            (default the OS temp folder; give one on the device's storage where
                            /tmp is RAM or cleared at boot)
@@ -67,6 +71,7 @@ export async function updateCommand(argv: readonly string[], signal?: AbortSigna
     retryIntervalMs: seconds('retry-interval'),
     idleTimeoutMs: seconds('idle-timeout'),
     maxDeltaBytes: args.values['max-delta-bytes'] as number | undefined,
+    engineWaitMs: seconds('engine-wait'),
     workDir: args.values['work-dir'] as string | undefined,
     onProgress: updateLog((line) => process.stderr.write(line)),
     beforeJavaScriptWork: resumeForJavaScriptWork,

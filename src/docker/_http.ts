@@ -1,7 +1,7 @@
 import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
 import { ErrorCode, RolldeltaError, isRolldeltaError } from '../core/errors.js';
-import { EngineUnreachableError, isGoneCode } from './engine-unreachable.js';
+import { EngineUnreachableError } from './engine-unreachable.js';
 
 /** A request body: whole bytes/text, or a byte stream piped with backpressure. */
 export type RequestBody = Uint8Array | string | Readable | AsyncIterable<Uint8Array>;
@@ -214,10 +214,16 @@ export function transportError(e: unknown, socketPath: string, method: string, p
 }
 
 /**
- * ERR_IO for a transport failure: an EngineUnreachableError when its errno code says the engine is
- * not there (a missing socket, a refused or broken connection), which waiting may cure; a plain
- * one otherwise (permission denied, not a socket), which it will not.
+ * Socket errors that say the engine is not there, yet or any more: its socket's file is missing
+ * (stopped cleanly), no one listens on it (killed), or the connection broke (gone mid-request).
+ */
+const GONE_CODES = new Set(['ENOENT', 'ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ENOTCONN']);
+
+/**
+ * ERR_IO for a transport failure: an EngineUnreachableError when its errno code is one of
+ * GONE_CODES, which waiting for the engine may cure; a plain one otherwise (permission denied,
+ * not a socket), which it will not.
  */
 function ioError(message: string, code: unknown, socketPath: string, cause: unknown): RolldeltaError {
-  return isGoneCode(code) ? new EngineUnreachableError(ErrorCode.IO, message, socketPath, cause) : new RolldeltaError(ErrorCode.IO, message, { cause });
+  return typeof code === 'string' && GONE_CODES.has(code) ? new EngineUnreachableError(ErrorCode.IO, message, socketPath, cause) : new RolldeltaError(ErrorCode.IO, message, { cause });
 }

@@ -1,8 +1,5 @@
 import { ErrorCode, RolldeltaError } from '../core/errors.js';
 
-/** Socket errors that say the engine is not there (yet, or any more): its socket's file is missing, no one listens on it, or the connection broke. */
-const GONE_CODES = new Set(['ENOENT', 'ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ENOTCONN']);
-
 /**
  * What a {@link DockerEngine} throws when it cannot reach the engine, or the connection to it broke
  * mid-request: the daemon is stopped, restarting or crashed. Its `code` is ERR_IO (ERR_TRUNCATED
@@ -39,9 +36,4 @@ export function isEngineUnreachable(e: unknown): boolean {
     if ((e as Partial<EngineUnreachableError>).engineUnreachable === true) return true;
   }
   return false;
-}
-
-/** Whether a transport failure's errno code says the engine is not there; see {@link GONE_CODES}. */
-export function isGoneCode(code: unknown): boolean {
-  return typeof code === 'string' && GONE_CODES.has(code);
 }

@@ -110,7 +110,7 @@ export interface UpdateOptions {
    * Where the delta and the old image's archive are kept during the update; default the OS temp
    * dir. A delta download cut short (network down, process killed) stays there and the next
    * update between the same images resumes it; a whole delta whose apply was stopped (abort,
-   * timeout, process killed) is used again without a request. Left over a week, they are removed.
+   * timeout, process killed, the engine gone) is used again without a request. Left over a week, they are removed.
    * One update at a time uses the directory of an old and new image: a second call, in this
    * process or another (a lock file holding its pid), waits for the first. Each update's folder
    * in it is made for this user alone; one that is a symlink or another user's is refused

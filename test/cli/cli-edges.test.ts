@@ -160,6 +160,7 @@ describe('rolldelta CLI at its edges', () => {
       [['update', '--help'], '--retry-interval S'],
       [['update', '--help'], '--max-delta-bytes N'],
       [['update', '--help'], '--work-dir DIR'],
+      [['update', '--help'], '--engine-wait S'],
     ];
     for (const [args, shows] of cases) {
       const r = runCli(args);
@@ -173,6 +174,7 @@ describe('rolldelta CLI at its edges', () => {
       [['diff', '--level', '12', p('old'), p('new'), p('x')], '--level takes a whole number from 0 to 9, got "12"'],
       [['delta', '--level', '-1', p('old'), p('new'), p('x')], '--level takes a whole number from 0 to 9, got "-1"'],
       [['signature', '-b', '0', p('old'), p('x')], '--block-size takes a whole number from 1 to 16777216, got "0"'],
+      [['update', '--engine-wait', '-1', '--to', 'app:2', '--server', 'http://deltas:8080/delta'], '--engine-wait takes a whole number of at least 0, got "-1"'],
       [['signature', '-S', '0', p('old'), p('x')], '--sum-size takes -1 or a whole number from 1 to 32 with --hash sha256, got 0'],
       [['signature', '-H', 'md4', '-S', '17', p('old'), p('x')], '--sum-size takes -1 or a whole number from 1 to 16 with --hash md4, got 17'],
       [['signature', '--format', 'rdiff', '-H', 'sha256', p('old'), p('x')], '--hash sha256 is not in the rdiff format: use --hash blake2 (its default) or md4'],

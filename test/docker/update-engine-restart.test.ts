@@ -4,8 +4,8 @@
 // engines on unix sockets that refuse, reset or cut their answers.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -24,6 +24,7 @@ import {
 } from '../../src/index.js';
 import { dockerdAvailable, requirePeer, missingBinary, startDockerd, type Dockerd } from '../helpers/dockerd.js';
 import { buildApp, importBusybox, saveToFile } from '../helpers/images.js';
+import { serveLoopback, type LoopbackServer } from '../helpers/loopback-http.js';
 import { freePort, startRegistry } from '../helpers/registry.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -152,7 +153,7 @@ const registry = docker.skip ? docker : requirePeer('docker-registry', missingBi
 describe.skipIf(docker.skip || registry.skip)(`updateImage while dockerd restarts ${docker.message}${registry.message}`, () => {
   let d: Dockerd;
   let reg: { stop(): Promise<void> };
-  let http: Server;
+  let http: LoopbackServer;
   let server: DeltaServer;
   let url: string;
   let dir: string;
@@ -245,13 +246,12 @@ describe.skipIf(docker.skip || registry.skip)(`updateImage while dockerd restart
     for (const ref of [R1, R2]) await saveToFile(d.engine, [ref], join(images, `${ref.replace(/[^A-Za-z0-9._-]/g, '_')}.tar`));
     execFileSync('docker', ['-H', `unix://${d.socketPath}`, 'push', R2], { stdio: 'pipe', timeout: 60_000 });
     server = createDeltaServer({ source: archiveDirectory(images), store: new DeltaStore(join(dir, 'store')), retryAfterSeconds: 0, workers: 1 }); // workers: 1 runs from the sources, without a build
-    http = createServer(handler);
-    await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
-    url = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
+    http = await serveLoopback(handler);
+    url = http.url;
   }, 120_000);
 
   afterAll(async () => {
-    await new Promise((r) => http?.close(r));
+    await http?.close();
     await reg?.stop();
     await d?.stop();
     if (dir) rmSync(dir, { recursive: true, force: true });

@@ -5,7 +5,7 @@ import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { getEventListeners } from 'node:events';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +13,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DeltaStore, DockerEngine, DownloadLimiter, FallbackPullError, archiveDirectory, createDeltaServer, isRolldeltaError, sameRepositoryNewest, updateImage, type DeltaServer, type UpdateEvent, type UpdateOptions } from '../../src/index.js';
 import { dockerdAvailable, missingBinary, requirePeer, startDockerd, type Dockerd } from '../helpers/dockerd.js';
 import { buildApp, importBusybox, saveToFile } from '../helpers/images.js';
+import { serveLoopback, type LoopbackServer } from '../helpers/loopback-http.js';
 import { freePort, startRegistry } from '../helpers/registry.js';
 
 const docker = requirePeer('dockerd', dockerdAvailable());
@@ -23,7 +24,7 @@ type Fault = 'none' | 'pending3' | 'cut' | 'corrupt';
 describe.skipIf(docker.skip || registry.skip)(`updateImage with a real engine, server and registry ${docker.message}${registry.message}`, () => {
   let d: Dockerd;
   let reg: { stop(): Promise<void> };
-  let http: Server;
+  let http: LoopbackServer;
   let server: DeltaServer;
   let url: string;
   let dir: string;
@@ -102,13 +103,12 @@ describe.skipIf(docker.skip || registry.skip)(`updateImage with a real engine, s
     await d.engine.tagImage(R1, repo, 'wrong');
     execFileSync('docker', ['-H', `unix://${d.socketPath}`, 'push', R2], { stdio: 'pipe', timeout: 60_000 });
     server = createDeltaServer({ source: archiveDirectory(images), store: new DeltaStore(join(dir, 'store')), retryAfterSeconds: 0 });
-    http = createServer(handler);
-    await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
-    url = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
+    http = await serveLoopback(handler);
+    url = http.url;
   }, 240_000);
 
   afterAll(async () => {
-    await new Promise((r) => http?.close(r));
+    await http?.close();
     await reg?.stop();
     await d?.stop();
     if (dir) rmSync(dir, { recursive: true, force: true });
