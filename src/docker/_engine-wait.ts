@@ -8,16 +8,16 @@ const LONGEST_PAUSE_MS = 1_000;
 
 /**
  * An update's patience with an engine that is unreachable (stopped, restarting, crashed): it pings
- * with a short backoff until the engine answers or `waitMs` have passed, and says so once per wait
- * through `onWait`. Once a wait has run out, the next ones give up at once: an update waits for
- * an engine that stays away about `waitMs` in all, not once per step. An abort of `signal` while
- * waiting is ERR_ABORTED.
+ * with a short backoff until the engine answers or its time runs out, and says so once per wait
+ * through `onWait`. All its waits share `waitMs`: an engine that comes back and goes away again
+ * at every step of an update costs it `waitMs` in all, not `waitMs` per step. An abort of `signal`
+ * is ERR_ABORTED, while waiting or when a call fails after it.
  * @example
  * const wait = new EngineWait(engine, 60_000, signal, (m) => log(m));
  * const present = await wait.call(() => engine.inspectImage('app:2'));
  */
 export class EngineWait {
-  private gaveUp = false;
+  private spentMs = 0;
 
   constructor(
     private readonly engine: DockerEngine,
@@ -31,24 +31,30 @@ export class EngineWait {
     try {
       return await fn();
     } catch (e) {
-      if (!isEngineUnreachable(e) || this.signal?.aborted || !(await this.untilBack())) throw e;
+      // An engine call that failed because the signal had aborted fails as the abort it is.
+      if (this.signal?.aborted) throw updateAborted(this.signal.reason);
+      if (!isEngineUnreachable(e) || !(await this.untilBack())) throw e;
       return fn();
     }
   }
 
-  /** Waits until the engine answers (true) or the wait runs out (false); false at once with no wait allowed. */
+  /** Waits until the engine answers (true) or the time left runs out (false, at once when none is left). */
   async untilBack(): Promise<boolean> {
-    if (this.waitMs === 0 || this.gaveUp) return false;
-    this.onWait(`the Docker Engine at ${this.engine.socketPath} is unreachable (stopped or restarting?); waiting up to ${this.waitMs} ms for it to answer`);
-    const deadline = Date.now() + this.waitMs;
-    for (let pause = FIRST_PAUSE_MS; ; pause = Math.min(pause * 2, LONGEST_PAUSE_MS)) {
-      if (await this.answersWithin(deadline - Date.now())) return true;
-      const left = deadline - Date.now();
-      if (left <= 0) break;
-      await sleepUnlessAborted(Math.min(pause, left), this.signal);
+    const budget = this.waitMs - this.spentMs;
+    if (budget <= 0) return false;
+    this.onWait(`the Docker Engine at ${this.engine.socketPath} is unreachable (stopped or restarting?); waiting up to ${budget} ms for it to answer`);
+    const start = Date.now();
+    const deadline = start + budget;
+    try {
+      for (let pause = FIRST_PAUSE_MS; ; pause = Math.min(pause * 2, LONGEST_PAUSE_MS)) {
+        if (await this.answersWithin(deadline - Date.now())) return true;
+        const left = deadline - Date.now();
+        if (left <= 0) return false;
+        await sleepUnlessAborted(Math.min(pause, left), this.signal);
+      }
+    } finally {
+      this.spentMs += Date.now() - start;
     }
-    this.gaveUp = true;
-    return false;
   }
 
   /** One ping, given up at the deadline: a daemon starting accepts connections before it answers them. */

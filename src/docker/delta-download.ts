@@ -18,9 +18,11 @@ function checkedScanner(): FrameScanner {
 
 /**
  * Progress of a device update. `waiting`: the server is generating the delta, another update of
- * the same images holds the work directory, or the Docker Engine is unreachable (restarting); `download`: bytes so far (they go back when a damaged
- * frame is fetched again, and a failed attempt says so in `message`); `apply`: rebuilding and
- * loading (`bytes`: of the new image's archive handed to docker load so far); `fallback`: the delta path failed (`message` says why) and a regular pull begins.
+ * the same images holds the work directory, or the Docker Engine is unreachable (restarting);
+ * `download`: bytes so far (they go back when a damaged frame is fetched again, and a failed
+ * attempt says so in `message`); `apply`: rebuilding and loading (`bytes`: of the new image's
+ * archive handed to docker load so far); `fallback`: the delta path failed (`message` says why)
+ * and a regular pull begins.
  */
 export interface UpdateEvent {
   phase: 'waiting' | 'download' | 'apply' | 'fallback';
@@ -33,15 +35,15 @@ export interface UpdateEvent {
 export interface DownloadOptions {
   /**
    * How long the server may keep answering "still generating" (202, 502, 504) in a row; default
-   * 60 s. A delta made again after part of it arrived is waited for as long again.
+   * 60 s. A delta made again after part of it arrived is waited for as long again, twice at most.
    */
   requestTimeoutMs: number;
   /** Longest wait between two asks while the server generates; default 30 s. */
   maxBackoffMs: number;
   /**
    * Download attempts in all, at least one is made (each resumes where the last stopped; answers
-   * that the delta is still being generated are not attempts: `requestTimeoutMs` bounds them), and
-   * the pause between them.
+   * that the delta is still being generated are not attempts: `requestTimeoutMs` bounds each run
+   * of them, and there are at most three runs), and the pause between them.
    */
   retries: number;
   retryIntervalMs: number;
@@ -70,6 +72,8 @@ export interface DownloadOptions {
 const tries = (n: number) => `${n} attempt${n === 1 ? '' : 's'}`;
 /** Default of `idleTimeoutMs`. */
 const IDLE_TIMEOUT_MS = 30_000;
+/** Runs of "still generating" answers one download waits through: the first, and two deltas made again mid-download. */
+const MAX_PENDING_RUNS = 3;
 /** A frame that arrives damaged this many times in a row is damaged on the server, not in transit. */
 const DAMAGED_IN_A_ROW = 3;
 
@@ -136,6 +140,8 @@ export async function downloadDelta(url: string, path: string, opts: DownloadOpt
    * the first, not what the download before it left of that.
    */
   let deadline: number | undefined = Date.now() + opts.requestTimeoutMs;
+  /** Runs of those answers so far: a server whose every new copy is damaged must not hold the device for `retries` of them. */
+  let pendingRuns = 1;
   let wait = 500;
   let failures = 0;
   /** The frame that last arrived damaged, and how many times in a row it did. */
@@ -208,7 +214,10 @@ export async function downloadDelta(url: string, path: string, opts: DownloadOpt
       try {
         if (isPending(res.status)) {
           res.discard();
-          deadline ??= Date.now() + opts.requestTimeoutMs;
+          if (deadline === undefined) {
+            if (++pendingRuns > MAX_PENDING_RUNS) throw new RolldeltaError(ErrorCode.TIMEOUT, `the delta server began making the delta again ${pendingRuns - 1} times during the download (do its copies keep failing their checks?)`);
+            deadline = Date.now() + opts.requestTimeoutMs;
+          }
           if (Date.now() >= deadline) throw new RolldeltaError(ErrorCode.TIMEOUT, `the delta server was still generating the delta after ${opts.requestTimeoutMs} ms`);
           const hinted = Number(res.header('retry-after')) * 1000;
           const delay = Math.min(Number.isFinite(hinted) && hinted > 0 ? Math.max(hinted, wait) : wait, opts.maxBackoffMs, Math.max(0, deadline - Date.now()));

@@ -366,7 +366,8 @@ export function createDeltaServer(opts: DeltaServerOptions): DeltaServer {
   /**
    * Removes version `st` of a stored delta found damaged (not one made since), forgets its check and
    * tells the log, so that the next request starts making it again. Rejects (ERR_CORRUPT) when it
-   * cannot be removed; its check is forgotten even then, so the next request reads it again.
+   * cannot be removed; its check then says damaged, so that requests answer that without reading
+   * it again.
    */
   async function removeDamaged(from: string, to: string, variant: number | undefined, st: Stats, damage: string): Promise<void> {
     const path = opts.store.pathFor(from, to, variant);
@@ -374,13 +375,21 @@ export function createDeltaServer(opts: DeltaServerOptions): DeltaServer {
     const reason = `the stored delta ${path} is damaged: ${damage}`;
     const now = await stat(path).catch(() => undefined);
     if (now === undefined || fileVersionOf(now) !== version) return; // removed, or made again, meanwhile
-    if (digests.get(path)?.version === version) digests.delete(path);
+    const known = digests.get(path);
+    /** Whether the cache still holds this version's check (not a newer one's made meanwhile). */
+    const holdsKnown = () => known !== undefined && known.version === version && digests.get(path) === known;
     try {
       await unlink(path);
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
-      throw new RolldeltaError(ErrorCode.CORRUPT, `${reason}, and the server cannot remove it to make it again: ${(e as Error).message}`, { cause: e });
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') {
+        // Kept as damaged, not forgotten: else every request read it whole again to find it so.
+        if (holdsKnown()) digests.set(path, { version, digest: known!.digest.then((check) => ({ ...check, damage })) });
+        throw new RolldeltaError(ErrorCode.CORRUPT, `${reason}, and the server cannot remove it to make it again: ${(e as Error).message}`, { cause: e });
+      }
+      if (holdsKnown()) digests.delete(path);
+      return; // removed meanwhile, by another request that found it damaged
     }
+    if (holdsKnown()) digests.delete(path);
     emit({ type: 'delta-damaged', from, to, level: variant ?? serverLevel, reason });
   }
 
@@ -430,7 +439,8 @@ export function createDeltaServer(opts: DeltaServerOptions): DeltaServer {
     if (req.method === 'HEAD') return void res.end();
     // Checked again as it goes: damage that came after the stored check (bit rot) stops the answer.
     const sent = new SentDeltaCheck(stored, range?.start ?? 0, range ? range.end + 1 : size, size);
-    const file = createReadStream(path, { start: sent.readFrom, end: range?.end });
+    // To the announced end, never past it: the check takes the SHA-256 there.
+    const file = createReadStream(path, { start: sent.readFrom, end: range ? range.end : Math.max(0, size - 1) });
     seen.file = file;
     // pipeline, not pipe: a download cut short closes the file too (else one fd leaks per abort).
     pipeline(file, sent, res, () => {

@@ -97,11 +97,11 @@ export interface UpdateOptions {
    * How long to wait for a Docker Engine that is unreachable (stopped, restarting, crashed; see
    * isEngineUnreachable) before giving up; default 60 s, 0 not to wait. The engine is pinged, with
    * a short backoff, when it cannot be reached at the start, when it went away during the delta's
-   * apply, and before the fallback pull; the wait is reported once as a `waiting` event. After
-   * the apply, the whole delta is kept and, once the engine is back, applied once more (no new
-   * download) unless the interrupted load brought the image. An engine still away after this long
-   * fails the update as before (its ERR_IO, or a FallbackPullError), the delta kept for the next
-   * run. One wait that ran out is the update's last: it does not wait again.
+   * apply, and before the fallback pull; each wait is reported as a `waiting` event, and all of
+   * them share this time. The whole delta is kept and, once the engine is back, applied once more
+   * (no new download) unless the interrupted load brought the image. An engine still away after
+   * this long fails the update as before (its ERR_IO, or a FallbackPullError), the delta kept for
+   * the next run.
    */
   engineWaitMs?: number;
   /** Credentials for the fallback pull. */
@@ -207,9 +207,10 @@ export async function updateImage(opts: UpdateOptions): Promise<UpdateResult> {
 
 /**
  * The delta path after the engine went away during it (dockerd stopped or restarted mid save or
- * load), `lost` saying so. The whole delta was kept (viaDelta): once the engine answers again, an
- * image `to` that the interrupted load did bring is the result; else the kept delta is applied
- * once more, without a download, before any pull. An engine that stays away ends in the pull.
+ * load), `lost` saying so. A whole delta was kept (viaDelta; none when the engine went away before
+ * the download): once the engine answers again, an image `to` that the interrupted load did bring
+ * is the result; else the delta path runs once more, with the kept delta and no download, before
+ * any pull. An engine that stays away ends in the pull.
  */
 async function afterEngineLoss(opts: UpdateOptions, settings: UpdateSettings, wait: EngineWait, from: string, url: string, wd: UpdateWorkDir, lost: unknown): Promise<UpdateResult> {
   if (!(await wait.untilBack())) return fallBack(opts, wait, from, lost);

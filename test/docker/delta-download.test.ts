@@ -375,6 +375,23 @@ describe('attempts and failures', () => {
     }
   });
 
+  it('a server that makes the delta again after every part it sends is waited for three runs of 202s, not one per attempt', async () => {
+    const srv = await listen((_, res) => {
+      // Odd requests: a part, then the connection dropped (its copy found damaged); even ones: one 202.
+      if (srv.requests() % 2 === 1) return void res.writeHead(200, { 'content-length': delta.length, 'x-delta-sha256': sha }).end(delta.subarray(0, 1000));
+      res.writeHead(202, { 'retry-after': '0' }).end('the delta is being generated; ask again\n');
+    });
+    try {
+      const path = join(dir, 'made-again-forever.rdelta');
+      const e = await downloadDelta(srv.url, path, { requestTimeoutMs: 5_000, maxBackoffMs: 10, retries: 20, retryIntervalMs: 1 }).catch((x: unknown) => x);
+      expect(e).toMatchObject({ code: 'ERR_TIMEOUT', message: expect.stringContaining('began making the delta again 3 times') });
+      // Three runs of 202s (one each here) between four parts, where 20 attempts allowed 20.
+      expect(srv.requests()).toBe(6);
+    } finally {
+      srv.close();
+    }
+  });
+
   it('a call that received nothing (a server error, a server out of reach) leaves no part; one that resumed keeps it', async () => {
     const srv = await listen((_, res) => void res.writeHead(500, { 'content-type': 'text/plain' }).end('cannot make the delta: out of disk space (ERR_IO)\n'));
     try {

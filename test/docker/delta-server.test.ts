@@ -1,5 +1,6 @@
 // The delta server over real HTTP on loopback, with image archives from a directory.
 // (An engine's answers for images it lacks: delta-server-engine.test.ts, with a real dockerd.)
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { createServer, get, type RequestListener, type Server } from 'node:http';
@@ -10,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { DeltaStore, DockerEngine, applyImageDelta, archiveDirectory, archiveFileName, createDeltaServer, engineArchives, type DeltaServer, type DeltaServerEvent, type DeltaSource } from '../../src/index.js';
 import { downloadDelta } from '../../src/docker/delta-download.js';
 import { makeTar } from '../helpers/images.js';
+import { requirePeer } from '../helpers/peers.js';
 
 /** Paths the server has hashed, one entry per read of the whole file. */
 const hashed = vi.hoisted(() => [] as string[]);
@@ -25,6 +27,21 @@ vi.mock('../../src/stream/file-sha256.js', async (importOriginal) => {
 });
 
 const dir = mkdtempSync(join(tmpdir(), 'rolldelta-server-'));
+
+/** Whether files here can be made immutable (`chattr +i`: root, on ext2/3/4 or xfs), which nothing, root included, can remove. */
+const immutable = requirePeer('chattr +i', (() => {
+  const f = join(dir, 'chattr-probe');
+  writeFileSync(f, '');
+  try {
+    execFileSync('chattr', ['+i', f], { stdio: 'pipe' });
+    execFileSync('chattr', ['-i', f], { stdio: 'pipe' });
+    return undefined;
+  } catch (e) {
+    return `chattr +i failed (not root, or ${tmpdir()} is not ext2/3/4 or xfs; e2fsprogs has chattr): ${(e as Error).message.split('\n')[0]}`;
+  } finally {
+    rmSync(f, { force: true });
+  }
+})());
 const enc = new TextEncoder();
 const sha = (b: Uint8Array) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 
@@ -353,6 +370,32 @@ describe('createDeltaServer', () => {
     writeFileSync(path, damaged[0](Buffer.from(good)));
     expect(await s.generate('app:1', 'app:2', 6)).toBe(good.length);
     expect(readFileSync(path).equals(good)).toBe(true);
+  });
+
+  it.skipIf(immutable.skip)(`a damaged stored delta the server cannot remove is answered 500 saying so, without reading it again per request; removable again, it is made again ${immutable.message}`, async () => {
+    const store = new DeltaStore(join(dir, 'store-immutable'));
+    const s = createDeltaServer({ source: archiveDirectory(dir), store, retryAfterSeconds: 1 });
+    await s.generate('app:1', 'app:2', 6);
+    const path = store.pathFor('app:1', 'app:2', 6);
+    const good = readFileSync(path);
+    writeFileSync(path, good.subarray(0, good.length - 100));
+    // Immutable (ext4's i attribute): not even root can remove it, as on a store remounted read-only.
+    execFileSync('chattr', ['+i', path]);
+    try {
+      await withServer(s.handler, async (b) => {
+        for (let i = 0; i < 3; i++) {
+          const r = await fetch(`${b}/delta?from=app:1&to=app:2&level=6`);
+          expect(r.status).toBe(500);
+          expect(await r.text()).toMatch(/is damaged: it ends at byte \d+, before its trailer .*and the server cannot remove it to make it again/);
+        }
+        expect(hashed.filter((p) => p === path)).toHaveLength(1);
+        execFileSync('chattr', ['-i', path]);
+        expect((await untilDone(`${b}/delta?from=app:1&to=app:2&level=6`)).status).toBe(200);
+        expect(readFileSync(path).equals(good)).toBe(true);
+      });
+    } finally {
+      execFileSync('chattr', ['-i', path], { stdio: 'ignore' });
+    }
   });
 
   it('many first requests for a delta after a restart read it once for its checksum', async () => {
