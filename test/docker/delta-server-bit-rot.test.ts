@@ -52,7 +52,12 @@ async function servedDelta(name: string) {
   expect(hex(new Uint8Array(await first.arrayBuffer()))).toBe(hex(good)); // its check is cached now
   // Its request event comes when the server is done with the connection, a moment later.
   while (!events.some((e) => e.type === 'request')) await new Promise((r) => setTimeout(r, 5));
-  return { server, http, events, path, good, url, close: () => new Promise((r) => http.close(r)) };
+  // close() ends the HTTP server and the delta server's generations: nothing holds the store's files at unmount.
+  const close = async () => {
+    await new Promise((r) => http.close(r));
+    await server.close();
+  };
+  return { server, http, events, path, good, url, close };
 }
 
 /** Damages byte `at` of the stored delta on the disk beneath it, checking that only its bytes changed. */

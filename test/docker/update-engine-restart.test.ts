@@ -8,7 +8,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   DeltaStore,
   DockerEngine,
@@ -164,6 +164,11 @@ describe.skipIf(docker.skip || registry.skip)(`updateImage while dockerd restart
   /** The delta server's answers with a body (200 or 206): each one a download. */
   let downloads = 0;
   let workN = 0;
+  /**
+   * The test's crash of dockerd and its restart, while under way: afterEach awaits it, so that a
+   * test that failed early cannot start dockerd under the next one, or after afterAll's stop().
+   */
+  let pending: Promise<void> | undefined;
 
   function handler(req: IncomingMessage, res: ServerResponse): void {
     // Counted as the answer starts: the device may hang up on the last bytes, once they are all in.
@@ -206,10 +211,11 @@ describe.skipIf(docker.skip || registry.skip)(`updateImage while dockerd restart
     ...over,
   });
 
-  /** Kills dockerd now (SIGKILL: a crash), and starts it again `downMs` later. */
-  function crash(downMs: number): Promise<void> {
+  /** Kills dockerd now (SIGKILL: a crash), and starts it again `downMs` later (never when undefined); kept in `pending`. */
+  function crash(downMs: number | undefined): Promise<void> {
     const killed = d.kill('SIGKILL');
-    return killed.then(() => sleep(downMs)).then(() => d.start());
+    pending = downMs === undefined ? killed : killed.then(() => sleep(downMs)).then(() => d.start());
+    return pending;
   }
 
   /** onProgress that crashes dockerd once docker load is under way (archive bytes flow), restarting it after `downMs` (never when undefined). */
@@ -221,7 +227,7 @@ describe.skipIf(docker.skip || registry.skip)(`updateImage while dockerd restart
         events.push(e);
         if (crashed || e.phase !== 'apply' || (e.bytes ?? 0) === 0) return;
         at = Date.now();
-        crashed = downMs === undefined ? d.kill('SIGKILL') : crash(downMs);
+        crashed = crash(downMs);
       },
       crashed: () => crashed,
       at: () => at,
@@ -246,12 +252,15 @@ describe.skipIf(docker.skip || registry.skip)(`updateImage while dockerd restart
     for (const ref of [R1, R2]) await saveToFile(d.engine, [ref], join(images, `${ref.replace(/[^A-Za-z0-9._-]/g, '_')}.tar`));
     execFileSync('docker', ['-H', `unix://${d.socketPath}`, 'push', R2], { stdio: 'pipe', timeout: 60_000 });
     server = createDeltaServer({ source: archiveDirectory(images), store: new DeltaStore(join(dir, 'store')), retryAfterSeconds: 0, workers: 1 }); // workers: 1 runs from the sources, without a build
+    // Made now, so that each test, run alone or after one that failed early, finds it ready.
+    await server.generate(R1, R2);
     http = await serveLoopback(handler);
     url = http.url;
   }, 120_000);
 
   afterAll(async () => {
     await http?.close();
+    await server?.close();
     await reg?.stop();
     await d?.stop();
     if (dir) rmSync(dir, { recursive: true, force: true });
@@ -262,6 +271,12 @@ describe.skipIf(docker.skip || registry.skip)(`updateImage while dockerd restart
     downloads = 0;
     await d.start(); // a test that failed may have left it down
     if (await d.engine.hasImage(R2)) await d.engine.removeImage(R2, { force: true });
+  });
+
+  afterEach(async () => {
+    // Its error is the test's to report (it awaits it), or moot once the test failed.
+    await pending?.catch(() => {});
+    pending = undefined;
   });
 
   it('dockerd killed during docker load and back 2 s later: the kept delta is applied again without a download, and nothing is pulled', async () => {
@@ -276,12 +291,12 @@ describe.skipIf(docker.skip || registry.skip)(`updateImage while dockerd restart
     // The second apply took the delta the first one left, and rebuilt the image again.
     expect(events.filter((e) => e.phase === 'download' && /nothing to download/.test(e.message ?? ''))).toHaveLength(1);
     expect(events.filter((e) => e.phase === 'apply' && e.message?.startsWith('rebuilding'))).toHaveLength(2);
-    // Other waits are the server's, while it generates the delta.
+    // Other waits (none when beforeAll made the delta) would be the server's, while it generates it.
     const waits = events.filter((e) => e.phase === 'waiting' && /Docker Engine/.test(e.message ?? ''));
     expect(waits).toHaveLength(1);
     expect(waits[0].message).toMatch(/unreachable/);
     expect((await d.engine.run(R2, ['cat', '/app/main.txt'])).stdout).toBe('release 2\n');
-  }, 60_000);
+  });
 
   it('dockerd down when the fallback pull is due, back 2 s later: the pull waits for it, and says so', async () => {
     corrupt = true;
@@ -297,10 +312,13 @@ describe.skipIf(docker.skip || registry.skip)(`updateImage while dockerd restart
     );
     await crashed;
     expect(r).toMatchObject({ action: 'pull', imageId: R2id, reason: expect.stringContaining('ERR_CHECKSUM') });
-    const phases = events.map((e) => e.phase);
-    expect(phases.indexOf('waiting')).toBeGreaterThan(phases.indexOf('fallback'));
-    expect(events.find((e) => e.phase === 'waiting' && e.message?.includes('Docker Engine'))!.message).toMatch(/unreachable/);
-  }, 60_000);
+    // The engine's wait, after the fallback began: not the server's 202s, had it still to make the delta.
+    const fallback = events.findIndex((e) => e.phase === 'fallback');
+    const wait = events.findIndex((e) => e.phase === 'waiting' && /Docker Engine/.test(e.message ?? ''));
+    expect(fallback).toBeGreaterThanOrEqual(0);
+    expect(wait).toBeGreaterThan(fallback);
+    expect(events[wait]!.message).toMatch(/unreachable/);
+  });
 
   it('dockerd that stays down past engineWaitMs: the update fails after about that long, keeping the delta; the next run applies it without downloading', async () => {
     const workDir = freshWorkDir();
@@ -327,5 +345,5 @@ describe.skipIf(docker.skip || registry.skip)(`updateImage while dockerd restart
     expect(downloads).toBe(1);
     expect(again.find((e) => e.phase === 'download')?.message).toMatch(/nothing to download/);
     expect(readdirSync(workDir)).toEqual([]);
-  }, 60_000);
+  });
 });

@@ -54,12 +54,30 @@ export function mountLoopExt4(size: string): LoopExt4 {
       reason = `an ext4 loop mount failed (a container without loop devices or CAP_SYS_ADMIN?): ${(e as Error).message}`;
     }
   }
+  // Each step is tried even when one before it failed, so that neither the mount nor the loop device
+  // leaks: a umount refused (EBUSY: a file still open on it) falls back to a lazy one, which detaches
+  // it now and lets the kernel finish once the file is closed.
   const remove = () => {
-    if (mounted) run('umount', [dir]);
-    if (device !== undefined) run('losetup', ['-d', device]);
-    mounted = false;
-    device = undefined;
-    rmSync(root, { recursive: true, force: true });
+    try {
+      if (mounted) {
+        mounted = false;
+        try {
+          run('umount', [dir]);
+        } catch {
+          run('umount', ['-l', dir]);
+        }
+      }
+    } finally {
+      try {
+        if (device !== undefined) {
+          const d = device;
+          device = undefined;
+          run('losetup', ['-d', d]); // with the lazy umount still pending, the device is freed when it ends
+        }
+      } finally {
+        rmSync(root, { recursive: true, force: true });
+      }
+    }
   };
   if (reason !== undefined) remove();
   const peer = requirePeer('an ext4 loop mount', reason);
