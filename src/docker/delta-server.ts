@@ -16,6 +16,7 @@ import { SentDeltaCheck } from './_sent-delta-check.js';
 import { checkStoredDelta, type StoredDeltaCheck } from './_stored-delta-check.js';
 import type { DeltaStore } from './delta-store.js';
 import type { DockerEngine } from './engine.js';
+import { isEngineUnreachable } from './engine-unreachable.js';
 
 /** Where the server finds image archives (`docker save` or OCI) by reference. */
 export interface DeltaSource {
@@ -197,7 +198,8 @@ function rangeOf(header: string | undefined, size: number): { start: number; end
  * the source does not have answers 404 naming it: at once when the source can tell cheaply
  * ({@link DeltaSource.checkImage}), else after the generation finds out. A failed generation
  * answers 500 with the reason to every request for `keepFailureMs`, and the next request after
- * that tries again; a bad query, 400.
+ * that tries again; a source whose Docker Engine is unreachable (restarting), 503 with Retry-After,
+ * which devices wait through; a bad query, 400.
  * @example
  * const server = createDeltaServer({ source: archiveDirectory('/srv/images'), store: new DeltaStore('/srv/deltas') });
  * http.createServer(server.handler).listen(8080);
@@ -312,6 +314,8 @@ export function createDeltaServer(opts: DeltaServerOptions): DeltaServer {
       (e) => {
         running.delete(key);
         if (!began) failed(e); // closed while it waited its turn
+        // Not remembered: the next request asks the source again (503 while it is away, see refusalFor).
+        if (isEngineUnreachable(e)) return;
         failures.remember(key, isNotFound(e) ? { status: 404, message: `not found: ${reasonOf(e)}` } : { status: 500, message: `generating the delta failed: ${reasonOf(e)}` });
       },
     );
@@ -320,7 +324,9 @@ export function createDeltaServer(opts: DeltaServerOptions): DeltaServer {
 
   /**
    * Asks the source whether it has both images, when it can tell cheaply: 404 for those it has
-   * not, 500 when it could not say, undefined to go on and generate.
+   * not, 503 when its Docker Engine is unreachable (restarting: devices wait and ask again, where
+   * a 500 sent every device asking meanwhile to pull), 500 when it could not say otherwise,
+   * undefined to go on and generate.
    */
   async function refusalFor(from: string, to: string): Promise<Refusal | undefined> {
     const check = opts.source.checkImage?.bind(opts.source);
@@ -331,6 +337,8 @@ export function createDeltaServer(opts: DeltaServerOptions): DeltaServer {
     if (errors.length === 0) return undefined;
     const missing = errors.filter(isNotFound);
     if (missing.length > 0) return { status: 404, message: missing.map((e) => `not found: ${reasonOf(e)}`).join('\n') };
+    const away = errors.find(isEngineUnreachable);
+    if (away) return { status: 503, message: `the delta server's Docker Engine is unreachable (restarting?); ask again: ${reasonOf(away)}` };
     return { status: 500, message: errors.map((e) => `checking the images failed: ${reasonOf(e)}`).join('\n') };
   }
 
@@ -419,7 +427,7 @@ export function createDeltaServer(opts: DeltaServerOptions): DeltaServer {
       if (failed) return void res.writeHead(failed.status, { 'content-type': 'text/plain' }).end(`${failed.message}\n`);
       // A running generation was checked when it started; a missing image starts none.
       const refused = running.has(key) ? undefined : await refusalFor(from, to);
-      if (refused) return void res.writeHead(refused.status, { 'content-type': 'text/plain' }).end(`${refused.message}\n`);
+      if (refused) return void res.writeHead(refused.status, { ...(refused.status === 503 ? { 'retry-after': retryAfter } : {}), 'content-type': 'text/plain' }).end(`${refused.message}\n`);
       start(from, to, variant).catch(() => {}); // the failure is reported to the requests that follow
       return void res.writeHead(202, { 'retry-after': retryAfter, 'content-type': 'text/plain' }).end('the delta is being generated; ask again\n');
     }

@@ -1,5 +1,5 @@
 // The delta server with images saved from a real Docker Engine (a private dockerd): what it
-// answers for an image the engine does not have.
+// answers for an image the engine does not have, and while the engine restarts.
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DeltaStore, createDeltaServer, engineArchives, type DeltaServer } from '../../src/index.js';
+import { downloadDelta } from '../../src/docker/delta-download.js';
 import { dockerdAvailable, requirePeer, startDockerd, type Dockerd } from '../helpers/dockerd.js';
 import { buildApp, importBusybox } from '../helpers/images.js';
 
@@ -52,5 +53,54 @@ describe.skipIf(docker.skip)(`engineArchives with a real engine ${docker.message
     expect(existsSync(join(dir, 'cache'))).toBe(false);
     expect(await server.generate('rd-base:1', 'rd-app:1')).toBeGreaterThan(0);
     expect(readdirSync(join(dir, 'cache')).filter((f) => f.endsWith('.tar'))).toHaveLength(2);
+  });
+
+  it('while its engine restarts, answers 503 with Retry-After, and a device waiting through it gets the delta', async () => {
+    const url = `${base}/delta?from=rd-base:1&to=rd-app:1&level=6`;
+    await d.kill();
+    try {
+      const r = await fetch(url);
+      expect(r.status).toBe(503);
+      expect(r.headers.get('retry-after')).toBe('2');
+      expect(await r.text()).toMatch(/^the delta server's Docker Engine is unreachable \(restarting\?\); ask again: cannot reach the Docker Engine/);
+      const got = join(dir, 'while-restarting.rdimg');
+      const download = downloadDelta(url, got, { requestTimeoutMs: 60_000, maxBackoffMs: 500, retries: 3, retryIntervalMs: 10 });
+      await new Promise((r) => setTimeout(r, 1_000));
+      await d.start();
+      expect(await download).toBeGreaterThan(0);
+    } finally {
+      await d.start();
+    }
+  });
+
+  it('a generation that fails because its engine went away is not told to devices as a 500: the next request tries again', async () => {
+    // A source that cannot tell cheaply whether it has an image: the generation finds the engine gone.
+    const archives = engineArchives(d.engine, join(dir, 'cache-unchecked'));
+    const s = createDeltaServer({ source: { archive: (ref) => archives.archive(ref) }, store: new DeltaStore(join(dir, 'store-unchecked')), retryAfterSeconds: 1 });
+    const h = createServer(s.handler);
+    await new Promise<void>((r) => h.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(h.address() as AddressInfo).port}/delta?from=rd-base:1&to=rd-app:1`;
+    await d.kill();
+    try {
+      expect((await fetch(url)).status).toBe(202);
+      // Its failure came in (the engine's socket refuses at once); the next requests start again.
+      while (s.generations < 2) {
+        const r = await fetch(url);
+        expect(r.status).toBe(202);
+        await r.text();
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      await d.start();
+      let r = await fetch(url);
+      while (r.status === 202) {
+        await r.text();
+        await new Promise((r) => setTimeout(r, 100));
+        r = await fetch(url);
+      }
+      expect(r.status).toBe(200);
+    } finally {
+      await d.start();
+      await new Promise((r) => h.close(r));
+    }
   });
 });

@@ -31,10 +31,10 @@ export interface Dockerd {
   /** Stops the daemon (SIGTERM, then SIGKILL) and removes its directories; safe to call twice. */
   stop(): Promise<void>;
   /**
-   * Kills the daemon and waits until it is gone, keeping its directories (and the containerd it
-   * started, which the next start takes up again): SIGKILL is a crash, and leaves the socket's file
-   * (connections are refused); SIGTERM a clean stop, which removes it. The signal is sent before
-   * this returns, so a caller may start an engine request right after and find it gone.
+   * Kills the daemon and waits until it and its containerd are gone, keeping its directories:
+   * SIGKILL is a crash, and leaves the socket's file (connections are refused); SIGTERM a clean
+   * stop, which removes it. The signal is sent before this returns, so a caller may start an
+   * engine request right after and find it gone.
    */
   kill(signal?: 'SIGKILL' | 'SIGTERM'): Promise<void>;
   /** Starts the daemon again, after kill(), on the same socket, data-root and exec-root; resolves once it answers /_ping. */
@@ -118,6 +118,9 @@ export async function startDockerd(): Promise<Dockerd> {
       return; // Already gone.
     }
     if (!(await waitGone(running, STOP_TIMEOUT_MS))) throw new Error(`dockerd (pid ${running}) did not exit on ${signal} within ${STOP_TIMEOUT_MS} ms`);
+    // containerd dies with dockerd (a parent-death signal) but stays a zombie until init reaps it
+    // (~1.5 s here); a dockerd started meanwhile finds its pid alive, dials its dead socket and exits.
+    await killContainerd(execRoot);
   };
 
   const start = async (): Promise<void> => {
@@ -183,7 +186,7 @@ async function killContainerd(execRoot: string): Promise<void> {
   } catch {
     return;
   }
-  await waitGone(p, 5_000);
+  await waitGone(p, STOP_TIMEOUT_MS);
 }
 
 function readPid(file: string): number | undefined {
