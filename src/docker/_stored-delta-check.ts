@@ -41,7 +41,12 @@ export class DeltaFrameCheck {
   private lastStart = 0;
 
   constructor(startAtFrame?: number) {
-    this.scanner = new FrameScanner({ crc32: nodeRawDeflate.crc32, startAtFrame });
+    const onFrameHead = (at: number) => {
+      if (at - this.lastStart < FRAME_START_SPACING) return;
+      this.frameStarts.push(at);
+      this.lastStart = at;
+    };
+    this.scanner = new FrameScanner({ crc32: nodeRawDeflate.crc32, startAtFrame, onFrameHead });
   }
 
   /** Feeds the next bytes; false once damage was found. */
@@ -54,11 +59,6 @@ export class DeltaFrameCheck {
       if (!(e instanceof DamagedRangeError)) throw e;
       this.damage = e.damage;
       return false;
-    }
-    const at = scanner.frameStart;
-    if (at - this.lastStart >= FRAME_START_SPACING) {
-      this.frameStarts.push(at);
-      this.lastStart = at;
     }
     return true;
   }

@@ -61,14 +61,17 @@ export class FrameScanner {
   private inImage = false;
   private blockIsImage = false;
   private readonly crc32: NonNullable<RawDeflate['crc32']>;
+  private readonly onFrameHead: ((offset: number) => void) | undefined;
 
   /**
    * `startAtFrame`: the offset of a frame head that an earlier scan of the same bytes reported
-   * ({@link frameStart}); feeding then starts there, with the bytes from that offset, so that a
-   * range in the middle of a delta is checked without reading what comes before it.
+   * (`onFrameHead`); feeding then starts there, with the bytes from that offset, so that a range in
+   * the middle of a delta is checked without reading what comes before it. `onFrameHead(offset)`:
+   * called at each frame head the scan reaches, every byte before it checked.
    */
-  constructor(opts: { crc32?: RawDeflate['crc32']; startAtFrame?: number } = {}) {
+  constructor(opts: { crc32?: RawDeflate['crc32']; startAtFrame?: number; onFrameHead?: (offset: number) => void } = {}) {
     this.crc32 = opts.crc32 ?? crc32;
+    this.onFrameHead = opts.onFrameHead;
     const at = opts.startAtFrame;
     if (at !== undefined) {
       if (!Number.isSafeInteger(at) || at < 0) throw new RolldeltaError(ErrorCode.INVALID_ARGUMENT, `startAtFrame must be a byte offset, got ${String(at)}`);
@@ -80,11 +83,6 @@ export class FrameScanner {
   /** Whether the input carries checksums (false for an rdiff delta or unknown bytes). */
   get checking(): boolean {
     return this.stage !== S_OFF;
-  }
-
-  /** Where the unit being fed now starts when it is a frame, a place a later scan may start from (`startAtFrame`); else -1. */
-  get frameStart(): number {
-    return this.resumeStage === S_FRAME_HEAD ? this.unitStart : -1;
   }
 
   /** Whether the whole delta, trailer included, has been seen and verified. */
@@ -194,6 +192,7 @@ export class FrameScanner {
     this.unitStart = this.offset;
     this.stage = next;
     this.resumeStage = next;
+    if (next === S_FRAME_HEAD) this.onFrameHead?.(this.offset);
   }
 
   /** Copies bytes of a fixed-size field into `head` until it holds `size`. */

@@ -221,13 +221,14 @@ describe('createDeltaServer', () => {
     });
   });
 
-  it('an engine source that cannot be reached answers 500 at once with the reason, starting no generation', async () => {
+  it('an engine source that cannot be reached answers 503 at once with Retry-After and the reason (a device waits: the engine may be restarting), starting no generation', async () => {
     const engine = new DockerEngine({ socketPath: join(dir, 'nobody-listens.sock') });
-    const s = createDeltaServer({ source: engineArchives(engine, join(dir, 'engine-cache')), store: new DeltaStore(join(dir, 'store-engine')) });
+    const s = createDeltaServer({ source: engineArchives(engine, join(dir, 'engine-cache')), store: new DeltaStore(join(dir, 'store-engine')), retryAfterSeconds: 3 });
     await withServer(s.handler, async (b) => {
       const r = await fetch(`${b}/delta?from=app:1&to=app:2`);
-      expect(r.status).toBe(500);
-      expect(await r.text()).toContain('checking the images failed: cannot reach the Docker Engine at');
+      expect(r.status).toBe(503);
+      expect(r.headers.get('retry-after')).toBe('3');
+      expect(await r.text()).toContain("the delta server's Docker Engine is unreachable (restarting?); ask again: cannot reach the Docker Engine at");
       expect(s.generations).toBe(0);
     });
   });
