@@ -110,7 +110,8 @@ export interface UpdateOptions {
    * Where the delta and the old image's archive are kept during the update; default the OS temp
    * dir. A delta download cut short (network down, process killed) stays there and the next
    * update between the same images resumes it; a whole delta whose apply was stopped (abort,
-   * timeout, process killed, the engine gone) is used again without a request. Left over a week, they are removed.
+   * timeout, process killed, the engine gone) is used again without a request. Left over a week,
+   * they are removed.
    * One update at a time uses the directory of an old and new image: a second call, in this
    * process or another (a lock file holding its pid), waits for the first. Each update's folder
    * in it is made for this user alone; one that is a symlink or another user's is refused
@@ -321,7 +322,8 @@ async function viaDelta(opts: UpdateOptions, settings: UpdateSettings, from: str
   // another: the ones before the apply were still resident, as garbage, at its peak.
   const ring = new ReadRing(ImageArchive.READ_BYTES);
   // A whole delta whose apply was stopped (abort, timeout, the engine gone) is kept for the next
-  // try: it was checked against the SHA-256 the server announced. One that failed to apply is not trusted.
+  // try: it was checked against the SHA-256 the server announced. One that failed to apply is not
+  // trusted.
   let keepDelta = false;
   try {
     let kept = await keptDelta(deltaPath, basis.Id);
