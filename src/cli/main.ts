@@ -25,7 +25,7 @@ Usage:
                   [--max-generations N] [--max-store-bytes N]
                                               serve image deltas: GET /delta?from=OLD&to=NEW[&level=N]
   rolldelta update [--from OLD] --to NEW --server URL [--level N] [--request-timeout S] [--retries N] [--retry-interval S]
-                   [--idle-timeout S] [--max-delta-bytes N] [--engine-wait S] [--work-dir DIR]
+                   [--idle-timeout S] [--max-delta-bytes N] [--engine-wait S] [--work-dir DIR] [--json]
                                               update the engine's NEW by delta, or by a pull on any failure
 
 Any path may be - for standard input/output, but patch reads BASIS and image commands their

@@ -1,10 +1,11 @@
 import { isHttpUrl } from '../docker/_update-settings.js';
 import { DockerEngine } from '../docker/engine.js';
-import { updateImage } from '../docker/update-image.js';
+import { updateImage, type UpdateResult } from '../docker/update-image.js';
 import { expectPositionals, levelOption, parseArgs, type OptionSpec } from './args.js';
 import { resumeForJavaScriptWork } from './optimizing-compiler.js';
 import { formatBytes } from './progress-bar.js';
 import { updateLog } from './update-log.js';
+import { updateErrorJson, updateResultJson } from './update-result-json.js';
 import { UsageError } from './usage-error.js';
 
 const spec: Record<string, OptionSpec> = {
@@ -19,6 +20,7 @@ const spec: Record<string, OptionSpec> = {
   'max-delta-bytes': { kind: 'integer', min: 1 },
   'engine-wait': { kind: 'integer', min: 0 },
   'work-dir': { kind: 'string' },
+  json: { kind: 'boolean' },
   help: { kind: 'boolean', short: 'h' },
 };
 
@@ -43,13 +45,20 @@ the image it has, or by a regular pull on any failure; prints how it went.
   --work-dir DIR           where downloads resume from and the old image is saved during the apply
                            (default the OS temp folder; give one on the device's storage where
                            /tmp is RAM or cleared at boot)
+  --json                   also print the outcome as one line of JSON on stdout: {to, action,
+                           imageId, from, reason, deltaBytes, seconds} (those that apply), or on
+                           failure {to, error: {code, message}} (with deltaError and pullError
+                           when the fallback pull failed too)
 `;
 
 /**
- * `rolldelta update [--from OLD] --to NEW --server URL [--level N]`: the device update against the
- * engine at DOCKER_HOST (without --from, the basis is the newest local image of NEW's repository;
- * --level asks the server for a delta made at that level); prints how it went (delta, pull and
- * why, or nothing to do).
+ * `rolldelta update [--from OLD] --to NEW --server URL [--level N] [--json]`: the device update
+ * against the engine at DOCKER_HOST (without --from, the basis is the newest local image of NEW's
+ * repository; --level asks the server for a delta made at that level); prints how it went (delta,
+ * pull and why, or nothing to do) on stderr, and with --json that outcome, or the failure, as one
+ * line of JSON on stdout for a fleet's agent.
+ * @example
+ * await updateCommand(['--from', 'app:1', '--to', 'app:2', '--server', 'http://deltas:8080/delta', '--json']);
  */
 export async function updateCommand(argv: readonly string[], signal?: AbortSignal): Promise<void> {
   const args = parseArgs(argv, spec);
@@ -59,25 +68,35 @@ export async function updateCommand(argv: readonly string[], signal?: AbortSigna
   if (!to || !server) throw new UsageError('update needs --to NEW --server URL (the delta endpoint, e.g. http://host:8080/delta), and --from OLD unless the newest local image of the same repository is the basis');
   if (!isHttpUrl(server)) throw new UsageError(`--server takes an http: or https: URL such as http://deltas:8080/delta, got ${JSON.stringify(server)}`);
   const seconds = (name: string) => (args.values[name] === undefined ? undefined : (args.values[name] as number) * 1000);
+  const json = args.values.json === true;
   const t0 = Date.now();
-  const r = await updateImage({
-    engine: new DockerEngine(),
-    from,
-    to,
-    deltaUrl: server,
-    level: args.values.level as number | undefined,
-    requestTimeoutMs: seconds('request-timeout'),
-    retries: args.values.retries as number | undefined,
-    retryIntervalMs: seconds('retry-interval'),
-    idleTimeoutMs: seconds('idle-timeout'),
-    maxDeltaBytes: args.values['max-delta-bytes'] as number | undefined,
-    engineWaitMs: seconds('engine-wait'),
-    workDir: args.values['work-dir'] as string | undefined,
-    onProgress: updateLog((line) => process.stderr.write(line)),
-    beforeJavaScriptWork: resumeForJavaScriptWork,
-    signal,
-  });
+  let r: UpdateResult;
+  try {
+    r = await updateImage({
+      engine: new DockerEngine(),
+      from,
+      to,
+      deltaUrl: server,
+      level: args.values.level as number | undefined,
+      requestTimeoutMs: seconds('request-timeout'),
+      retries: args.values.retries as number | undefined,
+      retryIntervalMs: seconds('retry-interval'),
+      idleTimeoutMs: seconds('idle-timeout'),
+      maxDeltaBytes: args.values['max-delta-bytes'] as number | undefined,
+      engineWaitMs: seconds('engine-wait'),
+      workDir: args.values['work-dir'] as string | undefined,
+      onProgress: updateLog((line) => process.stderr.write(line)),
+      beforeJavaScriptWork: resumeForJavaScriptWork,
+      signal,
+    });
+  } catch (e) {
+    // Stopped by a signal is no failure of the update (main exits 130, 143 or 129): no outcome to report.
+    if (json && !signal?.aborted) process.stdout.write(updateErrorJson(to, e));
+    throw e; // main prints the one-line reason and picks the exit code, as without --json
+  }
   const how = r.action === 'delta' ? `by a ${formatBytes(r.deltaBytes ?? 0)} delta` : r.action === 'pull' ? `by a regular pull (${r.reason})` : 'already present';
   // The time taken, for a fleet's log: a delta applied on a slow device can take minutes.
-  process.stderr.write(`${to} is ${r.imageId}: ${how}, in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
+  const took = ((Date.now() - t0) / 1000).toFixed(1);
+  process.stderr.write(`${to} is ${r.imageId}: ${how}, in ${took} s\n`);
+  if (json) process.stdout.write(updateResultJson(to, r, Number(took)));
 }

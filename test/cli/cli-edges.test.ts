@@ -161,6 +161,7 @@ describe('rolldelta CLI at its edges', () => {
       [['update', '--help'], '--max-delta-bytes N'],
       [['update', '--help'], '--work-dir DIR'],
       [['update', '--help'], '--engine-wait S'],
+      [['update', '--help'], '--json'],
     ];
     for (const [args, shows] of cases) {
       const r = runCli(args);

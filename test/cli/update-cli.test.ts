@@ -1,0 +1,113 @@
+// `rolldelta update` end to end, every part real: a private Docker Engine, the delta server run as
+// `rolldelta serve` in a child process, and the update as a fleet's agent runs it, with --json.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cliPath, ensureBuilt, runCliAsync, type CliRun } from '../helpers/cli.js';
+import { dockerdAvailable, requirePeer, startDockerd, type Dockerd } from '../helpers/dockerd.js';
+import { buildApp, importBusybox, saveToFile } from '../helpers/images.js';
+import { freePort } from '../helpers/registry.js';
+
+const docker = requirePeer('dockerd', dockerdAvailable());
+
+/** The human line `rolldelta update` ends with on success. */
+const DONE_LINE = /^app:2 is (sha256:[0-9a-f]{64}): (.+), in (\d+\.\d) s$/;
+
+describe.skipIf(docker.skip)(`rolldelta update --json against a real engine and rolldelta serve ${docker.message}`, () => {
+  let d: Dockerd;
+  let dir: string;
+  let serve: ChildProcess | undefined;
+  let deltaUrl: string;
+
+  const update = (args: string[]): Promise<CliRun> => runCliAsync(['update', ...args, '--json'], { DOCKER_HOST: `unix://${d.socketPath}` });
+  const lines = (text: string) => text.split('\n').filter((l) => l !== '');
+
+  beforeAll(async () => {
+    ensureBuilt();
+    dir = mkdtempSync(join(tmpdir(), 'rolldelta-update-cli-'));
+    d = await startDockerd();
+    await importBusybox(d.engine, 'rd-base:1');
+    const lib = Array.from({ length: 20000 }, (_, i) => `line ${i}: ${(i * 2654435761) % 1000003}`).join('\n');
+    await buildApp(d.engine, 'rd-base:1', 'app:1', { 'lib.txt': lib, 'main.txt': 'release 1\n' });
+    await buildApp(d.engine, 'rd-base:1', 'app:2', { 'lib.txt': lib, 'main.txt': 'release 2\n' });
+    const images = join(dir, 'images');
+    mkdirSync(images);
+    await saveToFile(d.engine, ['app:1'], join(images, 'app_1.tar'));
+    await saveToFile(d.engine, ['app:2'], join(images, 'app_2.tar'));
+    await d.engine.removeImage('app:2', { force: true }); // the device has release 1 only
+    deltaUrl = await startServe(['--store', join(dir, 'store'), '--images', images, '--port', '0', '--level', '6']);
+  }, 120_000);
+
+  afterAll(async () => {
+    if (serve && serve.exitCode === null) {
+      const exited = new Promise((r) => serve!.once('exit', r));
+      serve.kill('SIGTERM');
+      await exited;
+    }
+    await d?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** Starts `rolldelta serve` and resolves with its delta URL once it says it listens (on the port the system chose). */
+  function startServe(args: string[]): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const child = spawn(process.execPath, [cliPath, 'serve', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+      serve = child;
+      let log = '';
+      // Read to the end: a full pipe would stall the server's logging, and with it the server.
+      child.stderr!.on('data', (c: Buffer) => {
+        log += c.toString();
+        const m = /serving deltas on (http:\/\/127\.0\.0\.1:\d+\/delta)/.exec(log);
+        if (m) resolve(m[1]);
+      });
+      child.on('error', reject);
+      child.on('exit', (code) => reject(new Error(`rolldelta serve exited (${code}) before listening:\n${log}`)));
+    });
+  }
+
+  it('updates by delta: one JSON line on stdout with the engine\'s image ID, the human line last on stderr', async () => {
+    const r = await update(['--from', 'app:1', '--to', 'app:2', '--server', deltaUrl]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(lines(r.stdout)).toHaveLength(1);
+    const out = JSON.parse(r.stdout);
+    const id = (await d.engine.inspectImage('app:2'))?.Id;
+    expect(id).toMatch(/^sha256:/);
+    expect(out).toMatchObject({ to: 'app:2', action: 'delta', imageId: id, from: 'app:1' });
+    expect(out.deltaBytes).toBeGreaterThan(0);
+    expect(Object.keys(out)).toEqual(['to', 'action', 'imageId', 'from', 'deltaBytes', 'seconds']);
+    const done = DONE_LINE.exec(lines(r.stderr).at(-1)!);
+    expect(done, r.stderr).not.toBeNull();
+    expect(done![1]).toBe(id);
+    expect(done![2]).toMatch(/^by a .+ delta$/);
+    expect(out.seconds).toBe(Number(done![3]));
+  }, 60_000);
+
+  it('run again: nothing to do (action "none")', async () => {
+    const r = await update(['--from', 'app:1', '--to', 'app:2', '--server', deltaUrl]);
+    expect(r.code, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out).toEqual({ to: 'app:2', action: 'none', imageId: (await d.engine.inspectImage('app:2'))?.Id, seconds: expect.any(Number) });
+    expect(lines(r.stderr).at(-1)).toMatch(/^app:2 is sha256:[0-9a-f]{64}: already present, in \d+\.\d s$/);
+  }, 30_000);
+
+  it('a failed update (no delta server, no registry): exit 1, the error and both failures as JSON, the usual reason on stderr', async () => {
+    const dead = await freePort();
+    const to = `127.0.0.1:${dead}/app:3`; // nothing listens there: the fallback pull fails at once
+    const fast = ['--retries', '1', '--retry-interval', '0', '--request-timeout', '2', '--engine-wait', '0'];
+    const r = await update(['--from', 'app:1', '--to', to, '--server', `http://127.0.0.1:${dead}/delta`, ...fast]);
+    expect(r.code, r.stderr).toBe(1);
+    expect(lines(r.stdout)).toHaveLength(1);
+    const out = JSON.parse(r.stdout);
+    expect(Object.keys(out)).toEqual(['to', 'error', 'deltaError', 'pullError']);
+    expect(out.to).toBe(to);
+    expect(out.error).toEqual({ code: expect.stringMatching(/^ERR_[A-Z_]+$/), message: expect.stringContaining('the fallback pull of') });
+    expect(out.deltaError).toEqual({ code: expect.stringMatching(/^ERR_/), message: expect.stringContaining('cannot reach the delta server') });
+    expect(out.pullError.message).toContain(to);
+    // stderr as without --json: the progress lines, then main's one-line reason, message and code.
+    expect(lines(r.stderr).at(-1)).toBe(`rolldelta: ${out.error.message} (${out.error.code})`);
+    const plain = await runCliAsync(['update', '--from', 'app:1', '--to', to, '--server', `http://127.0.0.1:${dead}/delta`, ...fast], { DOCKER_HOST: `unix://${d.socketPath}` });
+    expect(plain).toEqual({ code: 1, stdout: '', stderr: r.stderr });
+  }, 30_000);
+});
