@@ -91,12 +91,30 @@ export async function updateCommand(argv: readonly string[], signal?: AbortSigna
     });
   } catch (e) {
     // Stopped by a signal is no failure of the update (main exits 130, 143 or 129): no outcome to report.
-    if (json && !signal?.aborted) process.stdout.write(updateErrorJson(to, e));
+    if (json && !signal?.aborted) await printLine(updateErrorJson(to, e));
     throw e; // main prints the one-line reason and picks the exit code, as without --json
   }
   const how = r.action === 'delta' ? `by a ${formatBytes(r.deltaBytes ?? 0)} delta` : r.action === 'pull' ? `by a regular pull (${r.reason})` : 'already present';
   // The time taken, for a fleet's log: a delta applied on a slow device can take minutes.
   const took = ((Date.now() - t0) / 1000).toFixed(1);
   process.stderr.write(`${to} is ${r.imageId}: ${how}, in ${took} s\n`);
-  if (json) process.stdout.write(updateResultJson(to, r, Number(took)));
+  if (json) await printLine(updateResultJson(to, r, Number(took)));
+}
+
+/**
+ * Writes `line` on stdout. A reader gone (EPIPE: the agent restarted, `| head -c0`) is said on
+ * stderr and is no failure: the update's outcome stands, and its exit code says it.
+ */
+function printLine(line: string): Promise<void> {
+  return new Promise((resolve) => {
+    let told = false;
+    const closed = (e: Error) => {
+      if (!told) process.stderr.write(`rolldelta: the JSON outcome was not printed: standard output is closed (${(e as NodeJS.ErrnoException).code ?? e.message})\n`);
+      told = true;
+      resolve();
+    };
+    // Kept: the stream reports its failure again as it is destroyed, and unheard that would crash.
+    process.stdout.on('error', closed);
+    process.stdout.write(line, (e) => (e ? closed(e) : resolve()));
+  });
 }

@@ -92,6 +92,19 @@ describe.skipIf(docker.skip)(`rolldelta update --json against a real engine and 
     expect(lines(r.stderr).at(-1)).toMatch(/^app:2 is sha256:[0-9a-f]{64}: already present, in \d+\.\d s$/);
   }, 30_000);
 
+  it('with stdout\'s reader gone (an agent restarted), the update still ends as it went: exit 0, why the JSON is missing last on stderr, no stack', async () => {
+    const child = spawn(process.execPath, [cliPath, 'update', '--from', 'app:1', '--to', 'app:2', '--server', deltaUrl, '--json'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, DOCKER_HOST: `unix://${d.socketPath}` },
+    });
+    child.stdout!.destroy(); // the read end closed before the CLI writes: its write fails with EPIPE
+    let stderr = '';
+    child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+    const code = await new Promise<number | null>((r) => child.once('close', r));
+    expect(code, stderr).toBe(0);
+    expect(lines(stderr).slice(-2)).toEqual([expect.stringMatching(DONE_LINE), 'rolldelta: the JSON outcome was not printed: standard output is closed (EPIPE)']);
+  }, 30_000);
+
   it('a failed update (no delta server, no registry): exit 1, the error and both failures as JSON, the usual reason on stderr', async () => {
     const dead = await freePort();
     const to = `127.0.0.1:${dead}/app:3`; // nothing listens there: the fallback pull fails at once
