@@ -35,7 +35,8 @@ export interface UpdateEvent {
 export interface DownloadOptions {
   /**
    * How long the server may keep answering "still generating" (202, 502, 504) in a row; default
-   * 60 s. A delta made again after part of it arrived is waited for as long again, twice at most.
+   * 60 s. A delta made again after part of it arrived is waited for as long again, twice at most;
+   * after a server's restart (503) or a proxy's 502/504 mid-download, as long again as well.
    */
   requestTimeoutMs: number;
   /** Longest wait between two asks while the server generates; default 30 s. */
@@ -43,7 +44,7 @@ export interface DownloadOptions {
   /**
    * Download attempts in all, at least one is made (each resumes where the last stopped; answers
    * that the delta is still being generated are not attempts: `requestTimeoutMs` bounds each run
-   * of them, and there are at most three runs), and the pause between them.
+   * of them), and the pause between them.
    */
   retries: number;
   retryIntervalMs: number;
@@ -72,8 +73,8 @@ export interface DownloadOptions {
 const tries = (n: number) => `${n} attempt${n === 1 ? '' : 's'}`;
 /** Default of `idleTimeoutMs`. */
 const IDLE_TIMEOUT_MS = 30_000;
-/** Runs of "still generating" answers one download waits through: the first, and two deltas made again mid-download. */
-const MAX_PENDING_RUNS = 3;
+/** Deltas made again mid-download (202 after part of one came) that one download waits for. */
+const MAX_REMAKES = 2;
 /** A frame that arrives damaged this many times in a row is damaged on the server, not in transit. */
 const DAMAGED_IN_A_ROW = 3;
 
@@ -140,8 +141,8 @@ export async function downloadDelta(url: string, path: string, opts: DownloadOpt
    * the first, not what the download before it left of that.
    */
   let deadline: number | undefined = Date.now() + opts.requestTimeoutMs;
-  /** Runs of those answers so far: a server whose every new copy is damaged must not hold the device for `retries` of them. */
-  let pendingRuns = 1;
+  /** Deltas made again mid-download so far: a server whose every new copy is damaged must not hold the device for `retries` of them. */
+  let remakes = 0;
   let wait = 500;
   let failures = 0;
   /** The frame that last arrived damaged, and how many times in a row it did. */
@@ -213,12 +214,15 @@ export async function downloadDelta(url: string, path: string, opts: DownloadOpt
       // Whatever happens below (a failed write of the note too), the connection is let go.
       try {
         if (isPending(res.status)) {
-          res.discard();
+          // Quoted if the wait runs out: a 503 may say why (the server's engine is away).
+          const said = withoutTrailingCode((await res.text(200)).trim());
+          const last = `${res.status}${said === '' ? '' : ` ${said}`}`;
           if (deadline === undefined) {
-            if (++pendingRuns > MAX_PENDING_RUNS) throw new RolldeltaError(ErrorCode.TIMEOUT, `the delta server began making the delta again ${pendingRuns - 1} times during the download (do its copies keep failing their checks?)`);
+            // Only a delta made again counts: a restarting server's or a proxy's answers cost their time.
+            if (res.status === 202 && ++remakes > MAX_REMAKES) throw new RolldeltaError(ErrorCode.TIMEOUT, `the delta server began making the delta again ${remakes} times during the download (do its copies keep failing their checks?)`);
             deadline = Date.now() + opts.requestTimeoutMs;
           }
-          if (Date.now() >= deadline) throw new RolldeltaError(ErrorCode.TIMEOUT, `the delta server was still generating the delta after ${opts.requestTimeoutMs} ms`);
+          if (Date.now() >= deadline) throw new RolldeltaError(ErrorCode.TIMEOUT, `the delta server was still generating the delta after ${opts.requestTimeoutMs} ms (its last answer: ${last})`);
           const hinted = Number(res.header('retry-after')) * 1000;
           const delay = Math.min(Number.isFinite(hinted) && hinted > 0 ? Math.max(hinted, wait) : wait, opts.maxBackoffMs, Math.max(0, deadline - Date.now()));
           opts.onProgress?.({ phase: 'waiting', message: `server answered ${res.status}; asking again in ${delay} ms` });

@@ -390,6 +390,36 @@ describe('attempts and failures', () => {
     }
   });
 
+  it('a server restarting (503) after each of four parts is no delta made again: waited for each time, and the download ends whole', async () => {
+    const srv = await listen((req, res) => {
+      const n = srv.requests();
+      const from = Number(/^bytes=(\d+)-$/.exec(req.headers.range ?? '')?.[1] ?? 0);
+      if (n % 2 === 0 && n <= 8) return void res.writeHead(503, { 'retry-after': '0' }).end('the delta server is closing; ask again\n');
+      // Odd requests up to the 7th: the next 1000 bytes, then the connection dropped; then the rest.
+      const end = n <= 7 ? from + 1000 : delta.length;
+      res.writeHead(from > 0 ? 206 : 200, { 'content-length': delta.length - from, 'x-delta-sha256': sha }).end(delta.subarray(from, end));
+    });
+    try {
+      const path = join(dir, 'restarts-mid-download.rdelta');
+      await downloadDelta(srv.url, path, { requestTimeoutMs: 5_000, maxBackoffMs: 10, retries: 10, retryIntervalMs: 1 });
+      expect(Buffer.compare(readFileSync(path), delta)).toBe(0);
+      expect(srv.requests()).toBe(9);
+    } finally {
+      srv.close();
+    }
+  });
+
+  it('a wait that runs out quotes the server\'s last answer (a 503 saying why)', async () => {
+    const why = "the delta server's Docker Engine is unreachable (restarting?); ask again: cannot reach the Docker Engine at /var/run/docker.sock: no such socket";
+    const srv = await listen((_, res) => void res.writeHead(503, { 'retry-after': '0' }).end(`${why} (ERR_IO)\n`));
+    try {
+      const e = await downloadDelta(srv.url, join(dir, 'engine-away.rdelta'), { requestTimeoutMs: 300, maxBackoffMs: 50, retries: 1, retryIntervalMs: 1 }).catch((x: unknown) => x);
+      expect(e).toMatchObject({ code: 'ERR_TIMEOUT', message: `the delta server was still generating the delta after 300 ms (its last answer: 503 ${why})` });
+    } finally {
+      srv.close();
+    }
+  });
+
   it('a call that received nothing (a server error, a server out of reach) leaves no part; one that resumed keeps it', async () => {
     const srv = await listen((_, res) => void res.writeHead(500, { 'content-type': 'text/plain' }).end('cannot make the delta: out of disk space (ERR_IO)\n'));
     try {
