@@ -137,7 +137,7 @@ const IDLE_CONNECTION_MS = 120_000;
 /** How long downloads under way may go on once the server is told to stop. */
 const SHUTDOWN_GRACE_MS = 10_000;
 
-/** The engine at DOCKER_HOST, once it has answered a ping: a server without one would answer every request 202, then 500. */
+/** The engine at DOCKER_HOST, once it has answered a ping: a server without one would answer every request 503 (engine unreachable). */
 async function reachableEngine(): Promise<DockerEngine> {
   const engine = new DockerEngine();
   try {

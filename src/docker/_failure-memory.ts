@@ -31,10 +31,13 @@ export class FailureMemory {
     return this.failures.size;
   }
 
-  remember(key: string, refusal: Refusal, now = Date.now()): void {
+  /** Remembers `refusal` for `key`, for `keepMs`, or for `forMs` when that is shorter (a failure that passes soon). */
+  remember(key: string, refusal: Refusal, now = Date.now(), forMs = this.keepMs): void {
     this.forgetOld(now);
-    this.failures.delete(key); // appended: the map stays in the order of `until`
-    this.failures.set(key, { ...refusal, until: now + this.keepMs });
+    // Appended: the map stays in the order of `until` but for shorter ones, which at worst are
+    // dropped as late as the longer ones before them.
+    this.failures.delete(key);
+    this.failures.set(key, { ...refusal, until: now + Math.min(forMs, this.keepMs) });
   }
 
   /** The refusal to answer a request for `key` with, or undefined (then none is kept for it any more). */

@@ -20,10 +20,10 @@ export interface StoredDeltaCheck {
 }
 
 /**
- * Distance between the frame heads a check keeps. A range is checked from the last one before it,
- * so a request for a range reads at most this, a read chunk and a frame more than it sends (a
- * proxy fetching 1 MiB slices reads each about once, not 4 times as with 4 MiB); a 1 GiB delta
- * keeps up to 4096 of them (32 KiB) with its cached digest.
+ * Least distance between the frame heads a check keeps. A range is checked from the last one
+ * before it, so a request for a range reads at most about this or one frame (image deltas' frames
+ * are ~1 MiB: every head is kept) more than it sends; a 1 GiB delta keeps up to 4096 heads (32 KiB)
+ * with its cached digest.
  */
 const FRAME_START_SPACING = 256 << 10;
 

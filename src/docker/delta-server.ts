@@ -100,7 +100,8 @@ export interface DeltaServerOptions {
    * Milliseconds a failed generation is remembered; default 30 000. Every request for the pair
    * (and level) meanwhile is answered with the failure (500, or 404 for a missing image) and its
    * reason, without a new generation; the first request after it starts one again. 0 reports a
-   * failure to one request only.
+   * failure to one request only. A generation whose Docker Engine went away (restarting) is
+   * answered 503 with Retry-After instead, for `retryAfterSeconds` at most.
    */
   keepFailureMs?: number;
   /**
@@ -199,7 +200,9 @@ function rangeOf(header: string | undefined, size: number): { start: number; end
  * ({@link DeltaSource.checkImage}), else after the generation finds out. A failed generation
  * answers 500 with the reason to every request for `keepFailureMs`, and the next request after
  * that tries again; a source whose Docker Engine is unreachable (restarting), 503 with Retry-After,
- * which devices wait through; a bad query, 400.
+ * which devices wait through for their `requestTimeoutMs` (a socket that stays missing looks the
+ * same: check the engine with `ping()` before serving, as `rolldelta serve --engine` does); a bad
+ * query, 400.
  * @example
  * const server = createDeltaServer({ source: archiveDirectory('/srv/images'), store: new DeltaStore('/srv/deltas') });
  * http.createServer(server.handler).listen(8080);
@@ -231,6 +234,8 @@ export function createDeltaServer(opts: DeltaServerOptions): DeltaServer {
   // OOM kill at each try) found them too new to remove, and kept them for as long as it ran.
   let swept = opts.store.removeStaleTempFiles().catch(() => 0);
   const retryAfter = String(checkCount('retryAfterSeconds', opts.retryAfterSeconds ?? 2));
+  /** A 503's Retry-After (ask again then), none for a refusal that stands. */
+  const retryAfterFor = (status: number) => (status === 503 ? { 'retry-after': retryAfter } : {});
   /** The digest and frame check of each stored delta, by path, with the version of the file it is of. */
   const digests = new Map<string, { version: string; digest: Promise<StoredDeltaCheck> }>();
   const cachedBases = checkCount('cachedBases', opts.cachedBases ?? 2);
@@ -314,9 +319,11 @@ export function createDeltaServer(opts: DeltaServerOptions): DeltaServer {
       (e) => {
         running.delete(key);
         if (!began) failed(e); // closed while it waited its turn
-        // Not remembered: the next request asks the source again (503 while it is away, see refusalFor).
-        if (isEngineUnreachable(e)) return;
-        failures.remember(key, isNotFound(e) ? { status: 404, message: `not found: ${reasonOf(e)}` } : { status: 500, message: `generating the delta failed: ${reasonOf(e)}` });
+        // An engine away (restarting): 503 until the devices' next ask, not 500 for keepFailureMs,
+        // which sent every device asking meanwhile to pull; remembered even so, or every poll would
+        // start a generation (a save cut short each time, the engine answering inspect all along).
+        if (isEngineUnreachable(e)) failures.remember(key, { status: 503, message: `the delta server's Docker Engine went away while it made the delta (restarting?); ask again: ${reasonOf(e)}` }, Date.now(), Number(retryAfter) * 1000);
+        else failures.remember(key, isNotFound(e) ? { status: 404, message: `not found: ${reasonOf(e)}` } : { status: 500, message: `generating the delta failed: ${reasonOf(e)}` });
       },
     );
     return job;
@@ -424,10 +431,10 @@ export function createDeltaServer(opts: DeltaServerOptions): DeltaServer {
       const key = jobKey(from, to, variant);
       // Told to every device for a while (told to one, a failing pair was regenerated at every poll).
       const failed = running.has(key) ? undefined : failures.answerFor(key);
-      if (failed) return void res.writeHead(failed.status, { 'content-type': 'text/plain' }).end(`${failed.message}\n`);
+      if (failed) return void res.writeHead(failed.status, { ...retryAfterFor(failed.status), 'content-type': 'text/plain' }).end(`${failed.message}\n`);
       // A running generation was checked when it started; a missing image starts none.
       const refused = running.has(key) ? undefined : await refusalFor(from, to);
-      if (refused) return void res.writeHead(refused.status, { ...(refused.status === 503 ? { 'retry-after': retryAfter } : {}), 'content-type': 'text/plain' }).end(`${refused.message}\n`);
+      if (refused) return void res.writeHead(refused.status, { ...retryAfterFor(refused.status), 'content-type': 'text/plain' }).end(`${refused.message}\n`);
       start(from, to, variant).catch(() => {}); // the failure is reported to the requests that follow
       return void res.writeHead(202, { 'retry-after': retryAfter, 'content-type': 'text/plain' }).end('the delta is being generated; ask again\n');
     }

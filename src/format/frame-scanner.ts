@@ -68,6 +68,10 @@ export class FrameScanner {
    * (`onFrameHead`); feeding then starts there, with the bytes from that offset, so that a range in
    * the middle of a delta is checked without reading what comes before it. `onFrameHead(offset)`:
    * called at each frame head the scan reaches, every byte before it checked.
+   * @example
+   * const heads: number[] = [];
+   * new FrameScanner({ onFrameHead: (at) => heads.push(at) }).push(delta);
+   * new FrameScanner({ startAtFrame: heads[3] }).push(delta.subarray(heads[3])); // checks the rest
    */
   constructor(opts: { crc32?: RawDeflate['crc32']; startAtFrame?: number; onFrameHead?: (offset: number) => void } = {}) {
     this.crc32 = opts.crc32 ?? crc32;

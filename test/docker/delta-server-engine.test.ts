@@ -73,7 +73,7 @@ describe.skipIf(docker.skip)(`engineArchives with a real engine ${docker.message
     }
   });
 
-  it('a generation that fails because its engine went away is not told to devices as a 500: the next request tries again', async () => {
+  it('a generation that fails because its engine went away is told to devices as a 503 to wait through, not a 500, until their next ask, which tries again', async () => {
     // A source that cannot tell cheaply whether it has an image: the generation finds the engine gone.
     const archives = engineArchives(d.engine, join(dir, 'cache-unchecked'));
     const s = createDeltaServer({ source: { archive: (ref) => archives.archive(ref) }, store: new DeltaStore(join(dir, 'store-unchecked')), retryAfterSeconds: 1 });
@@ -83,16 +83,21 @@ describe.skipIf(docker.skip)(`engineArchives with a real engine ${docker.message
     await d.kill();
     try {
       expect((await fetch(url)).status).toBe(202);
-      // Its failure came in (the engine's socket refuses at once); the next requests start again.
+      // Its failure comes in at once (the engine's socket refuses): 503 with Retry-After for the
+      // Retry-After's second, then the next request starts a generation again.
+      const answers = new Set<string>();
       while (s.generations < 2) {
         const r = await fetch(url);
-        expect(r.status).toBe(202);
-        await r.text();
+        answers.add(`${r.status} ${r.headers.get('retry-after') ?? '-'} ${(await r.text()).split(':')[0]}`);
         await new Promise((r) => setTimeout(r, 50));
       }
+      expect([...answers].sort()).toEqual([
+        '202 1 the delta is being generated; ask again\n',
+        "503 1 the delta server's Docker Engine went away while it made the delta (restarting?); ask again",
+      ]);
       await d.start();
       let r = await fetch(url);
-      while (r.status === 202) {
+      while (r.status === 202 || r.status === 503) {
         await r.text();
         await new Promise((r) => setTimeout(r, 100));
         r = await fetch(url);

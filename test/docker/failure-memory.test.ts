@@ -13,6 +13,17 @@ describe('FailureMemory', () => {
     expect(f.size).toBe(0);
   });
 
+  it('remembers a failure that passes soon for its own shorter time, never longer than keepMs', () => {
+    const f = new FailureMemory(1000);
+    const away = { status: 503, message: 'the engine went away' };
+    f.remember('a', away, 0, 200);
+    f.remember('b', refusal, 0, 5000);
+    expect(f.answerFor('a', 199)).toEqual(away);
+    expect(f.answerFor('a', 200)).toBeUndefined();
+    expect(f.answerFor('b', 999)).toEqual(refusal);
+    expect(f.answerFor('b', 1000)).toBeUndefined();
+  });
+
   it('with keepMs 0, answers the next request only', () => {
     const f = new FailureMemory(0);
     f.remember('a', refusal, 0);
