@@ -1,5 +1,5 @@
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, openSync, closeSync, readFileSync } from 'node:fs';
+import { existsSync, openSync, closeSync, readFileSync, rmSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DockerEngine } from '../../src/docker/engine.js';
@@ -119,7 +119,7 @@ export async function startDockerd(): Promise<Dockerd> {
     }
     if (!(await waitGone(running, STOP_TIMEOUT_MS))) throw new Error(`dockerd (pid ${running}) did not exit on ${signal} within ${STOP_TIMEOUT_MS} ms`);
     // containerd dies with dockerd (a parent-death signal) but stays a zombie until init reaps it
-    // (~1.5 s here); a dockerd started meanwhile finds its pid alive, dials its dead socket and exits.
+    // (~1.5 s here, never under an init that does not reap); see killContainerd.
     await killContainerd(execRoot);
   };
 
@@ -139,12 +139,18 @@ export async function startDockerd(): Promise<Dockerd> {
   return { socketPath, engine, dataRoot, startMs: Date.now() - t0, stop, kill, start };
 }
 
+/** Whether `pid` runs: a zombie (dead, not yet reaped by its parent or init) does not. */
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch {
     return false;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat[stat.lastIndexOf(')') + 2] !== 'Z';
+  } catch {
+    return false; // reaped since
   }
 }
 
@@ -179,14 +185,19 @@ async function killAndWait(pid: number, execRoot: string): Promise<void> {
 
 /** SIGKILLs the containerd a killed dockerd left running under `execRoot`, and waits until it is gone. */
 async function killContainerd(execRoot: string): Promise<void> {
-  const p = readPid(join(execRoot, 'containerd', 'containerd.pid'));
-  if (p === undefined || !alive(p)) return;
-  try {
-    process.kill(p, 'SIGKILL');
-  } catch {
-    return;
+  const pidFile = join(execRoot, 'containerd', 'containerd.pid');
+  const p = readPid(pidFile);
+  if (p !== undefined && alive(p)) {
+    try {
+      process.kill(p, 'SIGKILL');
+    } catch {
+      // Gone meanwhile.
+    }
+    if (!(await waitGone(p, STOP_TIMEOUT_MS))) throw new Error(`containerd (pid ${p}) did not exit on SIGKILL within ${STOP_TIMEOUT_MS} ms`);
   }
-  await waitGone(p, STOP_TIMEOUT_MS);
+  // A dead containerd's pid, while a zombie not yet reaped (by an init that reaps slowly, or never),
+  // makes the next dockerd take it for running, dial its dead socket and exit: it starts its own.
+  rmSync(pidFile, { force: true });
 }
 
 function readPid(file: string): number | undefined {
