@@ -460,7 +460,7 @@ export function createDeltaServer(opts: DeltaServerOptions): DeltaServer {
     // pipeline, not pipe: a download cut short closes the file too (else one fd leaks per abort).
     pipeline(file, sent, res, () => {
       if (sent.damage === undefined) return;
-      // A failure to remove it is found again by the next request, which reads it afresh.
+      // One that cannot be removed stays known as damaged: the next request answers 500 saying so.
       removeDamaged(from, to, variant, st, `${sent.damage}, found while sending it`).catch(() => {});
     });
   }
