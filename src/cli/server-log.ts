@@ -13,7 +13,7 @@ export function serverLogLine(e: DeltaServerEvent, now = new Date()): string | u
   switch (e.type) {
     case 'request':
       if (e.status === 202) return undefined;
-      text = `${e.method} ${pair || '(no pair)'}${e.level === undefined ? '' : ` level ${e.level}`}: ${e.status}, ${e.bytes} bytes in ${Math.round(e.ms)} ms${e.complete ? '' : ' (closed early)'}`;
+      text = `${e.method} ${pair || '(no pair)'}${e.level === undefined ? '' : ` level ${e.level}`}: ${e.status}, ${e.bytes} bytes in ${Math.round(e.ms)} ms${e.complete ? '' : ' (closed early)'}${e.reason === undefined ? '' : `: ${e.reason}`}`;
       break;
     case 'generation-queued':
       text = `queued ${pair} at level ${e.level}: ${e.ahead} ahead of it, the most generations already running`;

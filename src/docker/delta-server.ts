@@ -44,6 +44,8 @@ export type DeltaServerEvent =
       to?: string;
       level?: number;
       status: number;
+      /** An error answer's reason (the first line of its text), for the log. */
+      reason?: string;
       /**
        * Delta bytes read for the answer (an aborted download's may include some never sent, and a
        * range's those before it read to check its frames).
@@ -235,7 +237,7 @@ export function createDeltaServer(opts: DeltaServerOptions): DeltaServer {
   let swept = opts.store.removeStaleTempFiles().catch(() => 0);
   const retryAfter = String(checkCount('retryAfterSeconds', opts.retryAfterSeconds ?? 2));
   /** A 503's Retry-After (ask again then), none for a refusal that stands. */
-  const retryAfterFor = (status: number) => (status === 503 ? { 'retry-after': retryAfter } : {});
+  const retryAfterFor = (status: number): Record<string, string> => (status === 503 ? { 'retry-after': retryAfter } : {});
   /** The digest and frame check of each stored delta, by path, with the version of the file it is of. */
   const digests = new Map<string, { version: string; digest: Promise<StoredDeltaCheck> }>();
   const cachedBases = checkCount('cachedBases', opts.cachedBases ?? 2);
@@ -360,6 +362,14 @@ export function createDeltaServer(opts: DeltaServerOptions): DeltaServer {
     to?: string;
     level?: number;
     file?: { bytesRead: number };
+    /** The first line of an error answer's text. */
+    reason?: string;
+  }
+
+  /** Answers `status` with a line of text, which an error answer's log event quotes. */
+  function answerText(res: ServerResponse, seen: Seen, status: number, text: string, headers: Record<string, string> = {}): void {
+    if (status >= 400) seen.reason = text.split('\n')[0];
+    res.writeHead(status, { ...headers, 'content-type': 'text/plain' }).end(`${text}\n`);
   }
 
   /**
@@ -410,7 +420,7 @@ export function createDeltaServer(opts: DeltaServerOptions): DeltaServer {
 
   async function handle(req: IncomingMessage, res: ServerResponse, seen: Seen): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://delta-server');
-    if (url.pathname !== '/delta') return void res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: use /delta?from=&to=\n');
+    if (url.pathname !== '/delta') return answerText(res, seen, 404, 'not found: use /delta?from=&to=');
     if (req.method !== 'GET' && req.method !== 'HEAD') return void res.writeHead(405, { allow: 'GET, HEAD' }).end();
     let from: string;
     let to: string;
@@ -423,20 +433,20 @@ export function createDeltaServer(opts: DeltaServerOptions): DeltaServer {
       seen.level = levelOf(url);
       variant = variantOf(seen.level);
     } catch (e) {
-      return void res.writeHead(400, { 'content-type': 'text/plain' }).end(`${(e as Error).message}\n`);
+      return answerText(res, seen, 400, (e as Error).message);
     }
     const st = await soundStat(from, to, variant);
     if (st === undefined) {
-      if (stopping.signal.aborted) return void res.writeHead(503, { 'retry-after': retryAfter, 'content-type': 'text/plain' }).end('the delta server is closing; ask again\n');
+      if (stopping.signal.aborted) return answerText(res, seen, 503, 'the delta server is closing; ask again', retryAfterFor(503));
       const key = jobKey(from, to, variant);
       // Told to every device for a while (told to one, a failing pair was regenerated at every poll).
       const failed = running.has(key) ? undefined : failures.answerFor(key);
-      if (failed) return void res.writeHead(failed.status, { ...retryAfterFor(failed.status), 'content-type': 'text/plain' }).end(`${failed.message}\n`);
+      if (failed) return answerText(res, seen, failed.status, failed.message, retryAfterFor(failed.status));
       // A running generation was checked when it started; a missing image starts none.
       const refused = running.has(key) ? undefined : await refusalFor(from, to);
-      if (refused) return void res.writeHead(refused.status, { ...retryAfterFor(refused.status), 'content-type': 'text/plain' }).end(`${refused.message}\n`);
+      if (refused) return answerText(res, seen, refused.status, refused.message, retryAfterFor(refused.status));
       start(from, to, variant).catch(() => {}); // the failure is reported to the requests that follow
-      return void res.writeHead(202, { 'retry-after': retryAfter, 'content-type': 'text/plain' }).end('the delta is being generated; ask again\n');
+      return answerText(res, seen, 202, 'the delta is being generated; ask again', { 'retry-after': retryAfter });
     }
     const path = opts.store.pathFor(from, to, variant);
     opts.store.used(path);
@@ -471,11 +481,11 @@ export function createDeltaServer(opts: DeltaServerOptions): DeltaServer {
       const seen: Seen = {};
       if (opts.onEvent) {
         res.on('close', () =>
-          emit({ type: 'request', method: req.method ?? '', from: seen.from, to: seen.to, level: seen.level, status: res.statusCode, bytes: seen.file?.bytesRead ?? 0, complete: res.writableFinished, ms: Date.now() - t0 }),
+          emit({ type: 'request', method: req.method ?? '', from: seen.from, to: seen.to, level: seen.level, status: res.statusCode, reason: seen.reason, bytes: seen.file?.bytesRead ?? 0, complete: res.writableFinished, ms: Date.now() - t0 }),
         );
       }
       handle(req, res, seen).catch((e) => {
-        if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' }).end(`${(e as Error).message}\n`);
+        if (!res.headersSent) answerText(res, seen, 500, (e as Error).message);
         else res.destroy();
       });
     },

@@ -11,6 +11,11 @@ describe('rolldelta serve log lines', () => {
     expect(serverLogLine({ type: 'request', method: 'GET', status: 400, bytes: 0, complete: true, ms: 0.2 }, at)).toBe('2026-11-24T09:30:00.000Z GET (no pair): 400, 0 bytes in 0 ms\n');
     expect(serverLogLine({ type: 'request', method: 'GET', from: 'a:1', to: 'a:2', level: 9, status: 206, bytes: 100, complete: false, ms: 9 }, at)).toContain('(closed early)');
     expect(serverLogLine({ type: 'request', method: 'GET', from: 'a:1', to: 'a:2', level: 9, status: 202, bytes: 0, complete: true, ms: 1 }, at)).toBeUndefined();
+    // An error answer says why, as the device was told.
+    const why = "the delta server's Docker Engine is unreachable (restarting?); ask again: cannot reach the Docker Engine at /var/run/docker.sock: no such socket";
+    expect(serverLogLine({ type: 'request', method: 'GET', from: 'a:1', to: 'a:2', level: 9, status: 503, reason: why, bytes: 0, complete: true, ms: 2 }, at)).toBe(
+      `2026-11-24T09:30:00.000Z GET a:1 -> a:2 level 9: 503, 0 bytes in 2 ms: ${why}\n`,
+    );
     expect(serverLogLine({ type: 'generation-queued', from: 'app:1', to: 'app:3', level: 9, ahead: 1 }, at)).toBe(
       '2026-11-24T09:30:00.000Z queued app:1 -> app:3 at level 9: 1 ahead of it, the most generations already running\n',
     );

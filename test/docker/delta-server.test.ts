@@ -223,12 +223,17 @@ describe('createDeltaServer', () => {
 
   it('an engine source that cannot be reached answers 503 at once with Retry-After and the reason (a device waits: the engine may be restarting), starting no generation', async () => {
     const engine = new DockerEngine({ socketPath: join(dir, 'nobody-listens.sock') });
-    const s = createDeltaServer({ source: engineArchives(engine, join(dir, 'engine-cache')), store: new DeltaStore(join(dir, 'store-engine')), retryAfterSeconds: 3 });
+    const events: DeltaServerEvent[] = [];
+    const s = createDeltaServer({ source: engineArchives(engine, join(dir, 'engine-cache')), store: new DeltaStore(join(dir, 'store-engine')), retryAfterSeconds: 3, onEvent: (e) => events.push(e) });
     await withServer(s.handler, async (b) => {
       const r = await fetch(`${b}/delta?from=app:1&to=app:2`);
       expect(r.status).toBe(503);
       expect(r.headers.get('retry-after')).toBe('3');
-      expect(await r.text()).toContain("the delta server's Docker Engine is unreachable (restarting?); ask again: cannot reach the Docker Engine at");
+      const text = await r.text();
+      expect(text).toContain("the delta server's Docker Engine is unreachable (restarting?); ask again: cannot reach the Docker Engine at");
+      // The log's request event quotes what the device was told.
+      while (!events.some((e) => e.type === 'request')) await new Promise((r) => setTimeout(r, 5));
+      expect(events.find((e) => e.type === 'request')).toMatchObject({ status: 503, reason: text.trimEnd() });
       expect(s.generations).toBe(0);
     });
   });
