@@ -145,7 +145,7 @@ describe('rolldelta CLI at its edges', () => {
     child.kill('SIGTERM');
     expect(await exited).toBe(0);
     expect(Date.now() - t0).toBeLessThan(15_000); // the stalled download's 10 s of grace
-    expect(stderr).toMatch(/Z GET \(no pair\): 400, 0 bytes in \d+ ms\n/); // its log
+    expect(stderr).toMatch(/Z GET \(no pair\): 400, 0 bytes in \d+ ms: the query needs to=<image reference> \(at most 512 characters\)\n/); // its log, with what the device was told
     agent.destroy();
     stalled.destroy();
   }, 30_000);
