@@ -1,4 +1,4 @@
-import { sleepUnlessAborted, updateAborted } from './_update-abort.js';
+import { abortAfter, sleepUnlessAborted, updateAborted } from './_update-abort.js';
 import type { DockerEngine } from './engine.js';
 import { isEngineUnreachable } from './engine-unreachable.js';
 
@@ -60,21 +60,16 @@ export class EngineWait {
   /** One ping, given up at the deadline: a daemon starting accepts connections before it answers them. */
   private async answersWithin(ms: number): Promise<boolean> {
     if (ms <= 0) return false;
-    const ac = new AbortController();
-    const timer = setTimeout(() => ac.abort(), ms);
-    const onAbort = () => ac.abort(this.signal?.reason);
-    if (this.signal?.aborted) onAbort();
-    else this.signal?.addEventListener('abort', onAbort, { once: true });
+    const step = abortAfter(ms, this.signal);
     try {
-      await this.engine.ping({ signal: ac.signal });
+      await this.engine.ping({ signal: step.signal });
       return true;
     } catch (e) {
       if (this.signal?.aborted) throw updateAborted(this.signal.reason);
       // Any other answer (a 500 while it starts) means the engine is there: the next call says the rest.
-      return !ac.signal.aborted && !isEngineUnreachable(e);
+      return !step.timedOut() && !isEngineUnreachable(e);
     } finally {
-      clearTimeout(timer);
-      this.signal?.removeEventListener('abort', onAbort);
+      step.dispose();
     }
   }
 }

@@ -46,3 +46,30 @@ export function sleepUnlessAborted(ms: number, signal: AbortSignal | undefined):
 export function unlessAborted(p: Promise<unknown>, signal: AbortSignal | undefined): Promise<void> {
   return (signal ? settledUnlessAborted(p, signal, updateAborted) : p).then(() => {});
 }
+
+/**
+ * A signal that aborts after `ms` or when `outer` does, for one step of an update; `timedOut()`
+ * says whether the time ran out, and `dispose()` clears the timer and the listener on `outer`.
+ * @example
+ * const step = abortAfter(5_000, signal);
+ * try { await engine.ping({ signal: step.signal }) } finally { step.dispose() }
+ */
+export function abortAfter(ms: number, outer: AbortSignal | undefined): { signal: AbortSignal; timedOut(): boolean; dispose(): void } {
+  const ac = new AbortController();
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    ac.abort();
+  }, ms);
+  const onAbort = () => ac.abort(outer?.reason);
+  if (outer?.aborted) onAbort();
+  else outer?.addEventListener('abort', onAbort, { once: true });
+  return {
+    signal: ac.signal,
+    timedOut: () => timedOut,
+    dispose: () => {
+      clearTimeout(timer);
+      outer?.removeEventListener('abort', onAbort);
+    },
+  };
+}

@@ -13,7 +13,7 @@ import { ConcurrencyLimit } from './_concurrency-limit.js';
 import { EngineWait } from './_engine-wait.js';
 import { mayOmitOldLayers } from './_omit-old-layers.js';
 import { saveBasis } from './_save-basis.js';
-import { updateAborted } from './_update-abort.js';
+import { abortAfter, updateAborted } from './_update-abort.js';
 import { UpdateWorkDir } from './_update-work-dir.js';
 import { updateSettings, type UpdateSettings } from './_update-settings.js';
 import { downloadDelta, type UpdateEvent } from './delta-download.js';
@@ -262,22 +262,13 @@ function abortError(e: unknown): RolldeltaError {
  * `signal` does (then whatever `run` throws for it).
  */
 async function withTimeout<T>(ms: number, what: string, signal: AbortSignal | undefined, run: (signal: AbortSignal) => Promise<T>): Promise<T> {
-  const ac = new AbortController();
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    ac.abort();
-  }, ms);
-  const onAbort = () => ac.abort(signal?.reason);
-  if (signal?.aborted) onAbort();
-  else signal?.addEventListener('abort', onAbort, { once: true });
+  const step = abortAfter(ms, signal);
   try {
-    return await run(ac.signal);
+    return await run(step.signal);
   } catch (e) {
-    throw timedOut && !signal?.aborted ? new RolldeltaError(ErrorCode.TIMEOUT, `${what} took longer than ${ms} ms`, { cause: e }) : e;
+    throw step.timedOut() && !signal?.aborted ? new RolldeltaError(ErrorCode.TIMEOUT, `${what} took longer than ${ms} ms`, { cause: e }) : e;
   } finally {
-    clearTimeout(timer);
-    signal?.removeEventListener('abort', onAbort);
+    step.dispose();
   }
 }
 
