@@ -219,9 +219,8 @@ async function afterEngineLoss(opts: UpdateOptions, settings: UpdateSettings, wa
     const loaded = await opts.engine.inspectImage(opts.to);
     if (loaded) {
       // Brought by the delta when it is the image the delta makes; else by another hand meanwhile.
-      const delta = await stat(join(wd.path, DELTA_FILE)).catch(() => undefined);
-      const header = delta && (await readDeltaHeader(join(wd.path, DELTA_FILE)).catch(() => undefined));
-      if (delta && header?.new.id === loaded.Id) return { action: 'delta', imageId: loaded.Id, from, deltaBytes: delta.size };
+      const delta = await deltaFileAt(join(wd.path, DELTA_FILE));
+      if (delta?.header?.new.id === loaded.Id) return { action: 'delta', imageId: loaded.Id, from, deltaBytes: delta.bytes };
       return { action: 'none', imageId: loaded.Id };
     }
     return await viaDelta(opts, settings, from, url, wd);
@@ -397,10 +396,17 @@ async function readDeltaHeader(path: string): Promise<ImageDeltaHeader> {
  * basis tag moved since is downloaded for again). Removed if it is not, or cannot be read.
  */
 async function keptDelta(path: string, basisId: string): Promise<{ header: ImageDeltaHeader; bytes: number } | undefined> {
-  const s = await stat(path).catch(() => undefined);
-  if (!s?.isFile()) return undefined;
-  const header = await readDeltaHeader(path).catch(() => undefined);
-  if (header?.old.id === basisId) return { header, bytes: s.size };
+  const delta = await deltaFileAt(path);
+  if (!delta) return undefined;
+  const { header, bytes } = delta;
+  if (header?.old.id === basisId) return { header, bytes };
   await rm(path, { force: true });
   return undefined;
+}
+
+/** The delta file at `path`: its size and header (none when it cannot be read as one), or undefined when there is no file. */
+async function deltaFileAt(path: string): Promise<{ header: ImageDeltaHeader | undefined; bytes: number } | undefined> {
+  const s = await stat(path).catch(() => undefined);
+  if (!s?.isFile()) return undefined;
+  return { header: await readDeltaHeader(path).catch(() => undefined), bytes: s.size };
 }
