@@ -24,7 +24,7 @@ import {
 } from '../../src/index.js';
 import { dockerdAvailable, requirePeer, missingBinary, startDockerd, type Dockerd } from '../helpers/dockerd.js';
 import { buildApp, importBusybox, saveToFile } from '../helpers/images.js';
-import { serveLoopback, type LoopbackServer } from '../helpers/loopback-http.js';
+import { holdAnswer, serveLoopback, type LoopbackServer } from '../helpers/loopback-http.js';
 import { freePort, startRegistry } from '../helpers/registry.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -179,15 +179,10 @@ describe.skipIf(docker.skip || registry.skip)(`updateImage while dockerd restart
     }) as typeof res.writeHead;
     if (corrupt) {
       // The real server's answer, one byte flipped on its way out: the delta fails its checksum.
-      const chunks: Buffer[] = [];
-      const realEnd = res.end.bind(res);
-      res.write = ((c: Buffer) => (chunks.push(Buffer.from(c)), true)) as typeof res.write;
-      res.end = ((c?: Buffer) => {
-        if (c && typeof c !== 'function') chunks.push(Buffer.from(c));
-        const body = Buffer.concat(chunks);
+      holdAnswer(res, (body, real) => {
         if (res.statusCode === 200) body[body.length >> 1] ^= 0x01;
-        return realEnd(body);
-      }) as typeof res.end;
+        return real.end(body);
+      });
     }
     server.handler(req, res);
   }

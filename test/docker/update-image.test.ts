@@ -13,7 +13,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DeltaStore, DockerEngine, DownloadLimiter, FallbackPullError, archiveDirectory, createDeltaServer, isRolldeltaError, sameRepositoryNewest, updateImage, type DeltaServer, type UpdateEvent, type UpdateOptions } from '../../src/index.js';
 import { dockerdAvailable, missingBinary, requirePeer, startDockerd, type Dockerd } from '../helpers/dockerd.js';
 import { buildApp, importBusybox, saveToFile } from '../helpers/images.js';
-import { serveLoopback, type LoopbackServer } from '../helpers/loopback-http.js';
+import { holdAnswer, serveLoopback, type LoopbackServer } from '../helpers/loopback-http.js';
 import { freePort, startRegistry } from '../helpers/registry.js';
 
 const docker = requirePeer('dockerd', dockerdAvailable());
@@ -46,23 +46,17 @@ describe.skipIf(docker.skip || registry.skip)(`updateImage with a real engine, s
     }
     if ((fault === 'cut' && !req.headers.range) || fault === 'corrupt') {
       // Let the real server answer into a buffer, then damage the answer on the way out.
-      const chunks: Buffer[] = [];
-      const realWrite = res.write.bind(res);
-      const realEnd = res.end.bind(res);
-      res.write = ((c: Buffer) => (chunks.push(Buffer.from(c)), true)) as typeof res.write;
-      res.end = ((c?: Buffer) => {
-        if (c && typeof c !== 'function') chunks.push(Buffer.from(c));
-        const body = Buffer.concat(chunks);
+      holdAnswer(res, (body, real) => {
         seen.status = res.statusCode;
-        if (res.statusCode !== 200) return realEnd(body);
+        if (res.statusCode !== 200) return real.end(body);
         if (fault === 'corrupt') {
           body[body.length >> 1] ^= 0x01;
-          return realEnd(body);
+          return real.end(body);
         }
-        realWrite(body.subarray(0, body.length >> 1));
+        real.write(body.subarray(0, body.length >> 1));
         setTimeout(() => res.destroy(), 20);
         return res;
-      }) as typeof res.end;
+      });
     }
     server.handler(req, res);
   }
