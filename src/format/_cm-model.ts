@@ -1,9 +1,10 @@
 /**
- * The bit predictor of the context-mixing section coder (see cm-codec.ts): after each coded bit
- * it gives the probability, in 1/4096ths, that the next bit is 1. Shared by encoder and decoder,
- * which must drive it identically: `cmPredict()` then `cmUpdate(bit)` for each bit, most
- * significant first. Every function on that path is named cm*: the CLI's device commands let V8's
- * optimizing compiler compile only those (`--turbo-filter=cm*`, see cli/optimizing-compiler.ts).
+ * The bit model of the context-mixing section coder (see cm-codec.ts): before each bit it gives
+ * the probability, in 1/4096ths, that the bit is 1, narrows the arithmetic coder's range by it,
+ * and learns from the bit. Shared by encoder and decoder, which must drive it identically: one
+ * `cmStep` per bit, most significant first. Every function on that path is named cm*: the CLI's
+ * device commands let V8's optimizing compiler compile only those (`--turbo-filter=cm*`, see
+ * cli/optimizing-compiler.ts).
  *
  * Inputs, mixed in the logistic domain by weights learnt online (as in PAQ/lpaq):
  * - order 0..4 and order 6 contexts: adaptive probabilities in hashed tables, one 16-slot bucket
@@ -116,7 +117,7 @@ function takeTables(): CmTables {
  * The model; one instance codes one section. Its tables are shared with the models made after
  * it: use each model to the end of its section before making the next (cmEncode and cmDecode do).
  * @example
- * const m = new CmModel(raw.length); const p = m.cmPredict(); m.cmUpdate(bit);
+ * const m = new CmModel(raw.length); m.cmStep(bit); // then shift out the range's settled top bytes
  */
 export class CmModel {
   private readonly mask: number;
@@ -126,7 +127,6 @@ export class CmModel {
   private readonly base = new Int32Array(ORDERS);
   /** Byte-boundary context hashes per order. */
   private readonly hash = new Int32Array(ORDERS);
-  private readonly st = new Int32Array(INPUTS);
   private readonly weights: Int32Array;
   private readonly apm: Uint16Array;
   private readonly apmOrder1: boolean;
@@ -143,13 +143,12 @@ export class CmModel {
   private c8 = 0;
   private matchPtr = 0;
   private matchLen = 0;
-  private matchSlot = -1;
   private expected = 0;
-  private weightSet = 0;
-  private apmIndex = 0;
-  private apmLo = 0;
-  private apmWeight = 0;
-  private pMix = 2048;
+  /** The arithmetic coder's range [x1, x2]; cmEncode and cmDecode shift out its settled top bytes. */
+  x1 = 0;
+  x2 = 0xffffffff;
+  /** Decoding: the coded value as far as read (32 bits). */
+  x = 0;
 
   private readonly segments: ArrayLike<number>;
   private segIndex = 0;
@@ -187,110 +186,110 @@ export class CmModel {
     this.cmNewNibble();
   }
 
-  /** The probability (1..4095 in 1/4096ths) that the next bit is 1. */
-  cmPredict(): number {
-    const { slots, st, base, c0 } = this;
+  /**
+   * Codes one bit: `bitIn` 0 or 1 when encoding, -1 to decode it from `x`. Predicts it, narrows
+   * the range [x1, x2] by the prediction and learns from the bit. Prediction, coding and
+   * learning are one body so that the inputs stay in registers: as two calls, with the inputs in a
+   * typed array between them, coding took 1.25x as long (same bytes).
+   */
+  cmStep(bitIn: number): void {
+    const { slots, base, c0, weights } = this;
     const k = cmNibbleSlot(c0, this.bitCount);
-    // Written out order by order, here and in update: in a loop TurboFan checks every typed
-    // array again on each pass, and coding took 1.6x as long.
-    st[0] = STRETCH[slots[base[0] + k] >>> 4];
-    st[1] = STRETCH[slots[base[1] + k] >>> 4];
-    st[2] = STRETCH[slots[base[2] + k] >>> 4];
-    st[3] = STRETCH[slots[base[3] + k] >>> 4];
-    st[4] = STRETCH[slots[base[4] + k] >>> 4];
-    st[5] = STRETCH[slots[base[5] + k] >>> 4];
-    st[6] = STRETCH[slots[base[6] + k] >>> 4];
-    st[7] = STRETCH[slots[base[7] + k] >>> 4];
-    st[8] = STRETCH[slots[base[8] + k] >>> 4];
-    st[9] = STRETCH[slots[base[9] + k] >>> 4];
-    st[10] = STRETCH[slots[base[10] + k] >>> 4];
-    st[11] = STRETCH[slots[base[11] + k] >>> 4];
+    // Written out order by order: in a loop TurboFan checks every typed array again on each pass,
+    // and coding took 1.6x as long.
+    const b0 = base[0] + k, b1 = base[1] + k, b2 = base[2] + k, b3 = base[3] + k, b4 = base[4] + k, b5 = base[5] + k;
+    const b6 = base[6] + k, b7 = base[7] + k, b8 = base[8] + k, b9 = base[9] + k, b10 = base[10] + k, b11 = base[11] + k;
+    const s0 = STRETCH[slots[b0] >>> 4];
+    const s1 = STRETCH[slots[b1] >>> 4];
+    const s2 = STRETCH[slots[b2] >>> 4];
+    const s3 = STRETCH[slots[b3] >>> 4];
+    const s4 = STRETCH[slots[b4] >>> 4];
+    const s5 = STRETCH[slots[b5] >>> 4];
+    const s6 = STRETCH[slots[b6] >>> 4];
+    const s7 = STRETCH[slots[b7] >>> 4];
+    const s8 = STRETCH[slots[b8] >>> 4];
+    const s9 = STRETCH[slots[b9] >>> 4];
+    const s10 = STRETCH[slots[b10] >>> 4];
+    const s11 = STRETCH[slots[b11] >>> 4];
     // Match model: only while the bits so far agree with the predicted byte.
-    if (this.matchLen > 0 && ((this.expected | 256) >>> (8 - this.bitCount)) === c0) {
-      const bit = (this.expected >>> (7 - this.bitCount)) & 1;
-      const len = this.matchLen > 31 ? 31 : this.matchLen;
-      this.matchSlot = len * 2 + bit;
-      st[ORDERS] = STRETCH[this.matchProb[this.matchSlot] >>> 4];
-    } else {
-      this.matchSlot = -1;
-      st[ORDERS] = 0;
+    let s12 = 0;
+    let matchSlot = -1;
+    const matchLen = this.matchLen;
+    if (matchLen > 0 && ((this.expected | 256) >>> (8 - this.bitCount)) === c0) {
+      const ebit = (this.expected >>> (7 - this.bitCount)) & 1;
+      matchSlot = (matchLen > 31 ? 31 : matchLen) * 2 + ebit;
+      s12 = STRETCH[this.matchProb[matchSlot] >>> 4];
     }
-    st[ORDERS + 1] = 256;
-    const lenBucket = this.matchLen === 0 ? 0 : this.matchLen < 16 ? 1 : this.matchLen < 32 ? 2 : 3;
-    const w = (this.weightSet = (lenBucket * 256 + c0) * INPUTS);
-    const weights = this.weights;
-    // Exact in doubles (14 products below 2^42), so the order of the sum does not matter.
+    const lenBucket = matchLen === 0 ? 0 : matchLen < 16 ? 1 : matchLen < 32 ? 2 : 3;
+    const w = (lenBucket * 256 + c0) * INPUTS;
+    // Exact in doubles (14 products below 2^42), so the order of the sum does not matter. The
+    // last input is the bias, 256.
     const dot =
-      st[0] * weights[w] + st[1] * weights[w + 1] + st[2] * weights[w + 2] + st[3] * weights[w + 3] +
-      st[4] * weights[w + 4] + st[5] * weights[w + 5] + st[6] * weights[w + 6] + st[7] * weights[w + 7] +
-      st[8] * weights[w + 8] + st[9] * weights[w + 9] + st[10] * weights[w + 10] + st[11] * weights[w + 11] +
-      st[12] * weights[w + 12] + st[13] * weights[w + 13];
-    const pMix = (this.pMix = cmSquash(dot >> 16));
+      s0 * weights[w] + s1 * weights[w + 1] + s2 * weights[w + 2] + s3 * weights[w + 3] +
+      s4 * weights[w + 4] + s5 * weights[w + 5] + s6 * weights[w + 6] + s7 * weights[w + 7] +
+      s8 * weights[w + 8] + s9 * weights[w + 9] + s10 * weights[w + 10] + s11 * weights[w + 11] +
+      s12 * weights[w + 12] + 256 * weights[w + 13];
+    const pMix = cmSquash(dot >> 16);
     // Refine with an adaptive probability map, interpolating between two buckets.
     const s = STRETCH[pMix] + 2048;
     const lo = s >> 7;
-    this.apmWeight = s & 127;
-    this.apmLo = lo;
-    this.apmIndex = (this.apmOrder1 ? ((this.c4 & 0xff) << 8) | c0 : c0) * 33 + lo;
+    const wt = s & 127;
     const a = this.apm;
-    const pApm = ((a[this.apmIndex] ^ APM_START[lo]) * (128 - this.apmWeight) + (a[this.apmIndex + 1] ^ APM_START[lo + 1]) * this.apmWeight) >> 11;
-    let pr = (pMix + 3 * pApm) >> 2;
+    const j = (this.apmOrder1 ? ((this.c4 & 0xff) << 8) | c0 : c0) * 33 + lo;
+    const st0 = APM_START[lo];
+    const st1 = APM_START[lo + 1];
+    const v0 = a[j] ^ st0;
+    const v1 = a[j + 1] ^ st1;
+    let pr = (pMix + 3 * ((v0 * (128 - wt) + v1 * wt) >> 11)) >> 2;
     if (pr < 1) pr = 1;
     else if (pr > 4095) pr = 4095;
-    return pr;
-  }
 
-  /** Learns from the coded bit and moves to the next. */
-  cmUpdate(bit: number): void {
-    const { slots, base, st, weights } = this;
+    const x1 = this.x1;
+    const x2 = this.x2;
+    const range = x2 - x1;
+    const xmid = x1 + (range >>> 12) * pr + (((range & 0xfff) * pr) >>> 12);
+    const bit = bitIn < 0 ? (this.x <= xmid ? 1 : 0) : bitIn;
+    if (bit) this.x2 = xmid;
+    else this.x1 = xmid + 1;
+
     const t = (bit << 12) - bit;
-    const k = cmNibbleSlot(this.c0, this.bitCount);
-    cmAdapt(slots, base[0] + k, t);
-    cmAdapt(slots, base[1] + k, t);
-    cmAdapt(slots, base[2] + k, t);
-    cmAdapt(slots, base[3] + k, t);
-    cmAdapt(slots, base[4] + k, t);
-    cmAdapt(slots, base[5] + k, t);
-    cmAdapt(slots, base[6] + k, t);
-    cmAdapt(slots, base[7] + k, t);
-    cmAdapt(slots, base[8] + k, t);
-    cmAdapt(slots, base[9] + k, t);
-    cmAdapt(slots, base[10] + k, t);
-    cmAdapt(slots, base[11] + k, t);
-    if (this.matchSlot >= 0) {
-      const s = this.matchSlot;
-      const n = this.matchCount[s];
-      this.matchProb[s] += (((bit << 16) - bit - this.matchProb[s]) * RATE[n]) >> 15;
-      if (n < MAX_COUNT) this.matchCount[s] = n + 1;
+    cmAdapt(slots, b0, t);
+    cmAdapt(slots, b1, t);
+    cmAdapt(slots, b2, t);
+    cmAdapt(slots, b3, t);
+    cmAdapt(slots, b4, t);
+    cmAdapt(slots, b5, t);
+    cmAdapt(slots, b6, t);
+    cmAdapt(slots, b7, t);
+    cmAdapt(slots, b8, t);
+    cmAdapt(slots, b9, t);
+    cmAdapt(slots, b10, t);
+    cmAdapt(slots, b11, t);
+    if (matchSlot >= 0) {
+      const n = this.matchCount[matchSlot];
+      this.matchProb[matchSlot] += (((bit << 16) - bit - this.matchProb[matchSlot]) * RATE[n]) >> 15;
+      if (n < MAX_COUNT) this.matchCount[matchSlot] = n + 1;
     }
-    const err = ((bit << 12) - this.pMix) * LEARNING_RATE;
-    const w = this.weightSet;
-    weights[w] += (st[0] * err + 0x8000) >> 16;
-    weights[w + 1] += (st[1] * err + 0x8000) >> 16;
-    weights[w + 2] += (st[2] * err + 0x8000) >> 16;
-    weights[w + 3] += (st[3] * err + 0x8000) >> 16;
-    weights[w + 4] += (st[4] * err + 0x8000) >> 16;
-    weights[w + 5] += (st[5] * err + 0x8000) >> 16;
-    weights[w + 6] += (st[6] * err + 0x8000) >> 16;
-    weights[w + 7] += (st[7] * err + 0x8000) >> 16;
-    weights[w + 8] += (st[8] * err + 0x8000) >> 16;
-    weights[w + 9] += (st[9] * err + 0x8000) >> 16;
-    weights[w + 10] += (st[10] * err + 0x8000) >> 16;
-    weights[w + 11] += (st[11] * err + 0x8000) >> 16;
-    weights[w + 12] += (st[12] * err + 0x8000) >> 16;
-    weights[w + 13] += (st[13] * err + 0x8000) >> 16;
-    const a = this.apm;
+    const err = ((bit << 12) - pMix) * LEARNING_RATE;
+    weights[w] += (s0 * err + 0x8000) >> 16;
+    weights[w + 1] += (s1 * err + 0x8000) >> 16;
+    weights[w + 2] += (s2 * err + 0x8000) >> 16;
+    weights[w + 3] += (s3 * err + 0x8000) >> 16;
+    weights[w + 4] += (s4 * err + 0x8000) >> 16;
+    weights[w + 5] += (s5 * err + 0x8000) >> 16;
+    weights[w + 6] += (s6 * err + 0x8000) >> 16;
+    weights[w + 7] += (s7 * err + 0x8000) >> 16;
+    weights[w + 8] += (s8 * err + 0x8000) >> 16;
+    weights[w + 9] += (s9 * err + 0x8000) >> 16;
+    weights[w + 10] += (s10 * err + 0x8000) >> 16;
+    weights[w + 11] += (s11 * err + 0x8000) >> 16;
+    weights[w + 12] += (s12 * err + 0x8000) >> 16;
+    weights[w + 13] += (256 * err + 0x8000) >> 16;
     const target = (bit << 16) - bit;
-    const j = this.apmIndex;
-    const wt = this.apmWeight;
-    const s0 = APM_START[this.apmLo];
-    const s1 = APM_START[this.apmLo + 1];
-    const v0 = a[j] ^ s0;
-    const v1 = a[j + 1] ^ s1;
-    a[j] = (v0 + ((((target - v0) >> 6) * (128 - wt)) >> 7)) ^ s0;
-    a[j + 1] = (v1 + ((((target - v1) >> 6) * wt) >> 7)) ^ s1;
+    a[j] = (v0 + ((((target - v0) >> 6) * (128 - wt)) >> 7)) ^ st0;
+    a[j + 1] = (v1 + ((((target - v1) >> 6) * wt) >> 7)) ^ st1;
 
-    this.c0 = (this.c0 << 1) | bit;
+    this.c0 = (c0 << 1) | bit;
     if (++this.bitCount === 8) this.cmEndByte(this.c0 & 0xff);
     else if (this.bitCount === 4) this.cmNewNibble();
   }

@@ -21,26 +21,19 @@ export function cmEncode(raw: Uint8Array, segments?: ArrayLike<number>): Uint8Ar
   const model = new CmModel(raw.length, segments);
   let out: Uint8Array = new Uint8Array(Math.max(64, (raw.length >>> 1) + 64));
   let n = 0;
-  let x1 = 0;
-  let x2 = 0xffffffff;
   for (let i = 0; i < raw.length; i++) {
     const c = raw[i];
     for (let j = 7; j >= 0; j--) {
-      const bit = (c >>> j) & 1;
-      const p = model.cmPredict();
-      const range = x2 - x1;
-      const xmid = x1 + (range >>> 12) * p + (((range & 0xfff) * p) >>> 12);
-      if (bit) x2 = xmid;
-      else x1 = xmid + 1;
-      model.cmUpdate(bit);
-      while (((x1 ^ x2) & 0xff000000) === 0) {
+      model.cmStep((c >>> j) & 1);
+      while (((model.x1 ^ model.x2) & 0xff000000) === 0) {
         if (n === out.length) out = grow(out);
-        out[n++] = x2 >>> 24;
-        x1 = (x1 << 8) >>> 0;
-        x2 = ((x2 << 8) | 255) >>> 0;
+        out[n++] = model.x2 >>> 24;
+        model.x1 = (model.x1 << 8) >>> 0;
+        model.x2 = ((model.x2 << 8) | 255) >>> 0;
       }
     }
   }
+  const x1 = model.x1;
   if (n + 4 > out.length) out = grow(out);
   out[n++] = x1 >>> 24;
   out[n++] = (x1 >>> 16) & 0xff;
@@ -62,21 +55,14 @@ export function cmDecode(packed: Uint8Array, rawLength: number, segments?: Array
   let q = 0;
   let x = 0;
   for (let k = 0; k < 4; k++) x = ((x << 8) | (q < end ? packed[q++] : 0)) >>> 0;
-  let x1 = 0;
-  let x2 = 0xffffffff;
+  model.x = x;
   for (let i = 0; i < rawLength; i++) {
     for (let j = 0; j < 8; j++) {
-      const p = model.cmPredict();
-      const range = x2 - x1;
-      const xmid = x1 + (range >>> 12) * p + (((range & 0xfff) * p) >>> 12);
-      const bit = x <= xmid ? 1 : 0;
-      if (bit) x2 = xmid;
-      else x1 = xmid + 1;
-      model.cmUpdate(bit);
-      while (((x1 ^ x2) & 0xff000000) === 0) {
-        x1 = (x1 << 8) >>> 0;
-        x2 = ((x2 << 8) | 255) >>> 0;
-        x = ((x << 8) | (q < end ? packed[q++] : 0)) >>> 0;
+      model.cmStep(-1);
+      while (((model.x1 ^ model.x2) & 0xff000000) === 0) {
+        model.x1 = (model.x1 << 8) >>> 0;
+        model.x2 = ((model.x2 << 8) | 255) >>> 0;
+        model.x = ((model.x << 8) | (q < end ? packed[q++] : 0)) >>> 0;
       }
     }
   }
