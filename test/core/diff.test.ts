@@ -228,6 +228,18 @@ describe('diff options', () => {
     expect(DiffIndex.build(prng(4 * MiB + 4096, 1)).byteLength).toBeLessThanOrEqual((4 * MiB + 4096) / 2 + 32);
   });
 
+  it('keeps the first positions of a full bucket: a basis of one repeated byte fills one bucket with its first slots', () => {
+    for (const maxCandidates of [4, 12]) {
+      const index = DiffIndex.build(new Uint8Array(100_000).fill(7), { stride: 4, maxCandidates });
+      const kept = [...index.table].map((e, i) => [i, e] as const).filter(([, e]) => e !== -1);
+      expect(kept).toHaveLength(index.slots);
+      const first = kept[0]![0];
+      expect(first % index.slots).toBe(0);
+      // Slots filled in order with positions 0, 1, 2, .. (in stride units, below the check bits).
+      expect(kept.map(([i, e]) => [i - first, e & ((1 << index.posBits) - 1)])).toEqual(kept.map((_, j) => [j, j]));
+    }
+  });
+
   it('starts the table 16 bytes into its buffer, shared or not, so that buckets sit in one cache line on glibc (_line-aligned.ts)', () => {
     const basis = prng(MiB, 2);
     for (const table of [undefined, 'shared'] as const) {
