@@ -5,22 +5,23 @@ import { ErrorCode, isRolldeltaError, RolldeltaError } from '../core/errors.js';
 import { mayOmitOldLayers } from '../docker/_omit-old-layers.js';
 import { DockerEngine } from '../docker/engine.js';
 import type { ReadRing } from '../image/read-ring.js';
-import { expectPositionals, levelOption, parseArgs, type OptionSpec } from './args.js';
+import { expectPositionals, levelOption, parseArgs, workerCount, type OptionSpec } from './args.js';
 import { writeOutput } from './io.js';
 import { resumeForJavaScriptWork } from './optimizing-compiler.js';
 import { formatBytes } from './progress-bar.js';
 import { UsageError } from './usage-error.js';
 
 const diffSpec: Record<string, OptionSpec> = { level: levelOption, help: { kind: 'boolean', short: 'h' } };
-const applySpec: Record<string, OptionSpec> = { tag: { kind: 'string' }, help: { kind: 'boolean', short: 'h' } };
+const applySpec: Record<string, OptionSpec> = { tag: { kind: 'string' }, workers: { kind: 'string' }, help: { kind: 'boolean', short: 'h' } };
 
 const USAGE = `Usage:
   rolldelta docker diff [--level N] OLD NEW DELTA   delta between two images in the engine
-  rolldelta docker apply [--tag NEW] OLD DELTA      rebuild the new image into the engine
+  rolldelta docker apply [--tag NEW] [--workers N|auto] OLD DELTA   rebuild the new image into the engine
 
 The engine is DOCKER_HOST's (default unix:///var/run/docker.sock). OLD and NEW are image references
 or IDs. DELTA may be - for standard output (docker diff) or input (docker apply).
 --level N: packing of what is new, 0-9 (default 9). --tag NEW: tag the rebuilt image.
+--workers N|auto: threads unpacking a level 9 delta's frames ahead of the apply (default 1: none).
 `;
 
 /** Runs `fn` with a scratch directory that is removed afterwards. */
@@ -76,6 +77,7 @@ export async function dockerCommand(argv: readonly string[], signal?: AbortSigna
     const args = parseArgs(rest, applySpec);
     if (args.values.help) return void process.stdout.write(USAGE);
     const [oldRef, delta] = expectPositionals(args, ['OLD', 'DELTA'], 'docker apply');
+    const workers = workerCount(args.values.workers);
     // Each subcommand loads only its own half: a device applying a delta parses none of the diff engine.
     const { applyImageDelta } = await import('../image/apply-image-delta.js');
     const { ReadRing } = await import('../image/read-ring.js');
@@ -86,7 +88,7 @@ export async function dockerCommand(argv: readonly string[], signal?: AbortSigna
       await save(engine, oldRef, join(dir, 'old.tar'), signal, ring);
       const load = (chunks: AsyncIterable<Uint8Array>) => engine.loadImage(chunks, { signal });
       const omitOldLayers = await mayOmitOldLayers(engine);
-      return applyImageDelta(join(dir, 'old.tar'), delta === '-' ? process.stdin : delta, load, { omitOldLayers, reuseChunks: true, ring, beforeJavaScriptWork: resumeForJavaScriptWork, signal }).catch((e: unknown) => {
+      return applyImageDelta(join(dir, 'old.tar'), delta === '-' ? process.stdin : delta, load, { omitOldLayers, reuseChunks: true, ring, workers, beforeJavaScriptWork: resumeForJavaScriptWork, signal }).catch((e: unknown) => {
         throw namingImages(e, [[join(dir, 'old.tar'), oldRef]]);
       });
     });

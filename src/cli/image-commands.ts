@@ -12,7 +12,7 @@ const diffSpec: Record<string, OptionSpec> = {
   workers: { kind: 'string' },
   help: { kind: 'boolean', short: 'h' },
 };
-const applySpec: Record<string, OptionSpec> = { 'omit-old-layers': { kind: 'boolean' }, progress: { kind: 'boolean' }, help: { kind: 'boolean', short: 'h' } };
+const applySpec: Record<string, OptionSpec> = { 'omit-old-layers': { kind: 'boolean' }, workers: { kind: 'string' }, progress: { kind: 'boolean' }, help: { kind: 'boolean', short: 'h' } };
 
 const USAGE = `Usage:
   rolldelta image diff [options] OLD.tar NEW.tar DELTA   delta between two image archives
@@ -33,6 +33,8 @@ image apply options:
   --omit-old-layers    leave out the layers the old image has (docker load of the result
                        then needs the old image loaded: smaller, faster; not for Docker's
                        containerd image store, whose load needs every layer)
+  --workers N|auto     threads unpacking a level 9 delta's frames ahead of the patch (default
+                       1: none; each costs 20-35 MiB)
   --progress           progress bar on stderr (when it is a terminal)
 `;
 
@@ -74,6 +76,7 @@ export async function imageCommand(argv: readonly string[], signal?: AbortSignal
     const { applyImageDelta } = await import('../image/apply-image-delta.js');
     const { imageId } = await applyImageDelta(oldPath, delta === '-' ? process.stdin : delta, out === '-' ? (chunks) => writeOutput('-', chunks) : out, {
       omitLayers: args.values['omit-old-layers'] === true ? 'old' : undefined,
+      workers: workerCount(args.values.workers),
       onProgress: bar.onProgress,
       beforeJavaScriptWork: resumeForJavaScriptWork,
       signal,

@@ -17,15 +17,15 @@ Usage:
   rolldelta patch --in-place BASIS DELTA      rewrite BASIS into NEW in the same file (resumes if killed)
   rolldelta image diff [--level N] [--workers N|auto] OLD.tar NEW.tar DELTA
                                               delta between two image archives (docker save / OCI)
-  rolldelta image apply [--omit-old-layers] OLD.tar DELTA OUT.tar
+  rolldelta image apply [--omit-old-layers] [--workers N|auto] OLD.tar DELTA OUT.tar
                                               rebuild the new image as an archive docker load accepts
   rolldelta docker diff [--level N] OLD NEW DELTA   the same for images in the engine (DOCKER_HOST)
-  rolldelta docker apply [--tag NEW] OLD DELTA      rebuild the new image into the engine
+  rolldelta docker apply [--tag NEW] [--workers N|auto] OLD DELTA   rebuild the new image into the engine
   rolldelta serve --store DIR (--images DIR | --engine) [--port 8080] [--host 127.0.0.1] [--workers N|auto] [--level N]
                   [--max-generations N] [--max-store-bytes N]
                                               serve image deltas: GET /delta?from=OLD&to=NEW[&level=N]
   rolldelta update [--from OLD] --to NEW --server URL [--level N] [--request-timeout S] [--retries N] [--retry-interval S]
-                   [--idle-timeout S] [--max-delta-bytes N] [--engine-wait S] [--work-dir DIR] [--json]
+                   [--idle-timeout S] [--max-delta-bytes N] [--engine-wait S] [--work-dir DIR] [--workers N|auto] [--json]
                                               update the engine's NEW by delta, or by a pull on any failure
 
 Any path may be - for standard input/output, but patch reads BASIS and image commands their
@@ -46,7 +46,8 @@ Options:
   --in-place-stash N      diff --in-place: that budget in bytes (0: cycles sent as literals)
   --workers N|auto        signature: threads summing blocks; diff: threads indexing the basis
                           and, at level 9, packing frames (default 1; auto: one per core, but
-                          one for a basis under 64 MiB)
+                          one for a basis under 64 MiB); patch: threads unpacking a level 9
+                          delta's frames ahead (default 1: none)
   --progress              progress bar on stderr when it is a terminal; a summary line at the end
   -h, --help              this help
   --version               the version

@@ -1,7 +1,7 @@
 import { FileBasis } from '../stream/file-basis.js';
 import { patchFile } from '../stream/patch-file.js';
 import { patchChunks } from '../stream/patch-stream.js';
-import { expectPositionals, type OptionSpec, type ParsedArgs } from './args.js';
+import { expectPositionals, workerCount, type OptionSpec, type ParsedArgs } from './args.js';
 import { fileCommandOptions, say } from './file-command-options.js';
 import { inputSize, namingInput, openInput, stdinFileSize, writeOutput } from './io.js';
 import { resumeForJavaScriptWork } from './optimizing-compiler.js';
@@ -9,7 +9,7 @@ import { formatBytes, progressBar } from './progress-bar.js';
 import type { StopSignals } from './stop-signals.js';
 import { UsageError } from './usage-error.js';
 
-export const spec: Record<string, OptionSpec> = { ...fileCommandOptions, 'in-place': { kind: 'boolean' } };
+export const spec: Record<string, OptionSpec> = { ...fileCommandOptions, 'in-place': { kind: 'boolean' }, workers: { kind: 'string' } };
 
 /** `rolldelta patch BASIS DELTA OUT`, or `rolldelta patch --in-place BASIS DELTA` */
 export async function run(args: ParsedArgs, stops: StopSignals): Promise<void> {
@@ -34,9 +34,10 @@ async function patch(args: ParsedArgs, stops: StopSignals): Promise<void> {
   const [basisArg, deltaPath, out] = expectPositionals(args, ['BASIS', 'DELTA', 'OUT'], 'patch');
   const basisPath = basisArg === '-' ? stdinBasisPath(deltaPath) : basisArg;
   const v = args.values;
+  const workers = workerCount(v.workers);
   if (deltaPath !== '-' && out !== '-') {
     const bar = progressBar(v.progress === true, 'patch');
-    const r = await patchFile(basisPath, deltaPath, out, { onProgress: bar.onProgress, beforeJavaScriptWork: resumeForJavaScriptWork, signal: stops.signal }).finally(() => bar.done());
+    const r = await patchFile(basisPath, deltaPath, out, { workers, onProgress: bar.onProgress, beforeJavaScriptWork: resumeForJavaScriptWork, signal: stops.signal }).finally(() => bar.done());
     if (r.alreadyTarget) say(`${basisPath} already is the target of this delta (patched before): nothing to do`);
     else if (v.progress) say(`patched: ${formatBytes(r.bytesOut)}`);
     return;
@@ -47,7 +48,7 @@ async function patch(args: ParsedArgs, stops: StopSignals): Promise<void> {
     const size = await inputSize(deltaPath);
     // A file output appears only once verified: the basis hash is then needed only to explain a failure.
     const verifyBasis = out === '-' ? true : 'on-failure';
-    const written = await writeOutput(out, patchChunks(basis, openInput(deltaPath), { size, verifyBasis, onProgress: bar.onProgress, beforeJavaScriptWork: resumeForJavaScriptWork, signal: stops.signal }, out !== '-'));
+    const written = await writeOutput(out, patchChunks(basis, openInput(deltaPath), { size, verifyBasis, workers, onProgress: bar.onProgress, beforeJavaScriptWork: resumeForJavaScriptWork, signal: stops.signal }, out !== '-'));
     bar.done();
     if (v.progress) say(`patched: ${formatBytes(written)}`);
   } finally {

@@ -1,7 +1,7 @@
 import { isHttpUrl } from '../docker/_update-settings.js';
 import { DockerEngine } from '../docker/engine.js';
 import { updateImage, type UpdateResult } from '../docker/update-image.js';
-import { expectPositionals, levelOption, parseArgs, type OptionSpec } from './args.js';
+import { expectPositionals, levelOption, parseArgs, workerCount, type OptionSpec } from './args.js';
 import { resumeForJavaScriptWork } from './optimizing-compiler.js';
 import { formatBytes } from './progress-bar.js';
 import { updateLog } from './update-log.js';
@@ -20,6 +20,7 @@ const spec: Record<string, OptionSpec> = {
   'max-delta-bytes': { kind: 'integer', min: 1 },
   'engine-wait': { kind: 'integer', min: 0 },
   'work-dir': { kind: 'string' },
+  workers: { kind: 'string' },
   json: { kind: 'boolean' },
   help: { kind: 'boolean', short: 'h' },
 };
@@ -42,6 +43,8 @@ the image it has, or by a regular pull on any failure; prints how it went.
   --engine-wait S          seconds to wait for a Docker Engine that is unreachable (restarting) at
                            the start, after it went away mid-apply (the delta is kept and applied
                            again) and before the pull (default 60; 0: do not wait)
+  --workers N|auto         threads unpacking a level 9 delta's frames ahead of the apply (default 1:
+                           none; auto: one per core; each costs 30-35 MiB)
   --work-dir DIR           where downloads resume from and the old image is saved during the apply
                            (default the OS temp folder; give one on the device's storage where
                            /tmp is RAM or cleared at boot)
@@ -85,6 +88,7 @@ export async function updateCommand(argv: readonly string[], signal?: AbortSigna
       maxDeltaBytes: args.values['max-delta-bytes'] as number | undefined,
       engineWaitMs: seconds('engine-wait'),
       workDir: args.values['work-dir'] as string | undefined,
+      workers: workerCount(args.values.workers),
       onProgress: updateLog((line) => process.stderr.write(line)),
       beforeJavaScriptWork: resumeForJavaScriptWork,
       signal,

@@ -1,6 +1,7 @@
 import { totalmem } from 'node:os';
 import { ErrorCode, RolldeltaError } from '../core/errors.js';
 import { checkLevel } from '../format/level.js';
+import { resolveWorkerCount } from '../stream/worker-count.js';
 import { checkByteLimit, checkMilliseconds, shown } from './_option-checks.js';
 import { MAX_TIMER_MS } from './_update-abort.js';
 import type { UpdateOptions } from './update-image.js';
@@ -31,6 +32,7 @@ export function updateSettings(opts: UpdateOptions): UpdateSettings {
     throw invalid(`from must be an image reference (non-empty, no spaces) or a policy function, got ${JSON.stringify(opts.from) ?? typeof opts.from}`);
   }
   checkDeltaUrl(opts.deltaUrl);
+  resolveWorkerCount(opts.workers); // refused here, not by the apply (which would fall back to a pull)
   if (opts.workDir !== undefined && (typeof opts.workDir !== 'string' || opts.workDir === '')) {
     throw invalid(`workDir must be a directory's path, got ${JSON.stringify(opts.workDir) ?? typeof opts.workDir}`);
   }

@@ -9,6 +9,7 @@ import { ImageArchive } from '../image/archive-reader.js';
 import { readImageDeltaHeader, type ImageDeltaHeader } from '../image/image-delta-format.js';
 import { ReadRing } from '../image/read-ring.js';
 import { FileBasis } from '../stream/file-basis.js';
+import type { WorkerCount } from '../stream/worker-count.js';
 import { ConcurrencyLimit } from './_concurrency-limit.js';
 import { EngineWait } from './_engine-wait.js';
 import { mayOmitOldLayers } from './_omit-old-layers.js';
@@ -124,6 +125,12 @@ export interface UpdateOptions {
   onProgress?: (e: UpdateEvent) => void;
   /** Called before the patch does per-byte work in JavaScript, with its kind and bytes (see PatchOptions). */
   beforeJavaScriptWork?: PatchOptions['beforeJavaScriptWork'];
+  /**
+   * Worker threads unpacking a level 9 delta's frames ahead of the apply (default 1: none; 'auto':
+   * one per core): on 2 cores a delta of much new content applies in ~0.6x the time, for 30-35
+   * MiB more RSS a thread (see PatchStreamOptions.workers). For devices with cores and memory to spare.
+   */
+  workers?: WorkerCount;
   /** Stops the update at any point, with ERR_ABORTED (no fallback pull is started). */
   signal?: AbortSignal;
 }
@@ -354,6 +361,7 @@ async function viaDelta(opts: UpdateOptions, settings: UpdateSettings, from: str
           repoTags: loadTags(to),
           reuseChunks: true,
           ring,
+          workers: opts.workers,
           beforeJavaScriptWork: opts.beforeJavaScriptWork,
           signal,
           scratchDir: dirname(oldPath), // compressed old layers decompressed in workDir, not a tmpfs /tmp

@@ -8,6 +8,7 @@ import { writeFileAtomic } from '../stream/atomic-file.js';
 import { FileBasis } from '../stream/file-basis.js';
 import { namingFile } from '../stream/io-error.js';
 import { patchChunks } from '../stream/patch-stream.js';
+import type { WorkerCount } from '../stream/worker-count.js';
 import { ProgressMeter, type Progress } from '../stream/progress.js';
 import { reusedFileChunks } from '../stream/reused-chunks.js';
 import type { DecodeLimits } from '../format/limits.js';
@@ -54,6 +55,11 @@ export interface ImageApplyOptions {
   repoTags?: string[];
   /** Stops the apply at its next chunk (ERR_ABORTED); a file output is then left untouched. */
   signal?: AbortSignal;
+  /**
+   * Worker threads unpacking a level 9 delta's context-mixed frames ahead of the patch (see
+   * PatchStreamOptions.workers; default 1: none).
+   */
+  workers?: WorkerCount;
   /**
    * Where gzip and zstd old layers are decompressed for the apply (their uncompressed size, removed after):
    * default beside a file output, else the OS temp folder, which is RAM where /tmp is a tmpfs.
@@ -176,7 +182,7 @@ export async function applyImageDelta(
     const skipsTarget = header.new.layers.some((l) => l.from === 'delta' && omitted(l));
     // Neither the basis nor the whole target is hashed: every layer written is checked against its
     // DiffID (old ones too), which covers both; a rebuilt layer left out is not written at all.
-    const patchOpts = { verifyBasis: false, verifyTarget: false, limits: opts.limits, beforeJavaScriptWork: opts.beforeJavaScriptWork, signal: opts.signal };
+    const patchOpts = { verifyBasis: false, verifyTarget: false, limits: opts.limits, beforeJavaScriptWork: opts.beforeJavaScriptWork, signal: opts.signal, workers: opts.workers };
     // Old layers go out one after another: one ring of read buffers serves them all. When they all
     // go out before the rebuilt layers (the usual: a base kept, the layers above it rebuilt), the
     // patch then takes its chunks from that ring too: the 1 GiB bench image's apply 68 → 64 MiB

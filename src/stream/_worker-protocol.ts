@@ -71,8 +71,19 @@ export interface ZstdBlockTask {
   last: boolean;
 }
 
+/**
+ * Unpack one checked context-mixed ops frame whose ops start at target offset `frameStart`; the
+ * reply is the same frame stored (see storedFrameOf). `at`: its offset in the delta, for messages.
+ */
+export interface UnpackFrameTask {
+  kind: 'unpack-frame';
+  body: Uint8Array;
+  frameStart: number;
+  at: number;
+}
+
 /** What a worker can be asked to do. */
-export type WorkerTask = SignatureBytesTask | SignatureRangeTask | DiffIndexPartTask | PackFrameTask | Sha256Task | ZstdBlockTask;
+export type WorkerTask = SignatureBytesTask | SignatureRangeTask | DiffIndexPartTask | PackFrameTask | Sha256Task | ZstdBlockTask | UnpackFrameTask;
 
 /** The weak and strong sums of consecutive blocks, in block order. */
 export interface BlockSums {

@@ -4,6 +4,7 @@ import { parentPort } from 'node:worker_threads';
 import { DiffIndex } from '../core/diff-index.js';
 import { ErrorCode, RolldeltaError, isRolldeltaError } from '../core/errors.js';
 import { packFrame } from '../format/_frame-packing.js';
+import { storedFrameOf } from '../format/_stored-frame.js';
 import { decodeZstdBlock } from '../format/_zstd-block-decoder.js';
 import { nodeRawDeflate } from './node-raw-deflate.js';
 import { nodeSha256 } from './node-sha256.js';
@@ -26,6 +27,7 @@ async function runTask(task: WorkerTask): Promise<unknown> {
   }
   if (task.kind === 'sha256') return hashStream(task);
   if (task.kind === 'zstd-block') return decodeZstdBlock(task.stream, task.bytes, task.first, task.last);
+  if (task.kind === 'unpack-frame') return storedFrameOf(task.body, task.frameStart, task.at, nodeRawDeflate.crc32);
   return fillAsRead(DiffIndex.create(task.basis, task.options, task.table), task);
 }
 

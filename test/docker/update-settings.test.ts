@@ -21,3 +21,12 @@ describe('updateImage level on a small device', () => {
     }
   });
 });
+
+describe('updateImage workers', () => {
+  it('refuses a thread count the apply could not use before anything runs (a pull would follow)', () => {
+    for (const workers of [0.5, -1, 65, 'two']) {
+      expect(() => updateSettings({ ...opts, workers: workers as never }), String(workers)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
+    }
+    for (const workers of [1, 2, 'auto', 0] as const) expect(() => updateSettings({ ...opts, workers })).not.toThrow();
+  });
+});

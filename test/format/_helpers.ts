@@ -108,6 +108,17 @@ export function codeOf(f: () => unknown): string {
   return 'no error';
 }
 
+/** Awaits `p` and returns the RolldeltaError code it rejects with; fails the test on any other error ('no error' when it resolves). */
+export async function rejectionCode(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+  } catch (e) {
+    if (!isRolldeltaError(e)) expect.fail(`expected a RolldeltaError, got ${String(e)}\n${(e as Error).stack}`);
+    return e.code;
+  }
+  return 'no error';
+}
+
 /** Concatenates. */
 export function cat(...parts: Uint8Array[]): Uint8Array {
   let n = 0;

@@ -138,6 +138,20 @@ describe('image delta apply options', () => {
     expect([...(await layersIn(p('prose-out.tar'))).values()]).toEqual([true, true, true]);
   });
 
+  it('applies a level 9 delta of several context-mixed frames with worker threads unpacking them, byte for byte as without', async () => {
+    const words = ['delta', 'image', 'layer', 'device', 'update', 'server', 'patch', 'basis', 'frame', 'the', 'of', 'and'];
+    let seed = 5;
+    const prose = Array.from({ length: 400_000 }, () => words[((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) >>> 16) % words.length]).join(' ');
+    const neu = dockerArchive([base, [{ type: 'file', path: 'doc/long.txt', data: prose }]], 'app:4');
+    writeFileSync(p('long-new.tar'), neu.bytes);
+    await diffImages(p('old.tar'), p('long-new.tar'), p('long.rdimg'), { level: 9, workers: 2 });
+    expect(await contextMixingFrames(p('long.rdimg'))).toBeGreaterThanOrEqual(2);
+    const one = await applyImageDelta(p('old.tar'), p('long.rdimg'), p('long-1.tar'));
+    const two = await applyImageDelta(p('old.tar'), p('long.rdimg'), p('long-2.tar'), { workers: 2 });
+    expect(two.imageId).toBe(one.imageId);
+    expect(readFileSync(p('long-2.tar')).equals(readFileSync(p('long-1.tar')))).toBe(true);
+  });
+
   it("leaves out listed layers, the old ones ('old') or a rebuilt one, and still writes the rest verified", async () => {
     const [b, edited, extra] = newImage.diffIds;
     await applyImageDelta(p('old.tar'), p('d.rdimg'), p('out-old.tar'), { omitLayers: 'old' });

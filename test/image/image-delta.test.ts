@@ -15,6 +15,7 @@ import {
   type ImageDeltaHeader,
 } from '../../src/image/image-delta-format.js';
 import { layeredBasis } from '../../src/image/layered-basis.js';
+import { rejectionCode } from '../format/_helpers.js';
 
 const digestArb = fc.uint8Array({ minLength: 32, maxLength: 32 }).map((b) => `sha256:${Buffer.from(b).toString('hex')}`);
 
@@ -35,16 +36,6 @@ const headerArb: fc.Arbitrary<ImageDeltaHeader> = fc.record({
 /** Reads `bytes` + a tail as an image delta file would be read. */
 async function readHeader(bytes: Uint8Array): ReturnType<typeof readImageDeltaHeader> {
   return readImageDeltaHeader(async (p, n) => bytes.slice(p, p + n), bytes.length);
-}
-
-async function codeOf(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(RolldeltaError);
-    return (e as RolldeltaError).code;
-  }
-  return 'no error';
 }
 
 function sample(): ImageDeltaHeader {
@@ -120,23 +111,23 @@ describe('image delta header', () => {
   it('names what is wrong: magic, version, truncation, CRC, size claim', async () => {
     const head = encodeImageDeltaHeader(sample());
     const native = Uint8Array.of(0x72, 0x64, 0x6c, 0x74, 1, 0, 0, 0, 0);
-    expect(await codeOf(readHeader(native))).toBe('ERR_BAD_MAGIC');
+    expect(await rejectionCode(readHeader(native))).toBe('ERR_BAD_MAGIC');
     const v2 = head.slice();
     v2[4] = 2;
-    expect(await codeOf(readHeader(v2))).toBe('ERR_UNSUPPORTED');
-    expect(await codeOf(readHeader(head.subarray(0, 7)))).toBe('ERR_TRUNCATED');
-    expect(await codeOf(readHeader(head.subarray(0, head.length - 1)))).toBe('ERR_TRUNCATED');
+    expect(await rejectionCode(readHeader(v2))).toBe('ERR_UNSUPPORTED');
+    expect(await rejectionCode(readHeader(head.subarray(0, 7)))).toBe('ERR_TRUNCATED');
+    expect(await rejectionCode(readHeader(head.subarray(0, head.length - 1)))).toBe('ERR_TRUNCATED');
     const flipped = head.slice();
     flipped[20] ^= 0x10;
-    expect(await codeOf(readHeader(flipped))).toBe('ERR_CHECKSUM');
+    expect(await rejectionCode(readHeader(flipped))).toBe('ERR_CHECKSUM');
     const huge = head.slice();
     huge.set([0x7f, 0xff, 0xff, 0xff], 5);
-    expect(await codeOf(readHeader(huge))).toBe('ERR_LIMIT');
+    expect(await rejectionCode(readHeader(huge))).toBe('ERR_LIMIT');
   });
 
   it('every truncation and every single bit flip is a RolldeltaError or the same header', async () => {
     const head = encodeImageDeltaHeader(sample());
-    for (let n = 0; n < head.length; n++) expect(await codeOf(readHeader(head.subarray(0, n)))).not.toBe('no error');
+    for (let n = 0; n < head.length; n++) expect(await rejectionCode(readHeader(head.subarray(0, n)))).not.toBe('no error');
     for (let i = 0; i < head.length; i++) {
       for (let bit = 0; bit < 8; bit++) {
         const b = head.slice();
@@ -184,9 +175,9 @@ describe('image delta header from a stream', () => {
 
   it('names truncation, bad magic and a huge claim without reading on', async () => {
     const head = encodeImageDeltaHeader(sample());
-    expect(await codeOf(readImageDeltaHeaderFrom(chunked(head.subarray(0, head.length - 3), [7])))).toBe('ERR_TRUNCATED');
-    expect(await codeOf(readImageDeltaHeaderFrom(chunked(head.subarray(0, 3), [1])))).toBe('ERR_TRUNCATED');
-    expect(await codeOf(readImageDeltaHeaderFrom(chunked(Uint8Array.of(0x72, 0x64, 0x6c, 0x74, 1, 0, 0, 0, 9), [2])))).toBe('ERR_BAD_MAGIC');
+    expect(await rejectionCode(readImageDeltaHeaderFrom(chunked(head.subarray(0, head.length - 3), [7])))).toBe('ERR_TRUNCATED');
+    expect(await rejectionCode(readImageDeltaHeaderFrom(chunked(head.subarray(0, 3), [1])))).toBe('ERR_TRUNCATED');
+    expect(await rejectionCode(readImageDeltaHeaderFrom(chunked(Uint8Array.of(0x72, 0x64, 0x6c, 0x74, 1, 0, 0, 0, 9), [2])))).toBe('ERR_BAD_MAGIC');
     const huge = head.slice();
     huge.set([0x7f, 0xff, 0xff, 0xff], 5);
     let pulled = 0;
@@ -196,7 +187,7 @@ describe('image delta header from a stream', () => {
         yield c;
       }
     }
-    expect(await codeOf(readImageDeltaHeaderFrom(counting()))).toBe('ERR_LIMIT');
+    expect(await rejectionCode(readImageDeltaHeaderFrom(counting()))).toBe('ERR_LIMIT');
     expect(pulled).toBeLessThanOrEqual(3);
   });
 });
@@ -250,8 +241,8 @@ describe('layeredBasis', () => {
 
   it('a read past the end is ERR_CORRUPT, not a short read', async () => {
     const basis = layeredBasis([bytesBasis(new Uint8Array(5)), bytesBasis(new Uint8Array(3))]);
-    expect(await codeOf(Promise.resolve().then(() => basis.read(6, 3)))).toBe('ERR_CORRUPT');
-    expect(await codeOf(Promise.resolve().then(() => basis.read(-1, 1)))).toBe('ERR_CORRUPT');
+    expect(await rejectionCode(Promise.resolve().then(() => basis.read(6, 3)))).toBe('ERR_CORRUPT');
+    expect(await rejectionCode(Promise.resolve().then(() => basis.read(-1, 1)))).toBe('ERR_CORRUPT');
     expect(layeredBasis([]).length).toBe(0);
   });
 });
