@@ -34,7 +34,7 @@ image apply options:
                        then needs the old image loaded: smaller, faster; not for Docker's
                        containerd image store, whose load needs every layer)
   --workers N|auto     threads unpacking a level 9 delta's frames ahead of the patch (default
-                       1: none; each costs 20-35 MiB)
+                       1: none; each costs 30-35 MiB)
   --progress           progress bar on stderr (when it is a terminal)
 `;
 

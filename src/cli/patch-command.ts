@@ -23,6 +23,7 @@ async function patch(args: ParsedArgs, stops: StopSignals): Promise<void> {
   if (args.values['in-place'] === true) {
     const [file, deltaPath] = expectPositionals(args, ['BASIS', 'DELTA'], 'patch --in-place');
     if (file === '-' || deltaPath === '-') throw new UsageError('patch --in-place needs BASIS and DELTA as files');
+    if (args.values.workers !== undefined) throw new UsageError('patch --in-place plans and writes on one thread: leave out --workers');
     stops.dispose(); // journaled: a run killed at any point resumes where it stopped
     // Loaded only here: the planner and journal are most of the patch command's code.
     const { patchInPlace } = await import('../stream/patch-in-place.js');
