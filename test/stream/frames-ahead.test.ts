@@ -2,6 +2,7 @@
 // patch (src/stream/_frames-ahead.ts). Real worker threads, real deltas; the laws: the same target
 // and the same ops whatever the chunking, every frame worth a thread unpacked by one, and a damaged
 // or cut delta refused with the code the one-thread patch gives.
+import fc from 'fast-check';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -128,6 +129,22 @@ describe('unpacking level 9 frames ahead on worker threads', () => {
       expect(one, what).not.toBe('no error');
       expect(await rejectionCode(patched(f.basis, cutAt(bad, [bad.length >> 1]), 2)), what).toBe(one);
     }
+  });
+
+  it('ends like the one-thread patch on any cut or changed byte: the same target, or the same error code', async () => {
+    const small = Buffer.concat([f.basis.subarray(0, 20_000), words(140_000, 21)]);
+    const d = diff(f.basis, small, { level: 9, frameSize: 70_000 });
+    expect(frameCodecs(d).filter((c) => c === CODEC_SECTIONS_CM).length).toBeGreaterThanOrEqual(2);
+    expect(frameCodecs(await collect(unpackFramesAhead(chunksOf([d]), { threads: 2 })))).toContain(CODEC_STORED); // threads at work
+    await fc.assert(
+      fc.asyncProperty(fc.nat(d.length - 1), fc.integer({ min: 1, max: 255 }), fc.boolean(), async (at, xor, cut) => {
+        const bad = cut ? d.subarray(0, at) : Uint8Array.from(d);
+        if (!cut) bad[at] ^= xor;
+        const one = await rejectionCode(patched(f.basis, bad, 1));
+        expect(await rejectionCode(patched(f.basis, cutAt(bad, [at >> 1, at + 3]), 2))).toBe(one);
+      }),
+      { numRuns: 20 },
+    );
   });
 
   it('stops at an abort while frames are out on the threads (ERR_ABORTED)', async () => {
