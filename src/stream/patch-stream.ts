@@ -25,7 +25,7 @@ export type PatchStreamOptions = PatchOptions &
      * 1: none, the patch unpacks them itself; 'auto': one per core). Context mixing is nearly all
      * of such a patch's time, and frames unpack independently: on 2 cores a delta of several
      * frames patches in ~0.6x the time. Each thread costs its own model's tables and a Node
-     * isolate (~20-35 MiB RSS). Deltas of other levels, and of one frame, patch as without.
+     * isolate (30-35 MiB RSS). Deltas of other levels, and of one frame, patch as without.
      */
     workers?: WorkerCount;
   };
