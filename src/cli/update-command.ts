@@ -43,8 +43,9 @@ the image it has, or by a regular pull on any failure; prints how it went.
   --engine-wait S          seconds to wait for a Docker Engine that is unreachable (restarting) at
                            the start, after it went away mid-apply (the delta is kept and applied
                            again) and before the pull (default 60; 0: do not wait)
-  --workers N|auto         threads unpacking a level 9 delta's frames ahead of the apply (default 1:
-                           none; auto: one per core; each costs 30-35 MiB)
+  --workers N|auto         threads unpacking a level 9 delta's frames ahead of the apply (default 2
+                           with two cores and 2 GiB of memory, else 1: none; auto: one per core;
+                           each costs 30-35 MiB)
   --work-dir DIR           where downloads resume from and the old image is saved during the apply
                            (default the OS temp folder; give one on the device's storage where
                            /tmp is RAM or cleared at boot)

@@ -126,9 +126,10 @@ export interface UpdateOptions {
   /** Called before the patch does per-byte work in JavaScript, with its kind and bytes (see PatchOptions). */
   beforeJavaScriptWork?: PatchOptions['beforeJavaScriptWork'];
   /**
-   * Worker threads unpacking a level 9 delta's frames ahead of the apply (default 1: none; 'auto':
-   * one per core): on 2 cores a delta of much new content applies in ~0.6x the time, for 30-35
-   * MiB more RSS a thread (see PatchStreamOptions.workers). For devices with cores and memory to spare.
+   * Worker threads unpacking a level 9 delta's frames ahead of the apply ('auto': one per core):
+   * on 2 cores a delta of much new content applies in ~0.6x the time, for 30-35 MiB more RSS a
+   * thread (see PatchStreamOptions.workers). Default 2 on a device with two cores or more and 2 GiB
+   * of memory (the machine's, or its cgroup's limit), else 1 (none).
    */
   workers?: WorkerCount;
   /** Stops the update at any point, with ERR_ABORTED (no fallback pull is started). */
@@ -361,7 +362,7 @@ async function viaDelta(opts: UpdateOptions, settings: UpdateSettings, from: str
           repoTags: loadTags(to),
           reuseChunks: true,
           ring,
-          workers: opts.workers,
+          workers: settings.workers,
           beforeJavaScriptWork: opts.beforeJavaScriptWork,
           signal,
           scratchDir: dirname(oldPath), // compressed old layers decompressed in workDir, not a tmpfs /tmp

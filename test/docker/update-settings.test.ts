@@ -1,5 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { SMALL_DEVICE_BYTES, updateSettings } from '../../src/docker/_update-settings.js';
+import { syncBuiltinESMExports } from 'node:module';
+import os from 'node:os';
+import { SMALL_DEVICE_BYTES, SPARE_MEMORY_BYTES, updateSettings } from '../../src/docker/_update-settings.js';
 import type { DockerEngine } from '../../src/docker/engine.js';
 
 const opts = { engine: {} as DockerEngine, to: 'app:2', deltaUrl: 'http://deltas:8080/delta' };
@@ -27,6 +29,31 @@ describe('updateImage workers', () => {
     for (const workers of [0.5, -1, 65, 'two']) {
       expect(() => updateSettings({ ...opts, workers: workers as never }), String(workers)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
     }
-    for (const workers of [1, 2, 'auto', 0] as const) expect(() => updateSettings({ ...opts, workers })).not.toThrow();
+    for (const workers of [1, 2, 'auto', 0] as const) expect(updateSettings({ ...opts, workers }).workers).toBe(workers);
+  });
+});
+
+describe('updateImage workers by default', () => {
+  // node:os's named exports follow its default object only when synced.
+  afterEach(() => {
+    vi.restoreAllMocks();
+    syncBuiltinESMExports();
+  });
+
+  it('two threads with two cores and 2 GiB (the machine\'s or the cgroup\'s), else one', () => {
+    vi.spyOn(os, 'totalmem').mockReturnValue(8 * 2 ** 30);
+    const cases: Array<[number, number, number]> = [
+      [SPARE_MEMORY_BYTES, 2, 2],
+      [0, 4, 2], // no cgroup limit: the machine's 8 GiB
+      [SPARE_MEMORY_BYTES - 1, 4, 1],
+      [1 << 30, 2, 1],
+      [SPARE_MEMORY_BYTES, 1, 1],
+    ];
+    for (const [limit, cores, want] of cases) {
+      vi.spyOn(process, 'constrainedMemory').mockReturnValue(limit);
+      vi.spyOn(os, 'availableParallelism').mockReturnValue(cores);
+      syncBuiltinESMExports();
+      expect(updateSettings(opts).workers, `${limit} bytes, ${cores} cores`).toBe(want);
+    }
   });
 });
