@@ -18,7 +18,7 @@ export interface UpdateSettings {
   /** The level to ask the server for, if any: 6 unless given on a device of less than {@link SMALL_DEVICE_BYTES}. */
   level: number | undefined;
   maxDeltaBytes: number | undefined;
-  /** Threads unpacking level 9 frames in the apply: 2 unless given on a device of two cores and {@link SPARE_MEMORY_BYTES}, else 1. */
+  /** Threads unpacking level 9 frames in the apply: as given, else 2 on a device of two cores and {@link SPARE_MEMORY_BYTES}, else 1. */
   workers: WorkerCount;
 }
 
