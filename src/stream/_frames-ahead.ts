@@ -54,9 +54,9 @@ export async function* unpackFramesAhead(source: AsyncIterable<Uint8Array>, opts
   try {
     for await (const chunk of source) {
       ahead.push(chunk);
-      yield* ahead.ready();
-      while (ahead.full()) yield await ahead.next();
+      yield* drain(ahead);
     }
+    yield* drain(ahead);
     ahead.end();
     while (ahead.pending()) yield await ahead.next();
   } finally {
@@ -64,12 +64,23 @@ export async function* unpackFramesAhead(source: AsyncIterable<Uint8Array>, opts
   }
 }
 
-/** A unit of the delta on its way out: its bytes, or the frame a worker thread is unpacking. */
+/**
+ * Takes the units the input holds and passes on those ready, waiting for the front one whenever
+ * enough is out or read ahead: however many frames one chunk holds, at most `threads` are out.
+ */
+async function* drain(ahead: FrameSplitter): AsyncGenerator<Uint8Array> {
+  for (;;) {
+    const needsInput = ahead.take();
+    yield* ahead.ready();
+    if (needsInput) return;
+    if (ahead.pending()) yield await ahead.next();
+  }
+}
+
+/** A unit of the delta on its way out: its bytes, or the frame a worker thread is unpacking (bytes once done). */
 interface Unit {
   bytes?: Uint8Array;
   unpacking?: Promise<Uint8Array>;
-  /** The worker thread is done with it (or it was never sent to one). */
-  settled: boolean;
 }
 
 const S_MAGIC = 0;
@@ -108,14 +119,22 @@ class FrameSplitter {
     });
   }
 
+  /** Queues a chunk of input; `take` cuts it into units (the chunk may be reused once that returns). */
   push(chunk: Uint8Array): void {
-    if (this.stage === S_PASS) {
-      this.plain(chunk.slice());
-      return;
+    if (this.stage === S_PASS) this.plain(chunk.slice());
+    else this.reader.push(chunk);
+  }
+
+  /**
+   * Takes whole units from the input until it needs more (true) or enough is out on the threads or
+   * read ahead (false: wait for the front unit, then take again).
+   */
+  take(): boolean {
+    try {
+      return this.takeUnits();
+    } finally {
+      this.reader.keep();
     }
-    this.reader.push(chunk);
-    this.take();
-    this.reader.keep();
   }
 
   /**
@@ -130,17 +149,9 @@ class FrameSplitter {
     if (rest.length > 0) this.plain(rest);
   }
 
-  /** Units ready at the front, in order. */
+  /** Units ready at the front, in order (frames the threads are done with included). */
   *ready(): Generator<Uint8Array> {
     while (this.units.length > 0 && this.units[0]!.bytes) yield this.shift();
-  }
-
-  /**
-   * Whether to wait for the front unit before reading on: its thread is done with it, every
-   * thread has a frame, or enough is read ahead.
-   */
-  full(): boolean {
-    return this.units.length > 0 && (this.units[0]!.settled || this.inFlight >= this.opts.threads || this.plainBytes >= AHEAD_BYTES);
   }
 
   pending(): boolean {
@@ -166,33 +177,40 @@ class FrameSplitter {
   }
 
   private plain(bytes: Uint8Array): void {
-    this.units.push({ bytes, settled: true });
+    this.units.push({ bytes });
     this.plainBytes += bytes.length;
   }
 
-  /** Takes every whole unit the reader holds. */
-  private take(): void {
+  /** Whether enough is out on the threads or read ahead to wait for the front unit before taking more. */
+  private full(): boolean {
+    return this.units.length > 0 && (this.inFlight >= this.opts.threads || this.plainBytes >= AHEAD_BYTES);
+  }
+
+  /** See take(). */
+  private takeUnits(): boolean {
     const r = this.reader;
     for (;;) {
+      if (this.stage === S_PASS) return true;
+      if (this.full()) return false;
       if (this.stage === S_MAGIC) {
-        if (r.available < NATIVE_DELTA_MAGIC.length) return;
+        if (r.available < NATIVE_DELTA_MAGIC.length) return true;
         let native = true;
         for (let i = 0; i < NATIVE_DELTA_MAGIC.length; i++) native &&= r.peek(i) === NATIVE_DELTA_MAGIC[i];
         if (!native) {
           // An rdiff delta (or not a delta: the patch says so): passed on as it is.
           this.stage = S_PASS;
           this.plain(r.bytes(r.available).slice());
-          return;
+          return true;
         }
-        if (!this.unit(NATIVE_DELTA_MAGIC.length + 1, 0)) return;
+        if (!this.unit(NATIVE_DELTA_MAGIC.length + 1, 0)) return true;
         this.stage = S_HEADER;
       } else if (this.stage === S_HEADER) {
-        if (r.available < 4) return;
-        if (!this.unit(readU32(this.headBytes(4), 0) + HEADER_OVERHEAD, 4)) return;
+        if (r.available < 4) return true;
+        if (!this.unit(readU32(this.headBytes(4), 0) + HEADER_OVERHEAD, 4)) return true;
         this.stage = S_FRAME;
       } else {
-        if (r.available < FRAME_HEAD) return;
-        if (!this.unit(FRAME_HEAD + readU32(this.headBytes(FRAME_HEAD), 1), FRAME_HEAD)) return;
+        if (r.available < FRAME_HEAD) return true;
+        if (!this.unit(FRAME_HEAD + readU32(this.headBytes(FRAME_HEAD), 1), FRAME_HEAD)) return true;
       }
     }
   }
@@ -240,12 +258,12 @@ class FrameSplitter {
   /** Sends a context-mixed frame to a worker thread to unpack. */
   private unpack(frame: Uint8Array, frameStart: number, at: number): void {
     this.pool ??= new WorkerPool(this.opts.threads, { signal: this.opts.signal });
-    const unit: Unit = { unpacking: this.pool.run<Uint8Array>({ kind: 'unpack-frame', body: frame.subarray(FRAME_HEAD), frameStart, at }), settled: false };
-    const settle = (): void => {
-      unit.settled = true;
-    };
-    // Awaited in order by next(); a failure meanwhile is not unhandled.
-    unit.unpacking!.then(settle, settle);
+    const unit: Unit = { unpacking: this.pool.run<Uint8Array>({ kind: 'unpack-frame', body: frame.subarray(FRAME_HEAD), frameStart, at }) };
+    // Ready for ready() once done; a failure is thrown by next() in its turn, not unhandled meanwhile.
+    unit.unpacking!.then(
+      (bytes) => (unit.bytes = bytes),
+      () => {},
+    );
     this.units.push(unit);
     this.inFlight++;
   }

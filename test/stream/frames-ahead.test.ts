@@ -147,6 +147,16 @@ describe('unpacking level 9 frames ahead on worker threads', () => {
     );
   });
 
+  it('takes no more frames than the threads have room for, however many frames one chunk holds', async () => {
+    let taken = 0;
+    const out = unpackFramesAhead(chunksOf([f.delta]), { threads: 2, beforeJavaScriptWork: (kind) => void (kind === 'context-mixing' && taken++) });
+    await out.next(); // the magic, once the first frames are out
+    expect(taken).toBeLessThanOrEqual(2);
+    const rest = await collect(out);
+    expect(taken).toBe(frameCodecs(f.delta).filter((c) => c === CODEC_SECTIONS_CM).length);
+    expect(rest.length).toBeGreaterThan(0);
+  });
+
   it('stops at an abort while frames are out on the threads (ERR_ABORTED)', async () => {
     const ac = new AbortController();
     const run = (async () => {
