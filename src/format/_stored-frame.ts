@@ -1,6 +1,7 @@
 import { crc32 as coreCrc32 } from '../core/crc32.js';
 import { unpackSections } from './_frame-sections.js';
-import { corrupt, writeU32 } from './_reader.js';
+import { sealFrame } from './_frame-head.js';
+import { corrupt } from './_reader.js';
 import { CODEC_STORED, FRAME_HEAD, FRAME_OPS } from './native-codes.js';
 import { Cursor } from './varint.js';
 
@@ -23,9 +24,7 @@ export function storedFrameOf(body: Uint8Array, frameStart: number, at: number, 
     throw corrupt('a deflated section in a context-mixed frame', at);
   };
   unpackSections(inflate, body.subarray(c.pos), rawLength, (n) => raw.subarray(0, n), at, true, frameStart, false);
-  frame[0] = FRAME_OPS;
-  writeU32(frame, 1, 1 + rawLength);
   frame[FRAME_HEAD] = CODEC_STORED;
-  writeU32(frame, 5, crc32(frame.subarray(FRAME_HEAD), 0));
+  sealFrame(frame, FRAME_OPS, crc32);
   return frame;
 }

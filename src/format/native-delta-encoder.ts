@@ -32,7 +32,7 @@ import { ErrorCode, RolldeltaError } from '../core/errors.js';
 import type { OpSink } from '../core/ops.js';
 import { encodeHeaderBlock } from './_header-block.js';
 import { checkLevel } from './level.js';
-import { writeU32 } from './_reader.js';
+import { sealFrame } from './_frame-head.js';
 import { deltaHeaderToMap, type DeltaHeader } from './delta-header.js';
 import { NATIVE_DELTA_MAGIC, NATIVE_VERSION } from './native-magic.js';
 import { varintLength, writeVarint, zigzag } from './varint.js';
@@ -329,14 +329,12 @@ export class NativeDeltaEncoder implements OpSink {
     const prefix = rawLength === undefined ? 0 : sized ? 1 + varintLength(rawLength) : 1;
     const bodyLength = prefix + payload.length;
     const frame = new Uint8Array(FRAME_HEAD + bodyLength);
-    frame[0] = type;
-    writeU32(frame, 1, bodyLength);
     if (rawLength !== undefined) {
       frame[FRAME_HEAD] = codec;
       if (sized) writeVarint(frame, FRAME_HEAD + 1, rawLength);
     }
     frame.set(payload, FRAME_HEAD + prefix);
-    writeU32(frame, 5, (this.rawDeflate.crc32 ?? crc32)(frame.subarray(FRAME_HEAD), 0));
+    sealFrame(frame, type, this.rawDeflate.crc32 ?? crc32);
     return frame;
   }
 
