@@ -4,6 +4,7 @@ import { ByteReader, readU32 } from '../format/_reader.js';
 import type { DecodeLimits } from '../format/limits.js';
 import { CODEC_SECTIONS_CM, FRAME_HEAD, FRAME_OPS } from '../format/native-codes.js';
 import { NativeDeltaDecoder, type JavaScriptWork } from '../format/native-delta-decoder.js';
+import { detectFormat } from '../format/detect.js';
 import { NATIVE_DELTA_MAGIC } from '../format/native-magic.js';
 import type { RawDeflate } from '../format/raw-deflate.js';
 import { Cursor } from '../format/varint.js';
@@ -98,7 +99,6 @@ class FrameSplitter {
   private inFlight = 0;
   private plainBytes = 0;
   private stage = S_MAGIC;
-  private offset = 0;
   /** Bytes of the next unit the shape decoder has been fed (its head), 0 or the head's length. */
   private fed = 0;
   /** A first frame worth a thread, kept until the next unit shows whether another such frame follows. */
@@ -194,9 +194,7 @@ class FrameSplitter {
       if (this.full()) return false;
       if (this.stage === S_MAGIC) {
         if (r.available < NATIVE_DELTA_MAGIC.length) return true;
-        let native = true;
-        for (let i = 0; i < NATIVE_DELTA_MAGIC.length; i++) native &&= r.peek(i) === NATIVE_DELTA_MAGIC[i];
-        if (!native) {
+        if (detectFormat(this.peekBytes(NATIVE_DELTA_MAGIC.length)) !== 'native-delta') {
           // An rdiff delta (or not a delta: the patch says so): passed on as it is.
           this.stage = S_PASS;
           this.plain(r.bytes(r.available).slice());
@@ -220,14 +218,20 @@ class FrameSplitter {
    * decoder once: it refuses a length over its limits before anything waits for the rest.
    */
   private headBytes(n: number): Uint8Array {
-    const head = new Uint8Array(n);
-    for (let i = 0; i < n; i++) head[i] = this.reader.peek(i);
+    const head = this.peekBytes(n);
     if (this.fed === 0) {
       this.shape.push(head);
       this.fed = n;
     }
     return head;
   }
+  /** A copy of the next `n` bytes, left in the reader. */
+  private peekBytes(n: number): Uint8Array {
+    const out = new Uint8Array(n);
+    for (let i = 0; i < n; i++) out[i] = this.reader.peek(i);
+    return out;
+  }
+
 
   /**
    * Takes a unit of `length` bytes once all are in (false until then), after the shape decoder has
@@ -236,9 +240,8 @@ class FrameSplitter {
   private unit(length: number, headLength: number): boolean {
     const r = this.reader;
     if (r.available < length) return false;
-    const at = this.offset;
+    const at = r.offset;
     const bytes = r.bytes(length).slice();
-    this.offset += length;
     const frameStart = this.counter.total;
     this.shape.push(bytes.subarray(headLength));
     this.fed = 0;
