@@ -17,6 +17,7 @@ import { checkStoredDelta, type StoredDeltaCheck } from './_stored-delta-check.j
 import type { DeltaStore } from './delta-store.js';
 import type { DockerEngine } from './engine.js';
 import { isEngineUnreachable } from './engine-unreachable.js';
+import { isRegistryUnavailable } from './registry-unavailable.js';
 
 /** Where the server finds image archives (`docker save` or OCI) by reference. */
 export interface DeltaSource {
@@ -201,10 +202,11 @@ function rangeOf(header: string | undefined, size: number): { start: number; end
  * the source does not have answers 404 naming it: at once when the source can tell cheaply
  * ({@link DeltaSource.checkImage}), else after the generation finds out. A failed generation
  * answers 500 with the reason to every request for `keepFailureMs`, and the next request after
- * that tries again; a source whose Docker Engine is unreachable (restarting), 503 with Retry-After,
- * which devices wait through for their `requestTimeoutMs` (a socket that stays missing looks the
- * same: check the engine with `ping()` before serving, as `rolldelta serve --engine` does); a bad
- * query, 400.
+ * that tries again; a source whose Docker Engine is unreachable (restarting) or whose registry is
+ * unavailable ({@link RegistryUnavailableError}: 429, 502-504, refused or stalled), 503 with
+ * Retry-After, which devices wait through for their `requestTimeoutMs` (a socket that stays
+ * missing looks the same: check the engine with `ping()` before serving, as `rolldelta serve
+ * --engine` does); a bad query, 400.
  * @example
  * const server = createDeltaServer({ source: archiveDirectory('/srv/images'), store: new DeltaStore('/srv/deltas') });
  * http.createServer(server.handler).listen(8080);
@@ -324,7 +326,10 @@ export function createDeltaServer(opts: DeltaServerOptions): DeltaServer {
         // An engine away (restarting): 503 until the devices' next ask, not 500 for keepFailureMs,
         // which sent every device asking meanwhile to pull; remembered even so, or every poll would
         // start a generation (a save cut short each time, the engine answering inspect all along).
+        // A registry busy or away (429, 502-504, a refused or stalled connection) likewise: its
+        // hiccup would otherwise send the fleet to pull from it.
         if (isEngineUnreachable(e)) failures.remember(key, { status: 503, message: `the delta server's Docker Engine went away while it made the delta (restarting?); ask again: ${reasonOf(e)}` }, Date.now(), Number(retryAfter) * 1000);
+        else if (isRegistryUnavailable(e)) failures.remember(key, { status: 503, message: `the delta server's registry was unavailable while it made the delta; ask again: ${reasonOf(e)}` }, Date.now(), Number(retryAfter) * 1000);
         else failures.remember(key, isNotFound(e) ? { status: 404, message: `not found: ${reasonOf(e)}` } : { status: 500, message: `generating the delta failed: ${reasonOf(e)}` });
       },
     );
@@ -334,7 +339,8 @@ export function createDeltaServer(opts: DeltaServerOptions): DeltaServer {
   /**
    * Asks the source whether it has both images, when it can tell cheaply: 404 for those it has
    * not, 503 when its Docker Engine is unreachable (restarting: devices wait and ask again, where
-   * a 500 sent every device asking meanwhile to pull), 500 when it could not say otherwise,
+   * a 500 sent every device asking meanwhile to pull) or its registry unavailable (busy, away),
+   * 500 when it could not say otherwise,
    * undefined to go on and generate.
    */
   async function refusalFor(from: string, to: string): Promise<Refusal | undefined> {
@@ -348,6 +354,8 @@ export function createDeltaServer(opts: DeltaServerOptions): DeltaServer {
     if (missing.length > 0) return { status: 404, message: missing.map((e) => `not found: ${reasonOf(e)}`).join('\n') };
     const away = errors.find(isEngineUnreachable);
     if (away) return { status: 503, message: `the delta server's Docker Engine is unreachable (restarting?); ask again: ${reasonOf(away)}` };
+    const busy = errors.find(isRegistryUnavailable);
+    if (busy) return { status: 503, message: `the delta server's registry is unavailable; ask again: ${reasonOf(busy)}` };
     return { status: 500, message: errors.map((e) => `checking the images failed: ${reasonOf(e)}`).join('\n') };
   }
 

@@ -20,3 +20,4 @@ export { EngineUnreachableError, isEngineUnreachable } from './engine-unreachabl
 export { downloadDelta, type UpdateEvent, type DownloadOptions } from './delta-download.js';
 export { RegistryClient, MANIFEST_ACCEPT, type RegistryOptions, type Descriptor, type ImageManifest } from './registry.js';
 export { registryArchives, splitReference } from './registry-source.js';
+export { RegistryUnavailableError, isRegistryUnavailable } from './registry-unavailable.js';

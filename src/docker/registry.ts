@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { concatBytes } from '../core/bytes.js';
-import { ErrorCode, RolldeltaError } from '../core/errors.js';
+import { ErrorCode, isRolldeltaError, RolldeltaError } from '../core/errors.js';
 import { httpGet, type GetResponse } from './_http-get.js';
+import { isBusyStatus, RegistryUnavailableError } from './registry-unavailable.js';
 
 /** Every manifest and index type a registry may hold; naming all four avoids 404s on OCI-pushed images. */
 export const MANIFEST_ACCEPT = [
@@ -15,6 +16,8 @@ const INDEX_TYPES = new Set(['application/vnd.oci.image.index.v1+json', 'applica
 const MAX_MANIFEST = 4 << 20;
 /** Largest token answer read (a JWT is a few KiB). */
 const MAX_TOKEN = 1 << 20;
+/** Default of `idleTimeoutMs`. */
+const IDLE_TIMEOUT_MS = 60_000;
 
 export interface RegistryOptions {
   /** e.g. `http://127.0.0.1:5000` or `https://registry.example.com`. */
@@ -23,6 +26,13 @@ export interface RegistryOptions {
   auth?: { username: string; password: string };
   /** Largest manifest or index read (each is read whole, and parsed). Default 4 MiB. */
   maxManifestBytes?: number;
+  /**
+   * Longest wait for a byte from the registry or its token service (connecting, an answer's
+   * headers, each piece of a body) before the request fails with ERR_TIMEOUT, as a
+   * {@link RegistryUnavailableError}. Default 60 s: a connection left half-open by a registry's
+   * restart would otherwise hold a delta server's generation, and every device asking for it, for good.
+   */
+  idleTimeoutMs?: number;
 }
 
 /** A descriptor as manifests name layers and configs. */
@@ -97,23 +107,31 @@ export class RegistryClient {
     throw new RolldeltaError(ErrorCode.CORRUPT, `the indexes of ${repo} nest too deeply`);
   }
 
-  /** A blob, streamed; `range` reads part of it (a resumed download). */
+  /**
+   * A blob, streamed; `range` reads part of it (a resumed download). A whole blob is checked
+   * against its digest as it streams: after its last piece, one that hashes otherwise is
+   * ERR_CHECKSUM (a part cannot be checked on its own).
+   */
   async *blob(repo: string, digest: string, range?: { start: number; end?: number }): AsyncGenerator<Uint8Array> {
     const headers: Record<string, string> = range ? { range: `bytes=${range.start}-${range.end ?? ''}` } : {};
     const res = await this.request(`/v2/${repo}/blobs/${digest}`, headers);
+    const hash = range ? undefined : createHash('sha256');
     try {
       if (range && res.status !== 206) throw new RolldeltaError(ErrorCode.REMOTE, `the registry ignored the Range request for ${digest} (answered ${res.status})`);
-      for await (const c of res.body) yield c;
+      for await (const c of res.body) {
+        hash?.update(c);
+        yield c;
+      }
     } finally {
       res.discard(); // a consumer that stops early frees the connection too
     }
+    if (hash) checkDigest(digest, hash.digest('hex'));
   }
 
   /** A whole small blob (a config), checked against its digest. */
   async blobBytes(repo: string, digest: string, max = MAX_MANIFEST): Promise<Uint8Array> {
     const bytes = await this.body(await this.request(`/v2/${repo}/blobs/${digest}`, {}), max, `blob ${digest}`);
-    const got = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
-    if (got !== digest) throw new RolldeltaError(ErrorCode.CHECKSUM, `blob ${digest} arrived with digest ${got}`);
+    checkDigest(digest, createHash('sha256').update(bytes).digest('hex'));
     return bytes;
   }
 
@@ -130,12 +148,7 @@ export class RegistryClient {
   private async request(path: string, headers: Record<string, string>): Promise<GetResponse> {
     for (let attempt = 0; attempt < 2; attempt++) {
       const auth: Record<string, string> = this.token ? { authorization: this.token } : {};
-      let res: GetResponse;
-      try {
-        res = await httpGet(`${this.base}${path}`, { headers: { ...headers, ...auth } });
-      } catch (e) {
-        throw new RolldeltaError(ErrorCode.IO, `cannot reach the registry at ${this.base}: ${(e as Error).message}`, { cause: e });
-      }
+      const res = await this.get(`${this.base}${path}`, { ...headers, ...auth }, `the registry at ${this.base}`);
       if (res.status === 401 && attempt === 0) {
         res.discard();
         this.token = await this.answerChallenge(res.header('www-authenticate') ?? '');
@@ -143,7 +156,9 @@ export class RegistryClient {
       }
       if (res.status >= 400) {
         const text = await res.text(300);
-        throw new RolldeltaError(ErrorCode.REMOTE, `the registry answered ${res.status} for ${path}: ${text}`, { cause: { status: res.status } });
+        const message = `the registry answered ${res.status} for ${path}: ${text}`;
+        if (isBusyStatus(res.status)) throw new RegistryUnavailableError(ErrorCode.REMOTE, `${message}; ask again later`, this.base, res.status, { status: res.status });
+        throw new RolldeltaError(ErrorCode.REMOTE, message, { cause: { status: res.status } });
       }
       return res;
     }
@@ -167,21 +182,67 @@ export class RegistryClient {
     if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new RolldeltaError(ErrorCode.REMOTE, `the registry's token service ${url.origin} is not http(s)`);
     if (params.service) url.searchParams.set('service', params.service);
     if (params.scope) url.searchParams.set('scope', params.scope);
-    let res: GetResponse;
-    try {
-      res = await httpGet(url.href, { headers: creds ? { authorization: `Basic ${creds}` } : {} });
-    } catch (e) {
-      throw new RolldeltaError(ErrorCode.IO, `cannot reach the registry's token service at ${url.origin}: ${(e as Error).message}`, { cause: e });
-    }
+    const res = await this.get(url.href, creds ? { authorization: `Basic ${creds}` } : {}, `the registry's token service at ${url.origin}`);
     if (res.status < 200 || res.status > 299) {
       res.discard();
-      throw new RolldeltaError(ErrorCode.REMOTE, `the token service at ${url.origin} answered ${res.status}`);
+      const message = `the token service at ${url.origin} answered ${res.status}`;
+      if (isBusyStatus(res.status)) throw new RegistryUnavailableError(ErrorCode.REMOTE, `${message}; ask again later`, this.base, res.status, { status: res.status });
+      throw new RolldeltaError(ErrorCode.REMOTE, message);
     }
     const body = jsonObject(await readCapped(res, MAX_TOKEN, 'the token answer'), 'the token answer', ErrorCode.REMOTE);
     const token = typeof body.token === 'string' && body.token !== '' ? body.token : body.access_token;
     if (typeof token !== 'string' || token === '' || /[\r\n]/.test(token)) throw new RolldeltaError(ErrorCode.REMOTE, 'the token service answered without a usable token');
     return `Bearer ${token}`;
   }
+
+  /**
+   * GET under the idle timeout, the answer's body read through {@link brokenOff}: a registry that
+   * cannot be reached, or breaks off or stalls mid-answer, is a RegistryUnavailableError.
+   */
+  private async get(url: string, headers: Record<string, string>, who: string): Promise<GetResponse> {
+    let res: GetResponse;
+    try {
+      res = await httpGet(url, { headers, idleTimeoutMs: this.opts.idleTimeoutMs ?? IDLE_TIMEOUT_MS });
+    } catch (e) {
+      throw unavailable(e, `cannot reach ${who}`, this.base);
+    }
+    return { ...res, body: brokenOff(res.body, `${who} broke off its answer`, this.base) };
+  }
+}
+
+/** The pieces of `body`; a failure to read the next (the connection broke or stalled) is a RegistryUnavailableError. */
+async function* brokenOff(body: AsyncIterable<Uint8Array>, what: string, base: string): AsyncGenerator<Uint8Array> {
+  const it = body[Symbol.asyncIterator]();
+  let done = false;
+  try {
+    for (;;) {
+      let r: IteratorResult<Uint8Array>;
+      try {
+        r = await it.next();
+      } catch (e) {
+        done = true; // a failed iterator is finished
+        throw unavailable(e, what, base);
+      }
+      if (r.done) {
+        done = true;
+        return;
+      }
+      yield r.value;
+    }
+  } finally {
+    if (!done) await it.return?.(); // stopped early: the body's own iterator frees the connection
+  }
+}
+
+/** A transport failure (`e`: Node's error, or ERR_TIMEOUT from the idle timeout) as a RegistryUnavailableError. */
+function unavailable(e: unknown, what: string, base: string): RegistryUnavailableError {
+  const code = isRolldeltaError(e) && e.code === ErrorCode.TIMEOUT ? ErrorCode.TIMEOUT : ErrorCode.IO;
+  return new RegistryUnavailableError(code, `${what}: ${(e as Error).message}`, base, undefined, e);
+}
+
+/** ERR_CHECKSUM unless the bytes of blob `digest` hashed to `hex`. */
+function checkDigest(digest: string, hex: string): void {
+  if (`sha256:${hex}` !== digest) throw new RolldeltaError(ErrorCode.CHECKSUM, `blob ${digest} arrived with digest sha256:${hex}`);
 }
 
 function bad(what: string): RolldeltaError {

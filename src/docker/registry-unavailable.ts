@@ -1,0 +1,46 @@
+import { ErrorCode, RolldeltaError } from '../core/errors.js';
+
+/** Answers a registry gives while it is overloaded or being redeployed: ask again later. */
+const BUSY_STATUSES = new Set([429, 502, 503, 504]);
+
+/** Whether a registry's answer `status` says "not now" rather than "no". */
+export function isBusyStatus(status: number): boolean {
+  return BUSY_STATUSES.has(status);
+}
+
+/**
+ * What a {@link RegistryClient} throws when the registry is there in name only for now: it cannot be
+ * reached, the connection broke or stalled mid-answer (ERR_IO, ERR_TIMEOUT), or it answered 429,
+ * 502, 503 or 504 (ERR_REMOTE, `status` set). Worth asking again later, unlike a 404, a refused
+ * credential or a damaged blob. Its `name` stays 'RolldeltaError'.
+ * @example
+ * try { await client.manifest('app', '2') } catch (e) {
+ *   if (isRegistryUnavailable(e)) await retryLater(); else throw e;
+ * }
+ */
+export class RegistryUnavailableError extends RolldeltaError {
+  /** Marks the error for {@link isRegistryUnavailable}, also across duplicate copies of the package. */
+  readonly registryUnavailable = true as const;
+  readonly baseUrl: string;
+  /** The registry's answer, when it answered; undefined when it could not be reached or broke off. */
+  readonly status: number | undefined;
+
+  constructor(code: ErrorCode, message: string, baseUrl: string, status: number | undefined, cause: unknown) {
+    super(code, message, { cause });
+    this.baseUrl = baseUrl;
+    this.status = status;
+  }
+}
+
+/**
+ * True when `e`, or an error in its `cause` chain, is a {@link RegistryUnavailableError}.
+ * @example
+ * if (isRegistryUnavailable(e)) res.writeHead(503, { 'retry-after': '2' });
+ */
+export function isRegistryUnavailable(e: unknown): boolean {
+  // Bounded: a cause chain is a list, but a hostile or buggy one could loop.
+  for (let i = 0; i < 8 && e instanceof Error; i++, e = e.cause) {
+    if ((e as Partial<RegistryUnavailableError>).registryUnavailable === true) return true;
+  }
+  return false;
+}
