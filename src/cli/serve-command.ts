@@ -5,6 +5,8 @@ import { ErrorCode, isRolldeltaError, RolldeltaError } from '../core/errors.js';
 import { archiveDirectory, createDeltaServer, engineArchives, type DeltaServerEvent } from '../docker/delta-server.js';
 import { DeltaStore } from '../docker/delta-store.js';
 import { DockerEngine } from '../docker/engine.js';
+import { RegistryClient, type RegistryOptions } from '../docker/registry.js';
+import { registryArchives } from '../docker/registry-source.js';
 import { expectPositionals, levelOption, parseArgs, workerCount, type OptionSpec } from './args.js';
 import { serverLogLine } from './server-log.js';
 import { UsageError } from './usage-error.js';
@@ -15,6 +17,7 @@ const spec: Record<string, OptionSpec> = {
   store: { kind: 'string' },
   images: { kind: 'string' },
   engine: { kind: 'boolean' },
+  registry: { kind: 'string' },
   workers: { kind: 'string' },
   level: levelOption,
   'max-generations': { kind: 'integer', min: 1 },
@@ -22,8 +25,8 @@ const spec: Record<string, OptionSpec> = {
   help: { kind: 'boolean', short: 'h' },
 };
 
-const USAGE = `usage: rolldelta serve --store DIR (--images DIR | --engine) [--port 8080] [--host 127.0.0.1] [--workers N|auto] [--level N]
-       [--max-generations N] [--max-store-bytes N]
+const USAGE = `usage: rolldelta serve --store DIR (--images DIR | --engine | --registry URL) [--port 8080] [--host 127.0.0.1]
+       [--workers N|auto] [--level N] [--max-generations N] [--max-store-bytes N]
 
 Serves image deltas over HTTP until stopped (SIGINT, SIGTERM or SIGHUP: generations under way
 are abandoned, downloads get 10 s to finish). Logs each request (but the 202 polls) and each
@@ -34,6 +37,10 @@ generation on stderr.
                     (app:1 -> app_1.tar, reg.io:5000/team/app:1.2 -> reg.io_5000_team_app_1.2.tar)
   --engine          save images from the Docker Engine at DOCKER_HOST instead (default
                     unix:///var/run/docker.sock; checked at start-up), cached in --store
+  --registry URL    read images from the registry at URL instead (http:// or https://, checked
+                    at start-up; ROLLDELTA_REGISTRY_USERNAME and ROLLDELTA_REGISTRY_PASSWORD for
+                    its login), cached in --store; a reference's own registry host, if it names
+                    one (reg.io:5000/app:2), is not looked at: every image comes from URL
   --port N          port to listen on (default 8080)
   --host H          address to listen on (default 127.0.0.1)
   --workers N|auto  threads indexing old images and packing level-9 frames (default auto: one per
@@ -45,7 +52,7 @@ generation on stderr.
   --max-store-bytes N
                     most bytes of deltas kept in --store (default: all); past it, the least
                     recently made or served are removed once a delta is made (the archives
-                    --engine caches there are not counted)
+                    --engine and --registry cache there are not counted)
   -h, --help        this help
 
 Requests:
@@ -54,15 +61,17 @@ Requests:
     200  the delta (a Range request gets 206); x-delta-sha256 is its SHA-256
     202  it is being generated: ask again after Retry-After seconds
     404  the server has no image OLD or NEW (the body names it, and the file looked for)
+    503  the engine or registry is unavailable for now (restarting, busy), or the server is
+         stopping: ask again after Retry-After seconds
     400  a bad query; 500 the generation failed (the body says why; every request for the
          next 30 s gets the same answer, the first after that tries again)
   HEAD /delta?...                        the same status and headers (content-length), no body
 `;
 
 /**
- * `rolldelta serve --port P --store DIR (--images DIR | --engine) [--workers N|auto] [--level N]`: the delta
- * server, with image archives from a directory (`app:2` is `app_2.tar`) or saved from the Docker
- * Engine on demand (which must answer at start-up); --level is that of the deltas devices get when
+ * `rolldelta serve --port P --store DIR (--images DIR | --engine | --registry URL) [--workers N|auto] [--level N]`:
+ * the delta server, with image archives from a directory (`app:2` is `app_2.tar`), saved from the
+ * Docker Engine on demand, or read from a registry (either of which must answer at start-up); --level is that of the deltas devices get when
  * they ask for none (default 9). Runs until stopped (SIGINT, SIGTERM or SIGHUP), then closes its
  * listening socket; --help prints the usage, with the archive naming rule and the requests.
  * @example
@@ -75,8 +84,11 @@ export async function serveCommand(argv: readonly string[], signal: AbortSignal)
   const store = args.values.store as string | undefined;
   const images = args.values.images as string | undefined;
   if (!store) throw new UsageError('serve needs --store DIR (where deltas are kept)');
-  if (!images && !args.values.engine) throw new UsageError('serve needs --images DIR (image archives) or --engine (save images from DOCKER_HOST)');
-  if (images && args.values.engine) throw new UsageError('serve takes --images DIR or --engine, not both: one source of images');
+  const registry = args.values.registry as string | undefined;
+  const sources = [images, args.values.engine, registry].filter((v) => v !== undefined && v !== false).length;
+  if (sources === 0) throw new UsageError('serve needs --images DIR (image archives), --engine (save images from DOCKER_HOST) or --registry URL');
+  if (sources > 1) throw new UsageError('serve takes one of --images DIR, --engine and --registry URL: one source of images');
+  const registryOptions = registry === undefined ? undefined : registryOptionsOf(registry);
   // A folder missing or mistyped would answer every device 404, one request at a time.
   if (images && !(await isDirectory(images))) throw new UsageError(`--images ${images} is not a folder: give the folder of image archives (app:2 in app_2.tar)`);
   // Options first: a bad one is reported without asking an engine anything.
@@ -84,7 +96,7 @@ export async function serveCommand(argv: readonly string[], signal: AbortSignal)
   // The server's default is one thread per core: context mixing on the server's own thread would
   // hold every other device's download for seconds (a 76 KB delta took 6.5-25 s to fetch).
   const workers = workerCount(args.values.workers);
-  const source = images ? archiveDirectory(images) : engineArchives(await reachableEngine(), store);
+  const source = images ? archiveDirectory(images) : registryOptions ? registryArchives(await reachableRegistry(registryOptions), store) : engineArchives(await reachableEngine(), store);
   const onEvent = (e: DeltaServerEvent) => {
     const line = serverLogLine(e);
     if (line) process.stderr.write(line);
@@ -147,6 +159,33 @@ async function reachableEngine(): Promise<DockerEngine> {
     throw new RolldeltaError(e.code, `serve --engine needs a Docker Engine: ${e.message}`, { cause: e });
   }
   return engine;
+}
+
+/** --registry's URL and the login in ROLLDELTA_REGISTRY_USERNAME and _PASSWORD, checked. */
+function registryOptionsOf(url: string): RegistryOptions {
+  let parsed: URL | undefined;
+  try {
+    parsed = new URL(url);
+  } catch {
+    // said below
+  }
+  if (parsed?.protocol !== 'http:' && parsed?.protocol !== 'https:') throw new UsageError(`--registry ${url} is not an http:// or https:// URL (e.g. http://127.0.0.1:5000)`);
+  const username = process.env.ROLLDELTA_REGISTRY_USERNAME;
+  const password = process.env.ROLLDELTA_REGISTRY_PASSWORD;
+  if ((username === undefined) !== (password === undefined)) throw new UsageError('--registry takes a login as ROLLDELTA_REGISTRY_USERNAME and ROLLDELTA_REGISTRY_PASSWORD together: one is set without the other');
+  return { baseUrl: url, auth: username !== undefined && password !== undefined ? { username, password } : undefined };
+}
+
+/** A client of the registry, once it has answered (logged in where it asks): a server without one would answer every request 503. */
+async function reachableRegistry(opts: RegistryOptions): Promise<RegistryClient> {
+  const client = new RegistryClient(opts);
+  try {
+    await client.ping();
+  } catch (e) {
+    if (!isRolldeltaError(e)) throw e;
+    throw new RolldeltaError(e.code, `serve --registry needs a registry that answers: ${e.message}`, { cause: e });
+  }
+  return client;
 }
 
 async function isDirectory(path: string): Promise<boolean> {

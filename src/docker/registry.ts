@@ -79,6 +79,17 @@ export class RegistryClient {
     this.base = opts.baseUrl.replace(/\/+$/, '');
   }
 
+  /**
+   * Checks that the registry answers its API's base (`GET /v2/`), logging in as a manifest read
+   * would: ERR_IO or ERR_TIMEOUT when it cannot be reached, ERR_REMOTE when it refuses (credentials
+   * wanted or refused, not a registry).
+   * @example
+   * await new RegistryClient({ baseUrl: 'http://127.0.0.1:5000' }).ping();
+   */
+  async ping(): Promise<void> {
+    (await this.request('/v2/', {})).discard();
+  }
+
   /** The image manifest of `repo:reference` (tag or digest), an index resolved to `platform`. */
   async manifest(repo: string, reference: string, platform: { os?: string; architecture?: string } = { os: 'linux', architecture: 'amd64' }): Promise<ImageManifest> {
     for (let depth = 0; depth < 3; depth++) {

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { archiveFileName } from '../../src/docker/delta-server.js';
 import { cliPath, ensureBuilt, runCli } from '../helpers/cli.js';
 import { dockerLegacyTar, fixtureImage, tarBytes } from '../helpers/image-fixtures.js';
+import { freePort } from '../helpers/registry.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'rolldelta-cli-'));
 const p = (n: string) => join(dir, n);
@@ -98,7 +99,7 @@ describe('rolldelta CLI', () => {
       const r = runCli(['serve', flag]);
       expect(r.status, flag).toBe(0);
       const out = r.stdout.toString();
-      expect(out).toMatch(/^usage: rolldelta serve --store DIR \(--images DIR \| --engine\)/);
+      expect(out).toMatch(/^usage: rolldelta serve --store DIR \(--images DIR \| --engine \| --registry URL\)/);
       expect(out.replace(/\s+/g, ' ')).toContain('the image NAME:TAG is the file NAME_TAG.tar, every character other than A-Z a-z 0-9 . - _ replaced by _');
       // Its examples are the names the server looks for.
       const examples = [...out.matchAll(/(\S+) -> (\S+\.tar)/g)].map((m) => [m[1].replace(/^\(/, ''), m[2]]);
@@ -135,17 +136,37 @@ describe('rolldelta CLI', () => {
     }
   }, 20_000);
 
-  it('serve with a missing --images folder, or with both --images and --engine, is bad usage', () => {
+  it('serve with a missing --images folder, two sources, a --registry not http(s), or half a registry login is bad usage', () => {
     // Before: it started, and answered every device 404 (or took --images alone) without a word.
     // Bounded: without the checks the server starts and runs until killed.
     const serve = (...args: string[]) => spawnSync(process.execPath, [cliPath, 'serve', '--store', p('store'), '--port', '0', ...args], { timeout: 10_000 });
     const missing = serve('--images', p('no-such-folder'));
     expect(missing.status).toBe(2);
     expect(missing.stderr.toString()).toContain(`--images ${p('no-such-folder')} is not a folder`);
-    const both = serve('--images', dir, '--engine');
-    expect(both.status).toBe(2);
-    expect(both.stderr.toString()).toContain('--images DIR or --engine, not both');
+    for (const two of [['--images', dir, '--engine'], ['--engine', '--registry', 'http://127.0.0.1:9'], ['--images', dir, '--registry', 'http://127.0.0.1:9']]) {
+      const both = serve(...two);
+      expect(both.status, two.join(' ')).toBe(2);
+      expect(both.stderr.toString()).toContain('serve takes one of --images DIR, --engine and --registry URL: one source of images');
+    }
+    const none = serve();
+    expect(none.status).toBe(2);
+    expect(none.stderr.toString()).toContain('serve needs --images DIR (image archives), --engine (save images from DOCKER_HOST) or --registry URL');
+    for (const url of ['127.0.0.1:5000', 'ftp://reg.io', 'http//x']) {
+      const bad = serve('--registry', url);
+      expect(bad.status, url).toBe(2);
+      expect(bad.stderr.toString()).toContain(`--registry ${url} is not an http:// or https:// URL`);
+    }
+    const half = spawnSync(process.execPath, [cliPath, 'serve', '--store', p('store'), '--port', '0', '--registry', 'http://127.0.0.1:9'], { env: { ...process.env, ROLLDELTA_REGISTRY_USERNAME: 'u' }, timeout: 10_000 });
+    expect(half.status).toBe(2);
+    expect(half.stderr.toString()).toContain('one is set without the other');
   });
+
+  it('serve --registry exits 1 with a one-line reason when no registry answers there', async () => {
+    const port = await freePort();
+    const r = spawnSync(process.execPath, [cliPath, 'serve', '--store', p('store'), '--port', '0', '--registry', `http://127.0.0.1:${port}`], { timeout: 20_000 });
+    expect(r.status).toBe(1);
+    expect(r.stderr.toString()).toMatch(new RegExp(`^rolldelta: serve --registry needs a registry that answers: cannot reach the registry at http://127\\.0\\.0\\.1:${port}: .*ECONNREFUSED.* \\(ERR_IO\\)\n$`));
+  }, 20_000);
 
   it('--block-size and --format rdiff are honoured', () => {
     expect(runCli(['signature', '--format', 'rdiff', '--block-size', '1024', p('old'), p('r.sig')]).status).toBe(0);

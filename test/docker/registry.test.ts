@@ -2,7 +2,7 @@
 // OCI-format manifests, a multi-platform index, blobs with Range. The Bearer challenge needs a
 // token service, which Debian's registry does not ship: a small in-test front answers the
 // challenge and proxies to the real registry (a mock, for that one fault only).
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DeltaStore, ImageArchive, RegistryClient, applyImageDelta, createDeltaServer, registryArchives } from '../../src/index.js';
 import { dockerLegacyTar, fixtureImage, ociLayoutTar, tarBytes } from '../helpers/image-fixtures.js';
+import { cliPath, ensureBuilt } from '../helpers/cli.js';
 import { missingBinary, requirePeer } from '../helpers/peers.js';
 import { freePort, startRegistry } from '../helpers/registry.js';
 
@@ -24,6 +25,11 @@ describe.skipIf(registry.skip || skopeo.skip)(`RegistryClient ${registry.message
   let base: string;
   let front: Server;
   const image = fixtureImage([tarBytes([{ type: 'file', name: 'hello.txt', data: 'hello\n'.repeat(5000) }])], { repoTags: ['app:1'] });
+  // Two releases of an app for the delta server: a shared base layer, the app layer edited.
+  const lines = Array.from({ length: 5000 }, (_, i) => `line ${i}: ${(i * 2654435761) % 1000003}`).join('\n');
+  const baseLayer = tarBytes([{ type: 'file', name: 'lib.txt', data: lines }]);
+  const v1 = fixtureImage([baseLayer, tarBytes([{ type: 'file', name: 'main.txt', data: `${lines}\nrelease 1` }])], { repoTags: ['rel:1'] });
+  const v2 = fixtureImage([baseLayer, tarBytes([{ type: 'file', name: 'main.txt', data: `${lines}\nrelease 2` }])], { repoTags: ['rel:2'] });
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'rolldelta-registry-'));
@@ -36,6 +42,10 @@ describe.skipIf(registry.skip || skopeo.skip)(`RegistryClient ${registry.message
     copy(`docker-archive:${join(dir, 'docker.tar')}`, `docker://127.0.0.1:${port}/app:docker`);
     copy('--format', 'oci', `docker-archive:${join(dir, 'docker.tar')}`, `docker://127.0.0.1:${port}/app:oci`);
     copy('--all', `oci-archive:${join(dir, 'oci.tar')}`, `docker://127.0.0.1:${port}/app:list`);
+    for (const [name, img] of [['1', v1], ['2', v2]] as const) {
+      writeFileSync(join(dir, `rel${name}.tar`), dockerLegacyTar([img]));
+      copy(`docker-archive:${join(dir, `rel${name}.tar`)}`, `docker://127.0.0.1:${port}/rel:${name}`);
+    }
   }, 120_000);
 
   afterAll(async () => {
@@ -96,15 +106,7 @@ describe.skipIf(registry.skip || skopeo.skip)(`RegistryClient ${registry.message
   });
 
   it('serves deltas between images read from the registry alone (no engine)', async () => {
-    const lines = Array.from({ length: 5000 }, (_, i) => `line ${i}: ${(i * 2654435761) % 1000003}`).join('\n');
-    const baseLayer = tarBytes([{ type: 'file', name: 'lib.txt', data: lines }]);
-    const v1 = fixtureImage([baseLayer, tarBytes([{ type: 'file', name: 'main.txt', data: `${lines}\nrelease 1` }])], { repoTags: ['rel:1'] });
-    const v2 = fixtureImage([baseLayer, tarBytes([{ type: 'file', name: 'main.txt', data: `${lines}\nrelease 2` }])], { repoTags: ['rel:2'] });
     const host = base.replace('http://', '');
-    for (const [name, img] of [['1', v1], ['2', v2]] as const) {
-      writeFileSync(join(dir, `rel${name}.tar`), dockerLegacyTar([img]));
-      execFileSync('skopeo', ['copy', '--quiet', '--dest-tls-verify=false', `docker-archive:${join(dir, `rel${name}.tar`)}`, `docker://${host}/rel:${name}`], { stdio: 'pipe' });
-    }
     // The cache folder does not exist yet: the source makes it.
     const server = createDeltaServer({ source: registryArchives(new RegistryClient({ baseUrl: base }), join(dir, 'cache', 'new')), store: new DeltaStore(join(dir, 'deltas')) });
     const size = await server.generate(`${host}/rel:1`, `${host}/rel:2`);
@@ -136,6 +138,48 @@ describe.skipIf(registry.skip || skopeo.skip)(`RegistryClient ${registry.message
       http.close();
     }
   });
+
+  it('rolldelta serve --registry serves those deltas: 202 while it makes one, then the delta, which rebuilds the new release', async () => {
+    ensureBuilt();
+    const host = base.replace('http://', '');
+    const child = spawn(process.execPath, [cliPath, 'serve', '--store', join(dir, 'cli-store'), '--registry', base, '--port', '0'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        child.stderr.on('data', () => {
+          const m = /serving deltas on (http:\/\/\S+\/delta)/.exec(stderr);
+          if (m) resolve(m[1]);
+        });
+        child.on('exit', () => reject(new Error(`serve exited: ${stderr}`)));
+      });
+      const ask = () => fetch(`${url}?from=${encodeURIComponent(`${host}/rel:1`)}&to=${encodeURIComponent(`${host}/rel:2`)}`);
+      let r = await ask();
+      const statuses = [r.status];
+      while (r.status === 202) {
+        await new Promise((w) => setTimeout(w, 50));
+        r = await ask();
+        statuses.push(r.status);
+      }
+      expect(statuses[0]).toBe(202);
+      expect(r.status).toBe(200);
+      writeFileSync(join(dir, 'cli.rdimg'), Buffer.from(await r.arrayBuffer()));
+      await applyImageDelta(join(dir, 'rel1.tar'), join(dir, 'cli.rdimg'), join(dir, 'rel2-cli.tar'));
+      const out = await ImageArchive.open(join(dir, 'rel2-cli.tar'));
+      try {
+        expect(out.image().id).toBe(v2.id);
+      } finally {
+        await out.close();
+      }
+      // An image the registry lacks: 404 at once, naming it.
+      const missing = await fetch(`${url}?from=${encodeURIComponent(`${host}/rel:1`)}&to=${encodeURIComponent(`${host}/rel:9`)}`);
+      expect(missing.status).toBe(404);
+      expect(await missing.text()).toContain(`the registry has no image ${host}/rel:9`);
+    } finally {
+      child.kill('SIGTERM');
+      await new Promise((r) => (child.exitCode === null ? child.once('exit', r) : r(undefined)));
+    }
+  }, 60_000);
 
   it('a missing tag is ERR_REMOTE with the status; a dead registry ERR_IO', async () => {
     await expect(new RegistryClient({ baseUrl: base }).manifest('app', 'nope')).rejects.toMatchObject({ code: 'ERR_REMOTE' });
