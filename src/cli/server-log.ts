@@ -28,6 +28,7 @@ export function serverLogLine(e: DeltaServerEvent, now = new Date()): string | u
       text = `removed ${e.files} least recently used deltas (${e.bytes} bytes) to keep the store within ${e.maxBytes} bytes`;
       break;
     case 'delta-damaged':
+    case 'delta-outdated':
       text = `removed ${pair} at level ${e.level} from the store, to make it again: ${e.reason}`;
       break;
     case 'generation-failed':

@@ -1,6 +1,7 @@
 import { toHex } from '../core/bytes.js';
 import type { Hasher } from '../core/hash.js';
 import { DamagedRangeError, FrameScanner } from '../format/frame-scanner.js';
+import { readImageDeltaFileHeader } from '../image/image-delta-file.js';
 import { fileSha256 } from '../stream/file-sha256.js';
 import { nodeRawDeflate } from '../stream/node-raw-deflate.js';
 import { nodeSha256 } from '../stream/node-sha256.js';
@@ -17,6 +18,11 @@ export interface StoredDeltaCheck {
    * start ({@link DeltaFrameCheck}); empty for a delta without frame checksums.
    */
   frameStarts: number[];
+  /**
+   * The images a sound image delta's header says it goes between (old and new image IDs); none for
+   * a damaged file or one that is not an image delta.
+   */
+  images?: { old: string; new: string };
 }
 
 /**
@@ -99,12 +105,16 @@ export class ScanningSha256 implements Hasher {
  * Reads a stored delta once for both the SHA-256 the server announces and its frames' CRC-32s, as
  * a device checks them: a copy damaged on the server's disk (bit rot, a truncated file) was
  * announced with its own SHA-256, every device found the same frame damaged three times and
- * pulled, and the server served it on. A file in no checksummed format (no delta magic) is not judged.
+ * pulled, and the server served it on. A file in no checksummed format (no delta magic) is not
+ * judged. A sound image delta's header is read too, for the images it goes between.
  * @example
- * const { sha256, damage } = await checkStoredDelta('/srv/deltas/0ab9….rdimg');
+ * const { sha256, damage, images } = await checkStoredDelta('/srv/deltas/0ab9….rdimg');
  */
 export async function checkStoredDelta(path: string): Promise<StoredDeltaCheck> {
   let hasher: ScanningSha256 | undefined;
   const { length } = await fileSha256(path, { sha256: () => (hasher = new ScanningSha256()) });
-  return hasher!.result(length);
+  const check = hasher!.result(length);
+  if (check.damage !== undefined) return check;
+  const header = await readImageDeltaFileHeader(path, 'the stored delta').catch(() => undefined);
+  return header ? { ...check, images: { old: header.old.id, new: header.new.id } } : check;
 }

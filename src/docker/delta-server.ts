@@ -5,6 +5,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream';
 import { ErrorCode, RolldeltaError, isRolldeltaError } from '../core/errors.js';
 import { checkLevel } from '../format/level.js';
+import { ImageArchive } from '../image/archive-reader.js';
 import { BasisCache } from '../image/basis-cache.js';
 import { diffImages } from '../image/diff-images.js';
 import { fileVersionOf } from '../stream/file-version.js';
@@ -29,6 +30,15 @@ export interface DeltaSource {
    * request for a missing image is answered 404 at once instead of 202 and then a failure.
    */
   checkImage?(ref: string): Promise<void>;
+  /**
+   * Optional and cheap (an inspect, a manifest read, an archive's index read once per version of
+   * its file): the ID (`sha256:` of its config) of the image `ref` names now. With it, a stored
+   * delta is served only while its references still name the images it was made between: one made
+   * before a tag moved (re-pushed, re-tagged, its archive replaced) is removed and made again,
+   * where it would have rebuilt the image the tag named before. When it cannot tell (the image
+   * gone, its engine or registry away), the stored delta is served.
+   */
+  imageId?(ref: string): Promise<string>;
 }
 
 /**
@@ -67,6 +77,11 @@ export type DeltaServerEvent =
    * while it sends it (the reason then ends "found while sending it"; that answer is cut off).
    */
   | { type: 'delta-damaged'; from: string; to: string; level: number; reason: string }
+  /**
+   * A stored delta made between other images than its references name now (a tag moved: see
+   * {@link DeltaSource.imageId}) was removed, and is made again: devices asking meanwhile are told 202.
+   */
+  | { type: 'delta-outdated'; from: string; to: string; level: number; reason: string }
   /** Least recently used deltas removed to keep the store within its `maxBytes`. */
   | { type: 'deltas-removed'; files: number; bytes: number; maxBytes: number };
 
@@ -383,29 +398,48 @@ export function createDeltaServer(opts: DeltaServerOptions): DeltaServer {
   /**
    * The stored delta's file status, or undefined when there is none to serve: a copy damaged on the
    * server's disk is removed to be made again, rather than served to every device, each to find it
-   * damaged and pull. Rejects (ERR_CORRUPT) when it cannot be removed.
+   * damaged and pull; so is one made between other images than `from` and `to` name now. Rejects
+   * (ERR_CORRUPT, ERR_IO) when it cannot be removed.
    */
   async function soundStat(from: string, to: string, variant: number | undefined): Promise<Stats | undefined> {
     const path = opts.store.pathFor(from, to, variant);
     for (;;) {
       const st = await opts.store.stat(from, to, variant);
       if (st === undefined) return undefined;
-      const { damage } = await digestOf(path, st);
-      if (damage === undefined) return st;
-      await removeDamaged(from, to, variant, st, damage);
+      const { damage, images } = await digestOf(path, st);
+      if (damage !== undefined) {
+        await removeStored(from, to, variant, st, 'damaged', damage);
+        continue;
+      }
+      const moved = images && (await movedSince(from, to, images));
+      if (moved === undefined) return st;
+      await removeStored(from, to, variant, st, 'outdated', moved);
     }
   }
 
   /**
-   * Removes version `st` of a stored delta found damaged (not one made since), forgets its check and
-   * tells the log, so that the next request starts making it again. Rejects (ERR_CORRUPT) when it
-   * cannot be removed; its check then says damaged, so that requests answer that without reading
-   * it again.
+   * Which of `from` and `to` names another image now than the stored delta goes between, in words;
+   * undefined while both still name theirs, or where the source cannot tell.
    */
-  async function removeDamaged(from: string, to: string, variant: number | undefined, st: Stats, damage: string): Promise<void> {
+  async function movedSince(from: string, to: string, images: { old: string; new: string }): Promise<string | undefined> {
+    const idOf = opts.source.imageId?.bind(opts.source);
+    if (!idOf) return undefined;
+    const [fromId, toId] = await Promise.all([from, to].map((ref) => idOf(ref).catch(() => undefined)));
+    if (toId !== undefined && toId !== images.new) return `${to} names image ${toId} now, not ${images.new}`;
+    if (fromId !== undefined && fromId !== images.old) return `${from} names image ${fromId} now, not ${images.old}`;
+    return undefined;
+  }
+
+  /**
+   * Removes version `st` of a stored delta found damaged or outdated (not one made since), forgets
+   * its check and tells the log, so that the next request starts making it again. Rejects when it
+   * cannot be removed: ERR_CORRUPT for a damaged one, whose check then says damaged, so that
+   * requests answer that without reading it again; ERR_IO for an outdated one.
+   */
+  async function removeStored(from: string, to: string, variant: number | undefined, st: Stats, kind: 'damaged' | 'outdated', why: string): Promise<void> {
     const path = opts.store.pathFor(from, to, variant);
     const version = fileVersionOf(st);
-    const reason = `the stored delta ${path} is damaged: ${damage}`;
+    const reason = `the stored delta ${path} is ${kind}: ${why}`;
     const now = await stat(path).catch(() => undefined);
     if (now === undefined || fileVersionOf(now) !== version) return; // removed, or made again, meanwhile
     const known = digests.get(path);
@@ -416,14 +450,14 @@ export function createDeltaServer(opts: DeltaServerOptions): DeltaServer {
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') {
         // Kept as damaged, not forgotten: else every request read it whole again to find it so.
-        if (holdsKnown()) digests.set(path, { version, digest: known!.digest.then((check) => ({ ...check, damage })) });
-        throw new RolldeltaError(ErrorCode.CORRUPT, `${reason}, and the server cannot remove it to make it again: ${(e as Error).message}`, { cause: e });
+        if (kind === 'damaged' && holdsKnown()) digests.set(path, { version, digest: known!.digest.then((check) => ({ ...check, damage: why })) });
+        throw new RolldeltaError(kind === 'damaged' ? ErrorCode.CORRUPT : ErrorCode.IO, `${reason}, and the server cannot remove it to make it again: ${(e as Error).message}`, { cause: e });
       }
       if (holdsKnown()) digests.delete(path);
-      return; // removed meanwhile, by another request that found it damaged
+      return; // removed meanwhile, by another request that found it damaged or outdated
     }
     if (holdsKnown()) digests.delete(path);
-    emit({ type: 'delta-damaged', from, to, level: variant ?? serverLevel, reason });
+    emit({ type: kind === 'damaged' ? 'delta-damaged' : 'delta-outdated', from, to, level: variant ?? serverLevel, reason });
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse, seen: Seen): Promise<void> {
@@ -479,7 +513,7 @@ export function createDeltaServer(opts: DeltaServerOptions): DeltaServer {
     pipeline(file, sent, res, () => {
       if (sent.damage === undefined) return;
       // One that cannot be removed stays known as damaged: the next request answers 500 saying so.
-      removeDamaged(from, to, variant, st, `${sent.damage}, found while sending it`).catch(() => {});
+      removeStored(from, to, variant, st, 'damaged', `${sent.damage}, found while sending it`).catch(() => {});
     });
   }
 
@@ -526,24 +560,47 @@ export function archiveFileName(ref: string): string {
  * await archiveDirectory('/srv/images').archive('app:2'); // '/srv/images/app_2.tar'
  */
 export function archiveDirectory(dir: string): DeltaSource {
-  async function pathOf(ref: string): Promise<string> {
+  /** Each archive's image ID, read once per version of its file. */
+  const ids = new Map<string, { version: string; id: Promise<string> }>();
+  async function found(ref: string): Promise<{ path: string; st: Stats }> {
     const path = `${dir}/${archiveFileName(ref)}`;
     try {
-      await stat(path);
+      return { path, st: await stat(path) };
     } catch {
       throw new RolldeltaError(
         ErrorCode.NOT_FOUND,
         `no archive for image ${ref}: looked for ${path} (the image NAME:TAG is the file NAME_TAG.tar, every character other than A-Z a-z 0-9 . - _ replaced by _); docker save it there`,
       );
     }
-    return path;
   }
   return {
-    archive: pathOf,
+    archive: async (ref) => (await found(ref)).path,
     async checkImage(ref) {
-      await pathOf(ref);
+      await found(ref);
+    },
+    async imageId(ref) {
+      const { path, st } = await found(ref);
+      const version = fileVersionOf(st);
+      let known = ids.get(path);
+      if (known?.version !== version) {
+        const entry = { version, id: imageIdIn(path) };
+        ids.set(path, entry);
+        entry.id.catch(() => ids.get(path) === entry && ids.delete(path)); // a failed read is read again
+        known = entry;
+      }
+      return known.id;
     },
   };
+}
+
+/** The ID of the one image in the archive at `path`. */
+async function imageIdIn(path: string): Promise<string> {
+  const archive = await ImageArchive.open(path);
+  try {
+    return archive.image().id;
+  } finally {
+    await archive.close();
+  }
 }
 
 /**
@@ -562,6 +619,7 @@ export function engineArchives(engine: DockerEngine, dir: string): DeltaSource {
     async checkImage(ref) {
       await inspect(ref);
     },
+    imageId: async (ref) => (await inspect(ref)).Id,
     async archive(ref) {
       const info = await inspect(ref);
       const path = `${dir}/${info.Id.replace(/^sha256:/, '')}.tar`;

@@ -47,6 +47,10 @@ export function registryArchives(client: RegistryClient, dir: string): DeltaSour
       const { repo, reference } = splitReference(ref);
       await manifestOf(repo, reference, ref);
     },
+    async imageId(ref) {
+      const { repo, reference } = splitReference(ref);
+      return (await manifestOf(repo, reference, ref)).config.digest;
+    },
     async archive(ref) {
       const { repo, reference } = splitReference(ref);
       const m = await manifestOf(repo, reference, ref);

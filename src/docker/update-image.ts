@@ -6,9 +6,9 @@ import { ErrorCode, RolldeltaError, isRolldeltaError } from '../core/errors.js';
 import type { PatchOptions } from '../format/operations-options.js';
 import { applyImageDelta } from '../image/apply-image-delta.js';
 import { ImageArchive } from '../image/archive-reader.js';
-import { readImageDeltaHeader, type ImageDeltaHeader } from '../image/image-delta-format.js';
+import type { ImageDeltaHeader } from '../image/image-delta-format.js';
+import { readImageDeltaFileHeader } from '../image/image-delta-file.js';
 import { ReadRing } from '../image/read-ring.js';
-import { FileBasis } from '../stream/file-basis.js';
 import type { WorkerCount } from '../stream/worker-count.js';
 import { ConcurrencyLimit } from './_concurrency-limit.js';
 import { EngineWait } from './_engine-wait.js';
@@ -344,7 +344,7 @@ async function viaDelta(opts: UpdateOptions, settings: UpdateSettings, from: str
         }),
         { signal: opts.signal, onWait: () => opts.onProgress?.({ phase: 'waiting', message: 'other delta downloads are under way (see DownloadLimiter); waiting for one to end' }) },
       );
-      kept = { header: await readDeltaHeader(deltaPath), bytes: deltaBytes };
+      kept = { header: await readImageDeltaFileHeader(deltaPath, 'the downloaded image delta'), bytes: deltaBytes };
     }
     const { header } = kept;
     // Checked before the old image is saved, which takes long for a large one.
@@ -391,15 +391,6 @@ function loadTags(to: string): string[] {
   return [to.lastIndexOf(':') > to.lastIndexOf('/') ? to : `${to}:latest`];
 }
 
-async function readDeltaHeader(path: string): Promise<ImageDeltaHeader> {
-  const file = await FileBasis.open(path, 'the downloaded image delta');
-  try {
-    return (await readImageDeltaHeader((p, n) => file.read(p, n), file.length)).header;
-  } finally {
-    await file.close();
-  }
-}
-
 /**
  * The whole delta an earlier run left at `path`, when it starts from the image `basisId` (a
  * basis tag moved since is downloaded for again). Removed if it is not, or cannot be read.
@@ -417,5 +408,5 @@ async function keptDelta(path: string, basisId: string): Promise<{ header: Image
 async function deltaFileAt(path: string): Promise<{ header: ImageDeltaHeader | undefined; bytes: number } | undefined> {
   const s = await stat(path).catch(() => undefined);
   if (!s?.isFile()) return undefined;
-  return { header: await readDeltaHeader(path).catch(() => undefined), bytes: s.size };
+  return { header: await readImageDeltaFileHeader(path, 'the downloaded image delta').catch(() => undefined), bytes: s.size };
 }

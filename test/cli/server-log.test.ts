@@ -32,5 +32,8 @@ describe('rolldelta serve log lines', () => {
     expect(serverLogLine({ type: 'delta-damaged', from: 'app:1', to: 'app:2', level: 9, reason: 'the stored delta /d/0a.rdimg is damaged: a frame fails its CRC-32 at byte 361' }, at)).toBe(
       '2026-11-24T09:30:00.000Z removed app:1 -> app:2 at level 9 from the store, to make it again: the stored delta /d/0a.rdimg is damaged: a frame fails its CRC-32 at byte 361\n',
     );
+    expect(serverLogLine({ type: 'delta-outdated', from: 'app:1', to: 'app:2', level: 9, reason: 'the stored delta /d/0a.rdimg is outdated: app:2 names image sha256:b2 now, not sha256:a1' }, at)).toBe(
+      '2026-11-24T09:30:00.000Z removed app:1 -> app:2 at level 9 from the store, to make it again: the stored delta /d/0a.rdimg is outdated: app:2 names image sha256:b2 now, not sha256:a1\n',
+    );
   });
 });

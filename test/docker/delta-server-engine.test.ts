@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DeltaStore, createDeltaServer, engineArchives, type DeltaServer } from '../../src/index.js';
 import { downloadDelta } from '../../src/docker/delta-download.js';
+import { readImageDeltaFileHeader } from '../../src/image/image-delta-file.js';
 import { dockerdAvailable, requirePeer, startDockerd, type Dockerd } from '../helpers/dockerd.js';
 import { buildApp, importBusybox } from '../helpers/images.js';
 
@@ -53,6 +54,25 @@ describe.skipIf(docker.skip)(`engineArchives with a real engine ${docker.message
     expect(existsSync(join(dir, 'cache'))).toBe(false);
     expect(await server.generate('rd-base:1', 'rd-app:1')).toBeGreaterThan(0);
     expect(readdirSync(join(dir, 'cache')).filter((f) => f.endsWith('.tar'))).toHaveLength(2);
+  });
+
+  it('a delta made before its tag moved to another image (docker tag) is made again for the image the tag names now', async () => {
+    const source = engineArchives(d.engine, join(dir, 'cache'));
+    const app = (await d.engine.inspectImage('rd-app:1'))!.Id;
+    const base = (await d.engine.inspectImage('rd-base:1'))!.Id;
+    await d.engine.tagImage(app, 'rd-moving', '1');
+    expect(await source.imageId!('rd-moving:1')).toBe(app);
+    const s = createDeltaServer({ source, store: new DeltaStore(join(dir, 'store-moving')) });
+    const newIdOf = async () => (await readImageDeltaFileHeader(new DeltaStore(join(dir, 'store-moving')).pathFor('rd-base:1', 'rd-moving:1'), 'the delta')).new.id;
+    await s.generate('rd-base:1', 'rd-moving:1');
+    expect(await newIdOf()).toBe(app);
+    await s.generate('rd-base:1', 'rd-moving:1'); // stored, still current: not made again
+    expect(s.generations).toBe(1);
+    await d.engine.tagImage(base, 'rd-moving', '1');
+    expect(await source.imageId!('rd-moving:1')).toBe(base);
+    await s.generate('rd-base:1', 'rd-moving:1');
+    expect(s.generations).toBe(2);
+    expect(await newIdOf()).toBe(base);
   });
 
   it('while its engine restarts, answers 503 with Retry-After, and a device waiting through it gets the delta', async () => {

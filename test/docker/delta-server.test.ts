@@ -10,6 +10,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { DeltaStore, DockerEngine, applyImageDelta, archiveDirectory, archiveFileName, createDeltaServer, engineArchives, type DeltaServer, type DeltaServerEvent, type DeltaSource } from '../../src/index.js';
 import { downloadDelta } from '../../src/docker/delta-download.js';
+import { ImageArchive } from '../../src/image/archive-reader.js';
+import { readImageDeltaHeader } from '../../src/image/image-delta-format.js';
 import { makeTar } from '../helpers/images.js';
 import { requirePeer } from '../helpers/peers.js';
 
@@ -402,6 +404,60 @@ describe('createDeltaServer', () => {
     } finally {
       execFileSync('chattr', ['-i', path], { stdio: 'ignore' });
     }
+  });
+
+  it('a stored delta whose reference names another image now (its archive replaced) is made again, not served; one whose old archive was removed is still served', async () => {
+    const own = join(dir, 'moving');
+    mkdirSync(own);
+    const put = (name: string, n: number) => {
+      // As an operator replaces an archive: a new file renamed over the old one.
+      writeFileSync(join(own, `${name}.new`), release(n));
+      renameSync(join(own, `${name}.new`), join(own, name));
+    };
+    put('app_1.tar', 1);
+    put('app_2.tar', 2);
+    const ids = new Map<number, string>();
+    for (const n of [1, 2, 3, 4]) {
+      writeFileSync(join(own, `probe-${n}.tar`), release(n));
+      const a = await ImageArchive.open(join(own, `probe-${n}.tar`));
+      ids.set(n, a.image().id);
+      await a.close();
+    }
+    const outdated: string[] = [];
+    const s = createDeltaServer({ source: archiveDirectory(own), store: new DeltaStore(join(own, 'store')), retryAfterSeconds: 1, onEvent: (e) => void (e.type === 'delta-outdated' && outdated.push(e.reason)) });
+    await withServer(s.handler, async (b) => {
+      const url = `${b}/delta?from=app:1&to=app:2`;
+      /** The images the delta answered to `url` goes between. */
+      const between = async () => {
+        const r = await untilDone(url);
+        expect(r.status).toBe(200);
+        const bytes = new Uint8Array(await r.arrayBuffer());
+        const { header } = await readImageDeltaHeader(async (p, n) => bytes.subarray(p, p + n), bytes.length);
+        return [header.old.id, header.new.id];
+      };
+      expect(await between()).toEqual([ids.get(1), ids.get(2)]);
+      expect(await between()).toEqual([ids.get(1), ids.get(2)]);
+      expect(s.generations).toBe(1);
+
+      put('app_2.tar', 3); // app:2 re-saved as another image
+      const told = await fetch(url);
+      expect(told.status).toBe(202);
+      await told.text();
+      expect(outdated).toHaveLength(1);
+      expect(outdated[0]).toContain(`is outdated: app:2 names image ${ids.get(3)} now, not ${ids.get(2)}`);
+      expect(await between()).toEqual([ids.get(1), ids.get(3)]);
+
+      put('app_1.tar', 4); // and app:1
+      expect(await between()).toEqual([ids.get(4), ids.get(3)]);
+      expect(outdated[1]).toContain(`is outdated: app:1 names image ${ids.get(4)} now, not ${ids.get(1)}`);
+      expect(s.generations).toBe(3);
+
+      // The old release's archive removed once its deltas are made: they are served still.
+      rmSync(join(own, 'app_1.tar'));
+      expect(await between()).toEqual([ids.get(4), ids.get(3)]);
+      expect(s.generations).toBe(3);
+      expect(outdated).toHaveLength(2);
+    });
   });
 
   it('many first requests for a delta after a restart read it once for its checksum', async () => {

@@ -181,6 +181,16 @@ describe.skipIf(registry.skip || skopeo.skip)(`RegistryClient ${registry.message
     }
   }, 60_000);
 
+  it('the registry source names the image a tag points to now (its config digest), as the tag moves', async () => {
+    const host = base.replace('http://', '');
+    const source = registryArchives(new RegistryClient({ baseUrl: base }), join(dir, 'cache-moving'));
+    for (const [name, img] of [['2', v2], ['1', v1]] as const) {
+      execFileSync('skopeo', ['copy', '--quiet', '--dest-tls-verify=false', `docker-archive:${join(dir, `rel${name}.tar`)}`, `docker://${host}/rel:moving`], { stdio: 'pipe' });
+      expect(await source.imageId!(`${host}/rel:moving`)).toBe(img.id);
+    }
+    await expect(source.imageId!(`${host}/rel:nothing`)).rejects.toMatchObject({ code: 'ERR_NOT_FOUND' });
+  });
+
   it('a missing tag is ERR_REMOTE with the status; a dead registry ERR_IO', async () => {
     await expect(new RegistryClient({ baseUrl: base }).manifest('app', 'nope')).rejects.toMatchObject({ code: 'ERR_REMOTE' });
     const dead = await freePort();
