@@ -5,6 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream, mkdirSync, openSync, writeSync, closeSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { measuredEnv } from './_peers.mjs';
 
 const MiB = 1 << 20;
 const dir = join(import.meta.dirname, '.work', 'large');
@@ -35,7 +36,7 @@ function makePair(mib, name) {
 }
 
 function run(args) {
-  const r = spawnSync('/usr/bin/time', ['-f', '%M %e', process.execPath, cli, ...args], { encoding: 'utf8' });
+  const r = spawnSync('/usr/bin/time', ['-f', '%M %e', process.execPath, cli, ...args], { encoding: 'utf8', env: measuredEnv() });
   if (r.status !== 0) throw new Error(`rolldelta ${args.join(' ')} failed: ${r.stderr}`);
   const [rssKb, secs] = r.stderr.trim().split('\n').pop().split(' ').map(Number);
   return { rssMiB: rssKb / 1024, secs };
