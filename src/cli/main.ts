@@ -22,7 +22,7 @@ Usage:
   rolldelta docker diff [--level N] OLD NEW DELTA   the same for images in the engine (DOCKER_HOST)
   rolldelta docker apply [--tag NEW] [--workers N|auto] OLD DELTA   rebuild the new image into the engine
   rolldelta serve --store DIR (--images DIR | --engine | --registry URL) [--port 8080] [--host 127.0.0.1]
-                  [--workers N|auto] [--level N] [--max-generations N] [--max-store-bytes N]
+                  [--workers N|auto] [--level N] [--max-generations N] [--max-store-bytes N] [--keep-archives N]
                                               serve image deltas: GET /delta?from=OLD&to=NEW[&level=N]
   rolldelta update [--from OLD] --to NEW --server URL [--level N] [--request-timeout S] [--retries N] [--retry-interval S]
                    [--idle-timeout S] [--max-delta-bytes N] [--engine-wait S] [--work-dir DIR] [--workers N|auto] [--json]

@@ -22,11 +22,12 @@ const spec: Record<string, OptionSpec> = {
   level: levelOption,
   'max-generations': { kind: 'integer', min: 1 },
   'max-store-bytes': { kind: 'integer', min: 1 },
+  'keep-archives': { kind: 'integer', min: 1 },
   help: { kind: 'boolean', short: 'h' },
 };
 
 const USAGE = `usage: rolldelta serve --store DIR (--images DIR | --engine | --registry URL) [--port 8080] [--host 127.0.0.1]
-       [--workers N|auto] [--level N] [--max-generations N] [--max-store-bytes N]
+       [--workers N|auto] [--level N] [--max-generations N] [--max-store-bytes N] [--keep-archives N]
 
 Serves image deltas over HTTP until stopped (SIGINT, SIGTERM or SIGHUP: generations under way
 are abandoned, downloads get 10 s to finish). Logs each request (but the 202 polls) and each
@@ -53,6 +54,9 @@ generation on stderr.
                     most bytes of deltas kept in --store (default: all); past it, the least
                     recently made or served are removed once a delta is made (the archives
                     --engine and --registry cache there are not counted)
+  --keep-archives N
+                    image archives --engine and --registry keep cached in --store, the most
+                    recently used (default 8; each is a whole image, uncompressed from --engine)
   -h, --help        this help
 
 Requests:
@@ -96,7 +100,10 @@ export async function serveCommand(argv: readonly string[], signal: AbortSignal)
   // The server's default is one thread per core: context mixing on the server's own thread would
   // hold every other device's download for seconds (a 76 KB delta took 6.5-25 s to fetch).
   const workers = workerCount(args.values.workers);
-  const source = images ? archiveDirectory(images) : registryOptions ? registryArchives(await reachableRegistry(registryOptions), store) : engineArchives(await reachableEngine(), store);
+  const keepArchives = args.values['keep-archives'] as number | undefined;
+  if (images && keepArchives !== undefined) throw new UsageError('--keep-archives is for the archives --engine and --registry cache; --images DIR keeps its own');
+  const cacheOptions = { keepArchives };
+  const source = images ? archiveDirectory(images) : registryOptions ? registryArchives(await reachableRegistry(registryOptions), store, cacheOptions) : engineArchives(await reachableEngine(), store, cacheOptions);
   const onEvent = (e: DeltaServerEvent) => {
     const line = serverLogLine(e);
     if (line) process.stderr.write(line);

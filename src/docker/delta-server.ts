@@ -10,6 +10,7 @@ import { BasisCache } from '../image/basis-cache.js';
 import { diffImages } from '../image/diff-images.js';
 import { fileVersionOf } from '../stream/file-version.js';
 import { resolveWorkerCount, type WorkerCount } from '../stream/worker-count.js';
+import { ArchiveCache, keepArchivesOf } from './_archive-cache.js';
 import { ConcurrencyLimit } from './_concurrency-limit.js';
 import { FailureMemory, type Refusal } from './_failure-memory.js';
 import { checkCount, checkMilliseconds } from './_option-checks.js';
@@ -603,13 +604,25 @@ async function imageIdIn(path: string): Promise<string> {
   }
 }
 
+/** Options of the sources that cache image archives ({@link engineArchives}, `registryArchives`). */
+export interface ArchiveCacheOptions {
+  /**
+   * Archives kept in the cache folder, the most recently used (default 8): once a new one is
+   * written, the others are removed, but none used in the last minute. One asked for again is
+   * saved (or downloaded) again.
+   */
+  keepArchives?: number;
+}
+
 /**
  * A source that saves images from a Docker Engine, once each: archives are cached in `dir` (made
- * when missing) by image ID, so a popular base is read from the engine a single time.
+ * when missing) by image ID, so a popular base is read from the engine a single time; the
+ * `keepArchives` most recently used are kept (default 8).
  * @example
  * createDeltaServer({ source: engineArchives(new DockerEngine(), '/srv/cache'), store });
  */
-export function engineArchives(engine: DockerEngine, dir: string): DeltaSource {
+export function engineArchives(engine: DockerEngine, dir: string, opts: ArchiveCacheOptions = {}): DeltaSource {
+  const cache = new ArchiveCache(dir, keepArchivesOf(opts.keepArchives));
   async function inspect(ref: string) {
     const info = await engine.inspectImage(ref);
     if (!info) throw new RolldeltaError(ErrorCode.NOT_FOUND, `the Docker Engine at ${engine.socketPath} has no image ${ref}; docker pull or docker load it there`);
@@ -623,12 +636,13 @@ export function engineArchives(engine: DockerEngine, dir: string): DeltaSource {
     async archive(ref) {
       const info = await inspect(ref);
       const path = `${dir}/${info.Id.replace(/^sha256:/, '')}.tar`;
-      try {
-        await stat(path);
-      } catch {
+      const saved = await stat(path).then(() => false, async () => {
         await mkdir(dir, { recursive: true });
         await engine.saveImagesToFile([ref], path); // by name, so the archive keeps its tag
-      }
+        return true;
+      });
+      await cache.used(path);
+      if (saved) await cache.prune();
       return path;
     },
   };

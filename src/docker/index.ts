@@ -12,7 +12,7 @@ export {
   type RunResult,
 } from './engine.js';
 export { JsonLineDecoder, readJsonStream, messageError, type JsonMessage } from './json-stream.js';
-export { createDeltaServer, archiveDirectory, archiveFileName, engineArchives, type DeltaServer, type DeltaServerEvent, type DeltaServerOptions, type DeltaSource } from './delta-server.js';
+export { createDeltaServer, archiveDirectory, archiveFileName, engineArchives, type ArchiveCacheOptions, type DeltaServer, type DeltaServerEvent, type DeltaServerOptions, type DeltaSource } from './delta-server.js';
 export { DeltaStore, type DeltaStoreOptions, type Eviction } from './delta-store.js';
 export { updateImage, sameRepositoryNewest, DownloadLimiter, defaultDownloadLimiter, type BasisPolicy, type UpdateOptions, type UpdateResult } from './update-image.js';
 export { FallbackPullError } from './fallback-pull-error.js';

@@ -5,7 +5,8 @@ import { writeFileAtomic } from '../stream/atomic-file.js';
 import { ChunkBuffer } from '../stream/chunks.js';
 import { encodeHeader } from '../tar/encode-header.js';
 import { TarWriter } from '../tar/writer.js';
-import type { DeltaSource } from './delta-server.js';
+import { ArchiveCache, keepArchivesOf } from './_archive-cache.js';
+import type { ArchiveCacheOptions, DeltaSource } from './delta-server.js';
 import type { RegistryClient } from './registry.js';
 
 const enc = new TextEncoder();
@@ -28,11 +29,13 @@ export function splitReference(ref: string): { repo: string; reference: string }
 /**
  * A delta-server source that reads images from a registry, with no engine: each image is written
  * once as an OCI image archive (blobs as stored, gzip and zstd layers included) cached in `dir` (made when missing) by manifest
- * digest, and its reference kept as the archive's tag.
+ * digest, and its reference kept as the archive's tag; the `keepArchives` most recently used are
+ * kept (default 8).
  * @example
  * createDeltaServer({ source: registryArchives(new RegistryClient({ baseUrl }), '/srv/cache'), store });
  */
-export function registryArchives(client: RegistryClient, dir: string): DeltaSource {
+export function registryArchives(client: RegistryClient, dir: string, opts: ArchiveCacheOptions = {}): DeltaSource {
+  const cache = new ArchiveCache(dir, keepArchivesOf(opts.keepArchives));
   /** The image's manifest; a registry that answers 404 (no such tag or repository) is ERR_NOT_FOUND. */
   async function manifestOf(repo: string, reference: string, ref: string) {
     try {
@@ -59,11 +62,9 @@ export function registryArchives(client: RegistryClient, dir: string): DeltaSour
         return d.slice(7);
       };
       const path = join(dir, `${hex(m.digest)}.tar`);
-      try {
-        await stat(path);
+      if (await stat(path).then(() => true, () => false)) {
+        await cache.used(path);
         return path;
-      } catch {
-        // Not cached yet.
       }
       const config = await client.blobBytes(repo, m.config.digest);
       async function* chunks(): AsyncGenerator<Uint8Array> {
@@ -93,6 +94,8 @@ export function registryArchives(client: RegistryClient, dir: string): DeltaSour
       }
       await mkdir(dir, { recursive: true });
       await writeFileAtomic(path, chunks());
+      await cache.used(path);
+      await cache.prune();
       return path;
     },
   };

@@ -136,7 +136,7 @@ describe('rolldelta CLI', () => {
     }
   }, 20_000);
 
-  it('serve with a missing --images folder, two sources, a --registry not http(s), or half a registry login is bad usage', () => {
+  it('serve with a missing --images folder, two sources, --keep-archives with --images, a --registry not http(s), or half a registry login is bad usage', () => {
     // Before: it started, and answered every device 404 (or took --images alone) without a word.
     // Bounded: without the checks the server starts and runs until killed.
     const serve = (...args: string[]) => spawnSync(process.execPath, [cliPath, 'serve', '--store', p('store'), '--port', '0', ...args], { timeout: 10_000 });
@@ -156,6 +156,9 @@ describe('rolldelta CLI', () => {
       expect(bad.status, url).toBe(2);
       expect(bad.stderr.toString()).toContain(`--registry ${url} is not an http:// or https:// URL`);
     }
+    const keep = serve('--images', dir, '--keep-archives', '3');
+    expect(keep.status).toBe(2);
+    expect(keep.stderr.toString()).toContain('--keep-archives is for the archives --engine and --registry cache');
     const half = spawnSync(process.execPath, [cliPath, 'serve', '--store', p('store'), '--port', '0', '--registry', 'http://127.0.0.1:9'], { env: { ...process.env, ROLLDELTA_REGISTRY_USERNAME: 'u' }, timeout: 10_000 });
     expect(half.status).toBe(2);
     expect(half.stderr.toString()).toContain('one is set without the other');

@@ -4,11 +4,11 @@
 // challenge and proxies to the real registry (a mock, for that one fault only).
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DeltaStore, ImageArchive, RegistryClient, applyImageDelta, createDeltaServer, registryArchives } from '../../src/index.js';
 import { dockerLegacyTar, fixtureImage, ociLayoutTar, tarBytes } from '../helpers/image-fixtures.js';
@@ -189,6 +189,21 @@ describe.skipIf(registry.skip || skopeo.skip)(`RegistryClient ${registry.message
       expect(await source.imageId!(`${host}/rel:moving`)).toBe(img.id);
     }
     await expect(source.imageId!(`${host}/rel:nothing`)).rejects.toMatchObject({ code: 'ERR_NOT_FOUND' });
+  });
+
+  it('keeps keepArchives archives in its cache, the most recently used', async () => {
+    const host = base.replace('http://', '');
+    const cache = join(dir, 'cache-kept');
+    const source = registryArchives(new RegistryClient({ baseUrl: base }), cache, { keepArchives: 1 });
+    const first = await source.archive(`${host}/rel:1`);
+    const hourAgo = new Date(Date.now() - 3_600_000);
+    utimesSync(first, hourAgo, hourAgo); // used an hour ago
+    const second = await source.archive(`${host}/rel:2`);
+    expect(readdirSync(cache)).toEqual([basename(second)]);
+    // Asked for again: written again, and the other, now the older, stays (used within the minute).
+    expect(await source.archive(`${host}/rel:1`)).toBe(first);
+    expect(readdirSync(cache).sort()).toEqual([basename(first), basename(second)].sort());
+    expect(() => registryArchives(new RegistryClient({ baseUrl: base }), cache, { keepArchives: 0 })).toThrow(/keepArchives must be a whole number from 1/);
   });
 
   it('a missing tag is ERR_REMOTE with the status; a dead registry ERR_IO', async () => {
