@@ -75,9 +75,10 @@ Requests:
 /**
  * `rolldelta serve --port P --store DIR (--images DIR | --engine | --registry URL) [--workers N|auto] [--level N]`:
  * the delta server, with image archives from a directory (`app:2` is `app_2.tar`), saved from the
- * Docker Engine on demand, or read from a registry (either of which must answer at start-up); --level is that of the deltas devices get when
- * they ask for none (default 9). Runs until stopped (SIGINT, SIGTERM or SIGHUP), then closes its
- * listening socket; --help prints the usage, with the archive naming rule and the requests.
+ * Docker Engine on demand, or read from a registry (either of which must answer at start-up);
+ * --level is that of the deltas devices get when they ask for none (default 9). Runs until
+ * stopped (SIGINT, SIGTERM or SIGHUP), then closes its listening socket; --help prints the usage,
+ * with the archive naming rule and the requests.
  * @example
  * await serveCommand(['--store', '/srv/deltas', '--images', '/srv/images', '--port', '8080'], AbortSignal.timeout(60_000));
  */
