@@ -32,13 +32,15 @@ export interface GetOptions {
    * aborted with ERR_TIMEOUT; default none. Also bounds `text()`.
    */
   idleTimeoutMs?: number;
+  /** HEAD instead of GET: the answer's status and headers alone. Not with `reuseBuffers`. */
+  head?: boolean;
 }
 
 const REDIRECT = new Set([301, 302, 303, 307, 308]);
 const MAX_REDIRECTS = 5;
 
 /**
- * GET over node:http or node:https (with `reuseBuffers`, an http: answer over a plain socket read
+ * GET (or HEAD: `head`) over node:http or node:https (with `reuseBuffers`, an http: answer over a plain socket read
  * into reused buffers: rawGet), following up to five redirects (Authorization is not sent to
  * another origin), resolving once the answer's headers arrive. Used instead of fetch for the
  * device's and the server's downloads: reading a fetch body detaches ArrayBuffers, and once one is
@@ -53,7 +55,7 @@ const MAX_REDIRECTS = 5;
 export async function httpGet(url: string, opts: GetOptions = {}): Promise<GetResponse> {
   const ms = opts.idleTimeoutMs ?? 0;
   if (!(ms > 0)) return follow(url, opts, opts.signal);
-  const idle = new IdleTimeout(ms, `GET ${url}`, opts.signal);
+  const idle = new IdleTimeout(ms, `${opts.head ? 'HEAD' : 'GET'} ${url}`, opts.signal);
   let res: GetResponse;
   try {
     res = await follow(url, opts, idle.signal, idle);
@@ -71,7 +73,7 @@ async function follow(url: string, opts: GetOptions, signal: AbortSignal | undef
   const headers = { ...opts.headers };
   for (let hop = 0; ; hop++) {
     idle?.restart();
-    const res = opts.reuseBuffers && target.protocol === 'http:' ? rawAnswer(await sendRaw(target, headers, signal, opts.ring)) : answer(await send(target, headers, signal));
+    const res = opts.reuseBuffers && !opts.head && target.protocol === 'http:' ? rawAnswer(await sendRaw(target, headers, signal, opts.ring)) : answer(await send(target, headers, signal, opts.head ? 'HEAD' : 'GET'));
     const location = res.header('location');
     if (!REDIRECT.has(res.status) || location === undefined || hop === MAX_REDIRECTS) return res;
     res.discard();
@@ -116,14 +118,14 @@ async function* watchedBody(body: AsyncIterable<Uint8Array>, idle: IdleTimeout):
   }
 }
 
-function send(target: URL, headers: Record<string, string>, signal: AbortSignal | undefined): Promise<IncomingMessage> {
+function send(target: URL, headers: Record<string, string>, signal: AbortSignal | undefined, method: 'GET' | 'HEAD'): Promise<IncomingMessage> {
   return new Promise((resolve, reject) => {
     if (target.protocol !== 'http:' && target.protocol !== 'https:') {
       reject(new Error(`unsupported URL scheme ${target.protocol} in ${target.href}`));
       return;
     }
     const request = target.protocol === 'https:' ? httpsRequest : httpRequest;
-    const req = request(target, { method: 'GET', headers, signal }, resolve);
+    const req = request(target, { method, headers, signal }, resolve);
     req.on('error', reject);
     req.end();
   });

@@ -10,6 +10,8 @@ import type { ArchiveCacheOptions, DeltaSource } from './delta-server.js';
 import type { RegistryClient } from './registry.js';
 
 const enc = new TextEncoder();
+/** Manifest digests whose image IDs a source remembers (~150 bytes each), the oldest forgotten first. */
+const MAX_KNOWN_DIGESTS = 4096;
 
 /**
  * `[host/]repo:tag` or `[host/]repo@sha256:…` → repository (without the registry host, which the
@@ -36,23 +38,39 @@ export function splitReference(ref: string): { repo: string; reference: string }
  */
 export function registryArchives(client: RegistryClient, dir: string, opts: ArchiveCacheOptions = {}): DeltaSource {
   const cache = new ArchiveCache(dir, keepArchivesOf(opts.keepArchives));
-  /** The image's manifest; a registry that answers 404 (no such tag or repository) is ERR_NOT_FOUND. */
-  async function manifestOf(repo: string, reference: string, ref: string) {
+  /**
+   * Image IDs by the digest of the manifest or index they were read from: a digest names the same
+   * bytes for good, so a reference is checked with a HEAD request and read whole only when it
+   * names a digest not seen before (the delta server asks at every request for a stored delta).
+   */
+  const ids = new Map<string, string>();
+  /** `read()`, a registry's 404 (no such tag or repository) as ERR_NOT_FOUND naming `ref`. */
+  async function found<T>(ref: string, read: () => Promise<T>): Promise<T> {
     try {
-      return await client.manifest(repo, reference);
+      return await read();
     } catch (e) {
       if (!isRolldeltaError(e) || (e.cause as { status?: number } | undefined)?.status !== 404) throw e;
       throw new RolldeltaError(ErrorCode.NOT_FOUND, `the registry has no image ${ref}; push it there`, { cause: e });
     }
   }
+  const manifestOf = (repo: string, reference: string, ref: string) => found(ref, () => client.manifest(repo, reference));
   return {
     async checkImage(ref) {
       const { repo, reference } = splitReference(ref);
-      await manifestOf(repo, reference, ref);
+      await found(ref, () => client.manifestDigest(repo, reference));
     },
     async imageId(ref) {
       const { repo, reference } = splitReference(ref);
-      return (await manifestOf(repo, reference, ref)).config.digest;
+      const digest = await found(ref, () => client.manifestDigest(repo, reference));
+      const known = digest === undefined ? undefined : ids.get(digest);
+      if (known !== undefined) return known;
+      // By digest where the registry told it: the tag may have moved again since the HEAD.
+      const id = (await manifestOf(repo, digest ?? reference, ref)).config.digest;
+      if (digest !== undefined) {
+        if (ids.size >= MAX_KNOWN_DIGESTS) ids.delete(ids.keys().next().value as string);
+        ids.set(digest, id);
+      }
+      return id;
     },
     async archive(ref) {
       const { repo, reference } = splitReference(ref);

@@ -90,6 +90,21 @@ export class RegistryClient {
     (await this.request('/v2/', {})).discard();
   }
 
+  /**
+   * The digest `repo:reference` names now (its manifest's, or its index's), from the answer's
+   * Docker-Content-Digest to a HEAD request, which registries count as no pull (Docker Hub's
+   * limits count GETs); undefined when the registry sends none. ERR_REMOTE with status 404 (in
+   * `cause`) when there is no such image.
+   * @example
+   * const digest = await reg.manifestDigest('app', '2'); // 'sha256:…'
+   */
+  async manifestDigest(repo: string, reference: string): Promise<string | undefined> {
+    const res = await this.request(`/v2/${repo}/manifests/${reference}`, { accept: MANIFEST_ACCEPT }, true);
+    res.discard();
+    const digest = res.header('docker-content-digest');
+    return digest !== undefined && /^sha256:[0-9a-f]{64}$/.test(digest) ? digest : undefined;
+  }
+
   /** The image manifest of `repo:reference` (tag or digest), an index resolved to `platform`. */
   async manifest(repo: string, reference: string, platform: { os?: string; architecture?: string } = { os: 'linux', architecture: 'amd64' }): Promise<ImageManifest> {
     for (let depth = 0; depth < 3; depth++) {
@@ -156,10 +171,10 @@ export class RegistryClient {
     return readCapped(res, max, what);
   }
 
-  private async request(path: string, headers: Record<string, string>): Promise<GetResponse> {
+  private async request(path: string, headers: Record<string, string>, head = false): Promise<GetResponse> {
     for (let attempt = 0; attempt < 2; attempt++) {
       const auth: Record<string, string> = this.token ? { authorization: this.token } : {};
-      const res = await this.get(`${this.base}${path}`, { ...headers, ...auth }, `the registry at ${this.base}`);
+      const res = await this.get(`${this.base}${path}`, { ...headers, ...auth }, `the registry at ${this.base}`, head);
       if (res.status === 401 && attempt === 0) {
         res.discard();
         this.token = await this.answerChallenge(res.header('www-authenticate') ?? '');
@@ -207,13 +222,13 @@ export class RegistryClient {
   }
 
   /**
-   * GET under the idle timeout, the answer's body read through {@link brokenOff}: a registry that
+   * GET (or HEAD) under the idle timeout, the answer's body read through {@link brokenOff}: a registry that
    * cannot be reached, or breaks off or stalls mid-answer, is a RegistryUnavailableError.
    */
-  private async get(url: string, headers: Record<string, string>, who: string): Promise<GetResponse> {
+  private async get(url: string, headers: Record<string, string>, who: string, head = false): Promise<GetResponse> {
     let res: GetResponse;
     try {
-      res = await httpGet(url, { headers, idleTimeoutMs: this.opts.idleTimeoutMs ?? IDLE_TIMEOUT_MS });
+      res = await httpGet(url, { headers, head, idleTimeoutMs: this.opts.idleTimeoutMs ?? IDLE_TIMEOUT_MS });
     } catch (e) {
       throw unavailable(e, `cannot reach ${who}`, this.base);
     }

@@ -191,6 +191,33 @@ describe.skipIf(registry.skip || skopeo.skip)(`RegistryClient ${registry.message
     await expect(source.imageId!(`${host}/rel:nothing`)).rejects.toMatchObject({ code: 'ERR_NOT_FOUND' });
   });
 
+  it('checks a reference with a HEAD request (no pull by Docker Hub\'s count), reading a manifest only for a digest not seen before', async () => {
+    const asked: string[] = [];
+    const counting = createServer(async (req, res) => {
+      asked.push(`${req.method} ${req.url?.replace(/sha256:[0-9a-f]{64}/, 'DIGEST')}`);
+      const upstream = await fetch(`${base}${req.url}`, { method: req.method, headers: { accept: String(req.headers.accept ?? '') } });
+      res.writeHead(upstream.status, Object.fromEntries(upstream.headers));
+      res.end(req.method === 'HEAD' ? undefined : Buffer.from(await upstream.arrayBuffer()));
+    });
+    await new Promise<void>((r) => counting.listen(0, '127.0.0.1', r));
+    try {
+      const client = new RegistryClient({ baseUrl: `http://127.0.0.1:${(counting.address() as AddressInfo).port}` });
+      // The digest HEAD tells: the manifest's, or for a multi-platform tag the index's.
+      expect(await client.manifestDigest('app', 'docker')).toBe((await client.manifest('app', 'docker')).digest);
+      const listDigest = await client.manifestDigest('app', 'list');
+      expect(listDigest).toMatch(/^sha256:[0-9a-f]{64}$/);
+      expect(listDigest).not.toBe((await client.manifest('app', 'list')).digest);
+      asked.length = 0;
+      const source = registryArchives(client, join(dir, 'cache-head'));
+      for (let i = 0; i < 3; i++) expect(await source.imageId!('127.0.0.1:1/rel:1')).toBe(v1.id);
+      await source.checkImage!('127.0.0.1:1/rel:2');
+      expect(asked).toEqual(['HEAD /v2/rel/manifests/1', 'GET /v2/rel/manifests/DIGEST', 'HEAD /v2/rel/manifests/1', 'HEAD /v2/rel/manifests/1', 'HEAD /v2/rel/manifests/2']);
+      await expect(source.checkImage!('127.0.0.1:1/rel:9')).rejects.toMatchObject({ code: 'ERR_NOT_FOUND' });
+    } finally {
+      await new Promise((r) => counting.close(r));
+    }
+  });
+
   it('keeps keepArchives archives in its cache, the most recently used', async () => {
     const host = base.replace('http://', '');
     const cache = join(dir, 'cache-kept');
