@@ -13,7 +13,12 @@ const IN_USE_MS = 60_000;
 /** Default of `keepArchives`. */
 export const KEEP_ARCHIVES = 8;
 
-/** Checks a `keepArchives` option: a whole number from 1. */
+/**
+ * Checks a `keepArchives` option: a whole number from 1 (ERR_INVALID_ARGUMENT otherwise), the
+ * default when undefined.
+ * @example
+ * keepArchivesOf(undefined); // 8
+ */
 export function keepArchivesOf(v: number | undefined): number {
   if (v === undefined) return KEEP_ARCHIVES;
   if (!Number.isSafeInteger(v) || v < 1) throw new RolldeltaError(ErrorCode.INVALID_ARGUMENT, `keepArchives must be a whole number from 1, got ${String(v)}`);

@@ -3,7 +3,11 @@ import { ErrorCode, RolldeltaError } from '../core/errors.js';
 /** Answers a registry gives while it is overloaded or being redeployed: ask again later. */
 const BUSY_STATUSES = new Set([429, 502, 503, 504]);
 
-/** Whether a registry's answer `status` says "not now" rather than "no". */
+/**
+ * Whether a registry's answer `status` says "not now" rather than "no".
+ * @example
+ * isBusyStatus(503); // true
+ */
 export function isBusyStatus(status: number): boolean {
   return BUSY_STATUSES.has(status);
 }

@@ -222,8 +222,9 @@ export class RegistryClient {
   }
 
   /**
-   * GET (or HEAD) under the idle timeout, the answer's body read through {@link brokenOff}: a registry that
-   * cannot be reached, or breaks off or stalls mid-answer, is a RegistryUnavailableError.
+   * GET (or HEAD) under the idle timeout, the answer's body read through {@link brokenOff}: a
+   * registry that cannot be reached, or breaks off or stalls mid-answer, is a
+   * RegistryUnavailableError.
    */
   private async get(url: string, headers: Record<string, string>, who: string, head = false): Promise<GetResponse> {
     let res: GetResponse;
