@@ -8,7 +8,7 @@ import { checkLevel } from '../format/level.js';
 import { ImageArchive } from '../image/archive-reader.js';
 import { BasisCache } from '../image/basis-cache.js';
 import { diffImages } from '../image/diff-images.js';
-import { fileVersionOf } from '../stream/file-version.js';
+import { fileVersionOf, perFileVersion, type PerVersion } from '../stream/file-version.js';
 import { resolveWorkerCount, type WorkerCount } from '../stream/worker-count.js';
 import { ArchiveCache, keepArchivesOf } from './_archive-cache.js';
 import { ConcurrencyLimit } from './_concurrency-limit.js';
@@ -257,7 +257,7 @@ export function createDeltaServer(opts: DeltaServerOptions): DeltaServer {
   /** A 503's Retry-After (ask again then), none for a refusal that stands. */
   const retryAfterFor = (status: number): Record<string, string> => (status === 503 ? { 'retry-after': retryAfter } : {});
   /** The digest and frame check of each stored delta, by path, with the version of the file it is of. */
-  const digests = new Map<string, { version: string; digest: Promise<StoredDeltaCheck> }>();
+  const digests = new Map<string, PerVersion<StoredDeltaCheck>>();
   const cachedBases = checkCount('cachedBases', opts.cachedBases ?? 2);
   const basisCache = cachedBases === 0 ? undefined : new BasisCache(cachedBases);
   const serverLevel = checkLevel(opts.level ?? 9);
@@ -270,16 +270,7 @@ export function createDeltaServer(opts: DeltaServerOptions): DeltaServer {
    * once however many requests ask for it at the same time.
    */
   function digestOf(path: string, st: Stats): Promise<StoredDeltaCheck> {
-    const version = fileVersionOf(st);
-    const known = digests.get(path);
-    if (known?.version === version) return known.digest;
-    const digest = checkStoredDelta(path);
-    digests.set(path, { version, digest });
-    // A failed read is not remembered: the next request reads again.
-    digest.catch(() => {
-      if (digests.get(path)?.digest === digest) digests.delete(path);
-    });
-    return digest;
+    return perFileVersion(digests, path, st, () => checkStoredDelta(path)); // a failed read is read again
   }
 
   function start(from: string, to: string, variant: number | undefined): Promise<number> {
@@ -451,7 +442,7 @@ export function createDeltaServer(opts: DeltaServerOptions): DeltaServer {
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') {
         // Kept as damaged, not forgotten: else every request read it whole again to find it so.
-        if (kind === 'damaged' && holdsKnown()) digests.set(path, { version, digest: known!.digest.then((check) => ({ ...check, damage: why })) });
+        if (kind === 'damaged' && holdsKnown()) digests.set(path, { version, value: known!.value.then((check) => ({ ...check, damage: why })) });
         throw new RolldeltaError(kind === 'damaged' ? ErrorCode.CORRUPT : ErrorCode.IO, `${reason}, and the server cannot remove it to make it again: ${(e as Error).message}`, { cause: e });
       }
       if (holdsKnown()) digests.delete(path);
@@ -562,7 +553,7 @@ export function archiveFileName(ref: string): string {
  */
 export function archiveDirectory(dir: string): DeltaSource {
   /** Each archive's image ID, read once per version of its file. */
-  const ids = new Map<string, { version: string; id: Promise<string> }>();
+  const ids = new Map<string, PerVersion<string>>();
   async function found(ref: string): Promise<{ path: string; st: Stats }> {
     const path = `${dir}/${archiveFileName(ref)}`;
     try {
@@ -581,15 +572,7 @@ export function archiveDirectory(dir: string): DeltaSource {
     },
     async imageId(ref) {
       const { path, st } = await found(ref);
-      const version = fileVersionOf(st);
-      let known = ids.get(path);
-      if (known?.version !== version) {
-        const entry = { version, id: imageIdIn(path) };
-        ids.set(path, entry);
-        entry.id.catch(() => ids.get(path) === entry && ids.delete(path)); // a failed read is read again
-        known = entry;
-      }
-      return known.id;
+      return perFileVersion(ids, path, st, () => imageIdIn(path));
     },
   };
 }
