@@ -1,4 +1,5 @@
 import { ErrorCode, RolldeltaError } from '../core/errors.js';
+import { causeChainHas } from './_cause-chain.js';
 
 /**
  * What a {@link DockerEngine} throws when it cannot reach the engine, or the connection to it broke
@@ -31,9 +32,5 @@ export class EngineUnreachableError extends RolldeltaError {
  * }
  */
 export function isEngineUnreachable(e: unknown): boolean {
-  // Bounded: a cause chain is a list, but a hostile or buggy one could loop.
-  for (let i = 0; i < 8 && e instanceof Error; i++, e = e.cause) {
-    if ((e as Partial<EngineUnreachableError>).engineUnreachable === true) return true;
-  }
-  return false;
+  return causeChainHas(e, (x) => (x as Partial<EngineUnreachableError>).engineUnreachable === true);
 }

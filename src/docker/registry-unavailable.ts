@@ -1,4 +1,5 @@
 import { ErrorCode, RolldeltaError } from '../core/errors.js';
+import { causeChainHas } from './_cause-chain.js';
 
 /** Answers a registry gives while it is overloaded or being redeployed: ask again later. */
 const BUSY_STATUSES = new Set([429, 502, 503, 504]);
@@ -42,9 +43,5 @@ export class RegistryUnavailableError extends RolldeltaError {
  * if (isRegistryUnavailable(e)) res.writeHead(503, { 'retry-after': '2' });
  */
 export function isRegistryUnavailable(e: unknown): boolean {
-  // Bounded: a cause chain is a list, but a hostile or buggy one could loop.
-  for (let i = 0; i < 8 && e instanceof Error; i++, e = e.cause) {
-    if ((e as Partial<RegistryUnavailableError>).registryUnavailable === true) return true;
-  }
-  return false;
+  return causeChainHas(e, (x) => (x as Partial<RegistryUnavailableError>).registryUnavailable === true);
 }
