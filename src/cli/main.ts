@@ -24,8 +24,9 @@ Usage:
   rolldelta serve --store DIR (--images DIR | --engine | --registry URL) [--port 8080] [--host 127.0.0.1]
                   [--workers N|auto] [--level N] [--max-generations N] [--max-store-bytes N] [--keep-archives N]
                                               serve image deltas: GET /delta?from=OLD&to=NEW[&level=N]
-  rolldelta update [--from OLD] --to NEW --server URL [--level N] [--request-timeout S] [--retries N] [--retry-interval S]
-                   [--idle-timeout S] [--max-delta-bytes N] [--engine-wait S] [--work-dir DIR] [--workers N|auto] [--json]
+  rolldelta update [--from OLD] [--moving-tag] --to NEW --server URL [--level N] [--request-timeout S]
+                   [--retries N] [--retry-interval S] [--idle-timeout S] [--max-delta-bytes N] [--engine-wait S]
+                   [--work-dir DIR] [--workers N|auto] [--json]
                                               update the engine's NEW by delta, or by a pull on any failure
 
 Any path may be - for standard input/output, but patch reads BASIS and image commands their

@@ -64,6 +64,8 @@ Requests:
                                          N a level 0-9 (default the server's --level)
     200  the delta (a Range request gets 206); x-delta-sha256 is its SHA-256
     202  it is being generated: ask again after Retry-After seconds
+    204  OLD and NEW name the same image now (x-image-id names it): nothing to apply; a
+         device following a moving tag (update --moving-tag) asks from its image's ID, sha256:…
     404  the server has no image OLD or NEW (the body names it, and the file looked for)
     503  the engine or registry is unavailable for now (restarting, busy), or the server is
          stopping: ask again after Retry-After seconds

@@ -11,6 +11,7 @@ import { UsageError } from './usage-error.js';
 const spec: Record<string, OptionSpec> = {
   from: { kind: 'string' },
   to: { kind: 'string' },
+  'moving-tag': { kind: 'boolean' },
   server: { kind: 'string' },
   level: levelOption,
   'request-timeout': { kind: 'integer', min: 1 },
@@ -32,6 +33,9 @@ the image it has, or by a regular pull on any failure; prints how it went.
   --to NEW                 the image to run next (a reference the engine can also pull)
   --server URL             the delta server's endpoint, e.g. http://deltas:8080/delta
   --from OLD               the image to update from (default: the newest local image of NEW's repository)
+  --moving-tag             NEW is a tag that moves to each release (app:stable): when the engine has
+                           it, ask the server which image it names now and update from the one here
+                           if that is another (default: an image NEW here is the one wanted)
   --level N                ask for a delta made at level N, 0-9 (default the server's, but 6 with
                            less than 128 MiB of memory; give 6 on a slow CPU)
   --request-timeout S      seconds the server may take to make the delta before pulling (default 60)
@@ -56,7 +60,7 @@ the image it has, or by a regular pull on any failure; prints how it went.
 `;
 
 /**
- * `rolldelta update [--from OLD] --to NEW --server URL [--level N] [--json]`: the device update
+ * `rolldelta update [--from OLD] [--moving-tag] --to NEW --server URL [--level N] [--json]`: the device update
  * against the engine at DOCKER_HOST (without --from, the basis is the newest local image of NEW's
  * repository; --level asks the server for a delta made at that level); prints how it went (delta,
  * pull and why, or nothing to do) on stderr, and with --json that outcome, or the failure, as one
@@ -80,6 +84,7 @@ export async function updateCommand(argv: readonly string[], signal?: AbortSigna
       engine: new DockerEngine(),
       from,
       to,
+      movingTag: args.values['moving-tag'] === true,
       deltaUrl: server,
       level: args.values.level as number | undefined,
       requestTimeoutMs: seconds('request-timeout'),

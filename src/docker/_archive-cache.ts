@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { ErrorCode, RolldeltaError } from '../core/errors.js';
 
 /** How a source names the archives it caches: an image's (or manifest's) digest. */
-const CACHED_ARCHIVE = /^[0-9a-f]{64}\.tar$/;
+export const CACHED_ARCHIVE = /^[0-9a-f]{64}\.tar$/;
 /**
  * An archive used more recently than this is never removed: the generation it was handed to opens
  * it at once (and then holds it open, which keeps its bytes whatever happens to its name).

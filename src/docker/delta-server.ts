@@ -2,15 +2,16 @@ import { setMaxListeners } from 'node:events';
 import { createReadStream, type Stats } from 'node:fs';
 import { mkdir, stat, unlink } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { join } from 'node:path';
 import { pipeline } from 'node:stream';
 import { ErrorCode, RolldeltaError, isRolldeltaError } from '../core/errors.js';
 import { checkLevel } from '../format/level.js';
-import { ImageArchive } from '../image/archive-reader.js';
 import { BasisCache } from '../image/basis-cache.js';
 import { diffImages } from '../image/diff-images.js';
 import { fileVersionOf, perFileVersion, type PerVersion } from '../stream/file-version.js';
 import { resolveWorkerCount, type WorkerCount } from '../stream/worker-count.js';
 import { ArchiveCache, keepArchivesOf } from './_archive-cache.js';
+import { ArchivesByImageId, isImageIdRef } from './_archives-by-image-id.js';
 import { ConcurrencyLimit } from './_concurrency-limit.js';
 import { FailureMemory, type Refusal } from './_failure-memory.js';
 import { checkCount, checkMilliseconds } from './_option-checks.js';
@@ -23,7 +24,11 @@ import { isRegistryUnavailable } from './registry-unavailable.js';
 
 /** Where the server finds image archives (`docker save` or OCI) by reference. */
 export interface DeltaSource {
-  /** Path of an archive holding the image `ref`; rejects (ERR_NOT_FOUND) when the source has no such image. */
+  /**
+   * Path of an archive holding the image `ref`; rejects (ERR_NOT_FOUND) when the source has no such
+   * image. `ref` may be an image ID in full (`sha256:…`): a device following a moving tag names its
+   * own image so; the sources here find images by ID (see each), and one that cannot says ERR_NOT_FOUND.
+   */
   archive(ref: string): Promise<string>;
   /**
    * Optional and cheap (a stat, an inspect; no archive written): rejects with ERR_NOT_FOUND when
@@ -214,7 +219,10 @@ function rangeOf(header: string | undefined, size: number): { start: number; end
  * the whole delta's SHA-256 for the device to check), and 202 with
  * Retry-After while it is generated on demand: one generation per pair, however many devices ask
  * at once. `&level=N` (0-9) asks for a delta made at that level instead of the server's (a device
- * too slow to decode context mixing asks for 6). `HEAD` tells the size before a download. An image
+ * too slow to decode context mixing asks for 6). `HEAD` tells the size before a download. A pair
+ * whose references name the same image now ({@link DeltaSource.imageId}) answers 204 with
+ * `x-image-id`, nothing made: a device following a moving tag asks from the image it has (`from`
+ * its ID, `sha256:…`) at every check. An image
  * the source does not have answers 404 naming it: at once when the source can tell cheaply
  * ({@link DeltaSource.checkImage}), else after the generation finds out. A failed generation
  * answers 500 with the reason to every request for `keepFailureMs`, and the next request after
@@ -366,6 +374,17 @@ export function createDeltaServer(opts: DeltaServerOptions): DeltaServer {
     return { status: 500, message: errors.map((e) => `checking the images failed: ${reasonOf(e)}`).join('\n') };
   }
 
+  /**
+   * The image ID `from` and `to` both name now, when the source can tell cheaply and they do;
+   * undefined otherwise (then the delta is made as usual).
+   */
+  async function sameImage(from: string, to: string): Promise<string | undefined> {
+    const idOf = opts.source.imageId?.bind(opts.source);
+    if (!idOf) return undefined;
+    const [fromId, toId] = await Promise.all([from, to].map((ref) => idOf(ref).catch(() => undefined)));
+    return fromId !== undefined && fromId === toId ? fromId : undefined;
+  }
+
   async function generate(from: string, to: string, level?: number): Promise<number> {
     const variant = variantOf(level === undefined ? undefined : checkLevel(level));
     return (await soundStat(from, to, variant))?.size ?? start(from, to, variant);
@@ -479,6 +498,9 @@ export function createDeltaServer(opts: DeltaServerOptions): DeltaServer {
       // A running generation was checked when it started; a missing image starts none.
       const refused = running.has(key) ? undefined : await refusalFor(from, to);
       if (refused) return answerText(res, seen, refused.status, refused.message, retryAfterFor(refused.status));
+      // A device following a moving tag asks from the image it has: nothing to make while the tag names it.
+      const same = running.has(key) ? undefined : await sameImage(from, to);
+      if (same !== undefined) return void res.writeHead(204, { 'x-image-id': same }).end();
       start(from, to, variant).catch(() => {}); // the failure is reported to the requests that follow
       return answerText(res, seen, 202, 'the delta is being generated; ask again', { 'retry-after': retryAfter });
     }
@@ -547,23 +569,28 @@ export function archiveFileName(ref: string): string {
 
 /**
  * A source of image archives in a directory: `ref` `app:2` is the file `app_2.tar` (see
- * {@link archiveFileName}); an image without its file is ERR_NOT_FOUND, naming the file.
+ * {@link archiveFileName}); an image without its file is ERR_NOT_FOUND, naming the file. An image
+ * ID in full (`sha256:…`, as a device following a moving tag names its image) is whichever
+ * archive there holds that image (each archive's index read once per version of its file).
  * @example
  * await archiveDirectory('/srv/images').archive('app:2'); // '/srv/images/app_2.tar'
  */
 export function archiveDirectory(dir: string): DeltaSource {
-  /** Each archive's image ID, read once per version of its file. */
-  const ids = new Map<string, PerVersion<string>>();
+  const archives = new ArchivesByImageId(dir);
   async function found(ref: string): Promise<{ path: string; st: Stats }> {
-    const path = `${dir}/${archiveFileName(ref)}`;
-    try {
-      return { path, st: await stat(path) };
-    } catch {
-      throw new RolldeltaError(
-        ErrorCode.NOT_FOUND,
-        `no archive for image ${ref}: looked for ${path} (the image NAME:TAG is the file NAME_TAG.tar, every character other than A-Z a-z 0-9 . - _ replaced by _); docker save it there`,
-      );
-    }
+    const path = join(dir, archiveFileName(ref));
+    const st = await stat(path).catch(() => undefined);
+    if (st) return { path, st };
+    // An image ID (a device following a moving tag names its image so): whichever archive holds it.
+    const holder = isImageIdRef(ref) ? await archives.find(ref) : undefined;
+    const held = holder === undefined ? undefined : await stat(holder).catch(() => undefined);
+    if (holder !== undefined && held) return { path: holder, st: held };
+    throw new RolldeltaError(
+      ErrorCode.NOT_FOUND,
+      isImageIdRef(ref)
+        ? `no archive in ${dir} holds image ${ref}`
+        : `no archive for image ${ref}: looked for ${path} (the image NAME:TAG is the file NAME_TAG.tar, every character other than A-Z a-z 0-9 . - _ replaced by _); docker save it there`,
+    );
   }
   return {
     archive: async (ref) => (await found(ref)).path,
@@ -572,19 +599,9 @@ export function archiveDirectory(dir: string): DeltaSource {
     },
     async imageId(ref) {
       const { path, st } = await found(ref);
-      return perFileVersion(ids, path, st, () => imageIdIn(path));
+      return archives.idOf(path, st);
     },
   };
-}
-
-/** The ID of the one image in the archive at `path`. */
-async function imageIdIn(path: string): Promise<string> {
-  const archive = await ImageArchive.open(path);
-  try {
-    return archive.image().id;
-  } finally {
-    await archive.close();
-  }
 }
 
 /** Options of the sources that cache image archives ({@link engineArchives}, `registryArchives`). */
@@ -600,7 +617,8 @@ export interface ArchiveCacheOptions {
 /**
  * A source that saves images from a Docker Engine, once each: archives are cached in `dir` (made
  * when missing) by image ID, so a popular base is read from the engine a single time; the
- * `keepArchives` most recently used are kept (default 8).
+ * `keepArchives` most recently used are kept (default 8). The engine takes an image ID
+ * (`sha256:…`) as it takes a tag.
  * @example
  * createDeltaServer({ source: engineArchives(new DockerEngine(), '/srv/cache'), store });
  */

@@ -5,7 +5,8 @@ import { writeFileAtomic } from '../stream/atomic-file.js';
 import { ChunkBuffer } from '../stream/chunks.js';
 import { encodeHeader } from '../tar/encode-header.js';
 import { TarWriter } from '../tar/writer.js';
-import { ArchiveCache, keepArchivesOf } from './_archive-cache.js';
+import { ArchiveCache, CACHED_ARCHIVE, keepArchivesOf } from './_archive-cache.js';
+import { ArchivesByImageId, isImageIdRef } from './_archives-by-image-id.js';
 import type { ArchiveCacheOptions, DeltaSource } from './delta-server.js';
 import type { RegistryClient } from './registry.js';
 
@@ -32,7 +33,8 @@ export function splitReference(ref: string): { repo: string; reference: string }
  * A delta-server source that reads images from a registry, with no engine: each image is written
  * once as an OCI image archive (blobs as stored, gzip and zstd layers included) cached in `dir` (made when missing) by manifest
  * digest, and its reference kept as the archive's tag; the `keepArchives` most recently used are
- * kept (default 8).
+ * kept (default 8). An image named by its ID (`sha256:…`, which a registry cannot look up) is one
+ * of the last 4096 it read, else one whose archive is in `dir`.
  * @example
  * createDeltaServer({ source: registryArchives(new RegistryClient({ baseUrl }), '/srv/cache'), store });
  */
@@ -44,6 +46,28 @@ export function registryArchives(client: RegistryClient, dir: string, opts: Arch
    * names a digest not seen before (the delta server asks at every request for a stored delta).
    */
   const ids = new Map<string, string>();
+  /**
+   * Where each image ID seen was read from, for a device that names its image by ID (it follows a
+   * moving tag, which has moved on since): the same bound as `ids`.
+   */
+  const sources = new Map<string, { repo: string; digest: string }>();
+  const cached = new ArchivesByImageId(dir, CACHED_ARCHIVE);
+  /** A bounded memory: the oldest entry goes first. */
+  function keep<V>(map: Map<string, V>, key: string, value: V): void {
+    if (map.size >= MAX_KNOWN_DIGESTS && !map.has(key)) map.delete(map.keys().next().value as string);
+    map.set(key, value);
+  }
+  /**
+   * An image named by its ID: one read from the registry since the source was made (as a
+   * reference by digest), else one whose archive is in the cache folder; ERR_NOT_FOUND otherwise.
+   */
+  async function byId(id: string): Promise<{ ref: string } | { path: string }> {
+    const known = sources.get(id);
+    if (known) return { ref: `${known.repo}@${known.digest}` };
+    const path = await cached.find(id);
+    if (path !== undefined) return { path };
+    throw new RolldeltaError(ErrorCode.NOT_FOUND, `the registry source has not seen image ${id} since it started, and has no archive of it: it names images by tag or digest`);
+  }
   /** `read()`, a registry's 404 (no such tag or repository) as ERR_NOT_FOUND naming `ref`. */
   async function found<T>(ref: string, read: () => Promise<T>): Promise<T> {
     try {
@@ -54,27 +78,37 @@ export function registryArchives(client: RegistryClient, dir: string, opts: Arch
     }
   }
   const manifestOf = (repo: string, reference: string, ref: string) => found(ref, () => client.manifest(repo, reference));
-  return {
+  const source: DeltaSource = {
     async checkImage(ref) {
+      if (isImageIdRef(ref)) return void (await byId(ref));
       const { repo, reference } = splitReference(ref);
       await found(ref, () => client.manifestDigest(repo, reference));
     },
     async imageId(ref) {
+      if (isImageIdRef(ref)) {
+        await byId(ref);
+        return ref;
+      }
       const { repo, reference } = splitReference(ref);
       const digest = await found(ref, () => client.manifestDigest(repo, reference));
       const known = digest === undefined ? undefined : ids.get(digest);
       if (known !== undefined) return known;
       // By digest where the registry told it: the tag may have moved again since the HEAD.
-      const id = (await manifestOf(repo, digest ?? reference, ref)).config.digest;
-      if (digest !== undefined) {
-        if (ids.size >= MAX_KNOWN_DIGESTS) ids.delete(ids.keys().next().value as string);
-        ids.set(digest, id);
-      }
-      return id;
+      const m = await manifestOf(repo, digest ?? reference, ref);
+      if (digest !== undefined) keep(ids, digest, m.config.digest);
+      keep(sources, m.config.digest, { repo, digest: m.digest });
+      return m.config.digest;
     },
     async archive(ref) {
+      if (isImageIdRef(ref)) {
+        const image = await byId(ref);
+        if ('ref' in image) return source.archive(image.ref);
+        await cache.used(image.path);
+        return image.path;
+      }
       const { repo, reference } = splitReference(ref);
       const m = await manifestOf(repo, reference, ref);
+      keep(sources, m.config.digest, { repo, digest: m.digest });
       const hex = (d: string) => {
         if (!/^sha256:[0-9a-f]{64}$/.test(d)) throw new RolldeltaError(ErrorCode.CORRUPT, `the registry named a blob ${JSON.stringify(d)}, not a sha256 digest`);
         return d.slice(7);
@@ -117,4 +151,5 @@ export function registryArchives(client: RegistryClient, dir: string, opts: Arch
       return path;
     },
   };
+  return source;
 }

@@ -11,6 +11,7 @@ import { readImageDeltaFileHeader } from '../image/image-delta-file.js';
 import { ReadRing } from '../image/read-ring.js';
 import type { WorkerCount } from '../stream/worker-count.js';
 import { ConcurrencyLimit } from './_concurrency-limit.js';
+import { httpGet } from './_http-get.js';
 import { EngineWait } from './_engine-wait.js';
 import { mayOmitOldLayers } from './_omit-old-layers.js';
 import { saveBasis } from './_save-basis.js';
@@ -63,6 +64,15 @@ export interface UpdateOptions {
   from?: string | BasisPolicy;
   /** The image to run next: a reference the engine can also pull. */
   to: string;
+  /**
+   * `to` is a tag that moves to each new release (`app:stable`, `app:latest`): when the engine has
+   * it, ask the delta server which image it names now, and update from the one here (by its ID)
+   * when that is another, instead of doing nothing. One HEAD request while it is the same image
+   * (the server answers 204). The image it replaces keeps no tag, as after a `docker pull`.
+   * Default false: an image `to` here is the image wanted. The server must find the device's
+   * image by its ID (see createDeltaServer).
+   */
+  movingTag?: boolean;
   /** The delta server's endpoint, an http: or https: URL such as `http://deltas:8080/delta`; `from` and `to` are added. */
   deltaUrl: string;
   /**
@@ -149,7 +159,8 @@ export interface UpdateResult {
 
 /**
  * Updates the engine's image `to` the way a fleet device should: nothing when it is there
- * already; else pick the basis (`from`, or the policy's choice among the engine's images), ask
+ * already (with `movingTag`, when the delta server says `to` still names the image here; else
+ * that image is the basis); else pick the basis (`from`, or the policy's choice among the engine's images), ask
  * the delta server for the delta from it (waiting while it is generated),
  * download it with progress and resume, check it, rebuild the new image from the old one the
  * engine has and stream it into `docker load` (no copy of the new image on disk), and check the
@@ -170,9 +181,11 @@ export async function updateImage(opts: UpdateOptions): Promise<UpdateResult> {
   const { engine, to } = opts;
   const wait = new EngineWait(engine, settings.engineWaitMs, opts.signal, (message) => opts.onProgress?.({ phase: 'waiting', message }));
   const present = await wait.call(() => engine.inspectImage(to));
-  if (present) return { action: 'none', imageId: present.Id };
+  // A digest reference never moves.
+  if (present && (!opts.movingTag || to.includes('@'))) return { action: 'none', imageId: present.Id };
   const policy = opts.from ?? sameRepositoryNewest;
-  const from = typeof policy === 'string' ? policy : policy(await wait.call(() => engine.listImages()), to);
+  // A moving tag here: the basis is the image it named when it came, by ID (the tag moves again with this update).
+  const from = present ? present.Id : typeof policy === 'string' ? policy : policy(await wait.call(() => engine.listImages()), to);
   // Absolute: calls of this process queue by the directory's path.
   const workDir = resolve(opts.workDir ?? tmpdir());
   await removeStaleUpdates(workDir);
@@ -181,6 +194,7 @@ export async function updateImage(opts: UpdateOptions): Promise<UpdateResult> {
   if (to.includes('@')) return fallBack(opts, wait, from, new RolldeltaError(ErrorCode.UNSUPPORTED, `${to} is a digest reference, which docker load cannot give an image; update to a tag to update by delta`));
   if (!from) return fallBack(opts, wait, undefined, new RolldeltaError(ErrorCode.BASIS_MISMATCH, `no local image can serve as the basis for ${to}`));
   const url = `${opts.deltaUrl}${opts.deltaUrl.includes('?') ? '&' : '?'}from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}${settings.level === undefined ? '' : `&level=${settings.level}`}`;
+  if (present && (await serverNamesSame(url, present.Id, settings, opts.signal))) return { action: 'none', imageId: present.Id };
   // Named after the delta's URL, so that an update cut short resumes its download next time.
   const dir = join(workDir, `${UPDATE_DIR_PREFIX}${createHash('sha256').update(url).digest('hex').slice(0, 16)}`);
   let wd: UpdateWorkDir;
@@ -196,7 +210,7 @@ export async function updateImage(opts: UpdateOptions): Promise<UpdateResult> {
   try {
     // The update that held the directory before this one may have brought the image.
     const now = await wait.call(() => engine.inspectImage(to));
-    if (now) {
+    if (now && now.Id !== present?.Id) {
       done = true;
       return { action: 'none', imageId: now.Id };
     }
@@ -211,6 +225,22 @@ export async function updateImage(opts: UpdateOptions): Promise<UpdateResult> {
     return result;
   } finally {
     await wd.release({ remove: done });
+  }
+}
+
+/**
+ * Whether the delta server says the pair at `url` goes from image `id` to itself (a HEAD answered
+ * 204 naming it): a moving tag that has not moved. Any other answer, or none, is left to the delta
+ * path, which waits, retries and falls back as it does for any update.
+ */
+async function serverNamesSame(url: string, id: string, settings: UpdateSettings, signal: AbortSignal | undefined): Promise<boolean> {
+  try {
+    const res = await httpGet(url, { head: true, idleTimeoutMs: settings.idleTimeoutMs, signal });
+    res.discard();
+    return res.status === 204 && res.header('x-image-id') === id;
+  } catch (e) {
+    if (signal?.aborted) throw abortError(e);
+    return false;
   }
 }
 

@@ -1,7 +1,7 @@
 // `rolldelta update` end to end, every part real: a private Docker Engine, the delta server run as
 // `rolldelta serve` in a child process, and the update as a fleet's agent runs it, with --json.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -19,7 +19,10 @@ describe.skipIf(docker.skip)(`rolldelta update --json against a real engine and 
   let d: Dockerd;
   let dir: string;
   let serve: ChildProcess | undefined;
+  /** What `rolldelta serve` has written on stderr so far: a line per request answered. */
+  let serveLog = '';
   let deltaUrl: string;
+  let images: string;
 
   const update = (args: string[]): Promise<CliRun> => runCliAsync(['update', ...args, '--json'], { DOCKER_HOST: `unix://${d.socketPath}` });
   const lines = (text: string) => text.split('\n').filter((l) => l !== '');
@@ -32,7 +35,7 @@ describe.skipIf(docker.skip)(`rolldelta update --json against a real engine and 
     const lib = Array.from({ length: 20000 }, (_, i) => `line ${i}: ${(i * 2654435761) % 1000003}`).join('\n');
     await buildApp(d.engine, 'rd-base:1', 'app:1', { 'lib.txt': lib, 'main.txt': 'release 1\n' });
     await buildApp(d.engine, 'rd-base:1', 'app:2', { 'lib.txt': lib, 'main.txt': 'release 2\n' });
-    const images = join(dir, 'images');
+    images = join(dir, 'images');
     mkdirSync(images);
     await saveToFile(d.engine, ['app:1'], join(images, 'app_1.tar'));
     await saveToFile(d.engine, ['app:2'], join(images, 'app_2.tar'));
@@ -55,15 +58,14 @@ describe.skipIf(docker.skip)(`rolldelta update --json against a real engine and 
     return new Promise((resolve, reject) => {
       const child = spawn(process.execPath, [cliPath, 'serve', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
       serve = child;
-      let log = '';
       // Read to the end: a full pipe would stall the server's logging, and with it the server.
       child.stderr!.on('data', (c: Buffer) => {
-        log += c.toString();
-        const m = /serving deltas on (http:\/\/127\.0\.0\.1:\d+\/delta)/.exec(log);
+        serveLog += c.toString();
+        const m = /serving deltas on (http:\/\/127\.0\.0\.1:\d+\/delta)/.exec(serveLog);
         if (m) resolve(m[1]);
       });
       child.on('error', reject);
-      child.on('exit', (code) => reject(new Error(`rolldelta serve exited (${code}) before listening:\n${log}`)));
+      child.on('exit', (code) => reject(new Error(`rolldelta serve exited (${code}) before listening:\n${serveLog}`)));
     });
   }
 
@@ -105,6 +107,35 @@ describe.skipIf(docker.skip)(`rolldelta update --json against a real engine and 
     expect(code, stderr).toBe(0);
     expect(lines(stderr).slice(-2)).toEqual([expect.stringMatching(DONE_LINE), 'rolldelta: the JSON outcome was not printed: standard output is closed (EPIPE)']);
   }, 30_000);
+
+  it('--moving-tag: nothing while the server says the tag names the image here (one HEAD), the delta from it by ID once the tag moved', async () => {
+    const [one, two] = [(await d.engine.inspectImage('app:1'))!.Id, (await d.engine.inspectImage('app:2'))!.Id];
+    await d.engine.removeImage('app:2', { force: true }); // release 2 comes by the delta alone
+    await d.engine.tagImage(one, 'app', 'stable');
+    copyFileSync(join(images, 'app_1.tar'), join(images, 'app_stable.tar'));
+    /** The request lines `rolldelta serve` logged during `run`. */
+    const requestsDuring = async (run: () => Promise<CliRun>) => {
+      const before = serveLog.length;
+      const r = await run();
+      await new Promise((r) => setTimeout(r, 200)); // a request is logged once its connection is done
+      return { r, requests: lines(serveLog.slice(before)).filter((l) => / (GET|HEAD) /.test(l)) };
+    };
+    const stable = ['--to', 'app:stable', '--server', deltaUrl];
+    const fixed = await requestsDuring(() => update(stable));
+    expect(JSON.parse(fixed.r.stdout)).toMatchObject({ action: 'none', imageId: one });
+    expect(fixed.requests).toEqual([]);
+    const same = await requestsDuring(() => update(['--moving-tag', ...stable]));
+    expect(same.r.code, same.r.stderr).toBe(0);
+    expect(JSON.parse(same.r.stdout)).toMatchObject({ action: 'none', imageId: one });
+    expect(same.requests).toEqual([expect.stringContaining(`HEAD ${one} -> app:stable: 204, 0 bytes`)]);
+    // Release 2 pushed under the tag: the device updates from the image it has, named by ID.
+    copyFileSync(join(images, 'app_2.tar'), join(images, 'app_stable.tar'));
+    const moved = await update(['--moving-tag', ...stable]);
+    expect(moved.code, moved.stderr).toBe(0);
+    expect(JSON.parse(moved.stdout)).toMatchObject({ action: 'delta', imageId: two, from: one });
+    expect((await d.engine.run('app:stable', ['cat', '/app/main.txt'])).stdout).toBe('release 2\n');
+    expect(JSON.parse((await update(['--moving-tag', ...stable])).stdout)).toMatchObject({ action: 'none', imageId: two });
+  }, 60_000);
 
   it('a failed update (no delta server, no registry): exit 1, the error and both failures as JSON, the usual reason on stderr', async () => {
     const dead = await freePort();

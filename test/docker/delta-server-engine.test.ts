@@ -75,6 +75,21 @@ describe.skipIf(docker.skip)(`engineArchives with a real engine ${docker.message
     expect(await newIdOf()).toBe(base);
   });
 
+  it('asked from an image ID (a device following a moving tag): 204 while the tag names that image, then the delta from it by ID', async () => {
+    const appId = (await d.engine.inspectImage('rd-app:1'))!.Id;
+    const baseId = (await d.engine.inspectImage('rd-base:1'))!.Id;
+    await d.engine.tagImage(baseId, 'rd-stable', '1');
+    const url = `${base}/delta?from=${encodeURIComponent(baseId)}&to=rd-stable:1`;
+    const same = await fetch(url, { method: 'HEAD' });
+    expect(same.status).toBe(204);
+    expect(same.headers.get('x-image-id')).toBe(baseId);
+    await d.engine.tagImage(appId, 'rd-stable', '1');
+    const got = join(dir, 'from-id.rdimg');
+    await downloadDelta(url, got, { requestTimeoutMs: 60_000, maxBackoffMs: 200, retries: 1, retryIntervalMs: 0 });
+    const header = await readImageDeltaFileHeader(got, 'the delta');
+    expect([header.old.id, header.new.id]).toEqual([baseId, appId]);
+  });
+
   it('while its engine restarts, answers 503 with Retry-After, and a device waiting through it gets the delta', async () => {
     const url = `${base}/delta?from=rd-base:1&to=rd-app:1&level=6`;
     await d.kill();
