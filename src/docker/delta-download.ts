@@ -242,7 +242,9 @@ export async function downloadDelta(url: string, path: string, opts: DownloadOpt
           // Not retried: the server said what is wrong (404: it cannot get the image), and a device
           // falls back to a pull at once. Its own error code would sit beside ours: dropped.
           const text = withoutTrailingCode((await res.text(300)).trim());
-          throw new RolldeltaError(ErrorCode.REMOTE, `the delta server answered ${res.status}: ${text}`);
+          // 204: the references name one image now (a moving tag that moved back since it was asked).
+          const said = res.status === 204 ? `both images are ${res.header('x-image-id') ?? 'the same'}, there is no delta` : text;
+          throw new RolldeltaError(ErrorCode.REMOTE, `the delta server answered ${res.status}: ${said}`);
         }
         deadline = undefined;
         wait = 500;

@@ -450,6 +450,18 @@ describe('attempts and failures', () => {
       srv.close();
     }
   });
+
+  it('a 204 (the pair names one image now) fails at once, naming the image', async () => {
+    const id = `sha256:${'c3'.repeat(32)}`;
+    const srv = await listen((_, res) => void res.writeHead(204, { 'x-image-id': id }).end());
+    try {
+      const err = await downloadDelta(srv.url, join(dir, 'same.rdelta'), { ...opts, retries: 30 }).catch((e: Error) => e);
+      expect(err).toMatchObject({ code: 'ERR_REMOTE', message: `the delta server answered 204: both images are ${id}, there is no delta` });
+      expect(srv.requests()).toBe(1);
+    } finally {
+      srv.close();
+    }
+  });
 });
 
 describe('resuming across calls', () => {

@@ -164,8 +164,9 @@ describe('parallel signature errors', () => {
     let hashed = 0;
     // Counts what the main thread hashes; its first bytes are the moment to replace the file,
     // as an updater does with a rename: tasks started after it open the new, short file. The
-    // TypeScript SHA-256 (~10x slower than node:crypto) stands for a basis large enough that
-    // its hash outlasts the workers' first tasks.
+    // TypeScript SHA-256 (~10x slower than node:crypto), run three times over each piece, stands
+    // for a basis large enough that its hash outlasts the workers' first tasks (once only, a CI
+    // run on a loaded machine had hashed 30 of the 48 MiB before the call stopped).
     const sha256 = () => {
       const h = new Sha256();
       return {
@@ -173,6 +174,8 @@ describe('parallel signature errors', () => {
           if (hashed === 0) renameSync(tempFile(noise(5, 6)), path);
           hashed += d.length;
           h.update(d);
+          new Sha256().update(d);
+          new Sha256().update(d);
           return this;
         },
         digest: () => h.digest(),
