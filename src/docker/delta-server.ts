@@ -618,25 +618,36 @@ export interface ArchiveCacheOptions {
  * A source that saves images from a Docker Engine, once each: archives are cached in `dir` (made
  * when missing) by image ID, so a popular base is read from the engine a single time; the
  * `keepArchives` most recently used are kept (default 8). The engine takes an image ID
- * (`sha256:…`) as it takes a tag.
+ * (`sha256:…`) as it takes a tag; one it no longer has (pruned) is still found while its archive
+ * is in the cache.
  * @example
  * createDeltaServer({ source: engineArchives(new DockerEngine(), '/srv/cache'), store });
  */
 export function engineArchives(engine: DockerEngine, dir: string, opts: ArchiveCacheOptions = {}): DeltaSource {
   const cache = new ArchiveCache(dir, keepArchivesOf(opts.keepArchives));
-  async function inspect(ref: string) {
+  /**
+   * The ID of the image `ref` names, and for an image ID the engine no longer has (pruned since a
+   * moving tag left it) the archive of it kept in the cache, if any.
+   */
+  async function find(ref: string): Promise<{ id: string; cached?: string }> {
     const info = await engine.inspectImage(ref);
-    if (!info) throw new RolldeltaError(ErrorCode.NOT_FOUND, `the Docker Engine at ${engine.socketPath} has no image ${ref}; docker pull or docker load it there`);
-    return info;
+    if (info) return { id: info.Id };
+    const kept = isImageIdRef(ref) ? join(dir, `${ref.slice('sha256:'.length)}.tar`) : undefined;
+    if (kept !== undefined && (await stat(kept).then((s) => s.isFile(), () => false))) return { id: ref, cached: kept };
+    throw new RolldeltaError(ErrorCode.NOT_FOUND, `the Docker Engine at ${engine.socketPath} has no image ${ref}; docker pull or docker load it there`);
   }
   return {
     async checkImage(ref) {
-      await inspect(ref);
+      await find(ref);
     },
-    imageId: async (ref) => (await inspect(ref)).Id,
+    imageId: async (ref) => (await find(ref)).id,
     async archive(ref) {
-      const info = await inspect(ref);
-      const path = `${dir}/${info.Id.replace(/^sha256:/, '')}.tar`;
+      const { id, cached } = await find(ref);
+      if (cached !== undefined) {
+        await cache.used(cached);
+        return cached;
+      }
+      const path = join(dir, `${id.replace(/^sha256:/, '')}.tar`);
       const saved = await stat(path).then(() => false, async () => {
         await mkdir(dir, { recursive: true });
         await engine.saveImagesToFile([ref], path); // by name, so the archive keeps its tag

@@ -90,6 +90,19 @@ describe.skipIf(docker.skip)(`engineArchives with a real engine ${docker.message
     expect([header.old.id, header.new.id]).toEqual([baseId, appId]);
   });
 
+  it('an image ID the engine no longer has (pruned once the tag left it) is found while its archive is in the cache; else 404', async () => {
+    const goneId = await buildApp(d.engine, 'rd-base:1', 'rd-gone:1', { 'main.txt': 'a release since pruned\n' });
+    const source = engineArchives(d.engine, join(dir, 'cache-pruned'));
+    const s = createDeltaServer({ source, store: new DeltaStore(join(dir, 'store-pruned')) });
+    await s.generate(goneId, 'rd-app:1'); // its archive is cached now
+    await d.engine.removeImage('rd-gone:1', { force: true });
+    expect(await d.engine.inspectImage(goneId)).toBeUndefined();
+    expect(await source.imageId!(goneId)).toBe(goneId);
+    expect(await s.generate(goneId, 'rd-app:1', 6)).toBeGreaterThan(0); // another level: made again from the cached archive
+    rmSync(join(dir, 'cache-pruned', `${goneId.slice(7)}.tar`));
+    await expect(source.checkImage!(goneId)).rejects.toMatchObject({ code: 'ERR_NOT_FOUND' });
+  });
+
   it('while its engine restarts, answers 503 with Retry-After, and a device waiting through it gets the delta', async () => {
     const url = `${base}/delta?from=rd-base:1&to=rd-app:1&level=6`;
     await d.kill();
