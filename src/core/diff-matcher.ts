@@ -85,10 +85,8 @@ export class DiffMatcher {
   private batchStep = 1;
   /** Absolute target position where the current run without matches began. */
   private missFrom = 0;
-  /** Examination steps in long runs without matches (see SKIP_AFTER). */
-  private readonly skipStep: number;
-  private readonly skipFar: number;
-  private readonly skipFarthest: number;
+  /** Examination steps by how long the run without matches is: 1, then after SKIP_AFTER, SKIP_FAR, SKIP_FARTHEST. */
+  private readonly steps: Int32Array;
   private buf: Uint8Array;
   private view: DataView;
   /** Absolute target position of buf[0]. */
@@ -139,9 +137,8 @@ export class DiffMatcher {
     this.rep1 = -0x100000000;
     this.rep2 = -0x200000000;
     this.mul = seedMultipliers(this.index.seedLength);
-    this.skipStep = coprimeStep(3, this.index.stride);
-    this.skipFar = coprimeStep(7, this.index.stride);
-    this.skipFarthest = coprimeStep(31, this.index.stride);
+    const stride = this.index.stride;
+    this.steps = Int32Array.of(1, coprimeStep(3, stride), coprimeStep(7, stride), coprimeStep(31, stride));
     this.buf = new Uint8Array(1 << 16);
     this.view = new DataView(this.buf.buffer);
   }
@@ -221,7 +218,7 @@ export class DiffMatcher {
     const approx = this.approx;
     let prevD = this.prevD;
     let prevValid = this.prevValid;
-    const { skipStep, skipFar, skipFarthest } = this;
+    const steps = this.steps;
     let work = 0;
     let touched = 0;
     while (i < limit) {
@@ -229,7 +226,10 @@ export class DiffMatcher {
       // In a long run without matches (new content) only every step-th position is examined; the
       // steps are coprime with the stride and backward extension recovers the skipped bytes.
       const run = abs - missFrom;
-      const step = run < SKIP_AFTER ? 1 : run < SKIP_FAR ? skipStep : run < SKIP_FARTHEST ? skipFar : skipFarthest;
+      // Every comparison runs at every position: one first reached once the loop was optimised (a
+      // run past SKIP_FAR) had no type feedback, and sent the whole loop back to the interpreter
+      // for a recompile of 15-25 ms (--trace-deopt; two such on an 8 MiB random target).
+      const step = steps[(run >= SKIP_AFTER ? 1 : 0) + (run >= SKIP_FAR ? 1 : 0) + (run >= SKIP_FARTHEST ? 1 : 0)]!;
       const off = run % step;
       if (off !== 0) {
         i = Math.min(limit, i + step - off);
