@@ -28,7 +28,8 @@ export async function imageIdIn(path: string): Promise<string> {
 /**
  * The image archives in a folder (files named `*.tar`, or as `names` says), by the ID of the image
  * each holds: each archive's index is read once per version of its file, so a folder is searched
- * again at the cost of a stat per archive. An archive that cannot be read as an image is passed over.
+ * again at the cost of a stat per archive, and an image found before is looked for first where it
+ * was (one stat). An archive that cannot be read as an image is passed over.
  * @example
  * const archives = new ArchivesByImageId('/srv/images');
  * await archives.find('sha256:…'); // '/srv/images/app_1.tar', or undefined
@@ -36,6 +37,8 @@ export async function imageIdIn(path: string): Promise<string> {
 export class ArchivesByImageId {
   /** Each archive's image ID, by path, with the version of the file it was read from. */
   private readonly ids = new Map<string, PerVersion<string>>();
+  /** Where each image was last found: checked first (a stat), so a fleet's checks do not list the folder each time. */
+  private readonly lastFound = new Map<string, string>();
 
   constructor(
     readonly dir: string,
@@ -49,6 +52,9 @@ export class ArchivesByImageId {
 
   /** The path of an archive in the folder holding image `id`, or undefined when none does. */
   async find(id: string): Promise<string | undefined> {
+    const last = this.lastFound.get(id);
+    if (last !== undefined && (await this.holds(last, id))) return last;
+    this.lastFound.delete(id);
     const files = await readdir(this.dir).catch(() => [] as string[]);
     const present = new Set<string>();
     let found: string | undefined;
@@ -56,12 +62,18 @@ export class ArchivesByImageId {
       const path = join(this.dir, name);
       present.add(path);
       if (found !== undefined) continue;
-      const st = await stat(path).catch(() => undefined);
-      if (!st?.isFile()) continue;
-      if ((await this.idOf(path, st).catch(() => undefined)) === id) found = path;
+      if (await this.holds(path, id)) found = path;
     }
     // Archives removed since: their IDs would be kept for as long as the server runs.
     for (const path of this.ids.keys()) if (!present.has(path)) this.ids.delete(path);
+    for (const [image, path] of this.lastFound) if (!present.has(path)) this.lastFound.delete(image);
+    if (found !== undefined) this.lastFound.set(id, found);
     return found;
+  }
+
+  /** Whether the archive at `path` is a file that holds image `id` now. */
+  private async holds(path: string, id: string): Promise<boolean> {
+    const st = await stat(path).catch(() => undefined);
+    return st?.isFile() === true && (await this.idOf(path, st).catch(() => undefined)) === id;
   }
 }
