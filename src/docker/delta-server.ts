@@ -32,8 +32,9 @@ export interface DeltaSource {
   archive(ref: string): Promise<string>;
   /**
    * Optional and cheap (a stat, an inspect; no archive written): rejects with ERR_NOT_FOUND when
-   * the source has no image `ref`. The server asks it before starting a generation, so that a
-   * request for a missing image is answered 404 at once instead of 202 and then a failure.
+   * the source has no image `ref`. The server asks it before starting a generation (where
+   * `imageId` cannot tell, or is missing), so that a request for a missing image is answered 404
+   * at once instead of 202 and then a failure.
    */
   checkImage?(ref: string): Promise<void>;
   /**
@@ -42,7 +43,9 @@ export interface DeltaSource {
    * delta is served only while its references still name the images it was made between: one made
    * before a tag moved (re-pushed, re-tagged, its archive replaced) is removed and made again,
    * where it would have rebuilt the image the tag named before. When it cannot tell (the image
-   * gone, its engine or registry away), the stored delta is served.
+   * gone, its engine or registry away), the stored delta is served. Before a generation it is the
+   * server's one question per reference (ERR_NOT_FOUND: 404 at once), and a pair whose references
+   * name one image is answered 204, nothing made.
    */
   imageId?(ref: string): Promise<string>;
 }
@@ -352,37 +355,43 @@ export function createDeltaServer(opts: DeltaServerOptions): DeltaServer {
   }
 
   /**
-   * Asks the source whether it has both images, when it can tell cheaply: 404 for those it has
-   * not, 503 when its Docker Engine is unreachable (restarting: devices wait and ask again, where
-   * a 500 sent every device asking meanwhile to pull) or its registry unavailable (busy, away),
-   * 500 when it could not say otherwise,
-   * undefined to go on and generate.
+   * Asks the source whether it has both images, when it can tell cheaply (its `imageId`, else its
+   * `checkImage`): a refusal, 404 for those it has not, 503 when its Docker Engine is unreachable
+   * (restarting: devices wait and ask again, where a 500 sent every device asking meanwhile to
+   * pull) or its registry unavailable (busy, away), 500 when it could not say otherwise; or, with
+   * `imageId`, the image both name when they name one (nothing to make); neither to go on and
+   * generate. One question per reference: a fleet's checks from a moving tag ask at every poll.
    */
-  async function refusalFor(from: string, to: string): Promise<Refusal | undefined> {
-    const check = opts.source.checkImage?.bind(opts.source);
-    if (!check) return undefined;
-    const refs = from === to ? [from] : [from, to];
-    const results = await Promise.allSettled(refs.map((ref) => check(ref)));
-    const errors = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
-    if (errors.length === 0) return undefined;
-    const missing = errors.filter(isNotFound);
-    if (missing.length > 0) return { status: 404, message: missing.map((e) => `not found: ${reasonOf(e)}`).join('\n') };
-    const away = errors.find(isEngineUnreachable);
-    if (away) return { status: 503, message: `the delta server's Docker Engine is unreachable (restarting?); ask again: ${reasonOf(away)}` };
-    const busy = errors.find(isRegistryUnavailable);
-    if (busy) return { status: 503, message: `the delta server's registry is unavailable; ask again: ${reasonOf(busy)}` };
-    return { status: 500, message: errors.map((e) => `checking the images failed: ${reasonOf(e)}`).join('\n') };
-  }
-
-  /**
-   * The image ID `from` and `to` both name now, when the source can tell cheaply and they do;
-   * undefined otherwise (then the delta is made as usual).
-   */
-  async function sameImage(from: string, to: string): Promise<string | undefined> {
+  async function checkImages(from: string, to: string): Promise<{ refusal?: Refusal; same?: string }> {
     const idOf = opts.source.imageId?.bind(opts.source);
-    if (!idOf) return undefined;
-    const [fromId, toId] = await Promise.all([from, to].map((ref) => idOf(ref).catch(() => undefined)));
-    return fromId !== undefined && fromId === toId ? fromId : undefined;
+    const check = opts.source.checkImage?.bind(opts.source);
+    if (!idOf && !check) return {};
+    /** The image's ID where `imageId` tells it; undefined where only `checkImage` could say it is there. */
+    const ask = async (ref: string): Promise<string | undefined> => {
+      if (!idOf) return void (await check!(ref));
+      try {
+        return await idOf(ref);
+      } catch (e) {
+        if (isNotFound(e) || isEngineUnreachable(e) || isRegistryUnavailable(e)) throw e;
+        // Present, but its ID unreadable (a damaged archive): as before imageId, the generation says why.
+        if (check) await check(ref);
+        return undefined;
+      }
+    };
+    const refs = from === to ? [from] : [from, to];
+    const results = await Promise.allSettled(refs.map(ask));
+    const errors = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
+    if (errors.length === 0) {
+      const ids = results.map((r) => (r as PromiseFulfilledResult<string | undefined>).value);
+      return ids[0] !== undefined && ids.every((id) => id === ids[0]) ? { same: ids[0] } : {};
+    }
+    const missing = errors.filter(isNotFound);
+    if (missing.length > 0) return { refusal: { status: 404, message: missing.map((e) => `not found: ${reasonOf(e)}`).join('\n') } };
+    const away = errors.find(isEngineUnreachable);
+    if (away) return { refusal: { status: 503, message: `the delta server's Docker Engine is unreachable (restarting?); ask again: ${reasonOf(away)}` } };
+    const busy = errors.find(isRegistryUnavailable);
+    if (busy) return { refusal: { status: 503, message: `the delta server's registry is unavailable; ask again: ${reasonOf(busy)}` } };
+    return { refusal: { status: 500, message: errors.map((e) => `checking the images failed: ${reasonOf(e)}`).join('\n') } };
   }
 
   async function generate(from: string, to: string, level?: number): Promise<number> {
@@ -496,10 +505,9 @@ export function createDeltaServer(opts: DeltaServerOptions): DeltaServer {
       const failed = running.has(key) ? undefined : failures.answerFor(key);
       if (failed) return answerText(res, seen, failed.status, failed.message, retryAfterFor(failed.status));
       // A running generation was checked when it started; a missing image starts none.
-      const refused = running.has(key) ? undefined : await refusalFor(from, to);
-      if (refused) return answerText(res, seen, refused.status, refused.message, retryAfterFor(refused.status));
+      const { refusal, same } = running.has(key) ? {} : await checkImages(from, to);
+      if (refusal) return answerText(res, seen, refusal.status, refusal.message, retryAfterFor(refusal.status));
       // A device following a moving tag asks from the image it has: nothing to make while the tag names it.
-      const same = running.has(key) ? undefined : await sameImage(from, to);
       if (same !== undefined) return void res.writeHead(204, { 'x-image-id': same }).end();
       start(from, to, variant).catch(() => {}); // the failure is reported to the requests that follow
       return answerText(res, seen, 202, 'the delta is being generated; ask again', { 'retry-after': retryAfter });

@@ -116,6 +116,35 @@ describe('a delta server over an archive folder, asked from an image ID', () => 
   });
 });
 
+describe('what a check costs the source', () => {
+  it('asks the source one question per reference (its imageId), and checkImage only for a reference whose ID it cannot read', async () => {
+    const images = join(dir, 'images-counted');
+    mkdirSync(images);
+    const v1 = writeRelease(1, 'app:stable', join(images, 'app_stable.tar'));
+    writeFileSync(join(images, 'app_damaged.tar'), 'not an image archive');
+    const inner = archiveDirectory(images);
+    const calls: string[] = [];
+    const source: DeltaSource = {
+      archive: (ref) => inner.archive(ref),
+      checkImage: (ref) => (calls.push(`checkImage ${ref}`), inner.checkImage!(ref)),
+      imageId: (ref) => (calls.push(`imageId ${ref}`), inner.imageId!(ref)),
+    };
+    const server = createDeltaServer({ source, store: new DeltaStore(join(dir, 'store-counted')), retryAfterSeconds: 0, keepFailureMs: 0 });
+    const { url, http } = await listen(server);
+    try {
+      expect((await ask(url, v1.id, 'app:stable', 'HEAD')).status).toBe(204);
+      expect(calls.sort()).toEqual(['imageId app:stable', `imageId ${v1.id}`]);
+      // A damaged archive: there (its check passes), so the generation is what says why, as before.
+      calls.length = 0;
+      const damaged = await fetch(`${url}?from=${encodeURIComponent(v1.id)}&to=app:damaged`);
+      expect(damaged.status).toBe(202);
+      expect(calls.sort()).toEqual(['checkImage app:damaged', 'imageId app:damaged', `imageId ${v1.id}`]);
+    } finally {
+      await new Promise((r) => http.close(r));
+    }
+  });
+});
+
 const registry = requirePeer('docker-registry', missingBinary('docker-registry', 'docker-registry'));
 const skopeo = registry.skip ? registry : requirePeer('skopeo', missingBinary('skopeo', 'skopeo'));
 
