@@ -8,11 +8,14 @@ import { TarWriter } from '../tar/writer.js';
 import { ArchiveCache, CACHED_ARCHIVE, keepArchivesOf } from './_archive-cache.js';
 import { ArchivesByImageId, isImageIdRef } from './_archives-by-image-id.js';
 import type { ArchiveCacheOptions, DeltaSource } from './delta-server.js';
-import type { RegistryClient } from './registry.js';
+import type { ImageManifest, RegistryClient } from './registry.js';
 
 const enc = new TextEncoder();
 /** Manifest digests whose image IDs a source remembers (~150 bytes each), the oldest forgotten first. */
 const MAX_KNOWN_DIGESTS = 4096;
+/** Manifests kept whole for archive() after imageId read them: the last few, none over 256 KiB. */
+const MAX_KEPT_MANIFESTS = 16;
+const MAX_KEPT_MANIFEST_BYTES = 256 << 10;
 
 /**
  * `[host/]repo:tag` or `[host/]repo@sha256:…` → repository (without the registry host, which the
@@ -52,9 +55,14 @@ export function registryArchives(client: RegistryClient, dir: string, opts: Arch
    */
   const sources = new Map<string, { repo: string; digest: string }>();
   const cached = new ArchivesByImageId(dir, CACHED_ARCHIVE);
+  /**
+   * The manifests imageId read last, by the digest a HEAD names them by: archive() takes its
+   * image's from here, where reading it again would count as a second pull on Docker Hub.
+   */
+  const manifests = new Map<string, ImageManifest>();
   /** A bounded memory: the oldest entry goes first. */
-  function keep<V>(map: Map<string, V>, key: string, value: V): void {
-    if (map.size >= MAX_KNOWN_DIGESTS && !map.has(key)) map.delete(map.keys().next().value as string);
+  function keep<V>(map: Map<string, V>, key: string, value: V, max = MAX_KNOWN_DIGESTS): void {
+    if (map.size >= max && !map.has(key)) map.delete(map.keys().next().value as string);
     map.set(key, value);
   }
   /**
@@ -95,7 +103,10 @@ export function registryArchives(client: RegistryClient, dir: string, opts: Arch
       if (known !== undefined) return known;
       // By digest where the registry told it: the tag may have moved again since the HEAD.
       const m = await manifestOf(repo, digest ?? reference, ref);
-      if (digest !== undefined) keep(ids, digest, m.config.digest);
+      if (digest !== undefined) {
+        keep(ids, digest, m.config.digest);
+        if (m.bytes.length <= MAX_KEPT_MANIFEST_BYTES) keep(manifests, digest, m, MAX_KEPT_MANIFESTS);
+      }
       keep(sources, m.config.digest, { repo, digest: m.digest });
       return m.config.digest;
     },
@@ -107,7 +118,9 @@ export function registryArchives(client: RegistryClient, dir: string, opts: Arch
         return image.path;
       }
       const { repo, reference } = splitReference(ref);
-      const m = await manifestOf(repo, reference, ref);
+      // By digest where a HEAD tells it: read once by imageId before the generation, or read now.
+      const digest = await found(ref, () => client.manifestDigest(repo, reference));
+      const m = (digest === undefined ? undefined : manifests.get(digest)) ?? (await manifestOf(repo, digest ?? reference, ref));
       keep(sources, m.config.digest, { repo, digest: m.digest });
       const hex = (d: string) => {
         if (!/^sha256:[0-9a-f]{64}$/.test(d)) throw new RolldeltaError(ErrorCode.CORRUPT, `the registry named a blob ${JSON.stringify(d)}, not a sha256 digest`);

@@ -213,6 +213,12 @@ describe.skipIf(registry.skip || skopeo.skip)(`RegistryClient ${registry.message
       await source.checkImage!('127.0.0.1:1/rel:2');
       expect(asked).toEqual(['HEAD /v2/rel/manifests/1', 'GET /v2/rel/manifests/DIGEST', 'HEAD /v2/rel/manifests/1', 'HEAD /v2/rel/manifests/1', 'HEAD /v2/rel/manifests/2']);
       await expect(source.checkImage!('127.0.0.1:1/rel:9')).rejects.toMatchObject({ code: 'ERR_NOT_FOUND' });
+      // The generation after the server's imageId reads no manifest again (a GET is a pull on Docker
+      // Hub); an image it has not seen, once, by the digest its HEAD named.
+      asked.length = 0;
+      await source.archive('127.0.0.1:1/rel:1');
+      await source.archive('127.0.0.1:1/rel:2');
+      expect(asked.filter((a) => a.includes('/manifests/'))).toEqual(['HEAD /v2/rel/manifests/1', 'HEAD /v2/rel/manifests/2', 'GET /v2/rel/manifests/DIGEST']);
     } finally {
       await new Promise((r) => counting.close(r));
     }
