@@ -32,7 +32,7 @@ export async function imageIdIn(path: string): Promise<string> {
  * was (one stat). An archive that cannot be read as an image is passed over.
  * @example
  * const archives = new ArchivesByImageId('/srv/images');
- * await archives.find('sha256:…'); // '/srv/images/app_1.tar', or undefined
+ * (await archives.find('sha256:…'))?.path; // '/srv/images/app_1.tar', or undefined
  */
 export class ArchivesByImageId {
   /** Each archive's image ID, by path, with the version of the file it was read from. */
@@ -50,30 +50,30 @@ export class ArchivesByImageId {
     return perFileVersion(this.ids, path, st, () => imageIdIn(path));
   }
 
-  /** The path of an archive in the folder holding image `id`, or undefined when none does. */
-  async find(id: string): Promise<string | undefined> {
+  /** An archive in the folder holding image `id`, its path and status, or undefined when none does. */
+  async find(id: string): Promise<{ path: string; st: Stats } | undefined> {
     const last = this.lastFound.get(id);
-    if (last !== undefined && (await this.holds(last, id))) return last;
+    const there = last === undefined ? undefined : await this.holding(last, id);
+    if (there) return there;
     this.lastFound.delete(id);
     const files = await readdir(this.dir).catch(() => [] as string[]);
     const present = new Set<string>();
-    let found: string | undefined;
+    let found: { path: string; st: Stats } | undefined;
     for (const name of files.filter((n) => this.names.test(n)).sort()) {
       const path = join(this.dir, name);
       present.add(path);
-      if (found !== undefined) continue;
-      if (await this.holds(path, id)) found = path;
+      found ??= await this.holding(path, id);
     }
     // Archives removed since: their IDs would be kept for as long as the server runs.
     for (const path of this.ids.keys()) if (!present.has(path)) this.ids.delete(path);
     for (const [image, path] of this.lastFound) if (!present.has(path)) this.lastFound.delete(image);
-    if (found !== undefined) this.lastFound.set(id, found);
+    if (found !== undefined) this.lastFound.set(id, found.path);
     return found;
   }
 
-  /** Whether the archive at `path` is a file that holds image `id` now. */
-  private async holds(path: string, id: string): Promise<boolean> {
+  /** The archive at `path` with its status, when it is a file that holds image `id` now. */
+  private async holding(path: string, id: string): Promise<{ path: string; st: Stats } | undefined> {
     const st = await stat(path).catch(() => undefined);
-    return st?.isFile() === true && (await this.idOf(path, st).catch(() => undefined)) === id;
+    return st?.isFile() === true && (await this.idOf(path, st).catch(() => undefined)) === id ? { path, st } : undefined;
   }
 }

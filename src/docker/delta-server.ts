@@ -591,8 +591,7 @@ export function archiveDirectory(dir: string): DeltaSource {
     if (st) return { path, st };
     // An image ID (a device following a moving tag names its image so): whichever archive holds it.
     const holder = isImageIdRef(ref) ? await archives.find(ref) : undefined;
-    const held = holder === undefined ? undefined : await stat(holder).catch(() => undefined);
-    if (holder !== undefined && held) return { path: holder, st: held };
+    if (holder) return holder;
     throw new RolldeltaError(
       ErrorCode.NOT_FOUND,
       isImageIdRef(ref)

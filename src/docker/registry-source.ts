@@ -72,8 +72,8 @@ export function registryArchives(client: RegistryClient, dir: string, opts: Arch
   async function byId(id: string): Promise<{ ref: string } | { path: string }> {
     const known = sources.get(id);
     if (known) return { ref: `${known.repo}@${known.digest}` };
-    const path = await cached.find(id);
-    if (path !== undefined) return { path };
+    const archive = await cached.find(id);
+    if (archive !== undefined) return { path: archive.path };
     throw new RolldeltaError(ErrorCode.NOT_FOUND, `the registry source has not seen image ${id} since it started, and has no archive of it: it names images by tag or digest`);
   }
   /** `read()`, a registry's 404 (no such tag or repository) as ERR_NOT_FOUND naming `ref`. */

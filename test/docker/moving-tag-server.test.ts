@@ -68,9 +68,9 @@ describe('image IDs as references', () => {
     writeFileSync(join(folder, 'junk.tar'), 'not a tar at all');
     writeFileSync(join(folder, 'notes.txt'), 'not looked at');
     const archives = new ArchivesByImageId(folder);
-    expect(await archives.find(one.id)).toBe(join(folder, 'a_1.tar'));
+    expect((await archives.find(one.id))?.path).toBe(join(folder, 'a_1.tar'));
     const two = writeRelease(2, 'a:2', join(folder, 'a_2.tar'));
-    expect(await archives.find(two.id)).toBe(join(folder, 'a_2.tar'));
+    expect((await archives.find(two.id))?.path).toBe(join(folder, 'a_2.tar'));
     // The same file name, another image: read again, not the ID remembered.
     writeRelease(3, 'a:1', join(folder, 'a_1.tar'));
     expect(await archives.find(one.id)).toBeUndefined();
