@@ -182,9 +182,7 @@ export class RegistryClient {
       }
       if (res.status >= 400) {
         const text = await res.text(300);
-        const message = `the registry answered ${res.status} for ${path}: ${text}`;
-        if (isBusyStatus(res.status)) throw new RegistryUnavailableError(ErrorCode.REMOTE, `${message}; ask again later`, this.base, res.status, { status: res.status });
-        throw new RolldeltaError(ErrorCode.REMOTE, message, { cause: { status: res.status } });
+        throw refusal(`the registry answered ${res.status} for ${path}: ${text}`, res.status, this.base, { status: res.status });
       }
       return res;
     }
@@ -211,9 +209,7 @@ export class RegistryClient {
     const res = await this.get(url.href, creds ? { authorization: `Basic ${creds}` } : {}, `the registry's token service at ${url.origin}`);
     if (res.status < 200 || res.status > 299) {
       res.discard();
-      const message = `the token service at ${url.origin} answered ${res.status}`;
-      if (isBusyStatus(res.status)) throw new RegistryUnavailableError(ErrorCode.REMOTE, `${message}; ask again later`, this.base, res.status, { status: res.status });
-      throw new RolldeltaError(ErrorCode.REMOTE, message);
+      throw refusal(`the token service at ${url.origin} answered ${res.status}`, res.status, this.base);
     }
     const body = jsonObject(await readCapped(res, MAX_TOKEN, 'the token answer'), 'the token answer', ErrorCode.REMOTE);
     const token = typeof body.token === 'string' && body.token !== '' ? body.token : body.access_token;
@@ -235,6 +231,15 @@ export class RegistryClient {
     }
     return { ...res, body: brokenOff(res.body, `${who} broke off its answer`, this.base) };
   }
+}
+
+/**
+ * The error for an error answer `status`, saying `message`: a RegistryUnavailableError (ask again
+ * later) for a busy registry's (429, 502-504), else ERR_REMOTE with `cause`.
+ */
+function refusal(message: string, status: number, base: string, cause?: unknown): RolldeltaError {
+  if (isBusyStatus(status)) return new RegistryUnavailableError(ErrorCode.REMOTE, `${message}; ask again later`, base, status, { status });
+  return new RolldeltaError(ErrorCode.REMOTE, message, cause === undefined ? undefined : { cause });
 }
 
 /** The pieces of `body`; a failure to read the next (the connection broke or stalled) is a RegistryUnavailableError. */
