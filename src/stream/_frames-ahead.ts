@@ -225,13 +225,13 @@ class FrameSplitter {
     }
     return head;
   }
+
   /** A copy of the next `n` bytes, left in the reader. */
   private peekBytes(n: number): Uint8Array {
     const out = new Uint8Array(n);
     for (let i = 0; i < n; i++) out[i] = this.reader.peek(i);
     return out;
   }
-
 
   /**
    * Takes a unit of `length` bytes once all are in (false until then), after the shape decoder has
