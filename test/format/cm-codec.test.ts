@@ -58,10 +58,10 @@ function deltaLike(n: number, seed: number): Uint8Array {
  * never change (a new model is a new codec).
  */
 const KNOWN = [
-  '2786 6ba50d93755dbcfc36ba91563f2824985def63e9e40e8b6b1a193a0101f13132',
-  '24066 1e99165f181fd73a409da1102b434bec5a525bfa5747aee2adb912e89e3b2665',
-  '2759 749e4d412b9ab1f919079eb9fbcbbf75cc3bee29649383116abd9995e90e1796',
-  '122850 3313ffa9c68d4c60be23cec0143f30e6c3d24532a7da23d16751f00a2094d4d6',
+  '2721 5d362a36be4df14822090b6d18d94a65a7383955b2841cd240045e5728e35e52',
+  '23837 f5da1ce91322c8284f14861ff4c4346a95e6ba863ae8a3fa8a4be61b3ca3db75',
+  '2643 69a4b732ef406c0157562a577c32324d3cef96fb805dff85b4ef87f968dcd1a3',
+  '121863 a1d2d404920e3d14fe8d5801b7fb7c2f53a6d3da8302971b2b31d612fa9abf02',
 ];
 
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
