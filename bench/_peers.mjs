@@ -19,21 +19,9 @@ export function measuredEnv(env = process.env) {
   return out;
 }
 
-/**
- * Writes every dirty page to disk before a timed command starts (untimed): a command that syncs
- * its output (rolldelta's writers fsync) otherwise waits behind the write-back of whatever ran
- * before it. The throughput bench's first run on a fresh machine, which had just generated its
- * inputs (gigabytes, unsynced), measured the 64 MiB patch at 0.30 s; by hand, and in the run
- * after, 0.14-0.16 s. Every tool, peers and rolldelta alike, now starts from a quiet disk.
- */
-function settleDisk() {
-  spawnSync('sync', [], { stdio: 'ignore' });
-}
-
 /** Runs a command, returns wall seconds and peak RSS in MiB (via /usr/bin/time when present). */
 export function timeCommand(cmd, args, opts = {}) {
   const useTime = have('/usr/bin/time');
-  settleDisk();
   const t0 = process.hrtime.bigint();
   const env = measuredEnv(opts.env);
   const r = useTime
@@ -65,7 +53,6 @@ export function machine() {
  */
 export function runTimed(cmd, args, { timeoutSecs = 600, ...opts } = {}) {
   const useTime = have('/usr/bin/time');
-  settleDisk();
   const t0 = process.hrtime.bigint();
   const env = measuredEnv(opts.env);
   const r = useTime
