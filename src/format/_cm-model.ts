@@ -57,12 +57,7 @@ for (let i = 0; i < 4096; i++) {
   const p = Math.min(4095, Math.max(1, i));
   STRETCH[i] = Math.min(2047, Math.max(-2047, Math.round(256 * Math.log(p / (4096 - p)))));
 }
-/** The update count after one more update (it stops at MAX_COUNT). */
-const NEXT_COUNT = new Uint8Array(16);
-for (let n = 0; n <= MAX_COUNT; n++) {
-  RATE[n] = Math.floor(32768 / (n + 1.5));
-  NEXT_COUNT[n] = Math.min(n + 1, MAX_COUNT);
-}
+for (let n = 0; n <= MAX_COUNT; n++) RATE[n] = Math.floor(32768 / (n + 1.5));
 
 /** See cmAdaptedTable; made by the first model, not by every process that loads this module. */
 let adaptedTable: Uint16Array | undefined;
@@ -82,7 +77,8 @@ function cmAdaptedTable(): Uint16Array {
     const n = Math.min(v & 15, MAX_COUNT); // counts above MAX_COUNT never occur
     for (let bit = 0; bit < 2; bit++) {
       const t = (bit << 12) - bit;
-      a[(bit << 16) | v] = ((p + (((t - p) * RATE[n] + 16384) >> 15)) << 4) | NEXT_COUNT[n];
+      // The count goes up by one, to MAX_COUNT.
+      a[(bit << 16) | v] = ((p + (((t - p) * RATE[n] + 16384) >> 15)) << 4) | Math.min(n + 1, MAX_COUNT);
     }
   }
   return (adaptedTable = a);
