@@ -2,7 +2,7 @@
 // process whose own peak RSS /usr/bin/time reports. A missing or failing peer gives a note, never
 // an exception; a failing rolldelta operation is recorded as failed.
 import { createHash } from 'node:crypto';
-import { createReadStream, statSync } from 'node:fs';
+import { createReadStream, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { have, runTimed } from './_peers.mjs';
 
@@ -21,12 +21,17 @@ export function peerNotes() {
 }
 
 /**
- * Runs a command `repeat` times (default BENCH_REPEAT, else 1) and keeps the fastest run.
+ * Runs a command `repeat` times (default BENCH_REPEAT, else 1) and keeps the fastest run. `out`,
+ * the file it writes, is removed before each run: every run then writes a new file, as the first
+ * one does. Replacing a file just written costs this VM far more than writing one (a 1 GiB patch
+ * over its own earlier output: 3.7-3.9 s, 3.0 s of it in the kernel, against 2.0-2.3 s), and the
+ * bench's second patch (the rsync delta's) wrote over the first one's output, the peers never.
  * @returns {{ ok: boolean, secs: number, rssMiB: number|null, outBytes: number|null, error?: string }}
  */
 export function timed(cmd, args, out, repeat = REPEAT, env = undefined) {
   let best;
   for (let i = 0; i < repeat; i++) {
+    if (out) rmSync(out, { force: true });
     const r = runTimed(cmd, args, { timeoutSecs: TIMEOUT, ...(env ? { env } : {}) });
     if (!r.ok) return { ok: false, secs: r.secs, rssMiB: null, outBytes: null, error: (r.timedOut ? 'timed out; ' : '') + (r.stderr || r.error || 'failed').slice(-300) };
     if (!best || r.secs < best.secs) best = r;

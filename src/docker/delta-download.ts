@@ -10,6 +10,7 @@ import { nodeRawDeflate } from '../stream/node-raw-deflate.js';
 import { httpGet, type GetResponse } from './_http-get.js';
 import { checkByteLimit, checkMilliseconds } from './_option-checks.js';
 import { sleepUnlessAborted, updateAborted } from './_update-abort.js';
+import { isBusyStatus } from './registry-unavailable.js';
 
 /** A scanner that checks the delta's frames as they land with node:zlib's CRC-32 (16x the core's without the optimizing compiler, as `rolldelta update` runs). */
 function checkedScanner(): FrameScanner {
@@ -102,14 +103,13 @@ async function* untilAborted(body: AsyncIterable<Uint8Array>, signal: AbortSigna
 /** The buffer size of a ring the download may read through (rawGet's 4 MiB, in quarters). */
 const RING_BUFFER_BYTES = 1 << 20;
 
-/** Still generating: 202 as rolldelta answers, 502/504 as existing delta servers behind proxies do. */
 /**
  * Answers that say "ask again later" rather than "no": the delta is being generated (202), a proxy
  * in front cannot reach the server (502, 504), the server is restarting or busy (503, 429, with
  * Retry-After): waited for within `requestTimeoutMs`, not counted as failed attempts. A rolling
  * restart of the delta server would otherwise send every device that asked meanwhile to a pull.
  */
-const isPending = (status: number) => status === 202 || status === 502 || status === 503 || status === 504 || status === 429;
+const isPending = (status: number) => status === 202 || isBusyStatus(status);
 
 /**
  * Waits until the server has the delta at `url` (capped exponential backoff, honouring

@@ -1,11 +1,14 @@
 import { ErrorCode, RolldeltaError } from '../core/errors.js';
 import { causeChainHas } from './_cause-chain.js';
 
-/** Answers a registry gives while it is overloaded or being redeployed: ask again later. */
+/**
+ * Answers a server gives while it is overloaded, restarting or being redeployed, or a proxy in front
+ * of it while it cannot reach it: ask again later. Registries and delta servers alike.
+ */
 const BUSY_STATUSES = new Set([429, 502, 503, 504]);
 
 /**
- * Whether a registry's answer `status` says "not now" rather than "no".
+ * Whether an answer's `status` (a registry's, a delta server's) says "not now" rather than "no".
  * @example
  * isBusyStatus(503); // true
  */
