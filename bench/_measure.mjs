@@ -84,7 +84,7 @@ export async function measureImage(img, dir, engine) {
     if (tool === 'rolldelta') o.rolldelta = v;
     else o.peers[tool] = v;
   };
-  set('image diff', 'rolldelta', rolldelta(['image', 'diff', '--workers', 'auto', img.old, img.new, p('rd.rdimg')], p('rd.rdimg')));
+  set('image diff', 'rolldelta', rolldelta(['image', 'diff', '--workers', 'auto', '--no-pull-size', img.old, img.new, p('rd.rdimg')], p('rd.rdimg')));
   set('image apply', 'rolldelta', rolldelta(['image', 'apply', img.old, p('rd.rdimg'), p('rd.tar')], p('rd.tar')));
   rmSync(p('rd.tar'), { force: true });
   if (have('zstd')) {

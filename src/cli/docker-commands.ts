@@ -11,16 +11,17 @@ import { resumeForJavaScriptWork } from './optimizing-compiler.js';
 import { formatBytes } from './progress-bar.js';
 import { UsageError } from './usage-error.js';
 
-const diffSpec: Record<string, OptionSpec> = { level: levelOption, help: { kind: 'boolean', short: 'h' } };
+const diffSpec: Record<string, OptionSpec> = { level: levelOption, 'no-pull-size': { kind: 'boolean' }, help: { kind: 'boolean', short: 'h' } };
 const applySpec: Record<string, OptionSpec> = { tag: { kind: 'string' }, workers: { kind: 'string' }, help: { kind: 'boolean', short: 'h' } };
 
 const USAGE = `Usage:
-  rolldelta docker diff [--level N] OLD NEW DELTA   delta between two images in the engine
+  rolldelta docker diff [--level N] [--no-pull-size] OLD NEW DELTA   delta between two images in the engine
   rolldelta docker apply [--tag NEW] [--workers N|auto] OLD DELTA   rebuild the new image into the engine
 
 The engine is DOCKER_HOST's (default unix:///var/run/docker.sock). OLD and NEW are image references
 or IDs. DELTA may be - for standard output (docker diff) or input (docker apply).
---level N: packing of what is new, 0-9 (default 9). --tag NEW: tag the rebuilt image.
+--level N: packing of what is new, 0-9 (default 9). --no-pull-size: do not gzip the new layers to
+report what a pull would move. --tag NEW: tag the rebuilt image.
 --workers N|auto: threads unpacking a level 9 delta's frames ahead of the apply (default 1: none).
 `;
 
@@ -66,11 +67,11 @@ export async function dockerCommand(argv: readonly string[], signal?: AbortSigna
     const s = await withScratch(async (dir) => {
       await save(engine, oldRef, join(dir, 'old.tar'), signal);
       await save(engine, newRef, join(dir, 'new.tar'), signal);
-      return diffImages(join(dir, 'old.tar'), join(dir, 'new.tar'), out === '-' ? (chunks) => writeOutput('-', chunks) : out, { level: args.values.level as number | undefined, signal }).catch((e: unknown) => {
+      return diffImages(join(dir, 'old.tar'), join(dir, 'new.tar'), out === '-' ? (chunks) => writeOutput('-', chunks) : out, { level: args.values.level as number | undefined, measurePull: args.values['no-pull-size'] !== true, signal }).catch((e: unknown) => {
         throw namingImages(e, [[join(dir, 'old.tar'), oldRef], [join(dir, 'new.tar'), newRef]]);
       });
     });
-    process.stderr.write(`image delta: ${formatBytes(s.deltaBytes)}; a pull would move ${formatBytes(s.pullBytes)}\n`);
+    process.stderr.write(`image delta: ${formatBytes(s.deltaBytes)}${s.pullBytes === undefined ? '' : `; a pull would move ${formatBytes(s.pullBytes)}`}\n`);
     return;
   }
   if (sub === 'apply') {

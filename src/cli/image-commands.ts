@@ -10,6 +10,7 @@ const diffSpec: Record<string, OptionSpec> = {
   'new-image': { kind: 'string' },
   progress: { kind: 'boolean' },
   workers: { kind: 'string' },
+  'no-pull-size': { kind: 'boolean' },
   help: { kind: 'boolean', short: 'h' },
 };
 const applySpec: Record<string, OptionSpec> = { 'omit-old-layers': { kind: 'boolean' }, workers: { kind: 'string' }, progress: { kind: 'boolean' }, help: { kind: 'boolean', short: 'h' } };
@@ -29,6 +30,8 @@ image diff options:
   --new-image REF      the same for NEW.tar
   --workers N|auto     threads indexing the old image and packing frames (default 1)
   --progress           progress bar on stderr (when it is a terminal)
+  --no-pull-size       do not report what a pull would move (gzipping docker save's plain layers
+                       to know can take longer than the diff)
 image apply options:
   --omit-old-layers    leave out the layers the old image has (docker load of the result
                        then needs the old image loaded: smaller, faster; not for Docker's
@@ -58,12 +61,11 @@ export async function imageCommand(argv: readonly string[], signal?: AbortSignal
       image: { old: args.values['old-image'] as string | undefined, new: args.values['new-image'] as string | undefined },
       workers: workerCount(args.values.workers),
       onProgress: bar.onProgress,
+      measurePull: args.values['no-pull-size'] !== true,
       signal,
     }).finally(() => bar.done());
-    process.stderr.write(
-      `image delta: ${formatBytes(s.deltaBytes)} (${s.deltaBytes} bytes); a pull would move ${formatBytes(s.pullBytes)} (${s.pullBytes} bytes), ` +
-        `${s.deltaBytes > 0 ? s.ratio.toFixed(1) : '-'}x more; ${s.newLayers} layer(s) rebuilt from the delta, ${s.reusedLayers} reused\n`,
-    );
+    const pull = s.pullBytes === undefined ? '' : `a pull would move ${formatBytes(s.pullBytes)} (${s.pullBytes} bytes), ${s.deltaBytes > 0 ? s.ratio!.toFixed(1) : '-'}x more; `;
+    process.stderr.write(`image delta: ${formatBytes(s.deltaBytes)} (${s.deltaBytes} bytes); ${pull}${s.newLayers} layer(s) rebuilt from the delta, ${s.reusedLayers} reused\n`);
     return;
   }
   if (sub === 'apply') {

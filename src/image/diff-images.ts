@@ -26,15 +26,16 @@ export interface ImageDiffSummary {
   /**
    * Bytes of the new image's layers the old image lacks, compressed as a pull moves them: what
    * `docker pull` would move (gzip and zstd layers as stored, plain ones as gzip would make them).
+   * Absent when `measurePull` was false.
    */
-  pullBytes: number;
+  pullBytes?: number;
   /** Layers rebuilt from the delta, and layers taken from the old image as they are. */
   newLayers: number;
   reusedLayers: number;
   /** Same as `newLayers` (kept for existing callers). */
   sentLayers: number;
-  /** `pullBytes / deltaBytes`: how many times less than a pull the delta moves. */
-  ratio: number;
+  /** `pullBytes / deltaBytes`: how many times less than a pull the delta moves (absent with `pullBytes`). */
+  ratio?: number;
 }
 
 export interface ImageDiffOptions {
@@ -63,26 +64,36 @@ export interface ImageDiffOptions {
   keepEventLoopFree?: boolean;
   /** Stops the diff at its next chunk (ERR_ABORTED); a file output is then left untouched. */
   signal?: AbortSignal;
+  /**
+   * Measure what a pull of the new layers would move (`pullBytes`, `ratio`, and the header's
+   * report of it); default true. Plain layers (`docker save`'s) are gzipped to know: at ~50 MB/s
+   * that was 4 of the 5.7 s of a diff after a base image rebuild (bench:image). The delta server
+   * turns it off: no device reads the figure.
+   */
+  measurePull?: boolean;
 }
+
+/** Where an image diff writes its delta: a path (written atomically) or a consumer of its chunks. */
+export type ImageDiffOutput = string | ((chunks: AsyncIterable<Uint8Array>) => Promise<unknown>);
 
 /**
  * The new image's layers as the delta lists them (from the old image, or rebuilt from the delta),
- * and the bytes a pull would move: the layers the old image lacks, gzip and zstd ones as stored
- * (a registry serves them so), plain ones as gzip level 6 would make them.
+ * and, when `pull` is set, the bytes a pull would move: the layers the old image lacks, gzip and
+ * zstd ones as stored (a registry serves them so), plain ones as gzip level 6 would make them.
  */
-async function measureLayers(archive: ImageArchive, image: ImageRecord, have: Set<string>): Promise<{ layers: ImageDeltaLayer[]; pullBytes: number }> {
+async function measureLayers(archive: ImageArchive, image: ImageRecord, have: Set<string>, pull: boolean): Promise<{ layers: ImageDeltaLayer[]; pullBytes?: number }> {
   const layers: ImageDeltaLayer[] = [];
   let pullBytes = 0;
   for (const layer of image.layers) {
     const from = have.has(layer.diffId) ? 'old' : 'delta';
-    const gzip = from === 'delta' && layer.compression === 'none';
+    const gzip = pull && from === 'delta' && layer.compression === 'none';
     // A plain layer's size is its tar entry's: no need to read it unless it is to be gzipped.
     const known = archive.layerBasis(layer)?.length;
     const m = !gzip && known !== undefined ? { rawBytes: known, gzipBytes: 0 } : await measureLayer(archive.layerStream(layer), gzip);
     if (from === 'delta') pullBytes += layer.compression === 'none' ? m.gzipBytes : layer.storedSize;
     layers.push({ diffId: layer.diffId, size: m.rawBytes, from });
   }
-  return { layers, pullBytes };
+  return { layers, pullBytes: pull ? pullBytes : undefined };
 }
 
 /** How indexOldLayers reads: `path` names the archive in errors. */
@@ -163,14 +174,11 @@ function layerEnds(sizes: readonly number[]): number[] {
  * @example
  * const s = await diffImages('app-v1.tar', 'app-v2.tar', 'v1-v2.rdimg');
  * console.log(`${s.deltaBytes} bytes instead of ${s.pullBytes}`);
- * await diffImages('app-v1.tar', 'app-v2.tar', (chunks) => pipeline(Readable.from(chunks), res));
+ * await diffImages('app-v1.tar', 'app-v2.tar', (chunks) => pipeline(Readable.from(chunks), res), { measurePull: false });
  */
-export async function diffImages(
-  oldPath: string,
-  newPath: string,
-  out: string | ((chunks: AsyncIterable<Uint8Array>) => Promise<unknown>),
-  opts: ImageDiffOptions = {},
-): Promise<ImageDiffSummary> {
+export function diffImages(oldPath: string, newPath: string, out: ImageDiffOutput, opts?: ImageDiffOptions & { measurePull?: true }): Promise<ImageDiffSummary & { pullBytes: number; ratio: number }>;
+export function diffImages(oldPath: string, newPath: string, out: ImageDiffOutput, opts?: ImageDiffOptions): Promise<ImageDiffSummary>;
+export async function diffImages(oldPath: string, newPath: string, out: ImageDiffOutput, opts: ImageDiffOptions = {}): Promise<ImageDiffSummary> {
   const oldArchive = await ImageArchive.open(oldPath);
   try {
     const newArchive = await ImageArchive.open(newPath);
@@ -179,7 +187,7 @@ export async function diffImages(
       const oldImage = oldArchive.image(opts.image?.old ?? opts.oldImage);
       const newImage = newArchive.image(opts.image?.new ?? opts.newImage);
       // What a pull would move is measured (gzip in the thread pool) while the old image is indexed.
-      const measured = measureLayers(newArchive, newImage, new Set(oldImage.layers.map((l) => l.diffId)));
+      const measured = measureLayers(newArchive, newImage, new Set(oldImage.layers.map((l) => l.diffId)), opts.measurePull !== false);
       measured.catch(() => {}); // awaited below; a failure meanwhile is not unhandled
       let indexed: IndexedBasis | undefined = opts.basisCache?.get(oldImage.id);
       if (!indexed) {
@@ -242,7 +250,8 @@ export async function diffImages(
       await (typeof out === 'string' ? writeFileAtomic(out, chunks()) : out(chunks())).finally(() => packer?.close());
       const deltaBytes = progress.bytesOut;
       const sent = layers.filter((l) => l.from === 'delta').length;
-      return { deltaBytes, pullBytes, newLayers: sent, reusedLayers: layers.length - sent, sentLayers: sent, ratio: deltaBytes > 0 ? pullBytes / deltaBytes : 0 };
+      const ratio = pullBytes === undefined ? undefined : deltaBytes > 0 ? pullBytes / deltaBytes : 0;
+      return { deltaBytes, pullBytes, newLayers: sent, reusedLayers: layers.length - sent, sentLayers: sent, ratio };
     } finally {
       await newArchive.close();
     }

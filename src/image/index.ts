@@ -6,7 +6,7 @@ export { detectCompression, gunzipChunks } from './compression.js';
 export { unzstdChunks, type UnzstdOptions } from './unzstd-chunks.js';
 export { dockerArchiveChunks, writeDockerArchive, type OutputImage, type DockerArchiveOptions } from './docker-archive-writer.js';
 export { sha256Digest, digestHex, chainIds } from './digest.js';
-export { diffImages, type ImageDiffOptions, type ImageDiffSummary } from './diff-images.js';
+export { diffImages, type ImageDiffOptions, type ImageDiffOutput, type ImageDiffSummary } from './diff-images.js';
 export { applyImageDelta, type ImageApplyOptions } from './apply-image-delta.js';
 export {
   readImageDeltaHeader,

@@ -241,6 +241,10 @@ describe('rolldelta image', () => {
     const d = runCli(['image', 'diff', p('c-old.tar'), p('c-new.tar'), p('c.rdimg')]);
     expect(d.status).toBe(0);
     expect(d.stderr.toString()).toMatch(/image delta: .*a pull would move .*1 reused/);
+    const quiet = runCli(['image', 'diff', '--no-pull-size', p('c-old.tar'), p('c-new.tar'), p('c-quiet.rdimg')]);
+    expect(quiet.status).toBe(0);
+    expect(quiet.stderr.toString()).toMatch(/^image delta: [^\n]*bytes\); 1 layer\(s\) rebuilt from the delta, 1 reused\n$/);
+    expect(readFileSync(p('c-quiet.rdimg')).length).toBeLessThan(readFileSync(p('c.rdimg')).length);
     const a = runCli(['image', 'apply', p('c-old.tar'), p('c.rdimg'), p('c-out.tar')]);
     expect(a.status).toBe(0);
     expect(a.stderr.toString()).toContain('verified');

@@ -9,6 +9,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { OpCollector } from '../../src/core/ops.js';
 import { diff } from '../../src/format/operations.js';
 import type { DeltaHeader } from '../../src/format/delta-header.js';
+import type { ImageDeltaHeader } from '../../src/image/image-delta-format.js';
 import { NativeDeltaDecoder } from '../../src/format/native-delta-decoder.js';
 import { applyImageDelta } from '../../src/image/apply-image-delta.js';
 import { ImageArchive } from '../../src/image/archive-reader.js';
@@ -103,6 +104,40 @@ describe('image delta apply options', () => {
     // Worker threads indexing the old image build the same delta (dist/worker.mjs, built by npm test).
     await diffImages(p('old.tar'), p('new.tar'), p('d2.rdimg'), { image: { old: 'app:1', new: 'app:2' }, workers: 2 });
     expect(readFileSync(p('d2.rdimg')).equals(readFileSync(p('d.rdimg')))).toBe(true);
+  });
+
+  it('reports what a pull would move (plain layers as gzip -6 makes them), or leaves it out when told to', async () => {
+    const image = { old: 'app:1', new: 'app:2' };
+    const measured = await diffImages(p('old.tar'), p('new.tar'), p('m.rdimg'), { image });
+    const a = await ImageArchive.open(p('new.tar'));
+    let gzipped = 0;
+    try {
+      for (const layer of a.images[0].layers.slice(1)) {
+        const parts: Uint8Array[] = [];
+        for await (const c of a.layerStream(layer)) parts.push(c);
+        gzipped += gzipSync(Buffer.concat(parts), { level: 6 }).length;
+      }
+    } finally {
+      await a.close();
+    }
+    expect(measured.pullBytes).toBe(gzipped);
+    const mh = await imageDeltaHeader(p('m.rdimg'));
+    expect(mh.header.pullBytes).toBe(gzipped);
+
+    const unmeasured = await diffImages(p('old.tar'), p('new.tar'), p('u.rdimg'), { image, measurePull: false });
+    expect(unmeasured.pullBytes).toBeUndefined();
+    expect(unmeasured.ratio).toBeUndefined();
+    const uh = await imageDeltaHeader(p('u.rdimg'));
+    expect(uh.header.pullBytes).toBeUndefined();
+    // The rest of the delta is the same.
+    const m = readFileSync(p('m.rdimg'));
+    const u = readFileSync(p('u.rdimg'));
+    expect(unmeasured.deltaBytes).toBe(u.length);
+    expect(uh.deltaOffset).toBeLessThan(mh.deltaOffset);
+    expect(m.subarray(mh.deltaOffset).equals(u.subarray(uh.deltaOffset))).toBe(true);
+    await applyImageDelta(p('old.tar'), p('u.rdimg'), p('u-out.tar'));
+    await applyImageDelta(p('old.tar'), p('m.rdimg'), p('m-out.tar'));
+    expect(readFileSync(p('u-out.tar')).equals(readFileSync(p('m-out.tar')))).toBe(true);
   });
 
   it('gives the new image the tags it is told instead of those the delta lists', async () => {
@@ -440,3 +475,10 @@ describe('image apply into a file through reused buffers', () => {
     }
   });
 });
+
+/** An image delta file's own header, and where the native delta after it starts. */
+async function imageDeltaHeader(path: string): Promise<{ header: ImageDeltaHeader; deltaOffset: number }> {
+  const { readImageDeltaHeader } = await import('../../src/image/image-delta-format.js');
+  const bytes = readFileSync(path);
+  return readImageDeltaHeader(async (pos, n) => bytes.subarray(pos, pos + n), bytes.length);
+}

@@ -50,7 +50,7 @@ describe.skipIf(docker.skip)(`image deltas with a real Docker Engine ${docker.me
   const p = (n: string) => join(dir, n);
   let v1Id: string;
   let v2Id: string;
-  let summary: ImageDiffSummary;
+  let summary: ImageDiffSummary & { pullBytes: number };
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'rolldelta-image-'));
@@ -134,6 +134,7 @@ describe.skipIf(docker.skip)(`image deltas with a real Docker Engine ${docker.me
     if (!(await d.engine.hasImage('rd-app:2'))) await d.engine.loadImage(Readable.from([readFileSync(p('v2.tar'))]));
     const diff = cli('docker', 'diff', 'rd-app:1', 'rd-app:2', p('cli.rdimg'));
     expect(diff.status, diff.stderr.toString()).toBe(0);
+    expect(diff.stderr.toString()).toMatch(/^image delta: [^;\n]+; a pull would move [^;\n]+\n$/);
     await d.engine.removeImage('rd-app:2');
     const apply = cli('docker', 'apply', '--tag', 'rd-app:again', 'rd-app:1', p('cli.rdimg'));
     expect(apply.status, apply.stderr.toString()).toBe(0);
@@ -141,12 +142,13 @@ describe.skipIf(docker.skip)(`image deltas with a real Docker Engine ${docker.me
     expect((await d.engine.inspectImage('rd-app:2'))!.Id).toBe(v2Id);
   });
 
-  it('rolldelta docker diff writes DELTA - to standard output, and docker apply reads it from standard input', async () => {
+  it('rolldelta docker diff writes DELTA - to standard output (--no-pull-size: no pull figure), and docker apply reads it from standard input', async () => {
     ensureBuilt();
     const cli = (args: string[], input?: Uint8Array) => spawnSync(process.execPath, [cliPath, ...args], { input, cwd: dir, maxBuffer: 1 << 30, env: { ...process.env, DOCKER_HOST: `unix://${d.socketPath}` } });
     if (!(await d.engine.hasImage('rd-app:2'))) await d.engine.loadImage(Readable.from([readFileSync(p('v2.tar'))]));
-    const diff = cli(['docker', 'diff', 'rd-app:1', 'rd-app:2', '-']);
+    const diff = cli(['docker', 'diff', '--no-pull-size', 'rd-app:1', 'rd-app:2', '-']);
     expect(diff.status, diff.stderr.toString()).toBe(0);
+    expect(diff.stderr.toString()).toMatch(/^image delta: [^;\n]+\n$/);
     expect(diff.stdout.subarray(0, 4).toString()).toBe('rdim');
     expect(existsSync(p('-'))).toBe(false); // not a file named "-"
     await d.engine.removeImage('rd-app:2');
