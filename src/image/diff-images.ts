@@ -34,7 +34,7 @@ export interface ImageDiffSummary {
   reusedLayers: number;
   /** Same as `newLayers` (kept for existing callers). */
   sentLayers: number;
-  /** `pullBytes / deltaBytes`: how many times less than a pull the delta moves (absent with `pullBytes`). */
+  /** `pullBytes / deltaBytes`: how many times less than a pull the delta moves (absent when `pullBytes` is). */
   ratio?: number;
 }
 
