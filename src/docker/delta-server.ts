@@ -307,8 +307,6 @@ export function createDeltaServer(opts: DeltaServerOptions): DeltaServer {
         workers,
         // Other devices' downloads stream from this event loop meanwhile.
         keepEventLoopFree: true,
-        // What a pull would move is for people reading a report, and it costs a gzip of the new layers.
-        measurePull: false,
         signal: stopping.signal,
       });
       opts.store.used(path);

@@ -86,7 +86,7 @@ async function* chunksOf(path: string, size: number): AsyncGenerator<Uint8Array>
 describe('image delta apply options', () => {
   it('diffs with progress and a summary; applies from a stream, byte for byte like from the file', async () => {
     const seen: Progress[] = [];
-    const s = await diffImages(p('old.tar'), p('new.tar'), p('d.rdimg'), { onProgress: (e) => seen.push(e), image: { old: 'app:1', new: 'app:2' } });
+    const s = await diffImages(p('old.tar'), p('new.tar'), p('d.rdimg'), { onProgress: (e) => seen.push(e), image: { old: 'app:1', new: 'app:2' }, measurePull: true });
     expect(s).toMatchObject({ newLayers: 2, reusedLayers: 1, sentLayers: 2 });
     expect(s.ratio).toBeCloseTo(s.pullBytes / s.deltaBytes);
     expect(s.deltaBytes * 5).toBeLessThan(s.pullBytes);
@@ -102,13 +102,13 @@ describe('image delta apply options', () => {
     expect(embedded.basisSha256).toBeUndefined();
     expect(embedded.basisLength).toBe(oldImage.layerBytes);
     // Worker threads indexing the old image build the same delta (dist/worker.mjs, built by npm test).
-    await diffImages(p('old.tar'), p('new.tar'), p('d2.rdimg'), { image: { old: 'app:1', new: 'app:2' }, workers: 2 });
+    await diffImages(p('old.tar'), p('new.tar'), p('d2.rdimg'), { image: { old: 'app:1', new: 'app:2' }, workers: 2, measurePull: true });
     expect(readFileSync(p('d2.rdimg')).equals(readFileSync(p('d.rdimg')))).toBe(true);
   });
 
-  it('reports what a pull would move (plain layers as gzip -6 makes them), or leaves it out when told to', async () => {
+  it('reports what a pull would move (plain layers as gzip -6 makes them) when asked, else leaves it out', async () => {
     const image = { old: 'app:1', new: 'app:2' };
-    const measured = await diffImages(p('old.tar'), p('new.tar'), p('m.rdimg'), { image });
+    const measured = await diffImages(p('old.tar'), p('new.tar'), p('m.rdimg'), { image, measurePull: true });
     const a = await ImageArchive.open(p('new.tar'));
     let gzipped = 0;
     try {
@@ -124,7 +124,7 @@ describe('image delta apply options', () => {
     const mh = await imageDeltaHeader(p('m.rdimg'));
     expect(mh.header.pullBytes).toBe(gzipped);
 
-    const unmeasured = await diffImages(p('old.tar'), p('new.tar'), p('u.rdimg'), { image, measurePull: false });
+    const unmeasured = await diffImages(p('old.tar'), p('new.tar'), p('u.rdimg'), { image });
     expect(unmeasured.pullBytes).toBeUndefined();
     expect(unmeasured.ratio).toBeUndefined();
     const uh = await imageDeltaHeader(p('u.rdimg'));

@@ -61,7 +61,7 @@ describe.skipIf(docker.skip)(`image deltas with a real Docker Engine ${docker.me
     v2Id = await buildApp(d.engine, 'rd-base:1', 'rd-app:2', appFiles('B'), recipe);
     await saveToFile(d.engine, ['rd-app:1'], p('v1.tar'));
     await saveToFile(d.engine, ['rd-app:2'], p('v2.tar'));
-    summary = await diffImages(p('v1.tar'), p('v2.tar'), p('v1-v2.rdimg'));
+    summary = await diffImages(p('v1.tar'), p('v2.tar'), p('v1-v2.rdimg'), { measurePull: true });
     // More releases from v1: a new file; the base rebuilt (same files, new mtimes); squashed.
     await buildApp(d.engine, 'rd-base:1', 'rd-app:3', { ...appFiles('A'), 'src/extra.js': 'export const extra = 1;\n' }, recipe);
     await d.engine.importImage(Readable.from([withMtime(busyboxRootfsTar(), 1_800_000_000)]), 'rd-base:2');
@@ -209,7 +209,7 @@ describe.skipIf(docker.skip)(`image deltas with a real Docker Engine ${docker.me
     const name = tag.replace(/\W/g, '_');
     const newId = (await d.engine.inspectImage(tag))!.Id;
     await saveToFile(d.engine, [tag], p(`${name}.tar`));
-    const s = await diffImages(p('v1.tar'), p(`${name}.tar`), p(`${name}.rdimg`));
+    const s = await diffImages(p('v1.tar'), p(`${name}.tar`), p(`${name}.rdimg`), { measurePull: true });
     console.log(`${label}: image delta ${s.deltaBytes} bytes, pull ${s.pullBytes} bytes (${s.ratio.toFixed(0)}x); ${s.newLayers} new, ${s.reusedLayers} reused layer(s)`);
     expect(s.deltaBytes * 10).toBeLessThan(s.pullBytes);
     await d.engine.removeImage(tag);

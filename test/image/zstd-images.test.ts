@@ -42,7 +42,7 @@ async function opened(path: string) {
 /** diffImages(old, new) then applyImageDelta onto old: the new image comes back, ID and DiffIDs. */
 async function roundTrip(oldName: string, newName: string) {
   const want = await opened(p(newName));
-  const s = await diffImages(p(oldName), p(newName), p(`${oldName}-${newName}.rdimg`));
+  const s = await diffImages(p(oldName), p(newName), p(`${oldName}-${newName}.rdimg`), { measurePull: true });
   await applyImageDelta(p(oldName), p(`${oldName}-${newName}.rdimg`), p(`${oldName}-${newName}.out.tar`));
   const got = await opened(p(`${oldName}-${newName}.out.tar`));
   expect({ id: got.id, diffIds: got.diffIds }).toEqual({ id: want.id, diffIds: want.diffIds });
